@@ -1,0 +1,1 @@
+"""Examinator: a Telegram bot that runs a university's exam session held remotely."""

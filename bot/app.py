@@ -1,0 +1,220 @@
+"""The only wiring place: builds the Bot, Dispatcher, storage and database from Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand, BotCommandScopeDefault
+from aiogram.utils.i18n import I18n
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.config import SUPPORTED_LOCALES, Settings
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.fsm import SQLAlchemyStorage
+from bot.db.migrate import upgrade
+from bot.db.models import ProcessedUpdate, utcnow
+from bot.handlers import setup_routers
+from bot.handlers.common.help import command_descriptions
+from bot.middlewares.actor import ActorMiddleware
+from bot.middlewares.i18n import ActorI18nMiddleware
+from bot.middlewares.unit_of_work import InFlight, UnitOfWorkMiddleware
+from bot.notify.retry import RetryMiddleware
+from bot.notify.sender import OutboxSender
+from bot.services.reminders import plan_upcoming
+
+log = logging.getLogger(__name__)
+
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+# Telegram re-sends unconfirmed updates for at most a day; two are kept to be safe.
+PROCESSED_UPDATES_KEPT = timedelta(days=2)
+
+
+def compile_catalogs(path: Path = LOCALES) -> None:
+    """Compiles .po to .mo where the .mo is missing or older (cheap; done at start-up)."""
+    for po_path in path.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=po_path.parent.parent.name)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+
+
+def create_i18n(settings: Settings) -> I18n:
+    compile_catalogs()
+    return I18n(path=LOCALES, default_locale=settings.default_locale, domain=DOMAIN)
+
+
+def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
+    """`retry`: wait out 429s per request (replies); the outbox sender paces itself."""
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        if settings.telegram_api_url
+        else AiohttpSession()
+    )
+    if retry:
+        session.middleware(RetryMiddleware())
+    return Bot(
+        token=settings.token(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_storage(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[BaseStorage, BaseEventIsolation]:
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+        storage = RedisStorage.from_url(settings.redis_url)
+        return storage, RedisEventIsolation(storage.redis)
+    return SQLAlchemyStorage(sessionmaker), SimpleEventIsolation()
+
+
+@dataclass
+class Application:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bot: Bot
+    dispatcher: Dispatcher
+    i18n: I18n
+    sender: OutboxSender
+    in_flight: InFlight = field(default_factory=InFlight)
+    prepared: bool = False
+    _sender_task: asyncio.Task[None] | None = None
+
+    async def prepare(self) -> None:
+        """Migrations and housekeeping; before the first update (once)."""
+        if self.prepared:
+            return
+        self.prepared = True
+        await upgrade(self.engine)
+        async with self.sessionmaker.begin() as session:
+            # Wall-clock time, like the rows' own stamps: Telegram's horizon is real time.
+            cutoff = utcnow() - PROCESSED_UPDATES_KEPT
+            await session.execute(
+                delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff)
+            )
+        # Catch up: exams imported by the CLI, or changed while the bot was down.
+        async with self.sessionmaker.begin() as session:
+            report = await plan_upcoming(session, self.dispatcher["clock"].now(), self.settings)
+        log.info("outbox planned at start: %d new, %d cancelled", report.created, report.cancelled)
+
+    def start_sender(self) -> None:
+        if self._sender_task is None:
+            self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
+
+    async def stop_sender(self) -> None:
+        if self._sender_task is not None:
+            self.sender.stop()
+            await self._sender_task
+            self._sender_task = None
+
+    async def run_polling(self, *, handle_signals: bool = True) -> None:
+        await self.prepare()
+        try:
+            await self.dispatcher.start_polling(
+                self.bot,
+                polling_timeout=self.settings.polling_timeout,
+                handle_signals=handle_signals,
+                allowed_updates=self.dispatcher.resolve_used_update_types(),
+            )
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        await self.stop_sender()
+        await self.sender.close()
+        await self.dispatcher.storage.close()
+        await self.engine.dispose()
+
+
+def build_application(settings: Settings, clock: Clock | None = None) -> Application:
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    storage, isolation = create_storage(settings, sessionmaker)
+    i18n = create_i18n(settings)
+    in_flight = InFlight()
+    the_clock = clock or SystemClock()
+    dispatcher = Dispatcher(
+        storage=storage,
+        events_isolation=isolation,
+        settings=settings,
+        clock=the_clock,
+        sessionmaker=sessionmaker,
+        i18n=i18n,
+    )
+    sender = OutboxSender(
+        create_bot(settings, retry=False), sessionmaker, the_clock, settings, i18n
+    )
+    dispatcher["outbox"] = sender
+    dispatcher.update.outer_middleware(
+        UnitOfWorkMiddleware(sessionmaker, in_flight, on_planned=sender.wake)
+    )
+    dispatcher.update.outer_middleware(ActorMiddleware(settings))
+    ActorI18nMiddleware(i18n).setup(dispatcher)
+    dispatcher.include_router(setup_routers())
+    app = Application(
+        settings, engine, sessionmaker, create_bot(settings), dispatcher, i18n, sender, in_flight
+    )
+
+    async def on_startup(bot: Bot) -> None:
+        await register_commands(bot, i18n, settings)
+        app.start_sender()
+
+    async def on_shutdown() -> None:
+        await wait_for_handlers(app)
+        await app.stop_sender()
+
+    dispatcher.startup.register(on_startup)
+    dispatcher.shutdown.register(on_shutdown)
+    return app
+
+
+async def wait_for_handlers(app: Application) -> None:
+    """Polling has stopped: let handlers already running finish before the database closes."""
+    if app.in_flight.count:
+        log.info("waiting for %d running update(s) to finish", app.in_flight.count)
+    try:
+        async with asyncio.timeout(app.settings.shutdown_grace_seconds):
+            await app.in_flight.wait_idle()
+    except TimeoutError:
+        log.warning("%d update(s) still running at shutdown", app.in_flight.count)
+
+
+def command_list(i18n: I18n, locale: str) -> list[BotCommand]:
+    with i18n.context(), i18n.use_locale(locale):
+        return [BotCommand(command=c, description=d) for c, d in command_descriptions()]
+
+
+async def register_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:
+    """Per-language command menus; failing to set them must not stop the bot."""
+    try:
+        await bot.set_my_commands(
+            command_list(i18n, settings.default_locale), scope=BotCommandScopeDefault()
+        )
+        for locale in SUPPORTED_LOCALES:
+            await bot.set_my_commands(
+                command_list(i18n, locale), scope=BotCommandScopeDefault(), language_code=locale
+            )
+    except Exception:
+        log.exception("could not register the bot's commands; going on without them")

@@ -1,0 +1,153 @@
+"""What the command-line subcommands do (`python -m bot import|invite`), printing for people."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from bot.app import create_bot, create_i18n
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.migrate import upgrade
+from bot.db.models import InviteRole
+from bot.domain.imports import TableKind
+from bot.services.imports import ImportFileError, import_roster, import_schedule
+from bot.services.onboarding import InviteError, create_invite
+from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
+from bot.services.schedule import upcoming_exams
+from bot.services.texts import file_error_text, import_result_text, plan_warning_text
+
+
+def say(text: str) -> None:
+    print(text)  # noqa: T201 - the CLI's output
+
+
+def complain(text: str) -> None:
+    print(text, file=sys.stderr)  # noqa: T201
+
+
+async def bot_username(settings: Settings) -> str | None:
+    """BOT_USERNAME, or asked of Telegram when only the token is set."""
+    if settings.bot_username:
+        return settings.bot_username.lstrip("@")
+    if settings.bot_token is None:
+        return None
+    bot = create_bot(settings)
+    try:
+        me = await bot.get_me()
+    except Exception as exc:  # offline or a bad token: the bare token still works
+        complain(f"Could not ask Telegram for the bot's username ({exc.__class__.__name__}).")
+        return None
+    finally:
+        await bot.session.close()
+    return me.username
+
+
+async def make_invite(settings: Settings, role: InviteRole, name: str | None) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine).begin() as session:
+            try:
+                invite = await create_invite(session, role, name=name)
+            except InviteError as exc:
+                if exc.code == "unknown_faculty":
+                    known = ", ".join(exc.known) or "none yet: import the roster first"
+                    complain(f"Unknown faculty {name!r}. Known faculties: {known}.")
+                else:
+                    complain("The teacher's full name must not be empty.")
+                return 1
+            token = invite.token
+    finally:
+        await engine.dispose()
+    username = await bot_username(settings)
+    who = {InviteRole.TEACHER: f"teacher {name}", InviteRole.DEAN: f"dean's office of {name}"}
+    say(f"One-time invite for the {who.get(role, 'administrator')}:")
+    if username:
+        say(f"https://t.me/{username}?start={token}")
+    else:
+        say("(set BOT_USERNAME to get a ready link)")
+    say(f"Token: {token}  (or send the bot: /start {token})")
+    return 0
+
+
+async def import_file(settings: Settings, what: str, filename: str, content: bytes) -> int:
+    """Imports a roster or schedule file; messages in the default locale, like the bot's."""
+    engine = create_engine(settings.database_url)
+    i18n = create_i18n(settings)
+    try:
+        await upgrade(engine)
+        with i18n.context(), i18n.use_locale(settings.default_locale):
+            async with create_sessionmaker(engine).begin() as session:
+                try:
+                    if what == TableKind.ROSTER:
+                        report = await import_roster(session, filename, content)
+                    else:
+                        report = await import_schedule(session, filename, content, settings.tz)
+                except ImportFileError as exc:
+                    complain(file_error_text(exc.code))
+                    return 1
+                text = import_result_text(what, report)
+                if report.ok and (report.added or report.updated):
+                    planned = await plan_after_import(
+                        session, what, report.changed_exam_ids, SystemClock().now(), settings
+                    )
+                    text += plan_warning_text(planned)
+            (say if report.ok else complain)(text)
+    finally:
+        await engine.dispose()
+    return 0 if report.ok else 1
+
+
+async def show_outbox(settings: Settings) -> int:
+    from bot.handlers.admin.status import summary_text
+
+    engine = create_engine(settings.database_url)
+    i18n = create_i18n(settings)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine)() as session:
+            summary = await outbox_summary(session)
+        with i18n.context(), i18n.use_locale(settings.default_locale):
+            say(re.sub(r"</?b>", "", summary_text(summary, settings, settings.default_locale)))
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def list_exams(settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine)() as session:
+            exams = await upcoming_exams(session, SystemClock().now())
+            for exam in exams:
+                local = exam.starts_at.astimezone(settings.tz)
+                say(
+                    f"{exam.id}\t{local:%Y-%m-%d %H:%M}\t{exam.kind}\t{exam.group.name}\t"
+                    f"{exam.discipline.name}"
+                )
+            if not exams:
+                say("No upcoming exams.")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def cancel_exam_cli(settings: Settings, exam_id: int) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine).begin() as session:
+            report = await cancel_exam(session, exam_id, SystemClock().now(), settings)
+    finally:
+        await engine.dispose()
+    if report is None:
+        complain(f"No exam with id {exam_id} (see: python -m bot exam list).")
+        return 1
+    say(
+        f"Exam {exam_id} cancelled: {report.cancelled} pending notices withdrawn, "
+        f"{report.created} students will be told (the running bot sends within a minute)."
+    )
+    return 0

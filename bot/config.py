@@ -1,0 +1,151 @@
+"""Settings: the only place that reads the environment (and `.env`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SUPPORTED_LOCALES = ("ru", "en")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Optional here so that `import`, `invite` and `db` work without one; `run` requires it.
+    bot_token: SecretStr | None = None
+    telegram_api_url: str | None = None
+    bot_username: str | None = None
+    database_url: str = "sqlite+aiosqlite:///data/bot.db"
+    redis_url: str | None = None
+    timezone: str = "Europe/Moscow"
+    default_locale: str = "ru"
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    institution_name: str = "University"
+    max_upload_mb: float = Field(default=5, gt=0)
+    login_attempts_per_hour: int = Field(default=5, ge=1)
+    polling_timeout: int = Field(default=30, ge=0)
+    shutdown_grace_seconds: float = Field(default=20, ge=0)
+    day_before_lead: timedelta = timedelta(hours=24)
+    join_early_lead: timedelta = timedelta(minutes=15)
+    # Telegram allows about 30 messages/s; a margin keeps the bot clear of 429s.
+    send_rate: float = Field(default=25, gt=0, le=28)
+    send_max_attempts: int = Field(default=5, ge=1)
+    absence_docs_days: int = Field(default=3, ge=0)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        head, _, tail = token.partition(":")
+        if not head.isdigit() or not tail:
+            raise ValueError("must look like 123456:ABC… (ask @BotFather)")
+        return SecretStr(token)
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8081")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone (use an IANA name such as Europe/Moscow)") from exc
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("must be Telegram user ids separated by commas") from exc
+        return value
+
+    def token(self) -> str:
+        if self.bot_token is None:
+            raise ConfigError(
+                "Configuration error: BOT_TOKEN is required (get one from @BotFather)"
+            )
+        return self.bot_token.get_secret_value()
+
+    @field_validator("day_before_lead", "join_early_lead")
+    @classmethod
+    def _positive_lead(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration such as 00:15:00")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def login_window(self) -> timedelta:
+        return timedelta(hours=1)
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one line naming it."""
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+        message = "is required" if err["type"] == "missing" else err["msg"]
+        message = message.removeprefix("Value error, ")
+        parts.append(f"{name} {message}")
+    return "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"Configuration error: {describe_validation_error(exc)}") from exc

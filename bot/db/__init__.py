@@ -1,0 +1,1 @@
+"""Data layer: SQLAlchemy models, repositories, migrations and the engine."""

@@ -1,0 +1,26 @@
+"""exam cancellation
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23 02:20:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("exams") as batch_op:
+        batch_op.add_column(sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("exams") as batch_op:
+        batch_op.drop_column("cancelled_at")

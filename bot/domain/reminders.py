@@ -1,0 +1,176 @@
+"""When the bot owes whom which notice (the seed's table: links "не позднее 1 дня до даты
+экзамена", "За 15 мин до начала экзамена осуществляет вход").
+
+Pure: given an exam's start and "now", which notices should exist, when they are due and
+when they become pointless. Keys name a notice by what it is about and for which start,
+so planning again finds the same notices, and a moved exam gets new ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.domain.exams import EventKind
+
+
+class NoticeKind(StrEnum):
+    DAY_BEFORE = "day_before"  # the exam card, T-24h
+    JOIN_CALL = "join_call"  # join now, T-15 min
+    LINK_NAG = "link_nag"  # to the teacher: the conference link is missing
+    LINK_MISSING = "link_missing"  # to the dean's office: still missing at T-24h
+    TIME_CHANGED = "time_changed"
+    LINK_CHANGED = "link_changed"
+    CANCELLED = "cancelled"
+    STATEMENT = "statement"  # a new statement, to the dean's office
+    STATEMENT_DECIDED = "statement_decided"  # the decision (or a question), to the student
+    RESCHEDULE = "reschedule"  # to the teacher: confirm a student's new time
+    STATEMENT_DOCS = "statement_docs"  # documents added later, to the dean's office
+    RESCHEDULE_DECLINED = "reschedule_declined"  # to the dean's office: set another time
+
+
+# From T-48h the teacher is reminded at most twice a day while the link is missing.
+NAG_OFFSETS = (timedelta(hours=48), timedelta(hours=36), timedelta(hours=24), timedelta(hours=12))
+LINK_DEADLINE = timedelta(hours=24)  # the regulation: no later than one day before
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: NoticeKind
+    key: str
+    due_at: datetime
+    expires_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def stamp(moment: datetime) -> str:
+    """A start time as it appears in keys (UTC, minute precision)."""
+    return moment.strftime("%Y%m%dT%H%MZ")
+
+
+def student_notices(
+    exam_id: int,
+    student_id: int,
+    event_kind: str,
+    start: datetime,
+    now: datetime,
+    day_lead: timedelta,
+    join_lead: timedelta,
+) -> list[Planned]:
+    """The card a day before (exams) and the join call; nothing once the start has passed.
+
+    A notice whose time is already past but whose event is still ahead is due at once
+    (an exam created or moved at short notice gets its card immediately).
+    """
+    if start <= now:
+        return []
+    occurrence = f"{exam_id}:{student_id}:{stamp(start)}"
+    told = {"start": start.isoformat()}
+    planned = []
+    if event_kind == EventKind.EXAM:
+        planned.append(
+            Planned(
+                NoticeKind.DAY_BEFORE,
+                f"{NoticeKind.DAY_BEFORE}:{occurrence}",
+                max(start - day_lead, now),
+                start,
+                told,
+            )
+        )
+    planned.append(
+        Planned(
+            NoticeKind.JOIN_CALL,
+            f"{NoticeKind.JOIN_CALL}:{occurrence}",
+            max(start - join_lead, now),
+            start,
+            told,
+        )
+    )
+    return planned
+
+
+def link_nags(exam_id: int, start: datetime, now: datetime) -> list[Planned]:
+    """Teacher reminders while the link is missing: T-48h, T-36h, T-24h, T-12h.
+
+    Slots already past collapse into one reminder due now, so a teacher of an exam
+    scheduled at short notice is told once, not four times at once.
+    """
+    if start <= now:
+        return []
+    planned: list[Planned] = []
+    past = [i for i, offset in enumerate(NAG_OFFSETS) if start - offset <= now]
+    for index, offset in enumerate(NAG_OFFSETS):
+        if index in past and index != past[-1]:
+            continue
+        planned.append(
+            Planned(
+                NoticeKind.LINK_NAG,
+                f"{NoticeKind.LINK_NAG}:{exam_id}:{stamp(start)}:{index}",
+                max(start - offset, now),
+                start,
+            )
+        )
+    return planned
+
+
+def link_missing_for_deans(
+    exam_id: int, chat_id: int, start: datetime, now: datetime
+) -> Planned | None:
+    """The dean's office is told at T-24h if the link is still missing then."""
+    if start <= now:
+        return None
+    return Planned(
+        NoticeKind.LINK_MISSING,
+        f"{NoticeKind.LINK_MISSING}:{exam_id}:{chat_id}:{stamp(start)}",
+        max(start - LINK_DEADLINE, now),
+        start,
+    )
+
+
+def change_notice(
+    kind: NoticeKind,
+    exam_id: int,
+    student_id: int,
+    what: str,
+    now: datetime,
+    until: datetime,
+    payload: dict[str, Any],
+) -> Planned:
+    """An update (new time, new link) for a student who was already told the old one.
+
+    `what` names the new state (the new start, the new link's digest), so each change is
+    announced once and announcing it again is a no-op.
+    """
+    return Planned(kind, f"{kind}:{exam_id}:{student_id}:{what}", now, until, payload)
+
+
+def split_text(text: str, limit: int = 4096) -> list[str]:
+    """Telegram's 4096-character limit: split at line breaks, or hard if a line is longer."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+def backoff(attempts: int, base: timedelta = timedelta(seconds=5)) -> timedelta:
+    """Delay before retry number `attempts` (1, 2, …): doubling, at most ten minutes."""
+    delay: timedelta = base * 2 ** max(attempts - 1, 0)
+    return min(delay, timedelta(minutes=10))

@@ -1,0 +1,80 @@
+"""Statements to the dean's office (§2.7 and the seed's table): what may be filed when.
+
+- time zone: until the exam starts;
+- absence (illness, family, other) with documents: any time before the exam, and until
+  ABSENCE_DOCS_DAYS days after it, so that documents can follow;
+- appeal: only after the grade, until the end of the next day (built with the grades).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class StatementKind(StrEnum):
+    TIMEZONE = "timezone"
+    ABSENCE = "absence"
+    APPEAL = "appeal"
+
+
+class StatementStatus(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class AbsenceReason(StrEnum):
+    ILLNESS = "illness"
+    FAMILY = "family"
+    OTHER = "other"
+
+
+# Telegram lets a bot download files up to 20 MB; the regulation asks for scans or photos.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FILES = 10
+ACCEPTED_DOCUMENT_TYPES = frozenset(
+    {"application/pdf", "image/jpeg", "image/png", "image/heic", "image/heif", "image/webp"}
+)
+MAX_TEXT = 2000
+
+
+def timezone_open(start: datetime, now: datetime) -> bool:
+    return now < start
+
+
+def absence_deadline(start: datetime, docs_days: int) -> datetime:
+    return start + timedelta(days=docs_days)
+
+
+def absence_open(start: datetime, now: datetime, docs_days: int) -> bool:
+    return now < absence_deadline(start, docs_days)
+
+
+def document_accepted(mime_type: str | None, size: int | None) -> str | None:
+    """None if the file may be attached, else why not: "type" or "size"."""
+    if (size or 0) > MAX_FILE_BYTES:
+        return "size"
+    if (mime_type or "").lower() not in ACCEPTED_DOCUMENT_TYPES:
+        return "type"
+    return None
+
+
+MIN_APPEAL_TEXT = 30  # the appeal must name the concrete violation of the procedure
+
+
+def appeal_deadline(grade_posted_at: datetime, zone: ZoneInfo) -> datetime:
+    """The end of the day after the grade was posted (23:59:59.999999), in the university's
+    zone, as an aware UTC moment: the seed's table, "не позднее следующего дня"."""
+    local_day = grade_posted_at.astimezone(zone).date() + timedelta(days=1)
+    next_midnight = datetime.combine(local_day + timedelta(days=1), time(0, 0), tzinfo=zone)
+    # Via UTC: wall-clock arithmetic across a DST change would be off by the shift.
+    return next_midnight.astimezone(UTC) - timedelta(microseconds=1)
+
+
+def appeal_open(grade_posted_at: datetime | None, now: datetime, zone: ZoneInfo) -> bool:
+    return grade_posted_at is not None and grade_posted_at <= now <= appeal_deadline(
+        grade_posted_at, zone
+    )

@@ -1,0 +1,37 @@
+"""Routers, one per module, put together in the order they must be tried.
+
+Each module's `setup()` makes a fresh Router, so an application can be built more than
+once in a process (tests restart the bot).
+"""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.handlers.admin import invites, status
+from bot.handlers.common import cancel, errors, help, membership, start
+from bot.handlers.dean import chat, imports, inbox
+from bot.handlers.student import schedule, statements, timezone
+from bot.handlers.teacher import exams
+
+
+def setup_routers() -> Router:
+    root = Router(name="root")
+    root.include_routers(
+        errors.setup(),
+        membership.setup(),
+        cancel.setup(),  # first: /cancel must work inside any dialogue
+        start.setup(),
+        help.setup(),
+        schedule.setup(),
+        timezone.setup(),
+        statements.setup(),
+        exams.setup(),
+        chat.setup(),
+        inbox.setup(),
+        invites.setup(),
+        status.setup(),
+        imports.setup(),
+        help.setup_fallback(),  # last: whatever nobody else took
+    )
+    return root

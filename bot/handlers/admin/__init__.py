@@ -1,0 +1,1 @@
+"""Handlers for administrators (and deans, where the regulation lets them): invites."""

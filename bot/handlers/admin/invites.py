@@ -1,0 +1,90 @@
+"""/invite: one-time links for teachers, dean's office members and administrators."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import InviteRole
+from bot.domain.imports import name_key
+from bot.services.actors import Actor
+from bot.services.onboarding import InviteError, create_invite, dean_faculties
+
+ROLE_WORDS = {
+    "teacher": InviteRole.TEACHER,
+    "преподаватель": InviteRole.TEACHER,
+    "dean": InviteRole.DEAN,
+    "деканат": InviteRole.DEAN,
+    "декан": InviteRole.DEAN,
+    "admin": InviteRole.ADMIN,
+    "админ": InviteRole.ADMIN,
+    "администратор": InviteRole.ADMIN,
+}
+
+
+def usage() -> str:
+    return _(
+        "How to invite:\n"
+        "/invite teacher Full Name — a teacher\n"
+        "/invite dean Faculty — a member of a faculty's dean's office\n"
+        "/invite admin — an administrator (administrators only)"
+    )
+
+
+async def invite(
+    message: Message, command: CommandObject, bot: Bot, actor: Actor, session: AsyncSession
+) -> None:
+    if not (actor.is_admin or actor.is_dean):
+        await message.answer(_("Only the dean's office or an administrator can make invites."))
+        return
+    role_word, _sep, name = (command.args or "").strip().partition(" ")
+    name = " ".join(name.split())
+    role = ROLE_WORDS.get(role_word.lower())
+    if role is None:
+        await message.answer(usage())
+        return
+    if role is InviteRole.ADMIN and not actor.is_admin:
+        await message.answer(_("Only an administrator can invite administrators."))
+        return
+    if role is InviteRole.DEAN and not actor.is_admin:
+        own = {f.name for f in await dean_faculties(session, actor.dean_faculty_ids)}
+        if name_key(name) not in {name_key(f) for f in own}:
+            await message.answer(
+                _("You can invite only to your own dean's office: {faculties}.").format(
+                    faculties=escape(", ".join(sorted(own)))
+                )
+            )
+            return
+    if role is not InviteRole.ADMIN and not name:
+        await message.answer(usage())
+        return
+    try:
+        created = await create_invite(session, role, name=name or None)
+    except InviteError as exc:
+        known = ", ".join(exc.known) or "—"
+        await message.answer(
+            _("Unknown faculty “{name}”. Known faculties: {known}.").format(
+                name=escape(name), known=escape(known)
+            )
+        )
+        return
+    me = await bot.me()
+    await message.answer(
+        _(
+            "One-time invite link (send it to that person only; it works once):\n"
+            "https://t.me/{username}?start={token}"
+        ).format(username=me.username, token=created.token),
+        disable_web_page_preview=True,
+    )
+
+
+def setup() -> Router:
+    router = Router(name="admin-invites")
+    router.message.filter(F.chat.type == "private")
+    router.message.register(invite, Command("invite"))
+    return router

@@ -1,0 +1,1 @@
+"""Handlers for everyone: getting in, language, help, and the fallbacks."""

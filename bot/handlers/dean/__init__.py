@@ -1,0 +1,1 @@
+"""Handlers for the dean's office: imports and the deanery chat."""

@@ -1,0 +1,107 @@
+"""/bind in a group chat: a dean makes it the faculty's dean's-office chat."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.models import Faculty
+from bot.keyboards.callbacks import BindCB
+from bot.keyboards.inline import faculties
+from bot.services.actors import Actor
+from bot.services.onboarding import bind_deanery_chat, dean_faculties
+from bot.services.reminders import plan_faculty
+
+GROUP_CHATS = {"group", "supergroup"}
+
+
+async def bind_here(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    if not actor.is_dean:
+        await message.answer(_("Only a member of the dean's office can bind this chat."))
+        return
+    own = await dean_faculties(session, actor.dean_faculty_ids)
+    if len(own) > 1:
+        await message.answer(
+            _("Which faculty's dean's office is this chat?"), reply_markup=faculties(own)
+        )
+        return
+    faculty = await bind_deanery_chat(
+        session,
+        actor.dean_faculty_ids,
+        own[0].id,
+        message.chat.id,
+        message.chat.title or "",
+        actor.user.id,
+        clock.now(),
+    )
+    await _bound(message, faculty, session, settings, clock)
+
+
+async def _bound(
+    message: Message,
+    faculty: Faculty | None,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    if faculty is None:
+        return
+    # Notices for the dean's office now go to this chat.
+    await plan_faculty(session, faculty.id, clock.now(), settings)
+    await message.answer(
+        _(
+            "This chat is now the dean's office chat of {faculty}. Requests will arrive here."
+        ).format(faculty=escape(faculty.name))
+    )
+
+
+async def bind_choice(
+    query: CallbackQuery,
+    callback_data: BindCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    message = query.message
+    if not isinstance(message, Message) or message.chat.type not in GROUP_CHATS:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    faculty = await bind_deanery_chat(
+        session,
+        actor.dean_faculty_ids,
+        callback_data.faculty_id,
+        message.chat.id,
+        message.chat.title or "",
+        actor.user.id,
+        clock.now(),
+    )
+    if faculty is None:
+        await query.answer(
+            _("Only a member of this faculty's dean's office can choose it."), show_alert=True
+        )
+        return
+    await query.answer()
+    await message.edit_reply_markup(reply_markup=None)
+    await _bound(message, faculty, session, settings, clock)
+
+
+async def bind_in_private(message: Message) -> None:
+    await message.answer(_("Add me to your dean's office group chat and send /bind there."))
+
+
+def setup() -> Router:
+    router = Router(name="dean-chat")
+    router.message.register(bind_here, Command("bind"), F.chat.type.in_(GROUP_CHATS))
+    router.callback_query.register(bind_choice, BindCB.filter())
+    router.message.register(bind_in_private, Command("bind"), F.chat.type == "private")
+    return router

@@ -1,0 +1,81 @@
+"""Roster and schedule import by sending a CSV or XLSX file to the bot (admins and deans)."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from aiogram import Bot, F, Router
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services.actors import Actor
+from bot.services.imports import ImportFileError, TableKind, import_table
+from bot.services.onboarding import dean_faculties
+from bot.services.reminders import plan_after_import
+from bot.services.texts import file_error_text, import_result_text, plan_warning_text
+
+ACCEPTED_SUFFIXES = (".csv", ".xlsx")
+
+
+async def import_document(
+    message: Message,
+    bot: Bot,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    document = message.document
+    assert document is not None
+    if not actor.can_import:
+        await message.answer(
+            _("I accept roster and schedule files only from the dean's office or an administrator.")
+        )
+        return
+    filename = document.file_name or ""
+    if not filename.lower().endswith(ACCEPTED_SUFFIXES):
+        await message.answer(file_error_text("unsupported_type"))
+        return
+    if (document.file_size or 0) > settings.max_upload_bytes:
+        await message.answer(
+            _("The file is too large: the limit is {mb:g} MB.").format(mb=settings.max_upload_mb)
+        )
+        return
+    buffer = BytesIO()
+    await bot.download(document, destination=buffer)
+    content = buffer.getvalue()
+    # The size Telegram reports may be missing; the bytes are what counts.
+    if len(content) > settings.max_upload_bytes:
+        await message.answer(
+            _("The file is too large: the limit is {mb:g} MB.").format(mb=settings.max_upload_mb)
+        )
+        return
+    faculties = (
+        None
+        if actor.is_admin
+        else frozenset(f.name for f in await dean_faculties(session, actor.dean_faculty_ids))
+    )
+    try:
+        kind, report = await import_table(
+            session, filename, content, settings.tz, allowed_faculties=faculties
+        )
+    except ImportFileError as exc:
+        await message.answer(file_error_text(exc.code))
+        return
+    text = import_result_text(kind or TableKind.ROSTER, report)
+    if report.ok and kind is not None and (report.added or report.updated):
+        planned = await plan_after_import(
+            session, kind, report.changed_exam_ids, clock.now(), settings
+        )
+        text += plan_warning_text(planned)
+    await message.answer(text)
+
+
+def setup() -> Router:
+    router = Router(name="dean-imports")
+    router.message.filter(F.chat.type == "private")
+    router.message.register(import_document, F.document)
+    return router

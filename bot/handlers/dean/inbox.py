@@ -1,0 +1,259 @@
+"""The dean's office decides statements: buttons on the card, /inbox for what is open."""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import suppress
+from html import escape
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.models import Statement
+from bot.domain.statements import StatementKind
+from bot.domain.timezones import format_moment, parse_moment
+from bot.handlers.states import DeanComment, DeanReschedule
+from bot.keyboards.callbacks import DecideCB, RescheduleCB
+from bot.services.actors import Actor
+from bot.services.statements import (
+    DecideOutcome,
+    MoveOutcome,
+    answer_new_start,
+    dean_may_decide,
+    decide,
+    propose_new_start,
+    undecided,
+)
+from bot.services.texts import kind_name
+
+
+def decision_line(action: str, who: str) -> str:
+    if action == "approve":
+        return _("✅ Approved by {who}").format(who=escape(who))
+    if action == "reject":
+        return _("❌ Rejected by {who}").format(who=escape(who))
+    return _("❓ More asked by {who}").format(who=escape(who))
+
+
+async def _apply(
+    actor: Actor,
+    session: AsyncSession,
+    statement_id: int,
+    action: str,
+    comment: str | None,
+    clock: Clock,
+) -> tuple[DecideOutcome, str, Statement | None]:
+    outcome, decided = await decide(
+        session, actor.dean_faculty_ids, actor.user.id, statement_id, action, comment, clock.now()
+    )
+    if outcome is DecideOutcome.FORBIDDEN:
+        return outcome, _("Only the dean's office of the student's faculty can decide this."), None
+    if outcome is DecideOutcome.ALREADY:
+        return outcome, _("This statement is already decided or withdrawn."), decided
+    return outcome, decision_line(action, actor.user.first_name or str(actor.user.id)), decided
+
+
+async def pressed(
+    query: CallbackQuery,
+    callback_data: DecideCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+) -> None:
+    message = query.message if isinstance(query.message, Message) else None
+    if callback_data.action == "approve":
+        outcome, line, statement = await _apply(
+            actor, session, callback_data.statement_id, "approve", None, clock
+        )
+        if outcome is not DecideOutcome.OK:
+            await query.answer(line, show_alert=True)
+            return
+        await query.answer()
+        if message is not None:
+            await message.edit_text(f"{message.html_text}\n\n{line}", reply_markup=None)
+            if statement is not None and statement.kind == StatementKind.TIMEZONE:
+                await _ask_new_start(message, state, statement.id)
+        return
+    if callback_data.action == "retime":
+        allowed = await dean_may_decide(session, actor.dean_faculty_ids, callback_data.statement_id)
+        if allowed is None:
+            await query.answer(
+                _("Only the dean's office of the student's faculty can decide this."),
+                show_alert=True,
+            )
+            return
+        await query.answer()
+        await _ask_new_start(message, state, allowed.id)
+        return
+    if callback_data.action not in ("reject", "more"):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    # Checked before asking for a reason, not after the dean has typed one.
+    if await dean_may_decide(session, actor.dean_faculty_ids, callback_data.statement_id) is None:
+        await query.answer(
+            _("Only the dean's office of the student's faculty can decide this."), show_alert=True
+        )
+        return
+    await state.set_state(DeanComment.text)
+    await state.update_data(
+        statement_id=callback_data.statement_id,
+        action=callback_data.action,
+        card_chat=message.chat.id if message else None,
+        card_message=message.message_id if message else None,
+    )
+    await query.answer()
+    if message is not None:
+        prompt = (
+            _("Statement №{number}: write the reason for rejecting it (the student sees it).")
+            if callback_data.action == "reject"
+            else _("Statement №{number}: write what else the student should provide.")
+        )
+        await message.answer(prompt.format(number=callback_data.statement_id))
+
+
+async def _ask_new_start(message: Message | None, state: FSMContext, statement_id: int) -> None:
+    await state.set_state(DeanReschedule.when)
+    await state.update_data(statement_id=statement_id)
+    if message is not None:
+        await message.answer(
+            _(
+                "Statement №{number}: send the student's new date and time, university "
+                "time (e.g. 24.12.2026 14:00)."
+            ).format(number=statement_id)
+        )
+
+
+async def comment_written(
+    message: Message,
+    bot: Bot,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+) -> None:
+    data = await state.get_data()
+    comment = (message.text or "").strip()[:1000]
+    outcome, line, _statement = await _apply(
+        actor, session, int(data.get("statement_id", 0)), str(data.get("action")), comment, clock
+    )
+    await state.clear()
+    if outcome is not DecideOutcome.OK:
+        await message.answer(line)
+        return
+    chat, card = data.get("card_chat"), data.get("card_message")
+    if chat is not None and card is not None:
+        # The card's buttons go: the decision is made (a second press is refused anyway).
+        with suppress(TelegramBadRequest):
+            await bot.edit_message_reply_markup(chat_id=chat, message_id=card, reply_markup=None)
+    await message.answer(line + "\n" + escape(comment))
+
+
+async def new_start_written(
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    moment = parse_moment(message.text or "", settings.tz)
+    if moment is None:
+        await message.answer(
+            _("Please send a date and time such as 24.12.2026 14:00 (university time).")
+        )
+        return
+    data = await state.get_data()
+    outcome, _statement = await propose_new_start(
+        session,
+        actor.dean_faculty_ids,
+        int(data.get("statement_id", 0)),
+        moment,
+        clock.now(),
+        settings,
+    )
+    if outcome is MoveOutcome.IN_PAST:
+        await message.answer(_("That time has already passed. Send a later one."))
+        return
+    await state.clear()
+    texts = {
+        MoveOutcome.ASKED: _("The teacher is asked to confirm {when}; the student will be told."),
+        MoveOutcome.MOVED: _("Done: the student now sits the exam on {when} and is told."),
+    }
+    text = texts.get(outcome, _("This statement cannot be rescheduled."))
+    await message.answer(text.format(when=format_moment(moment, settings.tz, actor.locale)))
+
+
+async def teacher_answered(
+    query: CallbackQuery,
+    callback_data: RescheduleCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    outcome, statement = await answer_new_start(
+        session,
+        actor.teacher,
+        callback_data.statement_id,
+        callback_data.confirm,
+        clock.now(),
+        settings,
+    )
+    if outcome is MoveOutcome.FORBIDDEN or statement is None:
+        await query.answer(_("This is not one of your exams."), show_alert=True)
+        return
+    if outcome is MoveOutcome.NOT_APPROVED:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    line = (
+        _("✅ Confirmed: the student is told.")
+        if outcome is MoveOutcome.MOVED
+        else _("❌ Declined: the dean's office will set another time.")
+    )
+    if isinstance(query.message, Message):
+        await query.message.edit_text(f"{query.message.html_text}\n\n{line}", reply_markup=None)
+
+
+async def inbox(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
+    if not actor.is_dean:
+        await message.answer(_("This command is for the dean's office."))
+        return
+    items = await undecided(session, actor.dean_faculty_ids)
+    if not items:
+        await message.answer(_("No undecided statements."))
+        return
+    counts = Counter(kind_name(s.kind) for s in items)
+    lines = [
+        _("<b>Undecided statements: {count}</b>").format(count=len(items)),
+        ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items())),
+        "",
+    ]
+    for statement in items[:30]:
+        lines.append(
+            _("№{number} {kind} — {exam}, filed {when}").format(
+                number=statement.id,
+                kind=kind_name(statement.kind),
+                exam=escape(statement.exam.discipline.name),
+                when=format_moment(statement.submitted_at, settings.tz, actor.locale),
+            )
+        )
+    await message.answer("\n".join(lines))
+
+
+def setup() -> Router:
+    router = Router(name="dean-inbox")
+    router.callback_query.register(pressed, DecideCB.filter())
+    router.message.register(inbox, Command("inbox"))
+    router.callback_query.register(teacher_answered, RescheduleCB.filter())
+    router.message.register(new_start_written, DeanReschedule.when, F.text, ~F.text.startswith("/"))
+    router.message.register(comment_written, DeanComment.text, F.text, ~F.text.startswith("/"))
+    return router

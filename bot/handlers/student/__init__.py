@@ -1,0 +1,1 @@
+"""Handlers for students: schedule, calendar file, time zone."""

@@ -1,0 +1,70 @@
+"""/schedule and /calendar: the student's upcoming exams and consultations."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.timezones import resolve_timezone
+from bot.handlers.replies import not_a_student
+from bot.services.actors import Actor
+from bot.services.calendar import schedule_ics
+from bot.services.schedule import student_schedule
+from bot.services.texts import schedule_card
+
+# Telegram's limit is 4096 characters a message; cards are split between messages below it.
+MESSAGE_BUDGET = 3800
+
+
+async def show_schedule(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    if actor.student is None:
+        await not_a_student(message)
+        return
+    items = await student_schedule(session, actor.student, clock.now())
+    if not items:
+        await message.answer(_("You have no upcoming exams or consultations."))
+        return
+    user_tz = resolve_timezone(actor.user.tz) if actor.user.tz else None
+    cards = [schedule_card(item, settings.tz, user_tz, actor.locale) for item in items]
+    chunk: list[str] = [_("<b>Your schedule</b>")]
+    for card in cards:
+        if sum(len(c) + 2 for c in chunk) + len(card) > MESSAGE_BUDGET:
+            await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+            chunk = []
+        chunk.append(card)
+    footer = _("Times are shown in the university's time zone.")
+    if user_tz is None:
+        footer += " " + _("Set yours with /tz to see them in your own time as well.")
+    chunk.append(footer + "\n" + _("/calendar — add these to your calendar."))
+    await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+
+
+async def send_calendar(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    if actor.student is None:
+        await not_a_student(message)
+        return
+    items = await student_schedule(session, actor.student, clock.now())
+    if not items:
+        await message.answer(_("You have no upcoming exams or consultations."))
+        return
+    data = schedule_ics(items, clock.now(), settings.institution_name)
+    await message.answer_document(
+        BufferedInputFile(data, filename="exams.ics"),
+        caption=_("Your exam schedule: open the file to add it to your calendar."),
+    )
+
+
+def setup() -> Router:
+    router = Router(name="student-schedule")
+    router.message.register(show_schedule, Command("schedule"))
+    router.message.register(send_calendar, Command("calendar"))
+    return router

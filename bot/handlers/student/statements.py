@@ -1,0 +1,505 @@
+"""/statement and /statements: a student files a time-zone or absence statement.
+
+The draft is kept in the FSM (database or Redis), so a restart in the middle loses
+nothing; an album of photos arrives as separate updates and all of them join the draft.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.statements import (
+    MAX_FILES,
+    MAX_TEXT,
+    AbsenceReason,
+    StatementKind,
+    StatementStatus,
+    document_accepted,
+)
+from bot.domain.timezones import format_moment, parse_timezone
+from bot.handlers.replies import edit_pressed, not_a_student, unknown_zone_text
+from bot.handlers.states import StatementForm
+from bot.keyboards.callbacks import (
+    StmtActCB,
+    StmtAddDocsCB,
+    StmtExamCB,
+    StmtKindCB,
+    StmtReasonCB,
+    StmtWithdrawCB,
+)
+from bot.keyboards.inline import (
+    absence_reasons,
+    statement_action,
+    statement_actions,
+    statement_exams,
+    statement_kinds,
+    statement_preview,
+)
+from bot.services.actors import Actor
+from bot.services.statements import (
+    SubmitOutcome,
+    add_documents,
+    announce_statement,
+    can_add_documents,
+    eligible_exams,
+    open_for_documents,
+    student_statements,
+    submit,
+    withdraw,
+)
+from bot.services.texts import kind_label, kind_name, reason_name, status_name
+
+
+async def start_statement(
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    if actor.student is None:
+        await not_a_student(message)
+        return
+    eligible = await eligible_exams(session, actor.student, clock.now(), settings)
+    if not eligible:
+        await message.answer(_("There is no exam you could file a statement for now."))
+        return
+    await state.clear()
+    await state.set_state(StatementForm.exam)
+    items = [
+        (
+            e.exam.id,
+            f"{e.exam.discipline.name} — {kind_label(e.exam.kind)}, "
+            f"{format_moment(e.exam.starts_at, settings.tz, actor.locale)}",
+        )
+        for e in eligible
+    ]
+    await message.answer(
+        _("Which exam is the statement about?"), reply_markup=statement_exams(items)
+    )
+
+
+async def chose_exam(
+    query: CallbackQuery,
+    callback_data: StmtExamCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    eligible = (
+        {e.exam.id: e for e in await eligible_exams(session, actor.student, clock.now(), settings)}
+        if actor.student is not None
+        else {}
+    )
+    chosen = eligible.get(callback_data.exam_id)
+    if chosen is None:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    # Also pressed on the day-before card, possibly in the middle of another dialogue:
+    # the card itself stays as it is, the questions come as a new message.
+    from_menu = await state.get_state() == StatementForm.exam.state
+    await state.set_data({"exam_id": chosen.exam.id, "files": [], "acked_groups": []})
+    await state.set_state(StatementForm.kind)
+    await query.answer()
+    text = _("{exam}: what would you like to ask?").format(exam=escape(chosen.exam.discipline.name))
+    markup = statement_kinds(k.value for k in chosen.kinds)
+    if from_menu:
+        await edit_pressed(query, text, reply_markup=markup)
+    elif isinstance(query.message, Message):
+        await query.message.answer(text, reply_markup=markup)
+
+
+async def chose_kind(
+    query: CallbackQuery,
+    callback_data: StmtKindCB,
+    actor: Actor,
+    state: FSMContext,
+) -> None:
+    if callback_data.kind not in (StatementKind.TIMEZONE, StatementKind.ABSENCE):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await state.update_data(kind=callback_data.kind)
+    await query.answer()
+    if callback_data.kind == StatementKind.TIMEZONE:
+        await state.set_state(StatementForm.zone)
+        current = actor.user.tz
+        text = _(
+            "Which time zone do you live in? Type its name (e.g. Asia/Novosibirsk) or a UTC "
+            "offset (e.g. UTC+7)."
+        )
+        if current:
+            await edit_pressed(
+                query,
+                text + "\n" + _("Or keep the one you set: {zone}.").format(zone=current),
+                reply_markup=statement_action("zone", current),
+            )
+        else:
+            await edit_pressed(query, text)
+        return
+    await state.set_state(StatementForm.reason)
+    await edit_pressed(query, _("What is the reason?"), reply_markup=absence_reasons())
+
+
+async def _ask_window(target: Message, state: FSMContext, zone: str) -> None:
+    await state.update_data(time_zone=zone)
+    await state.set_state(StatementForm.window)
+    await target.answer(
+        _(
+            "Time zone: {zone}. When could you take the exam? Write a window in your own "
+            "time, e.g. “10:00–14:00”."
+        ).format(zone=zone)
+    )
+
+
+async def zone_typed(message: Message, state: FSMContext) -> None:
+    zone = parse_timezone(message.text or "")
+    if zone is None:
+        await message.answer(unknown_zone_text())
+        return
+    await _ask_window(message, state, zone)
+
+
+async def zone_kept(query: CallbackQuery, actor: Actor, state: FSMContext) -> None:
+    await query.answer()
+    if actor.user.tz and isinstance(query.message, Message):
+        await _ask_window(query.message, state, actor.user.tz)
+
+
+async def window_typed(message: Message, state: FSMContext) -> None:
+    window = (message.text or "").strip()[:255]
+    await state.update_data(window=window)
+    await state.set_state(StatementForm.text)
+    await message.answer(
+        _("Anything to add for the dean's office? Write it, or press Skip."),
+        reply_markup=statement_action("skip", _("Skip")),
+    )
+
+
+async def chose_reason(
+    query: CallbackQuery, callback_data: StmtReasonCB, state: FSMContext
+) -> None:
+    if callback_data.reason not in AbsenceReason._value2member_map_:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await state.update_data(reason=callback_data.reason)
+    await state.set_state(StatementForm.text)
+    await query.answer()
+    await edit_pressed(query, _("Describe the reason in a few words."))
+
+
+async def text_typed(message: Message, state: FSMContext) -> None:
+    text = (message.text or "").strip()
+    if len(text) > MAX_TEXT:
+        await message.answer(
+            _("That is too long: at most {limit} characters, please.").format(limit=MAX_TEXT)
+        )
+        return
+    await state.update_data(text=text)
+    data = await state.get_data()
+    if data.get("kind") == StatementKind.ABSENCE:
+        await state.set_state(StatementForm.files)
+        await message.answer(
+            _(
+                "Now send the supporting documents: photos, or PDF or image files (up to "
+                "{count}). Press Done when all are sent."
+            ).format(count=MAX_FILES),
+            reply_markup=statement_action("done", _("Done")),
+        )
+        return
+    await _preview(message, state)
+
+
+async def text_skipped(query: CallbackQuery, state: FSMContext) -> None:
+    await query.answer()
+    await state.update_data(text="")
+    if isinstance(query.message, Message):
+        await _preview(query.message, state)
+
+
+async def file_sent(message: Message, state: FSMContext) -> None:
+    data = await state.get_data()
+    files: list[dict[str, Any]] = list(data.get("files", []))
+    if message.photo:
+        photo = message.photo[-1]  # the largest size
+        entry = {
+            "kind": "photo",
+            "file_id": photo.file_id,
+            "file_unique_id": photo.file_unique_id,
+            "file_name": None,
+            "mime_type": "image/jpeg",
+            "size": photo.file_size,
+        }
+    elif message.document:
+        document = message.document
+        problem = document_accepted(document.mime_type, document.file_size)
+        if problem == "size":
+            await message.answer(_("This file is larger than 20 MB; send a smaller scan."))
+            return
+        if problem == "type":
+            await message.answer(_("Please send photos, PDF or image files only."))
+            return
+        entry = {
+            "kind": "document",
+            "file_id": document.file_id,
+            "file_unique_id": document.file_unique_id,
+            "file_name": document.file_name,
+            "mime_type": document.mime_type,
+            "size": document.file_size,
+        }
+    else:
+        await message.answer(_("Please send photos, PDF or image files only."))
+        return
+    if len(files) >= MAX_FILES:
+        await message.answer(
+            _("That is the most I can attach ({count}). Press Done.").format(count=MAX_FILES)
+        )
+        return
+    entry["media_group_id"] = message.media_group_id
+    files.append(entry)
+    acked: list[str] = list(data.get("acked_groups", []))
+    await state.update_data(files=files)
+    # An album arrives as one update per photo: answer it once, not once per photo.
+    if message.media_group_id:
+        if message.media_group_id in acked:
+            return
+        acked.append(message.media_group_id)
+        await state.update_data(acked_groups=acked)
+    await message.answer(
+        _("Attached. Send more, or press Done."),
+        reply_markup=statement_action("done", _("Done")),
+    )
+
+
+async def add_documents_pressed(
+    query: CallbackQuery,
+    callback_data: StmtAddDocsCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    statement = await open_for_documents(
+        session, actor.student, callback_data.statement_id, clock.now(), settings
+    )
+    if statement is None:
+        await query.answer(
+            _("Documents can no longer be added to this statement."), show_alert=True
+        )
+        return
+    await state.set_state(StatementForm.more_files)
+    await state.set_data({"statement_id": statement.id, "files": [], "acked_groups": []})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _("Send the documents for statement №{number}, then press Done.").format(
+                number=statement.id
+            ),
+            reply_markup=statement_action("done", _("Done")),
+        )
+
+
+async def more_files_done(
+    query: CallbackQuery,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    data = await state.get_data()
+    statement = await add_documents(
+        session,
+        actor.student,
+        int(data.get("statement_id", 0)),
+        list(data.get("files", [])),
+        clock.now(),
+        settings,
+    )
+    if statement is None:
+        await query.answer(_("Attach at least one document first."), show_alert=True)
+        return
+    await state.clear()
+    await query.answer()
+    await edit_pressed(
+        query,
+        _("Added to statement №{number}; the dean's office will see them.").format(
+            number=statement.id
+        ),
+    )
+
+
+async def files_done(query: CallbackQuery, state: FSMContext) -> None:
+    data = await state.get_data()
+    if not data.get("files"):
+        await query.answer(_("Attach at least one document first."), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _preview(query.message, state)
+
+
+async def _preview(target: Message, state: FSMContext) -> None:
+    data = await state.get_data()
+    await state.set_state(StatementForm.preview)
+    lines = [
+        _("<b>Your statement</b> (not sent yet)"),
+        _("Kind: {kind}").format(kind=kind_name(str(data.get("kind")))),
+    ]
+    if data.get("time_zone"):
+        lines.append(_("Time zone: {zone}").format(zone=escape(str(data["time_zone"]))))
+        lines.append(_("Preferred time: {window}").format(window=escape(str(data.get("window")))))
+    if data.get("reason"):
+        lines.append(_("Reason: {reason}").format(reason=reason_name(str(data["reason"]))))
+    if data.get("text"):
+        lines.append(escape(str(data["text"])))
+    if data.get("files"):
+        lines.append(_("Documents: {count}").format(count=len(data["files"])))
+    await target.answer("\n".join(lines), reply_markup=statement_preview())
+
+
+async def preview_action(
+    query: CallbackQuery,
+    callback_data: StmtActCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    if callback_data.action == "cancel":
+        await state.clear()
+        await query.answer()
+        await edit_pressed(query, _("Cancelled: nothing was sent."))
+        return
+    if callback_data.action == "edit":
+        data = await state.get_data()
+        await state.set_data({"exam_id": data.get("exam_id"), "files": [], "acked_groups": []})
+        await state.set_state(StatementForm.kind)
+        await query.answer()
+        exam_kinds = [str(data.get("kind"))]
+        await edit_pressed(query, _("Let's start over."), reply_markup=statement_kinds(exam_kinds))
+        return
+    if actor.student is None:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    result = await submit(session, actor.student, await state.get_data(), clock.now(), settings)
+    await query.answer()
+    if result.outcome is SubmitOutcome.CLOSED:
+        await state.clear()
+        await edit_pressed(query, _("It is too late for this kind of statement for that exam."))
+        return
+    if result.outcome is not SubmitOutcome.OK or result.statement is None:
+        await state.clear()
+        await edit_pressed(
+            query, _("Something in the statement is missing. Start again: /statement")
+        )
+        return
+    await state.clear()
+    await announce_statement(session, result.statement, clock.now())
+    await edit_pressed(
+        query,
+        _(
+            "Statement №{number} is submitted to the dean's office. You will be told the "
+            "decision here; /statements shows all of yours."
+        ).format(number=result.statement.id),
+    )
+
+
+async def list_statements(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    if actor.student is None:
+        await not_a_student(message)
+        return
+    statements = await student_statements(session, actor.student)
+    if not statements:
+        await message.answer(_("You have no statements yet. /statement files one."))
+        return
+    for statement in statements[:10]:
+        text = _("№{number}: {kind}, {exam} — {status}").format(
+            number=statement.id,
+            kind=kind_name(statement.kind),
+            exam=escape(statement.exam.discipline.name),
+            status=status_name(statement.status),
+        )
+        if statement.decision_comment:
+            text += "\n" + escape(statement.decision_comment)
+        markup = (
+            statement_actions(
+                statement.id, can_add_documents(statement, statement.exam, clock.now(), settings)
+            )
+            if statement.status == StatementStatus.SUBMITTED
+            else None
+        )
+        await message.answer(text, reply_markup=markup)
+
+
+async def withdraw_pressed(
+    query: CallbackQuery,
+    callback_data: StmtWithdrawCB,
+    actor: Actor,
+    session: AsyncSession,
+    clock: Clock,
+) -> None:
+    statement = await withdraw(session, actor.student, callback_data.statement_id, clock.now())
+    if statement is None:
+        await query.answer(_("This statement cannot be withdrawn."), show_alert=True)
+        return
+    await query.answer()
+    await edit_pressed(query, _("Statement №{number} is withdrawn.").format(number=statement.id))
+
+
+async def needs_text(message: Message) -> None:
+    await message.answer(_("Please answer with text, or /cancel."))
+
+
+def setup() -> Router:
+    router = Router(name="student-statements")
+    router.message.filter(F.chat.type == "private")
+    text = (F.text, ~F.text.startswith("/"))
+    router.message.register(start_statement, Command("statement"))
+    router.message.register(list_statements, Command("statements"))
+    router.callback_query.register(chose_exam, StmtExamCB.filter())
+    router.callback_query.register(chose_kind, StatementForm.kind, StmtKindCB.filter())
+    router.callback_query.register(
+        zone_kept, StatementForm.zone, StmtActCB.filter(F.action == "zone")
+    )
+    router.message.register(zone_typed, StatementForm.zone, *text)
+    router.message.register(window_typed, StatementForm.window, *text)
+    router.callback_query.register(chose_reason, StatementForm.reason, StmtReasonCB.filter())
+    router.message.register(text_typed, StatementForm.text, *text)
+    router.callback_query.register(
+        text_skipped, StatementForm.text, StmtActCB.filter(F.action == "skip")
+    )
+    router.message.register(file_sent, StatementForm.files, ~F.text)
+    router.callback_query.register(
+        files_done, StatementForm.files, StmtActCB.filter(F.action == "done")
+    )
+    router.callback_query.register(
+        preview_action,
+        StatementForm.preview,
+        StmtActCB.filter(F.action.in_({"send", "edit", "cancel"})),
+    )
+    router.callback_query.register(withdraw_pressed, StmtWithdrawCB.filter())
+    router.callback_query.register(add_documents_pressed, StmtAddDocsCB.filter())
+    router.message.register(file_sent, StatementForm.more_files, ~F.text)
+    router.callback_query.register(
+        more_files_done, StatementForm.more_files, StmtActCB.filter(F.action == "done")
+    )
+    for waiting_for_text in (StatementForm.zone, StatementForm.window, StatementForm.text):
+        router.message.register(needs_text, waiting_for_text, ~F.text)
+    return router

@@ -1,0 +1,1 @@
+"""Handlers for teachers: their exams and the links students need."""

@@ -1,0 +1,117 @@
+"""/exams: a teacher's upcoming exams, with buttons to post the conference and Moodle links."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.handlers.states import TeacherLink
+from bot.keyboards.callbacks import ExamCB
+from bot.keyboards.inline import exam_links
+from bot.services.actors import Actor
+from bot.services.reminders import announce_link
+from bot.services.schedule import LinkField, LinkOutcome, set_exam_link, teacher_exam, teacher_exams
+from bot.services.texts import exam_title, teacher_card
+
+# One message per exam keeps every exam's buttons next to it; a long session is cut short.
+MAX_LISTED = 10
+
+
+async def list_exams(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    if actor.teacher is None:
+        await message.answer(
+            _("This command is for teachers. Ask the administrator for an invite link.")
+        )
+        return
+    exams = await teacher_exams(session, actor.teacher, clock.now())
+    if not exams:
+        await message.answer(_("You have no upcoming exams."))
+        return
+    await message.answer(_("Your upcoming exams: {count}").format(count=len(exams)))
+    for exam in exams[:MAX_LISTED]:
+        await message.answer(
+            teacher_card(exam, settings.tz, actor.locale),
+            reply_markup=exam_links(exam.id),
+            disable_web_page_preview=True,
+        )
+    if len(exams) > MAX_LISTED:
+        await message.answer(
+            _(
+                "…and {count} more exams later in the session; they appear here closer to the date."
+            ).format(count=len(exams) - MAX_LISTED)
+        )
+
+
+async def ask_link(
+    query: CallbackQuery,
+    callback_data: ExamCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+) -> None:
+    exam = await teacher_exam(session, actor.teacher, callback_data.exam_id)
+    if exam is None:
+        await query.answer(_("This is not one of your exams."), show_alert=True)
+        return
+    await state.set_state(TeacherLink.url)
+    await state.update_data(exam_id=exam.id, field=callback_data.action)
+    await query.answer()
+    prompt = (
+        _("Send the conference link for {title} (http:// or https://), or /cancel.")
+        if callback_data.action == LinkField.CONFERENCE
+        else _("Send the Moodle link for {title} (http:// or https://), or /cancel.")
+    )
+    if isinstance(query.message, Message):
+        await query.message.answer(prompt.format(title=exam_title(exam)))
+
+
+async def got_link(
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    data = await state.get_data()
+    field = LinkField(data.get("field", LinkField.CONFERENCE))
+    outcome, exam = await set_exam_link(
+        session, actor.teacher, int(data.get("exam_id", 0)), field, message.text or ""
+    )
+    if outcome is LinkOutcome.INVALID:
+        await message.answer(
+            _("This is not a link. Send an address starting with http:// or https://, or /cancel.")
+        )
+        return
+    await state.clear()
+    if outcome is not LinkOutcome.OK or exam is None:
+        await message.answer(_("This is not one of your exams."))
+        return
+    if field is LinkField.CONFERENCE:
+        await announce_link(session, exam, clock.now(), settings)
+    await message.answer(
+        _("Saved.") + "\n\n" + teacher_card(exam, settings.tz, actor.locale),
+        reply_markup=exam_links(exam.id),
+        disable_web_page_preview=True,
+    )
+
+
+async def link_needs_text(message: Message) -> None:
+    await message.answer(_("Send the link as text, or /cancel."))
+
+
+def setup() -> Router:
+    router = Router(name="teacher-exams")
+    router.message.register(list_exams, Command("exams"))
+    router.callback_query.register(ask_link, ExamCB.filter(F.action.in_({"link", "moodle"})))
+    router.message.register(got_link, TeacherLink.url, F.text, ~F.text.startswith("/"))
+    router.message.register(link_needs_text, TeacherLink.url, ~F.text)
+    return router

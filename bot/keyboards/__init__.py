@@ -1,0 +1,1 @@
+"""Inline keyboards and the typed callback data behind their buttons."""

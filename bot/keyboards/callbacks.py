@@ -1,0 +1,62 @@
+"""Callback data classes. Whatever they carry is re-checked on the server: it can be forged."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class JoinCB(CallbackData, prefix="join"):
+    """Confirming the roster entry found; the entry itself is kept in the FSM, not here."""
+
+    confirm: bool
+
+
+class LangCB(CallbackData, prefix="lang"):
+    code: str
+
+
+class TzCB(CallbackData, prefix="tz"):
+    zone: str
+
+
+class ExamCB(CallbackData, prefix="ex"):
+    action: str  # "link" | "moodle"
+    exam_id: int
+
+
+class BindCB(CallbackData, prefix="bind"):
+    faculty_id: int
+
+
+class StmtExamCB(CallbackData, prefix="st-exam"):
+    exam_id: int
+
+
+class StmtKindCB(CallbackData, prefix="st-kind"):
+    kind: str
+
+
+class StmtReasonCB(CallbackData, prefix="st-why"):
+    reason: str
+
+
+class StmtActCB(CallbackData, prefix="st-act"):
+    action: str  # "done" (no more files) | "send" | "edit" | "cancel" | "skip"
+
+
+class StmtWithdrawCB(CallbackData, prefix="st-wd"):
+    statement_id: int
+
+
+class StmtAddDocsCB(CallbackData, prefix="st-add"):
+    statement_id: int
+
+
+class RescheduleCB(CallbackData, prefix="st-move"):
+    statement_id: int
+    confirm: bool
+
+
+class DecideCB(CallbackData, prefix="st-dec"):
+    action: str  # "approve" | "reject" | "more"
+    statement_id: int

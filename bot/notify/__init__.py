@@ -1,0 +1,1 @@
+"""Sending to Telegram: how the bot copes with its limits and failures."""

@@ -1,0 +1,460 @@
+"""The outbox sender: delivers due notices exactly once, within Telegram's limits.
+
+- Claims due notices in small batches (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+  processes can send together; SQLite has one sender). A claim is a lease: if the process
+  dies before sending, the notice is claimed again after `lease` (at once on SQLite,
+  where the only sender is the one starting up).
+- Marks each notice sent in its own transaction right after Telegram accepts it.
+- Drops notices that expired (a join call after the start) instead of sending them late.
+- Respects the overall rate (SEND_RATE/s) and 1 message/s per chat; a 429 pauses all
+  sending for `retry_after`; a 403 marks the user inactive; server or network failures
+  pause and retry without counting against the notice; other errors retry with back-off
+  up to SEND_MAX_ATTEMPTS and are then recorded as failed.
+- Sleeps until the next due notice (or until woken by new plans), never polls blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+)
+from aiogram.utils.i18n import I18n
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.models import DeaneryChat, Notice, NoticeStatus, User
+from bot.domain.reminders import backoff, split_text
+from bot.services.notices import Rendered, render_notice
+
+log = logging.getLogger(__name__)
+
+PARTS_SENT = "parts_sent"  # payload key: parts of a split notice already delivered
+_LOST = object()  # the notice is no longer ours to send
+
+
+Part = Callable[[Bot, int], Awaitable[object]]
+
+
+def _parts(rendered: Rendered) -> list[Part]:
+    """One Telegram request each: the text (split at 4096, buttons on the last piece),
+    then the photos as albums of up to ten, then the documents likewise."""
+    texts = split_text(rendered.text)
+    parts: list[Part] = []
+    for index, text in enumerate(texts):
+        markup = (
+            InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [InlineKeyboardButton(text=label, callback_data=data)]
+                    for label, data in rendered.buttons
+                ]
+            )
+            if rendered.buttons and index == len(texts) - 1
+            else None
+        )
+        parts.append(_text(text, markup))
+    for kind in ("photo", "document"):
+        ids = [file_id for file_kind, file_id in rendered.files if file_kind == kind]
+        for start in range(0, len(ids), 10):
+            batch = ids[start : start + 10]
+            parts.append(_album(kind, batch))
+    return parts
+
+
+def _text(text: str, markup: InlineKeyboardMarkup | None) -> Part:
+    async def send(bot: Bot, chat: int) -> object:
+        return await bot.send_message(
+            chat, text, reply_markup=markup, disable_web_page_preview=True
+        )
+
+    return send
+
+
+def _album(kind: str, file_ids: list[str]) -> Part:
+    async def send(bot: Bot, chat: int) -> object:
+        if len(file_ids) == 1:
+            if kind == "photo":
+                return await bot.send_photo(chat, file_ids[0])
+            return await bot.send_document(chat, file_ids[0])
+        media: list[InputMediaPhoto | InputMediaDocument] = [
+            InputMediaPhoto(media=f) if kind == "photo" else InputMediaDocument(media=f)
+            for f in file_ids
+        ]
+        return await bot.send_media_group(chat, media)  # type: ignore[arg-type]
+
+    return send
+
+
+class RateLimiter:
+    """Reserves send slots: `rate` per second overall, `per_chat` seconds apart per chat.
+
+    The per-chat gap has a margin over Telegram's one second: requests leave a little
+    early or late, and a 429 pauses everything.
+    """
+
+    def __init__(self, rate: float, per_chat: float = 1.1) -> None:
+        self._interval = 1.0 / rate
+        self._per_chat = per_chat
+        self._next = 0.0
+        self._chat_next: dict[int, float] = {}
+        self._chat_last: dict[int, float] = {}
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+        self._per_second = max(int(rate), 1)
+        self._recent: deque[float] = deque()
+
+    def pause(self, seconds: float) -> None:
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def acquire(self, chat_id: int) -> None:
+        while True:
+            async with self._lock:
+                now = time.monotonic()
+                slot = max(now, self._next, self._chat_next.get(chat_id, 0.0), self._paused_until)
+                self._next = slot + self._interval
+                self._chat_next[chat_id] = slot + self._per_chat
+                if len(self._chat_next) > 10_000:
+                    self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+                    self._chat_last = {
+                        c: t for c, t in self._chat_last.items() if t > now - self._per_chat
+                    }
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            # A 429 may have paused everything while this one waited for its slot.
+            if time.monotonic() < self._paused_until:
+                continue
+            # Woken late (a busy loop) next to an earlier send to the same chat: keep the gap.
+            gap = self._chat_last.get(chat_id, -1e9) + self._per_chat - time.monotonic()
+            if gap > 0:
+                await asyncio.sleep(gap)
+            # Likewise overall: never more than `rate` sends in any one second, even in a burst.
+            while True:
+                now = time.monotonic()
+                while self._recent and self._recent[0] <= now - 1.0:
+                    self._recent.popleft()
+                if len(self._recent) < self._per_second:
+                    break
+                await asyncio.sleep(self._recent[0] + 1.0 - now)
+            self._recent.append(now)
+            self._chat_last[chat_id] = now
+            return
+
+
+@dataclass
+class DrainStats:
+    sent: int = 0
+    dropped: int = 0
+    failed: int = 0
+    throttled: int = 0
+    retried: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        settings: Settings,
+        i18n: I18n,
+        *,
+        worker_id: str | None = None,
+        batch: int = 50,
+        concurrency: int = 16,
+        lease: timedelta = timedelta(minutes=2),
+        idle_poll: float = 30.0,
+        exclusive: bool | None = None,
+    ) -> None:
+        self._bot = bot
+        self._sessionmaker = sessionmaker
+        self._clock = clock
+        self._settings = settings
+        self._i18n = i18n
+        self.worker_id = worker_id or uuid.uuid4().hex[:12]
+        self._batch = batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lease = lease
+        self._idle_poll = idle_poll
+        # SQLite: this is the only sender, so claims left by a dead process are free now.
+        self._exclusive = (
+            exclusive if exclusive is not None else sessionmaker.kw["bind"].dialect.name == "sqlite"
+        )
+        self._limiter = RateLimiter(settings.send_rate)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._outage = 0.0
+        self.stats = DrainStats()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Sends until stop(); sleeps until the next due notice in between."""
+        if self._exclusive:
+            await self._release_all_claims()
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.drain()
+                delay = await self._seconds_to_next_due()
+            except Exception:  # the database may be restarting: try again shortly
+                log.exception("outbox sender failed; retrying in 5 s")
+                delay = 5.0
+            if self._stopping:
+                break
+            try:
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def close(self) -> None:
+        await self._bot.session.close()
+
+    async def drain(self) -> DrainStats:
+        """Sends everything due now; returns what this call did."""
+        before = DrainStats(**vars(self.stats) | {"errors": dict(self.stats.errors)})
+        while not self._stopping:
+            claimed = await self._claim()
+            if not claimed:
+                break
+            await asyncio.gather(*(self._deliver(notice_id) for notice_id in claimed))
+        return DrainStats(
+            sent=self.stats.sent - before.sent,
+            dropped=self.stats.dropped - before.dropped,
+            failed=self.stats.failed - before.failed,
+            throttled=self.stats.throttled - before.throttled,
+            retried=self.stats.retried - before.retried,
+        )
+
+    async def _seconds_to_next_due(self) -> float:
+        async with self._sessionmaker() as session:
+            due = await session.scalar(
+                select(func.min(Notice.due_at)).where(Notice.status == NoticeStatus.PENDING)
+            )
+        if due is None:
+            return self._idle_poll
+        return min(max((due - self._clock.now()).total_seconds(), 0.0), self._idle_poll)
+
+    async def _release_all_claims(self) -> None:
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                update(Notice)
+                .where(Notice.status == NoticeStatus.CLAIMED)
+                .values(status=NoticeStatus.PENDING.value, claimed_by=None, claimed_at=None)
+            )
+
+    async def _claim(self) -> list[int]:
+        now = self._clock.now()
+        async with self._sessionmaker.begin() as session:
+            due = or_(
+                Notice.status == NoticeStatus.PENDING,
+                (Notice.status == NoticeStatus.CLAIMED) & (Notice.claimed_at < now - self._lease),
+            )
+            ids = list(
+                await session.scalars(
+                    select(Notice.id)
+                    .where(due, Notice.due_at <= now)
+                    .order_by(Notice.due_at, Notice.id)
+                    .limit(self._batch)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if ids:
+                await session.execute(
+                    update(Notice)
+                    .where(Notice.id.in_(ids))
+                    .values(
+                        status=NoticeStatus.CLAIMED.value,
+                        claimed_by=self.worker_id,
+                        claimed_at=now,
+                    )
+                )
+        return ids
+
+    async def _deliver(self, notice_id: int) -> None:
+        async with self._slots:
+            try:
+                await self._deliver_one(notice_id)
+            except Exception as exc:
+                # A bug or a database hiccup must not strand the claim: retry it later.
+                log.exception("notice %s could not be delivered", notice_id)
+                async with self._sessionmaker() as session:
+                    notice = await session.get(Notice, notice_id)
+                    if notice is not None and notice.status == NoticeStatus.CLAIMED:
+                        await self._failed(session, notice, exc)
+
+    async def _deliver_one(self, notice_id: int) -> None:
+        async with self._sessionmaker() as session:
+            notice = await session.get(Notice, notice_id)
+            if notice is None or notice.claimed_by != self.worker_id:
+                return
+            now = self._clock.now()
+            if notice.expires_at is not None and now >= notice.expires_at:
+                await self._finish(session, notice, NoticeStatus.DROPPED, "expired")
+                return
+            if notice.user_id is not None:
+                user = await session.get(User, notice.user_id)
+                if user is not None and not user.is_active:
+                    await self._finish(session, notice, NoticeStatus.DROPPED, "user inactive")
+                    return
+            rendered = await render_notice(session, notice, self._settings, self._i18n)
+            if rendered is None:
+                await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
+                return
+            await session.commit()  # nothing held open while waiting for Telegram
+            parts = _parts(rendered)
+            done = int(notice.payload.get(PARTS_SENT, 0))
+            for index in range(done, len(parts)):
+                outcome = await self._send(notice, parts[index])
+                if outcome is _LOST:
+                    return  # another sender holds it now, or it expired: not ours to finish
+                if isinstance(outcome, BaseException):
+                    await self._failed(session, notice, outcome)
+                    return
+                if index + 1 < len(parts):
+                    # Remember what went out, so a retry does not repeat it.
+                    notice.payload = {**notice.payload, PARTS_SENT: index + 1}
+                    await session.commit()
+            marked = await session.execute(
+                update(Notice)
+                .where(Notice.id == notice.id, Notice.claimed_by == self.worker_id)
+                .values(status=NoticeStatus.SENT.value, sent_at=self._clock.now(), last_error=None)
+            )
+            await session.commit()
+            if marked.rowcount:  # type: ignore[attr-defined]
+                self.stats.sent += 1
+
+    async def _send(self, notice: Notice, part: Part) -> BaseException | object | None:
+        """None when sent; the error, or _LOST; 429s and outages are waited out here."""
+        while True:
+            await self._limiter.acquire(notice.chat_id)
+            if not await self._still_ours(notice):
+                return _LOST
+            try:
+                await part(self._bot, notice.chat_id)
+            except TelegramRetryAfter as exc:
+                self.stats.throttled += 1
+                self._limiter.pause(exc.retry_after)
+                continue
+            except TelegramMigrateToChat as exc:
+                # A group became a supergroup: follow it, and remember the new id.
+                await self._migrate(notice.chat_id, exc.migrate_to_chat_id)
+                notice.chat_id = exc.migrate_to_chat_id
+                continue
+            except (TelegramServerError, TelegramNetworkError, TelegramUnauthorizedError) as exc:
+                # The Bot API is down or unreachable (or the token is being replaced): wait
+                # and go on; the notice is not at fault.
+                self._outage = min(max(self._outage * 2, 1.0), 30.0)
+                log.warning("Bot API unavailable (%s); pausing %.0f s", exc, self._outage)
+                self._limiter.pause(self._outage)
+                self.stats.retried += 1
+                continue
+            except TelegramAPIError as exc:
+                return exc
+            self._outage = 0.0
+            return None
+
+    async def _still_ours(self, notice: Notice) -> bool:
+        """Still useful, and still ours? A claim held for a while is renewed in the database,
+        so a long wait (an outage, a 429) keeps the lease and no other sender takes it.
+
+        An expired notice is dropped here: an outage must not deliver a join call late.
+        """
+        now = self._clock.now()
+        expired = notice.expires_at is not None and now >= notice.expires_at
+        claimed_at = notice.claimed_at or now
+        if not expired and now - claimed_at < self._lease / 4:
+            return True  # freshly claimed: nobody else may take it yet, no write needed
+        async with self._sessionmaker.begin() as session:
+            if expired:
+                dropped = await session.execute(
+                    update(Notice)
+                    .where(Notice.id == notice.id, Notice.claimed_by == self.worker_id)
+                    .values(status=NoticeStatus.DROPPED.value, last_error="expired")
+                )
+                if dropped.rowcount:  # type: ignore[attr-defined]
+                    self.stats.dropped += 1
+                return False
+            renewed = await session.execute(
+                update(Notice)
+                .where(
+                    Notice.id == notice.id,
+                    Notice.claimed_by == self.worker_id,
+                    Notice.status == NoticeStatus.CLAIMED,
+                )
+                .values(claimed_at=now, chat_id=notice.chat_id)
+            )
+            notice.claimed_at = now
+            return bool(renewed.rowcount)  # type: ignore[attr-defined]
+
+    async def _migrate(self, old: int, new: int) -> None:
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                update(DeaneryChat).where(DeaneryChat.chat_id == old).values(chat_id=new)
+            )
+            await session.execute(
+                update(Notice)
+                .where(Notice.chat_id == old, Notice.status == NoticeStatus.PENDING)
+                .values(chat_id=new)
+            )
+
+    async def _failed(self, session: AsyncSession, notice: Notice, error: BaseException) -> None:
+        name = error.__class__.__name__
+        self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
+        if isinstance(error, TelegramForbiddenError):
+            if notice.user_id is not None:
+                user = await session.get(User, notice.user_id)
+                if user is not None:
+                    user.is_active = False
+            await self._finish(session, notice, NoticeStatus.FAILED, f"blocked: {error}")
+            return
+        notice.attempts += 1
+        if notice.attempts >= self._settings.send_max_attempts:
+            await self._finish(session, notice, NoticeStatus.FAILED, str(error))
+            return
+        notice.status = NoticeStatus.PENDING.value
+        notice.claimed_by = notice.claimed_at = None
+        notice.due_at = self._clock.now() + backoff(notice.attempts)
+        notice.last_error = str(error)[:1000]
+        await session.commit()
+        self.stats.retried += 1
+
+    async def _finish(
+        self, session: AsyncSession, notice: Notice, status: NoticeStatus, reason: str
+    ) -> None:
+        notice.status = status.value
+        notice.last_error = reason[:1000]
+        await session.commit()
+        if status is NoticeStatus.DROPPED:
+            self.stats.dropped += 1
+        else:
+            self.stats.failed += 1

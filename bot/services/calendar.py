@@ -1,0 +1,41 @@
+"""A student's schedule as an iCalendar (.ics) file, importable into any calendar app."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from aiogram.utils.i18n import gettext as _
+from icalendar import Calendar, Event
+
+from bot.services.schedule import ScheduleItem
+from bot.services.texts import form_label, kind_label
+
+
+def schedule_ics(items: list[ScheduleItem], now: datetime, institution: str) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//Examinator//exam session//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", _("Exam session — {institution}").format(institution=institution))
+    for item in items:
+        exam = item.exam
+        event = Event()
+        # Stable per exam and subgroup, so re-importing the file updates instead of duplicating.
+        event.add("uid", f"exam-{exam.id}-{item.subgroup or 0}@examinator")
+        event.add("dtstamp", now)
+        event.add("dtstart", item.starts_at)
+        event.add("dtend", item.starts_at + timedelta(minutes=exam.duration_min))
+        event.add("summary", f"{exam.discipline.name} — {kind_label(exam.kind)}")
+        details = [_("Form: {form}").format(form=form_label(exam.form))]
+        if exam.teacher is not None:
+            details.append(_("Teacher: {name}").format(name=exam.teacher.full_name))
+        if exam.link:
+            details.append(_("Conference: {url}").format(url=exam.link))
+            event.add("url", exam.link)
+            event.add("location", exam.link)
+        if exam.moodle_url:
+            details.append(_("Moodle: {url}").format(url=exam.moodle_url))
+        event.add("description", "\n".join(details))
+        cal.add_component(event)
+    return bytes(cal.to_ical())

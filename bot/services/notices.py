@@ -1,0 +1,313 @@
+"""What a notice says, rendered when it is sent: from the data as it is then, in the
+recipient's language. None means the notice is no longer true (the link was posted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from html import escape
+
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from bot.config import Settings
+from bot.db.models import Exam, Group, Notice, Statement, Student, User
+from bot.domain.exams import EventKind, ExamForm
+from bot.domain.reminders import NoticeKind
+from bot.domain.statements import StatementStatus
+from bot.domain.timezones import format_moment, resolve_timezone
+from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtExamCB
+from bot.services.schedule import ScheduleItem
+from bot.services.texts import exam_title, kind_name, reason_name, schedule_card, when_line
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    # Buttons under the (last part of the) text, and files sent after it: (kind, file_id)
+    # with kind "photo" or "document"; photos go as one album, documents as another.
+    buttons: tuple[tuple[str, str], ...] = ()  # (label, callback data), one per row
+    files: tuple[tuple[str, str], ...] = ()
+
+
+async def render_notice(
+    session: AsyncSession, notice: Notice, settings: Settings, i18n: I18n
+) -> Rendered | None:
+    exam = (
+        await session.get(
+            Exam,
+            notice.exam_id,
+            options=[
+                joinedload(Exam.discipline),
+                joinedload(Exam.teacher),
+                joinedload(Exam.group).joinedload(Group.faculty),
+                selectinload(Exam.subgroups),
+            ],
+        )
+        if notice.exam_id is not None
+        else None
+    )
+    if exam is None:
+        return None
+    user = await session.get(User, notice.user_id) if notice.user_id is not None else None
+    locale = user.locale if user is not None else settings.default_locale
+    user_tz = resolve_timezone(user.tz) if user is not None and user.tz else None
+    statement = None
+    if notice.kind in (
+        NoticeKind.STATEMENT,
+        NoticeKind.STATEMENT_DECIDED,
+        NoticeKind.RESCHEDULE,
+        NoticeKind.STATEMENT_DOCS,
+        NoticeKind.RESCHEDULE_DECLINED,
+    ):
+        statement = await session.get(
+            Statement,
+            int(notice.payload.get("statement_id", 0)),
+            options=[
+                joinedload(Statement.student).joinedload(Student.group),
+                selectinload(Statement.files),
+            ],
+        )
+        if statement is None:
+            return None
+    with i18n.context(), i18n.use_locale(locale):
+        if statement is not None:
+            return _render_statement(notice, statement, exam, settings.tz, locale)
+        return _render(notice, exam, settings.tz, user_tz, locale)
+
+
+def _render_statement(
+    notice: Notice, statement: Statement, exam: Exam, uni_tz: tzinfo, locale: str
+) -> Rendered | None:
+    kind = kind_name(statement.kind)
+    if notice.kind == NoticeKind.STATEMENT_DOCS:
+        files = tuple(
+            (str(kind_), str(file_id)) for kind_, file_id in notice.payload.get("files", [])
+        )
+        return Rendered(
+            _("📎 Statement №{number} ({name}): more documents.").format(
+                number=statement.id, name=escape(statement.student.full_name)
+            ),
+            files=files,
+        )
+    if notice.kind == NoticeKind.RESCHEDULE_DECLINED:
+        if statement.teacher_confirmed_at is not None or statement.new_start is not None:
+            return None  # another time was set since
+        declined = datetime.fromisoformat(str(notice.payload.get("declined")))
+        return Rendered(
+            _(
+                "❌ The teacher declined {when} for statement №{number} ({name}, {title}). "
+                "Set another time:"
+            ).format(
+                when=format_moment(declined, uni_tz, locale),
+                number=statement.id,
+                name=escape(statement.student.full_name),
+                title=exam_title(exam),
+            ),
+            buttons=(
+                (
+                    _("🕒 Set another time"),
+                    DecideCB(action="retime", statement_id=statement.id).pack(),
+                ),
+            ),
+        )
+    if notice.kind == NoticeKind.RESCHEDULE:
+        if statement.new_start is None or statement.teacher_confirmed_at is not None:
+            return None
+        student = statement.student
+        return Rendered(
+            _(
+                "🕒 The dean's office approved statement №{number}: {name} (group {group}) "
+                "lives in {zone} and will sit {title} on {when} instead. Do you confirm?"
+            ).format(
+                number=statement.id,
+                name=escape(student.full_name),
+                group=escape(student.group.name),
+                zone=escape(statement.time_zone or ""),
+                title=exam_title(exam),
+                when=format_moment(statement.new_start, uni_tz, locale),
+            ),
+            buttons=(
+                (_("✅ Confirm"), RescheduleCB(statement_id=statement.id, confirm=True).pack()),
+                (_("❌ Decline"), RescheduleCB(statement_id=statement.id, confirm=False).pack()),
+            ),
+        )
+    if notice.kind == NoticeKind.STATEMENT:
+        if statement.status != StatementStatus.SUBMITTED:
+            return None  # withdrawn (or decided elsewhere) before the card went out
+        student = statement.student
+        lines = [
+            _("📨 <b>Statement №{number}</b>: {kind}").format(number=statement.id, kind=kind),
+            _("Student: {name}, group {group}, record book {book}").format(
+                name=escape(student.full_name),
+                group=escape(student.group.name),
+                book=escape(student.record_book),
+            ),
+            _("Exam: {title}, {when}").format(
+                title=exam_title(exam), when=format_moment(exam.starts_at, uni_tz, locale)
+            ),
+        ]
+        if statement.time_zone:
+            lines.append(_("Time zone: {zone}").format(zone=escape(statement.time_zone)))
+            lines.append(
+                _("Preferred time: {window}").format(window=escape(statement.window or ""))
+            )
+        if statement.reason:
+            lines.append(_("Reason: {reason}").format(reason=reason_name(statement.reason)))
+        if statement.text:
+            lines.append(escape(statement.text))
+        if statement.files:
+            lines.append(_("Documents: {count}").format(count=len(statement.files)))
+        buttons = (
+            (_("✅ Approve"), DecideCB(action="approve", statement_id=statement.id).pack()),
+            (_("❌ Reject"), DecideCB(action="reject", statement_id=statement.id).pack()),
+            (_("❓ Ask for more"), DecideCB(action="more", statement_id=statement.id).pack()),
+        )
+        return Rendered(
+            "\n".join(lines),
+            buttons=buttons,
+            files=tuple((f.kind, f.file_id) for f in statement.files),
+        )
+    action = str(notice.payload.get("action"))
+    comment = str(notice.payload.get("comment") or "")
+    if notice.payload.get("for") == "teacher":
+        verdict = _("approved") if action == "approve" else _("rejected")
+        return Rendered(
+            _("📋 Statement №{number} of {name} ({kind}, {title}) is {verdict}.").format(
+                number=statement.id,
+                name=escape(statement.student.full_name),
+                kind=kind,
+                title=exam_title(exam),
+                verdict=verdict,
+            )
+        )
+    texts = {
+        "approve": _("✅ Your statement №{number} ({kind}, {title}) is approved."),
+        "reject": _("❌ Your statement №{number} ({kind}, {title}) is rejected."),
+        "more": _(
+            "❓ The dean's office asks for more about statement №{number} ({kind}, {title}). "
+            "Reply to them, or file a new statement with the documents: /statement"
+        ),
+    }
+    text = texts.get(action, texts["approve"]).format(
+        number=statement.id, kind=kind, title=exam_title(exam)
+    )
+    if comment:
+        text += "\n" + _("Comment: {comment}").format(comment=escape(comment))
+    return Rendered(text)
+
+
+def _start(notice: Notice, exam: Exam) -> datetime:
+    raw = notice.payload.get("start")
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else exam.starts_at
+
+
+def _render(
+    notice: Notice, exam: Exam, uni_tz: tzinfo, user_tz: tzinfo | None, locale: str
+) -> Rendered | None:
+    kind = NoticeKind(notice.kind)
+    start = _start(notice, exam)
+    if exam.cancelled_at is not None and kind is not NoticeKind.CANCELLED:
+        return None  # anything else about a cancelled exam is moot
+    if kind is NoticeKind.DAY_BEFORE:
+        item = ScheduleItem(exam=exam, starts_at=start, subgroup=None)
+        parts = [
+            _("📅 <b>Exam reminder</b>"),
+            schedule_card(item, uni_tz, user_tz, locale),
+        ]
+        if exam.form == ExamForm.TEST and not exam.moodle_url:
+            parts.append(_("The Moodle link will be sent as soon as the teacher posts it."))
+        if not exam.link:
+            parts.append(_("The conference link will be sent as soon as the teacher posts it."))
+        parts.append(prepare_text())
+        parts.append(
+            _(
+                "Live in another time zone, or cannot attend for a valid reason (illness "
+                "etc.)? File a statement to the dean's office: /statement"
+            )
+        )
+        return Rendered(
+            "\n\n".join(parts),
+            buttons=((_("📝 File a statement"), StmtExamCB(exam_id=exam.id).pack()),),
+        )
+    if kind is NoticeKind.JOIN_CALL:
+        title = exam_title(exam)
+        if exam.kind == EventKind.CONSULTATION:
+            text = _("⏰ {title} starts at {when}.").format(
+                title=title, when=when_line(start, uni_tz, user_tz, locale)
+            )
+            if exam.link:
+                text += "\n" + _("Conference: {url}").format(url=escape(exam.link))
+            return Rendered(text)
+        lines = [
+            _("⏰ <b>Join now</b>: {title} starts at {when}.").format(
+                title=title, when=when_line(start, uni_tz, user_tz, locale)
+            )
+        ]
+        if exam.link:
+            lines.append(_("Conference: {url}").format(url=escape(exam.link)))
+        else:
+            lines.append(_("The conference link has not been posted yet: watch this chat."))
+        if exam.moodle_url:
+            lines.append(_("Moodle: {url}").format(url=escape(exam.moodle_url)))
+        lines.append(prepare_text())
+        return Rendered("\n\n".join(lines))
+    if kind is NoticeKind.LINK_NAG:
+        if exam.link:
+            return None
+        return Rendered(
+            _(
+                "🔗 The conference link for {title} (group {group}, {when}) is not posted "
+                "yet. Students must get it no later than a day before the exam: post it "
+                "with /exams."
+            ).format(
+                title=exam_title(exam),
+                group=escape(exam.group.name),
+                when=format_moment(exam.starts_at, uni_tz, locale),
+            )
+        )
+    if kind is NoticeKind.LINK_MISSING:
+        if exam.link:
+            return None
+        teacher = exam.teacher.full_name if exam.teacher else _("not assigned")
+        return Rendered(
+            _(
+                "⚠️ A day before {title} (group {group}, {when}) the conference link is "
+                "still missing. Teacher: {teacher}."
+            ).format(
+                title=exam_title(exam),
+                group=escape(exam.group.name),
+                when=format_moment(exam.starts_at, uni_tz, locale),
+                teacher=escape(teacher),
+            )
+        )
+    if kind is NoticeKind.TIME_CHANGED:
+        return Rendered(
+            _("🕒 <b>The time has changed</b>: {title} is now on {when}.").format(
+                title=exam_title(exam), when=when_line(start, uni_tz, user_tz, locale)
+            )
+        )
+    if kind is NoticeKind.CANCELLED:
+        return Rendered(
+            _(
+                "❌ <b>Cancelled</b>: {title} on {when} will not take place. The dean's office "
+                "will announce a new date."
+            ).format(title=exam_title(exam), when=format_moment(start, uni_tz, locale))
+        )
+    link = notice.payload.get("link")
+    if not isinstance(link, str) or exam.link != link:
+        return None  # changed again since: a newer notice carries the newer link
+    return Rendered(
+        _("🔗 Conference link for {title}: {url}").format(title=exam_title(exam), url=escape(link))
+    )
+
+
+def prepare_text() -> str:
+    """The seed's checklist for the student (table, "Проведение промежуточной аттестации")."""
+    return _(
+        "Be ready: camera and microphone on; your record book or passport; blank sheets "
+        "and a pen or pencil (a ruler, calculator and eraser if needed). Join 15 minutes "
+        "before the start."
+    )

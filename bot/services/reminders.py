@@ -1,0 +1,459 @@
+"""Planning the outbox: which notices each exam owes, kept in step with the data.
+
+Called whenever an exam, its link, its students or their links change, and at start-up.
+Planning is idempotent (notices are keyed), so calling it too often costs a few queries
+and nothing else. A session that planned something is flagged in `session.info`, and the
+unit of work wakes the sender once the transaction commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db.models import (
+    DeaneryChat,
+    DeanMember,
+    Exam,
+    Group,
+    Notice,
+    NoticeStatus,
+    Student,
+    Subgroup,
+    SubgroupMember,
+    Teacher,
+    User,
+)
+from bot.domain.reminders import (
+    NoticeKind,
+    Planned,
+    change_notice,
+    link_missing_for_deans,
+    link_nags,
+    stamp,
+    student_notices,
+)
+
+PLANNED_FLAG = "notices_planned"
+STUDENT_KINDS = (NoticeKind.DAY_BEFORE.value, NoticeKind.JOIN_CALL.value)
+LINK_KINDS = (NoticeKind.LINK_NAG.value, NoticeKind.LINK_MISSING.value)
+EXAM_PLAN_KINDS = (
+    *STUDENT_KINDS,
+    *LINK_KINDS,
+    NoticeKind.TIME_CHANGED.value,
+    NoticeKind.LINK_CHANGED.value,
+)
+
+
+@dataclass
+class PlanReport:
+    created: int = 0
+    cancelled: int = 0
+    unlinked_students: int = 0  # on the roster but not in the bot: nobody to tell
+    past_exams: list[int] = field(default_factory=list)
+
+    def add(self, other: PlanReport) -> None:
+        self.created += other.created
+        self.cancelled += other.cancelled
+        self.unlinked_students += other.unlinked_students
+        self.past_exams += other.past_exams
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    chat_id: int
+    user_id: int | None
+    student_id: int | None = None
+
+
+def _until(exam: Exam) -> datetime:
+    return exam.starts_at + timedelta(minutes=exam.duration_min)
+
+
+async def plan_exam(
+    session: AsyncSession, exam_id: int, now: datetime, settings: Settings
+) -> PlanReport:
+    report = PlanReport()
+    exam = await session.get(
+        Exam,
+        exam_id,
+    )
+    if exam is None:
+        return report
+    # Plain queries, not relationships: the exam may already sit in this session without
+    # them loaded, and a lazy load cannot run here.
+    starts = await _student_starts(session, exam)
+    last_start = max([exam.starts_at, *starts.values()])
+    if last_start <= now:
+        report.past_exams.append(exam.id)
+    existing = {
+        n.key: n for n in await session.scalars(select(Notice).where(Notice.exam_id == exam.id))
+    }
+    if exam.cancelled_at is not None:
+        return await _plan_cancellation(session, exam, existing, now, report)
+    wanted: list[tuple[Planned, _Recipient]] = []
+
+    students = await session.execute(
+        select(Student.id, Student.user_id, User.is_active)
+        .outerjoin(User, User.id == Student.user_id)
+        .where(Student.group_id == exam.group_id)
+    )
+    for student_id, user_id, is_active in students:
+        if user_id is None or not is_active:
+            report.unlinked_students += user_id is None
+            continue
+        start = starts.get(student_id, exam.starts_at)
+        recipient = _Recipient(user_id, user_id, student_id)
+        told = _told_start(existing.values(), student_id)
+        changed = told is not None and told != start and start > now
+        if told is not None and changed:
+            change = change_notice(
+                NoticeKind.TIME_CHANGED,
+                exam.id,
+                student_id,
+                stamp(start),
+                now,
+                start,
+                {"start": start.isoformat(), "old_start": told.isoformat()},
+            )
+            wanted.append((change, recipient))
+        announced_at = now if changed else _change_announced(existing.values(), student_id, start)
+        for planned in student_notices(
+            exam.id,
+            student_id,
+            exam.kind,
+            start,
+            now,
+            settings.day_before_lead,
+            settings.join_early_lead,
+        ):
+            # A change announced shortly before the new time already is the card.
+            if (
+                planned.kind is NoticeKind.DAY_BEFORE
+                and announced_at is not None
+                and start - announced_at <= 2 * settings.day_before_lead
+            ):
+                continue
+            wanted.append((planned, recipient))
+
+    if not exam.link:
+        teacher_user = (
+            await session.scalar(select(Teacher.user_id).where(Teacher.id == exam.teacher_id))
+            if exam.teacher_id is not None
+            else None
+        )
+        if teacher_user is not None:
+            teacher = _Recipient(teacher_user, teacher_user)
+            wanted += [(p, teacher) for p in link_nags(exam.id, exam.starts_at, now)]
+        faculty_id = await session.scalar(select(Group.faculty_id).where(Group.id == exam.group_id))
+        for recipient in await _deanery(session, faculty_id or 0):
+            planned_dean = link_missing_for_deans(exam.id, recipient.chat_id, exam.starts_at, now)
+            if planned_dean is not None:
+                wanted.append((planned_dean, recipient))
+
+    wanted_keys = {p.key for p, _ in wanted}
+    stale = [
+        n.id
+        for n in existing.values()
+        if n.status == NoticeStatus.PENDING
+        and n.kind in (*STUDENT_KINDS, *LINK_KINDS)
+        and n.key not in wanted_keys
+    ]
+    report.cancelled = await _cancel(session, stale)
+    report.created = await _insert(session, wanted, exam.id, existing.keys())
+    return report
+
+
+async def _plan_cancellation(
+    session: AsyncSession,
+    exam: Exam,
+    existing: dict[str, Notice],
+    now: datetime,
+    report: PlanReport,
+) -> PlanReport:
+    """Withdraw what is pending; tell each student who had already been told of the exam."""
+    # Only the exam's own reminders: statement cards and decisions still have to go out.
+    report.cancelled = await _cancel(
+        session,
+        [
+            n.id
+            for n in existing.values()
+            if n.status == NoticeStatus.PENDING and n.kind in EXAM_PLAN_KINDS
+        ],
+    )
+    if _until(exam) <= now:
+        return report
+    told = {
+        n.student_id: (n.chat_id, n.user_id)
+        for n in existing.values()
+        if n.student_id is not None
+        and n.status == NoticeStatus.SENT
+        and n.kind in (*STUDENT_KINDS, NoticeKind.TIME_CHANGED, NoticeKind.LINK_CHANGED)
+    }
+    wanted = [
+        (
+            change_notice(
+                NoticeKind.CANCELLED,
+                exam.id,
+                student_id,
+                stamp(exam.starts_at),
+                now,
+                _until(exam),
+                {},
+            ),
+            _Recipient(chat_id, user_id, student_id),
+        )
+        for student_id, (chat_id, user_id) in told.items()
+    ]
+    report.created = await _insert(session, wanted, exam.id, existing.keys())
+    return report
+
+
+async def cancel_exam(
+    session: AsyncSession, exam_id: int, now: datetime, settings: Settings
+) -> PlanReport | None:
+    """Marks the exam cancelled and tells whoever was told of it; None if there is no such exam."""
+    exam = await session.get(Exam, exam_id)
+    if exam is None:
+        return None
+    if exam.cancelled_at is None:
+        exam.cancelled_at = now
+        await session.flush()
+    return await plan_exam(session, exam_id, now, settings)
+
+
+def _told_start(notices: Iterable[Notice], student_id: int) -> datetime | None:
+    """The latest start this student was already told (a card or a join call went out)."""
+    told = [
+        datetime.fromisoformat(n.payload["start"])
+        for n in notices
+        if n.student_id == student_id
+        and n.status == NoticeStatus.SENT
+        and n.kind in (*STUDENT_KINDS, NoticeKind.TIME_CHANGED)
+        and "start" in n.payload
+    ]
+    return max(told, key=lambda t: t) if told else None
+
+
+def _change_announced(
+    notices: Iterable[Notice], student_id: int, start: datetime
+) -> datetime | None:
+    """When this student was (or is about to be) told that the exam moved to `start`."""
+    times = [
+        n.due_at
+        for n in notices
+        if n.student_id == student_id
+        and n.kind == NoticeKind.TIME_CHANGED
+        and n.status in (NoticeStatus.PENDING, NoticeStatus.CLAIMED, NoticeStatus.SENT)
+        and n.payload.get("start") == start.isoformat()
+    ]
+    return min(times) if times else None
+
+
+async def _student_starts(session: AsyncSession, exam: Exam) -> dict[int, datetime]:
+    rows = await session.execute(
+        select(SubgroupMember.student_id, Subgroup.starts_at)
+        .join(Subgroup, Subgroup.id == SubgroupMember.subgroup_id)
+        .where(SubgroupMember.exam_id == exam.id)
+    )
+    return {student_id: starts_at for student_id, starts_at in rows}
+
+
+async def _deanery(session: AsyncSession, faculty_id: int) -> list[_Recipient]:
+    """The faculty's dean's-office chat, or each dean privately when no chat is bound."""
+    chat = await session.scalar(select(DeaneryChat).where(DeaneryChat.faculty_id == faculty_id))
+    if chat is not None:
+        return [_Recipient(chat.chat_id, None)]
+    deans = await session.scalars(
+        select(DeanMember.user_id).where(DeanMember.faculty_id == faculty_id)
+    )
+    return [_Recipient(user_id, user_id) for user_id in deans]
+
+
+async def _cancel(session: AsyncSession, ids: list[int]) -> int:
+    if not ids:
+        return 0
+    await session.execute(
+        update(Notice)
+        .where(Notice.id.in_(ids), Notice.status == NoticeStatus.PENDING)
+        .values(status=NoticeStatus.CANCELLED.value)
+    )
+    return len(ids)
+
+
+async def _insert(
+    session: AsyncSession,
+    wanted: list[tuple[Planned, _Recipient]],
+    exam_id: int | None,
+    existing: Iterable[str],
+) -> int:
+    known = set(existing)
+    rows = []
+    for planned, recipient in wanted:
+        if planned.key in known:
+            continue
+        known.add(planned.key)
+        rows.append(
+            {
+                "key": planned.key,
+                "kind": planned.kind.value,
+                "chat_id": recipient.chat_id,
+                "user_id": recipient.user_id,
+                "exam_id": exam_id,
+                "student_id": recipient.student_id,
+                "payload": planned.payload,
+                "due_at": planned.due_at,
+                "expires_at": planned.expires_at,
+                "status": NoticeStatus.PENDING.value,
+                "attempts": 0,
+            }
+        )
+    if rows:
+        await session.execute(insert(Notice), rows)
+        session.info[PLANNED_FLAG] = True
+    return len(rows)
+
+
+async def plan_exams(
+    session: AsyncSession, exam_ids: Iterable[int], now: datetime, settings: Settings
+) -> PlanReport:
+    report = PlanReport()
+    for exam_id in exam_ids:
+        report.add(await plan_exam(session, exam_id, now, settings))
+    return report
+
+
+async def plan_upcoming(session: AsyncSession, now: datetime, settings: Settings) -> PlanReport:
+    """Every exam not yet started (subgroups included): at start-up, to catch up."""
+    ids = await session.scalars(
+        select(Exam.id)
+        .where(Exam.starts_at > now - timedelta(hours=12), Exam.cancelled_at.is_(None))
+        .order_by(Exam.id)
+    )
+    return await plan_exams(session, list(ids), now, settings)
+
+
+async def plan_for_student(
+    session: AsyncSession, student: Student, now: datetime, settings: Settings
+) -> PlanReport:
+    """A student just linked their account: their exams owe them notices now."""
+    ids = await session.scalars(
+        select(Exam.id).where(Exam.group_id == student.group_id, Exam.starts_at > now)
+    )
+    return await plan_exams(session, list(ids), now, settings)
+
+
+async def plan_faculty(
+    session: AsyncSession, faculty_id: int, now: datetime, settings: Settings
+) -> PlanReport:
+    """The faculty's dean's office changed (a chat bound, a dean joined): who is told moves."""
+    ids = await session.scalars(
+        select(Exam.id)
+        .join(Group, Group.id == Exam.group_id)
+        .where(Group.faculty_id == faculty_id, Exam.starts_at > now)
+    )
+    return await plan_exams(session, list(ids), now, settings)
+
+
+async def announce_link(
+    session: AsyncSession, exam: Exam, now: datetime, settings: Settings
+) -> PlanReport:
+    """The link was posted or changed: students who already got the card get the link now,
+    and reminders about the missing link are withdrawn."""
+    report = await plan_exam(session, exam.id, now, settings)
+    if not exam.link or _until(exam) <= now:
+        return report
+    digest = hashlib.sha256(exam.link.encode()).hexdigest()[:16]
+    told = await session.execute(
+        select(Notice.student_id, Notice.chat_id, Notice.user_id)
+        .where(
+            Notice.exam_id == exam.id,
+            Notice.kind.in_(STUDENT_KINDS),
+            Notice.status == NoticeStatus.SENT,
+        )
+        .distinct()
+    )
+    wanted = [
+        (
+            change_notice(
+                NoticeKind.LINK_CHANGED,
+                exam.id,
+                student_id,
+                digest,
+                now,
+                _until(exam),
+                {"link": exam.link},
+            ),
+            _Recipient(chat_id, user_id, student_id),
+        )
+        for student_id, chat_id, user_id in told
+        if student_id is not None
+    ]
+    keys = set(await session.scalars(select(Notice.key).where(Notice.exam_id == exam.id)))
+    report.created += await _insert(session, wanted, exam.id, keys)
+    return report
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    counts: dict[str, int]
+    next_due: list[tuple[datetime, str, int]]  # (due, kind, chat)
+
+
+async def outbox_summary(session: AsyncSession, limit: int = 10) -> OutboxSummary:
+    counts = {
+        status: count
+        for status, count in await session.execute(
+            select(Notice.status, func.count()).group_by(Notice.status)
+        )
+    }
+    upcoming = await session.execute(
+        select(Notice.due_at, Notice.kind, Notice.chat_id)
+        .where(Notice.status == NoticeStatus.PENDING)
+        .order_by(Notice.due_at)
+        .limit(limit)
+    )
+    return OutboxSummary(counts, [(due, kind, chat) for due, kind, chat in upcoming])
+
+
+async def plan_after_import(
+    session: AsyncSession,
+    kind: str,
+    changed_exam_ids: list[int],
+    now: datetime,
+    settings: Settings,
+) -> PlanReport:
+    """A schedule import re-plans the exams it touched; a roster import (students moved
+    between groups) re-plans everything upcoming."""
+    if kind == "schedule":
+        return await plan_exams(session, changed_exam_ids, now, settings)
+    return await plan_upcoming(session, now, settings)
+
+
+async def deanery_recipients(
+    session: AsyncSession, faculty_id: int
+) -> list[tuple[int, int | None]]:
+    """(chat id, user id) pairs: the deanery chat, or each dean privately."""
+    return [(r.chat_id, r.user_id) for r in await _deanery(session, faculty_id)]
+
+
+async def queue(
+    session: AsyncSession,
+    items: Sequence[tuple[Planned, int, int | None, int | None]],
+    exam_id: int | None,
+) -> int:
+    """Queues notices not tied to an exam's plan: (planned, chat, user, student)."""
+    keys = [p.key for p, *_ in items]
+    known = set(await session.scalars(select(Notice.key).where(Notice.key.in_(keys))))
+    return await _insert(
+        session,
+        [(p, _Recipient(chat, user, student)) for p, chat, user, student in items],
+        exam_id,
+        known,
+    )

@@ -1,0 +1,517 @@
+"""Statements from the student's side: which exams they may file for, filing, withdrawing.
+
+The draft lives in the FSM (so it survives a restart) as plain JSON; it becomes rows only
+when the student presses Send, after every rule is checked again on the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from bot.config import Settings
+from bot.db.models import (
+    Exam,
+    Group,
+    Statement,
+    StatementFile,
+    Student,
+    Subgroup,
+    SubgroupMember,
+    Teacher,
+)
+from bot.domain.reminders import NoticeKind, Planned, change_notice, stamp
+from bot.domain.statements import (
+    MAX_FILES,
+    StatementKind,
+    StatementStatus,
+    absence_open,
+    timezone_open,
+)
+from bot.services.reminders import deanery_recipients, plan_exam, queue
+
+
+@dataclass
+class Eligible:
+    exam: Exam
+    kinds: list[StatementKind] = field(default_factory=list)
+
+
+async def eligible_exams(
+    session: AsyncSession, student: Student, now: datetime, settings: Settings
+) -> list[Eligible]:
+    exams = await session.scalars(
+        select(Exam)
+        .where(Exam.group_id == student.group_id, Exam.cancelled_at.is_(None))
+        .options(joinedload(Exam.discipline))
+        .order_by(Exam.starts_at, Exam.id)
+    )
+    result = []
+    for exam in exams:
+        kinds = allowed_kinds(exam, now, settings)
+        if kinds:
+            result.append(Eligible(exam, kinds))
+    return result
+
+
+def allowed_kinds(exam: Exam, now: datetime, settings: Settings) -> list[StatementKind]:
+    kinds = []
+    if timezone_open(exam.starts_at, now):
+        kinds.append(StatementKind.TIMEZONE)
+    if absence_open(exam.starts_at, now, settings.absence_docs_days):
+        kinds.append(StatementKind.ABSENCE)
+    return kinds
+
+
+class SubmitOutcome(StrEnum):
+    OK = "ok"
+    NOT_YOURS = "not_yours"
+    CLOSED = "closed"  # the window for this kind has passed
+    INCOMPLETE = "incomplete"
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    outcome: SubmitOutcome
+    statement: Statement | None = None
+
+
+async def submit(
+    session: AsyncSession,
+    student: Student,
+    draft: dict[str, Any],
+    now: datetime,
+    settings: Settings,
+) -> SubmitResult:
+    exam = await session.get(Exam, int(draft.get("exam_id", 0)))
+    if exam is None or exam.group_id != student.group_id or exam.cancelled_at is not None:
+        return SubmitResult(SubmitOutcome.NOT_YOURS)
+    try:
+        kind = StatementKind(str(draft.get("kind")))
+    except ValueError:
+        return SubmitResult(SubmitOutcome.INCOMPLETE)
+    if kind not in allowed_kinds(exam, now, settings):
+        return SubmitResult(SubmitOutcome.CLOSED)
+    if kind is StatementKind.TIMEZONE and not draft.get("time_zone"):
+        return SubmitResult(SubmitOutcome.INCOMPLETE)
+    if kind is StatementKind.ABSENCE and not (draft.get("reason") and draft.get("text")):
+        return SubmitResult(SubmitOutcome.INCOMPLETE)
+    statement = Statement(
+        student_id=student.id,
+        exam_id=exam.id,
+        kind=kind.value,
+        status=StatementStatus.SUBMITTED.value,
+        reason=draft.get("reason"),
+        text=str(draft.get("text") or ""),
+        time_zone=draft.get("time_zone"),
+        window=draft.get("window"),
+        submitted_at=now,
+    )
+    statement.files = [
+        StatementFile(
+            kind=f["kind"],
+            file_id=f["file_id"],
+            file_unique_id=f["file_unique_id"],
+            file_name=f.get("file_name"),
+            mime_type=f.get("mime_type"),
+            size=f.get("size"),
+            media_group_id=f.get("media_group_id"),
+            added_at=now,
+        )
+        for f in list(draft.get("files", []))[:MAX_FILES]
+    ]
+    session.add(statement)
+    await session.flush()
+    return SubmitResult(SubmitOutcome.OK, statement)
+
+
+async def student_statements(session: AsyncSession, student: Student) -> list[Statement]:
+    return list(
+        await session.scalars(
+            select(Statement)
+            .where(Statement.student_id == student.id)
+            .options(
+                joinedload(Statement.exam).joinedload(Exam.discipline),
+                selectinload(Statement.files),
+            )
+            .order_by(Statement.id.desc())
+        )
+    )
+
+
+async def withdraw(
+    session: AsyncSession, student: Student | None, statement_id: int, now: datetime
+) -> Statement | None:
+    """Withdraws the student's own undecided statement; None if it is not theirs or decided."""
+    if student is None:
+        return None
+    statement = await session.get(
+        Statement, statement_id, options=[joinedload(Statement.exam).joinedload(Exam.discipline)]
+    )
+    if (
+        statement is None
+        or statement.student_id != student.id
+        or statement.status != StatementStatus.SUBMITTED
+    ):
+        return None
+    statement.status = StatementStatus.WITHDRAWN.value
+    statement.decided_at = now
+    await session.flush()
+    return statement
+
+
+async def faculty_of(session: AsyncSession, statement: Statement) -> int | None:
+    return await session.scalar(
+        select(Group.faculty_id)
+        .join(Student, Student.group_id == Group.id)
+        .where(Student.id == statement.student_id)
+    )
+
+
+async def announce_statement(session: AsyncSession, statement: Statement, now: datetime) -> int:
+    """Queues the statement's card for the faculty's dean's office; returns how many."""
+    faculty_id = await faculty_of(session, statement)
+    recipients = await deanery_recipients(session, faculty_id or 0)
+    rows = [
+        Planned(
+            NoticeKind.STATEMENT,
+            f"{NoticeKind.STATEMENT}:{statement.id}:{chat_id}",
+            now,
+            now + timedelta(days=60),
+            {"statement_id": statement.id},
+        )
+        for chat_id, _user in recipients
+    ]
+    return await queue(
+        session,
+        [(p, chat, user, None) for p, (chat, user) in zip(rows, recipients, strict=True)],
+        statement.exam_id,
+    )
+
+
+class DecideOutcome(StrEnum):
+    OK = "ok"
+    FORBIDDEN = "forbidden"
+    ALREADY = "already"
+
+
+async def decide(
+    session: AsyncSession,
+    dean_faculty_ids: frozenset[int],
+    user_id: int,
+    statement_id: int,
+    action: str,
+    comment: str | None,
+    now: datetime,
+) -> tuple[DecideOutcome, Statement | None]:
+    """Approve, reject or ask for more; only a dean of the student's faculty, only once."""
+    statement = await session.get(Statement, statement_id, with_for_update={"of": Statement})
+    if statement is None or await faculty_of(session, statement) not in dean_faculty_ids:
+        return DecideOutcome.FORBIDDEN, None
+    if statement.status != StatementStatus.SUBMITTED:
+        return DecideOutcome.ALREADY, statement
+    student_chat = await session.scalar(
+        select(Student.user_id).where(Student.id == statement.student_id)
+    )
+    if action == "more":
+        statement.decision_comment = comment
+        key = f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:more:{now.isoformat()}"
+    else:
+        statement.status = (
+            StatementStatus.APPROVED.value
+            if action == "approve"
+            else StatementStatus.REJECTED.value
+        )
+        statement.decided_by = user_id
+        statement.decided_at = now
+        statement.decision_comment = comment
+        key = f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:{statement.status}"
+    if student_chat is not None:
+        planned = Planned(
+            NoticeKind.STATEMENT_DECIDED,
+            key,
+            now,
+            now + timedelta(days=60),
+            {"statement_id": statement.id, "action": action, "comment": comment or ""},
+        )
+        await queue(
+            session,
+            [(planned, student_chat, student_chat, statement.student_id)],
+            statement.exam_id,
+        )
+    if action != "more":
+        # The teacher runs the roll call: they hear the outcome too.
+        teacher_user = await session.scalar(
+            select(Teacher.user_id)
+            .join(Exam, Exam.teacher_id == Teacher.id)
+            .where(Exam.id == statement.exam_id)
+        )
+        if teacher_user is not None:
+            planned = Planned(
+                NoticeKind.STATEMENT_DECIDED,
+                f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:teacher",
+                now,
+                now + timedelta(days=60),
+                {"statement_id": statement.id, "action": action, "for": "teacher"},
+            )
+            await queue(session, [(planned, teacher_user, teacher_user, None)], statement.exam_id)
+    await session.flush()
+    return DecideOutcome.OK, statement
+
+
+async def dean_may_decide(
+    session: AsyncSession, dean_faculty_ids: frozenset[int], statement_id: int
+) -> Statement | None:
+    statement = await session.get(Statement, statement_id)
+    if statement is None or await faculty_of(session, statement) not in dean_faculty_ids:
+        return None
+    return statement
+
+
+async def undecided(session: AsyncSession, faculty_ids: frozenset[int]) -> list[Statement]:
+    if not faculty_ids:
+        return []
+    return list(
+        await session.scalars(
+            select(Statement)
+            .join(Student, Student.id == Statement.student_id)
+            .join(Group, Group.id == Student.group_id)
+            .where(
+                Group.faculty_id.in_(faculty_ids),
+                Statement.status == StatementStatus.SUBMITTED,
+            )
+            .options(joinedload(Statement.exam).joinedload(Exam.discipline))
+            .order_by(Statement.submitted_at, Statement.id)
+        )
+    )
+
+
+class MoveOutcome(StrEnum):
+    ASKED = "asked"  # the teacher is asked to confirm
+    MOVED = "moved"  # applied (confirmed, or no teacher in the bot to ask)
+    FORBIDDEN = "forbidden"
+    NOT_APPROVED = "not_approved"
+    IN_PAST = "in_past"
+    DECLINED = "declined"
+
+
+async def propose_new_start(
+    session: AsyncSession,
+    dean_faculty_ids: frozenset[int],
+    statement_id: int,
+    new_start: datetime,
+    now: datetime,
+    settings: Settings,
+) -> tuple[MoveOutcome, Statement | None]:
+    """The dean sets the student's new start; the teacher is asked to confirm it."""
+    statement = await session.get(Statement, statement_id, with_for_update={"of": Statement})
+    if statement is None or await faculty_of(session, statement) not in dean_faculty_ids:
+        return MoveOutcome.FORBIDDEN, None
+    if (
+        statement.kind != StatementKind.TIMEZONE
+        or statement.status != StatementStatus.APPROVED
+        or statement.teacher_confirmed_at is not None
+    ):
+        return MoveOutcome.NOT_APPROVED, statement
+    if new_start <= now:
+        return MoveOutcome.IN_PAST, statement
+    statement.new_start = new_start
+    exam = await session.get(Exam, statement.exam_id)
+    teacher_user = (
+        await session.scalar(select(Teacher.user_id).where(Teacher.id == exam.teacher_id))
+        if exam is not None and exam.teacher_id is not None
+        else None
+    )
+    if teacher_user is None:
+        await _move_student(session, statement, now, settings)
+        return MoveOutcome.MOVED, statement
+    planned = Planned(
+        NoticeKind.RESCHEDULE,
+        f"{NoticeKind.RESCHEDULE}:{statement.id}:{stamp(new_start)}",
+        now,
+        new_start,
+        {"statement_id": statement.id},
+    )
+    await queue(session, [(planned, teacher_user, teacher_user, None)], statement.exam_id)
+    await session.flush()
+    return MoveOutcome.ASKED, statement
+
+
+async def answer_new_start(
+    session: AsyncSession,
+    teacher: Teacher | None,
+    statement_id: int,
+    confirm: bool,
+    now: datetime,
+    settings: Settings,
+) -> tuple[MoveOutcome, Statement | None]:
+    """The teacher of the exam confirms (or declines) the student's new start."""
+    statement = await session.get(Statement, statement_id, with_for_update={"of": Statement})
+    exam = await session.get(Exam, statement.exam_id) if statement is not None else None
+    if statement is None or exam is None or teacher is None or exam.teacher_id != teacher.id:
+        return MoveOutcome.FORBIDDEN, None
+    if statement.new_start is None or statement.teacher_confirmed_at is not None:
+        return MoveOutcome.NOT_APPROVED, statement
+    if not confirm:
+        declined = statement.new_start
+        statement.new_start = None
+        faculty_id = await faculty_of(session, statement)
+        items = [
+            (
+                Planned(
+                    NoticeKind.RESCHEDULE_DECLINED,
+                    f"{NoticeKind.RESCHEDULE_DECLINED}:{statement.id}:{stamp(declined)}:{chat}",
+                    now,
+                    now + timedelta(days=60),
+                    {"statement_id": statement.id, "declined": declined.isoformat()},
+                ),
+                chat,
+                user,
+                None,
+            )
+            for chat, user in await deanery_recipients(session, faculty_id or 0)
+        ]
+        await queue(session, items, statement.exam_id)
+        await session.flush()
+        return MoveOutcome.DECLINED, statement
+    await _move_student(session, statement, now, settings)
+    return MoveOutcome.MOVED, statement
+
+
+async def _move_student(
+    session: AsyncSession, statement: Statement, now: datetime, settings: Settings
+) -> None:
+    """An individual sitting: a subgroup of one, so the student's reminders follow it."""
+    assert statement.new_start is not None
+    statement.teacher_confirmed_at = now
+    number = (
+        await session.scalar(
+            select(func.max(Subgroup.number)).where(Subgroup.exam_id == statement.exam_id)
+        )
+        or 0
+    ) + 1
+    sitting = Subgroup(exam_id=statement.exam_id, number=number, starts_at=statement.new_start)
+    session.add(sitting)
+    await session.flush()
+    await session.execute(
+        delete(SubgroupMember).where(
+            SubgroupMember.exam_id == statement.exam_id,
+            SubgroupMember.student_id == statement.student_id,
+        )
+    )
+    session.add(
+        SubgroupMember(
+            exam_id=statement.exam_id, subgroup_id=sitting.id, student_id=statement.student_id
+        )
+    )
+    await session.flush()
+    student_chat = await session.scalar(
+        select(Student.user_id).where(Student.id == statement.student_id)
+    )
+    exam = await session.get(Exam, statement.exam_id)
+    if student_chat is not None and exam is not None:
+        # Told whether or not a card went out before: the statement asked for this.
+        change = change_notice(
+            NoticeKind.TIME_CHANGED,
+            exam.id,
+            statement.student_id,
+            stamp(statement.new_start),
+            now,
+            statement.new_start,
+            {"start": statement.new_start.isoformat()},
+        )
+        await queue(session, [(change, student_chat, student_chat, statement.student_id)], exam.id)
+    await plan_exam(session, statement.exam_id, now, settings)
+
+
+def can_add_documents(statement: Statement, exam: Exam, now: datetime, settings: Settings) -> bool:
+    return (
+        statement.kind == StatementKind.ABSENCE
+        and statement.status == StatementStatus.SUBMITTED
+        and absence_open(exam.starts_at, now, settings.absence_docs_days)
+    )
+
+
+async def open_for_documents(
+    session: AsyncSession,
+    student: Student | None,
+    statement_id: int,
+    now: datetime,
+    settings: Settings,
+) -> Statement | None:
+    """The student's own absence statement, if documents may still be added to it."""
+    if student is None:
+        return None
+    statement = await session.get(Statement, statement_id, options=[selectinload(Statement.files)])
+    exam = await session.get(Exam, statement.exam_id) if statement is not None else None
+    if (
+        statement is None
+        or exam is None
+        or statement.student_id != student.id
+        or not can_add_documents(statement, exam, now, settings)
+    ):
+        return None
+    return statement
+
+
+async def add_documents(
+    session: AsyncSession,
+    student: Student | None,
+    statement_id: int,
+    files: list[dict[str, Any]],
+    now: datetime,
+    settings: Settings,
+) -> Statement | None:
+    """Documents that follow an absence statement, until ABSENCE_DOCS_DAYS after the exam;
+    the dean's office gets them as a follow-up. None if not allowed."""
+    if not files:
+        return None
+    statement = await open_for_documents(session, student, statement_id, now, settings)
+    if statement is None:
+        return None
+    room = MAX_FILES * 2 - len(statement.files)
+    added = [
+        StatementFile(
+            statement_id=statement.id,
+            kind=f["kind"],
+            file_id=f["file_id"],
+            file_unique_id=f["file_unique_id"],
+            file_name=f.get("file_name"),
+            mime_type=f.get("mime_type"),
+            size=f.get("size"),
+            media_group_id=f.get("media_group_id"),
+            added_at=now,
+        )
+        for f in files[: max(room, 0)]
+    ]
+    session.add_all(added)
+    await session.flush()
+    faculty_id = await faculty_of(session, statement)
+    recipients = await deanery_recipients(session, faculty_id or 0)
+    payload = {
+        "statement_id": statement.id,
+        "files": [[f.kind, f.file_id] for f in added],
+    }
+    items = [
+        (
+            Planned(
+                NoticeKind.STATEMENT_DOCS,
+                f"{NoticeKind.STATEMENT_DOCS}:{statement.id}:{chat}:{added[0].id}",
+                now,
+                now + timedelta(days=60),
+                payload,
+            ),
+            chat,
+            user,
+            None,
+        )
+        for chat, user in recipients
+    ]
+    await queue(session, items, statement.exam_id)
+    return statement

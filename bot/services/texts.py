@@ -1,0 +1,221 @@
+"""Texts shared by replies and notices: exam cards, labels of kinds and forms.
+
+Strings go through gettext in the locale active for the update (or the one a notice
+sets), and moments are formatted with Babel in that locale.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from html import escape
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.db.models import Exam
+from bot.domain.exams import EventKind, ExamForm
+from bot.domain.imports import RowError
+from bot.domain.statements import AbsenceReason, StatementKind, StatementStatus
+from bot.domain.timezones import format_clock, format_moment, same_wall_clock, utc_offset_label
+from bot.services.imports import ImportReport
+from bot.services.reminders import PlanReport
+from bot.services.schedule import ScheduleItem
+
+
+def kind_label(kind: str) -> str:
+    if kind == EventKind.CONSULTATION:
+        return _("consultation")
+    return _("exam")
+
+
+def form_label(form: str) -> str:
+    labels = {
+        ExamForm.ORAL.value: _("oral interview"),
+        ExamForm.TEST.value: _("computer test"),
+        ExamForm.WRITTEN.value: _("written work"),
+        ExamForm.COMBINED.value: _("combined"),
+    }
+    return labels.get(form, form)
+
+
+def exam_title(exam: Exam) -> str:
+    return f"{escape(exam.discipline.name)} — {kind_label(exam.kind)}"
+
+
+def when_line(
+    item_start: datetime, university_tz: tzinfo, user_tz: tzinfo | None, locale: str
+) -> str:
+    """The start in university time and, when the clocks differ, in the user's own."""
+    text = _("{moment} ({offset}, university time)").format(
+        moment=format_moment(item_start, university_tz, locale),
+        offset=utc_offset_label(item_start, university_tz),
+    )
+    if user_tz is not None and not same_wall_clock(item_start, university_tz, user_tz):
+        text += "\n" + _("{clock} your time ({offset})").format(
+            clock=format_moment(item_start, user_tz, locale),
+            offset=utc_offset_label(item_start, user_tz),
+        )
+    return text
+
+
+def schedule_card(
+    item: ScheduleItem, university_tz: tzinfo, user_tz: tzinfo | None, locale: str
+) -> str:
+    exam = item.exam
+    lines = [f"<b>{exam_title(exam)}</b>"]
+    if exam.kind == EventKind.EXAM:
+        lines.append(_("Form: {form}").format(form=form_label(exam.form)))
+    lines.append("🗓 " + when_line(item.starts_at, university_tz, user_tz, locale))
+    if item.subgroup is not None:
+        lines.append(_("Your subgroup: {number}").format(number=item.subgroup))
+    lines.append(_("Duration: {minutes} min").format(minutes=exam.duration_min))
+    if exam.teacher is not None:
+        lines.append(_("Teacher: {name}").format(name=escape(exam.teacher.full_name)))
+    if exam.link:
+        lines.append(_("Conference: {url}").format(url=escape(exam.link)))
+    else:
+        lines.append(_("Conference link: not posted yet"))
+    if exam.moodle_url:
+        lines.append(_("Moodle: {url}").format(url=escape(exam.moodle_url)))
+    return "\n".join(lines)
+
+
+def teacher_card(exam: Exam, university_tz: tzinfo, locale: str) -> str:
+    lines = [
+        f"<b>{exam_title(exam)}</b>",
+        _("Group: {group}").format(group=escape(exam.group.name)),
+        "🗓 " + format_moment(exam.starts_at, university_tz, locale),
+    ]
+    if exam.kind == EventKind.EXAM:
+        lines.append(_("Form: {form}").format(form=form_label(exam.form)))
+    for sub in exam.subgroups:
+        lines.append(
+            _("Subgroup {number}: {clock}").format(
+                number=sub.number, clock=format_clock(sub.starts_at, university_tz, locale)
+            )
+        )
+    lines.append(
+        _("Conference: {url}").format(url=escape(exam.link))
+        if exam.link
+        else _("Conference link: not posted yet")
+    )
+    lines.append(
+        _("Moodle: {url}").format(url=escape(exam.moodle_url))
+        if exam.moodle_url
+        else _("Moodle link: not set")
+    )
+    return "\n".join(lines)
+
+
+def file_error_text(code: str) -> str:
+    texts = {
+        "unsupported_type": _(
+            "I can import only CSV (.csv) and Excel (.xlsx) files with the roster or the "
+            "exam schedule."
+        ),
+        "empty_file": _("The file is empty."),
+        "unreadable": _("I could not read this file. Save it again as CSV or XLSX and resend."),
+    }
+    return texts.get(code, texts["unreadable"])
+
+
+def _column_label(column: str | None) -> str:
+    return f" «{escape(column)}»" if column else ""
+
+
+def row_error_text(err: RowError) -> str:
+    """One line per problem, with the row number as the spreadsheet shows it."""
+    value = escape(err.value[:60])
+    texts = {
+        "missing_columns": _("missing columns: {value}"),
+        # TRANSLATORS: {column} is empty or « «name»» with its own leading space.
+        "duplicate_column": _("the column{column} appears twice"),
+        "too_many_rows": _("too many rows (the limit is {value})"),
+        "no_rows": _("no data under the header"),
+        "empty": _("column{column} is empty"),
+        "too_long": _("column{column} is too long"),
+        "bad_date": _("column{column}: “{value}” is not a date (YYYY-MM-DD or DD.MM.YYYY)"),
+        "bad_time": _("column{column}: “{value}” is not a time (HH:MM)"),
+        "nonexistent_time": _("column{column}: this local time does not exist (clock change)"),
+        "unknown_kind": _("column{column}: unknown kind “{value}” (exam or consultation)"),
+        "unknown_form": _(
+            "column{column}: unknown form “{value}” (oral, test, written or combined)"
+        ),
+        "bad_duration": _("column{column}: “{value}” is not a duration in minutes (1–600)"),
+        "bad_url": _("column{column}: “{value}” is not an http(s) link"),
+        "duplicate_record_book": _("record book {value} already appears in row {ref}"),
+        "duplicate_exam": _("the same exam already appears in row {ref}"),
+        "foreign_faculty": _("faculty “{value}” is not yours"),
+        "unknown_table": _(
+            "the header matches neither template. Roster: faculty, group, full_name, "
+            "record_book. Schedule: faculty, group, discipline, kind, form, date, start, "
+            "duration_min, teacher, link, moodle_url"
+        ),
+    }
+    template = texts.get(err.code, _("column{column}: invalid value “{value}”"))
+    line = template.format(column=_column_label(err.column), value=value, ref=err.ref_row)
+    return _("Row {row}: {problem}").format(row=err.row, problem=line)
+
+
+MAX_ERRORS_SHOWN = 20
+
+
+def import_result_text(kind: str, report: ImportReport) -> str:
+    what = _("Roster") if kind == "roster" else _("Schedule")
+    if report.ok:
+        return _(
+            "{what} imported: {added} added, {updated} updated, {unchanged} unchanged."
+        ).format(what=what, added=report.added, updated=report.updated, unchanged=report.unchanged)
+    lines = [
+        _(
+            "{what} not imported: nothing was changed. Fix these rows and send the file again:"
+        ).format(what=what)
+    ]
+    lines += [row_error_text(err) for err in report.errors[:MAX_ERRORS_SHOWN]]
+    if len(report.errors) > MAX_ERRORS_SHOWN:
+        lines.append(
+            _("…and {count} more errors.").format(count=len(report.errors) - MAX_ERRORS_SHOWN)
+        )
+    return "\n".join(lines)
+
+
+def plan_warning_text(report: PlanReport) -> str:
+    """What the reminders made of an import: events already past, students not in the bot."""
+    lines = []
+    if report.past_exams:
+        lines.append(
+            _("⚠️ Already in the past, so no reminders: {count}.").format(
+                count=len(report.past_exams)
+            )
+        )
+    if report.unlinked_students:
+        lines.append(
+            _(
+                "Students not yet in the bot (they will be reminded once they join): {count}."
+            ).format(count=report.unlinked_students)
+        )
+    return "".join("\n" + line for line in lines)
+
+
+def kind_name(kind: str) -> str:
+    return {
+        StatementKind.TIMEZONE.value: _("time zone"),
+        StatementKind.ABSENCE.value: _("absence"),
+        StatementKind.APPEAL.value: _("appeal"),
+    }.get(kind, kind)
+
+
+def status_name(status: str) -> str:
+    return {
+        StatementStatus.SUBMITTED.value: _("submitted"),
+        StatementStatus.APPROVED.value: _("approved"),
+        StatementStatus.REJECTED.value: _("rejected"),
+        StatementStatus.WITHDRAWN.value: _("withdrawn"),
+    }.get(status, status)
+
+
+def reason_name(reason: str | None) -> str:
+    return {
+        AbsenceReason.ILLNESS.value: _("illness"),
+        AbsenceReason.FAMILY.value: _("family circumstances"),
+        AbsenceReason.OTHER.value: _("other"),
+    }.get(reason or "", "")

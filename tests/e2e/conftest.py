@@ -1,0 +1,239 @@
+"""End-to-end harness: the real bot polls a fake Bot API server over HTTP on 127.0.0.1.
+
+`bot_runner` starts the bot exactly as `python -m bot` does (same Application, same
+middlewares and routers), only with a movable clock, and can stop and start it again
+on the same database to test restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.app import Application, build_application
+from bot.config import Settings
+from bot.db.engine import create_engine
+from bot.db.models import InviteRole
+from bot.keyboards.callbacks import JoinCB
+from bot.services.imports import import_roster, import_schedule
+from bot.services.onboarding import create_invite
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser
+
+TOKEN = "123456:TEST-token"
+ADMIN_ID = 900_001
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+
+
+class MovableClock:
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    def move(self, delta: timedelta) -> None:
+        self._now += delta
+
+
+class BotRunner:
+    """Runs the bot's polling loop in a task; stop() and start() again to 'restart'."""
+
+    def __init__(self, api: FakeBotAPI, settings: Settings, clock: MovableClock) -> None:
+        self.api = api
+        self.settings = settings
+        self.clock = clock
+        self.app: Application | None = None
+        self._handled_before = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> Application:
+        # Updates up to here were settled by the previous run (settle() before stop()).
+        self._handled_before = self.api.last_update_id
+        self.app = build_application(self.settings, clock=self.clock)
+        await self.app.prepare()
+        self._task = asyncio.create_task(self.app.run_polling(handle_signals=False))
+        await asyncio.sleep(0)
+        return self.app
+
+    async def stop(self) -> None:
+        if self.app is None or self._task is None:
+            return
+        if not self._task.done():
+            await self.app.dispatcher.stop_polling()
+        await self._task
+        self.app = None
+        self._task = None
+
+    async def settle(self) -> None:
+        """Waits until every update sent so far is handled and committed."""
+        assert self.app is not None
+        last = self.api.last_update_id if self.api.last_update_id > self._handled_before else 0
+        # Polling state the bot does not signal: a short sleep loop, bounded by the timeout.
+        async with asyncio.timeout(10):
+            while last and last not in self.app.in_flight.finished:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            while self.app.in_flight.count:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+
+    async def outbox_settled(self) -> None:
+        """Waits until the sender holds no claimed notice (what it sent is marked sent)."""
+        from sqlalchemy import func, select
+
+        from bot.db.models import Notice, NoticeStatus
+
+        async with asyncio.timeout(10):
+            while True:
+                async with self.sessionmaker() as session:
+                    claimed = await session.scalar(
+                        select(func.count())
+                        .select_from(Notice)
+                        .where(Notice.status == NoticeStatus.CLAIMED)
+                    )
+                if not claimed:
+                    return
+                await asyncio.sleep(0.02)
+
+    def tick(self, delta: timedelta) -> None:
+        """Moves time on and lets the outbox sender look at what became due."""
+        assert self.app is not None
+        self.clock.move(delta)
+        self.app.sender.wake()
+
+    def at(self, moment: datetime) -> None:
+        self.tick(moment - self.clock.now())
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        assert self.app is not None
+        return self.app.sessionmaker
+
+
+@pytest_asyncio.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    # Before every sample exam (December 2026 – January 2027).
+    return MovableClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+
+
+@pytest_asyncio.fixture
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite by default; `indirect` parametrisation with "postgres" uses TEST_POSTGRES_DSN."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    dsn = os.environ.get("TEST_POSTGRES_DSN")
+    if not dsn:
+        pytest.skip("PostgreSQL not configured: set TEST_POSTGRES_DSN")
+    engine = create_engine(dsn)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+    return dsn
+
+
+@pytest.fixture
+def redis_url() -> str | None:
+    return None
+
+
+@pytest.fixture
+def settings(api: FakeBotAPI, database_url: str, redis_url: str | None) -> Settings:
+    return Settings(
+        bot_token=TOKEN,
+        telegram_api_url=api.base_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        admin_ids=frozenset({ADMIN_ID}),
+        polling_timeout=1,
+        institution_name="КГМУ",
+        _env_file=None,
+    )
+
+
+@pytest_asyncio.fixture
+async def bot_runner(
+    api: FakeBotAPI, settings: Settings, clock: MovableClock
+) -> AsyncIterator[BotRunner]:
+    runner = BotRunner(api, settings, clock)
+    await runner.start()
+    try:
+        yield runner
+    finally:
+        await runner.stop()
+
+
+async def seed_samples(runner: BotRunner) -> None:
+    """The sample roster and schedule, imported as the CLI would."""
+    assert runner.app is not None
+    async with runner.sessionmaker.begin() as session:
+        roster = (SAMPLES / "roster.csv").read_bytes()
+        schedule = (SAMPLES / "schedule.csv").read_bytes()
+        assert (await import_roster(session, "roster.csv", roster)).ok
+        assert (await import_schedule(session, "schedule.csv", schedule, runner.settings.tz)).ok
+
+
+@pytest_asyncio.fixture
+async def seeded(bot_runner: BotRunner) -> BotRunner:
+    await seed_samples(bot_runner)
+    return bot_runner
+
+
+async def say(api: FakeBotAPI, user: FakeUser, text: str) -> dict[str, Any]:
+    """Sends a message as the user; returns the bot's next message in that chat."""
+    after = api.mark()
+    user.send(text)
+    return await api.next_message(user.id, after=after)
+
+
+async def upload(
+    api: FakeBotAPI, user: FakeUser, filename: str, content: bytes, **kwargs: Any
+) -> dict[str, Any]:
+    after = api.mark()
+    api.send_document(user, filename, content, **kwargs)
+    return await api.next_message(user.id, after=after)
+
+
+async def invite_token(runner: BotRunner, role: InviteRole, name: str | None = None) -> str:
+    async with runner.sessionmaker.begin() as session:
+        return (await create_invite(session, role, name=name)).token
+
+
+async def join_by_invite(
+    api: FakeBotAPI, runner: BotRunner, user: FakeUser, role: InviteRole, name: str | None = None
+) -> dict[str, Any]:
+    """Makes an invite and redeems it as the user; returns the bot's welcome."""
+    return await say(api, user, f"/start {await invite_token(runner, role, name)}")
+
+
+async def link_student(api: FakeBotAPI, user: FakeUser, record_book: str, surname: str) -> None:
+    await say(api, user, "/start")
+    await say(api, user, record_book)
+    reply = await say(api, user, surname)
+    await press(api, user, reply, JoinCB(confirm=True).pack())
+    await api.next_message(user.id)  # the help that follows a successful link
+
+
+async def press(
+    api: FakeBotAPI, user: FakeUser, message: dict[str, Any], data: str
+) -> dict[str, Any]:
+    """Presses a button; returns the bot's next message or edit in that chat."""
+    after = api.mark()
+    user.click(message, data)
+    return await api.next_message(user.id, after=after)

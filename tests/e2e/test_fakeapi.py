@@ -1,0 +1,355 @@
+"""Tests of the fake Telegram Bot API server itself, driven by a real aiogram Bot.
+
+If these fail, every e2e test built on ``FakeBotAPI`` is suspect, so they pin down
+the parts of Telegram's behaviour that the fake promises to reproduce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from aiogram import Bot, Dispatcher, F
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.filters import CommandStart
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    Message,
+)
+
+from tests.e2e.fakeapi import FakeBotAPI
+
+pytestmark = pytest.mark.asyncio
+
+TOKEN = "123456:TEST-token"
+
+
+def make_bot(api: FakeBotAPI, token: str = TOKEN, timeout: float = 60) -> Bot:
+    server = TelegramAPIServer.from_base(api.base_url)
+    return Bot(token, session=AiohttpSession(api=server, timeout=timeout))
+
+
+@pytest_asyncio.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
+    async with make_bot(api) as client:
+        yield client
+
+
+def keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text="Да", callback_data="yes")],
+            [InlineKeyboardButton(text="Нет", callback_data="no")],
+        ]
+    )
+
+
+async def test_get_me(bot: Bot) -> None:
+    me = await bot.get_me()
+    assert (me.id, me.username, me.is_bot) == (123456, "examinator_test_bot", True)
+
+
+async def test_wrong_token_is_unauthorized(api: FakeBotAPI) -> None:
+    async with make_bot(api, "999:wrong") as wrong:
+        with pytest.raises(TelegramUnauthorizedError):
+            await wrong.get_me()
+
+
+async def test_send_message_keyboard_round_trip(api: FakeBotAPI, bot: Bot) -> None:
+    sent = await bot.send_message(42, "Сдать экзамен?", reply_markup=keyboard())
+    assert sent.reply_markup is not None
+    assert sent.reply_markup.inline_keyboard[1][0].callback_data == "no"
+
+    message = await api.next_message(42)
+    assert message["_method"] == "sendMessage"
+    assert message["text"] == "Сдать экзамен?"
+    assert [b["callback_data"] for b in api.buttons(message)] == ["yes", "no"]
+    assert api.button(message, "Не")["callback_data"] == "no"
+    with pytest.raises(AssertionError):
+        api.button(message, "Может быть")
+    assert api.messages(42)[0]["message_id"] == sent.message_id
+    call = await api.wait_for("sendMessage", chat_id=42)
+    assert call.params["chat_id"] == 42  # JSON-decoded int, not the string "42"
+
+
+async def test_numeric_looking_text_stays_a_string(api: FakeBotAPI, bot: Bot) -> None:
+    await bot.send_message(42, "123")
+    assert (await api.next_message(42))["text"] == "123"
+
+
+async def test_edits_follow_telegram_rules(api: FakeBotAPI, bot: Bot) -> None:
+    sent = await bot.send_message(42, "v1", reply_markup=keyboard())
+    await bot.edit_message_text(text="v2", chat_id=42, message_id=sent.message_id)
+    assert (await api.next_message(42))["text"] == "v1"
+    edited = await api.next_message(42)  # continues after the previous one
+    assert edited["_method"] == "editMessageText"
+    assert edited["text"] == "v2"
+    assert api.buttons(edited) == []  # an edit without reply_markup drops the keyboard
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_text(text="v2", chat_id=42, message_id=sent.message_id)
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.send_message(42, "a <b>bold", parse_mode="HTML")
+    await bot.send_message(42, "<b>1 &lt; 2</b>", parse_mode="HTML")
+    assert api.messages(42)[-1]["text"] == "1 < 2"
+
+
+async def test_send_document_upload_is_stored(api: FakeBotAPI, bot: Bot) -> None:
+    payload = b"PK\x03\x04 fake xlsx \x00\xff"
+    await bot.send_document(
+        7, BufferedInputFile(payload, filename="results.xlsx"), caption="Ведомость"
+    )
+    call = await api.wait_for("sendDocument", chat_id=7)
+    assert call.files["document"] == ("results.xlsx", payload)
+    assert call.params["caption"] == "Ведомость"
+    message = await api.next_message(7)
+    assert message["document"]["file_name"] == "results.xlsx"
+    assert message["caption"] == "Ведомость"
+    # The bot can fetch its own upload back, like a real file_id.
+    downloaded = await bot.download(message["document"]["file_id"])
+    assert downloaded is not None and downloaded.read() == payload
+
+
+async def test_user_document_downloads_identically(api: FakeBotAPI, bot: Bot) -> None:
+    content = bytes(range(256)) * 1000
+    student = api.user(1001, "Иван")
+    update = api.send_document(student, "answer.pdf", content, caption="Моя работа")
+    document = update["message"]["document"]
+    assert document["file_size"] == len(content)
+    assert document["mime_type"] == "application/pdf"
+    downloaded = await bot.download(document["file_id"])
+    assert downloaded is not None and downloaded.read() == content
+
+    huge = api.send_document(student, "huge.zip", b"x", file_size=30 * 1024 * 1024)
+    with pytest.raises(TelegramBadRequest, match="file is too big"):
+        await bot.get_file(huge["message"]["document"]["file_id"])
+
+
+async def test_long_poll_wakes_up_on_enqueue(api: FakeBotAPI, bot: Bot) -> None:
+    student = api.user(1001)
+    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.1)
+    assert not poll.done()
+    enqueued_at = time.monotonic()
+    update = student.send("/start")
+    updates = await poll
+    assert time.monotonic() - enqueued_at < 0.1
+    assert [u.update_id for u in updates] == [update["update_id"]]
+    assert updates[0].message is not None and updates[0].message.text == "/start"
+    assert updates[0].message.entities is not None
+    assert updates[0].message.entities[0].type == "bot_command"
+
+
+async def test_long_poll_times_out_empty(bot: Bot) -> None:
+    started = time.monotonic()
+    assert await bot.get_updates(timeout=1) == []
+    assert 0.9 <= time.monotonic() - started < 2
+
+
+async def test_offset_confirms_and_redeliver_returns_same_update(api: FakeBotAPI, bot: Bot) -> None:
+    update = api.user(5).send("привет")
+    first = await bot.get_updates(timeout=1)
+    assert [u.update_id for u in first] == [update["update_id"]]
+    offset = update["update_id"] + 1
+    assert await bot.get_updates(offset=offset, timeout=0) == []
+
+    api.redeliver(update)
+    again = await bot.get_updates(offset=offset, timeout=1)
+    assert [u.update_id for u in again] == [update["update_id"]]
+    assert await bot.get_updates(offset=offset, timeout=0) == []
+
+
+async def test_fail_next_429_raises_retry_after(api: FakeBotAPI, bot: Bot) -> None:
+    api.fail_next("sendMessage", status=429, retry_after=3)
+    with pytest.raises(TelegramRetryAfter) as excinfo:
+        await bot.send_message(42, "flood")
+    assert excinfo.value.retry_after == 3
+    await bot.send_message(42, "after the flood")  # only the next call was failed
+    failed = await api.wait_for("sendMessage")
+    assert failed.error is not None and failed.error["error_code"] == 429
+
+
+async def test_block_raises_forbidden_until_unblocked(api: FakeBotAPI, bot: Bot) -> None:
+    api.block(42)
+    with pytest.raises(TelegramForbiddenError, match="blocked by the user"):
+        await bot.send_message(42, "hello?")
+    await bot.send_message(43, "other chats are fine")
+    api.unblock(42)
+    await bot.send_message(42, "hello again")
+    assert [m["text"] for m in api.messages(42)] == ["hello again"]
+
+
+async def test_dispatcher_conversation_with_click(api: FakeBotAPI) -> None:
+    dp = Dispatcher()
+
+    @dp.message(CommandStart())
+    async def start(message: Message) -> None:
+        await message.answer("Готовы?", reply_markup=keyboard())
+
+    @dp.callback_query(F.data == "yes")
+    async def yes(query: CallbackQuery) -> None:
+        await query.answer("Удачи!", show_alert=True)
+        assert isinstance(query.message, Message)
+        await query.message.edit_text("Начали")
+
+    bot = make_bot(api)
+    polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=5))
+    try:
+        student = api.user(77, "Анна")
+        student.send("/start")
+        question = await api.next_message(77)
+        click = student.click(question, api.button(question, "Да")["callback_data"])
+        answer = await api.callback_answer(click)
+        assert answer.params["text"] == "Удачи!" and answer.params["show_alert"] is True
+        edited = await api.next_message(77)
+        assert (edited["_method"], edited["text"]) == ("editMessageText", "Начали")
+        await api.idle(quiet=0.2)
+        assert [m["text"] for m in api.messages(77)] == ["Начали"]
+    finally:
+        await dp.stop_polling()
+        await polling  # start_polling closes the bot session on the way out
+
+
+async def test_send_media_group_copy_and_forward(api: FakeBotAPI, bot: Bot) -> None:
+    album = await bot.send_media_group(
+        9,
+        [
+            InputMediaPhoto(media=BufferedInputFile(b"jpeg", "a.jpg"), caption="<b>1</b>"),
+            InputMediaDocument(media=BufferedInputFile(b"pdf", "b.pdf"), parse_mode="HTML"),
+        ],
+    )
+    assert len({m.media_group_id for m in album}) == 1 and album[0].caption == "<b>1</b>"
+    assert album[1].document is not None and album[1].document.file_name == "b.pdf"
+    student = api.user(1001)
+    update = student.send("моя работа")
+    copied = await bot.copy_message(
+        9, from_chat_id=1001, message_id=update["message"]["message_id"]
+    )
+    forwarded = await bot.forward_message(10, from_chat_id=9, message_id=copied.message_id)
+    assert forwarded.text == "моя работа" and forwarded.forward_origin is not None
+    with pytest.raises(TelegramBadRequest, match="message to copy not found"):
+        await bot.copy_message(9, from_chat_id=1001, message_id=999)
+    assert [m["text"] for m in api.messages(9)[2:]] == ["моя работа"]
+    assert [c.method for c in api.delivered(9)] == ["sendMediaGroup", "copyMessage"]
+    assert [c.method for c in api.delivered()][-1] == "forwardMessage"
+    assert api.sent_count == 3
+
+
+async def test_enforced_per_chat_limit_answers_429(api: FakeBotAPI, bot: Bot) -> None:
+    api.enforce_limits(global_per_second=30, per_chat_per_second=1, retry_after=2)
+    first = await bot.send_message(42, "one")
+    with pytest.raises(TelegramRetryAfter) as excinfo:
+        await bot.send_message(42, "two")
+    assert excinfo.value.retry_after == 2
+    assert api.throttled == 1
+    assert [m["text"] for m in api.messages(42)] == ["one"]  # the throttled one is not stored
+    await bot.edit_message_text("one!", chat_id=42, message_id=first.message_id)  # not limited
+    await bot.send_message(43, "other chats have their own window")
+    assert (api.sent_count, [c.params["text"] for c in api.delivered(42)]) == (2, ["one"])
+
+    await asyncio.sleep(1.1)
+    await bot.send_message(42, "three")
+    assert [m["text"] for m in api.messages(42)] == ["one!", "three"]
+    assert api.throttled == 1
+
+    api.stop_enforcing()
+    await bot.send_message(42, "four")
+    await bot.send_message(42, "five")
+    assert api.sent_count == 5
+
+
+async def test_enforced_global_limit_lets_30_of_40_through(api: FakeBotAPI, bot: Bot) -> None:
+    api.enforce_limits(global_per_second=30, per_chat_per_second=1)
+    started = time.monotonic()
+    results = await asyncio.gather(
+        *(bot.send_message(1000 + i, "broadcast") for i in range(40)), return_exceptions=True
+    )
+    assert time.monotonic() - started < 1  # otherwise the window would have slid
+    assert sum(isinstance(r, Message) for r in results) == 30
+    assert sum(isinstance(r, TelegramRetryAfter) for r in results) == 10
+    assert (api.sent_count, len(api.delivered()), api.throttled) == (30, 30, 10)
+    failed = [c for c in api.calls if not c.ok]
+    assert all(c.error and c.error["parameters"] == {"retry_after": 1} for c in failed)
+
+
+async def test_outage_500_until_over(api: FakeBotAPI, bot: Bot) -> None:
+    api.outage("500", 0.3)
+    with pytest.raises(TelegramServerError, match="Internal Server Error"):
+        await bot.send_message(42, "down")
+    with pytest.raises(TelegramServerError):
+        await bot.get_me()
+    assert await bot.get_updates(timeout=0) == []  # getUpdates is not affected
+    await asyncio.sleep(0.35)
+    await bot.send_message(42, "up again")
+
+    api.outage("500", 30)
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(42, "down")
+    api.outage_over()
+    await bot.send_message(42, "ended early")
+    assert [m["text"] for m in api.messages(42)] == ["up again", "ended early"]
+    assert (api.sent_count, len([c for c in api.calls if not c.ok])) == (2, 3)
+
+
+async def test_outage_timeout_hangs_requests(api: FakeBotAPI) -> None:
+    api.outage("timeout", 30)
+    async with make_bot(api, timeout=0.2) as impatient:
+        started = time.monotonic()
+        with pytest.raises(TelegramNetworkError, match="timeout"):
+            await impatient.send_message(42, "hello?")
+        assert time.monotonic() - started < 1
+        hung = await api.wait_for("sendMessage")  # recorded when the client hung up
+        assert hung.error is not None and hung.error["error_code"] == 500
+        api.outage_over()
+        await impatient.send_message(42, "back")
+
+    api.outage("timeout", 0.3)  # a patient client gets the 500 once the outage ends
+    async with make_bot(api) as patient:
+        started = time.monotonic()
+        with pytest.raises(TelegramServerError):
+            await patient.send_message(42, "hello?")
+        assert 0.25 < time.monotonic() - started < 1
+    assert [m["text"] for m in api.messages(42)] == ["back"]
+
+
+async def test_outage_refuse_drops_connections(api: FakeBotAPI, bot: Bot) -> None:
+    api.outage("refuse", 30)
+    with pytest.raises(TelegramNetworkError):
+        await bot.send_message(42, "anyone?")
+    with pytest.raises(TelegramNetworkError):
+        await bot.get_me()
+    assert await bot.get_updates(timeout=0) == []
+    api.outage_over()
+    await bot.send_message(42, "reconnected")
+    assert [m["text"] for m in api.messages(42)] == ["reconnected"]
+    assert [(c.method, c.ok) for c in api.calls] == [
+        ("sendMessage", False),  # recorded, though no answer was sent
+        ("getMe", False),
+        ("getUpdates", True),
+        ("sendMessage", True),
+    ]
+    assert api.sent_count == 1
+    with pytest.raises(ValueError, match="outage mode"):
+        api.outage("503", 1)

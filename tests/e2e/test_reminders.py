@@ -1,0 +1,285 @@
+"""Reminders through the outbox, end to end: cards, join calls, link nags, changes, downtime."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import Discipline, Exam, InviteRole, Notice, NoticeStatus
+from tests.e2e.conftest import (
+    ADMIN_ID,
+    BotRunner,
+    join_by_invite,
+    link_student,
+    press,
+    say,
+    upload,
+)
+from tests.e2e.fakeapi import FakeBotAPI, button
+
+# Group 1102, from data/samples: Latin (oral, no link) 23 Dec 08:30 Moscow = 05:30 UTC,
+# Histology (test, with links) 28 Dec 10:00 Moscow = 07:00 UTC.
+LATIN = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)
+HISTOLOGY = datetime(2026, 12, 28, 7, 0, tzinfo=UTC)
+
+
+async def statuses(runner: BotRunner, discipline: str) -> dict[str, str]:
+    await runner.settle()
+    await runner.outbox_settled()
+    async with runner.sessionmaker() as session:
+        rows = await session.execute(
+            select(Notice.key, Notice.status)
+            .join(Exam, Exam.id == Notice.exam_id)
+            .join(Discipline)
+            .where(Discipline.name == discipline)
+        )
+        return {key: status for key, status in rows}
+
+
+async def test_card_a_day_before_and_join_call_15_minutes_before(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    student = api.user(10001, language_code="ru")
+    await link_student(api, student, "2611022", "Каримов")
+    await seeded.settle()
+    await api.idle()
+    assert api.messages(student.id)[-1]["text"].startswith("Что я умею")  # nothing early
+
+    after = api.mark()
+    seeded.at(LATIN - timedelta(hours=24))
+    card = await api.next_message(student.id, after=after)
+    assert "Напоминание об экзамене" in card["text"]
+    assert "Латинский язык" in card["text"] and "устное собеседование" in card["text"]
+    assert "23 декабря 2026" in card["text"] and "08:30" in card["text"]
+    assert "как только преподаватель её опубликует" in card["text"]
+    assert "зачётная книжка или паспорт" in card["text"]
+
+    after = api.mark()
+    seeded.at(LATIN - timedelta(minutes=15))
+    call = await api.next_message(student.id, after=after)
+    assert "Подключайтесь" in call["text"] and "Латинский язык" in call["text"]
+    seeded.at(LATIN + timedelta(hours=1))
+    await api.idle(quiet=0.5)
+    latin = await statuses(seeded, "Латинский язык")
+    assert sorted(latin.values()) == ["sent", "sent"]
+    assert sum("Латинский язык" in m.get("text", "") for m in api.messages(student.id)) == 2
+
+
+async def test_teacher_is_nagged_and_students_get_the_link_when_posted(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    teacher = api.user(10002, language_code="en")
+    await join_by_invite(api, seeded, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    student = api.user(10003, language_code="en")
+    await link_student(api, student, "2611021", "Иванова")
+
+    after = api.mark()
+    seeded.at(LATIN - timedelta(hours=48))
+    nag = await api.next_message(teacher.id, after=after)
+    assert "not posted yet" in nag["text"] and "/exams" in nag["text"]
+
+    after = api.mark()
+    seeded.at(LATIN - timedelta(hours=24))
+    card = await api.next_message(student.id, after=after)
+    assert "will be sent as soon as the teacher posts it" in card["text"]
+
+    # The teacher posts the link after the card went out: the student gets it at once.
+    after = api.mark()
+    teacher.send("/exams")
+    await api.next_message(teacher.id, after=after)
+    exam_card = await api.next_message(teacher.id)
+    await press(api, teacher, exam_card, button(exam_card, "Conference")["callback_data"])
+    after = api.mark()
+    await say(api, teacher, "https://my.mts-link.ru/j/1/latin")
+    update = await api.next_message(student.id, after=after)
+    assert "https://my.mts-link.ru/j/1/latin" in update["text"]
+    # T-48h, T-36h and T-24h went out; the T-12h one is withdrawn now the link is there.
+    latin = await statuses(seeded, "Латинский язык")
+    nags = [latin[k] for k in sorted(latin) if k.startswith("link_nag")]
+    assert nags == ["sent", "sent", "sent", "cancelled"]
+
+
+async def test_deans_chat_is_told_when_the_link_is_still_missing(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    group: dict[str, Any] = {"id": -100777, "type": "supergroup", "title": "Деканат"}
+    dean = api.user(10004, language_code="ru")
+    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
+    after = api.mark()
+    dean.send("/bind", chat=group)
+    await api.next_message(group["id"], after=after)
+    await seeded.settle()
+
+    after = api.mark()
+    seeded.at(LATIN - timedelta(hours=24))
+    told = await api.next_message(group["id"], after=after)
+    assert "Латинский язык" in told["text"] and "Николаева Ольга Петровна" in told["text"]
+    # Гистология has its link: the dean's chat hears nothing about it.
+    seeded.at(HISTOLOGY - timedelta(hours=24))
+    await api.idle(quiet=0.5)
+    assert not any("Гистология" in m.get("text", "") for m in api.messages(group["id"]))
+
+
+async def test_moved_exam_sends_an_update_and_replans(api: FakeBotAPI, seeded: BotRunner) -> None:
+    student = api.user(10005, language_code="en")
+    await link_student(api, student, "2611023", "Соколова")
+    after = api.mark()
+    seeded.at(HISTOLOGY - timedelta(hours=24))
+    await api.next_message(student.id, after=after)  # the card
+
+    admin = api.user(ADMIN_ID, language_code="en")
+    moved = (
+        "faculty,group,discipline,kind,form,date,start,duration_min\n"
+        "Лечебный факультет,1102,Гистология,exam,test,2026-12-28,12:00,60\n"
+    ).encode()
+    after = api.mark()
+    reply = await upload(api, admin, "schedule.csv", moved)
+    assert "1 updated" in reply["text"]
+    change = await api.next_message(student.id, after=after)
+    assert "The time has changed" in change["text"] and "12:00" in change["text"]
+
+    # The old join call (09:45 Moscow) never fires; the new one comes at 11:45.
+    after = api.mark()
+    seeded.at(HISTOLOGY - timedelta(minutes=15))
+    seeded.at(HISTOLOGY + timedelta(minutes=1))
+    await api.idle(quiet=0.5)
+    assert [c for c in api.calls[after:] if c.chat_id == student.id] == []
+    seeded.at(HISTOLOGY + timedelta(hours=2) - timedelta(minutes=15))
+    call = await api.next_message(student.id, after=after)
+    assert "Join now" in call["text"] and "12:00" in call["text"]
+
+
+async def test_exam_scheduled_at_short_notice_gets_its_card_at_once(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    student = api.user(10006, language_code="en")
+    await link_student(api, student, "2611001", "Абдуллина")
+    admin = api.user(ADMIN_ID, language_code="en")
+    soon = seeded.clock.now() + timedelta(hours=3)
+    local = soon.astimezone(seeded.settings.tz)
+    row = (
+        "faculty,group,discipline,kind,form,date,start,duration_min,teacher,link\n"
+        f"Лечебный факультет,1101,Биохимия,exam,oral,{local:%Y-%m-%d},{local:%H:%M},90,,"
+        "https://my.mts-link.ru/j/1/bio\n"
+    ).encode()
+    after = api.mark()
+    await upload(api, admin, "schedule.csv", row)
+    card = await api.next_message(student.id, after=after)
+    assert "Биохимия" in card["text"] and "https://my.mts-link.ru/j/1/bio" in card["text"]
+
+
+async def test_missed_while_down_late_if_useful_dropped_if_pointless(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    student = api.user(10007, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    await seeded.settle()
+    await seeded.stop()
+    # Down from before Latin's join call until after its start; Histology's card is
+    # due too (its start is still ahead).
+    seeded.clock.move(HISTOLOGY - timedelta(hours=20) - seeded.clock.now())
+    await seeded.start()
+    seeded.tick(timedelta(0))
+    card = await api.next_message(student.id)
+    assert "Гистология" in card["text"]
+    await api.idle(quiet=0.5)
+    assert not any("Join now" in m.get("text", "") for m in api.messages(student.id))
+    latin = await statuses(seeded, "Латинский язык")
+    assert sorted(latin.values()) == ["dropped", "dropped"]
+
+
+async def test_admin_sees_the_outbox(api: FakeBotAPI, seeded: BotRunner) -> None:
+    student = api.user(10008, language_code="en")
+    await link_student(api, student, "2611021", "Иванова")
+    admin = api.user(ADMIN_ID, language_code="en")
+    reply = await say(api, admin, "/status")
+    assert "pending: 4" in reply["text"]
+    assert "day_before" in reply["text"]
+    reply = await say(api, student, "/status")
+    assert "for administrators" in reply["text"]
+    await seeded.settle()
+    async with seeded.sessionmaker() as session:
+        assert (
+            await session.scalar(select(Notice).where(Notice.status == NoticeStatus.SENT))
+        ) is None
+
+
+async def test_cancelled_exam_tells_those_told_and_withdraws_the_rest(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    from bot.services.reminders import cancel_exam
+
+    student = api.user(10009, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    after = api.mark()
+    seeded.at(LATIN - timedelta(hours=24))
+    await api.next_message(student.id, after=after)  # the card
+    async with seeded.sessionmaker.begin() as session:
+        latin = await session.scalar(
+            select(Exam.id).join(Discipline).where(Discipline.name == "Латинский язык")
+        )
+        assert latin is not None
+        report = await cancel_exam(session, latin, seeded.clock.now(), seeded.settings)
+    assert report is not None and report.created == 1 and report.cancelled == 1
+    after = api.mark()
+    seeded.tick(timedelta(0))
+    told = await api.next_message(student.id, after=after)
+    assert "Cancelled" in told["text"] and "Латинский язык" in told["text"]
+    seeded.at(LATIN)
+    await api.idle(quiet=0.5)
+    assert not any("Join now" in m.get("text", "") for m in api.messages(student.id))
+    reply = await say(api, student, "/schedule")
+    assert "Латинский язык" not in reply["text"] and "Гистология" in reply["text"]
+
+
+async def test_a_notice_that_breaks_is_retried_not_stranded(
+    api: FakeBotAPI, seeded: BotRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.notify.sender as sender_module
+    from bot.services import notices
+
+    real = notices.render_notice
+    calls = 0
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("renderer bug")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(sender_module, "render_notice", flaky)
+    student = api.user(10010, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    seeded.at(LATIN - timedelta(hours=24))
+    await api.idle(quiet=0.5)
+    latin = await statuses(seeded, "Латинский язык")
+    card = next(k for k in latin if k.startswith("day_before"))
+    assert latin[card] == "pending"  # back in the queue, with a back-off
+    after = api.mark()
+    seeded.tick(timedelta(seconds=6))
+    reply = await api.next_message(student.id, after=after)
+    assert "Латинский язык" in reply["text"]
+    await seeded.outbox_settled()
+    async with seeded.sessionmaker() as session:
+        notice = await session.scalar(select(Notice).where(Notice.key == card))
+        assert notice is not None and notice.status == "sent" and notice.attempts == 1
+
+
+async def test_the_card_has_a_button_to_file_a_statement(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    student = api.user(10011, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    after = api.mark()
+    seeded.at(LATIN - timedelta(hours=24))
+    card = await api.next_message(student.id, after=after)
+    question = await press(api, student, card, button(card, "File a statement")["callback_data"])
+    assert "Латинский язык: what would you like to ask?" in question["text"]
+    assert button(question, "time zone") and button(question, "Absence")
+    # The card itself is left as it was.
+    stored_card = next(m for m in api.messages(student.id) if m["message_id"] == card["message_id"])
+    assert "Exam reminder" in stored_card["text"]

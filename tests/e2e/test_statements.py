@@ -1,0 +1,347 @@
+"""A student files time-zone and absence statements; drafts survive restarts; albums join."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bot.db.models import Statement
+from bot.keyboards.callbacks import StmtAddDocsCB, StmtWithdrawCB
+from tests.e2e.conftest import BotRunner, join_by_invite, link_student, press, say
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
+
+
+async def stored(runner: BotRunner) -> list[Statement]:
+    await runner.settle()
+    async with runner.sessionmaker() as session:
+        return list(
+            await session.scalars(
+                select(Statement).options(selectinload(Statement.files)).order_by(Statement.id)
+            )
+        )
+
+
+async def start_absence(
+    api: FakeBotAPI, student: FakeUser, exam: str, reason: str, text: str
+) -> dict[str, Any]:
+    """/statement → exam → absence → reason → text; returns the request for documents."""
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, exam)["callback_data"])
+    reply = await press(api, student, reply, button(reply, "Absence")["callback_data"])
+    reply = await press(api, student, reply, button(reply, reason)["callback_data"])
+    return await say(api, student, text)
+
+
+async def test_absence_with_an_album_is_one_statement(api: FakeBotAPI, seeded: BotRunner) -> None:
+    student = api.user(11001, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    reply = await start_absence(api, student, "Латинский язык", "Illness", "ОРВИ, температура 38,5")
+    assert "documents" in reply["text"]
+
+    # Refused: a sticker-like non-document, a video file, and a file over 20 MB.
+    reply = await say(api, student, "/help")  # a command does not end the draft
+    after = api.mark()
+    api.send_document(student, "video.mp4", b"\x00" * 10, mime_type="video/mp4")
+    reply = await api.next_message(student.id, after=after)
+    assert "photos, PDF or image files only" in reply["text"]
+    after = api.mark()
+    api.send_document(
+        student, "scan.pdf", b"%PDF-1.4", mime_type="application/pdf", file_size=21 * 2**20
+    )
+    reply = await api.next_message(student.id, after=after)
+    assert "larger than 20 MB" in reply["text"]
+
+    # An album of three photos: three updates, one answer, three files.
+    after = api.mark()
+    for n in range(3):
+        api.send_photo(student, f"photo {n}".encode(), media_group_id="album-1")
+    acknowledgement = await api.next_message(student.id, after=after)
+    assert "Attached" in acknowledgement["text"]
+    await seeded.settle()
+    await api.idle(quiet=0.3)
+    assert sum("Attached" in m.get("text", "") for m in api.messages(student.id)) == 1
+    after = api.mark()
+    api.send_document(student, "справка.pdf", b"%PDF-1.4 doc", mime_type="application/pdf")
+    await api.next_message(student.id, after=after)
+
+    preview = await press(
+        api, student, acknowledgement, button(acknowledgement, "Done")["callback_data"]
+    )
+    assert "not sent yet" in preview["text"] and "Documents: 4" in preview["text"]
+    assert await stored(seeded) == []
+    done = await press(api, student, preview, button(preview, "Send")["callback_data"])
+    assert "is submitted" in done["text"]
+    [statement] = await stored(seeded)
+    assert statement.kind == "absence" and statement.reason == "illness"
+    assert statement.status == "submitted" and "ОРВИ" in statement.text
+    assert [f.kind for f in statement.files] == ["photo", "photo", "photo", "document"]
+    assert statement.files[3].file_name == "справка.pdf"
+
+
+async def test_time_zone_statement_survives_a_restart_and_can_be_withdrawn(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    student = api.user(11002, language_code="ru")
+    await link_student(api, student, "2611021", "Иванова")
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "часов")["callback_data"])
+    await say(api, student, "Asia/Vladivostok")
+    await seeded.settle()
+    await seeded.stop()
+    await seeded.start()
+    reply = await say(api, student, "14:00–18:00")
+    reply = await press(api, student, reply, button(reply, "Пропустить")["callback_data"])
+    assert "Asia/Vladivostok" in reply["text"] and "14:00–18:00" in reply["text"]
+    done = await press(api, student, reply, button(reply, "Отправить")["callback_data"])
+    assert "№" in done["text"]
+    [statement] = await stored(seeded)
+    assert (statement.kind, statement.time_zone, statement.window) == (
+        "timezone",
+        "Asia/Vladivostok",
+        "14:00–18:00",
+    )
+
+    # Someone else cannot withdraw it with a forged button; the owner can.
+    other = api.user(11003, language_code="en")
+    await link_student(api, other, "2611023", "Соколова")
+    menu = await say(api, other, "/help")
+    forged = other.click(menu, StmtWithdrawCB(statement_id=statement.id).pack())
+    answer = await api.callback_answer(forged)
+    assert "cannot be withdrawn" in answer.params["text"]
+    assert (await stored(seeded))[0].status == "submitted"
+    listing = await say(api, student, "/statements")
+    assert "подано" in listing["text"] or "submitted" in listing["text"]
+    reply = await press(api, student, listing, button(listing, "Отозвать")["callback_data"])
+    assert (await stored(seeded))[0].status == "withdrawn"
+
+
+async def test_time_zone_closes_at_the_start_absence_stays_open_three_days(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    student = api.user(11004, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    latin = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)
+    seeded.clock.move(latin + timedelta(hours=1) - seeded.clock.now())
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
+    labels = [b["text"] for b in reply["reply_markup"]["inline_keyboard"][0]]
+    assert len(reply["reply_markup"]["inline_keyboard"]) == 1 and "Absence" in labels[0]
+    seeded.clock.move(timedelta(days=3))
+    menu = await say(api, student, "/statement")
+    assert "Латинский язык" not in str(menu.get("reply_markup"))
+
+
+async def test_dean_gets_the_card_with_documents_and_decides(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    from bot.db.models import InviteRole
+
+    group: dict[str, Any] = {"id": -100900, "type": "supergroup", "title": "Деканат"}
+    dean = api.user(11010, first_name="Декан", language_code="ru")
+    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
+    after = api.mark()
+    dean.send("/bind", chat=group)
+    await api.next_message(group["id"], after=after)
+    other_dean = api.user(11011, language_code="en")
+    await join_by_invite(api, seeded, other_dean, InviteRole.DEAN, "Педиатрический факультет")
+
+    student = api.user(11012, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    await start_absence(api, student, "Латинский язык", "Family", "Похороны")
+    after = api.mark()
+    for n in range(2):
+        api.send_photo(student, f"p{n}".encode(), media_group_id="a2")
+    ack = await api.next_message(student.id, after=after)
+    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
+    after = api.mark()
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+
+    # The card reaches the deanery chat at once, then the photos as one album.
+    card = await api.next_message(group["id"], after=after)
+    assert "Каримов Булат Айратович" in card["text"] and "2611022" in card["text"]
+    assert "Латинский язык" in card["text"] and "Похороны" in card["text"]
+    album = await api.wait_for("sendMediaGroup", chat_id=group["id"], after=after)
+    assert len(album.params["media"]) == 2
+
+    # A dean of another faculty pressing the card (e.g. forwarded) is refused.
+    approve = button(card, "Одобрить")["callback_data"]
+    refused = api.click(other_dean, card, approve)
+    answer = await api.callback_answer(refused)
+    assert "dean's office of the student's faculty" in answer.params["text"]
+    # Reject is refused at the press too, before any reason is asked for.
+    refused = api.click(other_dean, card, button(card, "Отклонить")["callback_data"])
+    answer = await api.callback_answer(refused)
+    assert "dean's office of the student's faculty" in answer.params["text"]
+    [statement] = await stored(seeded)
+    assert statement.status == "submitted"
+
+    # Reject with a reason: the student is told, with the reason.
+    after = api.mark()
+    reject = button(card, "Отклонить")["callback_data"]
+    dean_click = api.click(dean, card, reject)
+    await api.callback_answer(dean_click)
+    await api.next_message(group["id"], after=after)  # the prompt
+    dean.send("Нужна справка о смерти", chat=group)
+    told = await api.next_message(student.id, after=after)
+    assert "is rejected" in told["text"] and "Нужна справка" in told["text"]
+    [statement] = await stored(seeded)
+    assert statement.status == "rejected" and statement.decided_by == 11010
+    # A second decision on a decided statement is refused.
+    again = api.click(dean, card, approve)
+    answer = await api.callback_answer(again)
+    assert "уже принято решение" in answer.params["text"]
+    reply = await say(api, dean, "/inbox")
+    assert "Нерассмотренных заявлений нет" in reply["text"]
+
+
+async def _time_zone_statement_at_teacher(
+    api: FakeBotAPI, seeded: BotRunner
+) -> tuple[FakeUser, FakeUser, FakeUser, dict[str, Any]]:
+    """A student's approved time-zone statement, the dean's new time asked of the teacher."""
+    from bot.db.models import InviteRole
+
+    dean = api.user(11020, first_name="Декан", language_code="en")
+    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
+    teacher = api.user(11021, language_code="en")
+    await join_by_invite(api, seeded, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
+    student = api.user(11022, language_code="en")
+    await link_student(api, student, "2611021", "Иванова")
+
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "time zone")["callback_data"])
+    await say(api, student, "Asia/Vladivostok")
+    reply = await say(api, student, "14:00–18:00 my time")
+    preview = await press(api, student, reply, button(reply, "Skip")["callback_data"])
+    after = api.mark()
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    card = await api.next_message(dean.id, after=after)  # no chat bound: privately
+    assert "Asia/Vladivostok" in card["text"]
+
+    after = api.mark()
+    await press(api, dean, card, button(card, "Approve")["callback_data"])
+    prompt = await api.next_message(dean.id)
+    assert "new date and time" in prompt["text"]
+    reply = await say(api, dean, "yesterday-ish")
+    assert "such as 24.12.2026 14:00" in reply["text"]
+    reply = await say(api, dean, "29.12.2026 04:00")
+    assert "teacher is asked to confirm" in reply["text"]
+    asked = await api.wait_for(
+        "sendMessage",
+        chat_id=teacher.id,
+        after=after,
+        predicate=lambda call: "Do you confirm" in str(call.params.get("text")),
+    )
+    ask = asked.result
+    assert isinstance(ask, dict)
+    assert "Иванова Мария Олеговна" in ask["text"] and "December 29, 2026" in ask["text"]
+
+    return dean, teacher, student, ask
+
+
+async def test_time_zone_approved_dean_sets_time_teacher_confirms_student_moves(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    dean, teacher, student, ask = await _time_zone_statement_at_teacher(api, seeded)
+    # Only the exam's own teacher can confirm.
+    forged = api.click(dean, ask, button(ask, "Confirm")["callback_data"])
+    assert "not one of your exams" in (await api.callback_answer(forged)).params["text"]
+    after = api.mark()
+    await press(api, teacher, ask, button(ask, "Confirm")["callback_data"])
+    told = await api.next_message(student.id, after=after)
+    assert "The time has changed" in told["text"] and "December 29, 2026, 04:00" in told["text"]
+    reply = await say(api, student, "/schedule")
+    assert "December 29, 2026, 04:00" in reply["text"]
+
+    # The join call follows the new time: 03:45 Moscow = 00:45 UTC.
+    after = api.mark()
+    seeded.at(datetime(2026, 12, 29, 0, 45, tzinfo=UTC))
+    # (The card for the new time is due too: the change was announced weeks before.)
+    call = await api.wait_for(
+        "sendMessage",
+        chat_id=student.id,
+        after=after,
+        predicate=lambda c: "Join now" in str(c.params.get("text")),
+    )
+    assert "Гистология" in call.params["text"]
+    [statement] = await stored(seeded)
+    assert statement.status == "approved" and statement.teacher_confirmed_at is not None
+    outcome = [m for m in api.messages(teacher.id) if "Statement №" in m.get("text", "")]
+    assert len(outcome) == 1 and "is approved" in outcome[0]["text"]
+
+
+async def test_documents_follow_an_absence_statement_until_the_deadline(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    from bot.db.models import InviteRole
+
+    dean = api.user(11030, language_code="en")
+    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
+    student = api.user(11031, language_code="en")
+    await link_student(api, student, "2611023", "Соколова")
+    await start_absence(api, student, "Гистология", "Illness", "Больна")
+    after = api.mark()
+    api.send_photo(student, b"first")
+    ack = await api.next_message(student.id, after=after)
+    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+
+    listing = await say(api, student, "/statements")
+    prompt = await press(api, student, listing, button(listing, "Add documents")["callback_data"])
+    assert "then press Done" in prompt["text"]
+    after = api.mark()
+    api.send_document(student, "справка.pdf", b"%PDF-1.4", mime_type="application/pdf")
+    ack = await api.next_message(student.id, after=after)
+    after = api.mark()
+    done = await press(api, student, ack, button(ack, "Done")["callback_data"])
+    assert "Added to statement" in done["text"]
+    await api.wait_for(
+        "sendMessage",
+        chat_id=dean.id,
+        after=after,
+        predicate=lambda call: "more documents" in str(call.params.get("text")),
+    )
+    await api.wait_for("sendDocument", chat_id=dean.id, after=after)
+    [statement] = await stored(seeded)
+    assert [f.kind for f in statement.files] == ["photo", "document"]
+
+    # Three days after the exam the button is gone and a forged press is refused.
+    seeded.clock.move(datetime(2026, 12, 31, 8, 0, tzinfo=UTC) - seeded.clock.now())
+    listing = await say(api, student, "/statements")
+    assert all(
+        "Add documents" not in b["text"]
+        for row in listing["reply_markup"]["inline_keyboard"]
+        for b in row
+    )
+    forged = student.click(listing, StmtAddDocsCB(statement_id=statement.id).pack())
+    answer = await api.callback_answer(forged)
+    assert "can no longer be added" in answer.params["text"]
+    assert len((await stored(seeded))[0].files) == 2
+
+
+async def test_teacher_declines_and_the_dean_sets_another_time(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    dean, teacher, _student, ask = await _time_zone_statement_at_teacher(api, seeded)
+    after = api.mark()
+    await press(api, teacher, ask, button(ask, "Decline")["callback_data"])
+    declined = await api.next_message(dean.id, after=after)
+    assert "declined" in declined["text"]
+    prompt = await press(api, dean, declined, button(declined, "another time")["callback_data"])
+    assert "new date and time" in prompt["text"]
+    after = api.mark()
+    reply = await say(api, dean, "30.12.2026 05:00")
+    assert "teacher is asked to confirm" in reply["text"]
+    again = await api.wait_for(
+        "sendMessage",
+        chat_id=teacher.id,
+        after=after,
+        predicate=lambda call: "Do you confirm" in str(call.params.get("text")),
+    )
+    assert "December 30, 2026" in str(again.params["text"])
+    [statement] = await stored(seeded)
+    assert statement.teacher_confirmed_at is None and statement.new_start is not None

@@ -1,0 +1,49 @@
+"""Cancelling an exam withdraws its reminders, not the statements about it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.db.models import Exam, Notice
+from bot.services.imports import import_roster, import_schedule
+from bot.services.reminders import cancel_exam
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
+    settings = Settings(_env_file=None)
+    roster, schedule = (
+        (SAMPLES / "roster.csv").read_bytes(),
+        (SAMPLES / "schedule.csv").read_bytes(),
+    )
+    assert (await import_roster(session, "r.csv", roster)).ok
+    assert (await import_schedule(session, "s.csv", schedule, settings.tz)).ok
+    exam_id = await session.scalar(select(Exam.id).order_by(Exam.id))
+    assert exam_id is not None
+    due, until = NOW + timedelta(days=1), NOW + timedelta(days=30)
+    for key, kind in (("day_before:x", "day_before"), ("statement:1:-100", "statement")):
+        session.add(
+            Notice(
+                key=key,
+                kind=kind,
+                chat_id=-100,
+                exam_id=exam_id,
+                payload={},
+                due_at=due,
+                expires_at=until,
+                status="pending",
+                attempts=0,
+            )
+        )
+    await session.flush()
+    report = await cancel_exam(session, exam_id, NOW, settings)
+    assert report is not None and report.cancelled == 1
+    statuses = dict((await session.execute(select(Notice.kind, Notice.status))).all())
+    assert statuses == {"day_before": "cancelled", "statement": "pending"}

@@ -1,0 +1,191 @@
+"""`python -m bot …` run in-process: exit codes, what it prints, and what it writes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bot.app
+from bot.__main__ import main
+from bot.config import Settings
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+ROSTER_HEADER = "faculty,group,full_name,record_book"
+
+
+@pytest.fixture(autouse=True)
+def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """A fresh working directory with the samples, a SQLite file and no token."""
+    for name in list(os.environ):
+        if name.lower() in Settings.model_fields:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    monkeypatch.setenv("BOT_USERNAME", "examinator_bot")
+    shutil.copytree(SAMPLES, tmp_path / "data" / "samples")
+    # main() quietens alembic's logger for good; give it back as it was.
+    alembic = logging.getLogger("alembic")
+    level = alembic.level
+    yield tmp_path
+    alembic.setLevel(level)
+
+
+def query(workdir: Path, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(workdir / "bot.db")) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def numbers(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", text)]
+
+
+def test_import_roster_then_again(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "roster", "data/samples/roster.csv"]) == 0
+    out, err = capsys.readouterr()
+    assert numbers(out) == [10, 0, 0]  # added, updated, unchanged
+    assert err == ""
+    assert query(workdir, "SELECT count(*) FROM students") == [(10,)]
+
+    assert main(["import", "roster", "data/samples/roster.csv"]) == 0
+    out, _ = capsys.readouterr()
+    assert numbers(out) == [0, 0, 10]
+    assert query(workdir, "SELECT count(*) FROM students") == [(10,)]
+
+
+def test_import_schedule_xlsx(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "schedule", "data/samples/schedule.xlsx"]) == 0
+    out, _ = capsys.readouterr()
+    assert numbers(out) == [6, 0, 0]
+    assert query(workdir, "SELECT count(*) FROM exams") == [(6,)]
+
+
+def test_bad_csv_names_the_row_and_writes_nothing(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = workdir / "bad.csv"
+    bad.write_text(
+        f"{ROSTER_HEADER}\n"
+        "Лечебный факультет,1101,Абдуллина Алия Ринатовна,2611001\n"
+        "Лечебный факультет,1101,Белов Артём Сергеевич,2611002\n"
+        "Лечебный факультет,1101,,2611003\n",
+        encoding="utf-8",
+    )
+    assert main(["import", "roster", str(bad)]) != 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 2  # what happened, then one line for the one bad row
+    assert numbers(lines[1]) == [4]  # the spreadsheet's row number (the header is row 1)
+    assert "full_name" in lines[1]
+    assert query(workdir, "SELECT count(*) FROM students") == [(0,)]
+
+
+def test_unreadable_file(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (workdir / "roster.txt").write_text("hello", encoding="utf-8")
+    assert main(["import", "roster", "roster.txt"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() != ""
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "roster", "no/such/roster.csv"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() == "Cannot read no/such/roster.csv: No such file or directory"
+
+
+def test_invite_teacher(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite", "teacher", "Иванов Иван"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""  # BOT_USERNAME is set: Telegram is not asked
+    link = re.search(r"^https://t\.me/examinator_bot\?start=([A-Za-z0-9_-]+)$", out, re.M)
+    assert link is not None, out
+    token = link.group(1)
+    assert len(token) >= 16
+    assert re.search(rf"\b{re.escape(token)}\b", out.replace(link.group(0), ""))
+    assert "Иванов Иван" in out
+    rows = query(
+        workdir,
+        "SELECT i.role, t.full_name, i.used_at FROM invites i "
+        "JOIN teachers t ON t.id = i.teacher_id WHERE i.token = ?",
+        token,
+    )
+    assert rows == [("teacher", "Иванов Иван", None)]
+
+    # Every invite is a new token for the same teacher.
+    assert main(["invite", "teacher", "Иванов Иван"]) == 0
+    assert token not in capsys.readouterr().out
+    assert query(workdir, "SELECT count(*), count(DISTINCT teacher_id) FROM invites") == [(2, 1)]
+
+
+def test_invite_without_username_prints_bare_token(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("BOT_USERNAME")
+    assert main(["invite", "admin"]) == 0
+    out, _ = capsys.readouterr()
+    assert "https://t.me/" not in out
+    (token,) = query(workdir, "SELECT token FROM invites WHERE role = 'admin'")[0]
+    assert token in out
+
+
+def test_invite_dean_unknown_faculty(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["invite", "dean", "Нет такого"]) == 1
+    assert "import the roster first" in capsys.readouterr().err
+
+    assert main(["import", "roster", "data/samples/roster.csv"]) == 0
+    capsys.readouterr()
+    assert main(["invite", "dean", "Нет такого"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Нет такого" in err
+    assert "Лечебный факультет" in err and "Педиатрический факультет" in err
+    assert query(workdir, "SELECT count(*) FROM invites") == [(0,)]
+
+    assert main(["invite", "dean", "Педиатрический факультет"]) == 0
+    assert "https://t.me/examinator_bot?start=" in capsys.readouterr().out
+    assert query(workdir, "SELECT role FROM invites") == [("dean",)]
+
+
+def test_db_upgrade(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out.strip() != ""
+    (version,) = query(workdir, "SELECT version_num FROM alembic_version")[0]
+    assert version
+    assert main(["db", "upgrade"]) == 0  # idempotent
+    assert query(workdir, "SELECT version_num FROM alembic_version") == [(version,)]
+
+
+def test_bad_setting_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://root@localhost/bot")
+    assert main(["db", "upgrade"]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("Configuration error: DATABASE_URL")
+
+
+@pytest.mark.parametrize("argv", [["run"], []], ids=["run", "default"])
+def test_run_without_token_exits_2(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def must_not_start(*_: object, **__: object) -> None:
+        pytest.fail("the bot was built without a token")
+
+    monkeypatch.setattr(bot.app, "build_application", must_not_start)
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "BOT_TOKEN" in err
+    assert len(err.strip().splitlines()) == 1

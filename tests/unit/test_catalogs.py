@@ -1,0 +1,53 @@
+"""Every user-facing string has a Russian and an English translation with the same fields."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "__": None}
+FIELD = re.compile(r"\{(\w*)[^{}]*\}")
+
+
+def source_strings() -> set[str]:
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT / "bot"), method_map=[("**.py", "python")], keywords=KEYWORDS
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def catalog(lang: str) -> Catalog:
+    with (ROOT / "locales" / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return read_po(f, locale=lang)
+
+
+def test_strings_are_found() -> None:
+    assert len(source_strings()) > 50
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_every_string_is_translated(lang: str) -> None:
+    messages = catalog(lang)
+    missing = [s for s in sorted(source_strings()) if not (m := messages.get(s)) or not m.string]
+    assert not missing, f"untranslated in {lang} (run scripts/i18n, then translate): {missing}"
+    fuzzy = [m.id for m in messages if m.id and m.fuzzy]
+    assert not fuzzy, f"fuzzy in {lang}: {fuzzy}"
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_translations_keep_the_fields(lang: str) -> None:
+    for message in catalog(lang):
+        if not message.id:
+            continue
+        assert sorted(FIELD.findall(str(message.id))) == sorted(
+            FIELD.findall(str(message.string))
+        ), message.id
+        assert str(message.id).count("<b>") == str(message.string).count("<b>"), message.id

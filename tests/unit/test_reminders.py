@@ -1,0 +1,94 @@
+"""When notices are due: the day-before card, the join call, link nags, splitting, back-off."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.domain.reminders import (
+    NoticeKind,
+    backoff,
+    link_missing_for_deans,
+    link_nags,
+    split_text,
+    student_notices,
+)
+
+START = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)  # 08:30 Moscow
+DAY, JOIN = timedelta(hours=24), timedelta(minutes=15)
+
+
+def test_exam_gets_card_a_day_before_and_join_call_15_minutes_before() -> None:
+    notices = student_notices(7, 3, "exam", START, START - timedelta(days=10), DAY, JOIN)
+    assert [(n.kind, n.due_at, n.expires_at) for n in notices] == [
+        (NoticeKind.DAY_BEFORE, START - DAY, START),
+        (NoticeKind.JOIN_CALL, START - JOIN, START),
+    ]
+    assert notices[0].key == "day_before:7:3:20261223T0530Z"
+    assert notices[0].payload == {"start": START.isoformat()}
+
+
+def test_consultation_gets_only_the_short_reminder() -> None:
+    notices = student_notices(7, 3, "consultation", START, START - DAY * 3, DAY, JOIN)
+    assert [n.kind for n in notices] == [NoticeKind.JOIN_CALL]
+
+
+def test_late_scheduling_sends_the_card_at_once() -> None:
+    now = START - timedelta(hours=3)
+    card, join = student_notices(7, 3, "exam", START, now, DAY, JOIN)
+    assert card.due_at == now
+    assert join.due_at == START - JOIN
+    # Fourteen minutes before: both are due at once, neither is lost.
+    now = START - timedelta(minutes=14)
+    assert [n.due_at for n in student_notices(7, 3, "exam", START, now, DAY, JOIN)] == [now, now]
+
+
+def test_nothing_once_the_start_has_come() -> None:
+    assert student_notices(7, 3, "exam", START, START, DAY, JOIN) == []
+    assert student_notices(7, 3, "exam", START, START + timedelta(seconds=1), DAY, JOIN) == []
+    assert link_nags(7, START, START) == []
+    assert link_missing_for_deans(7, -100, START, START) is None
+
+
+def test_a_moved_exam_gets_new_keys() -> None:
+    moved = START + timedelta(hours=2)
+    old = {n.key for n in student_notices(7, 3, "exam", START, START - DAY * 2, DAY, JOIN)}
+    new = {n.key for n in student_notices(7, 3, "exam", moved, START - DAY * 2, DAY, JOIN)}
+    assert not old & new
+
+
+def test_link_nags_twice_a_day_from_48_hours() -> None:
+    nags = link_nags(7, START, START - timedelta(days=5))
+    assert [START - n.due_at for n in nags] == [timedelta(hours=h) for h in (48, 36, 24, 12)]
+    assert len({n.key for n in nags}) == 4
+
+
+def test_link_nags_already_past_collapse_into_one_now() -> None:
+    now = START - timedelta(hours=30)  # the 48 h and 36 h slots are past
+    nags = link_nags(7, START, now)
+    assert [n.due_at for n in nags] == [
+        now,
+        START - timedelta(hours=24),
+        START - timedelta(hours=12),
+    ]
+    assert nags[0].key.endswith(":1")  # the latest past slot stands for both
+
+
+def test_dean_is_told_at_the_regulation_deadline() -> None:
+    told = link_missing_for_deans(7, -100, START, START - DAY * 2)
+    assert told is not None and told.due_at == START - DAY and told.expires_at == START
+
+
+def test_split_text_keeps_lines_and_limits() -> None:
+    assert split_text("short") == ["short"]
+    text = "\n".join(f"line {i} " + "x" * 90 for i in range(100))
+    parts = split_text(text, limit=1000)
+    assert all(len(p) <= 1000 for p in parts)
+    assert "\n".join(parts) == text
+    huge = "y" * 9000
+    assert split_text(huge) == ["y" * 4096, "y" * 4096, "y" * 808]
+    assert "".join(split_text("a\n" + huge)).replace("\n", "") == "a" + huge
+
+
+def test_backoff_doubles_up_to_ten_minutes() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
+    assert backoff(30) == timedelta(minutes=10)

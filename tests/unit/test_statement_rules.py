@@ -1,0 +1,81 @@
+"""When statements may be filed: time zone, absence with documents, appeal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.statements import (
+    MAX_FILE_BYTES,
+    absence_deadline,
+    absence_open,
+    appeal_deadline,
+    appeal_open,
+    document_accepted,
+    timezone_open,
+)
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+BERLIN = ZoneInfo("Europe/Berlin")
+START = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)
+
+
+def test_time_zone_statement_only_before_the_start() -> None:
+    assert timezone_open(START, START - timedelta(seconds=1))
+    assert not timezone_open(START, START)
+
+
+def test_absence_until_days_after_the_exam() -> None:
+    assert absence_deadline(START, 3) == START + timedelta(days=3)
+    assert absence_open(START, START + timedelta(days=3) - timedelta(seconds=1), 3)
+    assert not absence_open(START, START + timedelta(days=3), 3)
+    assert not absence_open(START, START, 0)
+
+
+@pytest.mark.parametrize(
+    ("mime", "size", "problem"),
+    [
+        ("application/pdf", 1000, None),
+        ("image/jpeg", MAX_FILE_BYTES, None),
+        ("IMAGE/PNG", 10, None),
+        ("image/jpeg", MAX_FILE_BYTES + 1, "size"),
+        ("video/mp4", 10, "type"),
+        (None, 10, "type"),
+        ("application/x-msdownload", 10, "type"),
+    ],
+)
+def test_documents_by_type_and_size(mime: str | None, size: int, problem: str | None) -> None:
+    assert document_accepted(mime, size) == problem
+
+
+def test_appeal_until_the_end_of_the_next_day_university_time() -> None:
+    # Posted 10:00 Moscow on 23 Dec: open until 24 Dec 23:59:59.999999 Moscow (20:59 UTC).
+    posted = datetime(2026, 12, 23, 7, 0, tzinfo=UTC)
+    deadline = appeal_deadline(posted, MOSCOW)
+    assert deadline == datetime(2026, 12, 24, 20, 59, 59, 999999, tzinfo=UTC)
+    assert appeal_open(posted, deadline, MOSCOW)
+    assert not appeal_open(posted, deadline + timedelta(microseconds=1), MOSCOW)
+    assert not appeal_open(posted, posted - timedelta(seconds=1), MOSCOW)  # before the grade
+    assert not appeal_open(None, posted, MOSCOW)  # no grade yet
+
+
+def test_appeal_day_is_counted_in_the_university_zone() -> None:
+    # 23:30 Moscow is still the 23rd there (20:30 UTC), although the 24th has begun further east.
+    late = datetime(2026, 12, 23, 20, 30, tzinfo=UTC)
+    assert appeal_deadline(late, MOSCOW) == datetime(2026, 12, 24, 20, 59, 59, 999999, tzinfo=UTC)
+    # 00:10 Moscow on the 24th (21:10 UTC on the 23rd) is the next day: deadline the 25th.
+    after_midnight = datetime(2026, 12, 23, 21, 10, tzinfo=UTC)
+    assert appeal_deadline(after_midnight, MOSCOW).date() == datetime(2026, 12, 25).date()
+
+
+def test_appeal_deadline_across_a_dst_change() -> None:
+    # Posted Saturday 28 Mar 2026 in Berlin; the next day the clocks go forward an hour.
+    posted = datetime(2026, 3, 28, 11, 0, tzinfo=UTC)  # 12:00 CET
+    deadline = appeal_deadline(posted, BERLIN)
+    # The end of Sunday 29 Mar is 23:59:59.999999 CEST = 21:59:59.999999 UTC.
+    assert deadline == datetime(2026, 3, 29, 21, 59, 59, 999999, tzinfo=UTC)
+    # And in autumn (25 Oct 2026 back to CET): 22:59:59.999999 UTC.
+    autumn = appeal_deadline(datetime(2026, 10, 24, 10, 0, tzinfo=UTC), BERLIN)
+    assert autumn == datetime(2026, 10, 25, 22, 59, 59, 999999, tzinfo=UTC)
