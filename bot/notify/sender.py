@@ -20,7 +20,8 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -109,58 +110,95 @@ def _album(kind: str, file_ids: list[str]) -> Part:
 
 
 class RateLimiter:
-    """Reserves send slots: `rate` per second overall, `per_chat` seconds apart per chat.
+    """Send slots: at most `rate` requests in any one second, `per_chat` seconds apart
+    per chat, whatever the network does.
 
-    The per-chat gap has a margin over Telegram's one second: requests leave a little
-    early or late, and a 429 pauses everything.
+    Telegram counts a message when the request reaches it, somewhere between the moment
+    we let it go and the moment its answer comes back. So a request counts from the first
+    moment until one second after the second: then no one-second window at Telegram's end
+    can hold more than `rate` of ours, however the requests bunch up on the way (a busy
+    event loop, a slow network). The per-chat gap (a margin over Telegram's one second)
+    is likewise measured from the answer of the previous send to that chat.
     """
 
-    def __init__(self, rate: float, per_chat: float = 1.1) -> None:
+    POLL = 0.02  # how often a full window is looked at again while requests are in flight
+
+    def __init__(
+        self,
+        rate: float,
+        per_chat: float = 1.1,
+        *,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._now = now
         self._interval = 1.0 / rate
         self._per_chat = per_chat
         self._next = 0.0
-        self._chat_next: dict[int, float] = {}
-        self._chat_last: dict[int, float] = {}
         self._paused_until = 0.0
         self._lock = asyncio.Lock()
         self._per_second = max(int(rate), 1)
-        self._recent: deque[float] = deque()
+        self._answered: deque[float] = deque()  # when the answers came, oldest first
+        self._in_flight = 0
+        self._chat_busy: set[int] = set()
+        self._chat_answered: dict[int, float] = {}
 
     def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._paused_until = max(self._paused_until, self._now() + seconds)
+
+    @asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[None]:
+        """Waits for a slot, holds it while the request is on its way."""
+        await self.acquire(chat_id)
+        try:
+            yield
+        finally:
+            self.release(chat_id)
 
     async def acquire(self, chat_id: int) -> None:
+        """Waits until one more request (to `chat_id`) may go; pair with `release`."""
         while True:
             async with self._lock:
-                now = time.monotonic()
-                slot = max(now, self._next, self._chat_next.get(chat_id, 0.0), self._paused_until)
+                # Spread the requests evenly rather than letting them go in bursts.
+                now = self._now()
+                slot = max(now, self._next, self._paused_until)
                 self._next = slot + self._interval
-                self._chat_next[chat_id] = slot + self._per_chat
-                if len(self._chat_next) > 10_000:
-                    self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-                    self._chat_last = {
-                        c: t for c, t in self._chat_last.items() if t > now - self._per_chat
-                    }
             if slot > now:
                 await asyncio.sleep(slot - now)
             # A 429 may have paused everything while this one waited for its slot.
-            if time.monotonic() < self._paused_until:
+            if self._now() < self._paused_until:
                 continue
-            # Woken late (a busy loop) next to an earlier send to the same chat: keep the gap.
-            gap = self._chat_last.get(chat_id, -1e9) + self._per_chat - time.monotonic()
-            if gap > 0:
-                await asyncio.sleep(gap)
-            # Likewise overall: never more than `rate` sends in any one second, even in a burst.
-            while True:
-                now = time.monotonic()
-                while self._recent and self._recent[0] <= now - 1.0:
-                    self._recent.popleft()
-                if len(self._recent) < self._per_second:
-                    break
-                await asyncio.sleep(self._recent[0] + 1.0 - now)
-            self._recent.append(now)
-            self._chat_last[chat_id] = now
-            return
+            wait = self._wait(chat_id)
+            if wait <= 0:
+                # Nothing awaited since the check: taking the slot is atomic.
+                self._in_flight += 1
+                self._chat_busy.add(chat_id)
+                return
+            await asyncio.sleep(wait)
+
+    def release(self, chat_id: int) -> None:
+        now = self._now()
+        self._in_flight -= 1
+        self._chat_busy.discard(chat_id)
+        self._answered.append(now)
+        self._chat_answered[chat_id] = now
+        if len(self._chat_answered) > 10_000:
+            horizon = now - self._per_chat
+            self._chat_answered = {c: t for c, t in self._chat_answered.items() if t > horizon}
+
+    def _wait(self, chat_id: int) -> float:
+        """Seconds to wait before a request to `chat_id` may go; 0 when it may go now."""
+        now = self._now()
+        answered = self._answered
+        while answered and answered[0] <= now - 1.0:
+            answered.popleft()
+        if chat_id in self._chat_busy:
+            return self.POLL
+        gap = self._chat_answered.get(chat_id, -1e9) + self._per_chat - now
+        if gap > 0:
+            return gap
+        if self._in_flight + len(answered) < self._per_second:
+            return 0.0
+        return answered[0] + 1.0 - now if answered else self.POLL
 
 
 @dataclass
@@ -356,11 +394,11 @@ class OutboxSender:
     async def _send(self, notice: Notice, part: Part) -> BaseException | object | None:
         """None when sent; the error, or _LOST; 429s and outages are waited out here."""
         while True:
-            await self._limiter.acquire(notice.chat_id)
-            if not await self._still_ours(notice):
-                return _LOST
             try:
-                await part(self._bot, notice.chat_id)
+                async with self._limiter.slot(notice.chat_id):
+                    if not await self._still_ours(notice):
+                        return _LOST
+                    await part(self._bot, notice.chat_id)
             except TelegramRetryAfter as exc:
                 self.stats.throttled += 1
                 self._limiter.pause(exc.retry_after)

@@ -27,7 +27,7 @@ from bot.config import Settings
 from bot.db.engine import create_sessionmaker
 from bot.db.models import Discipline, Exam, Notice, NoticeStatus, Student, User
 from bot.domain.reminders import NoticeKind, backoff, stamp
-from bot.notify.sender import OutboxSender
+from bot.notify.sender import OutboxSender, RateLimiter
 from bot.services.imports import import_roster, import_schedule
 from bot.services.notices import render_notice
 from bot.services.reminders import outbox_summary, plan_upcoming
@@ -718,19 +718,55 @@ async def test_a_notice_held_up_past_its_lease_is_not_sent_twice(
     assert len(api.delivered(960)) == 1
 
 
-@SQLITE_ONLY
+_real_sleep = asyncio.sleep
+
+
+class _FakeTime:
+    """A monotonic clock that asyncio.sleep (patched) moves forward."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+        await _real_sleep(0)  # still let the other tasks run
+
+
 async def test_one_chat_is_paced_with_a_margin_over_a_second(
-    senders: Senders, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    limiter = senders()._limiter
-    waits: list[float] = []
-
-    async def no_sleep(seconds: float) -> None:
-        waits.append(seconds)
-
+    fake = _FakeTime()
+    limiter = RateLimiter(25, now=lambda: fake.now)
     with monkeypatch.context() as patch:
-        patch.setattr(asyncio, "sleep", no_sleep)
-        await limiter.acquire(42)
-        await limiter.acquire(42)
-    # The second send to the chat waits (at least) this long after the first.
-    assert waits and waits[-1] >= 1.02
+        patch.setattr(asyncio, "sleep", fake.sleep)
+        async with limiter.slot(42):
+            sent = fake.now
+            fake.now += 0.3  # the answer takes a while
+        async with limiter.slot(42):
+            second = fake.now
+    # The second send to the chat leaves 1.1 s after the first one's answer came back.
+    assert second - (sent + 0.3) >= 1.1 - 1e-9
+
+
+async def test_a_request_counts_until_a_second_after_its_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Slow answers must not let more than `rate` requests into any second at Telegram."""
+    fake = _FakeTime()
+    limiter = RateLimiter(5, now=lambda: fake.now)
+    with monkeypatch.context() as patch:
+        patch.setattr(asyncio, "sleep", fake.sleep)
+        for chat in range(5):  # five requests go out and hang
+            await limiter.acquire(chat)
+        started = fake.now
+        waiting = asyncio.ensure_future(limiter.acquire(99))
+        for _ in range(20):  # let it poll for a while: all five still in flight
+            await asyncio.sleep(0)
+            fake.now += 0.01
+        assert not waiting.done()
+        limiter.release(0)  # one answer comes back
+        answered = fake.now
+        await waiting
+    assert fake.now - answered >= 1.0 - 1e-9 and fake.now > started
