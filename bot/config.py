@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25, gt=0, le=28)
     send_max_attempts: int = Field(default=5, ge=1)
     absence_docs_days: int = Field(default=3, ge=0)
+    # §2.8: an outage not fixed within this time makes the student absent for a valid reason.
+    outage_wait: timedelta = timedelta(minutes=15)
+    # Written work: accepted this long after the time is up; reminders of minutes left.
+    written_grace: timedelta = timedelta(minutes=10)
+    written_reminders: Annotated[tuple[int, ...], NoDecode] = (30, 10, 5)
 
     @field_validator("bot_token")
     @classmethod
@@ -110,7 +115,21 @@ class Settings(BaseSettings):
             )
         return self.bot_token.get_secret_value()
 
-    @field_validator("day_before_lead", "join_early_lead")
+    @field_validator("written_reminders", mode="before")
+    @classmethod
+    def _minutes_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+            try:
+                minutes = tuple(int(p) for p in parts)
+            except ValueError as exc:
+                raise ValueError("must be minutes separated by commas, such as 30,10,5") from exc
+            if any(m <= 0 for m in minutes):
+                raise ValueError("must be positive minutes, such as 30,10,5")
+            return minutes
+        return value
+
+    @field_validator("day_before_lead", "join_early_lead", "outage_wait")
     @classmethod
     def _positive_lead(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -206,6 +207,19 @@ class Exam(Base):
     link: Mapped[str | None] = mapped_column(Text)
     moodle_url: Mapped[str | None] = mapped_column(Text)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Graded зачтено / не зачтено instead of the four grades.
+    pass_fail: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The roll, once the teacher confirms it: locked until an admin unlocks it.
+    roll_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    roll_confirmed_by: Mapped[int | None] = mapped_column(BigInteger)
+    # Tickets (§2.6): how they were handed out; the seed makes a random draw reproducible.
+    ticket_method: Mapped[str | None] = mapped_column(String(16))
+    ticket_count: Mapped[int | None] = mapped_column(Integer)
+    ticket_seed: Mapped[int | None] = mapped_column(BigInteger)
+    tickets_handed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Written work: the clock the teacher started.
+    written_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    written_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -227,6 +241,9 @@ class Subgroup(Base):
     exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A sitting of one student (an approved time-zone statement), kept when the teacher
+    # splits the group anew.
+    individual: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     exam: Mapped[Exam] = relationship(back_populates="subgroups")
 
@@ -379,3 +396,66 @@ class StatementFile(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     statement: Mapped[Statement] = relationship(back_populates="files")
+
+
+class RollEntry(Base):
+    """One student at one exam: attendance, outage clock, ticket and grade.
+
+    The grade record the appeal window is counted from (`grade_posted_at`). An outage
+    that is not resolved in time needs no timer to become "absent, valid reason": the
+    mark is derived from `outage_since` whenever it is read (bot.domain.roll).
+    """
+
+    __tablename__ = "roll_entries"
+    __table_args__ = (UniqueConstraint("exam_id", "student_id", name="uq_roll_entries_exam"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"))
+    student_id: Mapped[int] = mapped_column(
+        ForeignKey("students.id", ondelete="CASCADE"), index=True
+    )
+    mark: Mapped[str] = mapped_column(String(16), default="unmarked")
+    marked_by: Mapped[int | None] = mapped_column(BigInteger)
+    marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outage_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outage_resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ticket: Mapped[int | None] = mapped_column(Integer)
+    grade: Mapped[str | None] = mapped_column(String(16))
+    grade_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    graded_by: Mapped[int | None] = mapped_column(BigInteger)
+
+    student: Mapped[Student] = relationship()
+
+
+class GradeChange(Base):
+    """Every grade posted or changed, with who and when (the roll keeps the latest)."""
+
+    __tablename__ = "grade_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("roll_entries.id", ondelete="CASCADE"), index=True
+    )
+    old_grade: Mapped[str | None] = mapped_column(String(16))
+    new_grade: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ExamWork(Base):
+    """A student's written work or oral preparation sheet (a photo or a PDF)."""
+
+    __tablename__ = "exam_works"
+    __table_args__ = (Index("ix_exam_works_exam_student", "exam_id", "student_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id", ondelete="CASCADE"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(16))  # written | preparation
+    kind: Mapped[str] = mapped_column(String(16))  # photo | document
+    file_id: Mapped[str] = mapped_column(String(255))
+    file_unique_id: Mapped[str] = mapped_column(String(64))
+    mime_type: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    media_group_id: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -29,6 +29,17 @@ class NoticeKind(StrEnum):
     RESCHEDULE = "reschedule"  # to the teacher: confirm a student's new time
     STATEMENT_DOCS = "statement_docs"  # documents added later, to the dean's office
     RESCHEDULE_DECLINED = "reschedule_declined"  # to the dean's office: set another time
+    # The exam-day console (bot.services.roll):
+    OUTAGE_EXPIRED = "outage_expired"  # to the student: 15 minutes passed, sit another day
+    OUTAGE_REPORT = "outage_report"  # to the dean's office: the same, with start and end
+    GRADE_POSTED = "grade_posted"  # to the student, with the appeal deadline
+    TICKET = "ticket"  # to the student: their ticket number
+    SUBGROUP = "subgroup"  # to the student: their subgroup and start time
+    WRITTEN_START = "written_start"  # to the student: sheet headings and the deadline
+    WRITTEN_LEFT = "written_left"  # to the student: minutes left
+    WRITTEN_MISSING = "written_missing"  # to the teacher: who has not handed in
+    WORK_RECEIVED = "work_received"  # to the teacher: a student's work, labelled
+    NO_SHOWS = "no_shows"  # to the dean's office: absent without a valid reason
 
 
 # From T-48h the teacher is reminded at most twice a day while the link is missing.

@@ -11,8 +11,8 @@ from aiogram import Router
 from bot.handlers.admin import invites, status
 from bot.handlers.common import cancel, errors, help, membership, start
 from bot.handlers.dean import chat, imports, inbox
-from bot.handlers.student import schedule, statements, timezone
-from bot.handlers.teacher import exams
+from bot.handlers.student import schedule, statements, timezone, works
+from bot.handlers.teacher import exams, roll
 
 
 def setup_routers() -> Router:
@@ -27,10 +27,12 @@ def setup_routers() -> Router:
         timezone.setup(),
         statements.setup(),
         exams.setup(),
+        roll.setup(),
         chat.setup(),
         inbox.setup(),
         invites.setup(),
         status.setup(),
+        works.setup(),  # before imports: a student's PDF is their work, not an import
         imports.setup(),
         help.setup_fallback(),  # last: whatever nobody else took
     )

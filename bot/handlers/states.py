@@ -37,3 +37,7 @@ class DeanComment(StatesGroup):
 
 class DeanReschedule(StatesGroup):
     when = State()
+
+
+class TeacherTickets(StatesGroup):
+    ticket_list = State()  # the teacher sends "who — ticket" lines

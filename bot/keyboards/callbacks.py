@@ -60,3 +60,14 @@ class RescheduleCB(CallbackData, prefix="st-move"):
 class DecideCB(CallbackData, prefix="st-dec"):
     action: str  # "approve" | "reject" | "more"
     statement_id: int
+
+
+class RollCB(CallbackData, prefix="rl"):
+    """The exam-day console. `value` carries the mark, grade, method or numbers chosen;
+    the service checks the exam is the presser's and the student is in it."""
+
+    action: str
+    exam_id: int
+    student_id: int = 0
+    page: int = 0
+    value: str = ""

@@ -14,6 +14,7 @@ from bot.keyboards.callbacks import (
     ExamCB,
     JoinCB,
     LangCB,
+    RollCB,
     StmtActCB,
     StmtAddDocsCB,
     StmtExamCB,
@@ -47,10 +48,13 @@ def time_zones(zones: Iterable[tuple[str, str]]) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def exam_links(exam_id: int) -> InlineKeyboardMarkup:
+def exam_links(exam_id: int, roll: bool = False) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("🔗 Conference link"), callback_data=ExamCB(action="link", exam_id=exam_id))
     kb.button(text=_("🎓 Moodle link"), callback_data=ExamCB(action="moodle", exam_id=exam_id))
+    if roll:
+        kb.button(text=_("📋 Roll call"), callback_data=RollCB(action="show", exam_id=exam_id))
+        kb.adjust(2, 1)
     return kb.as_markup()
 
 

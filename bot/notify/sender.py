@@ -49,7 +49,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import DeaneryChat, Notice, NoticeStatus, User
 from bot.domain.reminders import backoff, split_text
-from bot.services.notices import Rendered, render_notice
+from bot.services.notices import render_notice
+from bot.services.rendered import Rendered
 
 log = logging.getLogger(__name__)
 

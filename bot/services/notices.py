@@ -3,7 +3,6 @@ recipient's language. None means the notice is no longer true (the link was post
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from html import escape
 
@@ -19,17 +18,10 @@ from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementStatus
 from bot.domain.timezones import format_moment, resolve_timezone
 from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtExamCB
+from bot.services.rendered import Rendered
+from bot.services.roll_notices import ROLL_KINDS, render_roll_notice
 from bot.services.schedule import ScheduleItem
 from bot.services.texts import exam_title, kind_name, reason_name, schedule_card, when_line
-
-
-@dataclass(frozen=True)
-class Rendered:
-    text: str
-    # Buttons under the (last part of the) text, and files sent after it: (kind, file_id)
-    # with kind "photo" or "document"; photos go as one album, documents as another.
-    buttons: tuple[tuple[str, str], ...] = ()  # (label, callback data), one per row
-    files: tuple[tuple[str, str], ...] = ()
 
 
 async def render_notice(
@@ -73,6 +65,8 @@ async def render_notice(
         if statement is None:
             return None
     with i18n.context(), i18n.use_locale(locale):
+        if notice.kind in ROLL_KINDS:
+            return await render_roll_notice(session, notice, exam, settings, locale, user_tz)
         if statement is not None:
             return _render_statement(notice, statement, exam, settings.tz, locale)
         return _render(notice, exam, settings.tz, user_tz, locale)

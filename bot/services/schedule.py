@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from bot.db.models import Exam, Group, Student, Subgroup, SubgroupMember, Teacher
+from bot.domain.exams import EventKind
 from bot.domain.links import normalize_link
 
 
@@ -70,7 +71,17 @@ async def teacher_exams(session: AsyncSession, teacher: Teacher, now: datetime) 
         .options(*_with_details(), selectinload(Exam.subgroups))  # type: ignore[arg-type]
         .order_by(Exam.starts_at, Exam.id)
     )
-    return [e for e in exams if last_end(e) > now]
+    # An exam stays on the list after it ends until its roll is confirmed (a week at most).
+    return [
+        e
+        for e in exams
+        if last_end(e) > now
+        or (
+            e.kind == EventKind.EXAM
+            and e.roll_confirmed_at is None
+            and e.starts_at > now - timedelta(days=7)
+        )
+    ]
 
 
 def last_end(exam: Exam) -> datetime:
@@ -129,4 +140,14 @@ async def upcoming_exams(session: AsyncSession, now: datetime) -> list[Exam]:
         .options(*_with_details(), selectinload(Exam.subgroups))  # type: ignore[arg-type]
         .order_by(Exam.starts_at, Exam.id)
     )
-    return [e for e in exams if last_end(e) > now]
+    # An exam stays on the list after it ends until its roll is confirmed (a week at most).
+    return [
+        e
+        for e in exams
+        if last_end(e) > now
+        or (
+            e.kind == EventKind.EXAM
+            and e.roll_confirmed_at is None
+            and e.starts_at > now - timedelta(days=7)
+        )
+    ]

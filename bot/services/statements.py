@@ -396,7 +396,9 @@ async def _move_student(
         )
         or 0
     ) + 1
-    sitting = Subgroup(exam_id=statement.exam_id, number=number, starts_at=statement.new_start)
+    sitting = Subgroup(
+        exam_id=statement.exam_id, number=number, starts_at=statement.new_start, individual=True
+    )
     session.add(sitting)
     await session.flush()
     await session.execute(

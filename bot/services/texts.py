@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.db.models import Exam
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.imports import RowError
+from bot.domain.roll import Grade, Mark
 from bot.domain.statements import AbsenceReason, StatementKind, StatementStatus
 from bot.domain.timezones import format_clock, format_moment, same_wall_clock, utc_offset_label
 from bot.services.imports import ImportReport
@@ -219,3 +220,25 @@ def reason_name(reason: str | None) -> str:
         AbsenceReason.FAMILY.value: _("family circumstances"),
         AbsenceReason.OTHER.value: _("other"),
     }.get(reason or "", "")
+
+
+def mark_name(mark: str) -> str:
+    return {
+        Mark.UNMARKED.value: _("not marked"),
+        Mark.PRESENT.value: _("present"),
+        Mark.ABSENT.value: _("absent, no valid reason"),
+        Mark.EXCUSED.value: _("absent, valid reason"),
+        Mark.OUTAGE.value: _("technical outage"),
+        Mark.FAILURE.value: _("absent, valid reason (technical failure)"),
+    }.get(mark, mark)
+
+
+def grade_name(grade: str | None) -> str:
+    return {
+        Grade.EXCELLENT.value: _("excellent"),
+        Grade.GOOD.value: _("good"),
+        Grade.SATISFACTORY.value: _("satisfactory"),
+        Grade.FAIL.value: _("unsatisfactory"),
+        Grade.PASSED.value: _("pass"),
+        Grade.NOT_PASSED.value: _("fail"),
+    }.get(grade or "", "")

@@ -8,7 +8,6 @@ on the same database to test restarts.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,12 +129,14 @@ def clock() -> MovableClock:
 
 
 @pytest_asyncio.fixture
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_dsn: str | None
+) -> str:
     """SQLite by default; `indirect` parametrisation with "postgres" uses TEST_POSTGRES_DSN."""
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-    dsn = os.environ.get("TEST_POSTGRES_DSN")
+    dsn = postgres_dsn
     if not dsn:
         pytest.skip("PostgreSQL not configured: set TEST_POSTGRES_DSN")
     engine = create_engine(dsn)

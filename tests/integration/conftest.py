@@ -1,14 +1,12 @@
 """Database fixtures: every integration test runs on SQLite and on PostgreSQL.
 
 PostgreSQL runs only when TEST_POSTGRES_DSN is set (for example
-`postgresql+asyncpg://postgres@127.0.0.1:5432/test`). Its `public` schema is dropped
-and recreated for every test, so that database must be a throwaway one, and tests using
-it must not run in parallel.
+`postgresql+asyncpg://postgres@127.0.0.1:5432/test`). The run gets its own database
+(tests/conftest.py), whose `public` schema is dropped and recreated for every test.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,12 +21,14 @@ POSTGRES_DSN_ENV = "TEST_POSTGRES_DSN"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_dsn: str | None
+) -> AsyncIterator[AsyncEngine]:
     """A migrated, empty database on each backend."""
     if request.param == "sqlite":
         db = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
     else:
-        dsn = os.environ.get(POSTGRES_DSN_ENV)
+        dsn = postgres_dsn
         if not dsn:
             pytest.skip(
                 f"PostgreSQL not configured: set {POSTGRES_DSN_ENV}, "

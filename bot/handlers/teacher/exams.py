@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.exams import EventKind
 from bot.handlers.states import TeacherLink
 from bot.keyboards.callbacks import ExamCB
 from bot.keyboards.inline import exam_links
@@ -39,7 +40,7 @@ async def list_exams(
     for exam in exams[:MAX_LISTED]:
         await message.answer(
             teacher_card(exam, settings.tz, actor.locale),
-            reply_markup=exam_links(exam.id),
+            reply_markup=exam_links(exam.id, roll=exam.kind == EventKind.EXAM),
             disable_web_page_preview=True,
         )
     if len(exams) > MAX_LISTED:
@@ -99,7 +100,7 @@ async def got_link(
         await announce_link(session, exam, clock.now(), settings)
     await message.answer(
         _("Saved.") + "\n\n" + teacher_card(exam, settings.tz, actor.locale),
-        reply_markup=exam_links(exam.id),
+        reply_markup=exam_links(exam.id, roll=exam.kind == EventKind.EXAM),
         disable_web_page_preview=True,
     )
 

@@ -1,0 +1,108 @@
+"""Photos and PDFs a student sends outside any dialogue: written work while its clock runs
+(plus the grace), or an oral exam's preparation sheets on the day."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import StateFilter
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.statements import document_accepted
+from bot.domain.timezones import format_moment
+from bot.services.actors import Actor
+from bot.services.roll import WorkOutcome, accept_work
+from bot.services.texts import exam_title
+
+
+def is_student(message: Message, actor: Actor) -> bool:
+    return actor.student is not None
+
+
+async def work_sent(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    assert actor.student is not None
+    mime: str | None
+    if message.photo:
+        photo = message.photo[-1]  # the largest size
+        kind, file_id, unique, mime, size = (
+            "photo",
+            photo.file_id,
+            photo.file_unique_id,
+            "image/jpeg",
+            photo.file_size,
+        )
+    elif message.document:
+        document = message.document
+        problem = document_accepted(document.mime_type, document.file_size)
+        if problem == "size":
+            await message.answer(_("This file is larger than 20 MB; send a smaller scan."))
+            return
+        if problem == "type":
+            await message.answer(_("Please send photos, PDF or image files only."))
+            return
+        kind, file_id, unique, mime, size = (
+            "document",
+            document.file_id,
+            document.file_unique_id,
+            document.mime_type,
+            document.file_size,
+        )
+    else:
+        return
+    result = await accept_work(
+        session,
+        actor.student,
+        kind,
+        file_id,
+        unique,
+        mime,
+        size,
+        message.media_group_id,
+        clock.now(),
+        settings,
+    )
+    if result.outcome is WorkOutcome.ACCEPTED and result.exam is not None:
+        if result.first:  # an album: one answer, not one per photo
+            await message.answer(
+                _("✅ Received for {title}; your teacher has it. You may send more.").format(
+                    title=exam_title(result.exam)
+                )
+            )
+        return
+    if result.outcome is WorkOutcome.TOO_LATE and result.exam is not None and result.due:
+        await message.answer(
+            _(
+                "⛔ Works for {title} were due by {when}; this one is too late and was not "
+                "accepted. Contact your teacher or the dean's office."
+            ).format(
+                title=exam_title(result.exam),
+                when=format_moment(result.due, settings.tz, actor.locale),
+            )
+        )
+        return
+    if result.outcome is WorkOutcome.NOT_PRESENT and result.exam is not None:
+        await message.answer(
+            _(
+                "⛔ You are not marked present at {title}, so I cannot take work for it. "
+                "Ask your teacher to mark you."
+            ).format(title=exam_title(result.exam))
+        )
+        return
+    await message.answer(
+        _(
+            "No exam of yours is taking works now. To attach documents to a statement, "
+            "use /statement."
+        )
+    )
+
+
+def setup() -> Router:
+    router = Router(name="student-works")
+    router.message.filter(F.chat.type == "private", StateFilter(None), is_student)
+    router.message.register(work_sent, F.photo | F.document)
+    return router

@@ -1,0 +1,538 @@
+"""The exam-day console: the roll (one message that edits itself), a student's card with
+marks and grades, tickets, subgroups, written work, the texts to say aloud, confirming."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.context import FSMContext
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.exams import ExamForm
+from bot.domain.roll import (
+    Grade,
+    Mark,
+    TicketMethod,
+    closing_text,
+    count,
+    grades_for,
+    opening_text,
+    outage_deadline,
+    parse_ticket_list,
+    recording_file_name,
+)
+from bot.domain.timezones import format_clock, format_moment
+from bot.handlers.states import TeacherTickets
+from bot.keyboards.callbacks import RollCB
+from bot.keyboards.roll import (
+    ICONS,
+    PAGE,
+    card_keyboard,
+    roll_keyboard,
+    split_menu,
+    tickets_menu,
+    written_menu,
+)
+from bot.services import roll as service
+from bot.services.actors import Actor
+from bot.services.roll import MarkAction, Outcome, RollView
+from bot.services.roll_sheet import build_sheet
+from bot.services.sheets import sheet_csv, sheet_xlsx
+from bot.services.texts import exam_title, grade_name, mark_name
+
+
+def _outcome_text(outcome: Outcome, settings: Settings) -> str:
+    return {
+        Outcome.NOT_YOURS: _("This is not one of your exams."),
+        Outcome.LOCKED: _(
+            "The roll is confirmed and locked. An administrator can unlock it if a "
+            "correction is needed."
+        ),
+        Outcome.ALREADY: _("Already done."),
+        Outcome.NOT_PRESENT: _("Only a student marked present can get a grade or a ticket."),
+        Outcome.HAS_GRADE: _("This student already has a grade; they cannot be marked absent."),
+        Outcome.TOO_LATE: _(
+            "The {minutes} minutes are over: the student is recorded as absent for a valid "
+            "reason (technical failure) and was told so."
+        ).format(minutes=int(settings.outage_wait.total_seconds() // 60)),
+        Outcome.UNMARKED: _("Mark every student first: some are not marked yet."),
+        Outcome.OUTAGE_RUNNING: _(
+            "An outage clock is still running: mark it resolved, or wait until it runs out."
+        ),
+        Outcome.NOBODY: _("Nobody is marked present yet."),
+        Outcome.INVALID: _("That does not fit this exam."),
+    }.get(outcome, _("Done."))
+
+
+def roll_text(view: RollView, page: int, settings: Settings, locale: str) -> str:
+    exam = view.exam
+    uni = settings.tz
+    c = view.counts
+    lines = [
+        _("📋 <b>{title}</b>, group {group}").format(title=exam_title(exam), group=exam.group.name),
+        format_moment(exam.starts_at, uni, locale),
+    ]
+    regular = [s for s in exam.subgroups if not s.individual]
+    if regular:
+        lines.append(
+            _("Subgroups: {list}").format(
+                list=", ".join(
+                    f"{s.number} — {format_clock(s.starts_at, uni, locale)}" for s in regular
+                )
+            )
+        )
+    lines.append(
+        _(
+            "✅ {present} · 📄 {excused} · ❌ {absent} · ⚡ {outage} · ▫️ {unmarked} · total {total}"
+        ).format(
+            present=c.present,
+            excused=c.excused,
+            absent=c.absent,
+            outage=c.outage,
+            unmarked=c.unmarked,
+            total=c.total,
+        )
+    )
+    if exam.roll_confirmed_at is not None:
+        lines.append(
+            _("🔒 Confirmed {when}").format(when=format_moment(exam.roll_confirmed_at, uni, locale))
+        )
+    lines.append("")
+    start = page * PAGE
+    for number, line in enumerate(view.lines[start : start + PAGE], start=start + 1):
+        parts = [f"{number}. {ICONS[line.mark]} {line.student.full_name}"]
+        if line.subgroup is not None:
+            parts.append(_("sg {number}").format(number=line.subgroup))
+        if line.entry.ticket:
+            parts.append(f"🎫 {line.entry.ticket}")
+        if line.entry.grade:
+            parts.append(grade_name(line.entry.grade))
+        if line.mark is Mark.OUTAGE and line.entry.outage_since is not None:
+            parts.append(
+                _("outage until {clock}").format(
+                    clock=format_clock(
+                        outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
+                    )
+                )
+            )
+        lines.append(" · ".join(parts))
+    return "\n".join(lines)
+
+
+def _pages(view: RollView) -> int:
+    return max(1, math.ceil(len(view.lines) / PAGE))
+
+
+def roll_markup(view: RollView, page: int) -> InlineKeyboardMarkup:
+    start = page * PAGE
+    items = [
+        (number, line.student.id, line.student.full_name, line.mark)
+        for number, line in enumerate(view.lines[start : start + PAGE], start=start + 1)
+    ]
+    return roll_keyboard(
+        view.exam.id, items, page, _pages(view), view.exam.roll_confirmed_at is not None
+    )
+
+
+async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
+    if not isinstance(query.message, Message):
+        return
+    try:
+        await query.message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "not modified" not in str(exc):  # a double tap: the message already says this
+            raise
+
+
+async def _show_roll(
+    query: CallbackQuery,
+    view: RollView,
+    page: int,
+    settings: Settings,
+    locale: str,
+) -> None:
+    page = min(max(page, 0), _pages(view) - 1)
+    await _edit(query, roll_text(view, page, settings, locale), roll_markup(view, page))
+
+
+def card_text(view: RollView, student_id: int, settings: Settings, locale: str) -> str:
+    line = view.line(student_id)
+    assert line is not None
+    uni = settings.tz
+    student = line.student
+    lines = [
+        f"<b>{student.full_name}</b>",
+        _("Record book {book}, group {group}").format(
+            book=student.record_book, group=view.exam.group.name
+        ),
+        exam_title(view.exam),
+        _("State: {mark}").format(mark=f"{ICONS[line.mark]} {mark_name(line.mark)}"),
+    ]
+    if line.subgroup is not None:
+        lines.append(
+            _("Subgroup {number}, start {clock}").format(
+                number=line.subgroup, clock=format_clock(line.starts_at, uni, locale)
+            )
+        )
+    if line.entry.outage_since is not None and line.mark in (Mark.OUTAGE, Mark.FAILURE):
+        lines.append(
+            _("Outage since {since}; recorded as a failure at {until} unless resolved.").format(
+                since=format_clock(line.entry.outage_since, uni, locale),
+                until=format_clock(
+                    outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
+                ),
+            )
+        )
+    if line.entry.ticket:
+        lines.append(_("Ticket №{number}").format(number=line.entry.ticket))
+    if line.entry.grade:
+        lines.append(_("Grade: {grade}").format(grade=grade_name(line.entry.grade)))
+    return "\n".join(lines)
+
+
+async def _show_card(
+    query: CallbackQuery,
+    view: RollView,
+    student_id: int,
+    page: int,
+    settings: Settings,
+    locale: str,
+) -> None:
+    line = view.line(student_id)
+    if line is None:
+        await _show_roll(query, view, page, settings, locale)
+        return
+    await _edit(
+        query,
+        card_text(view, student_id, settings, locale),
+        card_keyboard(
+            view.exam.id,
+            student_id,
+            page,
+            line.mark,
+            view.exam.pass_fail,
+            grades_for(view.exam.pass_fail),
+        ),
+    )
+
+
+async def on_roll(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    state: FSMContext,
+) -> None:
+    """Every press of the console goes through here: act, then redraw what was pressed."""
+    now = clock.now()
+    cb = callback_data
+    exam = await service.own_exam(session, actor.teacher, cb.exam_id)
+    if exam is None:
+        await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
+        return
+    user_id = query.from_user.id
+    outcome = Outcome.OK
+    back_to_card = False
+    if cb.action in ("mark", "cmark"):
+        try:
+            action = MarkAction(cb.value)
+        except ValueError:
+            await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
+            return
+        outcome = await service.set_mark(
+            session, actor.teacher, user_id, exam.id, cb.student_id, action, now, settings
+        )
+        back_to_card = cb.action == "cmark"
+    elif cb.action == "grade":
+        try:
+            grade = Grade(cb.value)
+        except ValueError:
+            await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
+            return
+        outcome = await service.set_grade(
+            session, actor.teacher, user_id, exam.id, cb.student_id, grade, now, settings
+        )
+        back_to_card = True
+    elif cb.action == "rest":
+        outcome = await _rest_absent(session, actor, user_id, exam.id, now, settings)
+    elif cb.action == "card":
+        view = await service.load_roll(session, exam, now, settings)
+        if view.line(cb.student_id) is None:
+            await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
+            return
+        await query.answer()
+        await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
+        return
+    elif cb.action in ("tickets", "split", "written") and exam.roll_confirmed_at is not None:
+        outcome = Outcome.LOCKED
+    elif cb.action == "tickets":
+        await query.answer()
+        await _edit(
+            query,
+            _("🎫 How are tickets handed out to the present students?"),
+            tickets_menu(exam.id, cb.page),
+        )
+        return
+    elif cb.action == "tk":
+        method, _sep, number = cb.value.partition(":")
+        if method == TicketMethod.LIST:
+            await state.set_state(TeacherTickets.ticket_list)
+            await state.update_data(exam_id=exam.id)
+            await query.answer()
+            if isinstance(query.message, Message):
+                await query.message.answer(
+                    _(
+                        "Send the list, a line per student: surname (or full name, or record "
+                        "book) and the ticket number, e.g. «Иванова 7». Or /cancel."
+                    )
+                )
+            return
+        try:
+            ticket_method = TicketMethod(method)
+            tickets = int(number)
+        except ValueError:
+            await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
+            return
+        outcome, _assigned = await service.hand_out_tickets(
+            session, actor.teacher, exam.id, ticket_method, tickets, now, settings
+        )
+    elif cb.action == "split" and not cb.value:
+        await query.answer()
+        await _edit(query, _("👥 Into how many subgroups?"), split_menu(exam.id, cb.page, None))
+        return
+    elif cb.action == "split":
+        await query.answer()
+        await _edit(
+            query,
+            _("👥 {count} subgroups, alphabetically. How far apart do they start?").format(
+                count=cb.value
+            ),
+            split_menu(exam.id, cb.page, _int(cb.value)),
+        )
+        return
+    elif cb.action == "sp":
+        parts, _sep, gap = cb.value.partition(":")
+        outcome, _chunks = await service.split(
+            session,
+            actor.teacher,
+            exam.id,
+            _int(parts),
+            timedelta(minutes=_int(gap)),
+            now,
+            settings,
+        )
+    elif cb.action == "written":
+        await query.answer()
+        await _edit(
+            query,
+            _("✍️ How long is the written work? The clock starts when you choose."),
+            written_menu(exam.id, cb.page),
+        )
+        return
+    elif cb.action == "wr":
+        outcome = await service.start_written(
+            session, actor.teacher, exam.id, _int(cb.value), now, settings
+        )
+    elif cb.action == "texts":
+        view = await service.load_roll(session, exam, now, settings)
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer(aloud_text(view, settings))
+        return
+    elif cb.action == "confirm":
+        outcome, confirmed = await service.confirm_roll(
+            session, actor.teacher, user_id, exam.id, now, settings
+        )
+        if outcome is Outcome.OK and confirmed is not None:
+            await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
+            await _show_roll(query, confirmed, cb.page, settings, actor.locale)
+            await _send_sheet(query, confirmed, settings, actor.locale)
+            return
+    elif cb.action == "sheet":
+        view = await service.load_roll(session, exam, now, settings)
+        await query.answer()
+        await _send_sheet(query, view, settings, actor.locale)
+        return
+    elif cb.action != "show":
+        await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
+        return
+    if outcome is Outcome.OK or outcome is Outcome.ALREADY:
+        await query.answer(_("Already done.") if outcome is Outcome.ALREADY else None)
+    else:
+        await query.answer(_outcome_text(outcome, settings), show_alert=True)
+    exam = await service.own_exam(session, actor.teacher, exam.id)
+    assert exam is not None
+    view = await service.load_roll(session, exam, now, settings)
+    if back_to_card:
+        await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
+    else:
+        await _show_roll(query, view, cb.page, settings, actor.locale)
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return 0
+
+
+async def _rest_absent(
+    session: AsyncSession,
+    actor: Actor,
+    user_id: int,
+    exam_id: int,
+    now: datetime,
+    settings: Settings,
+) -> Outcome:
+    exam = await service.own_exam(session, actor.teacher, exam_id)
+    assert exam is not None
+    view = await service.load_roll(session, exam, now, settings)
+    unmarked = [x.student.id for x in view.lines if x.mark is Mark.UNMARKED]
+    if not unmarked:
+        return Outcome.ALREADY
+    outcome = Outcome.OK
+    for student_id in unmarked:
+        outcome = await service.set_mark(
+            session, actor.teacher, user_id, exam_id, student_id, MarkAction.ABSENT, now, settings
+        )
+        if outcome is not Outcome.OK:
+            break
+    return outcome
+
+
+def aloud_text(view: RollView, settings: Settings) -> str:
+    """What the teacher says on the recording, in Russian as the regulation words it."""
+    exam = view.exam
+    uni = settings.tz
+    form = ExamForm(exam.form)
+    teacher = exam.teacher.full_name if exam.teacher is not None else ""
+    blocks = [_("📢 <b>To say aloud</b> (the regulation's wording):")]
+    regular = [s for s in exam.subgroups if not s.individual]
+    if regular:
+        for subgroup in regular:
+            present = sum(
+                1 for x in view.lines if x.subgroup == subgroup.number and x.mark is Mark.PRESENT
+            )
+            blocks.append(
+                opening_text(
+                    form,
+                    exam.discipline.name,
+                    subgroup.starts_at.astimezone(uni),
+                    subgroup.number,
+                    present,
+                )
+            )
+    else:
+        blocks.append(
+            opening_text(
+                form,
+                exam.discipline.name,
+                exam.starts_at.astimezone(uni),
+                None,
+                view.counts.present,
+            )
+        )
+    blocks.append(closing_text(form, count(x.mark for x in view.lines)))
+    blocks.append(
+        _("Recording file name:")
+        + "\n<code>"
+        + recording_file_name(
+            exam.discipline.name, exam.starts_at.astimezone(uni), exam.group.name, teacher
+        )
+        + "</code>"
+    )
+    return "\n\n".join(blocks)
+
+
+async def _send_sheet(
+    query: CallbackQuery, view: RollView, settings: Settings, locale: str
+) -> None:
+    if not isinstance(query.message, Message):
+        return
+    sheet, name = build_sheet(view, settings, locale)
+    await query.message.answer_document(
+        BufferedInputFile(sheet_xlsx(sheet), filename=f"{name}.xlsx"),
+        caption=_("Attendance sheet: {title}").format(title=exam_title(view.exam)),
+    )
+    await query.message.answer_document(BufferedInputFile(sheet_csv(sheet), filename=f"{name}.csv"))
+
+
+async def got_ticket_list(
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    data = await state.get_data()
+    now = clock.now()
+    exam = await service.own_exam(session, actor.teacher, int(data.get("exam_id", 0)))
+    if exam is None:
+        await state.clear()
+        await message.answer(_outcome_text(Outcome.NOT_YOURS, settings))
+        return
+    view = await service.load_roll(session, exam, now, settings)
+    students = {x.student.id: (x.student.full_name, x.student.record_book) for x in view.lines}
+    assigned, errors = parse_ticket_list(message.text or "", students, None)
+    if errors:
+        reasons = {
+            "unknown": _("nobody of this group"),
+            "ambiguous": _("more than one student matches: give the full name"),
+            "bad_number": _("no ticket number"),
+            "duplicate": _("this student is already listed"),
+            "out_of_range": _("the number is out of range"),
+        }
+        await message.answer(
+            _("The list has mistakes; nothing was handed out. Fix these lines and send it again:")
+            + "".join(
+                "\n" + _("line {line}: {reason}").format(line=line, reason=reasons.get(code, code))
+                for line, code in errors
+            )
+        )
+        return
+    absent = [
+        s for s in assigned if (line := view.line(s)) is None or line.mark is not Mark.PRESENT
+    ]
+    present_assigned = {s: n for s, n in assigned.items() if s not in absent}
+    outcome, _given = await service.hand_out_tickets(
+        session,
+        actor.teacher,
+        exam.id,
+        TicketMethod.LIST,
+        max(present_assigned.values(), default=1),
+        now,
+        settings,
+        present_assigned,
+    )
+    await state.clear()
+    if outcome is not Outcome.OK:
+        await message.answer(_outcome_text(outcome, settings))
+        return
+    text = _("🎫 Tickets handed out: {count}.").format(count=len(present_assigned))
+    if absent:
+        text += "\n" + _("Not present, so not given: {count}.").format(count=len(absent))
+    await message.answer(text)
+
+
+async def ticket_list_needs_text(message: Message) -> None:
+    await message.answer(_("Send the list as text, or /cancel."))
+
+
+def setup() -> Router:
+    router = Router(name="teacher-roll")
+    router.callback_query.register(on_roll, RollCB.filter())
+    router.message.register(
+        got_ticket_list, TeacherTickets.ticket_list, F.text, ~F.text.startswith("/")
+    )
+    router.message.register(ticket_list_needs_text, TeacherTickets.ticket_list, ~F.text)
+    return router

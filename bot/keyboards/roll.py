@@ -1,0 +1,205 @@
+"""The console's keyboards: the roll (two buttons a student, 40 a page), a student's card,
+and the menus for tickets, subgroups and written work."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+
+from bot.domain.roll import GRADE_RU, Grade, Mark
+from bot.keyboards.callbacks import RollCB
+
+# 40 students x 2 buttons and the action rows stay under Telegram's 100 buttons.
+PAGE = 40
+ICONS = {
+    Mark.UNMARKED: "▫️",
+    Mark.PRESENT: "✅",
+    Mark.ABSENT: "❌",
+    Mark.EXCUSED: "📄",
+    Mark.OUTAGE: "⚡",
+    Mark.FAILURE: "🔌",
+}
+GRADE_DIGITS = {
+    Grade.EXCELLENT: "5",
+    Grade.GOOD: "4",
+    Grade.SATISFACTORY: "3",
+    Grade.FAIL: "2",
+}
+TICKET_COUNTS = (10, 15, 20, 25, 30, 40, 50)
+SPLIT_PARTS = (2, 3, 4)
+SPLIT_GAPS = (20, 30, 45, 60, 90)
+WRITTEN_MINUTES = (45, 60, 90, 120, 180)
+
+
+def _b(text: str, cb: RollCB) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=cb.pack())
+
+
+def short_name(full_name: str) -> str:
+    """'Иванова Мария Петровна' -> 'Иванова М. П.'"""
+    surname, *rest = full_name.split() or [full_name]
+    return " ".join([surname, *(f"{p[0]}." for p in rest if p)])
+
+
+def roll_keyboard(
+    exam_id: int,
+    students: list[tuple[int, int, str, Mark]],
+    page: int,
+    pages: int,
+    locked: bool,
+) -> InlineKeyboardMarkup:
+    """students: (number on the roll, student id, full name, mark) of this page."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if not locked:
+        for number, student_id, name, mark in students:
+            rows.append(
+                [
+                    _b(
+                        f"{ICONS[mark]} {number}. {short_name(name)}",
+                        RollCB(
+                            action="mark",
+                            exam_id=exam_id,
+                            student_id=student_id,
+                            page=page,
+                            value=Mark.PRESENT.value,
+                        ),
+                    ),
+                    _b(
+                        f"{number} ⋯",
+                        RollCB(action="card", exam_id=exam_id, student_id=student_id, page=page),
+                    ),
+                ]
+            )
+    if pages > 1:
+        nav = []
+        if page > 0:
+            nav.append(_b("◀️", RollCB(action="show", exam_id=exam_id, page=page - 1)))
+        nav.append(_b(f"{page + 1}/{pages}", RollCB(action="show", exam_id=exam_id, page=page)))
+        if page + 1 < pages:
+            nav.append(_b("▶️", RollCB(action="show", exam_id=exam_id, page=page + 1)))
+        rows.append(nav)
+    if locked:
+        rows.append(
+            [
+                _b(_("📄 Sheet"), RollCB(action="sheet", exam_id=exam_id)),
+                _b(_("📢 Texts"), RollCB(action="texts", exam_id=exam_id)),
+            ]
+        )
+        return InlineKeyboardMarkup(inline_keyboard=rows)
+    rows.append(
+        [
+            _b(_("❌ The rest absent"), RollCB(action="rest", exam_id=exam_id, page=page)),
+            _b(_("🔄 Refresh"), RollCB(action="show", exam_id=exam_id, page=page)),
+        ]
+    )
+    rows.append(
+        [
+            _b(_("🎫 Tickets"), RollCB(action="tickets", exam_id=exam_id, page=page)),
+            _b(_("👥 Subgroups"), RollCB(action="split", exam_id=exam_id, page=page)),
+            _b(_("✍️ Written"), RollCB(action="written", exam_id=exam_id, page=page)),
+        ]
+    )
+    rows.append(
+        [
+            _b(_("📢 Texts"), RollCB(action="texts", exam_id=exam_id, page=page)),
+            _b(_("🔒 Confirm roll"), RollCB(action="confirm", exam_id=exam_id, page=page)),
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def card_keyboard(
+    exam_id: int, student_id: int, page: int, mark: Mark, pass_fail: bool, grades: tuple[Grade, ...]
+) -> InlineKeyboardMarkup:
+    def cb(action: str, value: str = "") -> RollCB:
+        return RollCB(action=action, exam_id=exam_id, student_id=student_id, page=page, value=value)
+
+    rows: list[list[InlineKeyboardButton]] = []
+    if mark is not Mark.FAILURE:
+        rows.append(
+            [
+                _b(_("✅ Present"), cb("cmark", Mark.PRESENT.value)),
+                _b(_("❌ Absent"), cb("cmark", Mark.ABSENT.value)),
+            ]
+        )
+        outage = (
+            _b(_("🔧 Resolved"), cb("cmark", "resolved"))
+            if mark is Mark.OUTAGE
+            else _b(_("⚡ Outage"), cb("cmark", Mark.OUTAGE.value))
+        )
+        rows.append([_b(_("📄 Valid reason"), cb("cmark", Mark.EXCUSED.value)), outage])
+    if mark is Mark.PRESENT:
+        rows.append(
+            [
+                _b(
+                    f"{GRADE_DIGITS.get(g, '')} {GRADE_RU[g]}".strip(),
+                    cb("grade", g.value),
+                )
+                for g in grades
+            ][: 2 if pass_fail else 4]
+        )
+    rows.append([_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def tickets_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
+    def cb(value: str) -> RollCB:
+        return RollCB(action="tk", exam_id=exam_id, page=page, value=value)
+
+    rows = [
+        [_b(_("By the record book's last digit"), cb("last_digit:10"))],
+        [_b(_("From a list I send"), cb("list:0"))],
+    ]
+    rows += [
+        [_b(_("Random of {count}").format(count=n), cb(f"random:{n}")) for n in TICKET_COUNTS[:4]],
+        [_b(_("Random of {count}").format(count=n), cb(f"random:{n}")) for n in TICKET_COUNTS[4:]],
+    ]
+    rows.append([_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def split_menu(exam_id: int, page: int, parts: int | None) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]]
+    if parts is None:
+        rows = [
+            [
+                _b(
+                    _("{count} subgroups").format(count=n),
+                    RollCB(action="split", exam_id=exam_id, page=page, value=str(n)),
+                )
+                for n in SPLIT_PARTS
+            ]
+        ]
+    else:
+        rows = [
+            [
+                _b(
+                    _("{minutes} min apart").format(minutes=m),
+                    RollCB(action="sp", exam_id=exam_id, page=page, value=f"{parts}:{m}"),
+                )
+                for m in SPLIT_GAPS[:3]
+            ],
+            [
+                _b(
+                    _("{minutes} min apart").format(minutes=m),
+                    RollCB(action="sp", exam_id=exam_id, page=page, value=f"{parts}:{m}"),
+                )
+                for m in SPLIT_GAPS[3:]
+            ],
+        ]
+    rows.append([_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def written_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            _b(
+                _("{minutes} min").format(minutes=m),
+                RollCB(action="wr", exam_id=exam_id, page=page, value=str(m)),
+            )
+            for m in WRITTEN_MINUTES
+        ],
+        [_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))],
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)

@@ -1,0 +1,14 @@
+"""A notice as it will be sent: text, buttons, files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    # Buttons under the (last part of the) text, and files sent after it: (kind, file_id)
+    # with kind "photo" or "document"; photos go as one album, documents as another.
+    buttons: tuple[tuple[str, str], ...] = ()  # (label, callback data), one per row
+    files: tuple[tuple[str, str], ...] = ()

@@ -1,0 +1,284 @@
+"""What the exam-day console's notices say, rendered when sent from the roll as it is
+then: an outage resolved in the meantime, or a grade changed since, makes a notice moot
+(None)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from html import escape
+
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from bot.config import Settings
+from bot.db.models import Exam, ExamWork, Group, Notice, RollEntry, Student
+from bot.domain.reminders import NoticeKind
+from bot.domain.roll import Mark, effective_mark
+from bot.domain.statements import appeal_deadline
+from bot.domain.timezones import format_clock, format_moment
+from bot.services.rendered import Rendered
+from bot.services.texts import exam_title, grade_name, when_line
+
+ROLL_KINDS = frozenset(
+    {
+        NoticeKind.OUTAGE_EXPIRED,
+        NoticeKind.OUTAGE_REPORT,
+        NoticeKind.GRADE_POSTED,
+        NoticeKind.TICKET,
+        NoticeKind.SUBGROUP,
+        NoticeKind.WRITTEN_START,
+        NoticeKind.WRITTEN_LEFT,
+        NoticeKind.WRITTEN_MISSING,
+        NoticeKind.WORK_RECEIVED,
+        NoticeKind.NO_SHOWS,
+    }
+)
+
+# Other sittings of the same discipline offered after a technical failure.
+OTHER_SITTINGS_AHEAD = timedelta(days=14)
+
+
+async def render_roll_notice(
+    session: AsyncSession,
+    notice: Notice,
+    exam: Exam,
+    settings: Settings,
+    locale: str,
+    user_tz: tzinfo | None,
+) -> Rendered | None:
+    if exam.cancelled_at is not None:
+        return None
+    kind = NoticeKind(notice.kind)
+    uni = settings.tz
+    title = exam_title(exam)
+    student_id = notice.student_id or notice.payload.get("student_id")
+    entry = None
+    student = None
+    if student_id is not None:
+        student = await session.get(Student, int(student_id), options=[joinedload(Student.group)])
+        entry = await session.scalar(
+            select(RollEntry).where(
+                RollEntry.exam_id == exam.id, RollEntry.student_id == int(student_id)
+            )
+        )
+    if kind in (NoticeKind.OUTAGE_EXPIRED, NoticeKind.OUTAGE_REPORT):
+        since = datetime.fromisoformat(str(notice.payload.get("since")))
+        if (
+            entry is None
+            or student is None
+            or entry.outage_since != since
+            or effective_mark(
+                Mark(entry.mark), entry.outage_since, notice.due_at, settings.outage_wait
+            )
+            is not Mark.FAILURE
+        ):
+            return None  # resolved, or marked otherwise, in time
+        ended = since + settings.outage_wait
+        if kind is NoticeKind.OUTAGE_REPORT:
+            return Rendered(
+                _(
+                    "⚠️ <b>Technical failure</b>: {name} (group {group}, record book {book}), "
+                    "{title} on {when}. The outage began at {since} and was not fixed by "
+                    "{ended}. Recorded as absent for a valid reason (technical failure); "
+                    "the student may sit the exam with another group on another day."
+                ).format(
+                    name=escape(student.full_name),
+                    group=escape(student.group.name),
+                    book=escape(student.record_book),
+                    title=title,
+                    when=format_moment(exam.starts_at, uni, locale),
+                    since=format_clock(since, uni, locale),
+                    ended=format_clock(ended, uni, locale),
+                )
+            )
+        text = _(
+            "⚠️ The technical problem during {title} was not fixed within {minutes} minutes. "
+            "Under the regulation you are recorded as absent for a valid reason (technical "
+            "failure), and you may sit the exam with another group on another day. The "
+            "dean's office will confirm the date."
+        ).format(title=title, minutes=int(settings.outage_wait.total_seconds() // 60))
+        others = await _other_sittings(session, exam, notice.due_at)
+        if others:
+            text += "\n\n" + _("Other sittings of this discipline:")
+            for other in others:
+                text += "\n• " + _("group {group}: {when}").format(
+                    group=escape(other.group.name),
+                    when=when_line(other.starts_at, uni, user_tz, locale),
+                )
+        return Rendered(text)
+    if kind is NoticeKind.GRADE_POSTED:
+        if entry is None or entry.grade != notice.payload.get("grade"):
+            return None  # changed again since: the newer notice tells the newer grade
+        posted = datetime.fromisoformat(str(notice.payload.get("posted")))
+        deadline = appeal_deadline(posted, uni)
+        old = notice.payload.get("changed")
+        head = (
+            _("📝 Your grade for {title} was changed: {old} → {grade}.").format(
+                title=title, old=grade_name(str(old)), grade=grade_name(entry.grade)
+            )
+            if old
+            else _("📝 Your grade for {title}: <b>{grade}</b>.").format(
+                title=title, grade=grade_name(entry.grade)
+            )
+        )
+        return Rendered(
+            head
+            + "\n\n"
+            + _(
+                "If the exam procedure was violated, you may file an appeal until {deadline}, "
+                "naming the violation: /statement"
+            ).format(deadline=format_moment(deadline, uni, locale))
+        )
+    if kind is NoticeKind.TICKET:
+        if entry is None or entry.ticket != notice.payload.get("ticket"):
+            return None
+        return Rendered(
+            _("🎫 {title}: your ticket is <b>№{number}</b>.").format(
+                title=title, number=entry.ticket
+            )
+        )
+    if kind is NoticeKind.SUBGROUP:
+        start = datetime.fromisoformat(str(notice.payload.get("start")))
+        return Rendered(
+            _("👥 {title}: you are in subgroup {number}. Your start: {when}.").format(
+                title=title,
+                number=notice.payload.get("number"),
+                when=when_line(start, uni, user_tz, locale),
+            )
+        )
+    if kind is NoticeKind.WRITTEN_START:
+        if student is None:
+            return None
+        ends = datetime.fromisoformat(str(notice.payload.get("ends")))
+        until = datetime.fromisoformat(str(notice.payload.get("until")))
+        assert exam.written_started_at is not None
+        heading = "\n".join(
+            [
+                escape(exam.discipline.name),
+                escape(student.full_name),
+                escape(student.group.name),
+                format_moment(exam.written_started_at, uni, locale),
+                _("ticket №{number}").format(number=entry.ticket)
+                if entry is not None and entry.ticket
+                else _("ticket №…"),
+            ]
+        )
+        return Rendered(
+            _(
+                "✍️ <b>The written work for {title} has begun.</b> Head every sheet with the "
+                "discipline, your full name, group, the date and start time, and the ticket "
+                "number:\n\n{heading}\n\nTime is up at {ends}. Then sign every sheet and send "
+                "photos or PDFs of them here, no later than {until}."
+            ).format(
+                title=title,
+                heading=heading,
+                ends=format_clock(ends, uni, locale),
+                until=format_clock(until, uni, locale),
+            )
+        )
+    if kind is NoticeKind.WRITTEN_LEFT:
+        ends = datetime.fromisoformat(str(notice.payload.get("ends")))
+        return Rendered(
+            _("⏳ {title}: {left} minutes left (time is up at {ends}).").format(
+                title=title,
+                left=notice.payload.get("left"),
+                ends=format_clock(ends, uni, locale),
+            )
+        )
+    if kind is NoticeKind.WORK_RECEIVED:
+        ids = [int(i) for i in notice.payload.get("works", [])]
+        works = list(
+            await session.scalars(
+                select(ExamWork).where(ExamWork.id.in_(ids)).order_by(ExamWork.id)
+            )
+        )
+        if not works or student is None:
+            return None
+        label = (
+            _("written work")
+            if notice.payload.get("purpose") == "written"
+            else _("preparation sheets")
+        )
+        return Rendered(
+            _("📄 {name} (group {group}), {label}, {title}: {count} file(s).").format(
+                name=escape(student.full_name),
+                group=escape(student.group.name),
+                label=label,
+                title=title,
+                count=len(works),
+            ),
+            files=tuple((w.kind, w.file_id) for w in works),
+        )
+    if kind is NoticeKind.WRITTEN_MISSING:
+        missing = await _missing_works(session, exam, notice.due_at, settings)
+        if not missing:
+            return Rendered(_("✅ {title}: every present student handed in.").format(title=title))
+        return Rendered(
+            _("📋 {title}: no written work from {count}:").format(title=title, count=len(missing))
+            + "".join("\n• " + escape(name) for name in missing)
+        )
+    # NO_SHOWS
+    rows = await session.execute(
+        select(Student.full_name, Student.record_book, RollEntry.mark)
+        .join(RollEntry, RollEntry.student_id == Student.id)
+        .where(RollEntry.exam_id == exam.id, Student.group_id == exam.group_id)
+        .order_by(Student.full_name)
+    )
+    rows_list = list(rows)
+    absent = [(n, b) for n, b, m in rows_list if m == Mark.ABSENT]
+    text = _("📋 Roll confirmed: {title}, group {group}, {when}.").format(
+        title=title,
+        group=escape(exam.group.name),
+        when=format_moment(exam.starts_at, uni, locale),
+    )
+    if absent:
+        text += "\n" + _("Absent without a valid reason ({count}):").format(count=len(absent))
+        text += "".join(f"\n• {escape(n)} ({escape(b)})" for n, b in absent)
+    else:
+        text += "\n" + _("Nobody was absent without a valid reason.")
+    return Rendered(text)
+
+
+async def _other_sittings(session: AsyncSession, exam: Exam, now: datetime) -> list[Exam]:
+    return list(
+        await session.scalars(
+            select(Exam)
+            .where(
+                Exam.discipline_id == exam.discipline_id,
+                Exam.kind == exam.kind,
+                Exam.group_id != exam.group_id,
+                Exam.cancelled_at.is_(None),
+                Exam.starts_at > now,
+                Exam.starts_at <= now + OTHER_SITTINGS_AHEAD,
+            )
+            .options(joinedload(Exam.group).joinedload(Group.faculty))
+            .order_by(Exam.starts_at)
+            .limit(5)
+        )
+    )
+
+
+async def _missing_works(
+    session: AsyncSession, exam: Exam, now: datetime, settings: Settings
+) -> list[str]:
+    handed = set(
+        await session.scalars(
+            select(ExamWork.student_id).where(
+                ExamWork.exam_id == exam.id, ExamWork.purpose == "written"
+            )
+        )
+    )
+    rows = await session.execute(
+        select(Student.id, Student.full_name, RollEntry.mark, RollEntry.outage_since)
+        .join(RollEntry, RollEntry.student_id == Student.id)
+        .where(RollEntry.exam_id == exam.id)
+        .order_by(Student.full_name)
+    )
+    return [
+        name
+        for sid, name, mark, since in rows
+        if effective_mark(Mark(mark), since, now, settings.outage_wait) is Mark.PRESENT
+        and sid not in handed
+    ]

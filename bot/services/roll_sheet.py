@@ -1,0 +1,69 @@
+"""The attendance sheet (ведомость) of a roll: the rows and captions, in the reader's
+language; bot.services.sheets turns it into XLSX and CSV."""
+
+from __future__ import annotations
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.domain.exams import ExamForm
+from bot.domain.roll import closing_text, count, recording_file_name
+from bot.domain.timezones import format_moment
+from bot.services.roll import RollView
+from bot.services.sheets import Sheet, SheetRow
+from bot.services.texts import form_label, grade_name, mark_name
+
+
+def build_sheet(view: RollView, settings: Settings, locale: str) -> tuple[Sheet, str]:
+    """The sheet, and a file name (without extension) safe on every system."""
+    exam = view.exam
+    uni = settings.tz
+    teacher = exam.teacher.full_name if exam.teacher is not None else ""
+    header = [
+        _("Teacher: {name}").format(name=teacher),
+        _("Form: {form}").format(form=form_label(exam.form)),
+        _("Faculty: {faculty}").format(faculty=exam.group.faculty.name),
+    ]
+    if exam.roll_confirmed_at is not None:
+        header.append(
+            _("Confirmed: {when}").format(when=format_moment(exam.roll_confirmed_at, uni, locale))
+        )
+    else:
+        header.append(_("Not confirmed yet"))
+    rows = [
+        SheetRow(
+            number=number,
+            full_name=line.student.full_name,
+            record_book=line.student.record_book,
+            group=exam.group.name,
+            subgroup=str(line.subgroup or ""),
+            attendance=mark_name(line.mark),
+            grade=grade_name(line.entry.grade),
+            ticket=str(line.entry.ticket or ""),
+        )
+        for number, line in enumerate(view.lines, start=1)
+    ]
+    sheet = Sheet(
+        title=_("Attendance sheet: {discipline}, group {group}, {when}").format(
+            discipline=exam.discipline.name,
+            group=exam.group.name,
+            when=format_moment(exam.starts_at, uni, locale),
+        ),
+        header_lines=header,
+        columns=[
+            _("№"),
+            _("Full name"),
+            _("Record book"),
+            _("Group"),
+            _("Subgroup"),
+            _("Attendance"),
+            _("Grade"),
+            _("Ticket"),
+        ],
+        rows=rows,
+        totals=[closing_text(ExamForm(exam.form), count(x.mark for x in view.lines))],
+    )
+    name = recording_file_name(
+        exam.discipline.name, exam.starts_at.astimezone(uni), exam.group.name, teacher
+    ).replace(" _ экзамен _ ", " _ ведомость _ ")
+    return sheet, name

@@ -1,0 +1,161 @@
+"""The attendance sheet (ведомость) of an exam as a file: XLSX to print and sign, CSV to load
+elsewhere.
+
+The caller builds the `Sheet` with every caption already in the user's language; this
+module only lays it out, so it knows nothing of the database or of gettext.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import astuple, dataclass, fields
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
+
+SHEET_NAME = "Ведомость"
+
+# Record book and ticket are identifiers, not quantities: "0012" must not become 12.
+_TEXT_COLUMNS = frozenset({"record_book", "ticket"})
+_MIN_WIDTH = 5
+_MAX_WIDTH = 60
+# Excel (and LibreOffice) read a cell starting with one of these as a formula, both in a
+# CSV and when the user edits an XLSX cell; names and groups come from imported files.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    number: int
+    full_name: str
+    record_book: str
+    group: str
+    subgroup: str
+    attendance: str
+    grade: str
+    ticket: str
+
+
+_ROW_FIELDS = [field.name for field in fields(SheetRow)]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    title: str  # e.g. "Ведомость: Гистология, группа 101, 01.12.2026 09:00"
+    header_lines: list[str]  # above the table: teacher, form, confirmed at ...
+    columns: list[str]  # captions of the SheetRow fields, in that order
+    rows: list[SheetRow]
+    totals: list[str]  # under the table, e.g. the closing text
+
+
+def _check(sheet: Sheet) -> None:
+    if len(sheet.columns) != len(_ROW_FIELDS):
+        raise ValueError(
+            f"a sheet needs {len(_ROW_FIELDS)} column captions, got {len(sheet.columns)}"
+        )
+
+
+def _as_text(cell: Cell, value: str) -> None:
+    # openpyxl turns any string starting with "=" into a formula; a name is never one.
+    cell.value = value
+    cell.data_type = "s"
+
+
+def sheet_xlsx(sheet: Sheet) -> bytes:
+    """One worksheet: the title in bold, the header lines, the table (bold captions, frozen
+    under them, filter on), then the totals. Ready to print on A4 landscape."""
+    # Imported here, as in services/imports.py: openpyxl is slow to import and only the
+    # export needs it.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    _check(sheet)
+    workbook = Workbook()
+    ws = workbook.active
+    assert ws is not None  # a new Workbook always has one sheet
+    ws.title = SHEET_NAME
+
+    _as_text(ws.cell(row=1, column=1), sheet.title)
+    ws.cell(row=1, column=1).font = Font(bold=True, size=13)
+    row = 2
+    for line in sheet.header_lines:
+        _as_text(ws.cell(row=row, column=1), line)
+        row += 1
+    row += 1  # a blank line between the header and the table
+
+    thin = Side(style="thin")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    header_row = row
+    for col, caption in enumerate(sheet.columns, start=1):
+        cell = ws.cell(row=header_row, column=col)
+        _as_text(cell, caption)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", start_color="DDDDDD")
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        cell.border = border
+
+    widths = [len(caption) for caption in sheet.columns]
+    for item in sheet.rows:
+        row += 1
+        for col, (name, value) in enumerate(zip(_ROW_FIELDS, astuple(item), strict=True), 1):
+            cell = ws.cell(row=row, column=col)
+            if isinstance(value, int):
+                cell.value = value
+            else:
+                _as_text(cell, value)
+            if name in _TEXT_COLUMNS:
+                # "@" keeps it text when the teacher retypes the cell in Excel.
+                cell.number_format = "@"
+            cell.border = border
+            widths[col - 1] = max(widths[col - 1], len(str(value)))
+    last_table_row = row
+
+    row += 1  # a blank line before the totals
+    for line in sheet.totals:
+        row += 1
+        _as_text(ws.cell(row=row, column=1), line)
+
+    # The title and the free lines sit in column A and overflow to the right, so they do not
+    # count towards its width.
+    for col, width in enumerate(widths, start=1):
+        letter = get_column_letter(col)
+        ws.column_dimensions[letter].width = min(_MAX_WIDTH, max(_MIN_WIDTH, width + 2))
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=1).coordinate
+    last_letter = get_column_letter(len(sheet.columns))
+    ws.auto_filter.ref = f"A{header_row}:{last_letter}{last_table_row}"
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    # The usual defence against CSV formula injection: a leading apostrophe makes Excel show
+    # the text as is. A lone "-" (an empty grade, say) is no formula and stays.
+    if len(value) > 1 and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def sheet_csv(sheet: Sheet) -> bytes:
+    """The table only: the captions, then the rows. UTF-8 with a BOM and ";" between cells,
+    which is what Excel in a Russian locale opens with a double click.
+
+    Excel still reads "0012" in a CSV as the number 12; the XLSX is the file for Excel.
+    """
+    _check(sheet)
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow([_csv_safe(caption) for caption in sheet.columns])
+    for item in sheet.rows:
+        writer.writerow([_csv_safe(str(value)) for value in astuple(item)])
+    return buffer.getvalue().encode("utf-8-sig")

@@ -1,0 +1,48 @@
+"""Fixtures for every test layer: a throwaway PostgreSQL database for this run.
+
+TEST_POSTGRES_DSN names a server and a database to connect to; each test run creates its
+own database beside it (named after the process), so two runs on one server (a CI clone
+and a developer's run) never drop each other's tables. It is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+POSTGRES_DSN_ENV = "TEST_POSTGRES_DSN"
+
+
+async def _admin(dsn: str, sql: str) -> None:
+    url = make_url(dsn)
+    conn = await asyncpg.connect(
+        user=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str | None]:
+    dsn = os.environ.get(POSTGRES_DSN_ENV)
+    if not dsn:
+        yield None
+        return
+    name = f"{make_url(dsn).database}_run{os.getpid()}"
+    asyncio.run(_admin(dsn, f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(_admin(dsn, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(dsn).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
