@@ -1,4 +1,4 @@
-"""Command line: `python -m bot` runs the bot; subcommands import, invite and migrate."""
+"""Command line: `python -m bot` runs the bot; subcommands import, invite, export, exam and db."""
 
 from __future__ import annotations
 
@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     exam_sub.add_parser("list", help="upcoming exams and consultations with their ids")
     cancel = exam_sub.add_parser("cancel", help="cancel an exam; students already told are told")
     cancel.add_argument("exam_id", type=int)
+    unlock = exam_sub.add_parser("unlock", help="reopen a confirmed roll for corrections")
+    unlock.add_argument("exam_id", type=int)
+    export = sub.add_parser("export", help="export an exam's attendance sheet (ведомость)")
+    export.add_argument("what", choices=["roll"])
+    export.add_argument("exam_id", type=int)
+    export.add_argument("--format", dest="fmt", choices=["xlsx", "csv"], default="xlsx")
+    export.add_argument("--output", type=Path, help="file to write (default: a name from the exam)")
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     return parser
@@ -60,11 +67,17 @@ def main(argv: list[str] | None = None) -> int:
             name = getattr(args, "name", None) or getattr(args, "faculty", None)
             return asyncio.run(cli_invite(settings, InviteRole(args.role), name))
         if command == "exam":
-            from bot.cli import cancel_exam_cli, list_exams
+            from bot.cli import cancel_exam_cli, list_exams, unlock_roll_cli
 
             if args.exam_action == "list":
                 return asyncio.run(list_exams(settings))
+            if args.exam_action == "unlock":
+                return asyncio.run(unlock_roll_cli(settings, args.exam_id))
             return asyncio.run(cancel_exam_cli(settings, args.exam_id))
+        if command == "export":
+            from bot.cli import export_roll_cli
+
+            return asyncio.run(export_roll_cli(settings, args.exam_id, args.fmt, args.output))
         if command == "outbox":
             from bot.cli import show_outbox
 

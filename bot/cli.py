@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 from bot.app import create_bot, create_i18n
 from bot.clock import SystemClock
@@ -15,7 +16,10 @@ from bot.domain.imports import TableKind
 from bot.services.imports import ImportFileError, import_roster, import_schedule
 from bot.services.onboarding import InviteError, create_invite
 from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
+from bot.services.roll import exam_for_export, load_roll, unlock_roll
+from bot.services.roll_sheet import build_sheet
 from bot.services.schedule import upcoming_exams
+from bot.services.sheets import sheet_csv, sheet_xlsx
 from bot.services.texts import file_error_text, import_result_text, plan_warning_text
 
 
@@ -150,4 +154,43 @@ async def cancel_exam_cli(settings: Settings, exam_id: int) -> int:
         f"Exam {exam_id} cancelled: {report.cancelled} pending notices withdrawn, "
         f"{report.created} students will be told (the running bot sends within a minute)."
     )
+    return 0
+
+
+async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Path | None) -> int:
+    """The attendance sheet of one exam as XLSX or CSV, in DEFAULT_LOCALE's captions."""
+    engine = create_engine(settings.database_url)
+    i18n = create_i18n(settings)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine)() as session:
+            exam = await exam_for_export(session, exam_id)
+            if exam is None:
+                complain(f"No exam with id {exam_id} (see: python -m bot exam list).")
+                return 1
+            view = await load_roll(session, exam, SystemClock().now(), settings)
+            await session.commit()  # the roll's rows, created on first look
+            with i18n.context(), i18n.use_locale(settings.default_locale):
+                sheet, name = build_sheet(view, settings, settings.default_locale)
+    finally:
+        await engine.dispose()
+    content = sheet_xlsx(sheet) if fmt == "xlsx" else sheet_csv(sheet)
+    target = output or Path(f"{name}.{fmt}")
+    target.write_bytes(content)
+    say(f"Sheet of exam {exam_id} ({len(sheet.rows)} students) written to {target}")
+    return 0
+
+
+async def unlock_roll_cli(settings: Settings, exam_id: int) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine).begin() as session:
+            unlocked = await unlock_roll(session, exam_id)
+    finally:
+        await engine.dispose()
+    if not unlocked:
+        complain(f"Exam {exam_id} does not exist or its roll is not confirmed.")
+        return 1
+    say(f"The roll of exam {exam_id} is open again; the teacher can correct it and confirm.")
     return 0

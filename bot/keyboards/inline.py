@@ -78,6 +78,7 @@ def statement_kinds(kinds: Iterable[str]) -> InlineKeyboardMarkup:
     labels = {
         "timezone": _("🌍 Another time (time zone)"),
         "absence": _("🩺 Absence for a valid reason"),
+        "appeal": _("⚖️ Appeal (a violation of the procedure)"),
     }
     kb = InlineKeyboardBuilder()
     for kind in kinds:

@@ -147,12 +147,12 @@ def tickets_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
         return RollCB(action="tk", exam_id=exam_id, page=page, value=value)
 
     rows = [
-        [_b(_("By the record book's last digit"), cb("last_digit:10"))],
-        [_b(_("From a list I send"), cb("list:0"))],
+        [_b(_("By the record book's last digit"), cb("last_digit-10"))],
+        [_b(_("From a list I send"), cb("list-0"))],
     ]
     rows += [
-        [_b(_("Random of {count}").format(count=n), cb(f"random:{n}")) for n in TICKET_COUNTS[:4]],
-        [_b(_("Random of {count}").format(count=n), cb(f"random:{n}")) for n in TICKET_COUNTS[4:]],
+        [_b(_("Random of {count}").format(count=n), cb(f"random-{n}")) for n in TICKET_COUNTS[:4]],
+        [_b(_("Random of {count}").format(count=n), cb(f"random-{n}")) for n in TICKET_COUNTS[4:]],
     ]
     rows.append([_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -175,14 +175,14 @@ def split_menu(exam_id: int, page: int, parts: int | None) -> InlineKeyboardMark
             [
                 _b(
                     _("{minutes} min apart").format(minutes=m),
-                    RollCB(action="sp", exam_id=exam_id, page=page, value=f"{parts}:{m}"),
+                    RollCB(action="sp", exam_id=exam_id, page=page, value=f"{parts}x{m}"),
                 )
                 for m in SPLIT_GAPS[:3]
             ],
             [
                 _b(
                     _("{minutes} min apart").format(minutes=m),
-                    RollCB(action="sp", exam_id=exam_id, page=page, value=f"{parts}:{m}"),
+                    RollCB(action="sp", exam_id=exam_id, page=page, value=f"{parts}x{m}"),
                 )
                 for m in SPLIT_GAPS[3:]
             ],

@@ -8,20 +8,28 @@ from html import escape
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from bot.config import Settings
-from bot.db.models import Exam, Group, Notice, Statement, Student, User
+from bot.db.models import Exam, ExamWork, Group, Notice, RollEntry, Statement, Student, User
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.reminders import NoticeKind
-from bot.domain.statements import StatementStatus
+from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment, resolve_timezone
 from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtExamCB
 from bot.services.rendered import Rendered
 from bot.services.roll_notices import ROLL_KINDS, render_roll_notice
 from bot.services.schedule import ScheduleItem
-from bot.services.texts import exam_title, kind_name, reason_name, schedule_card, when_line
+from bot.services.texts import (
+    exam_title,
+    grade_name,
+    kind_name,
+    reason_name,
+    schedule_card,
+    when_line,
+)
 
 
 async def render_notice(
@@ -64,18 +72,45 @@ async def render_notice(
         )
         if statement is None:
             return None
+    extra: tuple[tuple[str, str], ...] = ()
+    grade = None
+    if statement is not None and statement.kind == StatementKind.APPEAL:
+        # The preparation sheets go to the appeal commission with the appeal (the table).
+        works = await session.scalars(
+            select(ExamWork)
+            .where(
+                ExamWork.exam_id == statement.exam_id,
+                ExamWork.student_id == statement.student_id,
+                ExamWork.purpose == "preparation",
+            )
+            .order_by(ExamWork.id)
+        )
+        extra = tuple((w.kind, w.file_id) for w in works)
+        grade = await session.scalar(
+            select(RollEntry.grade).where(
+                RollEntry.exam_id == statement.exam_id,
+                RollEntry.student_id == statement.student_id,
+            )
+        )
     with i18n.context(), i18n.use_locale(locale):
         if notice.kind in ROLL_KINDS:
             return await render_roll_notice(session, notice, exam, settings, locale, user_tz)
         if statement is not None:
-            return _render_statement(notice, statement, exam, settings.tz, locale)
+            return _render_statement(notice, statement, exam, settings.tz, locale, extra, grade)
         return _render(notice, exam, settings.tz, user_tz, locale)
 
 
 def _render_statement(
-    notice: Notice, statement: Statement, exam: Exam, uni_tz: tzinfo, locale: str
+    notice: Notice,
+    statement: Statement,
+    exam: Exam,
+    uni_tz: tzinfo,
+    locale: str,
+    sheets: tuple[tuple[str, str], ...] = (),
+    grade: str | None = None,
 ) -> Rendered | None:
     kind = kind_name(statement.kind)
+    appeal = statement.kind == StatementKind.APPEAL
     if notice.kind == NoticeKind.STATEMENT_DOCS:
         files = tuple(
             (str(kind_), str(file_id)) for kind_, file_id in notice.payload.get("files", [])
@@ -128,6 +163,21 @@ def _render_statement(
                 (_("❌ Decline"), RescheduleCB(statement_id=statement.id, confirm=False).pack()),
             ),
         )
+    if notice.kind == NoticeKind.STATEMENT and notice.payload.get("for") == "teacher":
+        if statement.status == StatementStatus.WITHDRAWN:
+            return None
+        return Rendered(
+            _(
+                "⚖️ {name} (group {group}) filed appeal №{number} about {title}; the dean's "
+                "office will decide. The appeal says:\n{text}"
+            ).format(
+                name=escape(statement.student.full_name),
+                group=escape(statement.student.group.name),
+                number=statement.id,
+                title=exam_title(exam),
+                text=escape(statement.text),
+            )
+        )
     if notice.kind == NoticeKind.STATEMENT:
         if statement.status != StatementStatus.SUBMITTED:
             return None  # withdrawn (or decided elsewhere) before the card went out
@@ -152,22 +202,32 @@ def _render_statement(
             lines.append(_("Reason: {reason}").format(reason=reason_name(statement.reason)))
         if statement.text:
             lines.append(escape(statement.text))
+        if grade:
+            lines.append(_("Grade: {grade}").format(grade=grade_name(grade)))
         if statement.files:
             lines.append(_("Documents: {count}").format(count=len(statement.files)))
+        if sheets:
+            lines.append(_("Preparation sheets: {count}").format(count=len(sheets)))
         buttons = (
-            (_("✅ Approve"), DecideCB(action="approve", statement_id=statement.id).pack()),
+            (
+                _("✅ Uphold") if appeal else _("✅ Approve"),
+                DecideCB(action="approve", statement_id=statement.id).pack(),
+            ),
             (_("❌ Reject"), DecideCB(action="reject", statement_id=statement.id).pack()),
             (_("❓ Ask for more"), DecideCB(action="more", statement_id=statement.id).pack()),
         )
         return Rendered(
             "\n".join(lines),
             buttons=buttons,
-            files=tuple((f.kind, f.file_id) for f in statement.files),
+            files=tuple((f.kind, f.file_id) for f in statement.files) + sheets,
         )
     action = str(notice.payload.get("action"))
     comment = str(notice.payload.get("comment") or "")
     if notice.payload.get("for") == "teacher":
-        verdict = _("approved") if action == "approve" else _("rejected")
+        if appeal:
+            verdict = _("upheld") if action == "approve" else _("rejected")
+        else:
+            verdict = _("approved") if action == "approve" else _("rejected")
         return Rendered(
             _("📋 Statement №{number} of {name} ({kind}, {title}) is {verdict}.").format(
                 number=statement.id,
@@ -185,6 +245,10 @@ def _render_statement(
             "Reply to them, or file a new statement with the documents: /statement"
         ),
     }
+    if appeal:
+        texts["approve"] = _(
+            "✅ Your appeal №{number} ({kind}, {title}) is upheld by the dean's office."
+        )
     text = texts.get(action, texts["approve"]).format(
         number=statement.id, kind=kind, title=exam_title(exam)
     )

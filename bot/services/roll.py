@@ -576,13 +576,12 @@ async def _tell_subgroups(
     created: Iterable[tuple[Subgroup, list[int]]],
     now: datetime,
 ) -> None:
-    chats = dict(
-        (
-            await session.execute(
-                select(Student.id, Student.user_id).where(Student.group_id == exam.group_id)
-            )
-        ).tuples()
-    )
+    chats: dict[int, int | None] = {
+        sid: chat
+        for sid, chat in await session.execute(
+            select(Student.id, Student.user_id).where(Student.group_id == exam.group_id)
+        )
+    }
     # Whoever re-planning already told of the new time (a card had gone out) is not told twice.
     told = set(
         await session.scalars(

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db.models import (
     Exam,
     Group,
+    RollEntry,
     Statement,
     StatementFile,
     Student,
@@ -29,43 +30,69 @@ from bot.db.models import (
 from bot.domain.reminders import NoticeKind, Planned, change_notice, stamp
 from bot.domain.statements import (
     MAX_FILES,
+    MIN_APPEAL_TEXT,
     StatementKind,
     StatementStatus,
     absence_open,
+    appeal_open,
     timezone_open,
 )
 from bot.services.reminders import deanery_recipients, plan_exam, queue
+from bot.services.roll import mark_excused_by_statement
 
 
 @dataclass
 class Eligible:
     exam: Exam
     kinds: list[StatementKind] = field(default_factory=list)
+    grade_posted_at: datetime | None = None
 
 
 async def eligible_exams(
     session: AsyncSession, student: Student, now: datetime, settings: Settings
 ) -> list[Eligible]:
+    """The student's exams a statement may be about now; an exam graded lately is listed
+    even when its appeal window is closed, so that the student can be told when it was."""
     exams = await session.scalars(
         select(Exam)
         .where(Exam.group_id == student.group_id, Exam.cancelled_at.is_(None))
         .options(joinedload(Exam.discipline))
         .order_by(Exam.starts_at, Exam.id)
     )
+    posted = await grades_posted(session, student)
     result = []
     for exam in exams:
-        kinds = allowed_kinds(exam, now, settings)
-        if kinds:
-            result.append(Eligible(exam, kinds))
+        graded = posted.get(exam.id)
+        kinds = allowed_kinds(exam, now, settings, graded)
+        if kinds or (graded is not None and now - graded < RECENT_GRADE):
+            result.append(Eligible(exam, kinds, graded))
     return result
 
 
-def allowed_kinds(exam: Exam, now: datetime, settings: Settings) -> list[StatementKind]:
+# How long after a grade the exam stays on /statement's list to explain a closed window.
+RECENT_GRADE = timedelta(days=14)
+
+
+async def grades_posted(session: AsyncSession, student: Student) -> dict[int, datetime]:
+    """exam id -> when the student's grade was posted (the appeal window counts from it)."""
+    rows = await session.execute(
+        select(RollEntry.exam_id, RollEntry.grade_posted_at).where(
+            RollEntry.student_id == student.id, RollEntry.grade_posted_at.is_not(None)
+        )
+    )
+    return {exam_id: posted for exam_id, posted in rows if posted is not None}
+
+
+def allowed_kinds(
+    exam: Exam, now: datetime, settings: Settings, grade_posted_at: datetime | None = None
+) -> list[StatementKind]:
     kinds = []
     if timezone_open(exam.starts_at, now):
         kinds.append(StatementKind.TIMEZONE)
-    if absence_open(exam.starts_at, now, settings.absence_docs_days):
+    if absence_open(exam.starts_at, now, settings.absence_docs_days) and grade_posted_at is None:
         kinds.append(StatementKind.ABSENCE)
+    if appeal_open(grade_posted_at, now, settings.tz):
+        kinds.append(StatementKind.APPEAL)
     return kinds
 
 
@@ -96,11 +123,14 @@ async def submit(
         kind = StatementKind(str(draft.get("kind")))
     except ValueError:
         return SubmitResult(SubmitOutcome.INCOMPLETE)
-    if kind not in allowed_kinds(exam, now, settings):
+    graded = (await grades_posted(session, student)).get(exam.id)
+    if kind not in allowed_kinds(exam, now, settings, graded):
         return SubmitResult(SubmitOutcome.CLOSED)
     if kind is StatementKind.TIMEZONE and not draft.get("time_zone"):
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     if kind is StatementKind.ABSENCE and not (draft.get("reason") and draft.get("text")):
+        return SubmitResult(SubmitOutcome.INCOMPLETE)
+    if kind is StatementKind.APPEAL and len(str(draft.get("text") or "").strip()) < MIN_APPEAL_TEXT:
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     statement = Statement(
         student_id=student.id,
@@ -188,10 +218,27 @@ async def announce_statement(session: AsyncSession, statement: Statement, now: d
         )
         for chat_id, _user in recipients
     ]
-    return await queue(
-        session,
-        [(p, chat, user, None) for p, (chat, user) in zip(rows, recipients, strict=True)],
-        statement.exam_id,
+    items: list[tuple[Planned, int, int | None, int | None]] = [
+        (p, chat, user, None) for p, (chat, user) in zip(rows, recipients, strict=True)
+    ]
+    if statement.kind == StatementKind.APPEAL:
+        # The table: the appeal goes to the dean's office, and the teacher is told of it.
+        teacher_user = await _teacher_user(session, statement.exam_id)
+        if teacher_user is not None:
+            planned = Planned(
+                NoticeKind.STATEMENT,
+                f"{NoticeKind.STATEMENT}:{statement.id}:teacher",
+                now,
+                now + timedelta(days=60),
+                {"statement_id": statement.id, "for": "teacher"},
+            )
+            items.append((planned, teacher_user, teacher_user, None))
+    return await queue(session, items, statement.exam_id)
+
+
+async def _teacher_user(session: AsyncSession, exam_id: int) -> int | None:
+    return await session.scalar(
+        select(Teacher.user_id).join(Exam, Exam.teacher_id == Teacher.id).where(Exam.id == exam_id)
     )
 
 
@@ -245,13 +292,15 @@ async def decide(
             [(planned, student_chat, student_chat, statement.student_id)],
             statement.exam_id,
         )
+    if action != "more" and statement.kind == StatementKind.ABSENCE:
+        # The roll: approved is "absent, valid reason" (the additional session's list);
+        # rejected is "absent, no valid reason" unless the student did attend.
+        await mark_excused_by_statement(
+            session, statement.exam_id, statement.student_id, action == "approve", now
+        )
     if action != "more":
         # The teacher runs the roll call: they hear the outcome too.
-        teacher_user = await session.scalar(
-            select(Teacher.user_id)
-            .join(Exam, Exam.teacher_id == Teacher.id)
-            .where(Exam.id == statement.exam_id)
-        )
+        teacher_user = await _teacher_user(session, statement.exam_id)
         if teacher_user is not None:
             planned = Planned(
                 NoticeKind.STATEMENT_DECIDED,

@@ -189,3 +189,40 @@ def test_run_without_token_exits_2(
     assert out == ""
     assert "BOT_TOKEN" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_export_roll_and_unlock(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "roster", "data/samples/roster.csv"]) == 0
+    assert main(["import", "schedule", "data/samples/schedule.csv"]) == 0
+    [(exam_id,)] = query(
+        workdir,
+        "SELECT exams.id FROM exams JOIN disciplines ON disciplines.id = exams.discipline_id "
+        "WHERE disciplines.name = 'Латинский язык'",
+    )
+    capsys.readouterr()
+    assert main(["export", "roll", str(exam_id), "--format", "csv", "--output", "r.csv"]) == 0
+    out, _ = capsys.readouterr()
+    assert "3 students" in out
+    rows = (workdir / "r.csv").read_bytes().decode("utf-8-sig").splitlines()
+    assert rows[0].split(";")[:3] == ["№", "ФИО", "Зачётная книжка"]
+    assert [r.split(";")[1] for r in rows[1:]] == [
+        "Иванова Мария Олеговна",
+        "Каримов Булат Айратович",
+        "Соколова Анна Дмитриевна",
+    ]
+    assert all(r.split(";")[5] == "не отмечен" for r in rows[1:])
+    assert main(["export", "roll", str(exam_id)]) == 0  # XLSX, named after the exam
+    out, _ = capsys.readouterr()
+    [written] = list(workdir.glob("*.xlsx"))
+    assert written.name.startswith("Латинский язык _ 23.12.2026 _ ведомость _ 08.30 _ 1102")
+    assert main(["export", "roll", "999"]) == 1
+
+    # Unlocking: only a confirmed roll.
+    assert main(["exam", "unlock", str(exam_id)]) == 1
+    with closing(sqlite3.connect(workdir / "bot.db")) as db:
+        db.execute(
+            "UPDATE exams SET roll_confirmed_at = '2026-12-23 09:00:00' WHERE id = ?", (exam_id,)
+        )
+        db.commit()
+    assert main(["exam", "unlock", str(exam_id)]) == 0
+    assert query(workdir, "SELECT roll_confirmed_at FROM exams WHERE id = ?", exam_id) == [(None,)]

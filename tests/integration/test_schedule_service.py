@@ -179,6 +179,12 @@ async def test_teacher_keeps_a_split_exam_until_the_last_subgroup_ends(
     await db.commit()
     zakirov = await teacher(db, ZAKIROV)
     assert [e.id for e in await teacher_exams(db, zakirov, at(11, 16, 59))] == [chemistry]
+    # Over, but the roll is still open: it stays for the teacher to finish it.
+    assert [e.id for e in await teacher_exams(db, zakirov, at(11, 17))] == [chemistry]
+    confirmed = await db.get(Exam, chemistry)
+    assert confirmed is not None
+    confirmed.roll_confirmed_at = at(11, 17)
+    await db.flush()
     assert await teacher_exams(db, zakirov, at(11, 17)) == []
 
 
@@ -192,10 +198,11 @@ async def test_teacher_sees_only_own_upcoming_exams(db: AsyncSession) -> None:
     ]
     assert all(e.teacher_id == smirnova.id for e in exams)
 
-    # Гистология (09.01 10:00, 60 min) is over at 11:00.
-    assert len(await teacher_exams(db, smirnova, at(9, 11) - timedelta(seconds=1))) == 3
-    later = await teacher_exams(db, smirnova, at(9, 11))
-    assert [e.discipline.name for e in later] == ["Анатомия", "Анатомия"]
+    # Гистология (09.01 10:00, 60 min) is over at 11:00, but stays while its roll is
+    # open, for a week at most.
+    assert len(await teacher_exams(db, smirnova, at(9, 11))) == 3
+    later = await teacher_exams(db, smirnova, at(9, 10) + timedelta(days=7))
+    assert "Гистология" not in [e.discipline.name for e in later]
 
     zakirov = await teacher(db, ZAKIROV)
     assert [e.discipline.name for e in await teacher_exams(db, zakirov, BEFORE)] == ["Химия"]

@@ -6,6 +6,7 @@ nothing; an album of photos arrives as separate updates and all of them join the
 
 from __future__ import annotations
 
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -18,12 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.exams import EventKind
 from bot.domain.statements import (
     MAX_FILES,
     MAX_TEXT,
+    MIN_APPEAL_TEXT,
     AbsenceReason,
     StatementKind,
     StatementStatus,
+    appeal_deadline,
     document_accepted,
 )
 from bot.domain.timezones import format_moment, parse_timezone
@@ -47,6 +51,7 @@ from bot.keyboards.inline import (
 )
 from bot.services.actors import Actor
 from bot.services.statements import (
+    Eligible,
     SubmitOutcome,
     add_documents,
     announce_statement,
@@ -111,15 +116,43 @@ async def chose_exam(
     # Also pressed on the day-before card, possibly in the middle of another dialogue:
     # the card itself stays as it is, the questions come as a new message.
     from_menu = await state.get_state() == StatementForm.exam.state
-    await state.set_data({"exam_id": chosen.exam.id, "files": [], "acked_groups": []})
-    await state.set_state(StatementForm.kind)
     await query.answer()
     text = _("{exam}: what would you like to ask?").format(exam=escape(chosen.exam.discipline.name))
+    window = _appeal_window_text(chosen, clock.now(), settings, actor.locale)
+    if not chosen.kinds:
+        # Graded lately but the appeal window is closed: say when it was open.
+        await state.clear()
+        await edit_pressed(query, escape(chosen.exam.discipline.name) + ": " + window)
+        return
+    await state.set_data({"exam_id": chosen.exam.id, "files": [], "acked_groups": []})
+    await state.set_state(StatementForm.kind)
+    if window:
+        text += "\n\n" + window
     markup = statement_kinds(k.value for k in chosen.kinds)
     if from_menu:
         await edit_pressed(query, text, reply_markup=markup)
     elif isinstance(query.message, Message):
         await query.message.answer(text, reply_markup=markup)
+
+
+def _appeal_window_text(chosen: Eligible, now: datetime, settings: Settings, locale: str) -> str:
+    """Why there is no appeal button (or until when there is one)."""
+    exam = chosen.exam
+    if chosen.grade_posted_at is None:
+        if exam.starts_at <= now and exam.kind == EventKind.EXAM:
+            return _(
+                "An appeal can be filed once your grade is posted, until the end of the next day."
+            )
+        return ""
+    deadline = format_moment(
+        appeal_deadline(chosen.grade_posted_at, settings.tz), settings.tz, locale
+    )
+    if StatementKind.APPEAL in chosen.kinds:
+        return _("An appeal is possible until {deadline}.").format(deadline=deadline)
+    return _(
+        "The appeal window for this exam was open from the grade's posting until {deadline}; "
+        "it is closed now."
+    ).format(deadline=deadline)
 
 
 async def chose_kind(
@@ -128,11 +161,19 @@ async def chose_kind(
     actor: Actor,
     state: FSMContext,
 ) -> None:
-    if callback_data.kind not in (StatementKind.TIMEZONE, StatementKind.ABSENCE):
+    if callback_data.kind not in (
+        StatementKind.TIMEZONE,
+        StatementKind.ABSENCE,
+        StatementKind.APPEAL,
+    ):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     await state.update_data(kind=callback_data.kind)
     await query.answer()
+    if callback_data.kind == StatementKind.APPEAL:
+        await state.set_state(StatementForm.text)
+        await edit_pressed(query, appeal_prompt())
+        return
     if callback_data.kind == StatementKind.TIMEZONE:
         await state.set_state(StatementForm.zone)
         current = actor.user.tz
@@ -207,8 +248,27 @@ async def text_typed(message: Message, state: FSMContext) -> None:
             _("That is too long: at most {limit} characters, please.").format(limit=MAX_TEXT)
         )
         return
-    await state.update_data(text=text)
     data = await state.get_data()
+    if data.get("kind") == StatementKind.APPEAL and len(text) < MIN_APPEAL_TEXT:
+        await message.answer(
+            _("Please describe the violation in more detail (at least {count} characters).").format(
+                count=MIN_APPEAL_TEXT
+            )
+            + "\n\n"
+            + appeal_prompt()
+        )
+        return
+    await state.update_data(text=text)
+    if data.get("kind") == StatementKind.APPEAL:
+        await state.set_state(StatementForm.files)
+        await message.answer(
+            _(
+                "If you have scans (e.g. the signed appeal), send them now as photos or "
+                "PDF (up to {count}); otherwise just press Done."
+            ).format(count=MAX_FILES),
+            reply_markup=statement_action("done", _("Done")),
+        )
+        return
     if data.get("kind") == StatementKind.ABSENCE:
         await state.set_state(StatementForm.files)
         await message.answer(
@@ -344,12 +404,21 @@ async def more_files_done(
 
 async def files_done(query: CallbackQuery, state: FSMContext) -> None:
     data = await state.get_data()
-    if not data.get("files"):
+    if not data.get("files") and data.get("kind") != StatementKind.APPEAL:
         await query.answer(_("Attach at least one document first."), show_alert=True)
         return
     await query.answer()
     if isinstance(query.message, Message):
         await _preview(query.message, state)
+
+
+def appeal_prompt() -> str:
+    return _(
+        "Describe the concrete violation of the exam procedure (at least {count} "
+        "characters): what happened, and when. Under the regulation an appeal is "
+        "considered only for a violation of the procedure, not for disagreement with the "
+        "grade as such."
+    ).format(count=MIN_APPEAL_TEXT)
 
 
 async def _preview(target: Message, state: FSMContext) -> None:

@@ -104,5 +104,7 @@ async def work_sent(
 def setup() -> Router:
     router = Router(name="student-works")
     router.message.filter(F.chat.type == "private", StateFilter(None), is_student)
-    router.message.register(work_sent, F.photo | F.document)
+    # A spreadsheet is an import attempt: the imports router answers it.
+    spreadsheet = F.document.file_name.regexp(r"(?i).*\.(csv|xlsx)$")
+    router.message.register(work_sent, F.photo | (F.document & ~spreadsheet))
     return router

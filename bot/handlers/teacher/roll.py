@@ -283,7 +283,7 @@ async def on_roll(
         )
         return
     elif cb.action == "tk":
-        method, _sep, number = cb.value.partition(":")
+        method, _sep, number = cb.value.partition("-")
         if method == TicketMethod.LIST:
             await state.set_state(TeacherTickets.ticket_list)
             await state.update_data(exam_id=exam.id)
@@ -320,7 +320,7 @@ async def on_roll(
         )
         return
     elif cb.action == "sp":
-        parts, _sep, gap = cb.value.partition(":")
+        parts, _sep, gap = cb.value.partition("x")
         outcome, _chunks = await service.split(
             session,
             actor.teacher,

@@ -1,0 +1,329 @@
+"""The exam-day console, end to end: a teacher runs an exam from the phone — split, marks,
+tickets, an outage that runs out and one that is resolved, grades, confirm, the sheet —
+and the messages every party got, the database and the sheet agree."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.db.models import (
+    Discipline,
+    Exam,
+    ExamWork,
+    GradeChange,
+    InviteRole,
+    RollEntry,
+    Student,
+    Subgroup,
+)
+from bot.keyboards.callbacks import RollCB
+from tests.e2e.conftest import BotRunner, join_by_invite, link_student, press, say
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
+
+LATIN_START = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)  # 08:30 Moscow
+WRITTEN_START = datetime(2027, 1, 19, 6, 30, tzinfo=UTC)  # 09:30 Moscow
+
+
+async def exam_of(runner: BotRunner, discipline: str) -> Exam:
+    async with runner.sessionmaker() as session:
+        exam = await session.scalar(
+            select(Exam).join(Discipline).where(Discipline.name == discipline, Exam.kind == "exam")
+        )
+        assert exam is not None
+        return exam
+
+
+async def entries(runner: BotRunner, exam_id: int) -> dict[str, RollEntry]:
+    async with runner.sessionmaker() as session:
+        rows = await session.execute(
+            select(Student.full_name, RollEntry)
+            .join(RollEntry, RollEntry.student_id == Student.id)
+            .where(RollEntry.exam_id == exam_id)
+        )
+        return {name.split()[0]: entry for name, entry in rows}
+
+
+async def student_id(runner: BotRunner, surname: str) -> int:
+    async with runner.sessionmaker() as session:
+        found = await session.scalar(
+            select(Student.id).where(Student.full_name.startswith(surname))
+        )
+        assert found is not None
+        return found
+
+
+async def open_roll(api: FakeBotAPI, teacher: FakeUser, title: str) -> dict[str, Any]:
+    """/exams, then the roll button on the exam's card."""
+    after = api.mark()
+    teacher.send("/exams")
+    await api.next_message(teacher.id, after=after)  # the count
+    while True:
+        card = await api.next_message(teacher.id)
+        if title in card["text"]:
+            break
+    return await press(api, teacher, card, button(card, "📋")["callback_data"])
+
+
+async def tap(
+    api: FakeBotAPI, user: FakeUser, message: dict[str, Any], data: str
+) -> tuple[dict[str, Any], str]:
+    """Presses; returns the message as edited and the toast/alert text (if any)."""
+    after = api.mark()
+    update = user.click(message, data)
+    answer = await api.callback_answer(update)
+    await api.idle(quiet=0.05)
+    edited = next(
+        (m for m in api.messages(user.id) if m["message_id"] == message["message_id"]),
+        message,
+    )
+    del after
+    return edited, str(answer.params.get("text") or "")
+
+
+def cb(exam: int, action: str, student: int = 0, value: str = "") -> str:
+    return RollCB(action=action, exam_id=exam, student_id=student, value=value).pack()
+
+
+async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -> None:
+    runner = seeded
+    group: dict[str, Any] = {"id": -100700, "type": "supergroup", "title": "Деканат ЛФ"}
+    dean = api.user(12001, language_code="ru")
+    await join_by_invite(api, runner, dean, InviteRole.DEAN, "Лечебный факультет")
+    after = api.mark()
+    dean.send("/bind", chat=group)
+    await api.next_message(group["id"], after=after)
+
+    teacher = api.user(12002, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    ivanova = api.user(12003, language_code="ru")
+    await link_student(api, ivanova, "2611021", "Иванова")
+    karimov = api.user(12004, language_code="en")
+    await link_student(api, karimov, "2611022", "Каримов")
+    # Соколова never linked her account: she is on the roll all the same.
+    latin = await exam_of(runner, "Латинский язык")
+    ids = {s: await student_id(runner, s) for s in ("Иванова", "Каримов", "Соколова")}
+
+    roll = await open_roll(api, teacher, "Латинский язык")
+    assert "Иванова Мария Олеговна" in roll["text"] and "total 3" in roll["text"]
+
+    # Split before the start: two subgroups an hour apart, alphabetically.
+    roll, _ = await tap(api, teacher, roll, cb(latin.id, "split"))
+    roll, _ = await tap(api, teacher, roll, button(roll, "2")["callback_data"])
+    roll, _ = await tap(api, teacher, roll, button(roll, "60")["callback_data"])
+    assert "Subgroups: 1 — 08:30, 2 — 09:30" in roll["text"]
+    async with runner.sessionmaker() as session:
+        starts = sorted(s.starts_at for s in await session.scalars(select(Subgroup)))
+    assert starts == [LATIN_START, LATIN_START + timedelta(hours=1)]
+    told = await api.next_message(karimov.id)
+    assert "subgroup 1" in told["text"] and "08:30" in told["text"]
+    told = await api.next_message(ivanova.id)
+    assert "вы в подгруппе 1" in told["text"]
+
+    # Exam time. Иванова is present (one tap on her name; a second tap changes nothing).
+    runner.at(LATIN_START + timedelta(minutes=2))
+    present = cb(latin.id, "mark", ids["Иванова"], "present")
+    roll, _ = await tap(api, teacher, roll, present)
+    roll, toast = await tap(api, teacher, roll, present)
+    assert toast == "Already done."
+    # Каримов: an outage, from his card.
+    card, _ = await tap(api, teacher, roll, cb(latin.id, "card", ids["Каримов"]))
+    assert "2611022" in card["text"]
+    card, _ = await tap(api, teacher, card, button(card, "Outage")["callback_data"])
+    assert "Outage since 08:32" in card["text"] and "08:47" in card["text"]
+    # A grade for a student not present is refused (a forged press: no such button shown).
+    _card, alert = await tap(api, teacher, card, cb(latin.id, "cmark", ids["Каримов"], "bogus"))
+    assert "not one of your exams" in alert
+    _card, alert = await tap(api, teacher, card, cb(latin.id, "grade", ids["Каримов"], "excellent"))
+    assert "Only a student marked present" in alert
+    roll, _ = await tap(api, teacher, card, button(card, "Back")["callback_data"])
+    # Соколова does not show up: "the rest absent".
+    roll, _ = await tap(api, teacher, roll, button(roll, "rest absent")["callback_data"])
+    marks = await entries(runner, latin.id)
+    assert {k: v.mark for k, v in marks.items()} == {
+        "Иванова": "present",
+        "Каримов": "outage",
+        "Соколова": "absent",
+    }
+
+    # Tickets by the record book's last digit: 2611021 -> 1. A second hand-out is refused.
+    roll, _ = await tap(api, teacher, roll, cb(latin.id, "tickets"))
+    roll, _ = await tap(api, teacher, roll, button(roll, "last digit")["callback_data"])
+    ticket = await api.next_message(ivanova.id)
+    assert "№1" in ticket["text"]
+    _roll, alert = await tap(api, teacher, roll, cb(latin.id, "tk", value="random-20"))
+    assert "Already done" in alert
+
+    # The outage runs out at 15 minutes: the student and the dean's office are told.
+    after = api.mark()
+    runner.at(LATIN_START + timedelta(minutes=17, seconds=1))
+    expired = await api.next_message(karimov.id, after=after)
+    assert "not fixed within 15 minutes" in expired["text"]
+    report = await api.next_message(group["id"], after=after)
+    assert "Каримов Булат Айратович" in report["text"] and "08:32" in report["text"]
+    card, _ = await tap(api, teacher, roll, cb(latin.id, "card", ids["Каримов"]))
+    assert "technical failure" in card["text"]
+    _card, alert = await tap(api, teacher, card, cb(latin.id, "cmark", ids["Каримов"], "present"))
+    assert "15 minutes are over" in alert
+
+    # Grades: Иванова gets "отлично", then it is changed to "хорошо" (both recorded).
+    card, _ = await tap(api, teacher, card, cb(latin.id, "card", ids["Иванова"]))
+    card, _ = await tap(api, teacher, card, button(card, "отлично")["callback_data"])
+    assert "Grade: excellent" in card["text"]
+    graded = await api.next_message(ivanova.id)
+    assert "отлично" in graded["text"] and "24 декабря 2026" in graded["text"]
+    assert "23:59" in graded["text"]
+    card, _ = await tap(api, teacher, card, button(card, "хорошо")["callback_data"])
+    changed = await api.next_message(ivanova.id)
+    assert "отлично → хорошо" in changed["text"]
+    # Marking a graded student absent is refused.
+    _card, alert = await tap(api, teacher, card, cb(latin.id, "cmark", ids["Иванова"], "absent"))
+    assert "already has a grade" in alert
+
+    # The texts to say aloud, in Russian as the regulation words them.
+    after = api.mark()
+    teacher.click(roll, cb(latin.id, "texts"))
+    aloud = await api.next_message(teacher.id, after=after)
+    assert (
+        "На экзамене устное собеседование прошли 1 чел., 1 чел. не явились по уважительной "
+        "причине, 1 чел. — без уважительной причины. Всего по списку 3 чел."
+    ) in aloud["text"]
+    assert (
+        "Латинский язык _ 23.12.2026 _ экзамен _ 08.30 _ 1102 _ Николаева Ольга Петровна"
+        in (aloud["text"])
+    )
+
+    # Confirm: locked, the sheet as XLSX and CSV, the no-shows to the dean's office.
+    after = api.mark()
+    roll, _ = await tap(api, teacher, roll, cb(latin.id, "confirm"))
+    assert "Confirmed" in roll["text"]
+    xlsx = await api.wait_for("sendDocument", chat_id=teacher.id, after=after)
+    csv_call = await api.wait_for(
+        "sendDocument", chat_id=teacher.id, after=api.calls.index(xlsx) + 1
+    )
+    book = load_workbook(io.BytesIO(xlsx.files["document"][1]))
+    cells = [[c for c in row] for row in book.active.iter_rows(values_only=True)]
+    flat = [" ".join(str(c) for c in row if c is not None) for row in cells]
+    assert any("Иванова Мария Олеговна" in r and "good" in r and "1" in r for r in flat)
+    assert any("Каримов" in r and "technical failure" in r for r in flat)
+    rows = list(
+        csv.reader(io.StringIO(csv_call.files["document"][1].decode("utf-8-sig")), delimiter=";")
+    )
+    assert len(rows) == 4 and rows[3][1] == "Соколова Анна Дмитриевна"
+    no_shows = await api.next_message(group["id"], after=after)
+    assert "Соколова Анна Дмитриевна" in no_shows["text"] and "Иванова" not in no_shows["text"]
+    _roll, alert = await tap(api, teacher, roll, present)
+    assert "locked" in alert
+
+    marks = await entries(runner, latin.id)
+    assert marks["Иванова"].grade == "good" and marks["Иванова"].ticket == 1
+    assert marks["Каримов"].mark == "failure" and marks["Каримов"].grade is None
+    assert marks["Соколова"].mark == "absent"
+    async with runner.sessionmaker() as session:
+        history = list(await session.scalars(select(GradeChange).order_by(GradeChange.id)))
+        locked = await session.get(Exam, latin.id)
+    assert [(h.old_grade, h.new_grade, h.changed_by) for h in history] == [
+        (None, "excellent", teacher.id),
+        ("excellent", "good", teacher.id),
+    ]
+    assert locked is not None and locked.roll_confirmed_by == teacher.id
+
+
+async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: BotRunner) -> None:
+    runner = seeded
+    teacher = api.user(12101, language_code="ru")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
+    stranger = api.user(12102, language_code="en")
+    await join_by_invite(api, runner, stranger, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    student = api.user(12103, language_code="ru")
+    await link_student(api, student, "2611023", "Соколова")
+    histology = await exam_of(runner, "Гистология")
+    sokolova = await student_id(runner, "Соколова")
+    runner.at(histology.starts_at)
+
+    roll = await open_roll(api, teacher, "Гистология")
+    card, _ = await tap(api, teacher, roll, cb(histology.id, "card", sokolova))
+    card, _ = await tap(api, teacher, card, button(card, "Сбой")["callback_data"])
+    runner.tick(timedelta(minutes=10))
+    card, _ = await tap(api, teacher, card, button(card, "Устранён")["callback_data"])
+    after = api.mark()
+    runner.tick(timedelta(minutes=10))  # past the outage's 15 minutes: nothing is sent
+    await api.idle(quiet=0.3)
+    await runner.outbox_settled()
+    assert not [c for c in api.delivered(student.id) if api.calls.index(c) >= after]
+    marks = await entries(runner, histology.id)
+    assert marks["Соколова"].mark == "present"
+    assert marks["Соколова"].outage_resolved_at is not None
+
+    # Another teacher pressing this exam's buttons (a forged callback) changes nothing.
+    reply = await say(api, stranger, "/help")
+    _msg, alert = await tap(api, stranger, reply, cb(histology.id, "mark", sokolova, "absent"))
+    assert "not one of your exams" in alert
+    marks = await entries(runner, histology.id)
+    assert marks["Соколова"].mark == "present"
+
+
+async def test_written_work_is_taken_until_the_grace_ends(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    runner = seeded
+    teacher = api.user(12201, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
+    fedorov = api.user(12202, language_code="en")
+    await link_student(api, fedorov, "2621001", "Фёдоров")
+    leysan = api.user(12203, language_code="ru")
+    await link_student(api, leysan, "2621002", "Хабибуллина")
+    physiology = await exam_of(runner, "Нормальная физиология")
+    ids = {s: await student_id(runner, s) for s in ("Фёдоров", "Хабибуллина", "Шайхутдинов")}
+    runner.at(WRITTEN_START)
+
+    roll = await open_roll(api, teacher, "Нормальная физиология")
+    for surname in ("Фёдоров", "Хабибуллина"):
+        roll, _ = await tap(api, teacher, roll, cb(physiology.id, "mark", ids[surname], "present"))
+    roll, _ = await tap(api, teacher, roll, cb(physiology.id, "mark", ids["Шайхутдинов"], "absent"))
+    roll, _ = await tap(api, teacher, roll, cb(physiology.id, "written"))
+    roll, _ = await tap(api, teacher, roll, button(roll, "60 min")["callback_data"])
+    heading = await api.next_message(fedorov.id)
+    assert "Фёдоров Никита Павлович" in heading["text"] and "10:30" in heading["text"]
+    assert "10:40" in heading["text"]  # the grace
+    _roll, alert = await tap(api, teacher, roll, cb(physiology.id, "wr", value="90"))
+    assert "Already done" in alert
+
+    runner.tick(timedelta(minutes=30))  # 30 minutes left
+    left = await api.next_message(fedorov.id)
+    assert "30 minutes left" in left["text"]
+
+    # Fedorov hands in an album of two sheets: one acknowledgement, one album to the teacher.
+    after = api.mark()
+    for n in range(2):
+        api.send_photo(fedorov, f"sheet{n}".encode(), media_group_id="fw1")
+    ack = await api.next_message(fedorov.id, after=after)
+    assert "Received" in ack["text"]
+    await runner.settle()  # both photos are in
+    runner.tick(timedelta(seconds=5))  # the album is gathered for a few seconds
+    label = await api.next_message(teacher.id, after=after)
+    assert "Фёдоров Никита Павлович" in label["text"] and "written work" in label["text"]
+    album = await api.wait_for("sendMediaGroup", chat_id=teacher.id, after=after)
+    assert len(album.params["media"]) == 2
+
+    # Шайхутдинов is absent: nothing to take from him (he is not linked: Хабибуллина sends
+    # after the grace instead, and is refused with the time works were due).
+    after = api.mark()
+    runner.at(WRITTEN_START + timedelta(minutes=70, seconds=1))
+    missing = await api.next_message(teacher.id, after=after)
+    assert "Хабибуллина Лейсан Маратовна" in missing["text"] and "Фёдоров" not in missing["text"]
+    after = api.mark()
+    api.send_photo(leysan, b"late")
+    refused = await api.next_message(leysan.id, after=after)
+    assert "10:40" in refused["text"] and "не принята" in refused["text"]
+    async with runner.sessionmaker() as session:
+        works = list(await session.scalars(select(ExamWork)))
+    assert [(w.student_id, w.purpose) for w in works] == [
+        (ids["Фёдоров"], "written"),
+        (ids["Фёдоров"], "written"),
+    ]
