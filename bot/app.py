@@ -33,6 +33,7 @@ from bot.handlers.common.help import command_descriptions
 from bot.middlewares.actor import ActorMiddleware
 from bot.middlewares.i18n import ActorI18nMiddleware
 from bot.middlewares.unit_of_work import InFlight, UnitOfWorkMiddleware
+from bot.notify.keeper import FileKeeper
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
 from bot.services.reminders import plan_upcoming
@@ -100,7 +101,9 @@ class Application:
     sender: OutboxSender
     in_flight: InFlight = field(default_factory=InFlight)
     prepared: bool = False
+    keeper: FileKeeper | None = None
     _sender_task: asyncio.Task[None] | None = None
+    _keeper_task: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
         """Migrations and housekeeping; before the first update (once)."""
@@ -122,12 +125,18 @@ class Application:
     def start_sender(self) -> None:
         if self._sender_task is None:
             self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
+        if self.keeper is not None and self._keeper_task is None:
+            self._keeper_task = asyncio.create_task(self.keeper.run(), name="file-keeper")
 
     async def stop_sender(self) -> None:
         if self._sender_task is not None:
             self.sender.stop()
             await self._sender_task
             self._sender_task = None
+        if self.keeper is not None and self._keeper_task is not None:
+            self.keeper.stop()
+            await self._keeper_task
+            self._keeper_task = None
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         await self.prepare()
@@ -144,6 +153,8 @@ class Application:
     async def close(self) -> None:
         await self.stop_sender()
         await self.sender.close()
+        if self.keeper is not None:
+            await self.keeper.close()
         await self.dispatcher.storage.close()
         await self.engine.dispose()
 
@@ -167,8 +178,15 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         create_bot(settings, retry=False), sessionmaker, the_clock, settings, i18n
     )
     dispatcher["outbox"] = sender
+    # Its own Bot (session): downloads must not queue behind replies or notices.
+    keeper = FileKeeper(create_bot(settings, retry=False), sessionmaker, settings)
+
+    def planned() -> None:
+        sender.wake()
+        keeper.wake()  # a statement or a work came in with the notices about it
+
     dispatcher.update.outer_middleware(
-        UnitOfWorkMiddleware(sessionmaker, in_flight, on_planned=sender.wake)
+        UnitOfWorkMiddleware(sessionmaker, in_flight, on_planned=planned)
     )
     dispatcher.update.outer_middleware(ActorMiddleware(settings))
     ActorI18nMiddleware(i18n).setup(dispatcher)
@@ -176,6 +194,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     app = Application(
         settings, engine, sessionmaker, create_bot(settings), dispatcher, i18n, sender, in_flight
     )
+    app.keeper = keeper
 
     async def on_startup(bot: Bot) -> None:
         await register_commands(bot, i18n, settings)

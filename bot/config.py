@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25, gt=0, le=28)
     send_max_attempts: int = Field(default=5, ge=1)
     absence_docs_days: int = Field(default=3, ge=0)
+    # Statement documents and exam works are also kept here, in case Telegram forgets them.
+    files_dir: Path = Path("data/files")
     # §2.8: an outage not fixed within this time makes the student absent for a valid reason.
     outage_wait: timedelta = timedelta(minutes=15)
     # Written work: accepted this long after the time is up; reminders of minutes left.

@@ -394,6 +394,9 @@ class StatementFile(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     media_group_id: Mapped[str | None] = mapped_column(String(64))
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where the bytes are kept on disk (FILES_DIR), once fetched; "" if Telegram could not
+    # give them; None while not fetched yet.
+    stored_path: Mapped[str | None] = mapped_column(String(500))
 
     statement: Mapped[Statement] = relationship(back_populates="files")
 
@@ -459,3 +462,6 @@ class ExamWork(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     media_group_id: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Where the bytes are kept on disk (FILES_DIR), once fetched; "" if Telegram could not
+    # give them; None while not fetched yet.
+    stored_path: Mapped[str | None] = mapped_column(String(500))

@@ -155,7 +155,7 @@ def redis_url() -> str | None:
 
 
 @pytest.fixture
-def settings(api: FakeBotAPI, database_url: str, redis_url: str | None) -> Settings:
+def settings(api: FakeBotAPI, database_url: str, redis_url: str | None, tmp_path: Path) -> Settings:
     return Settings(
         bot_token=TOKEN,
         telegram_api_url=api.base_url,
@@ -164,6 +164,7 @@ def settings(api: FakeBotAPI, database_url: str, redis_url: str | None) -> Setti
         admin_ids=frozenset({ADMIN_ID}),
         polling_timeout=1,
         institution_name="КГМУ",
+        files_dir=tmp_path / "files",
         _env_file=None,
     )
 

@@ -327,3 +327,95 @@ async def test_written_work_is_taken_until_the_grace_ends(
         (ids["Фёдоров"], "written"),
         (ids["Фёдоров"], "written"),
     ]
+
+
+async def test_appeal_opens_with_the_grade_and_closes_next_day(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """The table: an appeal only after the grade, until the end of the next day, naming a
+    violation of the procedure; the dean's office decides, the teacher is told."""
+    from bot.db.models import Statement
+
+    runner = seeded
+    group: dict[str, Any] = {"id": -100800, "type": "supergroup", "title": "Деканат"}
+    dean = api.user(12301, language_code="ru")
+    await join_by_invite(api, runner, dean, InviteRole.DEAN, "Лечебный факультет")
+    after = api.mark()
+    dean.send("/bind", chat=group)
+    await api.next_message(group["id"], after=after)
+    teacher = api.user(12302, language_code="ru")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    ivanova = api.user(12303, language_code="ru")
+    await link_student(api, ivanova, "2611021", "Иванова")
+    karimov = api.user(12304, language_code="en")
+    await link_student(api, karimov, "2611022", "Каримов")
+    latin = await exam_of(runner, "Латинский язык")
+    ids = {s: await student_id(runner, s) for s in ("Иванова", "Каримов")}
+    runner.at(LATIN_START + timedelta(minutes=5))
+
+    roll = await open_roll(api, teacher, "Латинский язык")
+    for surname in ("Иванова", "Каримов"):
+        roll, _ = await tap(api, teacher, roll, cb(latin.id, "mark", ids[surname], "present"))
+
+    # Before the grade: no appeal button, and the student is told when it opens.
+    menu = await say(api, karimov, "/statement")
+    chosen = await press(api, karimov, menu, button(menu, "Латинский язык")["callback_data"])
+    assert "once your grade is posted" in chosen["text"]
+    assert "Appeal" not in str(chosen.get("reply_markup"))
+    await say(api, karimov, "/cancel")
+
+    # After answering, Иванова sends her preparation sheet: kept, and the teacher gets it.
+    after = api.mark()
+    api.send_photo(ivanova, b"prep-sheet")
+    ack = await api.next_message(ivanova.id, after=after)
+    assert "Принято" in ack["text"]
+    forwarded = await api.next_message(teacher.id, after=after)
+    assert "листы подготовки" in forwarded["text"]
+
+    # Grades: 2 for Иванова, 4 for Каримов (posted at 08:35 on 23 December).
+    for surname, grade in (("Иванова", "fail"), ("Каримов", "good")):
+        await tap(api, teacher, roll, cb(latin.id, "grade", ids[surname], grade))
+    await api.next_message(ivanova.id)  # the grade
+
+    menu = await say(api, ivanova, "/statement")
+    chosen = await press(api, ivanova, menu, button(menu, "Латинский язык")["callback_data"])
+    assert "24 декабря 2026" in chosen["text"]
+    prompt = await press(api, ivanova, chosen, button(chosen, "Апелляция")["callback_data"])
+    assert "нарушение процедуры" in prompt["text"] or "нарушени" in prompt["text"]
+    short = await say(api, ivanova, "Не согласна с оценкой")
+    assert "не менее 30" in short["text"]
+    violation = "Преподаватель не дал времени на подготовку ответа, сразу начал опрос."
+    files = await say(api, ivanova, violation)
+    preview = await press(api, ivanova, files, button(files, "Готово")["callback_data"])
+    assert violation in preview["text"]
+    after = api.mark()
+    sent = await press(api, ivanova, preview, button(preview, "Отправить")["callback_data"])
+    assert "№" in sent["text"]
+    card = await api.next_message(group["id"], after=after)
+    assert "Апелляция" in card["text"] or "апелляция" in card["text"]
+    assert "неудовлетворительно" in card["text"] and violation in card["text"]
+    sheets = await api.wait_for("sendPhoto", chat_id=group["id"], after=after)
+    assert sheets.ok
+    told = await api.next_message(teacher.id, after=after)
+    assert "апелляц" in told["text"] and violation in told["text"]
+
+    after = api.mark()
+    decided = dean.click(card, button(card, "Удовлетворить")["callback_data"])
+    await api.callback_answer(decided)
+    outcome = await api.next_message(ivanova.id, after=after)
+    assert "удовлетворена" in outcome["text"]
+    async with runner.sessionmaker() as session:
+        [appeal] = list(await session.scalars(select(Statement)))
+    assert appeal.kind == "appeal" and appeal.status == "approved"
+    assert appeal.decided_by == dean.id and appeal.student_id == ids["Иванова"]
+
+    # Каримов waits too long: after 23:59 of the next day the window is closed, and said so.
+    runner.at(datetime(2026, 12, 24, 21, 0, tzinfo=UTC))  # 00:00 on the 25th, Moscow
+    menu = await say(api, karimov, "/statement")
+    chosen = await press(api, karimov, menu, button(menu, "Латинский язык")["callback_data"])
+    assert "closed" in chosen["text"] and "December 24, 2026" in chosen["text"]
+    # A forged "appeal" press after the window changes nothing.
+    forged = karimov.click(chosen, "st-kind:appeal")
+    await api.callback_answer(forged)
+    async with runner.sessionmaker() as session:
+        assert len(list(await session.scalars(select(Statement)))) == 1

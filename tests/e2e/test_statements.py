@@ -80,6 +80,17 @@ async def test_absence_with_an_album_is_one_statement(api: FakeBotAPI, seeded: B
     assert [f.kind for f in statement.files] == ["photo", "photo", "photo", "document"]
     assert statement.files[3].file_name == "справка.pdf"
 
+    # The keeper downloads every document into FILES_DIR, in case Telegram forgets them.
+    assert seeded.app is not None and seeded.app.keeper is not None
+    await seeded.app.keeper.run_once()
+    [statement] = await stored(seeded)
+    kept = [seeded.settings.files_dir / f.stored_path for f in statement.files if f.stored_path]
+    assert len(kept) == 4
+    assert sorted(p.read_bytes() for p in kept) == sorted(
+        [b"photo 0", b"photo 1", b"photo 2", b"%PDF-1.4 doc"]
+    )
+    assert kept[3].suffix == ".pdf" and kept[0].suffix == ".jpg"
+
 
 async def test_time_zone_statement_survives_a_restart_and_can_be_withdrawn(
     api: FakeBotAPI, seeded: BotRunner
