@@ -23,12 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402  (after the path tweak, so `bot` imports)
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402  (after the path tweak, so `bot` imports)
 
 from bot.app import create_i18n  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.db.engine import create_engine, create_sessionmaker  # noqa: E402
+from bot.db.engine import (  # noqa: E402
+    create_engine,
+    create_sessionmaker,
+    run_outside_transaction,
+)
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Discipline, Exam, Faculty, Group, Student, Teacher  # noqa: E402
 from bot.handlers.teacher.roll import roll_markup, roll_text  # noqa: E402
@@ -123,21 +126,6 @@ async def measure(url: str, students: int, taps: int) -> None:
     sys.stdout.write(f"update (a tap: mark + render again), {taps} times: {ms(updates)}" + "\n")
 
 
-async def admin(dsn: str, sql: str) -> None:
-    url = make_url(dsn)
-    conn = await asyncpg.connect(
-        user=url.username,
-        password=url.password,
-        host=url.host,
-        port=url.port,
-        database=url.database,
-    )
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
@@ -146,13 +134,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.postgres:
         name = "bench_roll"
-        asyncio.run(admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}"'))
-        asyncio.run(admin(args.postgres, f'CREATE DATABASE "{name}"'))
+        asyncio.run(run_outside_transaction(args.postgres, f'DROP DATABASE IF EXISTS "{name}"'))
+        asyncio.run(run_outside_transaction(args.postgres, f'CREATE DATABASE "{name}"'))
         url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
         try:
             asyncio.run(measure(url, args.students, args.taps))
         finally:
-            asyncio.run(admin(args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(
+                run_outside_transaction(
+                    args.postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                )
+            )
         return
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(measure(f"sqlite+aiosqlite:///{tmp}/bench.db", args.students, args.taps))

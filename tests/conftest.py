@@ -11,26 +11,12 @@ import asyncio
 import os
 from collections.abc import Iterator
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.db.engine import run_outside_transaction
+
 POSTGRES_DSN_ENV = "TEST_POSTGRES_DSN"
-
-
-async def _admin(dsn: str, sql: str) -> None:
-    url = make_url(dsn)
-    conn = await asyncpg.connect(
-        user=url.username,
-        password=url.password,
-        host=url.host,
-        port=url.port,
-        database=url.database,
-    )
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +26,9 @@ def postgres_dsn() -> Iterator[str | None]:
         yield None
         return
     name = f"{make_url(dsn).database}_run{os.getpid()}"
-    asyncio.run(_admin(dsn, f'DROP DATABASE IF EXISTS "{name}"'))
-    asyncio.run(_admin(dsn, f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_outside_transaction(dsn, f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(run_outside_transaction(dsn, f'CREATE DATABASE "{name}"'))
     try:
         yield make_url(dsn).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(run_outside_transaction(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

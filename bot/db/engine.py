@@ -42,3 +42,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def run_outside_transaction(dsn: str, sql: str) -> None:
+    """One PostgreSQL statement that cannot run in a transaction (CREATE/DROP DATABASE),
+    on a plain asyncpg connection to the DSN's database; for tests and benchmarks."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(dsn)
+    conn = await asyncpg.connect(
+        user=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

@@ -7,6 +7,8 @@ from typing import Any
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.domain.statements import document_accepted
+
 
 async def edit_pressed(query: CallbackQuery, text: str, **kwargs: Any) -> None:
     """Replaces the text of the message whose button was pressed (if it is still there)."""
@@ -25,3 +27,36 @@ def unknown_zone_text() -> str:
         "I don't know this time zone. Type a name such as Asia/Novosibirsk "
         "or an offset such as UTC+7, or /cancel."
     )
+
+
+async def incoming_file(message: Message) -> dict[str, Any] | None:
+    """A student's photo or document as plain data (for the FSM or a service), or None
+    after telling them why it is refused (wrong type, over 20 MB, not a file at all)."""
+    if message.photo:
+        photo = message.photo[-1]  # the largest size
+        return {
+            "kind": "photo",
+            "file_id": photo.file_id,
+            "file_unique_id": photo.file_unique_id,
+            "file_name": None,
+            "mime_type": "image/jpeg",
+            "size": photo.file_size,
+            "media_group_id": message.media_group_id,
+        }
+    document = message.document
+    problem = document_accepted(document.mime_type, document.file_size) if document else "type"
+    if problem == "size":
+        await message.answer(_("This file is larger than 20 MB; send a smaller scan."))
+        return None
+    if problem is not None or document is None:
+        await message.answer(_("Please send photos, PDF or image files only."))
+        return None
+    return {
+        "kind": "document",
+        "file_id": document.file_id,
+        "file_unique_id": document.file_unique_id,
+        "file_name": document.file_name,
+        "mime_type": document.mime_type,
+        "size": document.file_size,
+        "media_group_id": message.media_group_id,
+    }

@@ -72,16 +72,18 @@ async def teacher_exams(session: AsyncSession, teacher: Teacher, now: datetime) 
         .order_by(Exam.starts_at, Exam.id)
     )
     # An exam stays on the list after it ends until its roll is confirmed (a week at most).
-    return [
-        e
-        for e in exams
-        if last_end(e) > now
-        or (
-            e.kind == EventKind.EXAM
-            and e.roll_confirmed_at is None
-            and e.starts_at > now - timedelta(days=7)
-        )
-    ]
+    return [e for e in exams if last_end(e) > now or _roll_still_open(e, now)]
+
+
+def _roll_still_open(exam: Exam, now: datetime) -> bool:
+    return (
+        exam.kind == EventKind.EXAM
+        and exam.roll_confirmed_at is None
+        and exam.starts_at > now - ROLL_OPEN_FOR
+    )
+
+
+ROLL_OPEN_FOR = timedelta(days=7)
 
 
 def last_end(exam: Exam) -> datetime:
@@ -140,14 +142,4 @@ async def upcoming_exams(session: AsyncSession, now: datetime) -> list[Exam]:
         .options(*_with_details(), selectinload(Exam.subgroups))  # type: ignore[arg-type]
         .order_by(Exam.starts_at, Exam.id)
     )
-    # An exam stays on the list after it ends until its roll is confirmed (a week at most).
-    return [
-        e
-        for e in exams
-        if last_end(e) > now
-        or (
-            e.kind == EventKind.EXAM
-            and e.roll_confirmed_at is None
-            and e.starts_at > now - timedelta(days=7)
-        )
-    ]
+    return [e for e in exams if last_end(e) > now]

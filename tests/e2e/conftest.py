@@ -224,6 +224,18 @@ async def join_by_invite(
     return await say(api, user, f"/start {await invite_token(runner, role, name)}")
 
 
+async def deanery_chat(
+    api: FakeBotAPI, runner: BotRunner, dean: FakeUser, faculty: str, chat_id: int
+) -> dict[str, Any]:
+    """The dean joins by invite and binds a group chat as the faculty's dean's office."""
+    group: dict[str, Any] = {"id": chat_id, "type": "supergroup", "title": "Деканат"}
+    await join_by_invite(api, runner, dean, InviteRole.DEAN, faculty)
+    after = api.mark()
+    dean.send("/bind", chat=group)
+    await api.next_message(chat_id, after=after)
+    return group
+
+
 async def link_student(api: FakeBotAPI, user: FakeUser, record_book: str, surname: str) -> None:
     await say(api, user, "/start")
     await say(api, user, record_book)

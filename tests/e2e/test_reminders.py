@@ -12,6 +12,7 @@ from bot.db.models import Discipline, Exam, InviteRole, Notice, NoticeStatus
 from tests.e2e.conftest import (
     ADMIN_ID,
     BotRunner,
+    deanery_chat,
     join_by_invite,
     link_student,
     press,
@@ -105,12 +106,8 @@ async def test_teacher_is_nagged_and_students_get_the_link_when_posted(
 async def test_deans_chat_is_told_when_the_link_is_still_missing(
     api: FakeBotAPI, seeded: BotRunner
 ) -> None:
-    group: dict[str, Any] = {"id": -100777, "type": "supergroup", "title": "Деканат"}
     dean = api.user(10004, language_code="ru")
-    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
-    after = api.mark()
-    dean.send("/bind", chat=group)
-    await api.next_message(group["id"], after=after)
+    group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100777)
     await seeded.settle()
 
     after = api.mark()

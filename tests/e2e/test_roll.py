@@ -23,7 +23,7 @@ from bot.db.models import (
     Subgroup,
 )
 from bot.keyboards.callbacks import RollCB
-from tests.e2e.conftest import BotRunner, join_by_invite, link_student, press, say
+from tests.e2e.conftest import BotRunner, deanery_chat, join_by_invite, link_student, press, say
 from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
 
 LATIN_START = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)  # 08:30 Moscow
@@ -92,12 +92,8 @@ def cb(exam: int, action: str, student: int = 0, value: str = "") -> str:
 
 async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -> None:
     runner = seeded
-    group: dict[str, Any] = {"id": -100700, "type": "supergroup", "title": "Деканат ЛФ"}
     dean = api.user(12001, language_code="ru")
-    await join_by_invite(api, runner, dean, InviteRole.DEAN, "Лечебный факультет")
-    after = api.mark()
-    dean.send("/bind", chat=group)
-    await api.next_message(group["id"], after=after)
+    group = await deanery_chat(api, runner, dean, "Лечебный факультет", -100700)
 
     teacher = api.user(12002, language_code="en")
     await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
@@ -233,6 +229,11 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     ]
     assert locked is not None and locked.roll_confirmed_by == teacher.id
 
+    # The technical failure puts Каримов on the additional session's list.
+    listed = await say(api, dean, "/additional")
+    assert "Каримов Булат Айратович" in listed["text"] and "технический сбой" in listed["text"]
+    assert "Иванова" not in listed["text"]
+
 
 async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: BotRunner) -> None:
     runner = seeded
@@ -337,12 +338,8 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
     from bot.db.models import Statement
 
     runner = seeded
-    group: dict[str, Any] = {"id": -100800, "type": "supergroup", "title": "Деканат"}
     dean = api.user(12301, language_code="ru")
-    await join_by_invite(api, runner, dean, InviteRole.DEAN, "Лечебный факультет")
-    after = api.mark()
-    dean.send("/bind", chat=group)
-    await api.next_message(group["id"], after=after)
+    group = await deanery_chat(api, runner, dean, "Лечебный факультет", -100800)
     teacher = api.user(12302, language_code="ru")
     await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
     ivanova = api.user(12303, language_code="ru")
@@ -419,3 +416,40 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
     await api.callback_answer(forged)
     async with runner.sessionmaker() as session:
         assert len(list(await session.scalars(select(Statement)))) == 1
+
+
+async def test_tickets_from_a_list_the_teacher_sends(api: FakeBotAPI, seeded: BotRunner) -> None:
+    runner = seeded
+    teacher = api.user(12401, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
+    sokolova = api.user(12402, language_code="en")
+    await link_student(api, sokolova, "2611023", "Соколова")
+    histology = await exam_of(runner, "Гистология")
+    ids = {s: await student_id(runner, s) for s in ("Иванова", "Каримов", "Соколова")}
+    runner.at(histology.starts_at)
+    roll = await open_roll(api, teacher, "Гистология")
+    for surname in ("Иванова", "Соколова"):
+        roll, _ = await tap(api, teacher, roll, cb(histology.id, "mark", ids[surname], "present"))
+    roll, _ = await tap(api, teacher, roll, cb(histology.id, "tickets"))
+    prompt = await press(api, teacher, roll, button(roll, "From a list")["callback_data"])
+    assert "ticket number" in prompt["text"]
+
+    mistakes = await say(api, teacher, "Соколова 4\nПетров 2\nИванова")
+    assert "line 2: nobody of this group" in mistakes["text"]
+    assert "line 3: no ticket number" in mistakes["text"]
+    async with runner.sessionmaker() as session:
+        exam = await session.get(Exam, histology.id)
+        assert exam is not None and exam.tickets_handed_at is None  # nothing handed out
+
+    done = await say(api, teacher, "Соколова — 4\n2611021: 7\nКаримов 9")
+    assert (
+        "Tickets handed out: 2" in done["text"] and "Not present, so not given: 1" in done["text"]
+    )
+    ticket = await api.next_message(sokolova.id)
+    assert "№4" in ticket["text"]
+    marks = await entries(runner, histology.id)
+    assert (marks["Соколова"].ticket, marks["Иванова"].ticket, marks["Каримов"].ticket) == (
+        4,
+        7,
+        None,
+    )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.db.models import Statement
 from bot.keyboards.callbacks import StmtAddDocsCB, StmtWithdrawCB
-from tests.e2e.conftest import BotRunner, join_by_invite, link_student, press, say
+from tests.e2e.conftest import BotRunner, deanery_chat, join_by_invite, link_student, press, say
 from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
 
 
@@ -151,12 +151,8 @@ async def test_dean_gets_the_card_with_documents_and_decides(
 ) -> None:
     from bot.db.models import InviteRole
 
-    group: dict[str, Any] = {"id": -100900, "type": "supergroup", "title": "Деканат"}
     dean = api.user(11010, first_name="Декан", language_code="ru")
-    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
-    after = api.mark()
-    dean.send("/bind", chat=group)
-    await api.next_message(group["id"], after=after)
+    group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100900)
     other_dean = api.user(11011, language_code="en")
     await join_by_invite(api, seeded, other_dean, InviteRole.DEAN, "Педиатрический факультет")
 

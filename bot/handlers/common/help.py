@@ -21,14 +21,19 @@ def help_text(actor: Actor) -> str:
         lines += [
             _("/schedule — your upcoming exams and consultations"),
             _("/calendar — the schedule as a calendar file (.ics)"),
-            _("/statement — ask the dean's office: another time (time zone) or an absence"),
+            _(
+                "/statement — ask the dean's office: another time (time zone), an absence, "
+                "or an appeal once graded"
+            ),
             _("/statements — your statements and their status"),
         ]
     else:
         lines.append(_("/start — link your account to the roster (students)"))
     lines.append(_("/tz — your time zone"))
     if actor.teacher is not None:
-        lines.append(_("/exams — your exams; post the conference and Moodle links"))
+        lines.append(
+            _("/exams — your exams: conference and Moodle links, and the roll call on the day")
+        )
     if actor.can_import:
         lines.append(_("Send a CSV or XLSX file to import the roster or the exam schedule."))
     if actor.is_admin:
@@ -37,6 +42,7 @@ def help_text(actor: Actor) -> str:
         lines.append(_("/invite — invite a teacher, a dean's office member or an administrator"))
     if actor.is_dean:
         lines.append(_("/inbox — undecided statements"))
+        lines.append(_("/additional — the additional session's list"))
         lines.append(_("/bind — in a group chat: make it your dean's office chat"))
     lines += [
         _("/lang — language"),

@@ -22,6 +22,7 @@ from bot.domain.timezones import format_moment, parse_moment
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideCB, RescheduleCB
 from bot.services.actors import Actor
+from bot.services.roll import additional_session
 from bot.services.statements import (
     DecideOutcome,
     MoveOutcome,
@@ -31,7 +32,7 @@ from bot.services.statements import (
     propose_new_start,
     undecided,
 )
-from bot.services.texts import kind_name
+from bot.services.texts import kind_name, mark_name
 
 
 def decision_line(action: str, who: str) -> str:
@@ -249,8 +250,32 @@ async def inbox(message: Message, actor: Actor, session: AsyncSession, settings:
     await message.answer("\n".join(lines))
 
 
+async def additional(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    """The additional session's list: absent for a valid reason, per exam."""
+    if not actor.is_dean:
+        await message.answer(_("This command is for the dean's office."))
+        return
+    items = await additional_session(session, actor.dean_faculty_ids, clock.now(), settings)
+    if not items:
+        await message.answer(_("Nobody is on the additional session's list yet."))
+        return
+    lines = [_("<b>Additional session: {count}</b>").format(count=len(items))]
+    for item in items[:100]:
+        lines.append(
+            f"• {escape(item.student)} ({escape(item.record_book)}), {escape(item.group)} — "
+            f"{escape(item.discipline)}, {format_moment(item.starts_at, settings.tz, actor.locale)}"
+            f": {mark_name(item.mark)}"
+        )
+    if len(items) > 100:
+        lines.append(_("…and {count} more.").format(count=len(items) - 100))
+    await message.answer("\n".join(lines))
+
+
 def setup() -> Router:
     router = Router(name="dean-inbox")
+    router.message.register(additional, Command("additional"))
     router.callback_query.register(pressed, DecideCB.filter())
     router.message.register(inbox, Command("inbox"))
     router.callback_query.register(teacher_answered, RescheduleCB.filter())

@@ -28,10 +28,14 @@ from bot.domain.statements import (
     StatementKind,
     StatementStatus,
     appeal_deadline,
-    document_accepted,
 )
 from bot.domain.timezones import format_moment, parse_timezone
-from bot.handlers.replies import edit_pressed, not_a_student, unknown_zone_text
+from bot.handlers.replies import (
+    edit_pressed,
+    incoming_file,
+    not_a_student,
+    unknown_zone_text,
+)
 from bot.handlers.states import StatementForm
 from bot.keyboards.callbacks import (
     StmtActCB,
@@ -292,42 +296,14 @@ async def text_skipped(query: CallbackQuery, state: FSMContext) -> None:
 async def file_sent(message: Message, state: FSMContext) -> None:
     data = await state.get_data()
     files: list[dict[str, Any]] = list(data.get("files", []))
-    if message.photo:
-        photo = message.photo[-1]  # the largest size
-        entry = {
-            "kind": "photo",
-            "file_id": photo.file_id,
-            "file_unique_id": photo.file_unique_id,
-            "file_name": None,
-            "mime_type": "image/jpeg",
-            "size": photo.file_size,
-        }
-    elif message.document:
-        document = message.document
-        problem = document_accepted(document.mime_type, document.file_size)
-        if problem == "size":
-            await message.answer(_("This file is larger than 20 MB; send a smaller scan."))
-            return
-        if problem == "type":
-            await message.answer(_("Please send photos, PDF or image files only."))
-            return
-        entry = {
-            "kind": "document",
-            "file_id": document.file_id,
-            "file_unique_id": document.file_unique_id,
-            "file_name": document.file_name,
-            "mime_type": document.mime_type,
-            "size": document.file_size,
-        }
-    else:
-        await message.answer(_("Please send photos, PDF or image files only."))
+    entry = await incoming_file(message)
+    if entry is None:
         return
     if len(files) >= MAX_FILES:
         await message.answer(
             _("That is the most I can attach ({count}). Press Done.").format(count=MAX_FILES)
         )
         return
-    entry["media_group_id"] = message.media_group_id
     files.append(entry)
     acked: list[str] = list(data.get("acked_groups", []))
     await state.update_data(files=files)

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain.statements import document_accepted
 from bot.domain.timezones import format_moment
+from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
 from bot.services.roll import WorkOutcome, accept_work
 from bot.services.texts import exam_title
@@ -26,43 +26,18 @@ async def work_sent(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     assert actor.student is not None
-    mime: str | None
-    if message.photo:
-        photo = message.photo[-1]  # the largest size
-        kind, file_id, unique, mime, size = (
-            "photo",
-            photo.file_id,
-            photo.file_unique_id,
-            "image/jpeg",
-            photo.file_size,
-        )
-    elif message.document:
-        document = message.document
-        problem = document_accepted(document.mime_type, document.file_size)
-        if problem == "size":
-            await message.answer(_("This file is larger than 20 MB; send a smaller scan."))
-            return
-        if problem == "type":
-            await message.answer(_("Please send photos, PDF or image files only."))
-            return
-        kind, file_id, unique, mime, size = (
-            "document",
-            document.file_id,
-            document.file_unique_id,
-            document.mime_type,
-            document.file_size,
-        )
-    else:
+    entry = await incoming_file(message)
+    if entry is None:
         return
     result = await accept_work(
         session,
         actor.student,
-        kind,
-        file_id,
-        unique,
-        mime,
-        size,
-        message.media_group_id,
+        entry["kind"],
+        entry["file_id"],
+        entry["file_unique_id"],
+        entry["mime_type"],
+        entry["size"],
+        entry["media_group_id"],
         clock.now(),
         settings,
     )
