@@ -18,7 +18,7 @@ from bot.domain.exams import EventKind, ExamForm
 from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment, resolve_timezone
-from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtExamCB
+from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB
 from bot.services.rendered import Rendered
 from bot.services.roll_notices import ROLL_KINDS, render_roll_notice
 from bot.services.schedule import ScheduleItem
@@ -115,11 +115,23 @@ def _render_statement(
         files = tuple(
             (str(kind_), str(file_id)) for kind_, file_id in notice.payload.get("files", [])
         )
+        text = (
+            _("📎 Statement №{number} ({name}): more documents.")
+            if files
+            else _("💬 Statement №{number} ({name}): the student answers.")
+        ).format(number=statement.id, name=escape(statement.student.full_name))
+        answer = str(notice.payload.get("answer") or "")
+        if answer:
+            text += "\n" + escape(answer)
         return Rendered(
-            _("📎 Statement №{number} ({name}): more documents.").format(
-                number=statement.id, name=escape(statement.student.full_name)
-            ),
+            text,
             files=files,
+            buttons=(
+                (_("✅ Approve"), DecideCB(action="approve", statement_id=statement.id).pack()),
+                (_("❌ Reject"), DecideCB(action="reject", statement_id=statement.id).pack()),
+            )
+            if statement.status == StatementStatus.SUBMITTED
+            else (),
         )
     if notice.kind == NoticeKind.RESCHEDULE_DECLINED:
         if statement.teacher_confirmed_at is not None or statement.new_start is not None:
@@ -242,7 +254,7 @@ def _render_statement(
         "reject": _("❌ Your statement №{number} ({kind}, {title}) is rejected."),
         "more": _(
             "❓ The dean's office asks for more about statement №{number} ({kind}, {title}). "
-            "Reply to them, or file a new statement with the documents: /statement"
+            "Answer with the button below: write the answer and/or send the documents."
         ),
     }
     if appeal:
@@ -254,6 +266,11 @@ def _render_statement(
     )
     if comment:
         text += "\n" + _("Comment: {comment}").format(comment=escape(comment))
+    if action == "more" and statement.status == StatementStatus.SUBMITTED:
+        return Rendered(
+            text,
+            buttons=((_("💬 Answer"), StmtAddDocsCB(statement_id=statement.id).pack()),),
+        )
     return Rendered(text)
 
 

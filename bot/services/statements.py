@@ -482,10 +482,14 @@ async def _move_student(
 
 
 def can_add_documents(statement: Statement, exam: Exam, now: datetime, settings: Settings) -> bool:
-    return (
-        statement.kind == StatementKind.ABSENCE
-        and statement.status == StatementStatus.SUBMITTED
-        and absence_open(exam.starts_at, now, settings.absence_docs_days)
+    """An undecided absence statement until ABSENCE_DOCS_DAYS after the exam; any undecided
+    statement the dean's office asked more about ("Ask for more" leaves a comment)."""
+    if statement.status != StatementStatus.SUBMITTED:
+        return False
+    if statement.decision_comment is not None:
+        return True
+    return statement.kind == StatementKind.ABSENCE and absence_open(
+        exam.starts_at, now, settings.absence_docs_days
     )
 
 
@@ -518,10 +522,12 @@ async def add_documents(
     files: list[dict[str, Any]],
     now: datetime,
     settings: Settings,
+    answer: str = "",
 ) -> Statement | None:
-    """Documents that follow an absence statement, until ABSENCE_DOCS_DAYS after the exam;
-    the dean's office gets them as a follow-up. None if not allowed."""
-    if not files:
+    """Documents (and a written answer to the dean's question) that follow a statement;
+    the dean's office gets them as a follow-up. None if not allowed or nothing given."""
+    answer = answer.strip()
+    if not files and not answer:
         return None
     statement = await open_for_documents(session, student, statement_id, now, settings)
     if statement is None:
@@ -542,18 +548,23 @@ async def add_documents(
         for f in files[: max(room, 0)]
     ]
     session.add_all(added)
+    if answer:
+        # Kept with the statement, marked as the answer, so the record shows the exchange.
+        statement.text = f"{statement.text}\n\n[{now:%Y-%m-%d %H:%M} UTC] {answer}".strip()
     await session.flush()
     faculty_id = await faculty_of(session, statement)
     recipients = await deanery_recipients(session, faculty_id or 0)
     payload = {
         "statement_id": statement.id,
         "files": [[f.kind, f.file_id] for f in added],
+        "answer": answer,
     }
     items = [
         (
             Planned(
                 NoticeKind.STATEMENT_DOCS,
-                f"{NoticeKind.STATEMENT_DOCS}:{statement.id}:{chat}:{added[0].id}",
+                f"{NoticeKind.STATEMENT_DOCS}:{statement.id}:{chat}:"
+                f"{added[0].id if added else now.isoformat()}",
                 now,
                 now + timedelta(days=60),
                 payload,

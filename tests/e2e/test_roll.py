@@ -23,7 +23,15 @@ from bot.db.models import (
     Subgroup,
 )
 from bot.keyboards.callbacks import RollCB
-from tests.e2e.conftest import BotRunner, deanery_chat, join_by_invite, link_student, press, say
+from tests.e2e.conftest import (
+    ADMIN_ID,
+    BotRunner,
+    deanery_chat,
+    join_by_invite,
+    link_student,
+    press,
+    say,
+)
 from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
 
 LATIN_START = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)  # 08:30 Moscow
@@ -228,6 +236,17 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
         ("excellent", "good", teacher.id),
     ]
     assert locked is not None and locked.roll_confirmed_by == teacher.id
+
+    # An administrator reopens the roll: the teacher may correct it again.
+    admin = api.user(ADMIN_ID, language_code="en")
+    reply = await say(api, admin, "/unlock oops")
+    assert "/unlock 42" in reply["text"]
+    reply = await say(api, admin, f"/unlock {latin.id}")
+    assert "open again" in reply["text"]
+    roll, _ = await tap(api, teacher, roll, cb(latin.id, "show"))
+    _roll, alert = await tap(api, teacher, roll, cb(latin.id, "mark", ids["Соколова"], "excused"))
+    assert alert == ""
+    assert (await entries(runner, latin.id))["Соколова"].mark == "excused"
 
     # The technical failure puts Каримов on the additional session's list.
     listed = await say(api, dean, "/additional")

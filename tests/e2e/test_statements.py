@@ -352,3 +352,61 @@ async def test_teacher_declines_and_the_dean_sets_another_time(
     assert "December 30, 2026" in str(again.params["text"])
     [statement] = await stored(seeded)
     assert statement.teacher_confirmed_at is None and statement.new_start is not None
+
+
+async def test_dean_asks_for_more_and_the_student_answers(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    dean = api.user(11101, language_code="en")
+    group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100911)
+    student = api.user(11102, language_code="ru")
+    await link_student(api, student, "2611021", "Иванова")
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "Отсутствие")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "олезн")["callback_data"])
+    reply = await say(api, student, "Грипп")
+    after = api.mark()
+    api.send_photo(student, b"spravka-1")
+    ack = await api.next_message(student.id, after=after)
+    preview = await press(api, student, ack, button(ack, "Готово")["callback_data"])
+    after = api.mark()
+    await press(api, student, preview, button(preview, "Отправить")["callback_data"])
+    card = await api.next_message(group["id"], after=after)
+
+    # The dean asks for more, with a question; the student gets it with an Answer button.
+    after = api.mark()
+    asked = dean.click(card, button(card, "Запросить")["callback_data"])
+    await api.callback_answer(asked)
+    await api.next_message(group["id"], after=after)  # the prompt for the question
+    dean.send("Справка без печати. Пришлите справку с печатью поликлиники.", chat=group)
+    question = await api.next_message(student.id, after=after)
+    assert "печатью" in question["text"]
+    prompt = await press(api, student, question, button(question, "Ответить")["callback_data"])
+    assert "печатью" in prompt["text"]
+    noted = await say(api, student, "Прикладываю справку с печатью.")
+    assert "Done" in str(noted.get("reply_markup")) or "Готово" in str(noted.get("reply_markup"))
+    after = api.mark()
+    api.send_photo(student, b"spravka-2-stamped")
+    await api.next_message(student.id, after=after)
+    after = api.mark()
+    done = await press(api, student, noted, button(noted, "Готово")["callback_data"])
+    assert "№" in done["text"]
+
+    follow_up = await api.next_message(group["id"], after=after)
+    assert "дополнительные документы" in follow_up["text"]
+    assert "Прикладываю справку с печатью." in follow_up["text"]
+    photo = await api.wait_for("sendPhoto", chat_id=group["id"], after=after)
+    assert photo.ok
+    [statement] = await stored(seeded)
+    assert "Прикладываю справку с печатью." in statement.text
+    assert len(statement.files) == 2 and statement.status == "submitted"
+
+    # The dean decides from the follow-up itself.
+    after = api.mark()
+    decided = dean.click(follow_up, button(follow_up, "Одобрить")["callback_data"])
+    await api.callback_answer(decided)
+    told = await api.next_message(student.id, after=after)
+    assert "одобрено" in told["text"] or "одобрен" in told["text"]
+    [statement] = await stored(seeded)
+    assert statement.status == "approved"

@@ -1,11 +1,11 @@
-"""/status: the outbox at a glance, for administrators."""
+"""/status: the outbox at a glance; /unlock: reopen a confirmed roll. For administrators."""
 
 from __future__ import annotations
 
 from html import escape
 
 from aiogram import F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from bot.db.models import NoticeStatus
 from bot.domain.timezones import format_moment
 from bot.services.actors import Actor
 from bot.services.reminders import OutboxSummary, outbox_summary
+from bot.services.roll import unlock_roll
 
 
 def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> str:
@@ -37,8 +38,32 @@ async def status(message: Message, actor: Actor, session: AsyncSession, settings
     await message.answer(summary_text(summary, settings, actor.locale))
 
 
+async def unlock(
+    message: Message, command: CommandObject, actor: Actor, session: AsyncSession
+) -> None:
+    if not actor.is_admin:
+        await message.answer(_("This command is for administrators."))
+        return
+    try:
+        exam_id = int((command.args or "").strip())
+    except ValueError:
+        await message.answer(_("Send /unlock and the exam's number, e.g. /unlock 42."))
+        return
+    if not await unlock_roll(session, exam_id):
+        await message.answer(
+            _("Exam {number} does not exist or its roll is not confirmed.").format(number=exam_id)
+        )
+        return
+    await message.answer(
+        _(
+            "The roll of exam {number} is open again; the teacher can correct and confirm it."
+        ).format(number=exam_id)
+    )
+
+
 def setup() -> Router:
     router = Router(name="admin-status")
     router.message.filter(F.chat.type == "private")
     router.message.register(status, Command("status"))
+    router.message.register(unlock, Command("unlock"))
     return router

@@ -340,12 +340,32 @@ async def add_documents_pressed(
     await state.set_data({"statement_id": statement.id, "files": [], "acked_groups": []})
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.answer(
-            _("Send the documents for statement №{number}, then press Done.").format(
+        text = (
+            _(
+                "Statement №{number}. The dean's office asks: {question}\nWrite your answer "
+                "and/or send the documents, then press Done."
+            ).format(number=statement.id, question=escape(statement.decision_comment or "…"))
+            if statement.decision_comment is not None
+            else _("Send the documents for statement №{number}, then press Done.").format(
                 number=statement.id
-            ),
-            reply_markup=statement_action("done", _("Done")),
+            )
         )
+        await query.message.answer(text, reply_markup=statement_action("done", _("Done")))
+
+
+async def answer_typed(message: Message, state: FSMContext) -> None:
+    """A written answer to the dean's question, gathered until Done."""
+    data = await state.get_data()
+    answer = (str(data.get("answer", "")) + "\n" + (message.text or "")).strip()
+    if len(answer) > MAX_TEXT:
+        await message.answer(
+            _("That is too long: at most {limit} characters, please.").format(limit=MAX_TEXT)
+        )
+        return
+    await state.update_data(answer=answer)
+    await message.answer(
+        _("Noted. Send more, or press Done."), reply_markup=statement_action("done", _("Done"))
+    )
 
 
 async def more_files_done(
@@ -364,9 +384,13 @@ async def more_files_done(
         list(data.get("files", [])),
         clock.now(),
         settings,
+        str(data.get("answer", "")),
     )
     if statement is None:
-        await query.answer(_("Attach at least one document first."), show_alert=True)
+        await query.answer(
+            _("Write an answer or attach a document first (or it is too late now)."),
+            show_alert=True,
+        )
         return
     await state.clear()
     await query.answer()
@@ -542,6 +566,7 @@ def setup() -> Router:
     router.callback_query.register(withdraw_pressed, StmtWithdrawCB.filter())
     router.callback_query.register(add_documents_pressed, StmtAddDocsCB.filter())
     router.message.register(file_sent, StatementForm.more_files, ~F.text)
+    router.message.register(answer_typed, StatementForm.more_files, *text)
     router.callback_query.register(
         more_files_done, StatementForm.more_files, StmtActCB.filter(F.action == "done")
     )
