@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("exam_id", type=int)
     unlock = exam_sub.add_parser("unlock", help="reopen a confirmed roll for corrections")
     unlock.add_argument("exam_id", type=int)
+    report = sub.add_parser("report", help="a report as XLSX or CSV (all faculties, or one)")
+    report.add_argument("kind", choices=["additional", "statements", "attendance"])
+    report.add_argument("--faculty", help="the faculty's name, as in the roster")
+    report.add_argument("--format", dest="fmt", choices=["xlsx", "csv"], default="xlsx")
+    report.add_argument("--output", type=Path, help="file to write (default: kind-date.xlsx)")
     export = sub.add_parser("export", help="export an exam's attendance sheet (ведомость)")
     export.add_argument("what", choices=["roll"])
     export.add_argument("exam_id", type=int)
@@ -74,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.exam_action == "unlock":
                 return asyncio.run(unlock_roll_cli(settings, args.exam_id))
             return asyncio.run(cancel_exam_cli(settings, args.exam_id))
+        if command == "report":
+            from bot.cli import report_cli
+
+            return asyncio.run(report_cli(settings, args.kind, args.faculty, args.fmt, args.output))
         if command == "export":
             from bot.cli import export_roll_cli
 

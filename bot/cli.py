@@ -6,20 +6,23 @@ import re
 import sys
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.app import create_bot, create_i18n
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade
-from bot.db.models import InviteRole
+from bot.db.models import Faculty, InviteRole
 from bot.domain.imports import TableKind
 from bot.services.imports import ImportFileError, import_roster, import_schedule
 from bot.services.onboarding import InviteError, create_invite
 from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
+from bot.services.reports import ReportKind, build_report
 from bot.services.roll import exam_for_export, load_roll, unlock_roll
 from bot.services.roll_sheet import build_sheet
 from bot.services.schedule import upcoming_exams
-from bot.services.sheets import sheet_csv, sheet_xlsx
+from bot.services.sheets import sheet_csv, sheet_xlsx, table_csv, table_xlsx
 from bot.services.texts import file_error_text, import_result_text, plan_warning_text
 
 
@@ -193,4 +196,33 @@ async def unlock_roll_cli(settings: Settings, exam_id: int) -> int:
         complain(f"Exam {exam_id} does not exist or its roll is not confirmed.")
         return 1
     say(f"The roll of exam {exam_id} is open again; the teacher can correct it and confirm.")
+    return 0
+
+
+async def report_cli(
+    settings: Settings, kind: str, faculty: str | None, fmt: str, output: Path | None
+) -> int:
+    """A report for one faculty (by name) or all, in DEFAULT_LOCALE's captions."""
+    engine = create_engine(settings.database_url)
+    i18n = create_i18n(settings)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine)() as session:
+            scope: frozenset[int] | None = None
+            if faculty is not None:
+                found = await session.scalar(select(Faculty.id).where(Faculty.name == faculty))
+                if found is None:
+                    complain(f"No faculty named {faculty!r}.")
+                    return 1
+                scope = frozenset({found})
+            with i18n.context(), i18n.use_locale(settings.default_locale):
+                report = await build_report(
+                    session, ReportKind(kind), scope, SystemClock().now(), settings
+                )
+    finally:
+        await engine.dispose()
+    content = table_xlsx(report.table) if fmt == "xlsx" else table_csv(report.table)
+    target = output or Path(f"{report.file_name}.{fmt}")
+    target.write_bytes(content)
+    say(f"{kind} report ({len(report.table.rows)} rows) written to {target}")
     return 0

@@ -10,7 +10,7 @@ from aiogram import Router
 
 from bot.handlers.admin import invites, status
 from bot.handlers.common import cancel, errors, help, membership, start
-from bot.handlers.dean import chat, imports, inbox
+from bot.handlers.dean import chat, imports, inbox, reports
 from bot.handlers.student import schedule, statements, timezone, works
 from bot.handlers.teacher import exams, roll
 
@@ -30,6 +30,7 @@ def setup_routers() -> Router:
         roll.setup(),
         chat.setup(),
         inbox.setup(),
+        reports.setup(),
         invites.setup(),
         status.setup(),
         works.setup(),  # before imports: a student's PDF is their work, not an import

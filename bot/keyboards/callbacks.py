@@ -71,3 +71,7 @@ class RollCB(CallbackData, prefix="rl"):
     student_id: int = 0
     page: int = 0
     value: str = ""
+
+
+class ReportCB(CallbackData, prefix="rep"):
+    kind: str  # additional | statements | attendance

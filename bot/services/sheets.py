@@ -1,15 +1,15 @@
-"""The attendance sheet (ведомость) of an exam as a file: XLSX to print and sign, CSV to load
-elsewhere.
+"""Tables as files: XLSX to print and sign, CSV to load elsewhere — the attendance sheet
+(ведомость) of an exam, and the dean's reports.
 
-The caller builds the `Sheet` with every caption already in the user's language; this
-module only lays it out, so it knows nothing of the database or of gettext.
+The caller builds the `Sheet` (or `Table`) with every caption already in the user's
+language; this module only lays it out, so it knows nothing of the database or of gettext.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -50,11 +50,36 @@ class Sheet:
     totals: list[str]  # under the table, e.g. the closing text
 
 
+@dataclass(frozen=True)
+class Table:
+    """Any table: a title, free lines above, captions, rows, free lines below."""
+
+    title: str
+    header_lines: list[str]
+    columns: list[str]
+    rows: list[tuple[str | int, ...]]
+    totals: list[str] = field(default_factory=list)
+    text_columns: frozenset[int] = frozenset()  # 0-based: identifiers, never numbers
+    sheet_name: str = SHEET_NAME
+
+
 def _check(sheet: Sheet) -> None:
     if len(sheet.columns) != len(_ROW_FIELDS):
         raise ValueError(
             f"a sheet needs {len(_ROW_FIELDS)} column captions, got {len(sheet.columns)}"
         )
+
+
+def _table(sheet: Sheet) -> Table:
+    _check(sheet)
+    return Table(
+        title=sheet.title,
+        header_lines=sheet.header_lines,
+        columns=sheet.columns,
+        rows=[astuple(item) for item in sheet.rows],
+        totals=sheet.totals,
+        text_columns=frozenset(i for i, name in enumerate(_ROW_FIELDS) if name in _TEXT_COLUMNS),
+    )
 
 
 def _as_text(cell: Cell, value: str) -> None:
@@ -64,6 +89,14 @@ def _as_text(cell: Cell, value: str) -> None:
 
 
 def sheet_xlsx(sheet: Sheet) -> bytes:
+    return table_xlsx(_table(sheet))
+
+
+def sheet_csv(sheet: Sheet) -> bytes:
+    return table_csv(_table(sheet))
+
+
+def table_xlsx(sheet: Table) -> bytes:
     """One worksheet: the title in bold, the header lines, the table (bold captions, frozen
     under them, filter on), then the totals. Ready to print on A4 landscape."""
     # Imported here, as in services/imports.py: openpyxl is slow to import and only the
@@ -72,11 +105,10 @@ def sheet_xlsx(sheet: Sheet) -> bytes:
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
-    _check(sheet)
     workbook = Workbook()
     ws = workbook.active
     assert ws is not None  # a new Workbook always has one sheet
-    ws.title = SHEET_NAME
+    ws.title = sheet.sheet_name[:31]  # Excel's limit for a sheet name
 
     _as_text(ws.cell(row=1, column=1), sheet.title)
     ws.cell(row=1, column=1).font = Font(bold=True, size=13)
@@ -100,13 +132,13 @@ def sheet_xlsx(sheet: Sheet) -> bytes:
     widths = [len(caption) for caption in sheet.columns]
     for item in sheet.rows:
         row += 1
-        for col, (name, value) in enumerate(zip(_ROW_FIELDS, astuple(item), strict=True), 1):
+        for col, value in enumerate(item, 1):
             cell = ws.cell(row=row, column=col)
             if isinstance(value, int):
                 cell.value = value
             else:
                 _as_text(cell, value)
-            if name in _TEXT_COLUMNS:
+            if col - 1 in sheet.text_columns:
                 # "@" keeps it text when the teacher retypes the cell in Excel.
                 cell.number_format = "@"
             cell.border = border
@@ -146,16 +178,15 @@ def _csv_safe(value: str) -> str:
     return value
 
 
-def sheet_csv(sheet: Sheet) -> bytes:
+def table_csv(sheet: Table) -> bytes:
     """The table only: the captions, then the rows. UTF-8 with a BOM and ";" between cells,
     which is what Excel in a Russian locale opens with a double click.
 
     Excel still reads "0012" in a CSV as the number 12; the XLSX is the file for Excel.
     """
-    _check(sheet)
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=";")
     writer.writerow([_csv_safe(caption) for caption in sheet.columns])
     for item in sheet.rows:
-        writer.writerow([_csv_safe(str(value)) for value in astuple(item)])
+        writer.writerow([_csv_safe(str(value)) for value in item])
     return buffer.getvalue().encode("utf-8-sig")

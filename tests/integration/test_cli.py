@@ -226,3 +226,17 @@ def test_export_roll_and_unlock(workdir: Path, capsys: pytest.CaptureFixture[str
         db.commit()
     assert main(["exam", "unlock", str(exam_id)]) == 0
     assert query(workdir, "SELECT roll_confirmed_at FROM exams WHERE id = ?", exam_id) == [(None,)]
+
+
+def test_report_for_one_faculty_or_all(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import", "roster", "data/samples/roster.csv"]) == 0
+    assert main(["import", "schedule", "data/samples/schedule.csv"]) == 0
+    capsys.readouterr()
+    assert main(["report", "attendance", "--format", "csv", "--output", "a.csv"]) == 0
+    assert "attendance report (0 rows)" in capsys.readouterr().out
+    header = (workdir / "a.csv").read_bytes().decode("utf-8-sig").splitlines()[0]
+    assert header.startswith("№;Факультет;Группа;Дисциплина;Дата экзамена")
+    assert main(["report", "additional", "--faculty", "Лечебный факультет"]) == 0
+    assert list(workdir.glob("additional-*.xlsx"))
+    assert main(["report", "statements", "--faculty", "Нет такого"]) == 1
+    assert "No faculty named" in capsys.readouterr().err

@@ -43,6 +43,8 @@ def help_text(actor: Actor) -> str:
     if actor.is_dean:
         lines.append(_("/inbox — undecided statements"))
         lines.append(_("/additional — the additional session's list"))
+    if actor.is_dean or actor.is_admin:
+        lines.append(_("/reports — reports as XLSX and CSV"))
         lines.append(_("/bind — in a group chat: make it your dean's office chat"))
     lines += [
         _("/lang — language"),

@@ -1,0 +1,74 @@
+"""/reports: the dean's (own faculties) and the admin's (all) reports as XLSX and CSV."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.keyboards.callbacks import ReportCB
+from bot.services.actors import Actor
+from bot.services.reports import ReportKind, build_report, report_title
+from bot.services.sheets import table_csv, table_xlsx
+
+
+def _scope(actor: Actor) -> frozenset[int] | None:
+    """An admin sees every faculty; a dean their own."""
+    return None if actor.is_admin else actor.dean_faculty_ids
+
+
+async def reports_menu(message: Message, actor: Actor) -> None:
+    if not (actor.is_dean or actor.is_admin):
+        await message.answer(_("Reports are for the dean's office and administrators."))
+        return
+    kb = InlineKeyboardBuilder()
+    for kind in ReportKind:
+        kb.button(text=report_title(kind), callback_data=ReportCB(kind=kind.value))
+    kb.adjust(1)
+    await message.answer(_("Which report? It comes as XLSX and CSV."), reply_markup=kb.as_markup())
+
+
+async def report_pressed(
+    query: CallbackQuery,
+    callback_data: ReportCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    if not (actor.is_dean or actor.is_admin):
+        await query.answer(
+            _("Reports are for the dean's office and administrators."), show_alert=True
+        )
+        return
+    try:
+        kind = ReportKind(callback_data.kind)
+    except ValueError:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    report = await build_report(session, kind, _scope(actor), clock.now(), settings)
+    if not isinstance(query.message, Message):
+        return
+    caption = _("{title}: {count} rows").format(
+        title=report_title(kind), count=len(report.table.rows)
+    )
+    await query.message.answer_document(
+        BufferedInputFile(table_xlsx(report.table), filename=f"{report.file_name}.xlsx"),
+        caption=caption,
+    )
+    await query.message.answer_document(
+        BufferedInputFile(table_csv(report.table), filename=f"{report.file_name}.csv")
+    )
+
+
+def setup() -> Router:
+    router = Router(name="dean-reports")
+    router.message.register(reports_menu, Command("reports"))
+    router.callback_query.register(report_pressed, ReportCB.filter())
+    return router
