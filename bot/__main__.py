@@ -1,4 +1,5 @@
-"""Command line: `python -m bot` runs the bot; subcommands import, invite, export, exam and db."""
+"""Command line: `python -m bot` runs the bot; subcommands import, invite, export, exam, faculty
+and db."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (long polling); the default")
-    imp = sub.add_parser("import", help="import the roster or the exam schedule (CSV or XLSX)")
-    imp.add_argument("what", choices=["roster", "schedule"])
+    imp = sub.add_parser(
+        "import", help="import the roster, the exam schedule or study plans (CSV or XLSX)"
+    )
+    imp.add_argument("what", choices=["roster", "schedule", "plan"])
     imp.add_argument("file", type=Path)
     inv = sub.add_parser("invite", help="make a one-time invite link")
     inv_sub = inv.add_subparsers(dest="role", required=True)
@@ -32,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     dean.add_argument("faculty")
     inv_sub.add_parser("admin", help="for an administrator")
     sub.add_parser("outbox", help="pending / sent / failed notices and the next due ones")
+    faculty = sub.add_parser("faculty", help="a faculty's settings")
+    faculty_sub = faculty.add_subparsers(dest="faculty_action", required=True)
+    email = faculty_sub.add_parser(
+        "email", help="the dean's office e-mail that gets a copy of every statement"
+    )
+    email.add_argument("faculty")
+    email.add_argument("address", nargs="?", help="the address, or off to clear; none: show it")
     exam = sub.add_parser("exam", help="list upcoming exams, or cancel one")
     exam_sub = exam.add_subparsers(dest="exam_action", required=True)
     exam_sub.add_parser("list", help="upcoming exams and consultations with their ids")
@@ -39,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("exam_id", type=int)
     unlock = exam_sub.add_parser("unlock", help="reopen a confirmed roll for corrections")
     unlock.add_argument("exam_id", type=int)
+    semester = sub.add_parser("semester", help="set the next semester's dates (retention)")
+    semester.add_argument("start", help="first day, DD.MM.YYYY or YYYY-MM-DD")
+    semester.add_argument("end", help="last day")
     report = sub.add_parser("report", help="a report as XLSX or CSV (all faculties, or one)")
     report.add_argument("kind", choices=["additional", "statements", "attendance"])
     report.add_argument("--faculty", help="the faculty's name, as in the roster")
@@ -79,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.exam_action == "unlock":
                 return asyncio.run(unlock_roll_cli(settings, args.exam_id))
             return asyncio.run(cancel_exam_cli(settings, args.exam_id))
+        if command == "semester":
+            from bot.cli import semester_cli
+
+            return asyncio.run(semester_cli(settings, args.start, args.end))
         if command == "report":
             from bot.cli import report_cli
 
@@ -91,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli import show_outbox
 
             return asyncio.run(show_outbox(settings))
+        if command == "faculty":
+            from bot.cli import faculty_email_cli
+
+            return asyncio.run(faculty_email_cli(settings, args.faculty, args.address))
         return asyncio.run(cli_db_upgrade(settings))
     except ConfigError as exc:
         print(exc, file=sys.stderr)  # noqa: T201 - the CLI's answer

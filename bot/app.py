@@ -31,12 +31,17 @@ from bot.db.models import ProcessedUpdate, utcnow
 from bot.handlers import setup_routers
 from bot.handlers.common.help import command_descriptions
 from bot.middlewares.actor import ActorMiddleware
+from bot.middlewares.flood import FloodMiddleware
 from bot.middlewares.i18n import ActorI18nMiddleware
 from bot.middlewares.unit_of_work import InFlight, UnitOfWorkMiddleware
+from bot.notify.chores import Chores
 from bot.notify.keeper import FileKeeper
+from bot.notify.mail import Mailer
+from bot.notify.progress import ProgressReporter
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
 from bot.services.reminders import plan_upcoming
+from bot.services.semester import retention_due, run_retention
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +107,10 @@ class Application:
     in_flight: InFlight = field(default_factory=InFlight)
     prepared: bool = False
     keeper: FileKeeper | None = None
+    progress: ProgressReporter | None = None
+    chores: Chores | None = None
     _sender_task: asyncio.Task[None] | None = None
-    _keeper_task: asyncio.Task[None] | None = None
+    _chores_task: asyncio.Task[None] | None = None
 
     async def prepare(self) -> None:
         """Migrations and housekeeping; before the first update (once)."""
@@ -125,18 +132,18 @@ class Application:
     def start_sender(self) -> None:
         if self._sender_task is None:
             self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
-        if self.keeper is not None and self._keeper_task is None:
-            self._keeper_task = asyncio.create_task(self.keeper.run(), name="file-keeper")
+        if self.chores is not None and self._chores_task is None:
+            self._chores_task = asyncio.create_task(self.chores.run(), name="chores")
 
     async def stop_sender(self) -> None:
         if self._sender_task is not None:
             self.sender.stop()
             await self._sender_task
             self._sender_task = None
-        if self.keeper is not None and self._keeper_task is not None:
-            self.keeper.stop()
-            await self._keeper_task
-            self._keeper_task = None
+        if self.chores is not None and self._chores_task is not None:
+            self.chores.stop()
+            await self._chores_task
+            self._chores_task = None
 
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         await self.prepare()
@@ -155,6 +162,8 @@ class Application:
         await self.sender.close()
         if self.keeper is not None:
             await self.keeper.close()
+        if self.progress is not None:
+            await self.progress.close()
         await self.dispatcher.storage.close()
         await self.engine.dispose()
 
@@ -174,8 +183,22 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         sessionmaker=sessionmaker,
         i18n=i18n,
     )
+    smtp = settings.smtp
+    # Its own Bot, like the keeper's: downloading a letter's documents must not queue
+    # behind notices (and getFile is not a message: no SEND_RATE slot is taken).
+    mailer = (
+        Mailer(
+            smtp,
+            settings.mail_from,
+            create_bot(settings, retry=False),
+            settings.files_dir,
+            the_clock,
+        )
+        if smtp is not None
+        else None
+    )
     sender = OutboxSender(
-        create_bot(settings, retry=False), sessionmaker, the_clock, settings, i18n
+        create_bot(settings, retry=False), sessionmaker, the_clock, settings, i18n, mailer=mailer
     )
     dispatcher["outbox"] = sender
     # Its own Bot (session): downloads must not queue behind replies or notices.
@@ -183,8 +206,10 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
 
     def planned() -> None:
         sender.wake()
-        keeper.wake()  # a statement or a work came in with the notices about it
+        chores.wake()  # a statement, a work or an announcement came in with its notices
 
+    # First: a flood is dropped before it costs a database transaction.
+    dispatcher.update.outer_middleware(FloodMiddleware(settings.flood_limit, settings.flood_window))
     dispatcher.update.outer_middleware(
         UnitOfWorkMiddleware(sessionmaker, in_flight, on_planned=planned)
     )
@@ -194,7 +219,25 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     app = Application(
         settings, engine, sessionmaker, create_bot(settings), dispatcher, i18n, sender, in_flight
     )
+    progress = ProgressReporter(
+        create_bot(settings, retry=False), sessionmaker, settings, i18n, the_clock
+    )
+
+    async def retention() -> int:
+        async with sessionmaker.begin() as session:
+            semester = await retention_due(session, the_clock.now(), settings)
+            if semester is None:
+                return 0
+            await run_retention(session, semester, the_clock.now(), settings)
+        sender.wake()
+        return 1
+
+    chores = Chores(
+        [("keep files", keeper.run_once), ("progress", progress.run_once), ("retention", retention)]
+    )
     app.keeper = keeper
+    app.progress = progress
+    app.chores = chores
 
     async def on_startup(bot: Bot) -> None:
         await register_commands(bot, i18n, settings)

@@ -14,16 +14,24 @@ from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade
 from bot.db.models import Faculty, InviteRole
-from bot.domain.imports import TableKind
-from bot.services.imports import ImportFileError, import_roster, import_schedule
+from bot.domain.imports import TableKind, parse_date
+from bot.domain.mail import normalize_address
+from bot.services.deanery_mail import faculty_named, manageable_faculties, set_faculty_email
+from bot.services.imports import ImportFileError, import_plan, import_roster, import_schedule
 from bot.services.onboarding import InviteError, create_invite
 from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
 from bot.services.reports import ReportKind, build_report
 from bot.services.roll import exam_for_export, load_roll, unlock_roll
 from bot.services.roll_sheet import build_sheet
 from bot.services.schedule import upcoming_exams
+from bot.services.semester import SemesterOutcome, set_semester
 from bot.services.sheets import sheet_csv, sheet_xlsx, table_csv, table_xlsx
-from bot.services.texts import file_error_text, import_result_text, plan_warning_text
+from bot.services.texts import (
+    distance_warning_text,
+    file_error_text,
+    import_result_text,
+    plan_warning_text,
+)
 
 
 def say(text: str) -> None:
@@ -80,7 +88,8 @@ async def make_invite(settings: Settings, role: InviteRole, name: str | None) ->
 
 
 async def import_file(settings: Settings, what: str, filename: str, content: bytes) -> int:
-    """Imports a roster or schedule file; messages in the default locale, like the bot's."""
+    """Imports a roster, schedule or study-plan file; messages in the default locale, like
+    the bot's."""
     engine = create_engine(settings.database_url)
     i18n = create_i18n(settings)
     try:
@@ -90,15 +99,28 @@ async def import_file(settings: Settings, what: str, filename: str, content: byt
                 try:
                     if what == TableKind.ROSTER:
                         report = await import_roster(session, filename, content)
+                    elif what == TableKind.PLAN:
+                        report = await import_plan(
+                            session,
+                            filename,
+                            content,
+                            distance_limit=settings.plan_distance_limit,
+                        )
                     else:
                         report = await import_schedule(session, filename, content, settings.tz)
                 except ImportFileError as exc:
                     complain(file_error_text(exc.code))
                     return 1
                 text = import_result_text(what, report)
+                text += distance_warning_text(report.distance_excesses)
                 if report.ok and (report.added or report.updated):
                     planned = await plan_after_import(
-                        session, what, report.changed_exam_ids, SystemClock().now(), settings
+                        session,
+                        what,
+                        report.changed_exam_ids,
+                        SystemClock().now(),
+                        settings,
+                        changed_student_ids=report.changed_student_ids,
                     )
                     text += plan_warning_text(planned)
             (say if report.ok else complain)(text)
@@ -225,4 +247,59 @@ async def report_cli(
     target = output or Path(f"{report.file_name}.{fmt}")
     target.write_bytes(content)
     say(f"{kind} report ({len(report.table.rows)} rows) written to {target}")
+    return 0
+
+
+async def faculty_email_cli(settings: Settings, name: str, address: str | None) -> int:
+    """Shows, sets or (with "off") clears the faculty's dean's office e-mail."""
+    new: str | None = None
+    if address is not None and address.casefold() != "off":
+        new = normalize_address(address)
+        if new is None:
+            complain(f"{address!r} is not an e-mail address (such as dean@university.ru).")
+            return 1
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine).begin() as session:
+            faculties = await manageable_faculties(session, True, frozenset())
+            faculty = faculty_named(faculties, name)
+            if faculty is None:
+                known = ", ".join(f.name for f in faculties) or "none yet: import the roster first"
+                complain(f"Unknown faculty {name!r}. Known faculties: {known}.")
+                return 1
+            if address is None:
+                say(f"{faculty.name}: {faculty.email or 'no e-mail set'}")
+                return 0
+            await set_faculty_email(session, True, frozenset(), faculty.id, new)
+    finally:
+        await engine.dispose()
+    if new is None:
+        say(f"Statements of {faculty.name} are no longer e-mailed.")
+        return 0
+    say(f"Every new statement of {faculty.name} will also be e-mailed to {new}.")
+    if settings.smtp is None:
+        say("SMTP_URL is not set: nothing is e-mailed until it is.")
+    return 0
+
+
+async def semester_cli(settings: Settings, start: str, end: str) -> int:
+    starts_on, ends_on = parse_date(start), parse_date(end)
+    if starts_on is None or ends_on is None:
+        complain("Dates as DD.MM.YYYY or YYYY-MM-DD, e.g. semester 09.02.2027 30.06.2027.")
+        return 2
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with create_sessionmaker(engine).begin() as session:
+            outcome = await set_semester(session, starts_on, ends_on, None)
+    finally:
+        await engine.dispose()
+    if outcome is SemesterOutcome.BAD_ORDER:
+        complain("The end must come after the start; nothing was changed.")
+        return 1
+    say(
+        f"Semester {starts_on:%d.%m.%Y} — {ends_on:%d.%m.%Y} saved; on its first day the bot "
+        "reminds teachers and deletes the past session's kept documents."
+    )
     return 0

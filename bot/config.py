@@ -2,16 +2,81 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.plans import DEFAULT_DISTANCE_LIMIT, DEFAULT_REMINDER_DAYS, parse_reminder_days
+
 SUPPORTED_LOCALES = ("ru", "en")
+SMTP_URL_SHAPE = "smtp://[user:password@]host[:port][?starttls=1] or smtps://…"
+_YES = {"1", "true", "yes", "on"}
+_NO = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """Where and how e-mail is handed over: SMTP_URL, read once."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    use_tls: bool = False  # smtps://: TLS from the first byte
+    # STARTTLS: True requires it, False never tries it, None uses it when offered.
+    start_tls: bool | None = None
+    timeout: float = 30.0
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """SMTP_URL → SmtpTarget; ValueError with a one-line reason that never echoes the password."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ValueError(f"must look like {SMTP_URL_SHAPE}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("has a bad port (1–65535)") from exc
+    options = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(options) - {"starttls", "timeout"})
+    if unknown:
+        raise ValueError(f"has an unknown option {unknown[0]!r} (known: starttls, timeout)")
+    start_tls: bool | None = None
+    if "starttls" in options:
+        flag = options["starttls"][-1].lower()
+        if flag not in _YES | _NO:
+            raise ValueError("starttls must be 1 or 0")
+        start_tls = flag in _YES
+        if start_tls and scheme == "smtps":
+            raise ValueError("starttls=1 is for smtp://; smtps:// is encrypted already")
+    timeout = 30.0
+    if "timeout" in options:
+        try:
+            timeout = float(options["timeout"][-1])
+        except ValueError:
+            timeout = 0.0
+        if not 0 < timeout <= 600:
+            raise ValueError("timeout must be a number of seconds, at most 600")
+    if parts.password is not None and not parts.username:
+        raise ValueError("has a password but no user name")
+    default_port = 465 if scheme == "smtps" else 587 if start_tls else 25
+    return SmtpTarget(
+        host=parts.hostname,
+        port=port or default_port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        use_tls=scheme == "smtps",
+        start_tls=False if scheme == "smtps" else start_tls,
+        timeout=timeout,
+    )
 
 
 class Settings(BaseSettings):
@@ -39,6 +104,10 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25, gt=0, le=28)
     send_max_attempts: int = Field(default=5, ge=1)
     absence_docs_days: int = Field(default=3, ge=0)
+    # Per user: beyond FLOOD_LIMIT updates in FLOOD_WINDOW seconds the rest are ignored
+    # (30: a teacher marking a roll of 40 taps fast, and an album is ten updates at once).
+    flood_limit: int = Field(default=30, ge=0)
+    flood_window: float = Field(default=10, gt=0)
     # Statement documents and exam works are also kept here, in case Telegram forgets them.
     files_dir: Path = Path("data/files")
     # §2.8: an outage not fixed within this time makes the student absent for a valid reason.
@@ -46,6 +115,15 @@ class Settings(BaseSettings):
     # Written work: accepted this long after the time is up; reminders of minutes left.
     written_grace: timedelta = timedelta(minutes=10)
     written_reminders: Annotated[tuple[int, ...], NoDecode] = (30, 10, 5)
+    # Individual study plans: the distance-learning share a master's plan may hold (a plan
+    # row may give its own, e.g. 0.5 without a part-time form), and the days before a
+    # deadline at which the student is reminded.
+    plan_distance_limit: float = Field(default=DEFAULT_DISTANCE_LIMIT, gt=0, le=1)
+    plan_reminder_days: Annotated[tuple[int, ...], NoDecode] = DEFAULT_REMINDER_DAYS
+    # A copy of every statement goes to the faculty's e-mail (when it has one) through
+    # this server; unset, nothing is e-mailed. A secret: it may hold a password.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "examinator@localhost"
 
     @field_validator("bot_token")
     @classmethod
@@ -83,6 +161,22 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis:// or rediss://")
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_smtp_url(value.get_secret_value())
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        _name, address = parseaddr(value)
+        if "@" not in address or any(c.isspace() for c in address):
+            raise ValueError("must be an e-mail address, such as examinator@university.ru")
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod
@@ -132,6 +226,11 @@ class Settings(BaseSettings):
             return minutes
         return value
 
+    @field_validator("plan_reminder_days", mode="before")
+    @classmethod
+    def _days_list(cls, value: object) -> object:
+        return parse_reminder_days(value) if isinstance(value, str) else value
+
     @field_validator("day_before_lead", "join_early_lead", "outage_wait")
     @classmethod
     def _positive_lead(cls, value: timedelta) -> timedelta:
@@ -150,6 +249,13 @@ class Settings(BaseSettings):
     @property
     def login_window(self) -> timedelta:
         return timedelta(hours=1)
+
+    @property
+    def smtp(self) -> SmtpTarget | None:
+        """The mail server, or None when statements are not e-mailed."""
+        if self.smtp_url is None:
+            return None
+        return parse_smtp_url(self.smtp_url.get_secret_value())
 
 
 class ConfigError(Exception):

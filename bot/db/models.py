@@ -6,7 +6,7 @@ Enumerations are plain strings so that PostgreSQL needs no ENUM migrations.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,8 +14,10 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -97,6 +99,9 @@ class Faculty(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
+    # The dean's office e-mail ("на электронную почту деканата"): every statement is also
+    # e-mailed here when SMTP_URL is set; None sends none.
+    email: Mapped[str | None] = mapped_column(String(254))
 
     groups: Mapped[list[Group]] = relationship(back_populates="faculty")
 
@@ -465,3 +470,67 @@ class ExamWork(Base):
     # Where the bytes are kept on disk (FILES_DIR), once fetched; "" if Telegram could not
     # give them; None while not fetched yet.
     stored_path: Mapped[str | None] = mapped_column(String(500))
+
+
+class Announcement(Base):
+    """A dean's or admin's message to a group, a faculty or one exam's students, sent
+    through the outbox; the author's progress message is edited as it goes."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    target: Mapped[str] = mapped_column(String(16))  # group | faculty | exam
+    target_id: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    file_kind: Mapped[str | None] = mapped_column(String(16))  # photo | document
+    file_id: Mapped[str | None] = mapped_column(String(255))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_shown: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Semester(Base):
+    """A semester's dates: when the next one starts, the past session's recordings and
+    written works are to be destroyed (the regulation's table, last rows)."""
+
+    __tablename__ = "semesters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date, unique=True)
+    ends_on: Mapped[date] = mapped_column(Date)
+    set_by: Mapped[int | None] = mapped_column(BigInteger)
+    retention_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlanItem(Base):
+    """One discipline of a student's individual study plan (ИУП, the second regulation's
+    appendix 1), with its deadline; imported from the plan template."""
+
+    __tablename__ = "plan_items"
+    __table_args__ = (
+        UniqueConstraint("student_id", "discipline", name="uq_plan_items_student_discipline"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.id", ondelete="CASCADE"))
+    discipline: Mapped[str] = mapped_column(String(255))
+    department: Mapped[str] = mapped_column(String(255), default="")
+    ects: Mapped[float | None] = mapped_column(Float)  # з.е.; None when the plan left it out
+    lecture_hours: Mapped[int] = mapped_column(Integer, default=0)
+    lab_hours: Mapped[int] = mapped_column(Integer, default=0)
+    practice_hours: Mapped[int] = mapped_column(Integer, default=0)
+    # Of the hours above, those held with distance technologies (the share rule).
+    distance_hours: Mapped[int] = mapped_column(Integer, default=0)
+    place_time: Mapped[str] = mapped_column(Text, default="")
+    deadline: Mapped[date] = mapped_column(Date)
+    teacher: Mapped[str] = mapped_column(String(255), default="")
+    programme_level: Mapped[str] = mapped_column(String(16), default="")  # ProgrammeLevel
+    # The distance share allowed (a fraction), when the plan gives its own: 0.5 for a
+    # master's programme without a part-time form; None means PLAN_DISTANCE_LIMIT.
+    distance_limit: Mapped[float | None] = mapped_column(Float)
+
+    student: Mapped[Student] = relationship()

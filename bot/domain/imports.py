@@ -1,4 +1,5 @@
-"""Rows of the roster and schedule import templates: recognised, checked, normalised.
+"""Rows of the roster, schedule and study-plan import templates: recognised, checked,
+normalised.
 
 Pure: takes a table that has already been read from a file (a list of rows of cell
 strings, header first) and returns typed rows plus row-level errors. Reading files and
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.links import normalize_link
+from bot.domain.plans import LEVEL_VALUES, parse_limit
 
 MAX_DATA_ROWS = 50_000
 MAX_DURATION_MIN = 600
@@ -32,6 +34,11 @@ MAX_NAME_LEN = 255
 MAX_GROUP_LEN = 64
 MAX_RECORD_BOOK_LEN = 32
 MAX_URL_LEN = 2048
+# Not a column size (place_time is Text): a longer cell is a paste gone wrong, and it would
+# crowd the student's /plan.
+MAX_PLACE_TIME_LEN = 1000
+MAX_HOURS = 9999
+MAX_ECTS = 100
 
 KINDS = tuple(EventKind)
 FORMS = tuple(ExamForm)
@@ -56,6 +63,18 @@ ROW_ERROR_CODES = (
     "unknown_table",  # row 1; the header fits neither template
 )
 
+# The individual study plan template's own codes (it uses the shared ones above too).
+PLAN_ERROR_CODES = (
+    "bad_hours",  # not a whole number of hours from 0 to MAX_HOURS
+    "bad_ects",  # not a number of credits from 0 to MAX_ECTS
+    "distance_over_total",  # more distance hours than lectures + labs + practice
+    "unknown_level",  # programme_level is none of LEVEL_VALUES
+    "bad_limit",  # distance_limit is not a share in (0, 100 %]
+    "duplicate_plan_item",  # the same (record book, discipline); ref_row names the first
+    "unknown_record_book",  # no student on the roster has it
+    "foreign_student",  # the student is of a faculty the importing dean may not touch
+)
+
 ROSTER_COLUMNS = ("faculty", "group", "full_name", "record_book")
 SCHEDULE_COLUMNS = (
     "faculty",
@@ -72,7 +91,33 @@ SCHEDULE_COLUMNS = (
 )
 # A schedule without these columns is still complete: nobody is assigned and no links yet.
 SCHEDULE_OPTIONAL = frozenset({"teacher", "link", "moodle_url"})
+# Appendix 1's columns, plus what the distance-share rule needs.
+PLAN_COLUMNS = (
+    "record_book",
+    "discipline",
+    "department",
+    "ects",
+    "lecture_hours",
+    "lab_hours",
+    "practice_hours",
+    "distance_hours",
+    "place_time",
+    "deadline",
+    "teacher",
+    "programme_level",
+    "distance_limit",
+)
+# Not in appendix 1's form: a plan without them is held to PLAN_DISTANCE_LIMIT, or to no
+# limit at all when it has no distance hours.
+PLAN_OPTIONAL = frozenset({"distance_hours", "programme_level", "distance_limit"})
 
+_RECORD_BOOK_ALIASES = (
+    "Номер зачетной книжки",
+    "№ зачетной книжки",
+    "Зачетная книжка",
+    "Номер зачетки",
+    "№ зачетки",
+)
 _COMMON_ALIASES: Mapping[str, tuple[str, ...]] = {
     "faculty": ("Факультет",),
     "group": ("Группа", "№ группы", "Номер группы"),
@@ -80,13 +125,7 @@ _COMMON_ALIASES: Mapping[str, tuple[str, ...]] = {
 ROSTER_ALIASES: Mapping[str, tuple[str, ...]] = {
     **_COMMON_ALIASES,
     "full_name": ("ФИО", "Ф.И.О.", "ФИО обучающегося", "ФИО студента"),
-    "record_book": (
-        "Номер зачетной книжки",
-        "№ зачетной книжки",
-        "Зачетная книжка",
-        "Номер зачетки",
-        "№ зачетки",
-    ),
+    "record_book": _RECORD_BOOK_ALIASES,
 }
 SCHEDULE_ALIASES: Mapping[str, tuple[str, ...]] = {
     **_COMMON_ALIASES,
@@ -105,6 +144,21 @@ SCHEDULE_ALIASES: Mapping[str, tuple[str, ...]] = {
     "teacher": ("Преподаватель", "Экзаменатор", "ФИО преподавателя"),
     "link": ("Ссылка", "Ссылка на конференцию"),
     "moodle_url": ("Moodle", "Ссылка Moodle", "Ссылка на Moodle"),
+}
+PLAN_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "record_book": _RECORD_BOOK_ALIASES,
+    "discipline": ("Дисциплина", "Дисциплина (модуль)", "Наименование дисциплины"),
+    "department": ("Кафедра",),
+    "ects": ("З.е.", "З.е", "ЗЕ", "Зачетные единицы", "Трудоемкость (з.е.)", "ECTS"),
+    "lecture_hours": ("Лекции", "Лекции (ч)", "Лекции, ч"),
+    "lab_hours": ("Лабораторные", "Лабораторные (ч)", "Лабораторные работы"),
+    "practice_hours": ("Практические", "Практические (ч)", "Практические занятия"),
+    "distance_hours": ("Дистанционно (ч)", "Дистанционно", "Дистанционно, ч", "С применением ДОТ"),
+    "place_time": ("Место и время", "Место и время проведения"),
+    "deadline": ("Срок сдачи", "Срок"),
+    "teacher": ("Преподаватель", "ФИО преподавателя"),
+    "programme_level": ("Уровень", "Уровень образования", "Уровень обучения"),
+    "distance_limit": ("Доля ДОТ", "Предел ДОТ", "Предельная доля ДОТ"),
 }
 
 _KIND_VALUES = {
@@ -138,6 +192,8 @@ _RU_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 # Seconds are tolerated because spreadsheet CSV exports often write 09:00:00.
 _TIME = re.compile(r"(\d{1,2})[:.](\d{2})(?::(\d{2}))?")
 _DURATION = re.compile(r"\d{1,4}")
+_HOURS = re.compile(r"\d{1,4}")
+_ECTS = re.compile(r"\d{1,3}(?:[.,]\d{1,2})?")
 
 T = TypeVar("T")
 
@@ -145,6 +201,7 @@ T = TypeVar("T")
 class TableKind(StrEnum):
     ROSTER = "roster"
     SCHEDULE = "schedule"
+    PLAN = "plan"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +239,26 @@ class ScheduleRow:
     teacher: str | None
     link: str | None
     moodle_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """One discipline of one student's individual study plan."""
+
+    row: int
+    record_book: str
+    discipline: str
+    department: str
+    ects: float | None
+    lecture_hours: int
+    lab_hours: int
+    practice_hours: int
+    distance_hours: int
+    place_time: str
+    deadline: date
+    teacher: str
+    programme_level: str  # a ProgrammeLevel value, or ""
+    distance_limit: float | None  # a fraction in (0, 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +375,7 @@ def _alias_lookup(aliases: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
 
 _ROSTER_LOOKUP = _alias_lookup(ROSTER_ALIASES)
 _SCHEDULE_LOOKUP = _alias_lookup(SCHEDULE_ALIASES)
+_PLAN_LOOKUP = _alias_lookup(PLAN_ALIASES)
 
 
 def _is_blank(row: Sequence[str]) -> bool:
@@ -376,6 +454,16 @@ class _Cells:
             return None
         return value
 
+    def record_book(self) -> str | None:
+        value = normalize_record_book(self.raw("record_book"))
+        if not value:
+            self.error("record_book", "empty", value)
+            return None
+        if len(value) > MAX_RECORD_BOOK_LEN:
+            self.error("record_book", "too_long", value)
+            return None
+        return value
+
     def url(self, column: str) -> str | None:
         value = self.raw(column)
         if not value:
@@ -403,19 +491,27 @@ def _prelude(
 
 
 def detect_table(header: Sequence[str]) -> TableKind | None:
-    """Which template a header belongs to, by the columns only that template has.
+    """Which template a header belongs to: the one that recognises most of its columns,
+    not counting faculty and group, which roster and schedule share.
 
-    None when neither or both fit equally: guessing wrong would report every row as bad.
+    A plan shares its record book with the roster and its discipline and teacher with
+    the schedule, and still wins on its own columns. None when nothing fits or two fit
+    equally: guessing wrong would report every row as bad.
     """
     keys = {name_key(cell) for cell in header}
     shared = set(_COMMON_ALIASES)
-    roster = {c for k in keys if (c := _ROSTER_LOOKUP.get(k)) and c not in shared}
-    schedule = {c for k in keys if (c := _SCHEDULE_LOOKUP.get(k)) and c not in shared}
-    if len(roster) > len(schedule):
-        return TableKind.ROSTER
-    if len(schedule) > len(roster):
-        return TableKind.SCHEDULE
-    return None
+    lookups = {
+        TableKind.ROSTER: _ROSTER_LOOKUP,
+        TableKind.SCHEDULE: _SCHEDULE_LOOKUP,
+        TableKind.PLAN: _PLAN_LOOKUP,
+    }
+    scores = {
+        kind: len({c for k in keys if (c := lookup.get(k)) and c not in shared})
+        for kind, lookup in lookups.items()
+    }
+    best = max(scores.values())
+    winners = [kind for kind, score in scores.items() if score == best]
+    return winners[0] if best and len(winners) == 1 else None
 
 
 class _FacultyRow(Protocol):
@@ -449,20 +545,16 @@ def parse_roster(table: Sequence[Sequence[str]]) -> ParseResult[RosterRow]:
         faculty = cells.text("faculty", MAX_NAME_LEN)
         group = cells.text("group", MAX_GROUP_LEN)
         full_name = cells.text("full_name", MAX_NAME_LEN)
-        record_book = normalize_record_book(cells.raw("record_book"))
-        if not record_book:
-            cells.error("record_book", "empty", "")
-        elif len(record_book) > MAX_RECORD_BOOK_LEN:
-            cells.error("record_book", "too_long", record_book)
-        elif record_book in first_seen:
+        record_book = cells.record_book()
+        if record_book in first_seen:
             cells.error(
                 "record_book", "duplicate_record_book", record_book, first_seen[record_book]
             )
-        else:
+        elif record_book:
             first_seen[record_book] = number
         if len(errors) > before:
             continue
-        assert faculty and group and full_name  # no new errors means all were present
+        assert faculty and group and full_name and record_book  # no new errors: all present
         rows.append(
             RosterRow(number, faculty, group, full_name, record_book, surname_key(full_name))
         )
@@ -561,3 +653,144 @@ def _duration(cells: _Cells) -> int | None:
         cells.error("duration_min", "bad_duration", raw)
         return None
     return int(raw)
+
+
+def parse_plan(table: Sequence[Sequence[str]]) -> ParseResult[PlanRow]:
+    """The individual study plan template: one discipline of one student a row, keyed by
+    (record book, discipline).
+
+    Whether the record books are on the roster is for the caller to check
+    (`record_book_errors`): that needs the database. Empty hours are 0, empty credits
+    unknown; department, place and time, and teacher may be empty.
+    """
+    index, errors = _prelude(table, _PLAN_LOOKUP, PLAN_COLUMNS, PLAN_OPTIONAL)
+    if errors:
+        return ParseResult(errors=errors)
+    rows: list[PlanRow] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    for number, row in _data_rows(table):
+        before = len(errors)
+        cells = _Cells(number, row, index, errors)
+        record_book = cells.record_book()
+        discipline = cells.text("discipline", MAX_NAME_LEN)
+        department = cells.text("department", MAX_NAME_LEN, required=False)
+        ects = _ects(cells)
+        lecture = _hours(cells, "lecture_hours")
+        lab = _hours(cells, "lab_hours")
+        practice = _hours(cells, "practice_hours")
+        distance = _hours(cells, "distance_hours")
+        if (
+            lecture is not None
+            and lab is not None
+            and practice is not None
+            and distance is not None
+            and distance > lecture + lab + practice
+        ):
+            # Distance hours are the part of the contact hours held remotely, not extra.
+            cells.error("distance_hours", "distance_over_total", cells.raw("distance_hours"))
+        place_time = cells.text("place_time", MAX_PLACE_TIME_LEN, required=False)
+        deadline = _date(cells, "deadline")
+        teacher = cells.text("teacher", MAX_NAME_LEN, required=False)
+        level = _level(cells)
+        limit = _limit(cells)
+        if record_book and discipline:
+            key = (record_book, name_key(discipline))
+            if key in first_seen:
+                cells.error("discipline", "duplicate_plan_item", discipline, first_seen[key])
+            else:
+                first_seen[key] = number
+        if len(errors) > before:
+            continue
+        assert record_book and discipline and deadline and level is not None  # no new errors
+        assert lecture is not None and lab is not None and practice is not None
+        assert distance is not None
+        rows.append(
+            PlanRow(
+                number,
+                record_book,
+                discipline,
+                department or "",
+                ects,
+                lecture,
+                lab,
+                practice,
+                distance,
+                place_time or "",
+                deadline,
+                teacher or "",
+                level,
+                limit,
+            )
+        )
+    return ParseResult(rows=rows, errors=errors)
+
+
+def record_book_errors(
+    rows: Iterable[PlanRow],
+    faculties: Mapping[str, str],
+    allowed: Iterable[str] | None = None,
+) -> list[RowError]:
+    """Rows whose record book no student has, or (a dean's import, `allowed` faculty
+    names) whose student is of another faculty. `faculties`: record book → faculty name."""
+    keys = None if allowed is None else {name_key(name) for name in allowed}
+    errors = []
+    for r in rows:
+        faculty = faculties.get(r.record_book)
+        if faculty is None:
+            errors.append(RowError(r.row, "record_book", "unknown_record_book", r.record_book))
+        elif keys is not None and name_key(faculty) not in keys:
+            errors.append(RowError(r.row, "record_book", "foreign_student", r.record_book))
+    return errors
+
+
+def _hours(cells: _Cells, column: str) -> int | None:
+    raw = cells.raw(column)
+    if not raw:
+        return 0
+    if not _HOURS.fullmatch(raw) or int(raw) > MAX_HOURS:
+        # "-4" lands here too: a negative number of hours is a typo, not a credit.
+        cells.error(column, "bad_hours", raw)
+        return None
+    return int(raw)
+
+
+def _ects(cells: _Cells) -> float | None:
+    raw = cells.raw("ects")
+    if not raw:
+        return None
+    if not _ECTS.fullmatch(raw) or float(raw.replace(",", ".")) > MAX_ECTS:
+        cells.error("ects", "bad_ects", raw)
+        return None
+    return float(raw.replace(",", "."))
+
+
+def _date(cells: _Cells, column: str) -> date | None:
+    raw = cells.raw(column)
+    if not raw:
+        cells.error(column, "empty", raw)
+        return None
+    day = parse_date(raw)
+    if day is None:
+        cells.error(column, "bad_date", raw)
+    return day
+
+
+def _level(cells: _Cells) -> str | None:
+    raw = cells.raw("programme_level")
+    if not raw:
+        return ""
+    level = LEVEL_VALUES.get(name_key(raw))
+    if level is None:
+        cells.error("programme_level", "unknown_level", raw)
+        return None
+    return level.value
+
+
+def _limit(cells: _Cells) -> float | None:
+    raw = cells.raw("distance_limit")
+    if not raw:
+        return None
+    limit = parse_limit(raw)
+    if limit is None:
+        cells.error("distance_limit", "bad_limit", raw)
+    return limit

@@ -8,12 +8,16 @@ so planning again finds the same notices, and a moved exam gets new ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.domain.exams import EventKind
+from bot.domain.imports import local_to_utc
+from bot.domain.plans import DEADLINE_REMINDER_AT
 
 
 class NoticeKind(StrEnum):
@@ -29,6 +33,9 @@ class NoticeKind(StrEnum):
     RESCHEDULE = "reschedule"  # to the teacher: confirm a student's new time
     STATEMENT_DOCS = "statement_docs"  # documents added later, to the dean's office
     RESCHEDULE_DECLINED = "reschedule_declined"  # to the dean's office: set another time
+    # An e-mail copy of a statement (or of documents added later) to the faculty's address:
+    # sent over SMTP, not Telegram (chat_id is 0).
+    STATEMENT_EMAIL = "statement_email"
     # The exam-day console (bot.services.roll):
     OUTAGE_EXPIRED = "outage_expired"  # to the student: 15 minutes passed, sit another day
     OUTAGE_REPORT = "outage_report"  # to the dean's office: the same, with start and end
@@ -40,6 +47,11 @@ class NoticeKind(StrEnum):
     WRITTEN_MISSING = "written_missing"  # to the teacher: who has not handed in
     WORK_RECEIVED = "work_received"  # to the teacher: a student's work, labelled
     NO_SHOWS = "no_shows"  # to the dean's office: absent without a valid reason
+    # The dean's desk (no exam behind them):
+    ANNOUNCEMENT = "announcement"  # a dean's or admin's message to students
+    RETENTION = "retention"  # to teachers: the new semester began, destroy the recordings
+    # Individual study plans (no exam behind it either):
+    PLAN_DEADLINE = "plan_deadline"  # to the student: a discipline's deadline is near
 
 
 # From T-48h the teacher is reminded at most twice a day while the link is missing.
@@ -155,6 +167,50 @@ def change_notice(
     announced once and announcing it again is a no-op.
     """
     return Planned(kind, f"{kind}:{exam_id}:{student_id}:{what}", now, until, payload)
+
+
+def _local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
+    # A clock change at that very hour: the moment the clocks would have shown it.
+    return local_to_utc(day, at, tz) or datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def deadline_notices(
+    student_id: int,
+    item_id: int,
+    deadline: date,
+    now: datetime,
+    lead_days: Sequence[int],
+    tz: ZoneInfo,
+    at: time = DEADLINE_REMINDER_AT,
+) -> list[Planned]:
+    """Reminders of a study plan's deadline, `lead_days` days before it at `at` in `tz`.
+
+    The key holds the plan item (one student's discipline), the deadline and the lead, so
+    planning again finds the same notices and a moved deadline gets new ones. Every
+    reminder expires when the deadline day is over. Slots already past collapse into one
+    reminder due now (the latest of them): a plan imported three days before a deadline
+    reminds the student at once, not once per missed slot.
+    """
+    expires = _local_moment(deadline + timedelta(days=1), time(0), tz)
+    if expires <= now:
+        return []
+    slots = [
+        (lead, _local_moment(deadline - timedelta(days=lead), at, tz))
+        for lead in sorted(set(lead_days), reverse=True)
+    ]
+    past = [lead for lead, due in slots if due <= now]
+    payload = {"item_id": item_id, "deadline": deadline.isoformat()}
+    return [
+        Planned(
+            NoticeKind.PLAN_DEADLINE,
+            f"{NoticeKind.PLAN_DEADLINE}:{student_id}:{item_id}:{deadline:%Y%m%d}:{lead}",
+            max(due, now),
+            expires,
+            {**payload, "lead": lead},
+        )
+        for lead, due in slots
+        if lead not in past or lead == past[-1]
+    ]
 
 
 def split_text(text: str, limit: int = 4096) -> list[str]:

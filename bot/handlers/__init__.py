@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers.admin import invites, status
+from bot.handlers.admin import invites, semester, status
 from bot.handlers.common import cancel, errors, help, membership, start
-from bot.handlers.dean import chat, imports, inbox, reports
-from bot.handlers.student import schedule, statements, timezone, works
+from bot.handlers.dean import announce, chat, email, imports, inbox, reports
+from bot.handlers.student import mydata, plan, schedule, statements, timezone, works
 from bot.handlers.teacher import exams, roll
 
 
@@ -24,15 +24,20 @@ def setup_routers() -> Router:
         start.setup(),
         help.setup(),
         schedule.setup(),
+        plan.setup(),
         timezone.setup(),
         statements.setup(),
+        mydata.setup(),
         exams.setup(),
         roll.setup(),
         chat.setup(),
+        email.setup(),
         inbox.setup(),
         reports.setup(),
+        announce.setup(),
         invites.setup(),
         status.setup(),
+        semester.setup(),
         works.setup(),  # before imports: a student's PDF is their work, not an import
         imports.setup(),
         help.setup_fallback(),  # last: whatever nobody else took

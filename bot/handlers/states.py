@@ -41,3 +41,8 @@ class DeanReschedule(StatesGroup):
 
 class TeacherTickets(StatesGroup):
     ticket_list = State()  # the teacher sends "who — ticket" lines
+
+
+class Announce(StatesGroup):
+    text = State()
+    preview = State()

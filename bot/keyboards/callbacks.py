@@ -75,3 +75,16 @@ class RollCB(CallbackData, prefix="rl"):
 
 class ReportCB(CallbackData, prefix="rep"):
     kind: str  # additional | statements | attendance
+
+
+class AnnounceCB(CallbackData, prefix="ann"):
+    target: str  # group | faculty | exam; re-checked against the author's faculties
+    target_id: int
+
+
+class AnnounceActCB(CallbackData, prefix="ann-act"):
+    action: str  # send | cancel
+
+
+class MyDataCB(CallbackData, prefix="my"):
+    action: str  # file | unlink | confirm | keep

@@ -2,11 +2,11 @@
 FILES_DIR soon after they arrive, so a statement keeps its documents even if Telegram
 forgets a file id. Runs beside the outbox sender; a file it could not fetch yet (Telegram
 unreachable) is tried again on the next round, one that Telegram refuses is recorded so.
+A chore (bot.notify.chores).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -40,39 +40,13 @@ class FileKeeper:
         bot: Bot,
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: Settings,
-        poll: float = 15.0,
     ) -> None:
         self._bot = bot
         self._sessionmaker = sessionmaker
         self._dir = settings.files_dir
-        self._poll = poll
-        self._wake = asyncio.Event()
-        self._stopping = False
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def close(self) -> None:
         await self._bot.session.close()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-
-    async def run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await self.run_once()
-            except Exception:  # the database may be restarting: try again next round
-                log.exception("file keeper failed; retrying later")
-            if self._stopping:
-                break
-            try:
-                async with asyncio.timeout(self._poll):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
 
     async def run_once(self) -> int:
         """Fetches what is not kept yet; returns how many files were stored."""

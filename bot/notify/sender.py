@@ -11,6 +11,10 @@
   pause and retry without counting against the notice; other errors retry with back-off
   up to SEND_MAX_ATTEMPTS and are then recorded as failed.
 - Sleeps until the next due notice (or until woken by new plans), never polls blindly.
+- E-mail notices (a statement's copy to the dean's office) go to the mailer instead, each
+  in a task of its own: SMTP holds neither the Telegram slots nor the rate limiter, and
+  the next batch does not wait for it. Their failures go through the same back-off; a
+  refusal for good (5xx) is recorded as failed at once.
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import DeaneryChat, Notice, NoticeStatus, User
-from bot.domain.reminders import backoff, split_text
+from bot.domain.reminders import NoticeKind, backoff, split_text
+from bot.notify.mail import Mailer, MailRefused
+from bot.services.deanery_mail import render_letter
 from bot.services.notices import render_notice
 from bot.services.rendered import Rendered
 
@@ -56,6 +62,10 @@ log = logging.getLogger(__name__)
 
 PARTS_SENT = "parts_sent"  # payload key: parts of a split notice already delivered
 _LOST = object()  # the notice is no longer ours to send
+MAIL_KINDS = frozenset({NoticeKind.STATEMENT_EMAIL.value})
+# At shutdown, letters being handed over get this long before they are cut off (a letter
+# cut off stays claimed and goes after the restart).
+MAIL_SHUTDOWN_WAIT = 10.0
 
 
 Part = Callable[[Bot, int], Awaitable[object]]
@@ -227,6 +237,8 @@ class OutboxSender:
         lease: timedelta = timedelta(minutes=2),
         idle_poll: float = 30.0,
         exclusive: bool | None = None,
+        mailer: Mailer | None = None,
+        mail_concurrency: int = 2,
     ) -> None:
         self._bot = bot
         self._sessionmaker = sessionmaker
@@ -247,6 +259,12 @@ class OutboxSender:
         self._stopping = False
         self._outage = 0.0
         self.stats = DrainStats()
+        self._mailer = mailer
+        self._mail_slots = asyncio.Semaphore(mail_concurrency)
+        self._mail_tasks: set[asyncio.Task[None]] = set()
+        # Letters being handed over now: never claimed again by this sender meanwhile, even
+        # when the handing over outlasts the lease (drain() does not wait for them).
+        self._mail_busy: set[int] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -270,6 +288,16 @@ class OutboxSender:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+        try:
+            async with asyncio.timeout(MAIL_SHUTDOWN_WAIT):
+                await self.mail_idle()
+        except TimeoutError:
+            log.warning("e-mail still being sent at shutdown: it goes after the restart")
+
+    async def mail_idle(self) -> None:
+        """Waits until no letter is being handed over (tests, shutdown)."""
+        while self._mail_tasks:
+            await asyncio.gather(*self._mail_tasks, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
@@ -277,6 +305,8 @@ class OutboxSender:
 
     async def close(self) -> None:
         await self._bot.session.close()
+        if self._mailer is not None:
+            await self._mailer.close()
 
     async def drain(self) -> DrainStats:
         """Sends everything due now; returns what this call did."""
@@ -318,6 +348,8 @@ class OutboxSender:
                 Notice.status == NoticeStatus.PENDING,
                 (Notice.status == NoticeStatus.CLAIMED) & (Notice.claimed_at < now - self._lease),
             )
+            if self._mail_busy:
+                due = due & Notice.id.not_in(self._mail_busy)
             ids = list(
                 await session.scalars(
                     select(Notice.id)
@@ -360,6 +392,12 @@ class OutboxSender:
             if notice.expires_at is not None and now >= notice.expires_at:
                 await self._finish(session, notice, NoticeStatus.DROPPED, "expired")
                 return
+            if notice.kind in MAIL_KINDS:
+                self._mail_busy.add(notice.id)
+                task = asyncio.create_task(self._deliver_mail(notice.id), name="outbox-mail")
+                self._mail_tasks.add(task)
+                task.add_done_callback(self._mail_tasks.discard)
+                return
             if notice.user_id is not None:
                 user = await session.get(User, notice.user_id)
                 if user is not None and not user.is_active:
@@ -383,14 +421,83 @@ class OutboxSender:
                     # Remember what went out, so a retry does not repeat it.
                     notice.payload = {**notice.payload, PARTS_SENT: index + 1}
                     await session.commit()
-            marked = await session.execute(
-                update(Notice)
-                .where(Notice.id == notice.id, Notice.claimed_by == self.worker_id)
-                .values(status=NoticeStatus.SENT.value, sent_at=self._clock.now(), last_error=None)
-            )
-            await session.commit()
-            if marked.rowcount:  # type: ignore[attr-defined]
-                self.stats.sent += 1
+            await self._mark_sent(session, notice)
+
+    @asynccontextmanager
+    async def _claim_kept(self, notice: Notice) -> AsyncIterator[None]:
+        """Renews the claim while a letter is handed over: a big one on a slow link may
+        take longer than the lease, and another sender must not take it meanwhile."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self._lease.total_seconds() / 4)
+                await self._still_ours(notice)
+
+        renewing = asyncio.create_task(renew(), name="outbox-mail-claim")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            await asyncio.wait([renewing])
+
+    async def _mark_sent(self, session: AsyncSession, notice: Notice) -> None:
+        marked = await session.execute(
+            update(Notice)
+            .where(Notice.id == notice.id, Notice.claimed_by == self.worker_id)
+            .values(status=NoticeStatus.SENT.value, sent_at=self._clock.now(), last_error=None)
+        )
+        await session.commit()
+        if marked.rowcount:  # type: ignore[attr-defined]
+            self.stats.sent += 1
+
+    async def _deliver_mail(self, notice_id: int) -> None:
+        async with self._mail_slots:
+            try:
+                await self._mail_one(notice_id)
+            except Exception as exc:
+                # As in _deliver: a bug or a database hiccup must not strand the claim.
+                log.exception("letter of notice %s could not be sent", notice_id)
+                async with self._sessionmaker() as session:
+                    notice = await session.get(Notice, notice_id)
+                    if (
+                        notice is not None
+                        and notice.status == NoticeStatus.CLAIMED
+                        and notice.claimed_by == self.worker_id
+                    ):
+                        await self._failed(session, notice, exc)
+            finally:
+                self._mail_busy.discard(notice_id)
+        self.wake()  # a retry may now be due before the sender's current sleep ends
+
+    async def _mail_one(self, notice_id: int) -> None:
+        async with self._sessionmaker() as session:
+            notice = await session.get(Notice, notice_id)
+            if notice is None or notice.claimed_by != self.worker_id:
+                return
+            if self._mailer is None:  # queued while SMTP_URL was set, and it is gone now
+                await self._finish(
+                    session, notice, NoticeStatus.FAILED, "e-mail is off: SMTP_URL is not set"
+                )
+                return
+            letter = await render_letter(session, notice, self._settings, self._i18n)
+            if letter is None:
+                await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
+                return
+            await session.commit()  # nothing held open while the server answers
+            if not await self._still_ours(notice):
+                return
+            try:
+                async with self._claim_kept(notice):
+                    await self._mailer.send(letter)
+            except MailRefused as exc:
+                self._count_error(exc)
+                await self._finish(session, notice, NoticeStatus.FAILED, f"refused: {exc}")
+                return
+            except Exception as exc:  # unreachable, timed out, 4xx: retried with back-off
+                log.warning("e-mail of notice %s not sent: %r", notice.id, exc)
+                await self._failed(session, notice, exc)
+                return
+            await self._mark_sent(session, notice)
 
     async def _send(self, notice: Notice, part: Part) -> BaseException | object | None:
         """None when sent; the error, or _LOST; 429s and outages are waited out here."""
@@ -466,9 +573,12 @@ class OutboxSender:
                 .values(chat_id=new)
             )
 
-    async def _failed(self, session: AsyncSession, notice: Notice, error: BaseException) -> None:
+    def _count_error(self, error: BaseException) -> None:
         name = error.__class__.__name__
         self.stats.errors[name] = self.stats.errors.get(name, 0) + 1
+
+    async def _failed(self, session: AsyncSession, notice: Notice, error: BaseException) -> None:
+        self._count_error(error)
         if isinstance(error, TelegramForbiddenError):
             if notice.user_id is not None:
                 user = await session.get(User, notice.user_id)
@@ -477,13 +587,15 @@ class OutboxSender:
             await self._finish(session, notice, NoticeStatus.FAILED, f"blocked: {error}")
             return
         notice.attempts += 1
+        # Some errors (a bare timeout) say nothing in str(): keep at least their name.
+        reason = str(error) or repr(error)
         if notice.attempts >= self._settings.send_max_attempts:
-            await self._finish(session, notice, NoticeStatus.FAILED, str(error))
+            await self._finish(session, notice, NoticeStatus.FAILED, reason)
             return
         notice.status = NoticeStatus.PENDING.value
         notice.claimed_by = notice.claimed_at = None
         notice.due_at = self._clock.now() + backoff(notice.attempts)
-        notice.last_error = str(error)[:1000]
+        notice.last_error = reason[:1000]
         await session.commit()
         self.stats.retried += 1
 

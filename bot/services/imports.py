@@ -1,9 +1,11 @@
-"""Importing the roster and the exam schedule from a CSV or XLSX file into the database.
+"""Importing the roster, the exam schedule and individual study plans from a CSV or XLSX
+file into the database.
 
 Used by the dean's/admin's upload handler and by the CLI. A file is read into a table of
 strings, checked whole by `bot.domain.imports`, and only when every row is valid upserted
 in the caller's transaction (the caller commits, or rolls back on an exception). Nothing
-is ever deleted: a student or an exam missing from a later file stays as it was.
+is ever deleted: a student, an exam or a plan's discipline missing from a later file
+stays as it was.
 """
 
 from __future__ import annotations
@@ -22,11 +24,21 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.db.models import Discipline, Exam, Faculty, Group, Student, Subgroup, Teacher
+from bot.db.models import (
+    Discipline,
+    Exam,
+    Faculty,
+    Group,
+    PlanItem,
+    Student,
+    Subgroup,
+    Teacher,
+)
 from bot.domain.imports import (
     HEADER_ROW,
     MAX_DATA_ROWS,
     ParseResult,
+    PlanRow,
     RosterRow,
     RowError,
     ScheduleRow,
@@ -34,15 +46,20 @@ from bot.domain.imports import (
     detect_table,
     foreign_faculty_errors,
     name_key,
+    parse_plan,
     parse_roster,
     parse_schedule,
+    record_book_errors,
 )
+from bot.domain.plans import DEFAULT_DISTANCE_LIMIT, ShareExcess
+from bot.services.plans import distance_excesses
 
 __all__ = [
     "FILE_ERROR_CODES",
     "ImportFileError",
     "ImportReport",
     "TableKind",
+    "import_plan",
     "import_roster",
     "import_schedule",
     "import_table",
@@ -76,6 +93,10 @@ class ImportReport:
     unchanged: int = 0
     # Exams added or changed by this import, in file order: their students need telling.
     changed_exam_ids: list[int] = field(default_factory=list)
+    # A plan import: students whose plan it added to or changed (their deadline reminders
+    # need planning), and the students of the file whose plan is over the distance limit.
+    changed_student_ids: list[int] = field(default_factory=list)
+    distance_excesses: list[ShareExcess] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -268,6 +289,25 @@ async def import_schedule(
     return await _import(session, TableKind.SCHEDULE, table, tz, allowed_faculties)
 
 
+async def import_plan(
+    session: AsyncSession,
+    filename: str,
+    content: bytes,
+    *,
+    allowed_faculties: Collection[str] | None = None,
+    distance_limit: float = DEFAULT_DISTANCE_LIMIT,
+) -> ImportReport:
+    """Upsert individual study plans by (record book, discipline).
+
+    Raises ImportFileError when the file cannot be read at all. Every record book must be
+    on the roster already (and, for a dean, of their faculties). The report lists the
+    file's students whose whole plan is over the distance-learning limit
+    (`distance_limit`, unless the plan gives its own): a warning, the import still counts.
+    """
+    table = read_table(filename, content)
+    return await _import(session, TableKind.PLAN, table, None, allowed_faculties, distance_limit)
+
+
 async def import_table(
     session: AsyncSession,
     filename: str,
@@ -275,17 +315,19 @@ async def import_table(
     tz: ZoneInfo,
     *,
     allowed_faculties: Collection[str] | None = None,
+    distance_limit: float = DEFAULT_DISTANCE_LIMIT,
 ) -> tuple[TableKind | None, ImportReport]:
-    """A roster or a schedule, whichever the header says (for a file sent to the bot).
+    """A roster, a schedule or study plans, whichever the header says (for a file sent to
+    the bot).
 
     The kind is None, with an "unknown_table" error on row 1, when the header fits
-    neither template. Otherwise as import_roster / import_schedule.
+    no template. Otherwise as import_roster / import_schedule / import_plan.
     """
     table = read_table(filename, content)
     kind = detect_table(table[0])
     if kind is None:
         return None, ImportReport(errors=[RowError(HEADER_ROW, None, "unknown_table", "")])
-    return kind, await _import(session, kind, table, tz, allowed_faculties)
+    return kind, await _import(session, kind, table, tz, allowed_faculties, distance_limit)
 
 
 async def _import(
@@ -294,7 +336,10 @@ async def _import(
     table: list[list[str]],
     tz: ZoneInfo | None,
     allowed_faculties: Collection[str] | None,
+    distance_limit: float = DEFAULT_DISTANCE_LIMIT,
 ) -> ImportReport:
+    if kind is TableKind.PLAN:
+        return await _import_plan(session, table, allowed_faculties, distance_limit)
     if kind is TableKind.ROSTER:
         roster = parse_roster(table)
         if errors := _all_errors(roster, allowed_faculties):
@@ -420,6 +465,89 @@ async def _write_schedule(session: AsyncSession, rows: Sequence[ScheduleRow]) ->
         await _move_subgroups(session, moved)
     await session.flush()
     report.changed_exam_ids = [exam.id for exam in changed]
+    return report
+
+
+async def _import_plan(
+    session: AsyncSession,
+    table: list[list[str]],
+    allowed_faculties: Collection[str] | None,
+    distance_limit: float,
+) -> ImportReport:
+    plan = parse_plan(table)
+    if plan.errors and not plan.rows:
+        return ImportReport(errors=plan.errors)  # the header is wrong, or no row is good
+    students = {
+        record_book: (student_id, faculty)
+        for record_book, student_id, faculty in await session.execute(
+            select(Student.record_book, Student.id, Faculty.name)
+            .join(Group, Group.id == Student.group_id)
+            .join(Faculty, Faculty.id == Group.faculty_id)
+        )
+    }
+    faculties = {book: faculty for book, (_id, faculty) in students.items()}
+    # One list for the whole file: a row's unknown record book is reported together with
+    # the other rows' typos, not after they are fixed.
+    errors = plan.errors + record_book_errors(plan.rows, faculties, allowed_faculties)
+    if errors:
+        return ImportReport(errors=sorted(errors, key=lambda e: e.row))
+    report = await _write_plan(
+        session, plan.rows, {book: student_id for book, (student_id, _f) in students.items()}
+    )
+    file_students = {students[row.record_book][0] for row in plan.rows}
+    report.distance_excesses = await distance_excesses(session, file_students, distance_limit)
+    return report
+
+
+async def _write_plan(
+    session: AsyncSession, rows: Sequence[PlanRow], student_ids: dict[str, int]
+) -> ImportReport:
+    wanted_students = {student_ids[row.record_book] for row in rows}
+    query = (
+        select(PlanItem)
+        .where(PlanItem.student_id.in_(wanted_students))
+        .execution_options(populate_existing=True)
+    )
+    # By name_key, like disciplines elsewhere: a re-typed "анатомия" is the same item, and
+    # its new spelling counts as a change.
+    items = {(i.student_id, name_key(i.discipline)): i for i in await session.scalars(query)}
+    report = ImportReport()
+    changed: set[int] = set()
+    new: list[dict[str, Any]] = []
+    for row in rows:
+        student_id = student_ids[row.record_book]
+        wanted = {
+            "discipline": row.discipline,
+            "department": row.department,
+            "ects": row.ects,
+            "lecture_hours": row.lecture_hours,
+            "lab_hours": row.lab_hours,
+            "practice_hours": row.practice_hours,
+            "distance_hours": row.distance_hours,
+            "place_time": row.place_time,
+            "deadline": row.deadline,
+            "teacher": row.teacher,
+            "programme_level": row.programme_level,
+            "distance_limit": row.distance_limit,
+        }
+        item = items.get((student_id, name_key(row.discipline)))
+        if item is None:
+            new.append({"student_id": student_id, **wanted})
+            changed.add(student_id)
+            report.added += 1
+            continue
+        diff = {k: v for k, v in wanted.items() if getattr(item, k) != v}
+        if not diff:
+            report.unchanged += 1
+            continue
+        for key, value in diff.items():
+            setattr(item, key, value)
+        changed.add(student_id)
+        report.updated += 1
+    await session.flush()
+    if new:
+        await session.execute(insert(PlanItem), new)
+    report.changed_student_ids = sorted(changed)
     return report
 
 

@@ -19,6 +19,8 @@ from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment, resolve_timezone
 from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB
+from bot.services.desk_notices import DESK_KINDS, render_desk_notice
+from bot.services.plan_notices import PLAN_KINDS, render_plan_notice
 from bot.services.rendered import Rendered
 from bot.services.roll_notices import ROLL_KINDS, render_roll_notice
 from bot.services.schedule import ScheduleItem
@@ -35,6 +37,10 @@ from bot.services.texts import (
 async def render_notice(
     session: AsyncSession, notice: Notice, settings: Settings, i18n: I18n
 ) -> Rendered | None:
+    if notice.kind in DESK_KINDS:
+        return await render_desk_notice(session, notice, settings, i18n)
+    if notice.kind in PLAN_KINDS:
+        return await render_plan_notice(session, notice, settings, i18n)
     exam = (
         await session.get(
             Exam,

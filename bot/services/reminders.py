@@ -1,4 +1,5 @@
-"""Planning the outbox: which notices each exam owes, kept in step with the data.
+"""Planning the outbox: which notices each exam owes, kept in step with the data; and the
+deadline reminders of individual study plans.
 
 Called whenever an exam, its link, its students or their links change, and at start-up.
 Planning is idempotent (notices are keyed), so calling it too often costs a few queries
@@ -9,7 +10,7 @@ unit of work wakes the sender once the transaction commits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,6 +25,7 @@ from bot.db.models import (
     Group,
     Notice,
     NoticeStatus,
+    PlanItem,
     Student,
     Subgroup,
     SubgroupMember,
@@ -34,6 +36,7 @@ from bot.domain.reminders import (
     NoticeKind,
     Planned,
     change_notice,
+    deadline_notices,
     link_missing_for_deans,
     link_nags,
     stamp,
@@ -342,11 +345,78 @@ async def plan_upcoming(session: AsyncSession, now: datetime, settings: Settings
 async def plan_for_student(
     session: AsyncSession, student: Student, now: datetime, settings: Settings
 ) -> PlanReport:
-    """A student just linked their account: their exams owe them notices now."""
+    """A student just linked their account: their exams, and their study plan's
+    deadlines, owe them notices now."""
     ids = await session.scalars(
         select(Exam.id).where(Exam.group_id == student.group_id, Exam.starts_at > now)
     )
-    return await plan_exams(session, list(ids), now, settings)
+    report = await plan_exams(session, list(ids), now, settings)
+    report.add(await plan_deadlines(session, [student.id], now, settings))
+    return report
+
+
+async def plan_deadlines(
+    session: AsyncSession, student_ids: Collection[int], now: datetime, settings: Settings
+) -> PlanReport:
+    """Deadline reminders of these students' study plans (PLAN_REMINDER_DAYS before each
+    deadline), kept in step with the plans: a moved deadline gets new reminders and its
+    pending old ones are withdrawn; a deadline moved back revives its withdrawn ones."""
+    report = PlanReport()
+    if not student_ids:
+        return report
+    recipients: dict[int, _Recipient] = {}
+    students = await session.execute(
+        select(Student.id, Student.user_id, User.is_active)
+        .outerjoin(User, User.id == Student.user_id)
+        .where(Student.id.in_(student_ids))
+    )
+    for student_id, user_id, is_active in students:
+        if user_id is None:
+            report.unlinked_students += 1
+        elif is_active:
+            recipients[student_id] = _Recipient(user_id, user_id, student_id)
+    items = await session.execute(
+        select(PlanItem.id, PlanItem.student_id, PlanItem.deadline).where(
+            PlanItem.student_id.in_(recipients)
+        )
+    )
+    wanted = [
+        (planned, recipients[student_id])
+        for item_id, student_id, deadline in items
+        for planned in deadline_notices(
+            student_id, item_id, deadline, now, settings.plan_reminder_days, settings.tz
+        )
+    ]
+    existing = {
+        n.key: n
+        for n in await session.scalars(
+            select(Notice).where(
+                Notice.kind == NoticeKind.PLAN_DEADLINE.value,
+                Notice.student_id.in_(student_ids),
+            )
+        )
+    }
+    wanted_keys = {planned.key: planned for planned, _ in wanted}
+    report.cancelled = await _cancel(
+        session,
+        [
+            n.id
+            for n in existing.values()
+            if n.status == NoticeStatus.PENDING and n.key not in wanted_keys
+        ],
+    )
+    for key, planned in wanted_keys.items():
+        notice = existing.get(key)
+        if notice is not None and notice.status == NoticeStatus.CANCELLED:
+            # Keys are unique, so the old row comes back rather than a new one.
+            notice.status = NoticeStatus.PENDING.value
+            notice.due_at = planned.due_at
+            notice.expires_at = planned.expires_at
+            notice.attempts = 0
+            report.created += 1
+            session.info[PLANNED_FLAG] = True
+    report.created += await _insert(session, wanted, None, existing.keys())
+    return report
 
 
 async def plan_faculty(
@@ -404,22 +474,40 @@ async def announce_link(
 class OutboxSummary:
     counts: dict[str, int]
     next_due: list[tuple[datetime, str, int]]  # (due, kind, chat)
+    # The e-mail copies among them (also counted above), and why the latest one that
+    # did not go out failed: a wrong SMTP_URL or address shows here.
+    mail: dict[str, int] = field(default_factory=dict)
+    mail_error: str | None = None
 
 
 async def outbox_summary(session: AsyncSession, limit: int = 10) -> OutboxSummary:
-    counts = {
-        status: count
-        for status, count in await session.execute(
-            select(Notice.status, func.count()).group_by(Notice.status)
-        )
-    }
+    counts: dict[str, int] = {}
+    mail: dict[str, int] = {}
+    for status, kind, count in await session.execute(
+        select(Notice.status, Notice.kind, func.count()).group_by(Notice.status, Notice.kind)
+    ):
+        counts[status] = counts.get(status, 0) + count
+        if kind == NoticeKind.STATEMENT_EMAIL:
+            mail[status] = mail.get(status, 0) + count
     upcoming = await session.execute(
         select(Notice.due_at, Notice.kind, Notice.chat_id)
         .where(Notice.status == NoticeStatus.PENDING)
         .order_by(Notice.due_at)
         .limit(limit)
     )
-    return OutboxSummary(counts, [(due, kind, chat) for due, kind, chat in upcoming])
+    mail_error = await session.scalar(
+        select(Notice.last_error)
+        .where(
+            Notice.kind == NoticeKind.STATEMENT_EMAIL,
+            Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.FAILED]),
+            Notice.last_error.is_not(None),
+        )
+        .order_by(Notice.id.desc())
+        .limit(1)
+    )
+    return OutboxSummary(
+        counts, [(due, kind, chat) for due, kind, chat in upcoming], mail, mail_error
+    )
 
 
 async def plan_after_import(
@@ -428,9 +516,14 @@ async def plan_after_import(
     changed_exam_ids: list[int],
     now: datetime,
     settings: Settings,
+    *,
+    changed_student_ids: Collection[int] = (),
 ) -> PlanReport:
-    """A schedule import re-plans the exams it touched; a roster import (students moved
-    between groups) re-plans everything upcoming."""
+    """A schedule import re-plans the exams it touched; a plan import, the deadlines of
+    the students whose plans it changed; a roster import (students moved between groups)
+    re-plans everything upcoming."""
+    if kind == "plan":
+        return await plan_deadlines(session, changed_student_ids, now, settings)
     if kind == "schedule":
         return await plan_exams(session, changed_exam_ids, now, settings)
     return await plan_upcoming(session, now, settings)

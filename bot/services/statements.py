@@ -37,6 +37,7 @@ from bot.domain.statements import (
     appeal_open,
     timezone_open,
 )
+from bot.services.deanery_mail import queue_statement_mail
 from bot.services.reminders import deanery_recipients, plan_exam, queue
 from bot.services.roll import mark_excused_by_statement
 
@@ -204,8 +205,11 @@ async def faculty_of(session: AsyncSession, statement: Statement) -> int | None:
     )
 
 
-async def announce_statement(session: AsyncSession, statement: Statement, now: datetime) -> int:
-    """Queues the statement's card for the faculty's dean's office; returns how many."""
+async def announce_statement(
+    session: AsyncSession, statement: Statement, now: datetime, settings: Settings
+) -> int:
+    """Queues the statement's card for the faculty's dean's office (and its e-mail copy,
+    when the faculty has an address); returns how many."""
     faculty_id = await faculty_of(session, statement)
     recipients = await deanery_recipients(session, faculty_id or 0)
     rows = [
@@ -233,7 +237,8 @@ async def announce_statement(session: AsyncSession, statement: Statement, now: d
                 {"statement_id": statement.id, "for": "teacher"},
             )
             items.append((planned, teacher_user, teacher_user, None))
-    return await queue(session, items, statement.exam_id)
+    mailed = await queue_statement_mail(session, statement, now, settings)
+    return await queue(session, items, statement.exam_id) + mailed
 
 
 async def _teacher_user(session: AsyncSession, exam_id: int) -> int | None:
@@ -576,4 +581,5 @@ async def add_documents(
         for chat, user in recipients
     ]
     await queue(session, items, statement.exam_id)
+    await queue_statement_mail(session, statement, now, settings, added)
     return statement

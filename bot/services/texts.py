@@ -1,4 +1,5 @@
-"""Texts shared by replies and notices: exam cards, labels of kinds and forms.
+"""Texts shared by replies and notices: exam cards, study-plan cards, labels of kinds
+and forms, import results.
 
 Strings go through gettext in the locale active for the update (or the one a notice
 sets), and moments are formatted with Babel in that locale.
@@ -6,14 +7,19 @@ sets), and moments are formatted with Babel in that locale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
+from fractions import Fraction
 from html import escape
 
 from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date
+from babel.numbers import format_decimal
 
-from bot.db.models import Exam
+from bot.db.models import Exam, PlanItem
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.imports import RowError
+from bot.domain.plans import ShareExcess
 from bot.domain.roll import Grade, Mark
 from bot.domain.statements import AbsenceReason, StatementKind, StatementStatus
 from bot.domain.timezones import format_clock, format_moment, same_wall_clock, utc_offset_label
@@ -77,6 +83,34 @@ def schedule_card(
         lines.append(_("Conference link: not posted yet"))
     if exam.moodle_url:
         lines.append(_("Moodle: {url}").format(url=escape(exam.moodle_url)))
+    return "\n".join(lines)
+
+
+def plan_card(item: PlanItem, locale: str) -> str:
+    """One discipline of a student's individual study plan (the columns of appendix 1)."""
+    lines = [f"<b>{escape(item.discipline)}</b>"]
+    if item.department:
+        lines.append(_("Department: {name}").format(name=escape(item.department)))
+    if item.ects is not None:
+        lines.append(
+            _("Credits: {ects} ECTS").format(ects=format_decimal(item.ects, locale=locale))
+        )
+    lines.append(
+        _("Hours: lectures {lectures}, labs {labs}, practice {practice}").format(
+            lectures=item.lecture_hours, labs=item.lab_hours, practice=item.practice_hours
+        )
+    )
+    if item.distance_hours:
+        lines.append(
+            _("Of them with distance technologies: {hours}").format(hours=item.distance_hours)
+        )
+    if item.place_time:
+        lines.append(_("Place and time: {text}").format(text=escape(item.place_time)))
+    lines.append(
+        _("Deadline: {date}").format(date=format_date(item.deadline, "long", locale=locale))
+    )
+    if item.teacher:
+        lines.append(_("Teacher: {name}").format(name=escape(item.teacher)))
     return "\n".join(lines)
 
 
@@ -150,7 +184,27 @@ def row_error_text(err: RowError) -> str:
             "the header matches neither template. Roster: faculty, group, full_name, "
             "record_book. Schedule: faculty, group, discipline, kind, form, date, start, "
             "duration_min, teacher, link, moodle_url"
+        )
+        + ". "
+        + _(
+            "Individual plan: record_book, discipline, department, ects, lecture_hours, "
+            "lab_hours, practice_hours, place_time, deadline, teacher"
         ),
+        "bad_hours": _(
+            "column{column}: “{value}” is not a number of hours (a whole number, 0 or more)"
+        ),
+        "bad_ects": _("column{column}: “{value}” is not a number of credits (such as 3 or 1.5)"),
+        "distance_over_total": _(
+            "column{column}: more distance hours than lectures, labs and practice together"
+        ),
+        "unknown_level": _(
+            "column{column}: unknown programme level “{value}” (bachelor, specialist, master "
+            "or postgraduate)"
+        ),
+        "bad_limit": _("column{column}: “{value}” is not a share (such as 70% or 0.5)"),
+        "duplicate_plan_item": _("the same record book and discipline already appear in row {ref}"),
+        "unknown_record_book": _("record book {value} is not on the roster"),
+        "foreign_student": _("record book {value} belongs to a student of another faculty"),
     }
     template = texts.get(err.code, _("column{column}: invalid value “{value}”"))
     line = template.format(column=_column_label(err.column), value=value, ref=err.ref_row)
@@ -161,7 +215,11 @@ MAX_ERRORS_SHOWN = 20
 
 
 def import_result_text(kind: str, report: ImportReport) -> str:
-    what = _("Roster") if kind == "roster" else _("Schedule")
+    what = {
+        "roster": _("Roster"),
+        "schedule": _("Schedule"),
+        "plan": _("Individual study plans"),
+    }.get(kind, _("Roster"))
     if report.ok:
         return _(
             "{what} imported: {added} added, {updated} updated, {unchanged} unchanged."
@@ -177,6 +235,34 @@ def import_result_text(kind: str, report: ImportReport) -> str:
             _("…and {count} more errors.").format(count=len(report.errors) - MAX_ERRORS_SHOWN)
         )
     return "\n".join(lines)
+
+
+def _percent(share: Fraction) -> str:
+    return f"{float(share * 100):.1f}".removesuffix(".0")
+
+
+def distance_warning_text(excesses: Sequence[ShareExcess]) -> str:
+    """A plan import's warning: students whose plan is over the distance-learning share.
+
+    Empty when there are none; otherwise lines to append to the import's result.
+    """
+    if not excesses:
+        return ""
+    lines = [_("⚠️ Too many distance-learning hours (the plans are imported all the same):")]
+    for excess in excesses[:MAX_ERRORS_SHOWN]:
+        lines.append(
+            _("{name} ({book}): {distance} of {total} h, {share}% (allowed {limit}%)").format(
+                name=escape(excess.full_name),
+                book=escape(excess.record_book),
+                distance=excess.distance,
+                total=excess.total,
+                share=_percent(Fraction(excess.distance, excess.total)),
+                limit=_percent(excess.limit),
+            )
+        )
+    if len(excesses) > MAX_ERRORS_SHOWN:
+        lines.append(_("…and {count} more.").format(count=len(excesses) - MAX_ERRORS_SHOWN))
+    return "".join("\n" + line for line in lines)
 
 
 def plan_warning_text(report: PlanReport) -> str:

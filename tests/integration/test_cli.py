@@ -240,3 +240,48 @@ def test_report_for_one_faculty_or_all(workdir: Path, capsys: pytest.CaptureFixt
     assert list(workdir.glob("additional-*.xlsx"))
     assert main(["report", "statements", "--faculty", "Нет такого"]) == 1
     assert "No faculty named" in capsys.readouterr().err
+
+
+def test_semester_dates(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["semester", "30.06.2027", "09.02.2027"]) == 1
+    assert "after the start" in capsys.readouterr().err
+    assert main(["semester", "9 Feb", "30.06.2027"]) == 2
+    assert main(["semester", "2027-02-09", "30.06.2027"]) == 0
+    assert query(workdir, "SELECT starts_on, ends_on FROM semesters") == [
+        ("2027-02-09", "2027-06-30")
+    ]
+
+
+def test_faculty_email_set_show_and_clear(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["import", "roster", "data/samples/roster.csv"]) == 0
+    capsys.readouterr()
+    assert main(["faculty", "email", "Лечебный факультет", "Dekanat@Example.ORG"]) == 0
+    out, err = capsys.readouterr()
+    assert "e-mailed to Dekanat@example.org" in out and err == ""
+    assert "SMTP_URL is not set" in out  # said, not refused: it may be set before the run
+    assert query(workdir, "SELECT email FROM faculties WHERE name = ?", "Лечебный факультет") == [
+        ("Dekanat@example.org",)
+    ]
+    assert main(["faculty", "email", "  лечебный   ФАКУЛЬТЕТ "]) == 0
+    assert capsys.readouterr().out == "Лечебный факультет: Dekanat@example.org\n"
+    assert main(["faculty", "email", "Лечебный факультет", "off"]) == 0
+    assert "no longer e-mailed" in capsys.readouterr().out
+    assert main(["faculty", "email", "Лечебный факультет"]) == 0
+    assert capsys.readouterr().out == "Лечебный факультет: no e-mail set\n"
+
+
+def test_faculty_email_errors_are_one_line(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["import", "roster", "data/samples/roster.csv"]) == 0
+    capsys.readouterr()
+    assert main(["faculty", "email", "Лечебный факультет", "dekanat"]) == 1
+    _, err = capsys.readouterr()
+    assert err == "'dekanat' is not an e-mail address (such as dean@university.ru).\n"
+    assert main(["faculty", "email", "Стоматологический факультет", "a@b.ru"]) == 1
+    _, err = capsys.readouterr()
+    assert err.startswith("Unknown faculty 'Стоматологический факультет'. Known faculties: ")
+    assert "Педиатрический факультет" in err and err.count("\n") == 1
+    assert query(workdir, "SELECT count(*) FROM faculties WHERE email IS NOT NULL") == [(0,)]

@@ -24,4 +24,4 @@ async def test_upgrade_twice_is_a_no_op(engine: AsyncEngine) -> None:
         version = await conn.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
-    assert version == "0007"
+    assert version == "0010"

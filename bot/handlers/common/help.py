@@ -26,6 +26,8 @@ def help_text(actor: Actor) -> str:
                 "or an appeal once graded"
             ),
             _("/statements — your statements and their status"),
+            _("/plan — your individual study plan"),
+            _("/mydata — what the bot holds about you; unlink your account"),
         ]
     else:
         lines.append(_("/start — link your account to the roster (students)"))
@@ -38,13 +40,17 @@ def help_text(actor: Actor) -> str:
         lines.append(_("Send a CSV or XLSX file to import the roster or the exam schedule."))
     if actor.is_admin:
         lines.append(_("/status — the outbox of notices"))
+        lines.append(_("/semester — the semester's dates (retention of the session's files)"))
+        lines.append(_("/unlock N — reopen a confirmed roll"))
     if actor.is_dean or actor.is_admin:
         lines.append(_("/invite — invite a teacher, a dean's office member or an administrator"))
+        lines.append(_("/email — the dean's office e-mail that gets a copy of every statement"))
     if actor.is_dean:
         lines.append(_("/inbox — undecided statements"))
         lines.append(_("/additional — the additional session's list"))
     if actor.is_dean or actor.is_admin:
         lines.append(_("/reports — reports as XLSX and CSV"))
+        lines.append(_("/announce — a message to a group, a faculty or an exam's students"))
         lines.append(_("/bind — in a group chat: make it your dean's office chat"))
     lines += [
         _("/lang — language"),
@@ -60,6 +66,7 @@ def command_descriptions() -> list[tuple[str, str]]:
         ("start", _("Start / link your account")),
         ("schedule", _("My exams and consultations")),
         ("calendar", _("Schedule as a calendar file")),
+        ("plan", _("My individual study plan")),
         ("exams", _("My exams and links (teachers)")),
         ("tz", _("My time zone")),
         ("lang", _("Language")),

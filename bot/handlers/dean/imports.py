@@ -1,4 +1,5 @@
-"""Roster and schedule import by sending a CSV or XLSX file to the bot (admins and deans)."""
+"""Roster, schedule and study-plan import by sending a CSV or XLSX file to the bot (admins
+and deans)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,12 @@ from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, TableKind, import_table
 from bot.services.onboarding import dean_faculties
 from bot.services.reminders import plan_after_import
-from bot.services.texts import file_error_text, import_result_text, plan_warning_text
+from bot.services.texts import (
+    distance_warning_text,
+    file_error_text,
+    import_result_text,
+    plan_warning_text,
+)
 
 ACCEPTED_SUFFIXES = (".csv", ".xlsx")
 
@@ -60,15 +66,26 @@ async def import_document(
     )
     try:
         kind, report = await import_table(
-            session, filename, content, settings.tz, allowed_faculties=faculties
+            session,
+            filename,
+            content,
+            settings.tz,
+            allowed_faculties=faculties,
+            distance_limit=settings.plan_distance_limit,
         )
     except ImportFileError as exc:
         await message.answer(file_error_text(exc.code))
         return
     text = import_result_text(kind or TableKind.ROSTER, report)
+    text += distance_warning_text(report.distance_excesses)
     if report.ok and kind is not None and (report.added or report.updated):
         planned = await plan_after_import(
-            session, kind, report.changed_exam_ids, clock.now(), settings
+            session,
+            kind,
+            report.changed_exam_ids,
+            clock.now(),
+            settings,
+            changed_student_ids=report.changed_student_ids,
         )
         text += plan_warning_text(planned)
     await message.answer(text)

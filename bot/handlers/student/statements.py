@@ -478,7 +478,7 @@ async def preview_action(
         )
         return
     await state.clear()
-    await announce_statement(session, result.statement, clock.now())
+    await announce_statement(session, result.statement, clock.now(), settings)
     await edit_pressed(
         query,
         _(

@@ -1,0 +1,200 @@
+"""/announce: a dean (own faculty) or an admin writes to a group, a faculty or one exam's
+students: choose, write (text, or a photo/document with a caption), preview, send. The
+progress message then updates itself (bot.notify.progress)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain.timezones import format_moment
+from bot.handlers.states import Announce
+from bot.keyboards.callbacks import AnnounceActCB, AnnounceCB
+from bot.services.actors import Actor
+from bot.services.announcements import (
+    MAX_TEXT,
+    AnnounceOutcome,
+    Target,
+    announce,
+    audience,
+    targets,
+)
+
+MAX_BUTTONS = 40
+
+
+def _scope(actor: Actor) -> frozenset[int] | None:
+    return None if actor.is_admin else actor.dean_faculty_ids
+
+
+def _outcome_text(outcome: AnnounceOutcome) -> str:
+    return {
+        AnnounceOutcome.EMPTY: _("There is nothing to send: write a text or attach a file."),
+        AnnounceOutcome.TOO_LONG: _("That is too long: at most {limit} characters.").format(
+            limit=MAX_TEXT
+        ),
+        AnnounceOutcome.FORBIDDEN: _("You can only write to your own faculty's students."),
+        AnnounceOutcome.NOBODY: _(
+            "Nobody there has linked their account to the bot yet, so nobody would get it."
+        ),
+    }.get(outcome, "")
+
+
+async def start(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    if not (actor.is_dean or actor.is_admin):
+        await message.answer(_("Announcements are for the dean's office and administrators."))
+        return
+    faculties, groups, exams = await targets(session, _scope(actor), clock.now())
+    kb = InlineKeyboardBuilder()
+    for faculty in faculties:
+        kb.button(
+            text=_("🏛 Whole faculty: {name}").format(name=faculty.name),
+            callback_data=AnnounceCB(target=Target.FACULTY, target_id=faculty.id),
+        )
+    for group in groups[:MAX_BUTTONS]:
+        kb.button(
+            text=_("👥 Group {name}").format(name=group.name),
+            callback_data=AnnounceCB(target=Target.GROUP, target_id=group.id),
+        )
+    for exam in exams[:MAX_BUTTONS]:
+        kb.button(
+            text=f"📝 {exam.discipline.name}, {exam.group.name}, "
+            f"{format_moment(exam.starts_at, settings.tz, actor.locale)}",
+            callback_data=AnnounceCB(target=Target.EXAM, target_id=exam.id),
+        )
+    kb.adjust(1)
+    await message.answer(_("📢 To whom?"), reply_markup=kb.as_markup())
+
+
+async def chose_target(
+    query: CallbackQuery,
+    callback_data: AnnounceCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+) -> None:
+    try:
+        target = Target(callback_data.target)
+    except ValueError:
+        target = None
+    who = (
+        await audience(session, target, callback_data.target_id, _scope(actor))
+        if target is not None and (actor.is_dean or actor.is_admin)
+        else None
+    )
+    if target is None or who is None:
+        await query.answer(_outcome_text(AnnounceOutcome.FORBIDDEN), show_alert=True)
+        return
+    if not who.users:
+        await query.answer(_outcome_text(AnnounceOutcome.NOBODY), show_alert=True)
+        return
+    await state.set_state(Announce.text)
+    await state.set_data({"target": target.value, "target_id": callback_data.target_id})
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(
+            _(
+                "To {label} ({count} with the bot). Send the text — or a photo or a document "
+                "with a caption. /cancel to stop."
+            ).format(label=escape(who.label), count=len(who.users))
+        )
+
+
+async def got_content(
+    message: Message, actor: Actor, session: AsyncSession, state: FSMContext
+) -> None:
+    text = message.text or message.caption or ""
+    file_kind = file_id = None
+    if message.photo:
+        file_kind, file_id = "photo", message.photo[-1].file_id
+    elif message.document:
+        file_kind, file_id = "document", message.document.file_id
+    elif message.text is None:
+        await message.answer(_("Send a text, a photo or a document, or /cancel."))
+        return
+    if not text.strip() and file_id is None:
+        await message.answer(_outcome_text(AnnounceOutcome.EMPTY))
+        return
+    if len(text) > MAX_TEXT:
+        await message.answer(_outcome_text(AnnounceOutcome.TOO_LONG))
+        return
+    data = await state.get_data()
+    who = await audience(session, Target(data["target"]), int(data["target_id"]), _scope(actor))
+    if who is None:
+        await state.clear()
+        await message.answer(_outcome_text(AnnounceOutcome.FORBIDDEN))
+        return
+    await state.update_data(text=text, file_kind=file_kind, file_id=file_id)
+    await state.set_state(Announce.preview)
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action="send"))
+    kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action="cancel"))
+    preview = _("<b>Preview</b> — to {label}, {count} recipients:").format(
+        label=escape(who.label), count=len(who.users)
+    )
+    preview += "\n\n" + _("📢 <b>From the dean's office</b>") + "\n\n" + escape(text)
+    if file_kind is not None:
+        preview += "\n\n" + _("(with the attached file)")
+    await message.answer(preview, reply_markup=kb.as_markup())
+
+
+async def preview_pressed(
+    query: CallbackQuery,
+    callback_data: AnnounceActCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    clock: Clock,
+) -> None:
+    data = await state.get_data()
+    await state.clear()
+    if callback_data.action != "send":
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.edit_text(_("Cancelled: nothing was sent."))
+        return
+    outcome, announcement = await announce(
+        session,
+        query.from_user.id,
+        _scope(actor),
+        Target(data.get("target", Target.GROUP)),
+        int(data.get("target_id", 0)),
+        str(data.get("text", "")),
+        data.get("file_kind"),
+        data.get("file_id"),
+        clock.now(),
+    )
+    if outcome is not AnnounceOutcome.OK or announcement is None:
+        await query.answer(_outcome_text(outcome), show_alert=True)
+        return
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+        shown = await query.message.answer(
+            _("📤 Announcement №{number}: sending to {total}…").format(
+                number=announcement.id, total=announcement.recipients
+            )
+        )
+        announcement.progress_chat_id = shown.chat.id
+        announcement.progress_message_id = shown.message_id
+        await session.flush()
+
+
+def setup() -> Router:
+    router = Router(name="dean-announce")
+    router.message.register(start, Command("announce"))
+    router.callback_query.register(chose_target, AnnounceCB.filter())
+    router.message.register(got_content, Announce.text, ~F.text.startswith("/"))
+    router.callback_query.register(preview_pressed, Announce.preview, AnnounceActCB.filter())
+    return router

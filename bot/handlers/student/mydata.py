@@ -1,0 +1,122 @@
+"""/mydata (§2.1, personal data): a student sees what the bot holds about them, gets it as
+a file, and can unlink their Telegram account."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.handlers.replies import edit_pressed, not_a_student
+from bot.keyboards.callbacks import MyDataCB
+from bot.services.actors import Actor
+from bot.services.mydata import MyData, collect, unlink
+from bot.services.texts import grade_name, kind_name, mark_name, status_name
+
+
+def summary(data: MyData) -> str:
+    p = data.profile
+    lines = [
+        _("<b>What the bot holds about you</b>"),
+        _("Name: {name}; record book {book}; group {group}, {faculty}").format(
+            name=escape(p["full_name"]),
+            book=escape(p["record_book"]),
+            group=escape(p["group"]),
+            faculty=escape(p["faculty"]),
+        ),
+        _("Telegram: id {id}, name {name}; language {lang}; time zone {tz}").format(
+            id=p["telegram_id"],
+            name=escape(p["telegram_name"] or ""),
+            lang=p["language"],
+            tz=escape(p["time_zone"] or _("not set")),
+        ),
+    ]
+    lines.append(_("Statements: {count}").format(count=len(data.statements)))
+    for s in data.statements:
+        lines.append(
+            f"• №{s['number']} {kind_name(s['kind'])}, {escape(s['exam'])}: "
+            f"{status_name(s['status'])}"
+        )
+    lines.append(_("Exams on record: {count}").format(count=len(data.exams)))
+    for e in data.exams:
+        grade = grade_name(e["grade"]) if e["grade"] else ""
+        lines.append(
+            f"• {escape(e['exam'])}: {mark_name(e['attendance'])}" + (f", {grade}" if grade else "")
+        )
+    lines.append(_("Files (documents, works): {count}").format(count=data.files))
+    lines.append("")
+    lines.append(
+        _(
+            "Unlinking removes your Telegram account from the bot; your roster entry and exam "
+            "records stay with the university."
+        )
+    )
+    return "\n".join(lines)
+
+
+def buttons() -> InlineKeyboardBuilder:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("📄 As a file"), callback_data=MyDataCB(action="file"))
+    kb.button(text=_("🔓 Unlink my account"), callback_data=MyDataCB(action="unlink"))
+    kb.adjust(1)
+    return kb
+
+
+async def mydata(message: Message, actor: Actor, session: AsyncSession) -> None:
+    if actor.student is None:
+        await not_a_student(message)
+        return
+    data = await collect(session, actor.student, actor.user)
+    await message.answer(summary(data), reply_markup=buttons().as_markup())
+
+
+async def pressed(
+    query: CallbackQuery, callback_data: MyDataCB, actor: Actor, session: AsyncSession
+) -> None:
+    if actor.student is None:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    if callback_data.action == "file":
+        await query.answer()
+        data = await collect(session, actor.student, actor.user)
+        if isinstance(query.message, Message):
+            await query.message.answer_document(
+                BufferedInputFile(data.as_json(), filename="mydata.json"),
+                caption=_("Everything the bot holds about you, as JSON."),
+            )
+        return
+    if callback_data.action == "unlink":
+        await query.answer()
+        kb = InlineKeyboardBuilder()
+        kb.button(text=_("🔓 Yes, unlink"), callback_data=MyDataCB(action="confirm"))
+        kb.button(text=_("Keep it"), callback_data=MyDataCB(action="keep"))
+        await edit_pressed(
+            query,
+            _(
+                "Unlink your Telegram account? You will get no more reminders; to come back, "
+                "send /start and your record book again."
+            ),
+            reply_markup=kb.as_markup(),
+        )
+        return
+    if callback_data.action == "confirm":
+        await unlink(session, actor.student, actor.user)
+        await query.answer()
+        await edit_pressed(
+            query, _("Done: your Telegram account is unlinked and removed from the bot.")
+        )
+        return
+    await query.answer()
+    await edit_pressed(query, _("Nothing was changed."))
+
+
+def setup() -> Router:
+    router = Router(name="student-mydata")
+    router.message.register(mydata, Command("mydata"))
+    router.callback_query.register(pressed, MyDataCB.filter())
+    return router

@@ -1,0 +1,46 @@
+"""/plan: the student's individual study plan (ИУП), one card a discipline."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.handlers.replies import not_a_student
+from bot.services.actors import Actor
+from bot.services.plans import student_plan
+from bot.services.texts import plan_card
+
+# Telegram's limit is 4096 characters a message; cards are split between messages below it.
+MESSAGE_BUDGET = 3800
+
+
+async def show_plan(message: Message, actor: Actor, session: AsyncSession) -> None:
+    if actor.student is None:
+        await not_a_student(message)
+        return
+    items = await student_plan(session, actor.student.id)
+    if not items:
+        await message.answer(
+            _(
+                "You have no individual study plan in the bot. If you study on one, the "
+                "dean's office will add it; your exams are in /schedule."
+            )
+        )
+        return
+    chunk: list[str] = [_("<b>Your individual study plan</b>")]
+    for item in items:
+        card = plan_card(item, actor.locale)
+        if sum(len(c) + 2 for c in chunk) + len(card) > MESSAGE_BUDGET:
+            await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+            chunk = []
+        chunk.append(card)
+    await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+
+
+def setup() -> Router:
+    router = Router(name="student-plan")
+    router.message.register(show_plan, Command("plan"))
+    return router
