@@ -78,6 +78,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 log.info("update %s was handled before; skipped", event.update_id)
                 return None
             data["session"] = session
+            # Added first, so that a handler committing early (before it acknowledges a
+            # submission) commits "handled" together with what it did.
+            session.add(ProcessedUpdate(update_id=event.update_id))
             token = update_session.set(session)
             try:
                 result = await handler(event, data)
@@ -87,7 +90,6 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 raise
             finally:
                 update_session.reset(token)
-            session.add(ProcessedUpdate(update_id=event.update_id))
             planned = session.info.pop(PLANNED_FLAG, False)
             await session.commit()
             # Only now can the sender see the new notices: wake it after the commit.

@@ -79,18 +79,17 @@ async def open_roll(api: FakeBotAPI, teacher: FakeUser, title: str) -> dict[str,
 
 
 async def tap(
-    api: FakeBotAPI, user: FakeUser, message: dict[str, Any], data: str
+    runner: BotRunner, api: FakeBotAPI, user: FakeUser, message: dict[str, Any], data: str
 ) -> tuple[dict[str, Any], str]:
     """Presses; returns the message as edited and the toast/alert text (if any)."""
-    after = api.mark()
     update = user.click(message, data)
     answer = await api.callback_answer(update)
+    await runner.settle()  # the press is handled through to its edit
     await api.idle(quiet=0.05)
     edited = next(
         (m for m in api.messages(user.id) if m["message_id"] == message["message_id"]),
         message,
     )
-    del after
     return edited, str(answer.params.get("text") or "")
 
 
@@ -117,9 +116,9 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     assert "Иванова Мария Олеговна" in roll["text"] and "total 3" in roll["text"]
 
     # Split before the start: two subgroups an hour apart, alphabetically.
-    roll, _ = await tap(api, teacher, roll, cb(latin.id, "split"))
-    roll, _ = await tap(api, teacher, roll, button(roll, "2")["callback_data"])
-    roll, _ = await tap(api, teacher, roll, button(roll, "60")["callback_data"])
+    roll, _ = await tap(runner, api, teacher, roll, cb(latin.id, "split"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "2")["callback_data"])
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60")["callback_data"])
     assert "Subgroups: 1 — 08:30, 2 — 09:30" in roll["text"]
     async with runner.sessionmaker() as session:
         starts = sorted(s.starts_at for s in await session.scalars(select(Subgroup)))
@@ -132,22 +131,26 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     # Exam time. Иванова is present (one tap on her name; a second tap changes nothing).
     runner.at(LATIN_START + timedelta(minutes=2))
     present = cb(latin.id, "mark", ids["Иванова"], "present")
-    roll, _ = await tap(api, teacher, roll, present)
-    roll, toast = await tap(api, teacher, roll, present)
+    roll, _ = await tap(runner, api, teacher, roll, present)
+    roll, toast = await tap(runner, api, teacher, roll, present)
     assert toast == "Already done."
     # Каримов: an outage, from his card.
-    card, _ = await tap(api, teacher, roll, cb(latin.id, "card", ids["Каримов"]))
+    card, _ = await tap(runner, api, teacher, roll, cb(latin.id, "card", ids["Каримов"]))
     assert "2611022" in card["text"]
-    card, _ = await tap(api, teacher, card, button(card, "Outage")["callback_data"])
+    card, _ = await tap(runner, api, teacher, card, button(card, "Outage")["callback_data"])
     assert "Outage since 08:32" in card["text"] and "08:47" in card["text"]
     # A grade for a student not present is refused (a forged press: no such button shown).
-    _card, alert = await tap(api, teacher, card, cb(latin.id, "cmark", ids["Каримов"], "bogus"))
+    _card, alert = await tap(
+        runner, api, teacher, card, cb(latin.id, "cmark", ids["Каримов"], "bogus")
+    )
     assert "not one of your exams" in alert
-    _card, alert = await tap(api, teacher, card, cb(latin.id, "grade", ids["Каримов"], "excellent"))
+    _card, alert = await tap(
+        runner, api, teacher, card, cb(latin.id, "grade", ids["Каримов"], "excellent")
+    )
     assert "Only a student marked present" in alert
-    roll, _ = await tap(api, teacher, card, button(card, "Back")["callback_data"])
+    roll, _ = await tap(runner, api, teacher, card, button(card, "Back")["callback_data"])
     # Соколова does not show up: "the rest absent".
-    roll, _ = await tap(api, teacher, roll, button(roll, "rest absent")["callback_data"])
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "rest absent")["callback_data"])
     marks = await entries(runner, latin.id)
     assert {k: v.mark for k, v in marks.items()} == {
         "Иванова": "present",
@@ -156,11 +159,11 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     }
 
     # Tickets by the record book's last digit: 2611021 -> 1. A second hand-out is refused.
-    roll, _ = await tap(api, teacher, roll, cb(latin.id, "tickets"))
-    roll, _ = await tap(api, teacher, roll, button(roll, "last digit")["callback_data"])
+    roll, _ = await tap(runner, api, teacher, roll, cb(latin.id, "tickets"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "last digit")["callback_data"])
     ticket = await api.next_message(ivanova.id)
     assert "№1" in ticket["text"]
-    _roll, alert = await tap(api, teacher, roll, cb(latin.id, "tk", value="random-20"))
+    _roll, alert = await tap(runner, api, teacher, roll, cb(latin.id, "tk", value="random-20"))
     assert "Already done" in alert
 
     # The outage runs out at 15 minutes: the student and the dean's office are told.
@@ -170,23 +173,27 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     assert "not fixed within 15 minutes" in expired["text"]
     report = await api.next_message(group["id"], after=after)
     assert "Каримов Булат Айратович" in report["text"] and "08:32" in report["text"]
-    card, _ = await tap(api, teacher, roll, cb(latin.id, "card", ids["Каримов"]))
+    card, _ = await tap(runner, api, teacher, roll, cb(latin.id, "card", ids["Каримов"]))
     assert "technical failure" in card["text"]
-    _card, alert = await tap(api, teacher, card, cb(latin.id, "cmark", ids["Каримов"], "present"))
+    _card, alert = await tap(
+        runner, api, teacher, card, cb(latin.id, "cmark", ids["Каримов"], "present")
+    )
     assert "15 minutes are over" in alert
 
     # Grades: Иванова gets "отлично", then it is changed to "хорошо" (both recorded).
-    card, _ = await tap(api, teacher, card, cb(latin.id, "card", ids["Иванова"]))
-    card, _ = await tap(api, teacher, card, button(card, "отлично")["callback_data"])
+    card, _ = await tap(runner, api, teacher, card, cb(latin.id, "card", ids["Иванова"]))
+    card, _ = await tap(runner, api, teacher, card, button(card, "отлично")["callback_data"])
     assert "Grade: excellent" in card["text"]
     graded = await api.next_message(ivanova.id)
     assert "отлично" in graded["text"] and "24 декабря 2026" in graded["text"]
     assert "23:59" in graded["text"]
-    card, _ = await tap(api, teacher, card, button(card, "хорошо")["callback_data"])
+    card, _ = await tap(runner, api, teacher, card, button(card, "хорошо")["callback_data"])
     changed = await api.next_message(ivanova.id)
     assert "отлично → хорошо" in changed["text"]
     # Marking a graded student absent is refused.
-    _card, alert = await tap(api, teacher, card, cb(latin.id, "cmark", ids["Иванова"], "absent"))
+    _card, alert = await tap(
+        runner, api, teacher, card, cb(latin.id, "cmark", ids["Иванова"], "absent")
+    )
     assert "already has a grade" in alert
 
     # The texts to say aloud, in Russian as the regulation words them.
@@ -204,7 +211,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
 
     # Confirm: locked, the sheet as XLSX and CSV, the no-shows to the dean's office.
     after = api.mark()
-    roll, _ = await tap(api, teacher, roll, cb(latin.id, "confirm"))
+    roll, _ = await tap(runner, api, teacher, roll, cb(latin.id, "confirm"))
     assert "Confirmed" in roll["text"]
     xlsx = await api.wait_for("sendDocument", chat_id=teacher.id, after=after)
     csv_call = await api.wait_for(
@@ -221,7 +228,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     assert len(rows) == 4 and rows[3][1] == "Соколова Анна Дмитриевна"
     no_shows = await api.next_message(group["id"], after=after)
     assert "Соколова Анна Дмитриевна" in no_shows["text"] and "Иванова" not in no_shows["text"]
-    _roll, alert = await tap(api, teacher, roll, present)
+    _roll, alert = await tap(runner, api, teacher, roll, present)
     assert "locked" in alert
 
     marks = await entries(runner, latin.id)
@@ -243,8 +250,10 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     assert "/unlock 42" in reply["text"]
     reply = await say(api, admin, f"/unlock {latin.id}")
     assert "open again" in reply["text"]
-    roll, _ = await tap(api, teacher, roll, cb(latin.id, "show"))
-    _roll, alert = await tap(api, teacher, roll, cb(latin.id, "mark", ids["Соколова"], "excused"))
+    roll, _ = await tap(runner, api, teacher, roll, cb(latin.id, "show"))
+    _roll, alert = await tap(
+        runner, api, teacher, roll, cb(latin.id, "mark", ids["Соколова"], "excused")
+    )
     assert alert == ""
     assert (await entries(runner, latin.id))["Соколова"].mark == "excused"
 
@@ -267,10 +276,10 @@ async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: Bot
     runner.at(histology.starts_at)
 
     roll = await open_roll(api, teacher, "Гистология")
-    card, _ = await tap(api, teacher, roll, cb(histology.id, "card", sokolova))
-    card, _ = await tap(api, teacher, card, button(card, "Сбой")["callback_data"])
+    card, _ = await tap(runner, api, teacher, roll, cb(histology.id, "card", sokolova))
+    card, _ = await tap(runner, api, teacher, card, button(card, "Сбой")["callback_data"])
     runner.tick(timedelta(minutes=10))
-    card, _ = await tap(api, teacher, card, button(card, "Устранён")["callback_data"])
+    card, _ = await tap(runner, api, teacher, card, button(card, "Устранён")["callback_data"])
     after = api.mark()
     runner.tick(timedelta(minutes=10))  # past the outage's 15 minutes: nothing is sent
     await api.idle(quiet=0.3)
@@ -282,7 +291,9 @@ async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: Bot
 
     # Another teacher pressing this exam's buttons (a forged callback) changes nothing.
     reply = await say(api, stranger, "/help")
-    _msg, alert = await tap(api, stranger, reply, cb(histology.id, "mark", sokolova, "absent"))
+    _msg, alert = await tap(
+        runner, api, stranger, reply, cb(histology.id, "mark", sokolova, "absent")
+    )
     assert "not one of your exams" in alert
     marks = await entries(runner, histology.id)
     assert marks["Соколова"].mark == "present"
@@ -304,14 +315,18 @@ async def test_written_work_is_taken_until_the_grace_ends(
 
     roll = await open_roll(api, teacher, "Нормальная физиология")
     for surname in ("Фёдоров", "Хабибуллина"):
-        roll, _ = await tap(api, teacher, roll, cb(physiology.id, "mark", ids[surname], "present"))
-    roll, _ = await tap(api, teacher, roll, cb(physiology.id, "mark", ids["Шайхутдинов"], "absent"))
-    roll, _ = await tap(api, teacher, roll, cb(physiology.id, "written"))
-    roll, _ = await tap(api, teacher, roll, button(roll, "60 min")["callback_data"])
+        roll, _ = await tap(
+            runner, api, teacher, roll, cb(physiology.id, "mark", ids[surname], "present")
+        )
+    roll, _ = await tap(
+        runner, api, teacher, roll, cb(physiology.id, "mark", ids["Шайхутдинов"], "absent")
+    )
+    roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
     heading = await api.next_message(fedorov.id)
     assert "Фёдоров Никита Павлович" in heading["text"] and "10:30" in heading["text"]
     assert "10:40" in heading["text"]  # the grace
-    _roll, alert = await tap(api, teacher, roll, cb(physiology.id, "wr", value="90"))
+    _roll, alert = await tap(runner, api, teacher, roll, cb(physiology.id, "wr", value="90"))
     assert "Already done" in alert
 
     runner.tick(timedelta(minutes=30))  # 30 minutes left
@@ -371,7 +386,9 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
 
     roll = await open_roll(api, teacher, "Латинский язык")
     for surname in ("Иванова", "Каримов"):
-        roll, _ = await tap(api, teacher, roll, cb(latin.id, "mark", ids[surname], "present"))
+        roll, _ = await tap(
+            runner, api, teacher, roll, cb(latin.id, "mark", ids[surname], "present")
+        )
 
     # Before the grade: no appeal button, and the student is told when it opens.
     menu = await say(api, karimov, "/statement")
@@ -390,7 +407,7 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
 
     # Grades: 2 for Иванова, 4 for Каримов (posted at 08:35 on 23 December).
     for surname, grade in (("Иванова", "fail"), ("Каримов", "good")):
-        await tap(api, teacher, roll, cb(latin.id, "grade", ids[surname], grade))
+        await tap(runner, api, teacher, roll, cb(latin.id, "grade", ids[surname], grade))
     await api.next_message(ivanova.id)  # the grade
 
     menu = await say(api, ivanova, "/statement")
@@ -448,8 +465,10 @@ async def test_tickets_from_a_list_the_teacher_sends(api: FakeBotAPI, seeded: Bo
     runner.at(histology.starts_at)
     roll = await open_roll(api, teacher, "Гистология")
     for surname in ("Иванова", "Соколова"):
-        roll, _ = await tap(api, teacher, roll, cb(histology.id, "mark", ids[surname], "present"))
-    roll, _ = await tap(api, teacher, roll, cb(histology.id, "tickets"))
+        roll, _ = await tap(
+            runner, api, teacher, roll, cb(histology.id, "mark", ids[surname], "present")
+        )
+    roll, _ = await tap(runner, api, teacher, roll, cb(histology.id, "tickets"))
     prompt = await press(api, teacher, roll, button(roll, "From a list")["callback_data"])
     assert "ticket number" in prompt["text"]
 
