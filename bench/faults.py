@@ -1,0 +1,265 @@
+"""Benchmark: kill -9 the bot at random moments and count what was lost.
+
+The real bot runs as a subprocess (`python -m bot`, long polling, SQLite by default)
+against the fake Bot API (`tests/e2e/fakeapi.py`, real HTTP, Telegram's limits enforced).
+Meanwhile:
+- a burst of N join calls (default 1,000) is due at once in the outbox;
+- M students (default 20) each link their account and file an absence statement with a
+  photo, step by step, as a person would: each step waits for the bot's answer, and a
+  step left unanswered for a while is sent again (what a person does when a bot is down).
+The bot is killed with SIGKILL at K random moments (default 20) and restarted each time.
+
+Printed at the end: join calls delivered, lost (a chat that never got its call) and
+duplicated; statements the bot acknowledged ("submitted №N") and how many of those are
+missing from the database, duplicated, or lack their document; the kills; the seconds.
+
+    .venv/bin/python bench/faults.py [--notices N] [--students M] [--kills K] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402  (after the path tweak, so `bot` imports)
+from sqlalchemy.orm import selectinload  # noqa: E402
+
+from bench.outbox import STUDENT_USERS, TOKEN, seed_burst  # noqa: E402
+from bot.db.engine import create_engine, create_sessionmaker  # noqa: E402
+from bot.db.migrate import upgrade  # noqa: E402
+from bot.db.models import Group, Notice, NoticeStatus, Statement, Student  # noqa: E402
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button  # noqa: E402
+
+JOINERS = 3_000_000  # user ids of the students who link and file a statement
+STEP_WAIT = 15.0  # seconds a "person" waits for an answer before sending again
+SUBMITTED = re.compile(r"№(\d+)")
+
+
+def out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def seed(database_url: str, notices: int, students: int) -> None:
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        sessionmaker = create_sessionmaker(engine)
+        start = datetime.now(UTC) + timedelta(hours=2)
+        await seed_burst(sessionmaker, notices, start)
+        async with sessionmaker.begin() as session:
+            group = await session.scalar(select(Group.id).order_by(Group.id).limit(1))
+            assert group is not None
+            session.add_all(
+                Student(
+                    group_id=group,
+                    full_name=f"Заявителев{i} Иван",
+                    surname_key=f"заявителев{i}",
+                    record_book=f"J{i:05d}",
+                )
+                for i in range(students)
+            )
+    finally:
+        await engine.dispose()
+
+
+class Person:
+    """A student who links their account and files an absence statement with a photo."""
+
+    def __init__(self, api: FakeBotAPI, number: int) -> None:
+        self.api = api
+        self.number = number
+        self.user: FakeUser = api.user(JOINERS + number, language_code="en")
+        self.acknowledged: int | None = None  # the statement number the bot gave
+        self.resends = 0
+
+    async def ask(self, act: Any, *expect: str) -> dict[str, Any]:
+        """Does `act` (sends or presses) until the bot answers in this chat with a message
+        whose text or buttons contain `expect`; other answers (to a step the bot handled
+        twice around a restart, say) are read past."""
+        while True:
+            after = self.api.mark()
+            act()
+            deadline = time.monotonic() + STEP_WAIT
+            try:
+                message = await self.api.next_message(self.user.id, after=after, timeout=STEP_WAIT)
+                while not any(
+                    e in str(message.get("text")) + str(message.get("reply_markup")) for e in expect
+                ):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise AssertionError("no expected answer")
+                    message = await self.api.next_message(self.user.id, timeout=left)
+                return message
+            except AssertionError:
+                self.resends += 1  # no answer: the bot is down, or lost it; a person retries
+                if os.environ.get("BENCH_DEBUG"):
+                    out(f"student {self.number}: no {expect!r} yet, sending again")
+
+    async def run(self) -> None:
+        api, user = self.api, self.user
+        while True:
+            await self.ask(lambda: user.send("/start"), "record-book", "/schedule")
+            await self.ask(lambda: user.send(f"J{self.number:05d}"), "surname", "/schedule")
+            found = await self.ask(lambda: user.send(f"Заявителев{self.number}"), "Yes", "/")
+            if "Yes" in str(found.get("reply_markup")):
+                # The answer to this press may be lost in a kill: /statement tells.
+                after = api.mark()
+                user.click(found, button(found, "Yes")["callback_data"])
+                with contextlib.suppress(AssertionError):
+                    await api.next_message(user.id, after=after, timeout=STEP_WAIT)
+            menu = await self.ask(lambda: user.send("/statement"), "Which exam", "/start")
+            if "Which exam" in menu.get("text", ""):
+                break
+        first = menu["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        kinds = await self.ask(lambda: user.click(menu, first), "Absence")
+        reasons = await self.ask(
+            lambda: user.click(kinds, button(kinds, "Absence")["callback_data"]), "Illness"
+        )
+        await self.ask(
+            lambda: user.click(reasons, button(reasons, "Illness")["callback_data"]), "few words"
+        )
+        await self.ask(
+            lambda: user.send("Flu, a certificate attached"), "documents", "image files only"
+        )
+        attached = await self.ask(
+            lambda: api.send_photo(user, f"cert-{self.number}".encode()), "Attached"
+        )
+        preview = await self.ask(
+            lambda: user.click(attached, button(attached, "Done")["callback_data"]),
+            "not sent yet",
+        )
+        done = await self.ask(
+            lambda: user.click(preview, button(preview, "Send")["callback_data"]),
+            "submitted",
+            "missing",  # sent before, its answer lost in a kill: this press finds no draft
+        )
+        match = SUBMITTED.search(done.get("text", "")) if "submitted" in done["text"] else None
+        self.acknowledged = int(match.group(1)) if match else None
+
+
+async def run(notices: int, students: int, kills: int, seed_value: int) -> None:
+    rng = random.Random(seed_value)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        database_url = f"sqlite+aiosqlite:///{tmp}/bot.db"
+        await seed(database_url, notices, students)
+        async with FakeBotAPI(token=TOKEN, bot_username="examinator_bench_bot") as api:
+            api.enforce_limits(30, 1)
+            env = {
+                **os.environ,
+                "BOT_TOKEN": TOKEN,
+                "TELEGRAM_API_URL": api.base_url,
+                "DATABASE_URL": database_url,
+                "POLLING_TIMEOUT": "1",
+                "FILES_DIR": f"{tmp}/files",
+            }
+            env.pop("REDIS_URL", None)
+
+            async def start_bot() -> asyncio.subprocess.Process:
+                return await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "bot",
+                    cwd=tmp,
+                    env=env,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+
+            process = await start_bot()
+            people = [Person(api, i) for i in range(students)]
+            tasks = [asyncio.create_task(p.run()) for p in people]
+            # Kills at random moments over the first ~60 s (the burst takes ~40 s at 25/s).
+            moments = sorted(rng.uniform(2.0, 60.0) for _ in range(kills))
+            clock0 = time.monotonic()
+            for moment in moments:
+                await asyncio.sleep(max(0.0, moment - (time.monotonic() - clock0)))
+                process.send_signal(signal.SIGKILL)
+                await process.wait()
+                process = await start_bot()
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=600)
+            # Let the outbox finish, then stop the bot cleanly.
+            engine = create_engine(database_url)
+            sessionmaker = create_sessionmaker(engine)
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                async with sessionmaker() as session:
+                    left = await session.scalar(
+                        select(func.count())
+                        .select_from(Notice)
+                        .where(Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.CLAIMED)))
+                    )
+                if not left:
+                    break
+                await asyncio.sleep(1)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), timeout=30)
+
+            burst_chats = range(STUDENT_USERS, STUDENT_USERS + notices)
+            # The join calls only ("⏰ Join now"): the planner also sends each student the
+            # exam card at start-up, a different notice.
+            calls = Counter(
+                c.chat_id
+                for c in api.delivered()
+                if isinstance(c.chat_id, int)
+                and c.chat_id in burst_chats
+                and "⏰" in str(c.params.get("text"))
+            )
+            lost = sum(1 for chat in burst_chats if calls.get(chat, 0) == 0)
+            duplicated = sum(1 for chat in burst_chats if calls.get(chat, 0) > 1)
+            async with sessionmaker() as session:
+                stored = {
+                    s.id: s
+                    for s in await session.scalars(
+                        select(Statement).options(selectinload(Statement.files))
+                    )
+                }
+                per_student = Counter(s.student_id for s in stored.values())
+            await engine.dispose()
+            acknowledged = [p.acknowledged for p in people if p.acknowledged is not None]
+            missing = sum(1 for n in acknowledged if n not in stored)
+            without_document = sum(1 for n in acknowledged if n in stored and not stored[n].files)
+            out(f"kills: {kills} (SIGKILL at random moments, each restarted), seed {seed_value}")
+            out(
+                f"join calls: {notices} due; delivered to {len(calls)} chats; "
+                f"lost {lost}; duplicated {duplicated}"
+            )
+            out(
+                f"statements: {len(acknowledged)} of {students} acknowledged; missing from the "
+                f"database {missing}; students with more than one "
+                f"{sum(1 for n in per_student.values() if n > 1)}; acknowledged without their "
+                f"document {without_document}"
+            )
+            out(f"steps a student had to send again: {sum(p.resends for p in people)}")
+            elapsed = time.monotonic() - started
+            out(f"429s from the fake Telegram: {api.throttled}; seconds: {elapsed:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--notices", type=int, default=1_000)
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    asyncio.run(run(args.notices, args.students, args.kills, args.seed))
+
+
+if __name__ == "__main__":
+    main()
