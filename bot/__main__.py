@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db.models import InviteRole
+from bot.logs import configure_logging
 
 log = logging.getLogger("bot")
 
@@ -21,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bot", description="Examinator exam-session bot"
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot (long polling); the default")
+    sub.add_parser(
+        "run", help="run the bot (long polling, or a webhook server with WEBHOOK_URL); the default"
+    )
     imp = sub.add_parser(
         "import", help="import the roster, the exam schedule or study plans (CSV or XLSX)"
     )
@@ -69,13 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Migrations announce every plugin they load; only their warnings matter here.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        configure_logging(settings)  # LOG_FORMAT is a setting; secrets are masked in every line
         command = args.command or "run"
         if command == "run":
             return run(settings)
@@ -126,7 +125,7 @@ def run(settings: Settings) -> int:
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall the event loop (and the reminders) for ~0.2 s.
     gc.freeze()
-    asyncio.run(app.run_polling())
+    asyncio.run(app.run())
     return 0
 
 

@@ -30,10 +30,12 @@ from bot.db.migrate import upgrade
 from bot.db.models import ProcessedUpdate, utcnow
 from bot.handlers import setup_routers
 from bot.handlers.common.help import command_descriptions
+from bot.middlewares import observe
 from bot.middlewares.actor import ActorMiddleware
 from bot.middlewares.flood import FloodMiddleware
 from bot.middlewares.i18n import ActorI18nMiddleware
 from bot.middlewares.unit_of_work import InFlight, UnitOfWorkMiddleware
+from bot.monitoring import Metrics, Monitor
 from bot.notify.chores import Chores
 from bot.notify.keeper import FileKeeper
 from bot.notify.mail import Mailer
@@ -42,6 +44,7 @@ from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
 from bot.services.reminders import plan_upcoming
 from bot.services.semester import retention_due, run_retention
+from bot.webhook import WebhookServer, set_webhook, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,10 @@ class Application:
     chores: Chores | None = None
     _sender_task: asyncio.Task[None] | None = None
     _chores_task: asyncio.Task[None] | None = None
+    # Prometheus instruments in a registry of this application's own (tests build several).
+    metrics: Metrics = field(default_factory=Metrics)
+    monitor: Monitor | None = None
+    _stop_webhook: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def prepare(self) -> None:
         """Migrations and housekeeping; before the first update (once)."""
@@ -145,6 +152,34 @@ class Application:
             await self._chores_task
             self._chores_task = None
 
+    @property
+    def sender_alive(self) -> bool:
+        return self._sender_task is not None and not self._sender_task.done()
+
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """A webhook server when WEBHOOK_URL is set, long polling otherwise."""
+        if self.settings.webhook_url:
+            await self.run_webhook(handle_signals=handle_signals)
+        else:
+            await self.run_polling(handle_signals=handle_signals)
+
+    async def run_webhook(self, *, handle_signals: bool = True) -> None:
+        """Serves Telegram's webhook calls until SIGTERM (or stop_webhook()); see bot.webhook."""
+        server = WebhookServer(self.dispatcher, self.bot, self.settings, self.metrics)
+        await self.prepare()
+        with stop_on_signals(self._stop_webhook, enabled=handle_signals):
+            try:
+                await server.start()  # the dispatcher's startup: commands, sender, chores
+                await set_webhook(self.bot, self.dispatcher, self.settings)
+                await self._stop_webhook.wait()
+            finally:
+                await server.stop()  # calls in progress answered, then the shutdown
+                await self.bot.session.close()
+                await self.close()
+
+    def stop_webhook(self) -> None:
+        self._stop_webhook.set()
+
     async def run_polling(self, *, handle_signals: bool = True) -> None:
         await self.prepare()
         try:
@@ -159,6 +194,8 @@ class Application:
 
     async def close(self) -> None:
         await self.stop_sender()
+        if self.monitor is not None:
+            await self.monitor.stop()
         await self.sender.close()
         if self.keeper is not None:
             await self.keeper.close()
@@ -208,6 +245,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         sender.wake()
         chores.wake()  # a statement, a work or an announcement came in with its notices
 
+    metrics = Metrics()
+    # Outermost of ours: every update is counted, timed and logged, even one dropped below.
+    observe.setup(dispatcher, metrics)
     # First: a flood is dropped before it costs a database transaction.
     dispatcher.update.outer_middleware(FloodMiddleware(settings.flood_limit, settings.flood_window))
     dispatcher.update.outer_middleware(
@@ -217,8 +257,18 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     ActorI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.include_router(setup_routers())
     app = Application(
-        settings, engine, sessionmaker, create_bot(settings), dispatcher, i18n, sender, in_flight
+        settings,
+        engine,
+        sessionmaker,
+        create_bot(settings),
+        dispatcher,
+        i18n,
+        sender,
+        in_flight,
+        metrics=metrics,
     )
+    metrics.watch_sender(lambda: sender.stats)
+    app.monitor = Monitor(metrics, sessionmaker, the_clock, lambda: app.sender_alive)
     progress = ProgressReporter(
         create_bot(settings, retry=False), sessionmaker, settings, i18n, the_clock
     )
@@ -242,6 +292,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     async def on_startup(bot: Bot) -> None:
         await register_commands(bot, i18n, settings)
         app.start_sender()
+        if settings.metrics_port and app.monitor is not None:
+            await app.monitor.start(settings.metrics_host, settings.metrics_port)
 
     async def on_shutdown() -> None:
         await wait_for_handlers(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import parseaddr
@@ -10,13 +11,16 @@ from typing import Annotated
 from urllib.parse import parse_qs, unquote, urlparse, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.plans import DEFAULT_DISTANCE_LIMIT, DEFAULT_REMINDER_DAYS, parse_reminder_days
 
 SUPPORTED_LOCALES = ("ru", "en")
 SMTP_URL_SHAPE = "smtp://[user:password@]host[:port][?starttls=1] or smtps://…"
+# What Telegram accepts as a webhook's secret_token.
+WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+LOG_FORMATS = ("text", "json")
 _YES = {"1", "true", "yes", "on"}
 _NO = {"0", "false", "no", "off"}
 
@@ -124,6 +128,18 @@ class Settings(BaseSettings):
     # this server; unset, nothing is e-mailed. A secret: it may hold a password.
     smtp_url: SecretStr | None = None
     mail_from: str = "examinator@localhost"
+    # Webhook mode (WEBHOOK_URL set): Telegram posts updates to that public https URL; the
+    # bot listens on WEBHOOK_HOST:WEBHOOK_PORT at WEBHOOK_PATH (behind a TLS proxy) and
+    # refuses calls without WEBHOOK_SECRET. Unset: long polling.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    webhook_path: str = "/telegram"
+    # /healthz and /metrics on a port of their own (0: off); local only unless told.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    log_format: str = "text"
 
     @field_validator("bot_token")
     @classmethod
@@ -177,6 +193,44 @@ class Settings(BaseSettings):
         if "@" not in address or any(c.isspace() for c in address):
             raise ValueError("must be an e-mail address, such as examinator@university.ru")
         return value.strip()
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        parsed = urlparse(value.strip())
+        # Telegram delivers to https only; plain http is refused by setWebhook.
+        if parsed.scheme != "https" or not parsed.netloc:
+            raise ValueError("must be a public https URL such as https://bot.example.org/telegram")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        secret = value.get_secret_value().strip() if value is not None else ""
+        if secret and not WEBHOOK_SECRET_SHAPE.fullmatch(secret):
+            raise ValueError("must be 1–256 characters: letters, digits, _ and -")
+        # Without it anyone who learns the URL could post forged updates.
+        if not secret and info.data.get("webhook_url"):
+            raise ValueError(
+                "is required when WEBHOOK_URL is set (1–256 characters: letters, digits, _ and -)"
+            )
+        return SecretStr(secret) if secret else None
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() for c in value):
+            raise ValueError("must be a path such as /telegram")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
+        return value.strip().lower()
 
     @field_validator("timezone")
     @classmethod

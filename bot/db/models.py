@@ -69,6 +69,11 @@ NAMING = {
 }
 
 
+# The largest id an Integer primary key holds (PostgreSQL's integer): an id from outside
+# (a button's data, a command's argument) past it names no row, and would break the query.
+MAX_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

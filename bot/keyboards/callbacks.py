@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+from bot.db.models import MAX_ID
+
+# A row's id as the database can hold it. Anything else is forged: it fails when the data
+# is parsed, so the press falls through to "no longer valid" instead of reaching a query
+# it would break (an int past 64 bits stops even SQLite).
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class JoinCB(CallbackData, prefix="join"):
@@ -21,15 +31,15 @@ class TzCB(CallbackData, prefix="tz"):
 
 class ExamCB(CallbackData, prefix="ex"):
     action: str  # "link" | "moodle"
-    exam_id: int
+    exam_id: Id
 
 
 class BindCB(CallbackData, prefix="bind"):
-    faculty_id: int
+    faculty_id: Id
 
 
 class StmtExamCB(CallbackData, prefix="st-exam"):
-    exam_id: int
+    exam_id: Id
 
 
 class StmtKindCB(CallbackData, prefix="st-kind"):
@@ -45,21 +55,21 @@ class StmtActCB(CallbackData, prefix="st-act"):
 
 
 class StmtWithdrawCB(CallbackData, prefix="st-wd"):
-    statement_id: int
+    statement_id: Id
 
 
 class StmtAddDocsCB(CallbackData, prefix="st-add"):
-    statement_id: int
+    statement_id: Id
 
 
 class RescheduleCB(CallbackData, prefix="st-move"):
-    statement_id: int
+    statement_id: Id
     confirm: bool
 
 
 class DecideCB(CallbackData, prefix="st-dec"):
     action: str  # "approve" | "reject" | "more"
-    statement_id: int
+    statement_id: Id
 
 
 class RollCB(CallbackData, prefix="rl"):
@@ -67,9 +77,9 @@ class RollCB(CallbackData, prefix="rl"):
     the service checks the exam is the presser's and the student is in it."""
 
     action: str
-    exam_id: int
-    student_id: int = 0
-    page: int = 0
+    exam_id: Id
+    student_id: Id = 0
+    page: Id = 0
     value: str = ""
 
 
@@ -79,7 +89,7 @@ class ReportCB(CallbackData, prefix="rep"):
 
 class AnnounceCB(CallbackData, prefix="ann"):
     target: str  # group | faculty | exam; re-checked against the author's faculties
-    target_id: int
+    target_id: Id
 
 
 class AnnounceActCB(CallbackData, prefix="ann-act"):

@@ -23,6 +23,10 @@ class ActorMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         tg_user: User | None = data.get("event_from_user")
-        if tg_user is not None and not tg_user.is_bot:
+        if tg_user is not None and tg_user.is_bot:
+            # Another bot, or a group's anonymous admin (GroupAnonymousBot): nobody the bot
+            # can tell apart, so nobody it serves; every handler of a user needs an actor.
+            return None
+        if tg_user is not None:
             data["actor"] = await load_actor(data["session"], tg_user, self._admin_ids)
         return await handler(event, data)

@@ -2,12 +2,20 @@
 FILES_DIR soon after they arrive, so a statement keeps its documents even if Telegram
 forgets a file id. Runs beside the outbox sender; a file it could not fetch yet (Telegram
 unreachable) is tried again on the next round, one that Telegram refuses is recorded so.
+The bytes decide, not the type the sender declared: a file whose content is no photo, scan
+or PDF (bot.domain.content) is deleted at once and recorded as refused (stored_path "",
+like one Telegram refused), so it is never attached to a letter. Kept files are named from
+ids only (the row's and Telegram's), never from the name the sender gave the file.
 A chore (bot.notify.chores).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
+import secrets
+from contextlib import suppress
 from pathlib import Path
 
 from aiogram import Bot
@@ -17,21 +25,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.db.models import ExamWork, StatementFile
+from bot.domain.content import EXTENSIONS, HEAD_BYTES, sniff
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/heic": ".heic",
-    "image/heif": ".heif",
-    "application/pdf": ".pdf",
-}
 BATCH = 20
+# Telegram's unique ids are URL-safe base64; anything else must not reach a path.
+_NOT_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def _extension(mime_type: str | None) -> str:
-    return EXTENSIONS.get((mime_type or "").lower(), ".bin")
+def _head(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(HEAD_BYTES)
 
 
 class FileKeeper:
@@ -64,18 +69,32 @@ class FileKeeper:
                 )
             for row in rows:
                 owner = row.statement_id if isinstance(row, StatementFile) else row.exam_id
-                relative = (
-                    Path(folder)
-                    / str(owner)
-                    / (f"{row.id}-{row.file_unique_id}{_extension(row.mime_type)}")
-                )
+                place = Path(folder) / str(owner)
+                stem = f"{row.id}-{_NOT_IN_NAME.sub('_', row.file_unique_id)}"
+                # Judged before it gets its name: nothing unchecked lies under a kept name.
+                # A name of its own, should two keepers (processes) fetch it at once.
+                partial = self._dir / place / f"{stem}.{secrets.token_hex(4)}.part"
                 try:
-                    target = self._dir / relative
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    await self._bot.download(row.file_id, destination=target)
-                    path = str(relative)
-                    stored += 1
+                    partial.parent.mkdir(parents=True, exist_ok=True)
+                    await self._bot.download(row.file_id, destination=partial)
+                    kind = sniff(await asyncio.to_thread(_head, partial))
+                    if kind is None:
+                        partial.unlink()
+                        log.warning(
+                            "file %s of %s %s refused: its content is not an accepted format",
+                            row.id,
+                            folder,
+                            owner,
+                        )
+                        path = ""
+                    else:
+                        relative = place / f"{stem}{EXTENSIONS[kind]}"
+                        partial.replace(self._dir / relative)
+                        path = str(relative)
+                        stored += 1
                 except TelegramBadRequest as exc:  # Telegram no longer has it (or too big)
+                    with suppress(OSError):
+                        partial.unlink(missing_ok=True)
                     log.warning(
                         "file %s of %s %s cannot be kept: %s", row.file_id, folder, owner, exc
                     )

@@ -2,7 +2,9 @@
 
 The outbox sender calls it for e-mail notices, beside (never inside) Telegram's rate
 limiter. Documents are read from FILES_DIR when the keeper has them, else downloaded
-from Telegram; one Telegram no longer has is named in the letter instead of attached.
+from Telegram; one Telegram no longer has is named in the letter instead of attached, and
+so is one whose bytes are no photo, scan or PDF (bot.domain.content), whatever the sender
+declared: a refused file never travels by e-mail.
 A refusal for good (a 5xx answer to the letter) raises MailRefused; anything else
 (the server unreachable or slow, a 4xx, Telegram unreachable) propagates, and the
 outbox retries it with back-off like any notice.
@@ -14,6 +16,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -25,6 +28,7 @@ from aiogram.exceptions import TelegramBadRequest
 
 from bot.clock import Clock
 from bot.config import SmtpTarget
+from bot.domain.content import sniff
 from bot.services.deanery_mail import Attachment, Letter
 
 log = logging.getLogger(__name__)
@@ -46,25 +50,31 @@ def build_message(
     letter: Letter, mail_from: str, contents: Sequence[bytes | None], when: datetime
 ) -> EmailMessage:
     """The MIME message: the text, then each document whose bytes are at hand (None: could
-    not be had), as long as they fit MAX_ATTACHED_BYTES together."""
+    not be had) and really are a photo, scan or PDF (whatever the sender declared; typed
+    by what they are), as long as they fit MAX_ATTACHED_BYTES together."""
     attached: list[tuple[Attachment, bytes]] = []
     missing: list[str] = []
+    refused: list[str] = []
     too_big: list[str] = []
     total = 0
     for attachment, content in zip(letter.attachments, contents, strict=True):
         if content is None:
             missing.append(attachment.filename)
+        elif (kind := sniff(content)) is None:
+            refused.append(attachment.filename)
         elif total + len(content) > MAX_ATTACHED_BYTES:
             too_big.append(attachment.filename)
         else:
             total += len(content)
-            attached.append((attachment, content))
+            attached.append((replace(attachment, mime_type=kind), content))
     body = [letter.body]
     if attached:
         names = ", ".join(a.filename for a, _content in attached)
         body.append(f"Вложения ({len(attached)}): {names}")
     if missing:
         body.append(f"Не вложены (Telegram больше не хранит эти файлы): {', '.join(missing)}")
+    if refused:
+        body.append(f"Не вложены (по содержимому это не фото и не PDF): {', '.join(refused)}")
     if too_big:
         body.append(f"Не вложены (слишком большие для письма, см. в боте): {', '.join(too_big)}")
 

@@ -222,6 +222,14 @@ async def bind_deanery_chat(
     """Binds the chat to the faculty if the dean belongs to it; None means not allowed."""
     if faculty_id not in dean_faculty_ids:
         return None
+    # A chat that is another faculty's dean's office stays theirs unless one of their own
+    # hands it over: a dean of another faculty who is in it could otherwise take it (and
+    # that faculty's cards would no longer come there).
+    holder = await session.scalar(
+        select(DeaneryChat.faculty_id).where(DeaneryChat.chat_id == chat_id)
+    )
+    if holder is not None and holder not in dean_faculty_ids:
+        return None
     faculty = await session.get(Faculty, faculty_id)
     if faculty is None:
         return None

@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from bot.config import Settings
 from bot.db.models import (
+    MAX_ID,
     Discipline,
     Exam,
     ExamWork,
@@ -918,6 +919,8 @@ async def confirm_roll(
 
 
 async def unlock_roll(session: AsyncSession, exam_id: int) -> bool:
+    if not 0 < exam_id <= MAX_ID:  # typed by hand: no exam has it
+        return False
     exam = await session.get(Exam, exam_id, with_for_update=True)
     if exam is None or exam.roll_confirmed_at is None:
         return False

@@ -14,6 +14,10 @@ stored text is the rendered plain text, texts over 4096 / captions over 1024
 characters and ``callback_data`` over 64 bytes are rejected, ``getFile`` refuses
 files above 20 MB, and ``allowed_updates`` filters what ``getUpdates`` delivers.
 
+``setWebhook`` is recorded (``webhook``, checked like Telegram: https URL, secret token
+shape); while a webhook is set ``getUpdates`` answers 409, as Telegram does, until
+``deleteWebhook``. Tests post webhook updates to the bot themselves.
+
 For load tests and benchmarks it can also enforce Telegram's flood limits
 (``enforce_limits``: 429 beyond N messages per second globally / per chat), simulate
 an outage of the API (``outage``: 500s, hanging requests or dropped connections) and
@@ -292,6 +296,7 @@ class FakeBotAPI:
         self.last_update_id = 0  # the newest update handed to the bot (tests wait on it)
         self._ids = itertools.count(1)  # file ids, callback ids
         self._allowed: list[str] | None = None
+        self.webhook: JsonDict | None = None  # the last setWebhook's parameters, while set
         self._poll_seq = 0
         self._chats: dict[int, JsonDict] = {}
         self._msg_ids: dict[int, int] = {}
@@ -321,7 +326,9 @@ class FakeBotAPI:
         self._port = 0
         self._handlers: dict[str, Callable[[Call], Awaitable[Any]]] = {
             "getme": self._get_me,
-            "deletewebhook": self._true,
+            "setwebhook": self._set_webhook,
+            "deletewebhook": self._delete_webhook,
+            "getwebhookinfo": self._get_webhook_info,
             "setmycommands": self._set_cmds,
             "deletemycommands": self._del_cmds,
             "getmycommands": self._get_cmds,
@@ -629,6 +636,12 @@ class FakeBotAPI:
         return [copy.deepcopy(q.update) for q in batch]
 
     async def _get_updates(self, call: Call) -> list[JsonDict]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         params = call.params
         if "allowed_updates" in params:  # persists across calls, like in Telegram
             self._allowed = list(params["allowed_updates"]) or None
@@ -808,6 +821,37 @@ class FakeBotAPI:
 
     async def _true(self, call: Call) -> bool:
         return True
+
+    async def _set_webhook(self, call: Call) -> bool:
+        url = str(call.params.get("url") or "")
+        if not url:  # an empty URL removes the webhook, as in Telegram
+            self.webhook = None
+            return True
+        if not url.startswith("https://"):
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
+        secret = call.params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = dict(call.params)
+        if "allowed_updates" in call.params:
+            self._allowed = list(call.params["allowed_updates"]) or None
+        return True
+
+    async def _delete_webhook(self, call: Call) -> bool:
+        self.webhook = None
+        return True
+
+    async def _get_webhook_info(self, call: Call) -> JsonDict:
+        info: JsonDict = {
+            "url": (self.webhook or {}).get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": self.pending_updates,
+        }
+        if self.webhook and "allowed_updates" in self.webhook:
+            info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
 
     async def _get_me(self, call: Call) -> JsonDict:
         return dict(self.bot_user)

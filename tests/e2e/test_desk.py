@@ -88,7 +88,7 @@ async def test_semester_start_deletes_kept_documents_and_reminds_teachers(
     reply = await press(api, student, reply, button(reply, "Illness")["callback_data"])
     await say(api, student, "Flu")
     after = api.mark()
-    api.send_photo(student, b"certificate")
+    api.send_photo(student, b"\xff\xd8\xff certificate")  # a JPEG, as Telegram sends photos
     ack = await api.next_message(student.id, after=after)
     preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
     await press(api, student, preview, button(preview, "Send")["callback_data"])
@@ -99,7 +99,7 @@ async def test_semester_start_deletes_kept_documents_and_reminds_teachers(
         [kept] = list(await session.scalars(select(StatementFile)))
     assert kept.stored_path
     on_disk = seeded.settings.files_dir / kept.stored_path
-    assert on_disk.read_bytes() == b"certificate"
+    assert on_disk.read_bytes() == b"\xff\xd8\xff certificate"
 
     wrong = await say(api, admin, "/semester 30.06.2027 09.02.2027")
     assert "must come after the start" in wrong["text"]

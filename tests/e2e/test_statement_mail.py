@@ -82,7 +82,7 @@ async def test_statement_with_two_photos_is_emailed_once(
 
         student = api.user(12012, language_code="en")
         after = api.mark()
-        await file_absence(api, student, [b"photo 0 bytes", b"photo 1 bytes"])
+        await file_absence(api, student, [b"\xff\xd8\xff photo 0", b"\xff\xd8\xff photo 1"])
         card = await api.next_message(group["id"], after=after)
         assert "Каримов Булат Айратович" in card["text"]
 
@@ -106,8 +106,8 @@ async def test_statement_with_two_photos_is_emailed_once(
         assert "Экзамен: Латинский язык — экзамен, 23 декабря 2026" in text
         sent = attachments(letter)
         assert sorted(content for _name, _type, content in sent) == [
-            b"photo 0 bytes",
-            b"photo 1 bytes",
+            b"\xff\xd8\xff photo 0",
+            b"\xff\xd8\xff photo 1",
         ]
         assert {(name, kind) for name, kind, _content in sent} == {
             (f"statement-{statement.id}-1.jpg", "image/jpeg"),
@@ -133,7 +133,7 @@ async def test_mail_server_down_delays_the_letter_not_the_card(
 
     student = api.user(12021, language_code="en")
     after = api.mark()
-    await file_absence(api, student, [b"scan bytes"])
+    await file_absence(api, student, [b"\xff\xd8\xff scan"])
     card = await api.next_message(dean.id, after=after)  # no chat bound: the dean privately
     assert "Statement №" in card["text"] and "Каримов" in card["text"]
 
@@ -153,7 +153,7 @@ async def test_mail_server_down_delays_the_letter_not_the_card(
     async with FakeSMTP(port=smtp_port) as smtp:
         seeded.tick(backoff(2))
         [letter] = await smtp.wait_for(1)
-        assert [content for _n, _t, content in attachments(letter)] == [b"scan bytes"]
+        assert [content for _n, _t, content in attachments(letter)] == [b"\xff\xd8\xff scan"]
         seeded.tick(timedelta(hours=1))
         await seeded.outbox_settled()
         await api.idle(quiet=0.3)

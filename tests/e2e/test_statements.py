@@ -57,7 +57,7 @@ async def test_absence_with_an_album_is_one_statement(api: FakeBotAPI, seeded: B
     # An album of three photos: three updates, one answer, three files.
     after = api.mark()
     for n in range(3):
-        api.send_photo(student, f"photo {n}".encode(), media_group_id="album-1")
+        api.send_photo(student, b"\xff\xd8\xff" + f"photo {n}".encode(), media_group_id="album-1")
     acknowledgement = await api.next_message(student.id, after=after)
     assert "Attached" in acknowledgement["text"]
     await seeded.settle()
@@ -87,7 +87,7 @@ async def test_absence_with_an_album_is_one_statement(api: FakeBotAPI, seeded: B
     kept = [seeded.settings.files_dir / f.stored_path for f in statement.files if f.stored_path]
     assert len(kept) == 4
     assert sorted(p.read_bytes() for p in kept) == sorted(
-        [b"photo 0", b"photo 1", b"photo 2", b"%PDF-1.4 doc"]
+        [b"\xff\xd8\xffphoto 0", b"\xff\xd8\xffphoto 1", b"\xff\xd8\xffphoto 2", b"%PDF-1.4 doc"]
     )
     assert kept[3].suffix == ".pdf" and kept[0].suffix == ".jpg"
 

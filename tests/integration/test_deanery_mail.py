@@ -219,7 +219,7 @@ async def test_letter_goes_once_with_every_document(world: World, smtp: FakeSMTP
     # bytes differ here only to tell where the attachment came from).
     kept = Path("statements") / str(statement_id) / "1-kept.jpg"
     (world.settings.files_dir / kept).parent.mkdir(parents=True)
-    (world.settings.files_dir / kept).write_bytes(b"photo 0, kept")
+    (world.settings.files_dir / kept).write_bytes(b"\xff\xd8\xff photo 0, kept")
     async with world.sessionmaker.begin() as session:
         first = await session.scalar(
             select(StatementFile)
@@ -242,7 +242,7 @@ async def test_letter_goes_once_with_every_document(world: World, smtp: FakeSMTP
     assert "Латинский язык" in text and "Причина: болезнь" in text
     assert "ОРВИ, температура 38,5" in text
     assert attachments(letter) == [
-        (f"statement-{statement_id}-1.jpg", "image/jpeg", b"photo 0, kept"),
+        (f"statement-{statement_id}-1.jpg", "image/jpeg", b"\xff\xd8\xff photo 0, kept"),
         ("справка-1.pdf", "application/pdf", b"%PDF-1.4 one"),
     ]
     [notice] = await world.mail_notices()
@@ -400,8 +400,8 @@ async def test_withdrawn_or_address_removed_before_it_goes_is_dropped(
 async def test_documents_added_later_get_a_letter_of_their_own(
     world: World, smtp: FakeSMTP
 ) -> None:
-    statement_id = await world.file([("photo", b"first")])
-    entry = world.api.register_file(b"%PDF later", "later.pdf")
+    statement_id = await world.file([("photo", b"\xff\xd8\xff first")])
+    entry = world.api.register_file(b"%PDF-1.4 later", "later.pdf")
     added = {
         "kind": "document",
         "file_id": entry.file_id,
@@ -418,18 +418,18 @@ async def test_documents_added_later_get_a_letter_of_their_own(
     later, first = sorted(
         await smtp.wait_for(2), key=lambda m: "дополнительные" not in m["Subject"]
     )
-    assert [a[2] for a in attachments(first)] == [b"first"]
+    assert [a[2] for a in attachments(first)] == [b"\xff\xd8\xff first"]
     assert later["Subject"] == (
         f"Заявление №{statement_id}: дополнительные документы — Каримов Булат Айратович, 1102"
     )
-    assert attachments(later) == [("справка.pdf", "application/pdf", b"%PDF later")]
+    assert attachments(later) == [("справка.pdf", "application/pdf", b"%PDF-1.4 later")]
 
 
 async def test_appeal_carries_the_grade_and_the_preparation_sheets(
     world: World, smtp: FakeSMTP
 ) -> None:
     latin = await exam_id(world.sessionmaker, "Латинский язык")
-    sheet = world.api.register_file(b"sheet bytes", "sheet.jpg")
+    sheet = world.api.register_file(b"\xff\xd8\xff sheet", "sheet.jpg")
     async with world.sessionmaker.begin() as session:
         student = await karimov(session)
         session.add(RollEntry(exam_id=latin, student_id=student.id, mark="present", grade="fail"))
@@ -460,7 +460,7 @@ async def test_appeal_carries_the_grade_and_the_preparation_sheets(
     assert "апелляция" in letter["Subject"]
     assert "Оценка: неудовлетворительно" in body(letter)
     assert attachments(letter) == [
-        (f"preparation-{statement.id}-1.jpg", "image/jpeg", b"sheet bytes")
+        (f"preparation-{statement.id}-1.jpg", "image/jpeg", b"\xff\xd8\xff sheet")
     ]
 
 

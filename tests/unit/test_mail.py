@@ -229,7 +229,9 @@ def _round_trip(message: EmailMessage) -> EmailMessage:
 def test_message_carries_the_text_and_every_document() -> None:
     letter = _letter(("statement-7-1.jpg", "image/jpeg"), ("справка.pdf", "application/pdf"))
     message = _round_trip(
-        build_message(letter, "Экзаменатор <exam@university.ru>", [b"\xff\xd8p0", b"%PDF"], WHEN)
+        build_message(
+            letter, "Экзаменатор <exam@university.ru>", [b"\xff\xd8\xffp0", b"%PDF-1"], WHEN
+        )
     )
     assert message["Subject"] == letter.subject
     assert message["To"] == "dean@example.org"
@@ -243,8 +245,8 @@ def test_message_carries_the_text_and_every_document() -> None:
     assert "Вложения (2): statement-7-1.jpg, справка.pdf" in content
     parts = list(message.iter_attachments())
     assert [(p.get_filename(), p.get_content_type(), p.get_content()) for p in parts] == [
-        ("statement-7-1.jpg", "image/jpeg", b"\xff\xd8p0"),
-        ("справка.pdf", "application/pdf", b"%PDF"),
+        ("statement-7-1.jpg", "image/jpeg", b"\xff\xd8\xffp0"),
+        ("справка.pdf", "application/pdf", b"%PDF-1"),
     ]
 
 
@@ -254,7 +256,7 @@ def test_documents_that_cannot_be_had_or_do_not_fit_are_named_instead(
     monkeypatch.setattr(mail, "MAX_ATTACHED_BYTES", 10)
     letter = _letter(("a.jpg", "image/jpeg"), ("b.jpg", "image/jpeg"), ("c.pdf", "application/pdf"))
     message = _round_trip(
-        build_message(letter, "exam@university.ru", [b"12345", None, b"x" * 6], WHEN)
+        build_message(letter, "exam@university.ru", [b"\xff\xd8\xff45", None, b"%PDF-x"], WHEN)
     )
     text = message.get_body(preferencelist=("plain",))
     assert text is not None

@@ -43,6 +43,14 @@ async def bind_here(
         actor.user.id,
         clock.now(),
     )
+    if faculty is None:  # the chat is another faculty's dean's office chat
+        await message.answer(
+            _(
+                "This chat is already another faculty's dean's office chat: only a member of "
+                "that dean's office can bind it anew."
+            )
+        )
+        return
     await _bound(message, faculty, session, settings, clock)
 
 

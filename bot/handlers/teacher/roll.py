@@ -379,10 +379,13 @@ async def on_roll(
 
 
 def _int(value: str) -> int:
+    """A count from a button's value; 0 (which every use refuses) unless it is a sane one:
+    a forged huge number would break timedelta() before the service could refuse it."""
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         return 0
+    return number if abs(number) <= 100_000 else 0
 
 
 async def _rest_absent(
