@@ -77,6 +77,7 @@ class Outcome(StrEnum):
     OUTAGE_RUNNING = "outage_running"  # confirming while an outage clock runs
     NOBODY = "nobody"  # nobody is present (tickets, written work)
     INVALID = "invalid"  # a bad number of subgroups, gap, ticket count
+    STARTED = "started"  # subgroups are set before the exam starts
 
 
 class MarkAction(StrEnum):
@@ -520,7 +521,7 @@ async def split(
     if exam.roll_confirmed_at is not None:
         return Outcome.LOCKED, []
     if exam.starts_at <= now:
-        return Outcome.TOO_LATE, []
+        return Outcome.STARTED, []
     individual = {s.id for s in exam.subgroups if s.individual}
     on_their_own = set(
         await session.scalars(

@@ -328,6 +328,9 @@ async def test_written_work_is_taken_until_the_grace_ends(
     assert "10:40" in heading["text"]  # the grace
     _roll, alert = await tap(runner, api, teacher, roll, cb(physiology.id, "wr", value="90"))
     assert "Already done" in alert
+    # Too late to split the group now that the exam has started.
+    _roll, alert = await tap(runner, api, teacher, roll, cb(physiology.id, "sp", value="2x30"))
+    assert "subgroups are set before the start" in alert
 
     runner.tick(timedelta(minutes=30))  # 30 minutes left
     left = await api.next_message(fedorov.id)

@@ -68,6 +68,7 @@ def _outcome_text(outcome: Outcome, settings: Settings) -> str:
         ),
         Outcome.NOBODY: _("Nobody is marked present yet."),
         Outcome.INVALID: _("That does not fit this exam."),
+        Outcome.STARTED: _("The exam has started: subgroups are set before the start."),
     }.get(outcome, _("Done."))
 
 
