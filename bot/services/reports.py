@@ -9,9 +9,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVarTuple
 
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -20,6 +21,8 @@ from bot.domain.roll import Grade, Mark, effective_mark
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.services.sheets import Table
 from bot.services.texts import grade_name, kind_name, mark_name
+
+_Ts = TypeVarTuple("_Ts")
 
 
 class ReportKind(StrEnum):
@@ -49,8 +52,17 @@ def _day(moment: datetime, settings: Settings) -> str:
     return moment.astimezone(settings.tz).strftime("%d.%m.%Y")  # the Russian way
 
 
-def _in_scope(faculty_ids: frozenset[int] | None) -> ColumnElement[bool]:
-    return true() if faculty_ids is None else Group.faculty_id.in_(faculty_ids)
+def _of_exams(
+    query: Select[*_Ts], faculty_ids: frozenset[int] | None
+) -> Select[*_Ts]:
+    """Every report reads exams with their group, faculty and discipline, within the
+    reader's faculties (None: all)."""
+    query = (
+        query.join(Group, Group.id == Exam.group_id)
+        .join(Faculty, Faculty.id == Group.faculty_id)
+        .join(Discipline, Discipline.id == Exam.discipline_id)
+    )
+    return query if faculty_ids is None else query.where(Group.faculty_id.in_(faculty_ids))
 
 
 async def build_report(
@@ -90,7 +102,7 @@ async def _additional(
     settings: Settings,
     header: list[str],
 ) -> Table:
-    rows = await session.execute(
+    query = (
         select(
             Faculty.name,
             Group.name,
@@ -104,16 +116,16 @@ async def _additional(
         )
         .join(Exam, Exam.id == RollEntry.exam_id)
         .join(Student, Student.id == RollEntry.student_id)
-        .join(Group, Group.id == Exam.group_id)
-        .join(Faculty, Faculty.id == Group.faculty_id)
-        .join(Discipline, Discipline.id == Exam.discipline_id)
         .where(
             Exam.cancelled_at.is_(None),
             RollEntry.mark.in_((Mark.EXCUSED, Mark.FAILURE, Mark.OUTAGE))
             | RollEntry.grade.in_(FAILED_GRADES),
         )
-        .order_by(Faculty.name, Discipline.name, Group.name, Student.full_name)
-        .where(_in_scope(faculty_ids))
+    )
+    rows = await session.execute(
+        _of_exams(query, faculty_ids).order_by(
+            Faculty.name, Discipline.name, Group.name, Student.full_name
+        )
     )
     table_rows: list[tuple[str | int, ...]] = []
     for faculty, group, discipline, starts, name, book, mark, since, grade in rows:
@@ -162,22 +174,19 @@ async def _statements(
     settings: Settings,
     header: list[str],
 ) -> Table:
+    query = select(
+        Exam.id,
+        Faculty.name,
+        Group.name,
+        Discipline.name,
+        Exam.starts_at,
+        Statement.kind,
+        Statement.status,
+    ).join(Exam, Exam.id == Statement.exam_id)
     rows = await session.execute(
-        select(
-            Exam.id,
-            Faculty.name,
-            Group.name,
-            Discipline.name,
-            Exam.starts_at,
-            Statement.kind,
-            Statement.status,
+        _of_exams(query, faculty_ids).order_by(
+            Faculty.name, Exam.starts_at, Discipline.name, Group.name
         )
-        .join(Exam, Exam.id == Statement.exam_id)
-        .join(Group, Group.id == Exam.group_id)
-        .join(Faculty, Faculty.id == Group.faculty_id)
-        .join(Discipline, Discipline.id == Exam.discipline_id)
-        .order_by(Faculty.name, Exam.starts_at, Discipline.name, Group.name)
-        .where(_in_scope(faculty_ids))
     )
     counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
     exams: dict[int, tuple[str, str, str, datetime]] = {}
@@ -237,7 +246,7 @@ async def _attendance(
     settings: Settings,
     header: list[str],
 ) -> Table:
-    rows = await session.execute(
+    query = (
         select(
             Exam.id,
             Faculty.name,
@@ -250,12 +259,12 @@ async def _attendance(
             RollEntry.grade,
         )
         .join(Exam, Exam.id == RollEntry.exam_id)
-        .join(Group, Group.id == Exam.group_id)
-        .join(Faculty, Faculty.id == Group.faculty_id)
-        .join(Discipline, Discipline.id == Exam.discipline_id)
         .where(Exam.cancelled_at.is_(None))
-        .order_by(Faculty.name, Group.name, Discipline.name, Exam.starts_at)
-        .where(_in_scope(faculty_ids))
+    )
+    rows = await session.execute(
+        _of_exams(query, faculty_ids).order_by(
+            Faculty.name, Group.name, Discipline.name, Exam.starts_at
+        )
     )
     exams: dict[int, tuple[str, str, str, datetime, datetime | None]] = {}
     marks: dict[int, Counter[Mark]] = defaultdict(Counter)

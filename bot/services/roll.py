@@ -215,8 +215,9 @@ async def load_roll(
 
 
 async def _entry(session: AsyncSession, exam: Exam, student_id: int) -> RollEntry | None:
-    await _ensure_entries(session, exam)
-    return await session.scalar(
+    """The student's row, locked; the roll's rows are made only if it has none yet (a tap
+    comes after the roll was shown, which made them: no group-wide insert per tap)."""
+    query = (
         select(RollEntry)
         .join(Student, Student.id == RollEntry.student_id)
         .where(
@@ -227,6 +228,11 @@ async def _entry(session: AsyncSession, exam: Exam, student_id: int) -> RollEntr
         .with_for_update(of=RollEntry)
         .execution_options(populate_existing=True)
     )
+    entry = await session.scalar(query)
+    if entry is None:
+        await _ensure_entries(session, exam)
+        entry = await session.scalar(query)
+    return entry
 
 
 async def _student_chat(session: AsyncSession, student_id: int) -> int | None:
