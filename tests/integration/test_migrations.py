@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.db.engine import create_engine, run_outside_transaction
 from bot.db.migrate import upgrade
 from bot.db.models import Base
 
@@ -25,3 +32,49 @@ async def test_upgrade_twice_is_a_no_op(engine: AsyncEngine) -> None:
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
     assert version == "0010"
+
+
+async def test_replicas_migrating_at_once_both_start(postgres_dsn: str | None) -> None:
+    """Two processes run `db upgrade` on an empty PostgreSQL database together (replicas
+    starting at once): the advisory lock lets one build the schema, the other finds it."""
+    if not postgres_dsn:
+        pytest.skip("PostgreSQL not configured: set TEST_POSTGRES_DSN")
+    url = make_url(postgres_dsn)
+    name = f"{url.database}_migrate"
+    await run_outside_transaction(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}"')
+    await run_outside_transaction(postgres_dsn, f'CREATE DATABASE "{name}"')
+    try:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url.set(database=name).render_as_string(hide_password=False),
+            "BOT_TOKEN": "123456:migrate",
+        }
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "db",
+                "upgrade",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            for _ in range(2)
+        ]
+        outputs = await asyncio.gather(*(p.communicate() for p in processes))
+        for process, (output, _) in zip(processes, outputs, strict=True):
+            assert process.returncode == 0, output.decode()
+        engine = create_engine(env["DATABASE_URL"])
+        try:
+            async with engine.connect() as conn:
+                version = await conn.run_sync(
+                    lambda sync: MigrationContext.configure(sync).get_current_revision()
+                )
+        finally:
+            await engine.dispose()
+        assert version == "0010"
+    finally:
+        await run_outside_transaction(
+            postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        )
