@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     flood_window: float = Field(default=10, gt=0)
     # Statement documents and exam works are also kept here, in case Telegram forgets them.
     files_dir: Path = Path("data/files")
+    # The outbox's sent journal (bot.notify.journal): one small file per running process.
+    # Local to the host, like the process; empty turns it off.
+    journal_dir: Path | None = Path("data/journal")
     # §2.8: an outage not fixed within this time makes the student absent for a valid reason.
     outage_wait: timedelta = timedelta(minutes=15)
     # Written work: accepted this long after the time is up; reminders of minutes left.
@@ -168,6 +171,11 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @field_validator("journal_dir", mode="before")
+    @classmethod
+    def _journal_dir(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("redis_url")
     @classmethod

@@ -4,7 +4,9 @@
   processes can send together; SQLite has one sender). A claim is a lease: if the process
   dies before sending, the notice is claimed again after `lease` (at once on SQLite,
   where the only sender is the one starting up).
-- Marks each notice sent in its own transaction right after Telegram accepts it.
+- Marks each notice sent in its own transaction right after Telegram accepts it, and
+  before that, at the instant of the answer, in the sent journal (`bot.notify.journal`):
+  a process killed between the two does not send the notice again after its restart.
 - Drops notices that expired (a join call after the start) instead of sending them late.
 - Respects the overall rate (SEND_RATE/s) and 1 message/s per chat; a 429 pauses all
   sending for `retry_after`; a 403 marks the user inactive; server or network failures
@@ -53,6 +55,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import DeaneryChat, Notice, NoticeStatus, User
 from bot.domain.reminders import NoticeKind, backoff, split_text
+from bot.notify.journal import PARTS_SENT, SentJournal
 from bot.notify.mail import Mailer, MailRefused
 from bot.services.deanery_mail import render_letter
 from bot.services.notices import render_notice
@@ -60,7 +63,6 @@ from bot.services.rendered import Rendered
 
 log = logging.getLogger(__name__)
 
-PARTS_SENT = "parts_sent"  # payload key: parts of a split notice already delivered
 _LOST = object()  # the notice is no longer ours to send
 MAIL_KINDS = frozenset({NoticeKind.STATEMENT_EMAIL.value})
 # At shutdown, letters being handed over get this long before they are cut off (a letter
@@ -265,18 +267,24 @@ class OutboxSender:
         # Letters being handed over now: never claimed again by this sender meanwhile, even
         # when the handing over outlasts the lease (drain() does not wait for them).
         self._mail_busy: set[int] = set()
+        self._journal = (
+            SentJournal(settings.journal_dir, self.worker_id) if settings.journal_dir else None
+        )
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
         """Sends until stop(); sleeps until the next due notice in between."""
+        await self._open_journal()
         if self._exclusive:
             await self._release_all_claims()
         while not self._stopping:
             self._wake.clear()
             try:
                 await self.drain()
+                if self._journal is not None and self._journal.wants_rotation:
+                    await self._journal.rotate(self._sessionmaker, self._clock)
                 delay = await self._seconds_to_next_due()
             except Exception:  # the database may be restarting: try again shortly
                 log.exception("outbox sender failed; retrying in 5 s")
@@ -293,6 +301,30 @@ class OutboxSender:
                 await self.mail_idle()
         except TimeoutError:
             log.warning("e-mail still being sent at shutdown: it goes after the restart")
+        if self._journal is not None:
+            # Every send of this run has finished and is marked in the database.
+            self._journal.close(remove=True)
+
+    async def _open_journal(self) -> None:
+        """Replays the journals of dead processes (before their claims are released), then
+        opens this process's own. Without a journal the sender still works, as before."""
+        if self._journal is None:
+            return
+        while not self._stopping:
+            try:
+                await self._journal.recover(self._sessionmaker, self._clock)
+                break
+            except OSError:
+                log.exception("sent journal unreadable; going on without replaying it")
+                break
+            except Exception:  # the database may be starting: the claims must wait for it
+                log.exception("sent journal could not be replayed; retrying in 5 s")
+                await asyncio.sleep(5.0)
+        try:
+            self._journal.open()
+        except OSError:
+            log.exception("sent journal cannot be written; a kill may repeat a notice")
+            self._journal = None
 
     async def mail_idle(self) -> None:
         """Waits until no letter is being handed over (tests, shutdown)."""
@@ -417,6 +449,8 @@ class OutboxSender:
                 if isinstance(outcome, BaseException):
                     await self._failed(session, notice, outcome)
                     return
+                if self._journal is not None:  # nothing awaited since Telegram's answer
+                    self._journal.record(notice.id, index + 1, len(parts))
                 if index + 1 < len(parts):
                     # Remember what went out, so a retry does not repeat it.
                     notice.payload = {**notice.payload, PARTS_SENT: index + 1}
@@ -443,7 +477,11 @@ class OutboxSender:
     async def _mark_sent(self, session: AsyncSession, notice: Notice) -> None:
         marked = await session.execute(
             update(Notice)
-            .where(Notice.id == notice.id, Notice.claimed_by == self.worker_id)
+            .where(
+                Notice.id == notice.id,
+                Notice.claimed_by == self.worker_id,
+                Notice.status == NoticeStatus.CLAIMED,
+            )
             .values(status=NoticeStatus.SENT.value, sent_at=self._clock.now(), last_error=None)
         )
         await session.commit()

@@ -165,6 +165,7 @@ def settings(api: FakeBotAPI, database_url: str, redis_url: str | None, tmp_path
         polling_timeout=1,
         institution_name="КГМУ",
         files_dir=tmp_path / "files",
+        journal_dir=tmp_path / "journal",
         _env_file=None,
     )
 

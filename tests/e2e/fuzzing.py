@@ -561,6 +561,7 @@ def fuzz_settings(api: FakeBotAPI, database_url: str, files_dir: Path) -> Settin
         admin_ids=frozenset({ADMIN}),
         institution_name="КГМУ",
         files_dir=files_dir,
+        journal_dir=files_dir.parent / "journal",
         flood_limit=0,  # the point is to reach the handlers, not the flood guard
         _env_file=None,
     )

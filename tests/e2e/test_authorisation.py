@@ -419,6 +419,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             polling_timeout=1,
             institution_name="КГМУ",
             files_dir=tmp / "files",
+            journal_dir=tmp / "journal",
             flood_limit=0,  # a few hundred presses in a row are the test, not a flood
             _env_file=None,
         )

@@ -9,6 +9,7 @@ TEST_POSTGRES_DSN set, on PostgreSQL (the `engine` fixture).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import Counter
@@ -27,6 +28,7 @@ from bot.config import Settings
 from bot.db.engine import create_sessionmaker
 from bot.db.models import Discipline, Exam, Notice, NoticeStatus, Student, User
 from bot.domain.reminders import NoticeKind, backoff, stamp
+from bot.notify.journal import PARTS_SENT, replay
 from bot.notify.sender import OutboxSender, RateLimiter
 from bot.services.imports import import_roster, import_schedule
 from bot.services.notices import render_notice
@@ -62,11 +64,12 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
-def settings(api: FakeBotAPI, engine: AsyncEngine) -> Settings:
+def settings(api: FakeBotAPI, engine: AsyncEngine, tmp_path: Path) -> Settings:
     return Settings(
         bot_token=TOKEN,
         telegram_api_url=api.base_url,
         database_url=engine.url.render_as_string(hide_password=False),
+        journal_dir=tmp_path / "journal",
         _env_file=None,
     )
 
@@ -770,3 +773,115 @@ async def test_a_request_counts_until_a_second_after_its_answer(
         answered = fake.now
         await waiting
     assert fake.now - answered >= 1.0 - 1e-9 and fake.now > started
+
+
+# --- the sent journal -------------------------------------------------------------------
+
+
+async def killed_after_telegram_answered(api: FakeBotAPI, sender: OutboxSender, chat: int) -> None:
+    """`sender` delivers, and its process dies before the database hears of it."""
+    await sender._open_journal()
+    hold = asyncio.Event()
+
+    async def never_marked(*_: Any) -> None:
+        await hold.wait()
+
+    sender._mark_sent = never_marked  # type: ignore[method-assign,assignment]
+    draining = asyncio.create_task(sender.drain())
+    await api.wait_for("sendMessage", chat_id=chat, timeout=10)
+    await asyncio.sleep(0.05)  # the answer reaches the sender
+    draining.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await draining
+    assert sender._journal is not None
+    sender._journal.close(remove=False)  # the kernel drops the dead process's lock
+
+
+@pytest.mark.parametrize("journal", [True, False], ids=["journal", "no-journal"])
+async def test_a_notice_accepted_just_before_a_kill_is_not_sent_again(
+    api: FakeBotAPI,
+    senders: Senders,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: MovableClock,
+    journal: bool,
+) -> None:
+    await seed(sessionmaker, settings, {"2611021": (RU_USER, "ru")})
+    await plan(sessionmaker, settings, clock.now())
+    clock.move(LATIN - DAY - clock.now())
+    chosen = settings if journal else settings.model_copy(update={"journal_dir": None})
+    dead = senders(chosen)
+    if journal:
+        await killed_after_telegram_answered(api, dead, RU_USER)
+    else:
+        dead._mark_sent = lambda *_: asyncio.Event().wait()  # type: ignore[method-assign,assignment]
+        draining = asyncio.create_task(dead.drain())
+        await api.wait_for("sendMessage", chat_id=RU_USER, timeout=10)
+        draining.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await draining
+    [claimed] = await notices(sessionmaker, status=NoticeStatus.CLAIMED)
+
+    # The successor starts up, as after a restart (a lapsed lease on PostgreSQL).
+    clock.move(timedelta(minutes=5))
+    successor = senders(chosen)
+    task = asyncio.create_task(successor.run())
+    deadline = time.monotonic() + 10
+    while (await notice(sessionmaker, claimed.id)).status != NoticeStatus.SENT:
+        assert time.monotonic() < deadline, "the notice was never marked sent"
+        await asyncio.sleep(0.05)
+    successor.stop()
+    await task
+
+    assert len(api.delivered(RU_USER)) == (1 if journal else 2)
+    if journal:
+        assert list(settings.journal_dir.glob("*.log")) == []  # type: ignore[union-attr]
+
+
+async def test_the_journal_of_a_live_process_and_foreign_lines_are_left_alone(
+    api: FakeBotAPI,
+    senders: Senders,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: MovableClock,
+) -> None:
+    await seed(sessionmaker, settings, LINKED)
+    await plan(sessionmaker, settings, clock.now())
+    clock.move(LATIN - DAY - clock.now())
+    alive = senders()
+    await alive._open_journal()
+    [ru, en] = await alive._claim()
+    assert alive._journal is not None
+    # Lines of another database's worker, a torn last line, and one of the live sender.
+    alive._journal.record(ru, 1, 1)
+    folder = settings.journal_dir
+    assert folder is not None
+    (folder / "sent-elsewhere-0.log").write_text(f"elsewhere {en} 1 1\n{alive.worker_id} {en} 1")
+
+    other = senders(exclusive=False)
+    await other._open_journal()
+    assert {n.id for n in await notices(sessionmaker, status=NoticeStatus.CLAIMED)} == {ru, en}
+    assert alive._journal.path.exists()  # still alive: its file stays
+    assert not (folder / "sent-elsewhere-0.log").exists()  # dead and replayed: removed
+    alive._journal.close(remove=False)
+    await senders(exclusive=False)._open_journal()
+    assert [n.id for n in await notices(sessionmaker, status=NoticeStatus.SENT)] == [ru]
+
+
+async def test_a_split_notice_resumes_after_the_parts_the_journal_saw_accepted(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    senders: Senders,
+    settings: Settings,
+    clock: MovableClock,
+) -> None:
+    await seed(sessionmaker, settings, LINKED)
+    await plan(sessionmaker, settings, clock.now())
+    clock.move(LATIN - DAY - clock.now())
+    sender = senders(exclusive=False)
+    [ru, _] = await sender._claim()
+    text = f"{sender.worker_id} {ru} 1 3\n{sender.worker_id} {ru} 2 3\n"
+    assert await replay(text, sessionmaker, clock) == 0  # not whole yet: nothing marked sent
+    found = await notice(sessionmaker, ru)
+    assert (found.status, found.payload[PARTS_SENT]) == (NoticeStatus.CLAIMED, 2)
+    assert await replay(f"{sender.worker_id} {ru} 3 3\n", sessionmaker, clock) == 1
+    assert (await notice(sessionmaker, ru)).status == NoticeStatus.SENT
