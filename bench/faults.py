@@ -171,16 +171,19 @@ async def run(notices: int, students: int, kills: int, seed_value: int) -> None:
             }
             env.pop("REDIS_URL", None)
 
+            bot_log = Path(tmp) / "bot.log"  # every run's output, for a bot that dies alone
+
             async def start_bot() -> asyncio.subprocess.Process:
-                return await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    "-m",
-                    "bot",
-                    cwd=tmp,
-                    env=env,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
-                )
+                with bot_log.open("ab") as output:
+                    return await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "bot",
+                        cwd=tmp,
+                        env=env,
+                        stdout=output,
+                        stderr=asyncio.subprocess.STDOUT,
+                    )
 
             process = await start_bot()
             people = [Person(api, i) for i in range(students)]
@@ -190,6 +193,9 @@ async def run(notices: int, students: int, kills: int, seed_value: int) -> None:
             clock0 = time.monotonic()
             for moment in moments:
                 await asyncio.sleep(max(0.0, moment - (time.monotonic() - clock0)))
+                if process.returncode is not None:
+                    tail = bot_log.read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"the bot exited by itself ({process.returncode}):\n{tail}")
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
                 process = await start_bot()

@@ -42,6 +42,7 @@ from bot.notify.mail import Mailer
 from bot.notify.progress import ProgressReporter
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
+from bot.polling import ConfirmingDispatcher
 from bot.services.reminders import plan_upcoming
 from bot.services.semester import retention_due, run_retention
 from bot.webhook import WebhookServer, set_webhook, stop_on_signals
@@ -212,7 +213,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     i18n = create_i18n(settings)
     in_flight = InFlight()
     the_clock = clock or SystemClock()
-    dispatcher = Dispatcher(
+    dispatcher = ConfirmingDispatcher(
         storage=storage,
         events_isolation=isolation,
         settings=settings,
