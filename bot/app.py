@@ -202,7 +202,8 @@ class Application:
             await self.keeper.close()
         if self.progress is not None:
             await self.progress.close()
-        await self.dispatcher.storage.close()
+        # Last but the database: every update has finished with its dialogue state.
+        await self.dispatcher.fsm.close()
         await self.engine.dispose()
 
 

@@ -70,7 +70,15 @@ class UpdateWindow:
 
 
 class ConfirmingDispatcher(Dispatcher):
-    """A Dispatcher whose polling confirms updates only once they are handled."""
+    """A Dispatcher whose polling confirms updates only once they are handled.
+
+    It also leaves closing the FSM storage to the application: aiogram registers that as
+    its first shutdown step, before ours waits for the updates still running, which then
+    found the storage (a Redis connection) closed under them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shutdown.handlers = [h for h in self.shutdown.handlers if h.callback != self.fsm.close]
 
     async def _polling(
         self,

@@ -75,3 +75,53 @@ async def test_a_slow_update_holds_the_offset_until_it_is_handled(
         gate.set()
         await app.dispatcher.stop_polling()
         await polling
+
+
+async def test_the_dialogue_storage_closes_after_the_running_updates_finish(
+    api: FakeBotAPI, settings: Settings, clock: MovableClock
+) -> None:
+    app = build_application(settings, clock=clock)
+    gate = asyncio.Event()
+    order: list[str] = []
+
+    async def hold(
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        order.append("started")
+        await gate.wait()
+        result = await handler(event, data)
+        order.append("handled")
+        return result
+
+    storage = app.dispatcher.storage
+    close_storage = storage.close
+
+    async def closing() -> None:
+        order.append("storage closed")
+        await close_storage()
+
+    storage.close = closing  # type: ignore[method-assign]
+    app.dispatcher.update.outer_middleware(hold)  # inside the unit of work: in flight
+    await app.prepare()
+    polling = asyncio.create_task(app.run_polling(handle_signals=False))
+    try:
+        user = api.user(7103, language_code="en")
+        user.send("/lang")
+        async with asyncio.timeout(10):
+            while "started" not in order:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        stopping = asyncio.create_task(app.dispatcher.stop_polling())
+        await asyncio.sleep(0.3)
+        assert "storage closed" not in order  # the update still needs its dialogue state
+        gate.set()
+        await stopping
+        await polling
+        assert order == ["started", "handled", "storage closed"]
+        assert (await api.next_message(user.id, timeout=5))["text"] == "Choose your language:"
+    finally:
+        gate.set()
+        if not polling.done():
+            await app.dispatcher.stop_polling()
+            await polling
