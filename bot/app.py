@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,6 +27,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.fsm import SQLAlchemyStorage
+from bot.db.locks import one_replica
 from bot.db.migrate import upgrade
 from bot.db.models import ProcessedUpdate, utcnow
 from bot.handlers import setup_routers
@@ -285,7 +287,12 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         return 1
 
     chores = Chores(
-        [("keep files", keeper.run_once), ("progress", progress.run_once), ("retention", retention)]
+        [
+            ("keep files", keeper.run_once),
+            ("progress", progress.run_once),
+            ("retention", retention),
+        ],
+        guard=functools.partial(one_replica, engine),
     )
     app.keeper = keeper
     app.progress = progress
