@@ -14,7 +14,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -317,10 +318,19 @@ async def _insert(
                 "attempts": 0,
             }
         )
-    if rows:
-        await session.execute(insert(Notice), rows)
+    if not rows:
+        return 0
+    # Another process may plan the same notices at the same moment (replicas starting
+    # together, two students of a group linking at once on different replicas): the key
+    # decides, and the notice is kept once instead of failing the whole transaction. The
+    # rows go in key order, so two such inserts wait for each other instead of deadlocking.
+    rows.sort(key=lambda row: str(row["key"]))
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(Notice).on_conflict_do_nothing(index_elements=[Notice.key])
+    created = len((await session.scalars(statement.returning(Notice.id), rows)).all())
+    if created:
         session.info[PLANNED_FLAG] = True
-    return len(rows)
+    return created
 
 
 async def plan_exams(
