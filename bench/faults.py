@@ -24,6 +24,7 @@ import contextlib
 import os
 import random
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -109,7 +110,9 @@ class Person:
             except AssertionError:
                 self.resends += 1  # no answer: the bot is down, or lost it; a person retries
                 if os.environ.get("BENCH_DEBUG"):
-                    out(f"student {self.number}: no {expect!r} yet, sending again")
+                    last = self.api.messages(self.user.id)[-1:]
+                    said = str(last[0].get("text"))[:80] if last else "nothing"
+                    out(f"student {self.number}: no {expect!r} yet (last: {said!r}), again")
 
     async def run(self) -> None:
         api, user = self.api, self.user
@@ -153,7 +156,9 @@ class Person:
         self.acknowledged = int(match.group(1)) if match else None
 
 
-async def run(notices: int, students: int, kills: int, seed_value: int) -> None:
+async def run(
+    notices: int, students: int, kills: int, seed_value: int, keep_log: Path | None = None
+) -> None:
     rng = random.Random(seed_value)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,6 +172,8 @@ async def run(notices: int, students: int, kills: int, seed_value: int) -> None:
                 "TELEGRAM_API_URL": api.base_url,
                 "DATABASE_URL": database_url,
                 "POLLING_TIMEOUT": "1",
+                # Students retrying steps the kills swallowed are no password guessers.
+                "LOGIN_ATTEMPTS_PER_HOUR": "1000",
                 "FILES_DIR": f"{tmp}/files",
             }
             env.pop("REDIS_URL", None)
@@ -199,7 +206,15 @@ async def run(notices: int, students: int, kills: int, seed_value: int) -> None:
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
                 process = await start_bot()
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=600)
+            try:
+                await asyncio.wait_for(asyncio.gather(*tasks), timeout=600)
+            except BaseException:
+                process.kill()  # no bot left running on a failed run
+                await process.wait()
+                raise
+            finally:
+                if keep_log is not None:
+                    shutil.copyfile(bot_log, keep_log)
             # Let the outbox finish, then stop the bot cleanly.
             engine = create_engine(database_url)
             sessionmaker = create_sessionmaker(engine)
@@ -263,8 +278,9 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-log", type=Path, help="copy the bot's output here at the end")
     args = parser.parse_args()
-    asyncio.run(run(args.notices, args.students, args.kills, args.seed))
+    asyncio.run(run(args.notices, args.students, args.kills, args.seed, args.keep_log))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,26 @@ async def test_student_links_in_russian(api: FakeBotAPI, seeded: BotRunner) -> N
     assert "Анатомия" in reply["text"]
 
 
+async def test_the_number_sent_twice_is_not_a_failed_attempt(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """A student who sends the record-book number again (the bot was slow to answer) is
+    asked for the surname again, and no attempt is spent."""
+    student = api.user(5005, language_code="en")
+    await say(api, student, "/start")
+    await say(api, student, "2611002")
+    reply = await say(api, student, "2611002")
+    assert reply["text"] == "Now send your surname (as in the roster)."
+    reply = await say(api, student, "Белов")
+    assert "Белов Артём Сергеевич" in reply["text"]
+    await seeded.settle()
+    async with seeded.sessionmaker() as session:
+        spent = await session.scalar(
+            select(func.count()).select_from(LoginAttempt).where(LoginAttempt.user_id == 5005)
+        )
+    assert spent == 0
+
+
 async def test_yo_and_e_are_the_same_letter(api: FakeBotAPI, seeded: BotRunner) -> None:
     student = api.user(5002, language_code="en")
     await link_student(api, student, "2611004", "елкина")

@@ -155,6 +155,11 @@ async def got_surname(
         await message.answer(_("Please send your surname, or /cancel."))
         return
     data = await state.get_data()
+    if surname == data.get("record_book"):
+        # The number again (sent twice while the bot was slow to answer): not a failed
+        # attempt, just the question once more.
+        await message.answer(_("Now send your surname (as in the roster)."))
+        return
     result = await find_roster_entry(
         session,
         actor.user,
