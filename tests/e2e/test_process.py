@@ -69,19 +69,27 @@ async def test_dialogue_in_redis_storage(
     from redis.asyncio import Redis
 
     client = Redis.from_url(redis_url)
+    # Only this student's keys: other tests (and other runs) share the Redis database.
+    mine = "fsm:9003:9003:*"
+
+    async def forget() -> None:
+        keys = [key async for key in client.scan_iter(mine)]
+        if keys:
+            await client.delete(*keys)
+
     try:
-        await client.flushdb()
+        await forget()
         student = api.user(9003, language_code="en")
         await say(api, student, "/start")
         await say(api, student, "2611022")
-        assert [k async for k in client.scan_iter("fsm:*")]
+        assert [k async for k in client.scan_iter(mine)]
         await seeded.stop()
         await seeded.start()
         reply = await say(api, student, "Каримов")
         await press(api, student, reply, JoinCB(confirm=True).pack())
         assert await linked_user(seeded, "2611022") == 9003
     finally:
-        await client.flushdb()
+        await forget()
         await client.aclose()
 
 
