@@ -20,7 +20,8 @@ shape); while a webhook is set ``getUpdates`` answers 409, as Telegram does, unt
 
 For load tests and benchmarks it can also enforce Telegram's flood limits
 (``enforce_limits``: 429 beyond N messages per second globally / per chat), simulate
-an outage of the API (``outage``: 500s, hanging requests or dropped connections) and
+an outage of the API (``outage``: 500s, hanging requests, dropped connections or 429s,
+getUpdates included or not) and
 count what was actually delivered (``delivered``, ``sent_count``). Nothing on the
 send path is O(number of previous calls), so ~10,000 messages stay cheap.
 """
@@ -62,7 +63,7 @@ SENDING_METHODS = frozenset({
     "forwardMessage",
 })
 _SENDING_LOWER = frozenset(m.lower() for m in SENDING_METHODS)
-OUTAGE_MODES = frozenset({"500", "timeout", "refuse"})
+OUTAGE_MODES = frozenset({"500", "timeout", "refuse", "429"})
 # What copyMessage / forwardMessage take over from the source message.
 _CONTENT_KEYS = (
     "text", "entities", "caption", "caption_entities", "document", "photo", "video", "audio",
@@ -197,6 +198,8 @@ class _Outage:
     mode: str
     until: float  # time.monotonic()
     over: asyncio.Event  # set when it ends early (or is replaced); releases hung requests
+    updates: bool = False  # getUpdates fails too
+    retry_after: int = 5  # the "429" mode's retry_after
 
 
 def _same_chat(a: Any, b: Any) -> bool:
@@ -418,7 +421,7 @@ class FakeBotAPI:
     async def _handle_method(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         polling = method.lower() == "getupdates"
-        if not polling and (outage := self._current_outage()) is not None:
+        if (outage := self._current_outage()) is not None and (not polling or outage.updates):
             return await self._serve_outage(request, method, outage)
         if request.match_info["token"] != self.token:
             return web.json_response(ApiError(401).payload(), status=401)
@@ -465,7 +468,10 @@ class FakeBotAPI:
         self, request: web.Request, method: str, outage: _Outage
     ) -> web.Response:
         call = Call(method, {}, {}, time.monotonic())
-        error = ApiError(500).payload()
+        if outage.mode == "429":
+            error = ApiError(429, retry_after=outage.retry_after).payload()
+        else:
+            error = ApiError(500).payload()
         self._inflight += 1
         try:
             with contextlib.suppress(Exception):  # recorded for inspection only
@@ -488,7 +494,7 @@ class FakeBotAPI:
             self._inflight -= 1
             call.error = error
             self._record(call)
-        return web.json_response(error, status=500)
+        return web.json_response(error, status=error["error_code"])
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -590,15 +596,25 @@ class FakeBotAPI:
         self._window.clear()
         self._chat_windows.clear()
 
-    def outage(self, mode: str, seconds: float) -> None:
-        """For ``seconds``, every method but getUpdates fails: ``"500"`` answers 500 at
-        once, ``"timeout"`` hangs until the outage ends and then answers 500, ``"refuse"``
-        closes the connection without a response. ``outage_over`` ends it early.
-        Affected calls are recorded with an ``error`` (error_code 500)."""
+    def outage(
+        self, mode: str, seconds: float, *, updates: bool = False, retry_after: int = 5
+    ) -> None:
+        """For ``seconds``, every method but getUpdates (and getUpdates too with
+        ``updates=True``, as when the whole Bot API is down) fails: ``"500"`` answers 500
+        at once, ``"timeout"`` hangs until the outage ends and then answers 500,
+        ``"refuse"`` closes the connection without a response, ``"429"`` answers 429 "retry
+        after ``retry_after``" at once (flood control that lasts, whatever the client
+        waits). ``outage_over`` ends it early. Affected calls are recorded with an
+        ``error`` (error_code 500, or 429: counted in ``throttled``); updates enqueued
+        meanwhile wait for the first getUpdates after it."""
         if mode not in OUTAGE_MODES:
             raise ValueError(f"outage mode must be one of {sorted(OUTAGE_MODES)}, not {mode!r}")
+        if retry_after < 1:
+            raise ValueError("retry_after must be at least 1")
         self.outage_over()
-        self._outage = _Outage(mode, time.monotonic() + seconds, asyncio.Event())
+        self._outage = _Outage(
+            mode, time.monotonic() + seconds, asyncio.Event(), updates, retry_after
+        )
 
     def outage_over(self) -> None:
         """End the outage now; requests hung by a "timeout" outage answer 500."""

@@ -353,3 +353,43 @@ async def test_outage_refuse_drops_connections(api: FakeBotAPI, bot: Bot) -> Non
     assert api.sent_count == 1
     with pytest.raises(ValueError, match="outage mode"):
         api.outage("503", 1)
+
+
+async def test_outage_429_throttles_every_method_until_over(api: FakeBotAPI, bot: Bot) -> None:
+    api.outage("429", 30, retry_after=7)
+    for call in (bot.send_message(42, "flood"), bot.get_me(), bot.answer_callback_query("q")):
+        with pytest.raises(TelegramRetryAfter) as caught:
+            await call
+        assert caught.value.retry_after == 7
+    assert await bot.get_updates(timeout=0) == []  # getUpdates is not affected
+    assert api.throttled == 3
+    api.outage_over()
+    await bot.send_message(42, "calm again")
+    assert [m["text"] for m in api.messages(42)] == ["calm again"]
+    with pytest.raises(ValueError, match="retry_after"):
+        api.outage("429", 1, retry_after=0)
+
+
+@pytest.mark.parametrize("mode", ["500", "429"])
+async def test_outage_with_updates_fails_get_updates_and_keeps_them(
+    api: FakeBotAPI, bot: Bot, mode: str
+) -> None:
+    user = api.user(7, language_code="en")
+    api.outage(mode, 30, updates=True)
+    sent = user.send("during the outage")
+    with pytest.raises(TelegramServerError if mode == "500" else TelegramRetryAfter):
+        await bot.get_updates(timeout=0)
+    assert api.pending_updates == 1  # not handed out: it waits for the outage's end
+    api.outage_over()
+    updates = await bot.get_updates(timeout=0)
+    assert [u.update_id for u in updates] == [sent["update_id"]]
+    assert updates[0].message is not None and updates[0].message.text == "during the outage"
+
+
+async def test_outage_timeout_with_updates_hangs_long_polls(api: FakeBotAPI, bot: Bot) -> None:
+    api.outage("timeout", 0.3, updates=True)
+    started = time.monotonic()
+    with pytest.raises(TelegramServerError):
+        await bot.get_updates(timeout=0)  # hangs until the outage ends, then 500
+    assert 0.25 < time.monotonic() - started < 1
+    assert await bot.get_updates(timeout=0) == []
