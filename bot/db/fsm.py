@@ -2,16 +2,17 @@
 
 Inside an update the storage writes through that update's own session: the new state
 commits together with whatever the handler changed (and on SQLite a second connection
-would wait for the update's write lock). Outside an update it uses a session of its own.
+would wait for the update's write lock). Outside an update it uses a session of its own,
+and waits while the database is unavailable (bot.db.outage).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
@@ -24,6 +25,13 @@ from aiogram.fsm.storage.base import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import FsmRecord
+from bot.db.outage import database_unavailable, wait_for_database
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# As in bot.middlewares.unit_of_work: an "outage" that outlasts this many answers is none.
+OUTAGE_RETRIES = 5
 
 update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
 
@@ -35,18 +43,29 @@ class SQLAlchemyStorage(BaseStorage):
         self._sessionmaker = sessionmaker
         self._keys = key_builder or DefaultKeyBuilder(with_destiny=True)
 
-    @asynccontextmanager
-    async def _session(self) -> AsyncIterator[AsyncSession]:
+    async def _run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work` in the update's session; outside an update (aiogram reads the state
+        before the update's transaction begins) in a transaction of its own, which waits
+        while the database is unavailable and runs again once it answers."""
         current = update_session.get()
         if current is not None:
-            yield current
-            return
-        async with self._sessionmaker.begin() as session:
-            yield session
+            return await work(current)
+        retries = 0
+        while True:
+            try:
+                async with self._sessionmaker.begin() as session:
+                    return await work(session)
+            except Exception as exc:
+                if not database_unavailable(exc) or retries >= OUTAGE_RETRIES:
+                    raise
+                retries += 1
+                log.warning("dialogue state: the database is unavailable; waiting for it")
+                await wait_for_database(self._sessionmaker.kw["bind"])
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state
-        async with self._session() as session:
+
+        async def work(session: AsyncSession) -> None:
             record = await self._record(session, key)
             if record is None:
                 if value is not None:
@@ -56,15 +75,20 @@ class SQLAlchemyStorage(BaseStorage):
             else:
                 record.state = value
 
+        await self._run(work)
+
     async def get_state(self, key: StorageKey) -> str | None:
-        async with self._session() as session:
+        async def work(session: AsyncSession) -> str | None:
             record = await self._record(session, key)
             return record.state if record else None
+
+        return await self._run(work)
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         # The JSON round trip makes unserialisable data fail here, in tests, not after a restart.
         plain = json.loads(json.dumps(dict(data)))
-        async with self._session() as session:
+
+        async def work(session: AsyncSession) -> None:
             record = await self._record(session, key)
             if record is None:
                 if plain:
@@ -74,10 +98,14 @@ class SQLAlchemyStorage(BaseStorage):
             else:
                 record.data = plain
 
+        await self._run(work)
+
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        async with self._session() as session:
+        async def work(session: AsyncSession) -> dict[str, Any]:
             record = await self._record(session, key)
             return dict(record.data) if record else {}
+
+        return await self._run(work)
 
     async def close(self) -> None:
         """The engine belongs to the application, which disposes of it."""

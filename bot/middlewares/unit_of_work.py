@@ -3,27 +3,90 @@
 Telegram re-sends updates after a restart (aiogram keeps the polling offset in memory
 only), so the ids of handled updates are committed together with the handler's own
 changes: either both are kept, or the update is handled again.
+
+When the database goes away (PostgreSQL restarting), the update is neither failed nor
+remembered: its transaction is rolled back, it waits until the database answers again
+and is handled again from the start (bot.db.outage). Likewise when the Bot API fails its
+reply (answers 5xx, times out, or keeps answering 429 beyond what the reply's own retries
+wait out): handled again once it answers, for up to `API_PATIENCE` seconds; and when
+SQLite stayed locked beyond its busy timeout (a reply hanging on a dead Bot API holds
+the write lock of its update). A message sent before the failure may then be sent twice
+(an edit or a callback answer repeated is taken as done: bot.notify.retry); the update
+is not lost, and its user is not left without an answer (the "something went wrong"
+could not reach them either).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import Token
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import TelegramObject, Update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.fsm import update_session
 from bot.db.models import ProcessedUpdate
+from bot.db.outage import database_busy, database_unavailable, wait_for_database
+from bot.notify.retry import handling_again
 from bot.services.reminders import PLANNED_FLAG
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+# An update handled again this many times while the database answers each time in
+# between is failed after all: the error is not the outage it looked like.
+OUTAGE_RETRIES = 5
+# The Bot API failing replies: the update is handled again once getMe answers, asked at
+# pauses from the first, doubling up to the longest (or Telegram's retry_after), for up to
+# `API_PATIENCE` seconds after the first failure; then it fails as any other.
+API_FIRST_PAUSE = 2.0
+API_LONGEST_PAUSE = 10.0
+API_PATIENCE = 600.0
+
+
+def telegram_unavailable(error: BaseException) -> bool:
+    """The Bot API failed the request as a whole (not this request's content)."""
+    return isinstance(error, TelegramServerError | TelegramNetworkError | TelegramRetryAfter)
+
+
+class BotApiWatch:
+    """Waits until the Bot API answers again: one getMe at a time, however many updates
+    wait (a held update is handled again only then, so that it does not take SQLite's
+    write lock for a reply bound to fail)."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._up_at = 0.0  # time.monotonic() of the last getMe answered
+
+    async def wait(self, bot: Bot, since: float, deadline: float) -> bool:
+        """True once the Bot API answered after `since`; False at `deadline` before."""
+        pause = API_FIRST_PAUSE
+        async with self._lock:
+            while self._up_at < since:
+                if time.monotonic() + pause > deadline:
+                    return False
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, API_LONGEST_PAUSE)
+                try:
+                    await bot.get_me()
+                except TelegramRetryAfter as exc:
+                    pause = max(pause, float(exc.retry_after))
+                except (TelegramServerError, TelegramNetworkError):
+                    pass
+                except Exception:  # any other answer: it is reachable
+                    self._up_at = time.monotonic()
+                else:
+                    self._up_at = time.monotonic()
+        return True
 
 
 class InFlight:
@@ -63,16 +126,90 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self._sessionmaker = sessionmaker
         self._in_flight = in_flight
         self._on_planned = on_planned
+        self._bot_api = BotApiWatch()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         with self._in_flight:
             try:
-                return await self._handle(handler, event, data)
+                return await self._handle_through_outages(handler, event, data)
             finally:
                 self._in_flight.finished.append(event.update_id)
 
-    async def _handle(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
+    async def _handle_through_outages(
+        self, handler: Handler, event: Update, data: dict[str, Any]
+    ) -> Any:
+        retries = 0
+        api_deadline: float | None = None  # set at the first failure of the Bot API
+
+        def again(error: BaseException) -> bool:
+            if database_unavailable(error) or database_busy(error):
+                return retries < OUTAGE_RETRIES
+            return telegram_unavailable(error) and (
+                api_deadline is None or time.monotonic() < api_deadline
+            )
+
+        replaying: Token[bool] | None = None
+        try:
+            while True:
+                try:
+                    return await self._handle(handler, event, data, again)
+                except Exception as exc:
+                    if not again(exc):
+                        raise
+                    # What the failed run did at Telegram counts as done (bot.notify.retry).
+                    if replaying is None:
+                        replaying = handling_again.set(True)
+                    if database_unavailable(exc) or database_busy(exc):
+                        retries += 1
+                        await self._wait_for_database(event, exc)
+                        continue
+                    failed_at = time.monotonic()
+                    if api_deadline is None:
+                        api_deadline = failed_at + API_PATIENCE
+                    if not await self._wait_for_bot_api(event, exc, data, failed_at, api_deadline):
+                        await self._remember(event.update_id)
+                        raise
+        finally:
+            if replaying is not None:
+                handling_again.reset(replaying)
+
+    async def _wait_for_database(self, event: Update, error: Exception) -> None:
+        log.warning(
+            "update %s: the database is %s (%s); it is handled again once the database answers",
+            event.update_id,
+            "locked" if database_busy(error) else "unavailable",
+            error.__class__.__name__,
+        )
+        waited = await wait_for_database(self._sessionmaker.kw["bind"])
+        log.info("update %s: the database answers (waited %.1f s)", event.update_id, waited)
+
+    async def _wait_for_bot_api(
+        self, event: Update, error: Exception, data: dict[str, Any], since: float, deadline: float
+    ) -> bool:
+        log.warning(
+            "update %s: the Bot API is unavailable (%s); it is handled again once it answers",
+            event.update_id,
+            error.__class__.__name__,
+        )
+        if not await self._bot_api.wait(data["bot"], since, deadline):
+            log.warning("update %s: the Bot API is still unavailable; given up", event.update_id)
+            return False
+        log.info(
+            "update %s: the Bot API answers (waited %.0f s)",
+            event.update_id,
+            time.monotonic() - since,
+        )
+        return True
+
+    async def _handle(
+        self,
+        handler: Handler,
+        event: Update,
+        data: dict[str, Any],
+        again: Callable[[BaseException], bool],
+    ) -> Any:
+        """Once; an error that `again` says is retried is neither remembered nor kept."""
         async with self._sessionmaker() as session:
             if await session.get(ProcessedUpdate, event.update_id) is not None:
                 log.info("update %s was handled before; skipped", event.update_id)
@@ -84,7 +221,12 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             token = update_session.set(session)
             try:
                 result = await handler(event, data)
-            except Exception:
+            except Exception as exc:
+                if again(exc):
+                    # Nothing to remember it by: it is handled again (above).
+                    with contextlib.suppress(Exception):
+                        await session.rollback()
+                    raise
                 await session.rollback()
                 await self._remember(event.update_id)
                 raise

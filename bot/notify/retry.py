@@ -2,22 +2,59 @@
 
 A reply that hits Telegram's flood limit is delayed, not lost. Long polling is left
 alone: aiogram's polling loop has its own back-off.
+
+A request repeated after a timeout that Telegram had in fact carried out, or an update
+handled again after an outage (bot.middlewares.unit_of_work sets `handling_again`),
+repeats what was done already: an edit then comes back "message is not modified" and a
+callback answer "query is too old"; both mean done, and must not fail the update (which
+would roll back what it recorded, the first run having been rolled back already).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, cast
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.methods import GetUpdates, Response, TelegramMethod
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageCaption,
+    EditMessageMedia,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    GetUpdates,
+    Response,
+    TelegramMethod,
+)
 
 if TYPE_CHECKING:
     from aiogram import Bot
 
 log = logging.getLogger(__name__)
+
+handling_again: ContextVar[bool] = ContextVar("handling_again", default=False)
+_EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
+
+
+def done_before(method: TelegramMethod[Any], error: TelegramBadRequest, repeated: bool) -> bool:
+    """Telegram refuses a request because it was done already: the same request sent again
+    here after a timeout that Telegram had in fact carried out (`repeated`), or an update
+    handled again."""
+    if not (repeated or handling_again.get()):
+        return False
+    if isinstance(method, _EDITS):
+        return "message is not modified" in error.message
+    if isinstance(method, AnswerCallbackQuery):
+        return "query is too old" in error.message or "query ID is invalid" in error.message
+    return False
 
 
 class RetryMiddleware(BaseRequestMiddleware):
@@ -37,6 +74,11 @@ class RetryMiddleware(BaseRequestMiddleware):
         for attempt in range(1, self._attempts + 1):
             try:
                 return await make_request(bot, method)
+            except TelegramBadRequest as exc:
+                if not done_before(method, exc, repeated=attempt > 1):
+                    raise
+                log.info("%s: done before (%s)", method.__api_method__, exc.message)
+                return cast(Response[Any], True)  # what an edit or a callback answer returns
             except TelegramRetryAfter as exc:
                 if attempt == self._attempts or exc.retry_after > self._max_wait:
                     raise
