@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -54,6 +54,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import DeaneryChat, Notice, NoticeStatus, User
+from bot.db.outage import database_busy, database_unavailable
 from bot.domain.reminders import NoticeKind, backoff, split_text
 from bot.notify.journal import PARTS_SENT, SentJournal
 from bot.notify.mail import Mailer, MailRefused
@@ -270,6 +271,13 @@ class OutboxSender:
         self._journal = (
             SentJournal(settings.journal_dir, self.worker_id) if settings.journal_dir else None
         )
+        # Notices Telegram accepted that could not be marked sent (the database away, or
+        # SQLite locked past its busy timeout), and claims that could not be given back (the
+        # database away). Both are settled by the next claim, once the database answers;
+        # not when the lease runs out, which would send the first kind again and hold the
+        # second for two minutes.
+        self._sent_unmarked: set[int] = set()
+        self._stranded: set[int] = set()
 
     def wake(self) -> None:
         self._wake.set()
@@ -286,8 +294,11 @@ class OutboxSender:
                 if self._journal is not None and self._journal.wants_rotation:
                     await self._journal.rotate(self._sessionmaker, self._clock)
                 delay = await self._seconds_to_next_due()
-            except Exception:  # the database may be restarting: try again shortly
-                log.exception("outbox sender failed; retrying in 5 s")
+            except Exception as exc:  # the database may be restarting: try again shortly
+                if database_unavailable(exc) or database_busy(exc):
+                    log.warning("outbox: the database is unavailable (%r); retrying in 5 s", exc)
+                else:
+                    log.exception("outbox sender failed; retrying in 5 s")
                 delay = 5.0
             if self._stopping:
                 break
@@ -302,8 +313,9 @@ class OutboxSender:
         except TimeoutError:
             log.warning("e-mail still being sent at shutdown: it goes after the restart")
         if self._journal is not None:
-            # Every send of this run has finished and is marked in the database.
-            self._journal.close(remove=True)
+            # Every send of this run has finished and is marked in the database (unless
+            # the database was away: then the journal tells the next start).
+            self._journal.close(remove=not self._sent_unmarked)
 
     async def _open_journal(self) -> None:
         """Replays the journals of dead processes (before their claims are released), then
@@ -376,6 +388,9 @@ class OutboxSender:
     async def _claim(self) -> list[int]:
         now = self._clock.now()
         async with self._sessionmaker.begin() as session:
+            sent, stranded = set(self._sent_unmarked), set(self._stranded)
+            if sent or stranded:
+                await self._settle(session, sent, stranded, now)
             due = or_(
                 Notice.status == NoticeStatus.PENDING,
                 (Notice.status == NoticeStatus.CLAIMED) & (Notice.claimed_at < now - self._lease),
@@ -401,13 +416,47 @@ class OutboxSender:
                         claimed_at=now,
                     )
                 )
+        self._sent_unmarked -= sent
+        self._stranded -= stranded
         return ids
+
+    async def _settle(
+        self, session: AsyncSession, sent: set[int], stranded: set[int], now: datetime
+    ) -> None:
+        """The database is back: what Telegram accepted meanwhile is marked sent, and the
+        claims left behind are given back (still ours: between two batches none of this
+        sender's deliveries is under way)."""
+        ours = (Notice.claimed_by == self.worker_id, Notice.status == NoticeStatus.CLAIMED)
+        if sent:
+            marked = await session.execute(
+                update(Notice)
+                .where(Notice.id.in_(sent), *ours)
+                .values(status=NoticeStatus.SENT.value, sent_at=now, last_error=None)
+            )
+            self.stats.sent += marked.rowcount  # type: ignore[attr-defined]
+        if stranded:
+            await session.execute(
+                update(Notice)
+                .where(Notice.id.in_(stranded), *ours)
+                .values(status=NoticeStatus.PENDING.value, claimed_by=None, claimed_at=None)
+            )
+        log.info(
+            "outbox: the database answers again; %d notice(s) sent meanwhile marked, "
+            "%d claim(s) given back",
+            len(sent),
+            len(stranded),
+        )
 
     async def _deliver(self, notice_id: int) -> None:
         async with self._slots:
             try:
                 await self._deliver_one(notice_id)
             except Exception as exc:
+                if database_unavailable(exc) or database_busy(exc):
+                    # Not the notice's fault, and its claim cannot be given back now: the
+                    # next claim does, once the database answers.
+                    self._stranded.add(notice_id)
+                    return
                 # A bug or a database hiccup must not strand the claim: retry it later.
                 log.exception("notice %s could not be delivered", notice_id)
                 async with self._sessionmaker() as session:
@@ -455,7 +504,12 @@ class OutboxSender:
                     # Remember what went out, so a retry does not repeat it.
                     notice.payload = {**notice.payload, PARTS_SENT: index + 1}
                     await session.commit()
-            await self._mark_sent(session, notice)
+            try:
+                await self._mark_sent(session, notice)
+            except Exception as exc:
+                # Telegram has it: never sent again; the next claim marks it.
+                log.warning("notice %s sent, not marked yet: %r", notice.id, exc)
+                self._sent_unmarked.add(notice.id)
 
     @asynccontextmanager
     async def _claim_kept(self, notice: Notice) -> AsyncIterator[None]:

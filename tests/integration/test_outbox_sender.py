@@ -35,6 +35,7 @@ from bot.services.notices import render_notice
 from bot.services.reminders import outbox_summary, plan_upcoming
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import Call, FakeBotAPI
+from tests.integration.dbfaults import Outage
 
 TOKEN = "123456:TEST-token"
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -885,3 +886,76 @@ async def test_a_split_notice_resumes_after_the_parts_the_journal_saw_accepted(
     assert (found.status, found.payload[PARTS_SENT]) == (NoticeStatus.CLAIMED, 2)
     assert await replay(f"{sender.worker_id} {ru} 3 3\n", sessionmaker, clock) == 1
     assert (await notice(sessionmaker, ru)).status == NoticeStatus.SENT
+
+
+# --- the database going away (PostgreSQL restarting) -------------------------------------
+
+
+async def test_notices_telegram_accepted_while_the_database_was_away_are_not_sent_again(
+    api: FakeBotAPI,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    i18n: I18n,
+    clock: MovableClock,
+) -> None:
+    await seed(sessionmaker, settings)
+    chats = list(range(920, 926))
+    exam = await exam_id(sessionmaker, "Гистология")
+    await add_join_calls(sessionmaker, exam, chats, due=clock.now())
+    down = Outage(engine)
+    bot = create_bot(settings, retry=False)
+    accepted = 0
+
+    async def cut_after_the_third(make_request: Any, client: Any, method: Any) -> Any:
+        nonlocal accepted
+        response = await make_request(client, method)
+        accepted += 1
+        if accepted == 3:
+            down.down = True  # Telegram has it; the database is gone before it hears so
+        return response
+
+    bot.session.middleware(cut_after_the_third)  # type: ignore[arg-type]
+    sender = OutboxSender(bot, sessionmaker, clock, settings, i18n)
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            await sender.drain()  # the next claim meets the outage
+        down.down = False
+        await sender.drain()
+        clock.move(timedelta(minutes=10))  # far past the lease: nothing is left to take again
+        await sender.drain()
+    finally:
+        down.remove()
+        await sender.close()
+    assert all(len(api.delivered(chat)) == 1 for chat in chats)
+    assert (await status_counts(sessionmaker)) == {"sent": len(chats)}
+    assert sender.stats.sent == len(chats)
+
+
+async def test_claims_stranded_by_the_database_going_away_are_given_back_at_once(
+    api: FakeBotAPI,
+    engine: AsyncEngine,
+    senders: Senders,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: MovableClock,
+) -> None:
+    await seed(sessionmaker, settings)
+    chats = list(range(930, 934))
+    exam = await exam_id(sessionmaker, "Гистология")
+    await add_join_calls(sessionmaker, exam, chats, due=clock.now())
+    down = Outage(engine)
+    down.down_after("claimed_by")  # the claim commits; then the database is gone
+    sender = senders()
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            await sender.drain()
+        assert api.delivered() == []
+        down.down = False
+        assert (await status_counts(sessionmaker)) == {"claimed": len(chats)}
+        await sender.drain()  # at once, not once the two-minute lease has run out
+    finally:
+        down.remove()
+    assert all(len(api.delivered(chat)) == 1 for chat in chats)
+    assert (await status_counts(sessionmaker)) == {"sent": len(chats)}
+    assert {n.attempts for n in await notices(sessionmaker)} == {0}  # not the notices' fault
