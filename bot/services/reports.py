@@ -52,9 +52,7 @@ def _day(moment: datetime, settings: Settings) -> str:
     return moment.astimezone(settings.tz).strftime("%d.%m.%Y")  # the Russian way
 
 
-def _of_exams(
-    query: Select[*_Ts], faculty_ids: frozenset[int] | None
-) -> Select[*_Ts]:
+def _of_exams(query: Select[*_Ts], faculty_ids: frozenset[int] | None) -> Select[*_Ts]:
     """Every report reads exams with their group, faculty and discipline, within the
     reader's faculties (None: all)."""
     query = (
