@@ -20,140 +20,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
-import re
 import shutil
 import signal
 import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402  (after the path tweak, so `bot` imports)
+from sqlalchemy import select  # noqa: E402  (after the path tweak, so `bot` imports)
 from sqlalchemy.orm import selectinload  # noqa: E402
 
-from bench.outbox import STUDENT_USERS, TOKEN, seed_burst  # noqa: E402
+from bench.common import Person, out, seed, wait_drained  # noqa: E402
+from bench.outbox import STUDENT_USERS, TOKEN  # noqa: E402
 from bot.db.engine import create_engine, create_sessionmaker  # noqa: E402
-from bot.db.migrate import upgrade  # noqa: E402
-from bot.db.models import Group, Notice, NoticeStatus, Statement, Student  # noqa: E402
-from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button  # noqa: E402
-
-JOINERS = 3_000_000  # user ids of the students who link and file a statement
-STEP_WAIT = 15.0  # seconds a "person" waits for an answer before sending again
-SUBMITTED = re.compile(r"№(\d+)")
-
-
-def out(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-async def seed(database_url: str, notices: int, students: int) -> None:
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine)
-        sessionmaker = create_sessionmaker(engine)
-        start = datetime.now(UTC) + timedelta(hours=2)
-        await seed_burst(sessionmaker, notices, start)
-        async with sessionmaker.begin() as session:
-            group = await session.scalar(select(Group.id).order_by(Group.id).limit(1))
-            assert group is not None
-            session.add_all(
-                Student(
-                    group_id=group,
-                    full_name=f"Заявителев{i} Иван",
-                    surname_key=f"заявителев{i}",
-                    record_book=f"J{i:05d}",
-                )
-                for i in range(students)
-            )
-    finally:
-        await engine.dispose()
-
-
-class Person:
-    """A student who links their account and files an absence statement with a photo."""
-
-    def __init__(self, api: FakeBotAPI, number: int) -> None:
-        self.api = api
-        self.number = number
-        self.user: FakeUser = api.user(JOINERS + number, language_code="en")
-        self.acknowledged: int | None = None  # the statement number the bot gave
-        self.resends = 0
-
-    async def ask(self, act: Any, *expect: str) -> dict[str, Any]:
-        """Does `act` (sends or presses) until the bot answers in this chat with a message
-        whose text or buttons contain `expect`; other answers (to a step the bot handled
-        twice around a restart, say) are read past."""
-        while True:
-            after = self.api.mark()
-            act()
-            deadline = time.monotonic() + STEP_WAIT
-            try:
-                message = await self.api.next_message(self.user.id, after=after, timeout=STEP_WAIT)
-                while not any(
-                    e in str(message.get("text")) + str(message.get("reply_markup")) for e in expect
-                ):
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise AssertionError("no expected answer")
-                    message = await self.api.next_message(self.user.id, timeout=left)
-                return message
-            except AssertionError:
-                self.resends += 1  # no answer: the bot is down, or lost it; a person retries
-                if os.environ.get("BENCH_DEBUG"):
-                    last = self.api.messages(self.user.id)[-1:]
-                    said = str(last[0].get("text"))[:80] if last else "nothing"
-                    out(f"student {self.number}: no {expect!r} yet (last: {said!r}), again")
-
-    async def run(self) -> None:
-        api, user = self.api, self.user
-        while True:
-            await self.ask(lambda: user.send("/start"), "record-book", "/schedule")
-            await self.ask(lambda: user.send(f"J{self.number:05d}"), "surname", "/schedule")
-            found = await self.ask(lambda: user.send(f"Заявителев{self.number}"), "Yes", "/")
-            if "Yes" in str(found.get("reply_markup")):
-                # The answer to this press may be lost in a kill: /statement tells.
-                after = api.mark()
-                user.click(found, button(found, "Yes")["callback_data"])
-                with contextlib.suppress(AssertionError):
-                    await api.next_message(user.id, after=after, timeout=STEP_WAIT)
-            menu = await self.ask(lambda: user.send("/statement"), "Which exam", "/start")
-            if "Which exam" in menu.get("text", ""):
-                break
-        first = menu["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
-        kinds = await self.ask(lambda: user.click(menu, first), "Absence")
-        reasons = await self.ask(
-            lambda: user.click(kinds, button(kinds, "Absence")["callback_data"]), "Illness"
-        )
-        await self.ask(
-            lambda: user.click(reasons, button(reasons, "Illness")["callback_data"]), "few words"
-        )
-        await self.ask(
-            lambda: user.send("Flu, a certificate attached"), "documents", "image files only"
-        )
-        attached = await self.ask(
-            lambda: api.send_photo(user, f"cert-{self.number}".encode()), "Attached"
-        )
-        preview = await self.ask(
-            lambda: user.click(attached, button(attached, "Done")["callback_data"]),
-            "not sent yet",
-        )
-        done = await self.ask(
-            lambda: user.click(preview, button(preview, "Send")["callback_data"]),
-            "submitted",
-            "missing",  # sent before, its answer lost in a kill: this press finds no draft
-        )
-        match = SUBMITTED.search(done.get("text", "")) if "submitted" in done["text"] else None
-        self.acknowledged = int(match.group(1)) if match else None
+from bot.db.models import Statement  # noqa: E402
+from tests.e2e.fakeapi import FakeBotAPI  # noqa: E402
 
 
 async def run(
@@ -218,17 +105,8 @@ async def run(
             # Let the outbox finish, then stop the bot cleanly.
             engine = create_engine(database_url)
             sessionmaker = create_sessionmaker(engine)
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                async with sessionmaker() as session:
-                    left = await session.scalar(
-                        select(func.count())
-                        .select_from(Notice)
-                        .where(Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.CLAIMED)))
-                    )
-                if not left:
-                    break
-                await asyncio.sleep(1)
+            # Only what is due: the students' own join calls fall due later.
+            await wait_drained(sessionmaker, within=300)
             process.send_signal(signal.SIGTERM)
             await asyncio.wait_for(process.wait(), timeout=30)
 
