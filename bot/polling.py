@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
@@ -27,8 +28,6 @@ from aiogram.utils.backoff import Backoff, BackoffConfig
 log = logging.getLogger(__name__)
 
 BUSY_POLL = 0.2  # seconds between polls while updates are being handled
-# aiogram's own default: 1 s, doubling up to 5 s, jittered.
-BACKOFF = BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1)
 
 
 class UpdateWindow:
@@ -85,7 +84,7 @@ class ConfirmingDispatcher(Dispatcher):
         bot: Bot,
         polling_timeout: int = 30,
         handle_as_tasks: bool = True,
-        backoff_config: BackoffConfig = BACKOFF,
+        backoff_config: BackoffConfig = DEFAULT_BACKOFF_CONFIG,
         allowed_updates: list[str] | None = None,
         tasks_concurrency_limit: int | None = None,
         **kwargs: Any,
