@@ -18,6 +18,9 @@ files above 20 MB, and ``allowed_updates`` filters what ``getUpdates`` delivers.
 shape); while a webhook is set ``getUpdates`` answers 409, as Telegram does, until
 ``deleteWebhook``. Tests post webhook updates to the bot themselves.
 
+``latency`` (seconds, jittered by ``jitter`` either way) delays every call as Telegram's
+round trip does (50-300 ms in real life; the benchmarks use 100 ms).
+
 For load tests and benchmarks it can also enforce Telegram's flood limits
 (``enforce_limits``: 429 beyond N messages per second globally / per chat), simulate
 an outage of the API (``outage``: 500s, hanging requests, dropped connections or 429s,
@@ -39,6 +42,7 @@ import html
 import itertools
 import json
 import mimetypes
+import random
 import re
 import time
 from collections import deque
@@ -280,9 +284,20 @@ class FakeBotAPI:
     button = staticmethod(button)
 
     def __init__(
-        self, token: str = "123456:TEST-token", bot_username: str = "examinator_test_bot"
+        self,
+        token: str = "123456:TEST-token",
+        bot_username: str = "examinator_test_bot",
+        *,
+        latency: float = 0.0,
+        jitter: float = 0.5,
+        seed: int | None = None,
     ) -> None:
         self.token = token
+        # Telegram answers in 50-300 ms: every call (getUpdates included) waits this long
+        # before it is served, times a factor drawn from [1 - jitter, 1 + jitter].
+        self.latency = latency
+        self.jitter = jitter
+        self._rng = random.Random(seed)
         self.bot_user: JsonDict = {
             "id": int(token.split(":", 1)[0]),
             "is_bot": True,
@@ -429,6 +444,8 @@ class FakeBotAPI:
         if not polling:
             self._inflight += 1
         try:
+            if self.latency > 0:
+                await asyncio.sleep(self.round_trip())
             call.params, call.files = await self._parse(request)
             self._check_failures(call)
             self._check_rate(call)
@@ -577,6 +594,11 @@ class FakeBotAPI:
 
     def unblock(self, chat_id: int | str) -> None:
         self._blocked.discard(str(chat_id))
+
+    def round_trip(self) -> float:
+        """One call's delay: ``latency`` jittered by ``jitter`` either way."""
+        spread = self.latency * self.jitter
+        return max(0.0, self.latency + self._rng.uniform(-spread, spread))
 
     def enforce_limits(
         self, global_per_second: float = 30, per_chat_per_second: float = 1, retry_after: int = 1

@@ -393,3 +393,19 @@ async def test_outage_timeout_with_updates_hangs_long_polls(api: FakeBotAPI, bot
         await bot.get_updates(timeout=0)  # hangs until the outage ends, then 500
     assert 0.25 < time.monotonic() - started < 1
     assert await bot.get_updates(timeout=0) == []
+
+
+async def test_latency_delays_every_call_within_its_jitter() -> None:
+    spent = []
+    async with FakeBotAPI(token=TOKEN, latency=0.1, jitter=0.5, seed=1) as api:
+        client = make_bot(api)
+        try:
+            for _ in range(5):
+                started = time.monotonic()
+                await client.get_me()
+                spent.append(time.monotonic() - started)
+        finally:
+            await client.session.close()
+    # 100 ms jittered by half either way: never under 50 ms; each call pays its own.
+    assert min(spent) >= 0.05
+    assert max(spent) < 1.0
