@@ -23,6 +23,7 @@ from babel.messages.pofile import read_po
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.botapi import BotApiUnavailable, check_bot_api
 from bot.clock import Clock, SystemClock
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.db.engine import create_engine, create_sessionmaker
@@ -160,7 +161,14 @@ class Application:
         return self._sender_task is not None and not self._sender_task.done()
 
     async def run(self, *, handle_signals: bool = True) -> None:
-        """A webhook server when WEBHOOK_URL is set, long polling otherwise."""
+        """A webhook server when WEBHOOK_URL is set, long polling otherwise; first the
+        Bot API is asked who we are (a wrong token or address ends here, see bot.botapi)."""
+        try:
+            await check_bot_api(self.bot, self.settings)
+        except BotApiUnavailable:
+            await self.bot.session.close()
+            await self.close()
+            raise
         if self.settings.webhook_url:
             await self.run_webhook(handle_signals=handle_signals)
         else:
