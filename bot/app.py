@@ -87,7 +87,7 @@ def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
     return Bot(
         token=settings.token(),
         session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
 
 

@@ -36,14 +36,14 @@ async def show_schedule(
     chunk: list[str] = [_("<b>Your schedule</b>")]
     for card in cards:
         if sum(len(c) + 2 for c in chunk) + len(card) > MESSAGE_BUDGET:
-            await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+            await message.answer("\n\n".join(chunk))
             chunk = []
         chunk.append(card)
     footer = _("Times are shown in the university's time zone.")
     if user_tz is None:
         footer += " " + _("Set yours with /tz to see them in your own time as well.")
     chunk.append(footer + "\n" + _("/calendar — add these to your calendar."))
-    await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+    await message.answer("\n\n".join(chunk))
 
 
 async def send_calendar(
