@@ -7,7 +7,6 @@ import math
 from datetime import datetime, timedelta
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
@@ -145,11 +144,8 @@ def roll_markup(view: RollView, page: int) -> InlineKeyboardMarkup:
 async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
     if not isinstance(query.message, Message):
         return
-    try:
-        await query.message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in str(exc):  # a double tap: the message already says this
-            raise
+    # A double tap's identical edit counts as done in the request layer (bot.notify.retry).
+    await query.message.edit_text(text, reply_markup=markup)
 
 
 async def _show_roll(
