@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handlers.replies import edit_pressed, not_a_student
 from bot.keyboards.callbacks import MyDataCB
+from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.mydata import MyData, collect, unlink
 from bot.services.texts import grade_name, kind_name, mark_name, status_name
@@ -76,7 +77,11 @@ async def mydata(message: Message, actor: Actor, session: AsyncSession) -> None:
 
 
 async def pressed(
-    query: CallbackQuery, callback_data: MyDataCB, actor: Actor, session: AsyncSession
+    query: CallbackQuery,
+    callback_data: MyDataCB,
+    actor: Actor,
+    session: AsyncSession,
+    menus: CommandMenus,
 ) -> None:
     if actor.student is None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
@@ -106,6 +111,8 @@ async def pressed(
         return
     if callback_data.action == "confirm":
         await unlink(session, actor.student, actor.user)
+        if actor.teacher or actor.is_dean or actor.is_admin:  # their menu loses a student's
+            menus.refresh_after_commit(session, actor.user.id)
         await query.answer()
         await edit_pressed(
             query, _("Done: your Telegram account is unlinked and removed from the bot.")
