@@ -11,7 +11,9 @@ A chat's menu is read from the database when it is set, so a role change (an inv
 redeemed, a chat bound, an account unlinked) asks for it after its transaction commits
 (`refresh_after_commit`); the calls then go one at a time in a task of their own, through
 the Bot's request middleware that waits out a 429. At start the default menus are set and
-then those of the staff chats, which are few (students have no menu of their own).
+then, in the background, the bot's description and short description (read back first,
+set only when changed) and the menus of the staff chats, which are few (students have no
+menu of their own).
 """
 
 from __future__ import annotations
@@ -150,6 +152,21 @@ async def staff_chats(session: AsyncSession, admin_ids: frozenset[int]) -> list[
     return sorted(c for c in chats if c is not None)
 
 
+def descriptions() -> tuple[str, str]:
+    """The bot's description (the empty chat's "What can this bot do?", at most 512
+    characters) and short description (its profile and shared links, at most 120)."""
+    return (
+        _(
+            "Examinator guides you through the exam session: your exams and consultations "
+            "with reminders and conference links, statements to the dean's office (another "
+            "time, an absence, an appeal) and your individual study plan. Teachers hold the "
+            "roll call here, and the dean's office decides statements.\n\nPress Start and "
+            "link your account with your record book number."
+        ),
+        _("The exam session: schedule, reminders, conference links, statements."),
+    )
+
+
 class CommandMenus:
     """Sets the menus; one request at a time, each chat's read fresh when its turn comes."""
 
@@ -206,6 +223,19 @@ class CommandMenus:
             except TelegramBadRequest as exc:  # "chat not found": the bot was never there
                 log.info("menu of chat %s not set: %s", chat_id, exc.message)
 
+    async def set_descriptions(self) -> None:
+        """In every language; each read back first and set only when it differs (Telegram
+        limits how often a bot's profile may change)."""
+        for code, locale in self._languages():
+            with self._i18n.context(), self._i18n.use_locale(locale):
+                long, short = descriptions()
+            current = await self._bot.get_my_description(language_code=code)
+            if current.description != long:
+                await self._bot.set_my_description(long, language_code=code)
+            current_short = await self._bot.get_my_short_description(language_code=code)
+            if current_short.short_description != short:
+                await self._bot.set_my_short_description(short, language_code=code)
+
     async def set_start_menus(self) -> None:
         """At start, before the first update: the default menus (a failure is logged; the
         bot works without menus). The staff chats' follow in the background (`start`)."""
@@ -215,6 +245,10 @@ class CommandMenus:
             log.exception("could not register the bot's commands; going on without them")
 
     async def _set_staff(self) -> None:
+        try:
+            await self.set_descriptions()
+        except TelegramAPIError:
+            log.exception("could not set the bot's description; going on without it")
         try:
             async with self._sessionmaker() as session:
                 chats = await staff_chats(session, self._settings.admin_ids)

@@ -17,7 +17,7 @@ from tests.e2e.conftest import (
     link_student,
     say,
 )
-from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.fakeapi import Call, FakeBotAPI
 
 STUDENT_MENU = ["start", "schedule", "calendar", "statement", "statements", "plan", "mydata"]
 COMMON = ["tz", "lang", "help", "cancel"]
@@ -179,3 +179,35 @@ async def test_a_double_tap_is_answered_and_committed(api: FakeBotAPI, seeded: B
     async with seeded.sessionmaker() as session:
         handled = set(await session.scalars(select(ProcessedUpdate.update_id)))
     assert {first["update_id"], second["update_id"]} <= handled
+
+
+async def test_descriptions_in_both_languages_set_only_when_changed(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    async def set_calls(after: int) -> list[Call]:
+        await api.wait_for("getMyShortDescription", after=after, timeout=10)
+        assert seeded.app is not None
+        await seeded.app.dispatcher["menus"].idle()
+        return [c for c in api.calls[after:] if c.method.startswith("setMy") and "escr" in c.method]
+
+    first = await set_calls(0)
+    assert {(c.method, c.params.get("language_code")) for c in first} == {
+        (method, language)
+        for method in ("setMyDescription", "setMyShortDescription")
+        for language in (None, "ru", "en")
+    }
+    assert api.descriptions[("description", "ru")].startswith("Экзаменатор сопровождает")
+    assert api.descriptions[("description", "")] == api.descriptions[("description", "ru")]
+    assert api.descriptions[("description", "en")].startswith("Examinator guides you")
+    assert api.descriptions[("short_description", "en")] == (
+        "The exam session: schedule, reminders, conference links, statements."
+    )
+    assert all(
+        len(text) <= 120 for (field, _), text in api.descriptions.items() if "short" in field
+    )
+
+    # A restart reads them back and changes nothing.
+    await seeded.stop()
+    after = api.mark()
+    await seeded.start()
+    assert await set_calls(after) == []
