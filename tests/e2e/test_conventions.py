@@ -211,3 +211,43 @@ async def test_descriptions_in_both_languages_set_only_when_changed(
     after = api.mark()
     await seeded.start()
     assert await set_calls(after) == []
+
+
+def actions_before_documents(api: FakeBotAPI, chat_id: int, after: int) -> list[str]:
+    """The chat's calls from the mark: chat actions and documents, in order."""
+    return [
+        c.method if c.method == "sendDocument" else str(c.params.get("action"))
+        for c in api.calls[after:]
+        if c.method in ("sendChatAction", "sendDocument") and c.chat_id == chat_id
+    ]
+
+
+async def test_a_file_being_built_shows_upload_document(api: FakeBotAPI, seeded: BotRunner) -> None:
+    student = api.user(15006, language_code="en")
+    await link_student(api, student, "2611021", "Иванова")
+    after = api.mark()
+    await say(api, student, "/calendar")
+    await api.wait_for("sendDocument", chat_id=student.id, after=after)
+    assert actions_before_documents(api, student.id, after) == ["upload_document", "sendDocument"]
+
+    # The /mydata export; a chat action that fails costs nothing but itself.
+    shown = await say(api, student, "/mydata")
+    api.fail_next("sendChatAction", status=400, description="Bad Request: chat not found")
+    after = api.mark()
+    student.click(shown, MyDataCB(action="file").pack())
+    document = await api.wait_for("sendDocument", chat_id=student.id, after=after)
+    assert document.ok and document.files["document"][0] == "mydata.json"
+    assert actions_before_documents(api, student.id, after) == ["upload_document", "sendDocument"]
+
+    dean = api.user(15007, language_code="en")
+    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
+    menu_message = await say(api, dean, "/reports")
+    after = api.mark()
+    dean.click(menu_message, menu_message["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    await api.wait_for("sendDocument", chat_id=dean.id, after=after)
+    await seeded.settle()
+    assert actions_before_documents(api, dean.id, after) == [
+        "upload_document",
+        "sendDocument",
+        "sendDocument",
+    ]

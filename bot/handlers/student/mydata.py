@@ -6,12 +6,14 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Router
+from aiogram.enums import ChatAction
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.handlers.busy import showing
 from bot.handlers.replies import edit_pressed, not_a_student
 from bot.keyboards.callbacks import MyDataCB
 from bot.notify.menus import CommandMenus
@@ -88,8 +90,10 @@ async def pressed(
         return
     if callback_data.action == "file":
         await query.answer()
-        data = await collect(session, actor.student, actor.user)
-        if isinstance(query.message, Message):
+        if not isinstance(query.message, Message):
+            return
+        async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
+            data = await collect(session, actor.student, actor.user)
             await query.message.answer_document(
                 BufferedInputFile(data.as_json(), filename="mydata.json"),
                 caption=_("Everything the bot holds about you, as JSON."),

@@ -7,6 +7,7 @@ import math
 from datetime import datetime, timedelta
 
 from aiogram import F, Router
+from aiogram.enums import ChatAction
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
@@ -28,6 +29,7 @@ from bot.domain.roll import (
     recording_file_name,
 )
 from bot.domain.timezones import format_clock, format_moment
+from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
 from bot.keyboards.callbacks import RollCB
 from bot.keyboards.roll import (
@@ -458,12 +460,15 @@ async def _send_sheet(
 ) -> None:
     if not isinstance(query.message, Message):
         return
-    sheet, name = build_sheet(view, settings, locale)
-    await query.message.answer_document(
-        BufferedInputFile(sheet_xlsx(sheet), filename=f"{name}.xlsx"),
-        caption=_("Attendance sheet: {title}").format(title=exam_title(view.exam)),
-    )
-    await query.message.answer_document(BufferedInputFile(sheet_csv(sheet), filename=f"{name}.csv"))
+    async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
+        sheet, name = build_sheet(view, settings, locale)
+        await query.message.answer_document(
+            BufferedInputFile(sheet_xlsx(sheet), filename=f"{name}.xlsx"),
+            caption=_("Attendance sheet: {title}").format(title=exam_title(view.exam)),
+        )
+        await query.message.answer_document(
+            BufferedInputFile(sheet_csv(sheet), filename=f"{name}.csv")
+        )
 
 
 async def got_ticket_list(
