@@ -119,13 +119,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(settings: Settings) -> int:
     from bot.app import build_application
+    from bot.botapi import BotApiUnavailable
 
     settings.token()  # fail with one clear line before anything starts
     app = build_application(settings)
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall the event loop (and the reminders) for ~0.2 s.
     gc.freeze()
-    asyncio.run(app.run())
+    try:
+        asyncio.run(app.run())
+    except BotApiUnavailable as exc:
+        print(exc, file=sys.stderr)  # noqa: T201 - one line, like a configuration error
+        return 3
     return 0
 
 

@@ -16,22 +16,21 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.botapi import BotApiUnavailable, check_bot_api
 from bot.clock import Clock, SystemClock
-from bot.config import SUPPORTED_LOCALES, Settings
+from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.fsm import SQLAlchemyStorage
 from bot.db.locks import one_replica
 from bot.db.migrate import upgrade
 from bot.db.models import ProcessedUpdate, utcnow
 from bot.handlers import setup_routers
-from bot.handlers.common.help import command_descriptions
 from bot.middlewares import observe
 from bot.middlewares.actor import ActorMiddleware
 from bot.middlewares.flood import FloodMiddleware
@@ -41,6 +40,7 @@ from bot.monitoring import Metrics, Monitor
 from bot.notify.chores import Chores
 from bot.notify.keeper import FileKeeper
 from bot.notify.mail import Mailer
+from bot.notify.menus import CommandMenus
 from bot.notify.progress import ProgressReporter
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
@@ -86,7 +86,7 @@ def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
     return Bot(
         token=settings.token(),
         session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
 
 
@@ -160,7 +160,14 @@ class Application:
         return self._sender_task is not None and not self._sender_task.done()
 
     async def run(self, *, handle_signals: bool = True) -> None:
-        """A webhook server when WEBHOOK_URL is set, long polling otherwise."""
+        """A webhook server when WEBHOOK_URL is set, long polling otherwise; first the
+        Bot API is asked who we are (a wrong token or address ends here, see bot.botapi)."""
+        try:
+            await check_bot_api(self.bot, self.settings)
+        except BotApiUnavailable:
+            await self.bot.session.close()
+            await self.close()
+            raise
         if self.settings.webhook_url:
             await self.run_webhook(handle_signals=handle_signals)
         else:
@@ -260,11 +267,16 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     dispatcher.update.outer_middleware(ActorMiddleware(settings))
     ActorI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.include_router(setup_routers())
+    bot = create_bot(settings)
+    # The replies' Bot: its request middleware waits out a 429 (few calls, at start and
+    # when a role changes).
+    menus = CommandMenus(bot, sessionmaker, i18n, settings)
+    dispatcher["menus"] = menus
     app = Application(
         settings,
         engine,
         sessionmaker,
-        create_bot(settings),
+        bot,
         dispatcher,
         i18n,
         sender,
@@ -299,13 +311,15 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     app.chores = chores
 
     async def on_startup(bot: Bot) -> None:
-        await register_commands(bot, i18n, settings)
+        await menus.set_start_menus()
+        menus.start()  # the staff chats' menus, in the background
         app.start_sender()
         if settings.metrics_port and app.monitor is not None:
             await app.monitor.start(settings.metrics_host, settings.metrics_port)
 
     async def on_shutdown() -> None:
         await wait_for_handlers(app)
+        await menus.close()
         await app.stop_sender()
 
     dispatcher.startup.register(on_startup)
@@ -322,22 +336,3 @@ async def wait_for_handlers(app: Application) -> None:
             await app.in_flight.wait_idle()
     except TimeoutError:
         log.warning("%d update(s) still running at shutdown", app.in_flight.count)
-
-
-def command_list(i18n: I18n, locale: str) -> list[BotCommand]:
-    with i18n.context(), i18n.use_locale(locale):
-        return [BotCommand(command=c, description=d) for c, d in command_descriptions()]
-
-
-async def register_commands(bot: Bot, i18n: I18n, settings: Settings) -> None:
-    """Per-language command menus; failing to set them must not stop the bot."""
-    try:
-        await bot.set_my_commands(
-            command_list(i18n, settings.default_locale), scope=BotCommandScopeDefault()
-        )
-        for locale in SUPPORTED_LOCALES:
-            await bot.set_my_commands(
-                command_list(i18n, locale), scope=BotCommandScopeDefault(), language_code=locale
-            )
-    except Exception:
-        log.exception("could not register the bot's commands; going on without them")

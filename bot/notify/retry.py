@@ -3,10 +3,14 @@
 A reply that hits Telegram's flood limit is delayed, not lost. Long polling is left
 alone: aiogram's polling loop has its own back-off.
 
-A request repeated after a timeout that Telegram had in fact carried out, or an update
-handled again after an outage (bot.middlewares.unit_of_work sets `handling_again`),
-repeats what was done already: an edit then comes back "message is not modified" and a
-callback answer "query is too old"; both mean done, and must not fail the update (which
+An edit Telegram refuses as "message is not modified" is done, always: the message
+already says this (a double tap, or a request repeated after a timeout that Telegram had
+in fact carried out). This is the one place that recognises it, so no handler does, and
+the handler goes on to answer its button press (no endless spinner) and commit.
+
+A callback answer repeated by an update handled again after an outage
+(bot.middlewares.unit_of_work sets `handling_again`), or by a request repeated after a
+timeout, comes back "query is too old": done too, and must not fail the update (which
 would roll back what it recorded, the first run having been rolled back already).
 """
 
@@ -44,14 +48,18 @@ handling_again: ContextVar[bool] = ContextVar("handling_again", default=False)
 _EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
 
 
+def not_modified(error: TelegramBadRequest) -> bool:
+    return "message is not modified" in error.message
+
+
 def done_before(method: TelegramMethod[Any], error: TelegramBadRequest, repeated: bool) -> bool:
-    """Telegram refuses a request because it was done already: the same request sent again
-    here after a timeout that Telegram had in fact carried out (`repeated`), or an update
-    handled again."""
+    """Telegram refuses a request because what it asks is the case already: an edit into
+    what the message says, or the same callback answer sent again here after a timeout that
+    Telegram had in fact carried out (`repeated`) or by an update handled again."""
+    if isinstance(method, _EDITS):
+        return not_modified(error)
     if not (repeated or handling_again.get()):
         return False
-    if isinstance(method, _EDITS):
-        return "message is not modified" in error.message
     if isinstance(method, AnswerCallbackQuery):
         return "query is too old" in error.message or "query ID is invalid" in error.message
     return False

@@ -74,23 +74,23 @@ MAIL_SHUTDOWN_WAIT = 10.0
 Part = Callable[[Bot, int], Awaitable[object]]
 
 
+def _markup(rendered: Rendered) -> InlineKeyboardMarkup | None:
+    if not rendered.has_buttons:
+        return None
+    rows = [[InlineKeyboardButton(text=label, url=url)] for label, url in rendered.links]
+    rows += [
+        [InlineKeyboardButton(text=label, callback_data=data)] for label, data in rendered.buttons
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
 def _parts(rendered: Rendered) -> list[Part]:
     """One Telegram request each: the text (split at 4096, buttons on the last piece),
     then the photos as albums of up to ten, then the documents likewise."""
     texts = split_text(rendered.text)
     parts: list[Part] = []
     for index, text in enumerate(texts):
-        markup = (
-            InlineKeyboardMarkup(
-                inline_keyboard=[
-                    [InlineKeyboardButton(text=label, callback_data=data)]
-                    for label, data in rendered.buttons
-                ]
-            )
-            if rendered.buttons and index == len(texts) - 1
-            else None
-        )
-        parts.append(_text(text, markup))
+        parts.append(_text(text, _markup(rendered) if index == len(texts) - 1 else None))
     for kind in ("photo", "document"):
         ids = [file_id for file_kind, file_id in rendered.files if file_kind == kind]
         for start in range(0, len(ids), 10):
@@ -101,9 +101,8 @@ def _parts(rendered: Rendered) -> list[Part]:
 
 def _text(text: str, markup: InlineKeyboardMarkup | None) -> Part:
     async def send(bot: Bot, chat: int) -> object:
-        return await bot.send_message(
-            chat, text, reply_markup=markup, disable_web_page_preview=True
-        )
+        # No link preview: the Bot's default (bot.app), as for every message.
+        return await bot.send_message(chat, text, reply_markup=markup)
 
     return send
 

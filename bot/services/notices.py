@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from bot.config import Settings
 from bot.db.models import Exam, ExamWork, Group, Notice, RollEntry, Statement, Student, User
 from bot.domain.exams import EventKind, ExamForm
+from bot.domain.links import normalize_link
 from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment, resolve_timezone
@@ -280,6 +281,17 @@ def _render_statement(
     return Rendered(text)
 
 
+def exam_links(exam: Exam) -> tuple[tuple[str, str], ...]:
+    """URL buttons to the conference and Moodle. Links are checked when entered; one that
+    is not http(s) all the same gets no button (Telegram would refuse the whole message)."""
+    links = []
+    if exam.link and normalize_link(exam.link):
+        links.append((_("🎥 Open the conference"), exam.link))
+    if exam.moodle_url and normalize_link(exam.moodle_url):
+        links.append((_("📚 Open Moodle"), exam.moodle_url))
+    return tuple(links)
+
+
 def _start(notice: Notice, exam: Exam) -> datetime:
     raw = notice.payload.get("start")
     return datetime.fromisoformat(raw) if isinstance(raw, str) else exam.starts_at
@@ -312,6 +324,7 @@ def _render(
         return Rendered(
             "\n\n".join(parts),
             buttons=((_("📝 File a statement"), StmtExamCB(exam_id=exam.id).pack()),),
+            links=exam_links(exam),
         )
     if kind is NoticeKind.JOIN_CALL:
         title = exam_title(exam)
@@ -321,7 +334,7 @@ def _render(
             )
             if exam.link:
                 text += "\n" + _("Conference: {url}").format(url=escape(exam.link))
-            return Rendered(text)
+            return Rendered(text, links=exam_links(exam))
         lines = [
             _("⏰ <b>Join now</b>: {title} starts at {when}.").format(
                 title=title, when=when_line(start, uni_tz, user_tz, locale)
@@ -334,7 +347,7 @@ def _render(
         if exam.moodle_url:
             lines.append(_("Moodle: {url}").format(url=escape(exam.moodle_url)))
         lines.append(prepare_text())
-        return Rendered("\n\n".join(lines))
+        return Rendered("\n\n".join(lines), links=exam_links(exam))
     if kind is NoticeKind.LINK_NAG:
         if exam.link:
             return None
@@ -381,7 +394,8 @@ def _render(
     if not isinstance(link, str) or exam.link != link:
         return None  # changed again since: a newer notice carries the newer link
     return Rendered(
-        _("🔗 Conference link for {title}: {url}").format(title=exam_title(exam), url=escape(link))
+        _("🔗 Conference link for {title}: {url}").format(title=exam_title(exam), url=escape(link)),
+        links=tuple(button for button in exam_links(exam) if button[1] == link),
     )
 
 

@@ -210,6 +210,13 @@ async def dean_faculties(session: AsyncSession, faculty_ids: frozenset[int]) -> 
     )
 
 
+async def deanery_chat_id(session: AsyncSession, faculty_id: int) -> int | None:
+    """The faculty's dean's office chat, if one is bound."""
+    return await session.scalar(
+        select(DeaneryChat.chat_id).where(DeaneryChat.faculty_id == faculty_id)
+    )
+
+
 async def bind_deanery_chat(
     session: AsyncSession,
     dean_faculty_ids: frozenset[int],

@@ -12,3 +12,10 @@ class Rendered:
     # with kind "photo" or "document"; photos go as one album, documents as another.
     buttons: tuple[tuple[str, str], ...] = ()  # (label, callback data), one per row
     files: tuple[tuple[str, str], ...] = ()
+    # URL buttons above those (label, http(s) URL), one per row: a conference or Moodle
+    # opens with one tap instead of a search for the link in the text.
+    links: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def has_buttons(self) -> bool:
+        return bool(self.buttons or self.links)

@@ -309,6 +309,8 @@ class FakeBotAPI:
         }
         self.calls: list[Call] = []
         self.commands: dict[str, list[JsonDict]] = {}
+        # setMyDescription / setMyShortDescription: {(field, language_code or ""): text}.
+        self.descriptions: dict[tuple[str, str], str] = {}
         self._queue: list[_Queued] = []
         self._update_ids = itertools.count(1)
         self.last_update_id = 0  # the newest update handed to the bot (tests wait on it)
@@ -365,6 +367,10 @@ class FakeBotAPI:
             "getfile": self._get_file,
             "getchat": self._get_chat,
             "setchatmenubutton": self._true,
+            "setmydescription": self._set_description,
+            "getmydescription": self._get_description,
+            "setmyshortdescription": self._set_description,
+            "getmyshortdescription": self._get_description,
         }
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -908,6 +914,27 @@ class FakeBotAPI:
 
     async def _get_cmds(self, call: Call) -> list[JsonDict]:
         return self.commands.get(self._scope_key(call.params), [])
+
+    @staticmethod
+    def _description_field(call: Call) -> str:
+        return "short_description" if "short" in call.method.lower() else "description"
+
+    async def _set_description(self, call: Call) -> bool:
+        field = self._description_field(call)
+        text = str(call.params.get(field) or "")
+        if len(text) > (120 if field == "short_description" else 512):
+            raise ApiError(400, f"Bad Request: {field.upper()}_TOO_LONG")
+        key = (field, str(call.params.get("language_code") or ""))
+        if text:
+            self.descriptions[key] = text
+        else:  # an empty text removes the language's own (Telegram falls back to the default)
+            self.descriptions.pop(key, None)
+        return True
+
+    async def _get_description(self, call: Call) -> JsonDict:
+        field = self._description_field(call)
+        key = (field, str(call.params.get("language_code") or ""))
+        return {field: self.descriptions.get(key, "")}
 
     def _chat(self, chat_id: Any) -> JsonDict:
         try:

@@ -116,7 +116,11 @@ async def test_dean_binds_the_deanery_chat(api: FakeBotAPI, seeded: BotRunner) -
 
 
 async def test_commands_are_registered_per_language(api: FakeBotAPI, seeded: BotRunner) -> None:
-    calls = [c for c in api.calls if c.method == "setMyCommands"]
+    calls = [
+        c
+        for c in api.calls
+        if c.method == "setMyCommands" and c.params.get("scope") == {"type": "default"}
+    ]
     by_language = {c.params.get("language_code"): c.params["commands"] for c in calls}
     assert set(by_language) == {None, "ru", "en"}
     assert any(c["command"] == "schedule" for c in by_language["ru"])

@@ -19,7 +19,7 @@ from tests.e2e.conftest import (
     say,
     upload,
 )
-from tests.e2e.fakeapi import FakeBotAPI, button
+from tests.e2e.fakeapi import FakeBotAPI, button, buttons
 
 # Group 1102, from data/samples: Latin (oral, no link) 23 Dec 08:30 Moscow = 05:30 UTC,
 # Histology (test, with links) 28 Dec 10:00 Moscow = 07:00 UTC.
@@ -280,3 +280,44 @@ async def test_the_card_has_a_button_to_file_a_statement(
     # The card itself is left as it was.
     stored_card = next(m for m in api.messages(student.id) if m["message_id"] == card["message_id"])
     assert "Exam reminder" in stored_card["text"]
+
+
+async def test_card_and_join_call_carry_url_buttons_and_no_link_preview(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """A tap opens the conference (and Moodle for a test) instead of a hunt for the link in
+    the text; previews are off through the Bot's default, not a per-call parameter."""
+    student = api.user(10012, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    conference = "https://my.mts-link.ru/j/71234/1102-histology"
+    moodle = "https://moodle.example-med.ru/course/view.php?id=214"
+
+    after = api.mark()
+    seeded.at(HISTOLOGY - timedelta(hours=24))
+    card = await api.next_message(student.id, after=after)
+    assert "Exam reminder" in card["text"] and "Гистология" in card["text"]
+    rows = card["reply_markup"]["inline_keyboard"]
+    assert rows[0] == [{"text": "🎥 Open the conference", "url": conference}]
+    assert rows[1] == [{"text": "📚 Open Moodle", "url": moodle}]
+    assert "callback_data" in rows[2][0]  # the statement button stays, below the links
+
+    after = api.mark()
+    seeded.at(HISTOLOGY - timedelta(minutes=15))
+    call = await api.next_message(student.id, after=after)
+    assert "Join now" in call["text"] and conference in call["text"]
+    assert call["reply_markup"]["inline_keyboard"] == [
+        [{"text": "🎥 Open the conference", "url": conference}],
+        [{"text": "📚 Open Moodle", "url": moodle}],
+    ]
+    sent = [c for c in api.calls if c.method == "sendMessage" and c.chat_id == student.id]
+    assert sent and all(c.params.get("link_preview_options") == {"is_disabled": True} for c in sent)
+
+
+async def test_ru_card_buttons_are_russian(api: FakeBotAPI, seeded: BotRunner) -> None:
+    student = api.user(10013, language_code="ru")
+    await link_student(api, student, "2611022", "Каримов")
+    after = api.mark()
+    seeded.at(HISTOLOGY - timedelta(hours=24))
+    card = await api.next_message(student.id, after=after)
+    labels = [b["text"] for b in buttons(card)]
+    assert labels[:2] == ["🎥 Открыть конференцию", "📚 Открыть Moodle"]

@@ -217,6 +217,10 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     csv_call = await api.wait_for(
         "sendDocument", chat_id=teacher.id, after=api.calls.index(xlsx) + 1
     )
+    # "sending a file…" shows while the sheet is built, before it arrives.
+    action = await api.wait_for("sendChatAction", chat_id=teacher.id, after=after)
+    assert action.params["action"] == "upload_document"
+    assert api.calls.index(action) < api.calls.index(xlsx)
     book = load_workbook(io.BytesIO(xlsx.files["document"][1]))
     cells = [[c for c in row] for row in book.active.iter_rows(values_only=True)]
     flat = [" ".join(str(c) for c in row if c is not None) for row in cells]

@@ -292,13 +292,16 @@ async def test_what_the_failed_run_did_at_telegram_counts_as_done_when_handled_a
     assert await state_of(sessionmaker) == "Dialogue:linked"
 
 
-async def test_not_modified_is_still_an_error_on_a_first_run(api: FakeBotAPI, bot: Bot) -> None:
+async def test_not_modified_is_done_and_other_refusals_are_not(api: FakeBotAPI, bot: Bot) -> None:
+    """An edit into what the message says already (a double tap) is done, first run or
+    repeat: the one place that recognises it. Any other refusal of an edit still fails."""
     bot.session.middleware(RetryMiddleware())
     sent = await bot.send_message(USER_ID, "Same")
-    with pytest.raises(TelegramBadRequest, match="not modified"):
-        await bot.edit_message_text("Same", chat_id=USER_ID, message_id=sent.message_id)
+    assert await bot.edit_message_text("Same", chat_id=USER_ID, message_id=sent.message_id)
     token = handling_again.set(True)
     try:
         assert await bot.edit_message_text("Same", chat_id=USER_ID, message_id=sent.message_id)
     finally:
         handling_again.reset(token)
+    with pytest.raises(TelegramBadRequest, match="not found"):
+        await bot.edit_message_text("Other", chat_id=USER_ID, message_id=sent.message_id + 99)

@@ -79,7 +79,6 @@ async def invite(
             "One-time invite link (send it to that person only; it works once):\n"
             "https://t.me/{username}?start={token}"
         ).format(username=me.username, token=created.token),
-        disable_web_page_preview=True,
     )
 
 

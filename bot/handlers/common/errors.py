@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -14,17 +12,6 @@ from aiogram.utils.i18n import gettext as _
 from bot.domain.language import locale_for
 
 log = logging.getLogger(__name__)
-
-
-def not_modified(event: ErrorEvent) -> bool:
-    return "message is not modified" in str(event.exception)
-
-
-async def on_double_tap(event: ErrorEvent) -> None:
-    """A second tap on a button whose first tap already edited the message into what this
-    one would: Telegram refuses the identical edit. Nothing is lost (the first tap did
-    it), so the user is not told something went wrong."""
-    log.info("update %s: the message already says this (a double tap)", event.update.update_id)
 
 
 async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> None:
@@ -57,6 +44,5 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> None:
 
 def setup() -> Router:
     router = Router(name="errors")
-    router.errors.register(on_double_tap, ExceptionTypeFilter(TelegramBadRequest), not_modified)
     router.errors.register(on_error)
     return router

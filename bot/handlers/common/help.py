@@ -60,21 +60,6 @@ def help_text(actor: Actor) -> str:
     return "\n".join(lines)
 
 
-def command_descriptions() -> list[tuple[str, str]]:
-    """The command menu Telegram shows, in the active locale."""
-    return [
-        ("start", _("Start / link your account")),
-        ("schedule", _("My exams and consultations")),
-        ("calendar", _("Schedule as a calendar file")),
-        ("plan", _("My individual study plan")),
-        ("exams", _("My exams and links (teachers)")),
-        ("tz", _("My time zone")),
-        ("lang", _("Language")),
-        ("help", _("What the bot can do")),
-        ("cancel", _("Stop the current dialogue")),
-    ]
-
-
 async def show_help(message: Message, actor: Actor) -> None:
     await message.answer(help_text(actor))
 

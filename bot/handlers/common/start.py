@@ -20,6 +20,7 @@ from bot.handlers.replies import edit_pressed
 from bot.handlers.states import Join
 from bot.keyboards.callbacks import JoinCB
 from bot.keyboards.inline import join_confirm
+from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor, actor_for
 from bot.services.onboarding import (
     LinkOutcome,
@@ -50,6 +51,7 @@ async def start_with_token(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    menus: CommandMenus,
 ) -> None:
     result = await redeem_invite(session, actor.user, (command.args or "").strip(), clock.now())
     if result.outcome is RedeemOutcome.UNKNOWN:
@@ -69,6 +71,7 @@ async def start_with_token(
         )
         return
     await state.clear()
+    menus.refresh_after_commit(session, actor.user.id)  # the menu of the new role
     role = _role_name(result.role)
     text = (
         _("Welcome! You are now registered as {role}: {name}.").format(
@@ -221,6 +224,7 @@ async def join_confirmed(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    menus: CommandMenus,
 ) -> None:
     data = await state.get_data()
     await state.clear()
@@ -232,6 +236,8 @@ async def join_confirmed(
     await query.answer()
     if result.outcome is LinkOutcome.LINKED and result.student is not None:
         actor.student = result.student
+        if actor.teacher or actor.is_dean or actor.is_admin:  # their own menu gains a student's
+            menus.refresh_after_commit(session, actor.user.id)
         await plan_for_student(session, result.student, clock.now(), settings)
         await edit_pressed(
             query,

@@ -15,15 +15,21 @@ from bot.config import Settings
 from bot.db.models import Faculty
 from bot.keyboards.callbacks import BindCB
 from bot.keyboards.inline import faculties
+from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
-from bot.services.onboarding import bind_deanery_chat, dean_faculties
+from bot.services.onboarding import bind_deanery_chat, dean_faculties, deanery_chat_id
 from bot.services.reminders import plan_faculty
 
 GROUP_CHATS = {"group", "supergroup"}
 
 
 async def bind_here(
-    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    menus: CommandMenus,
 ) -> None:
     if not actor.is_dean:
         await message.answer(_("Only a member of the dean's office can bind this chat."))
@@ -34,6 +40,7 @@ async def bind_here(
             _("Which faculty's dean's office is this chat?"), reply_markup=faculties(own)
         )
         return
+    before = await deanery_chat_id(session, own[0].id)
     faculty = await bind_deanery_chat(
         session,
         actor.dean_faculty_ids,
@@ -51,7 +58,17 @@ async def bind_here(
             )
         )
         return
+    _menus_after(menus, session, message.chat.id, before)
     await _bound(message, faculty, session, settings, clock)
+
+
+def _menus_after(
+    menus: CommandMenus, session: AsyncSession, chat_id: int, before: int | None
+) -> None:
+    """This chat gets the dean's office menu; the chat it replaces, the plain group one."""
+    menus.refresh_after_commit(
+        session, chat_id, *([before] if before not in (None, chat_id) else [])
+    )
 
 
 async def _bound(
@@ -79,11 +96,13 @@ async def bind_choice(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    menus: CommandMenus,
 ) -> None:
     message = query.message
     if not isinstance(message, Message) or message.chat.type not in GROUP_CHATS:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
+    before = await deanery_chat_id(session, callback_data.faculty_id)
     faculty = await bind_deanery_chat(
         session,
         actor.dean_faculty_ids,
@@ -98,6 +117,7 @@ async def bind_choice(
             _("Only a member of this faculty's dean's office can choose it."), show_alert=True
         )
         return
+    _menus_after(menus, session, message.chat.id, before)
     await query.answer()
     await message.edit_reply_markup(reply_markup=None)
     await _bound(message, faculty, session, settings, clock)

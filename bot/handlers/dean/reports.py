@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Router
+from aiogram.enums import ChatAction
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.handlers.busy import showing
 from bot.keyboards.callbacks import ReportCB
 from bot.services.actors import Actor
 from bot.services.reports import ReportKind, build_report, report_title
@@ -52,19 +54,20 @@ async def report_pressed(
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     await query.answer()
-    report = await build_report(session, kind, _scope(actor), clock.now(), settings)
     if not isinstance(query.message, Message):
         return
-    caption = _("{title}: {count} rows").format(
-        title=report_title(kind), count=len(report.table.rows)
-    )
-    await query.message.answer_document(
-        BufferedInputFile(table_xlsx(report.table), filename=f"{report.file_name}.xlsx"),
-        caption=caption,
-    )
-    await query.message.answer_document(
-        BufferedInputFile(table_csv(report.table), filename=f"{report.file_name}.csv")
-    )
+    async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
+        report = await build_report(session, kind, _scope(actor), clock.now(), settings)
+        caption = _("{title}: {count} rows").format(
+            title=report_title(kind), count=len(report.table.rows)
+        )
+        await query.message.answer_document(
+            BufferedInputFile(table_xlsx(report.table), filename=f"{report.file_name}.xlsx"),
+            caption=caption,
+        )
+        await query.message.answer_document(
+            BufferedInputFile(table_csv(report.table), filename=f"{report.file_name}.csv")
+        )
 
 
 def setup() -> Router:

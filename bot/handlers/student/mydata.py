@@ -6,14 +6,17 @@ from __future__ import annotations
 from html import escape
 
 from aiogram import Router
+from aiogram.enums import ChatAction
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.handlers.busy import showing
 from bot.handlers.replies import edit_pressed, not_a_student
 from bot.keyboards.callbacks import MyDataCB
+from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.mydata import MyData, collect, unlink
 from bot.services.texts import grade_name, kind_name, mark_name, status_name
@@ -76,15 +79,21 @@ async def mydata(message: Message, actor: Actor, session: AsyncSession) -> None:
 
 
 async def pressed(
-    query: CallbackQuery, callback_data: MyDataCB, actor: Actor, session: AsyncSession
+    query: CallbackQuery,
+    callback_data: MyDataCB,
+    actor: Actor,
+    session: AsyncSession,
+    menus: CommandMenus,
 ) -> None:
     if actor.student is None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     if callback_data.action == "file":
         await query.answer()
-        data = await collect(session, actor.student, actor.user)
-        if isinstance(query.message, Message):
+        if not isinstance(query.message, Message):
+            return
+        async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
+            data = await collect(session, actor.student, actor.user)
             await query.message.answer_document(
                 BufferedInputFile(data.as_json(), filename="mydata.json"),
                 caption=_("Everything the bot holds about you, as JSON."),
@@ -106,6 +115,8 @@ async def pressed(
         return
     if callback_data.action == "confirm":
         await unlink(session, actor.student, actor.user)
+        if actor.teacher or actor.is_dean or actor.is_admin:  # their menu loses a student's
+            menus.refresh_after_commit(session, actor.user.id)
         await query.answer()
         await edit_pressed(
             query, _("Done: your Telegram account is unlinked and removed from the bot.")

@@ -34,10 +34,10 @@ async def show_plan(message: Message, actor: Actor, session: AsyncSession) -> No
     for item in items:
         card = plan_card(item, actor.locale)
         if sum(len(c) + 2 for c in chunk) + len(card) > MESSAGE_BUDGET:
-            await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+            await message.answer("\n\n".join(chunk))
             chunk = []
         chunk.append(card)
-    await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+    await message.answer("\n\n".join(chunk))
 
 
 def setup() -> Router:

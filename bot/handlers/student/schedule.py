@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Router
+from aiogram.enums import ChatAction
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.timezones import resolve_timezone
+from bot.handlers.busy import showing
 from bot.handlers.replies import not_a_student
 from bot.services.actors import Actor
 from bot.services.calendar import schedule_ics
@@ -36,14 +38,14 @@ async def show_schedule(
     chunk: list[str] = [_("<b>Your schedule</b>")]
     for card in cards:
         if sum(len(c) + 2 for c in chunk) + len(card) > MESSAGE_BUDGET:
-            await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+            await message.answer("\n\n".join(chunk))
             chunk = []
         chunk.append(card)
     footer = _("Times are shown in the university's time zone.")
     if user_tz is None:
         footer += " " + _("Set yours with /tz to see them in your own time as well.")
     chunk.append(footer + "\n" + _("/calendar — add these to your calendar."))
-    await message.answer("\n\n".join(chunk), disable_web_page_preview=True)
+    await message.answer("\n\n".join(chunk))
 
 
 async def send_calendar(
@@ -56,11 +58,12 @@ async def send_calendar(
     if not items:
         await message.answer(_("You have no upcoming exams or consultations."))
         return
-    data = schedule_ics(items, clock.now(), settings.institution_name)
-    await message.answer_document(
-        BufferedInputFile(data, filename="exams.ics"),
-        caption=_("Your exam schedule: open the file to add it to your calendar."),
-    )
+    async with showing(message, ChatAction.UPLOAD_DOCUMENT):
+        data = schedule_ics(items, clock.now(), settings.institution_name)
+        await message.answer_document(
+            BufferedInputFile(data, filename="exams.ics"),
+            caption=_("Your exam schedule: open the file to add it to your calendar."),
+        )
 
 
 def setup() -> Router:

@@ -41,7 +41,6 @@ async def list_exams(
         await message.answer(
             teacher_card(exam, settings.tz, actor.locale),
             reply_markup=exam_links(exam.id, roll=exam.kind == EventKind.EXAM),
-            disable_web_page_preview=True,
         )
     if len(exams) > MAX_LISTED:
         await message.answer(
@@ -101,7 +100,6 @@ async def got_link(
     await message.answer(
         _("Saved.") + "\n\n" + teacher_card(exam, settings.tz, actor.locale),
         reply_markup=exam_links(exam.id, roll=exam.kind == EventKind.EXAM),
-        disable_web_page_preview=True,
     )
 
 

@@ -7,7 +7,7 @@ import math
 from datetime import datetime, timedelta
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.enums import ChatAction
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
@@ -29,6 +29,7 @@ from bot.domain.roll import (
     recording_file_name,
 )
 from bot.domain.timezones import format_clock, format_moment
+from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
 from bot.keyboards.callbacks import RollCB
 from bot.keyboards.roll import (
@@ -145,11 +146,8 @@ def roll_markup(view: RollView, page: int) -> InlineKeyboardMarkup:
 async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
     if not isinstance(query.message, Message):
         return
-    try:
-        await query.message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in str(exc):  # a double tap: the message already says this
-            raise
+    # A double tap's identical edit counts as done in the request layer (bot.notify.retry).
+    await query.message.edit_text(text, reply_markup=markup)
 
 
 async def _show_roll(
@@ -462,12 +460,15 @@ async def _send_sheet(
 ) -> None:
     if not isinstance(query.message, Message):
         return
-    sheet, name = build_sheet(view, settings, locale)
-    await query.message.answer_document(
-        BufferedInputFile(sheet_xlsx(sheet), filename=f"{name}.xlsx"),
-        caption=_("Attendance sheet: {title}").format(title=exam_title(view.exam)),
-    )
-    await query.message.answer_document(BufferedInputFile(sheet_csv(sheet), filename=f"{name}.csv"))
+    async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
+        sheet, name = build_sheet(view, settings, locale)
+        await query.message.answer_document(
+            BufferedInputFile(sheet_xlsx(sheet), filename=f"{name}.xlsx"),
+            caption=_("Attendance sheet: {title}").format(title=exam_title(view.exam)),
+        )
+        await query.message.answer_document(
+            BufferedInputFile(sheet_csv(sheet), filename=f"{name}.csv")
+        )
 
 
 async def got_ticket_list(
