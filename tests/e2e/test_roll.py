@@ -474,6 +474,12 @@ async def test_tickets_from_a_list_the_teacher_sends(api: FakeBotAPI, seeded: Bo
     ids = {s: await student_id(runner, s) for s in ("Иванова", "Каримов", "Соколова")}
     runner.at(histology.starts_at)
     roll = await open_roll(api, teacher, "Гистология")
+    # A computer test: the regulation gives no closing text, and the console offers none.
+    after = api.mark()
+    teacher.click(roll, cb(histology.id, "texts"))
+    aloud = await api.next_message(teacher.id, after=after)
+    assert "no closing text for a computer test" in aloud["text"]
+    assert "прошли" not in aloud["text"] and "компьютерное тестирование" in aloud["text"]
     for surname in ("Иванова", "Соколова"):
         roll, _ = await tap(
             runner, api, teacher, roll, cb(histology.id, "mark", ids[surname], "present")
