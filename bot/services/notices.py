@@ -193,12 +193,14 @@ def _render_statement(
         return Rendered(
             _(
                 "⚖️ {name} (group {group}) filed appeal №{number} about {title}; the dean's "
-                "office will decide. The appeal says:\n{text}"
+                "office will decide. Violation of the procedure: {violation}. The appeal "
+                "says:\n{text}"
             ).format(
                 name=escape(statement.student.full_name),
                 group=escape(statement.student.group.name),
                 number=statement.id,
                 title=exam_title(exam),
+                violation=violation_name(statement.violation),
                 text=escape(statement.text),
             )
         )
