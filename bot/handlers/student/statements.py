@@ -7,6 +7,7 @@ nothing; an album of photos arrives as separate updates and all of them join the
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from html import escape
 from typing import Any
 
@@ -217,16 +218,26 @@ def _violations() -> InlineKeyboardMarkup:
     return appeal_violations((v.value, violation_name(v.value)) for v in AppealViolation)
 
 
+async def _chosen(
+    query: CallbackQuery, state: FSMContext, field: str, value: str, *, allowed: type[StrEnum]
+) -> bool:
+    """A reason or a violation pressed: kept in the draft, the description asked next;
+    False for a value that is none of `allowed` (a forged or stale button)."""
+    if value not in allowed._value2member_map_:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return False
+    await state.update_data({field: value})
+    await state.set_state(StatementForm.text)
+    await query.answer()
+    return True
+
+
 async def chose_violation(
     query: CallbackQuery, callback_data: StmtViolationCB, state: FSMContext
 ) -> None:
-    if callback_data.violation not in AppealViolation._value2member_map_:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    await state.update_data(violation=callback_data.violation)
-    await state.set_state(StatementForm.text)
-    await query.answer()
-    await edit_pressed(query, appeal_prompt(callback_data.violation))
+    value = callback_data.violation
+    if await _chosen(query, state, "violation", value, allowed=AppealViolation):
+        await edit_pressed(query, appeal_prompt(value))
 
 
 async def violation_needed(message: Message) -> None:
@@ -277,13 +288,8 @@ async def window_typed(message: Message, state: FSMContext) -> None:
 async def chose_reason(
     query: CallbackQuery, callback_data: StmtReasonCB, state: FSMContext
 ) -> None:
-    if callback_data.reason not in AbsenceReason._value2member_map_:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    await state.update_data(reason=callback_data.reason)
-    await state.set_state(StatementForm.text)
-    await query.answer()
-    await edit_pressed(query, _("Describe the reason in a few words."))
+    if await _chosen(query, state, "reason", callback_data.reason, allowed=AbsenceReason):
+        await edit_pressed(query, _("Describe the reason in a few words."))
 
 
 async def text_typed(message: Message, state: FSMContext) -> None:
