@@ -1,5 +1,5 @@
-"""Command line: `python -m bot` runs the bot; subcommands import, invite, export, exam, faculty
-and db."""
+"""Command line: `python -m bot` runs the bot; subcommands import, invite, export, exam, faculty,
+demo and db."""
 
 from __future__ import annotations
 
@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("exam_id", type=int)
     export.add_argument("--format", dest="fmt", choices=["xlsx", "csv"], default="xlsx")
     export.add_argument("--output", type=Path, help="file to write (default: a name from the exam)")
+    sub.add_parser(
+        "demo", help="fill an empty database with a demo faculty and session, print invites"
+    )
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     return parser
@@ -103,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             from bot.cli import export_roll_cli
 
             return asyncio.run(export_roll_cli(settings, args.exam_id, args.fmt, args.output))
+        if command == "demo":
+            from bot.demo import demo_cli
+
+            return asyncio.run(demo_cli(settings))
         if command == "outbox":
             from bot.cli import show_outbox
 

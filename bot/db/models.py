@@ -369,6 +369,8 @@ class Statement(Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=StatementStatus.SUBMITTED.value)
     reason: Mapped[str | None] = mapped_column(String(16))
+    # An appeal: which part of the procedure it says was violated (AppealViolation).
+    violation: Mapped[str | None] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text, default="")
     time_zone: Mapped[str | None] = mapped_column(String(64))
     window: Mapped[str | None] = mapped_column(String(255))

@@ -145,22 +145,25 @@ def opening_text(
     )
 
 
-def closing_text(form: ExamForm, counts: Counts) -> str:
-    """What the teacher says at the end, word for word as in the regulation.
+def closing_text(form: ExamForm, counts: Counts) -> str | None:
+    """What the teacher says at the end, word for word as in the regulation; None for a
+    computer test, whose procedure in the table prescribes no closing text (the conference
+    ends after the roll call, before the test itself).
 
     N is everybody on the list; students still unmarked or in a running outage are in N but
     in none of X, Y, Z, so the caller should settle them first.
     """
     x, y, z, n = counts.present, counts.excused, counts.absent, counts.total
+    if form is ExamForm.TEST:
+        return None
     if form is ExamForm.WRITTEN:
         return (
             f"На экзамене письменную работу выполнили {x} чел. из {n} чел., "
             f"{y} чел. не явились по уважительной причине, {z} чел. — без уважительной причины."
         )
-    done = "компьютерное тестирование" if form is ExamForm.TEST else "устное собеседование"
     return (
-        f"На экзамене {done} прошли {x} чел., {y} чел. не явились по уважительной причине, "
-        f"{z} чел. — без уважительной причины. Всего по списку {n} чел."
+        f"На экзамене устное собеседование прошли {x} чел., {y} чел. не явились по "
+        f"уважительной причине, {z} чел. — без уважительной причины. Всего по списку {n} чел."
     )
 
 
@@ -185,24 +188,48 @@ def _clean_part(text: str) -> str:
     return " ".join(text.split())
 
 
-def recording_file_name(discipline: str, starts_local: datetime, group: str, teacher: str) -> str:
-    """«Дисциплина _ дата _ экзамен _ время начала _ группа _ ФИО преподавателя», safe as a
-    Windows file name, without an extension (the recorder adds its own).
+def recording_file_name(
+    discipline: str,
+    starts_local: datetime,
+    group: str,
+    teacher: str,
+    *,
+    form: ExamForm = ExamForm.ORAL,
+) -> str:
+    """«Дисциплина _ дата _ экзамен _ время начала _ группа _ ФИО преподавателя» (the oral
+    procedure's format), safe as a Windows file name, without an extension (the recorder
+    adds its own). Written work has its own format in the table, with no «экзамен» part:
+    «Дисциплина _ дата промежуточной аттестации _ время промежуточной аттестации _ группа _
+    ФИО преподавателя».
 
     The time is "09.00": a colon is not allowed in Windows names. A part left empty by the
     cleaning becomes "-" so that the structure stays readable.
     """
+    label = None if form is ExamForm.WRITTEN else "экзамен"
+    return _file_name(discipline, starts_local, group, teacher, label=label)
+
+
+def sheet_file_name(discipline: str, starts_local: datetime, group: str, teacher: str) -> str:
+    """The attendance sheet's file name: the recording's, with «ведомость» in the middle."""
+    return _file_name(discipline, starts_local, group, teacher, label="ведомость")
+
+
+def _file_name(
+    discipline: str, starts_local: datetime, group: str, teacher: str, *, label: str | None
+) -> str:
     parts = [
         _clean_part(discipline) or "-",
         f"{starts_local:%d.%m.%Y}",
-        "экзамен",
+        *([label] if label else []),
         f"{starts_local:%H.%M}",
         _clean_part(group) or "-",
         _clean_part(teacher) or "-",
     ]
+    # The last two parts are the group and the teacher, whatever comes before them.
+    teacher_at, group_at = len(parts) - 1, len(parts) - 2
     # Shorten the discipline first (the longest and the least needed to find the file), then
     # the teacher, then the group; each keeps at least one character.
-    for index in (0, 5, 4):
+    for index in (0, teacher_at, group_at):
         excess = len(_SEPARATOR.join(parts)) - MAX_FILE_NAME
         if excess <= 0:
             break

@@ -65,6 +65,37 @@ def document_accepted(mime_type: str | None, size: int | None) -> str | None:
 MIN_APPEAL_TEXT = 30  # the appeal must name the concrete violation of the procedure
 
 
+class AppealViolation(StrEnum):
+    """What part of the procedure an appeal says was violated: the steps of the table's
+    procedures (oral interview, computer test, written work) a student can witness."""
+
+    IDENTIFICATION = "identification"  # identity checked by record book or passport
+    TICKET = "ticket"  # the ticket or task handed out as announced
+    PREPARATION = "preparation"  # the time to prepare (or to write) announced and given
+    TECHNICAL = "technical"  # §2.8: a failure not fixed in 15 minutes ends the attempt
+    RECORDING = "recording"  # the conference recorded from the opening to the closing text
+    OTHER = "other"  # another step of the procedure, described in the text
+
+
+class AppealProblem(StrEnum):
+    NO_VIOLATION = "no_violation"  # nothing (or something unknown) chosen
+    TOO_SHORT = "too_short"  # the description does not say what happened
+
+
+def appeal_problem(violation: str | None, text: str) -> AppealProblem | None:
+    """None if the appeal may be sent: a violation of the procedure is chosen and described.
+
+    Disagreement with the grade alone ("Я не согласен с выставленной оценкой и прошу её
+    пересмотреть") is no ground under the table ("указав на конкретное нарушение в
+    процедуре"), so the choice comes first, whatever the text says.
+    """
+    if violation not in AppealViolation._value2member_map_:
+        return AppealProblem.NO_VIOLATION
+    if len(text.strip()) < MIN_APPEAL_TEXT:
+        return AppealProblem.TOO_SHORT
+    return None
+
+
 def appeal_deadline(grade_posted_at: datetime, zone: ZoneInfo) -> datetime:
     """The end of the day after the grade was posted (23:59:59.999999), in the university's
     zone, as an aware UTC moment: the seed's table, "не позднее следующего дня"."""

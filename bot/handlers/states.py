@@ -25,6 +25,7 @@ class StatementForm(StatesGroup):
     zone = State()
     window = State()
     reason = State()
+    violation = State()  # an appeal: what part of the procedure was violated
     text = State()
     files = State()
     preview = State()

@@ -50,6 +50,17 @@ class StmtReasonCB(CallbackData, prefix="st-why"):
     reason: str
 
 
+class StmtViolationCB(CallbackData, prefix="st-viol"):
+    violation: str  # an AppealViolation; checked again when the statement is sent
+
+
+class StmtZoneCB(CallbackData, prefix="st-tz"):
+    """Take a time-zone statement's zone as one's own (the service checks the statement
+    is the presser's)."""
+
+    statement_id: Id
+
+
 class StmtActCB(CallbackData, prefix="st-act"):
     action: str  # "done" (no more files) | "send" | "edit" | "cancel" | "skip"
 

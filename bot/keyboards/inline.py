@@ -20,7 +20,9 @@ from bot.keyboards.callbacks import (
     StmtExamCB,
     StmtKindCB,
     StmtReasonCB,
+    StmtViolationCB,
     StmtWithdrawCB,
+    StmtZoneCB,
     TzCB,
 )
 
@@ -93,6 +95,24 @@ def absence_reasons() -> InlineKeyboardMarkup:
     kb.button(text=_("Family circumstances"), callback_data=StmtReasonCB(reason="family"))
     kb.button(text=_("Other"), callback_data=StmtReasonCB(reason="other"))
     kb.adjust(1)
+    return kb.as_markup()
+
+
+def appeal_violations(items: Iterable[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """(violation, label) pairs, one a row."""
+    kb = InlineKeyboardBuilder()
+    for violation, label in items:
+        kb.button(text=label, callback_data=StmtViolationCB(violation=violation))
+    kb.adjust(1)
+    return kb.as_markup()
+
+
+def take_statement_zone(statement_id: int, zone: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(
+        text=_("🌍 Show times in {zone}").format(zone=zone),
+        callback_data=StmtZoneCB(statement_id=statement_id),
+    )
     return kb.as_markup()
 
 

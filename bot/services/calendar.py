@@ -1,4 +1,5 @@
-"""A student's schedule as an iCalendar (.ics) file, importable into any calendar app."""
+"""A student's or a teacher's schedule as an iCalendar (.ics) file, importable into any
+calendar app."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from bot.services.schedule import ScheduleItem
 from bot.services.texts import form_label, kind_label
 
 
-def schedule_ics(items: list[ScheduleItem], now: datetime, institution: str) -> bytes:
+def schedule_ics(
+    items: list[ScheduleItem], now: datetime, institution: str, *, for_teacher: bool = False
+) -> bytes:
+    """`for_teacher`: the group (and subgroup) in each title, as a teacher has many."""
     cal = Calendar()
     cal.add("prodid", "-//Examinator//exam session//EN")
     cal.add("version", "2.0")
@@ -26,9 +30,14 @@ def schedule_ics(items: list[ScheduleItem], now: datetime, institution: str) -> 
         event.add("dtstamp", now)
         event.add("dtstart", item.starts_at)
         event.add("dtend", item.starts_at + timedelta(minutes=exam.duration_min))
-        event.add("summary", f"{exam.discipline.name} — {kind_label(exam.kind)}")
+        summary = f"{exam.discipline.name} — {kind_label(exam.kind)}"
         details = [_("Form: {form}").format(form=form_label(exam.form))]
-        if exam.teacher is not None:
+        if for_teacher:
+            summary += ", " + _("group {group}").format(group=exam.group.name)
+            if item.subgroup is not None:
+                details.append(_("Subgroup: {number}").format(number=item.subgroup))
+        event.add("summary", summary)
+        if exam.teacher is not None and not for_teacher:
             details.append(_("Teacher: {name}").format(name=exam.teacher.full_name))
         if exam.link:
             details.append(_("Conference: {url}").format(url=exam.link))

@@ -36,7 +36,7 @@ from bot.domain.reminders import NoticeKind, Planned
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment
 from bot.services.reminders import queue
-from bot.services.texts import grade_name, kind_label, kind_name, reason_name
+from bot.services.texts import grade_name, kind_label, kind_name, reason_name, violation_name
 
 # The letter's own wording is plain Russian (it is a document for the dean's office, not a
 # reply in the user's language); shared labels (kinds, reasons, grades, dates) come from
@@ -253,6 +253,8 @@ def letter_text(
     ]
     if statement.reason:
         lines.append(f"Причина: {reason_name(statement.reason)}")
+    if statement.violation:
+        lines.append(f"Нарушение процедуры: {violation_name(statement.violation)}")
     if statement.time_zone:
         lines.append(f"Часовой пояс студента: {statement.time_zone}")
         lines.append(f"Удобное время: {statement.window or '—'}")

@@ -90,6 +90,7 @@ async def collect(session: AsyncSession, student: Student, user: User) -> MyData
                 "kind": s.kind,
                 "status": s.status,
                 "reason": s.reason,
+                "violation": s.violation,
                 "text": s.text,
                 "time_zone": s.time_zone,
                 "preferred_time": s.window,

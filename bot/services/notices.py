@@ -19,7 +19,7 @@ from bot.domain.links import normalize_link
 from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment, resolve_timezone
-from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB
+from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB, StmtZoneCB
 from bot.services.desk_notices import DESK_KINDS, render_desk_notice
 from bot.services.plan_notices import PLAN_KINDS, render_plan_notice
 from bot.services.rendered import Rendered
@@ -31,6 +31,7 @@ from bot.services.texts import (
     kind_name,
     reason_name,
     schedule_card,
+    violation_name,
     when_line,
 )
 
@@ -103,7 +104,10 @@ async def render_notice(
         if notice.kind in ROLL_KINDS:
             return await render_roll_notice(session, notice, exam, settings, locale, user_tz)
         if statement is not None:
-            return _render_statement(notice, statement, exam, settings.tz, locale, extra, grade)
+            own_zone = user.tz if user is not None else None
+            return _render_statement(
+                notice, statement, exam, settings.tz, locale, extra, grade, own_zone=own_zone
+            )
         return _render(notice, exam, settings.tz, user_tz, locale)
 
 
@@ -115,6 +119,8 @@ def _render_statement(
     locale: str,
     sheets: tuple[tuple[str, str], ...] = (),
     grade: str | None = None,
+    *,
+    own_zone: str | None = None,
 ) -> Rendered | None:
     kind = kind_name(statement.kind)
     appeal = statement.kind == StatementKind.APPEAL
@@ -188,12 +194,14 @@ def _render_statement(
         return Rendered(
             _(
                 "⚖️ {name} (group {group}) filed appeal №{number} about {title}; the dean's "
-                "office will decide. The appeal says:\n{text}"
+                "office will decide. Violation of the procedure: {violation}. The appeal "
+                "says:\n{text}"
             ).format(
                 name=escape(statement.student.full_name),
                 group=escape(statement.student.group.name),
                 number=statement.id,
                 title=exam_title(exam),
+                violation=violation_name(statement.violation),
                 text=escape(statement.text),
             )
         )
@@ -219,6 +227,12 @@ def _render_statement(
             )
         if statement.reason:
             lines.append(_("Reason: {reason}").format(reason=reason_name(statement.reason)))
+        if statement.violation:
+            lines.append(
+                _("Violation of the procedure: {violation}").format(
+                    violation=violation_name(statement.violation)
+                )
+            )
         if statement.text:
             lines.append(escape(statement.text))
         if grade:
@@ -277,6 +291,17 @@ def _render_statement(
         return Rendered(
             text,
             buttons=((_("💬 Answer"), StmtAddDocsCB(statement_id=statement.id).pack()),),
+        )
+    if action == "approve" and statement.time_zone and statement.time_zone != own_zone:
+        # The approved zone is where the student lives: offer it as theirs (as /tz would).
+        return Rendered(
+            text,
+            buttons=(
+                (
+                    _("🌍 Show times in {zone}").format(zone=escape(statement.time_zone)),
+                    StmtZoneCB(statement_id=statement.id).pack(),
+                ),
+            ),
         )
     return Rendered(text)
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TypeVarTuple
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,7 @@ from bot.config import Settings
 from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Statement, Student
 from bot.domain.roll import Grade, Mark, effective_mark
 from bot.domain.statements import StatementKind, StatementStatus
-from bot.services.sheets import Table
+from bot.services.sheets import Chart, Table
 from bot.services.texts import grade_name, kind_name, mark_name
 
 _Ts = TypeVarTuple("_Ts")
@@ -146,6 +147,14 @@ async def _additional(
                 reason,
             )
         )
+    per_discipline = Counter(str(row[3]) for row in table_rows)
+    disciplines = sorted(per_discipline)
+    totals = [_("Total: {count}").format(count=len(table_rows))] + [
+        ngettext("{discipline}: {count} student", "{discipline}: {count} students", count).format(
+            discipline=discipline, count=count
+        )
+        for discipline, count in ((d, per_discipline[d]) for d in disciplines)
+    ]
     return Table(
         title=_("Additional session: students to sit again"),
         header_lines=header,
@@ -160,9 +169,16 @@ async def _additional(
             _("Reason"),
         ],
         rows=table_rows,
-        totals=[_("Total: {count}").format(count=len(table_rows))],
+        totals=totals,
         text_columns=frozenset({2, 6}),
         sheet_name=_("Additional session"),
+        chart=Chart(
+            title=_("Students to sit again, by discipline"),
+            sheet_name=_("By discipline"),
+            category_caption=_("Discipline"),
+            categories=disciplines,
+            series=[(_("Students"), [per_discipline[d] for d in disciplines])],
+        ),
     )
 
 
@@ -312,4 +328,27 @@ async def _attendance(
         rows=table_rows,
         text_columns=frozenset({2}),
         sheet_name=_("Attendance"),
+        chart=_attendance_chart(table_rows),
+    )
+
+
+def _attendance_chart(rows: list[tuple[str | int, ...]]) -> Chart:
+    """Stacked bars, one an exam (group — discipline, date): present, valid reason, no
+    valid reason, not marked — the table's columns 5-9."""
+    return Chart(
+        title=_("Attendance by group and exam"),
+        sheet_name=_("Chart"),
+        category_caption=_("Group — exam"),
+        categories=[f"{row[2]} — {row[3]}, {row[4]}" for row in rows],
+        series=[
+            (caption, [int(row[column]) for row in rows])
+            for caption, column in (
+                (_("Present"), 6),
+                (_("Valid reason"), 7),
+                (_("No valid reason"), 8),
+                (_("Not marked"), 9),
+            )
+        ],
+        y_title=_("Students"),
+        stacked=True,
     )

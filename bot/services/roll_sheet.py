@@ -7,7 +7,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.domain.exams import ExamForm
-from bot.domain.roll import closing_text, count, recording_file_name
+from bot.domain.roll import closing_text, count, sheet_file_name
 from bot.domain.timezones import format_moment
 from bot.services.roll import RollView
 from bot.services.sheets import Sheet, SheetRow
@@ -43,6 +43,7 @@ def build_sheet(view: RollView, settings: Settings, locale: str) -> tuple[Sheet,
         )
         for number, line in enumerate(view.lines, start=1)
     ]
+    closing = closing_text(ExamForm(exam.form), count(x.mark for x in view.lines))
     sheet = Sheet(
         title=_("Attendance sheet: {discipline}, group {group}, {when}").format(
             discipline=exam.discipline.name,
@@ -61,9 +62,9 @@ def build_sheet(view: RollView, settings: Settings, locale: str) -> tuple[Sheet,
             _("Ticket"),
         ],
         rows=rows,
-        totals=[closing_text(ExamForm(exam.form), count(x.mark for x in view.lines))],
+        totals=[closing] if closing is not None else [],
     )
-    name = recording_file_name(
+    name = sheet_file_name(
         exam.discipline.name, exam.starts_at.astimezone(uni), exam.group.name, teacher
-    ).replace(" _ экзамен _ ", " _ ведомость _ ")
+    )
     return sheet, name

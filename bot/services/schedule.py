@@ -75,6 +75,29 @@ async def teacher_exams(session: AsyncSession, teacher: Teacher, now: datetime) 
     return [e for e in exams if last_end(e) > now or _roll_still_open(e, now)]
 
 
+async def teacher_schedule(
+    session: AsyncSession, teacher: Teacher, now: datetime
+) -> list[ScheduleItem]:
+    """The teacher's exams and consultations not yet over, one item per sitting: each
+    regular subgroup at its own start (an individual sitting of one student is the
+    dean's arrangement, listed as well), soonest first."""
+    exams = await session.scalars(
+        select(Exam)
+        .where(Exam.teacher_id == teacher.id, Exam.cancelled_at.is_(None))
+        .options(*_with_details(), selectinload(Exam.subgroups))  # type: ignore[arg-type]
+        .order_by(Exam.starts_at, Exam.id)
+    )
+    items = []
+    for exam in exams:
+        sittings = [
+            ScheduleItem(exam=exam, starts_at=s.starts_at, subgroup=s.number)
+            for s in sorted(exam.subgroups, key=lambda s: (s.starts_at, s.number))
+        ] or [ScheduleItem(exam=exam, starts_at=exam.starts_at)]
+        items += [item for item in sittings if item.ends_at > now]
+    items.sort(key=lambda i: (i.starts_at, i.exam.id, i.subgroup or 0))
+    return items
+
+
 def _roll_still_open(exam: Exam, now: datetime) -> bool:
     return (
         exam.kind == EventKind.EXAM

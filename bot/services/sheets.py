@@ -13,6 +13,7 @@ from dataclasses import astuple, dataclass, field, fields
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from openpyxl import Workbook
     from openpyxl.cell.cell import Cell
 
 SHEET_NAME = "Ведомость"
@@ -51,6 +52,21 @@ class Sheet:
 
 
 @dataclass(frozen=True)
+class Chart:
+    """A bar chart on a sheet of its own, beside the table: one bar group a category, one
+    bar (or stacked part) a series. The numbers are written on that sheet too, so the
+    chart stays editable in Excel."""
+
+    title: str
+    sheet_name: str
+    category_caption: str  # the caption over the categories' column
+    categories: list[str]
+    series: list[tuple[str, list[int]]]  # (caption, one value per category)
+    y_title: str = ""
+    stacked: bool = False
+
+
+@dataclass(frozen=True)
 class Table:
     """Any table: a title, free lines above, captions, rows, free lines below."""
 
@@ -61,6 +77,7 @@ class Table:
     totals: list[str] = field(default_factory=list)
     text_columns: frozenset[int] = frozenset()  # 0-based: identifiers, never numbers
     sheet_name: str = SHEET_NAME
+    chart: Chart | None = None
 
 
 def _check(sheet: Sheet) -> None:
@@ -165,9 +182,48 @@ def table_xlsx(sheet: Table) -> bytes:
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
 
+    if sheet.chart is not None and sheet.chart.categories:
+        _chart_sheet(workbook, sheet.chart)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# Excel draws a chart of this many categories legibly; the rest stay in the table.
+MAX_CHART_CATEGORIES = 60
+
+
+def _chart_sheet(workbook: Workbook, chart: Chart) -> None:
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    ws = workbook.create_sheet(chart.sheet_name[:31])
+    categories = chart.categories[:MAX_CHART_CATEGORIES]
+    _as_text(ws.cell(row=1, column=1), chart.category_caption)
+    ws.cell(row=1, column=1).font = Font(bold=True)
+    for col, (caption, _values) in enumerate(chart.series, start=2):
+        _as_text(ws.cell(row=1, column=col), caption)
+        ws.cell(row=1, column=col).font = Font(bold=True)
+    for row, category in enumerate(categories, start=2):
+        _as_text(ws.cell(row=row, column=1), category)
+        for col, (_caption, values) in enumerate(chart.series, start=2):
+            ws.cell(row=row, column=col, value=values[row - 2])
+    ws.column_dimensions["A"].width = min(_MAX_WIDTH, max(len(c) for c in categories) + 2)
+    last = len(categories) + 1
+    bars = BarChart()
+    bars.type = "bar"  # horizontal: long "group — discipline" labels stay readable
+    bars.title = chart.title
+    bars.y_axis.title = chart.y_title
+    if chart.stacked:
+        bars.grouping = "stacked"
+        bars.overlap = 100
+    data = Reference(ws, min_col=2, max_col=len(chart.series) + 1, min_row=1, max_row=last)
+    bars.add_data(data, titles_from_data=True)
+    bars.set_categories(Reference(ws, min_col=1, min_row=2, max_row=last))
+    bars.height = max(7.5, 0.6 * len(categories) + 3)  # cm: room for every label
+    bars.width = 24
+    ws.add_chart(bars, f"{get_column_letter(len(chart.series) + 3)}2")
 
 
 def _csv_safe(value: str) -> str:

@@ -26,17 +26,19 @@ from bot.db.models import (
     Subgroup,
     SubgroupMember,
     Teacher,
+    User,
 )
 from bot.domain.reminders import NoticeKind, Planned, change_notice, stamp
 from bot.domain.statements import (
     MAX_FILES,
-    MIN_APPEAL_TEXT,
     StatementKind,
     StatementStatus,
     absence_open,
     appeal_open,
+    appeal_problem,
     timezone_open,
 )
+from bot.domain.timezones import parse_timezone
 from bot.services.deanery_mail import queue_statement_mail
 from bot.services.reminders import deanery_recipients, plan_exam, queue
 from bot.services.roll import mark_excused_by_statement
@@ -131,7 +133,8 @@ async def submit(
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     if kind is StatementKind.ABSENCE and not (draft.get("reason") and draft.get("text")):
         return SubmitResult(SubmitOutcome.INCOMPLETE)
-    if kind is StatementKind.APPEAL and len(str(draft.get("text") or "").strip()) < MIN_APPEAL_TEXT:
+    violation = draft.get("violation") if kind is StatementKind.APPEAL else None
+    if kind is StatementKind.APPEAL and appeal_problem(violation, str(draft.get("text") or "")):
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     statement = Statement(
         student_id=student.id,
@@ -139,6 +142,7 @@ async def submit(
         kind=kind.value,
         status=StatementStatus.SUBMITTED.value,
         reason=draft.get("reason"),
+        violation=violation,
         text=str(draft.get("text") or ""),
         time_zone=draft.get("time_zone"),
         window=draft.get("window"),
@@ -195,6 +199,29 @@ async def withdraw(
     statement.decided_at = now
     await session.flush()
     return statement
+
+
+async def take_zone(
+    session: AsyncSession, student: Student | None, user: User, statement_id: int
+) -> str | None:
+    """Sets the zone of the student's own time-zone statement as their zone (whatever its
+    status: the student lives there either way); None if the statement is not theirs."""
+    statement = await session.get(Statement, statement_id)
+    if (
+        student is None
+        or statement is None
+        or statement.student_id != student.id
+        or statement.kind != StatementKind.TIMEZONE
+        or not statement.time_zone
+    ):
+        return None
+    # Stored as typed and checked then; checked again, as /tz would, before it is used.
+    zone = parse_timezone(statement.time_zone)
+    if zone is None:
+        return None
+    user.tz = zone
+    await session.flush()
+    return zone
 
 
 async def faculty_of(session: AsyncSession, statement: Statement) -> int | None:

@@ -21,7 +21,7 @@ from bot.domain.exams import EventKind, ExamForm
 from bot.domain.imports import RowError
 from bot.domain.plans import ShareExcess
 from bot.domain.roll import Grade, Mark
-from bot.domain.statements import AbsenceReason, StatementKind, StatementStatus
+from bot.domain.statements import AbsenceReason, AppealViolation, StatementKind, StatementStatus
 from bot.domain.timezones import format_clock, format_moment, same_wall_clock, utc_offset_label
 from bot.services.imports import ImportReport
 from bot.services.reminders import PlanReport
@@ -306,6 +306,18 @@ def reason_name(reason: str | None) -> str:
         AbsenceReason.FAMILY.value: _("family circumstances"),
         AbsenceReason.OTHER.value: _("other"),
     }.get(reason or "", "")
+
+
+def violation_name(violation: str | None) -> str:
+    """The part of the exam procedure an appeal says was violated (the table's steps)."""
+    return {
+        AppealViolation.IDENTIFICATION.value: _("identification of the students"),
+        AppealViolation.TICKET.value: _("the ticket or task handed out"),
+        AppealViolation.PREPARATION.value: _("the time to prepare or to write"),
+        AppealViolation.TECHNICAL.value: _("the technical-failure rule (15 minutes)"),
+        AppealViolation.RECORDING.value: _("the recording of the exam"),
+        AppealViolation.OTHER.value: _("another step of the procedure"),
+    }.get(violation or "", violation or "")
 
 
 def mark_name(mark: str) -> str:

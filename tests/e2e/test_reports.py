@@ -83,6 +83,17 @@ def sheet_rows(call: Call) -> list[list[object]]:
     return [list(row) for row in ws.iter_rows(values_only=True)]
 
 
+def chart_data(call: Call, sheet: str) -> list[list[object]]:
+    """The rows of the chart's sheet; fails unless it holds a bar chart over them."""
+    book = load_workbook(io.BytesIO(call.files["document"][1]))
+    assert sheet in book.sheetnames, book.sheetnames
+    ws = book[sheet]
+    # openpyxl reads charts back since 2.5: the drawing is really in the file.
+    [chart] = ws._charts
+    assert chart.tagname == "barChart"
+    return [list(row) for row in ws.iter_rows(values_only=True)]
+
+
 async def test_dean_and_admin_reports(api: FakeBotAPI, seeded: BotRunner) -> None:
     await seed_roll(seeded)
     dean = api.user(13001, language_code="ru")
@@ -100,6 +111,14 @@ async def test_dean_and_admin_reports(api: FakeBotAPI, seeded: BotRunner) -> Non
         "Соколова Анна Дмитриевна": "неявка по уважительной причине",
     }  # Фёдоров is of another faculty
     assert all(r[4] == "23.12.2026" for r in table)
+    # The count per discipline: under the table, and as a chart on a sheet of its own.
+    assert [r[0] for r in rows if isinstance(r[0], str) and r[0].startswith("Латинский")] == [
+        "Латинский язык: 3 студента"
+    ]
+    assert chart_data(xlsx, "По дисциплинам") == [
+        ["Дисциплина", "Студенты"],
+        ["Латинский язык", 3],
+    ]
     parsed = list(
         csv.reader(io.StringIO(csv_call.files["document"][1].decode("utf-8-sig")), delimiter=";")
     )
@@ -109,6 +128,12 @@ async def test_dean_and_admin_reports(api: FakeBotAPI, seeded: BotRunner) -> Non
     table = [r for r in sheet_rows(xlsx) if isinstance(r[0], int)]
     [latin] = [r for r in table if r[3] == "Латинский язык"]
     assert latin[5:10] == [3, 1, 2, 0, 0]  # on the roll, present, valid reason, absent, unmarked
+    # The chart sheet: one stacked bar an exam, with the numbers beside it.
+    data = chart_data(xlsx, "Диаграмма")
+    assert data[0] == ["Группа — экзамен", "Присутствовали", *data[0][2:]]
+    [latin_bar] = [r for r in data[1:] if "Латинский язык" in str(r[0])]
+    assert latin_bar == ["1102 — Латинский язык, 23.12.2026", 1, 2, 0, 0]
+    assert len(data) == len(table) + 1
 
     xlsx, _csv = await fetch_report(api, dean, "Заявления по экзаменам")
     [row] = [r for r in sheet_rows(xlsx) if isinstance(r[0], int)]

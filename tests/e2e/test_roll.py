@@ -420,20 +420,26 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
     menu = await say(api, ivanova, "/statement")
     chosen = await press(api, ivanova, menu, button(menu, "Латинский язык")["callback_data"])
     assert "24 декабря 2026" in chosen["text"]
-    prompt = await press(api, ivanova, chosen, button(chosen, "Апелляция")["callback_data"])
-    assert "нарушение процедуры" in prompt["text"] or "нарушени" in prompt["text"]
+    question = await press(api, ivanova, chosen, button(chosen, "Апелляция")["callback_data"])
+    assert "нарушени" in question["text"]
+    # Disagreement alone, with no violation chosen, is no appeal: asked again, nothing kept.
+    again = await say(api, ivanova, "Я не согласна с выставленной оценкой и прошу её пересмотреть")
+    assert "нарушен" in again["text"] and button(again, "идентификац")
+    prompt = await press(api, ivanova, again, button(again, "время на подготовку")["callback_data"])
+    assert "время на подготовку" in prompt["text"]
     short = await say(api, ivanova, "Не согласна с оценкой")
     assert "не менее 30" in short["text"]
     violation = "Преподаватель не дал времени на подготовку ответа, сразу начал опрос."
     files = await say(api, ivanova, violation)
     preview = await press(api, ivanova, files, button(files, "Готово")["callback_data"])
-    assert violation in preview["text"]
+    assert violation in preview["text"] and "время на подготовку" in preview["text"]
     after = api.mark()
     sent = await press(api, ivanova, preview, button(preview, "Отправить")["callback_data"])
     assert "№" in sent["text"]
     card = await api.next_message(group["id"], after=after)
     assert "Апелляция" in card["text"] or "апелляция" in card["text"]
     assert "неудовлетворительно" in card["text"] and violation in card["text"]
+    assert "Нарушение процедуры: время на подготовку" in card["text"]
     sheets = await api.wait_for("sendPhoto", chat_id=group["id"], after=after)
     assert sheets.ok
     told = await api.next_message(teacher.id, after=after)
@@ -447,6 +453,7 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
     async with runner.sessionmaker() as session:
         [appeal] = list(await session.scalars(select(Statement)))
     assert appeal.kind == "appeal" and appeal.status == "approved"
+    assert appeal.violation == "preparation"
     assert appeal.decided_by == dean.id and appeal.student_id == ids["Иванова"]
 
     # Каримов waits too long: after 23:59 of the next day the window is closed, and said so.
@@ -471,6 +478,12 @@ async def test_tickets_from_a_list_the_teacher_sends(api: FakeBotAPI, seeded: Bo
     ids = {s: await student_id(runner, s) for s in ("Иванова", "Каримов", "Соколова")}
     runner.at(histology.starts_at)
     roll = await open_roll(api, teacher, "Гистология")
+    # A computer test: the regulation gives no closing text, and the console offers none.
+    after = api.mark()
+    teacher.click(roll, cb(histology.id, "texts"))
+    aloud = await api.next_message(teacher.id, after=after)
+    assert "no closing text for a computer test" in aloud["text"]
+    assert "прошли" not in aloud["text"] and "компьютерное тестирование" in aloud["text"]
     for surname in ("Иванова", "Соколова"):
         roll, _ = await tap(
             runner, api, teacher, roll, cb(histology.id, "mark", ids[surname], "present")

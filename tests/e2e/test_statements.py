@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.db.models import Statement
-from bot.keyboards.callbacks import StmtAddDocsCB, StmtWithdrawCB
+from bot.db.models import Statement, User
+from bot.keyboards.callbacks import StmtAddDocsCB, StmtWithdrawCB, StmtZoneCB
 from tests.e2e.conftest import BotRunner, deanery_chat, join_by_invite, link_student, press, say
 from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
 
@@ -115,11 +115,23 @@ async def test_time_zone_statement_survives_a_restart_and_can_be_withdrawn(
         "Asia/Vladivostok",
         "14:00–18:00",
     )
+    # The zone is known now: one press makes it the student's own (no /tz asked for).
+    offer = button(done, "Asia/Vladivostok")
+    taken = await press(api, student, done, offer["callback_data"])
+    assert "Asia/Vladivostok" in taken["text"]
+    await seeded.settle()
+    async with seeded.sessionmaker() as session:
+        owner = await session.get(User, student.id)
+        assert owner is not None and owner.tz == "Asia/Vladivostok"
+    schedule = await say(api, student, "/schedule")
+    assert "UTC+10:00" in schedule["text"]
 
     # Someone else cannot withdraw it with a forged button; the owner can.
     other = api.user(11003, language_code="en")
     await link_student(api, other, "2611023", "Соколова")
     menu = await say(api, other, "/help")
+    forged = other.click(menu, StmtZoneCB(statement_id=statement.id).pack())
+    assert (await api.callback_answer(forged)).params.get("show_alert") is True
     forged = other.click(menu, StmtWithdrawCB(statement_id=statement.id).pack())
     answer = await api.callback_answer(forged)
     assert "cannot be withdrawn" in answer.params["text"]
@@ -279,6 +291,14 @@ async def test_time_zone_approved_dean_sets_time_teacher_confirms_student_moves(
     assert statement.status == "approved" and statement.teacher_confirmed_at is not None
     outcome = [m for m in api.messages(teacher.id) if "Statement №" in m.get("text", "")]
     assert len(outcome) == 1 and "is approved" in outcome[0]["text"]
+    # The student, who did not take the zone when filing, is offered it with the approval.
+    [approved] = [m for m in api.messages(student.id) if "is approved" in m.get("text", "")]
+    offer = button(approved, "Asia/Vladivostok")
+    taken = await press(api, student, approved, offer["callback_data"])
+    assert "Asia/Vladivostok" in taken["text"]
+    async with seeded.sessionmaker() as session:
+        owner = await session.get(User, student.id)
+        assert owner is not None and owner.tz == "Asia/Vladivostok"
 
 
 async def test_documents_follow_an_absence_statement_until_the_deadline(

@@ -136,3 +136,41 @@ async def test_invites_from_the_bot(api: FakeBotAPI, seeded: BotRunner) -> None:
 
         made = list(await session.scalars(select(Invite.role)))
     assert sorted(made) == ["dean", "dean", "teacher"]
+
+
+async def test_teacher_calendar_lists_what_they_run_with_the_link(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """/calendar for a teacher: their exams and consultations (nobody else's), with the
+    group in the title and the conference link; a student's /calendar is unchanged."""
+    from datetime import UTC, datetime
+
+    from icalendar import Calendar
+
+    token = await invite_token(seeded, InviteRole.TEACHER, "Смирнова Елена Викторовна")
+    teacher = api.user(6101, language_code="ru")
+    await say(api, teacher, f"/start {token}")
+    after = api.mark()
+    teacher.send("/calendar")
+    call = await api.wait_for("sendDocument", chat_id=teacher.id, after=after)
+    assert "конференц" in str(call.params.get("caption"))
+    filename, content = call.files["document"]
+    assert filename == "exams.ics"
+    events = sorted(Calendar.from_ical(content).walk("VEVENT"), key=lambda e: e.decoded("dtstart"))
+    assert [str(e.get("summary")) for e in events] == [
+        "Анатомия — консультация, группа 1101",
+        "Анатомия — экзамен, группа 1101",
+    ]
+    consultation, exam = events
+    assert consultation.decoded("dtstart") == datetime(2027, 1, 11, 11, 0, tzinfo=UTC)
+    assert (
+        str(consultation.get("url")) == "https://my.mts-link.ru/j/71234/1101-anatomy-consultation"
+    )
+    assert "Moodle" in str(exam.get("description"))
+
+    # A teacher with nothing ahead is told so, not sent an empty file.
+    token = await invite_token(seeded, InviteRole.TEACHER, "Никто Без Экзаменов")
+    idle = api.user(6102, language_code="en")
+    await say(api, idle, f"/start {token}")
+    reply = await say(api, idle, "/calendar")
+    assert "no upcoming exams or consultations to run" in reply["text"]

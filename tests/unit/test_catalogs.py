@@ -11,7 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "__": None}
+KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "__": None, "ngettext": (1, 2)}
 FIELD = re.compile(r"\{(\w*)[^{}]*\}")
 
 
@@ -36,7 +36,11 @@ def test_strings_are_found() -> None:
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_every_string_is_translated(lang: str) -> None:
     messages = catalog(lang)
-    missing = [s for s in sorted(source_strings()) if not (m := messages.get(s)) or not m.string]
+    missing = [
+        s
+        for s in sorted(source_strings())
+        if not (m := messages.get(s)) or not all(_forms(m.string))
+    ]
     assert not missing, f"untranslated in {lang} (run scripts/i18n, then translate): {missing}"
     fuzzy = [m.id for m in messages if m.id and m.fuzzy]
     assert not fuzzy, f"fuzzy in {lang}: {fuzzy}"
@@ -47,7 +51,14 @@ def test_translations_keep_the_fields(lang: str) -> None:
     for message in catalog(lang):
         if not message.id:
             continue
-        assert sorted(FIELD.findall(str(message.id))) == sorted(
-            FIELD.findall(str(message.string))
-        ), message.id
-        assert str(message.id).count("<b>") == str(message.string).count("<b>"), message.id
+        # A plural message: every form keeps the singular's fields ({count} included).
+        source = _forms(message.id)[0]
+        for form in _forms(message.string):
+            assert sorted(FIELD.findall(source)) == sorted(FIELD.findall(form)), message.id
+            assert source.count("<b>") == form.count("<b>"), message.id
+
+
+def _forms(value: str | tuple[str, ...] | list[str] | None) -> list[str]:
+    if value is None:
+        return [""]
+    return [value] if isinstance(value, str) else list(value)

@@ -170,3 +170,35 @@ def test_lead_times_accept_clock_and_iso_durations(text: str) -> None:
 def test_send_rate_above_telegrams_limit_is_refused() -> None:
     with pytest.raises(ConfigError, match="SEND_RATE"):
         load_settings(_env_file=None, send_rate=31)
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+def test_env_example_lists_every_setting() -> None:
+    named = {
+        line.lstrip("# ").split("=", 1)[0]
+        for line in EXAMPLE.read_text().splitlines()
+        if "=" in line and line.lstrip("# ")[:1].isupper()
+    }
+    assert {name.upper() for name in Settings.model_fields} <= named
+
+
+def test_env_example_optional_settings_are_commented_and_parse() -> None:
+    lines = [line for line in EXAMPLE.read_text().splitlines() if line and not line.startswith("#")]
+    assert [line.split("=", 1)[0] for line in lines] == ["BOT_TOKEN"]
+    # Each commented example, uncommented, is a valid value (WEBHOOK_* go together).
+    values = {
+        line[2:].split("=", 1)[0].lower(): line[2:].split("=", 1)[1]
+        for line in EXAMPLE.read_text().splitlines()
+        if line.startswith("# ") and "=" in line and line[2:3].isupper()
+    }
+    settings = load_settings(_env_file=None, bot_token=TOKEN, **values)
+    assert settings.webhook_url == "https://bot.example.org/telegram"
+
+
+def test_env_example_placeholder_token_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(EXAMPLE.read_text())
+    message = config_error()
+    assert "BOT_TOKEN" in message and "BotFather" in message
+    assert "PASTE" not in message  # a token, even a placeholder, is never echoed

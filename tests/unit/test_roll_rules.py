@@ -24,6 +24,7 @@ from bot.domain.roll import (
     outage_deadline,
     parse_ticket_list,
     recording_file_name,
+    sheet_file_name,
     split_alphabetical,
     subgroup_starts,
     tickets_by_last_digit,
@@ -113,14 +114,11 @@ ORAL_CLOSING = (
             "На экзамене письменную работу выполнили 21 чел. из 25 чел., 3 чел. не явились по "
             "уважительной причине, 1 чел. — без уважительной причины.",
         ),
-        (
-            ExamForm.TEST,
-            "На экзамене компьютерное тестирование прошли 21 чел., 3 чел. не явились по "
-            "уважительной причине, 1 чел. — без уважительной причины. Всего по списку 25 чел.",
-        ),
+        # The table's computer-test procedure ends with the roll call: no closing text.
+        (ExamForm.TEST, None),
     ],
 )
-def test_closing_text_word_for_word(form: ExamForm, expected: str) -> None:
+def test_closing_text_word_for_word(form: ExamForm, expected: str | None) -> None:
     assert closing_text(form, COUNTS) == expected
 
 
@@ -165,6 +163,32 @@ def _assert_windows_safe(name: str) -> None:
 def test_file_name_in_the_regulation_format() -> None:
     name = recording_file_name("Гистология", LOCAL_START, "101", "Иванов Иван Иванович")
     assert name == "Гистология _ 01.12.2026 _ экзамен _ 09.00 _ 101 _ Иванов Иван Иванович"
+
+
+def test_written_work_file_name_has_no_exam_part() -> None:
+    # The table's written-work format: «Дисциплина _ дата промежуточной аттестации _ время
+    # промежуточной аттестации _ группа _ ФИО преподавателя».
+    name = recording_file_name(
+        "Гистология", LOCAL_START, "101", "Иванов Иван Иванович", form=ExamForm.WRITTEN
+    )
+    assert name == "Гистология _ 01.12.2026 _ 09.00 _ 101 _ Иванов Иван Иванович"
+    for form in (ExamForm.ORAL, ExamForm.TEST, ExamForm.COMBINED):
+        assert " _ экзамен _ " in recording_file_name("Х", LOCAL_START, "1", "А", form=form)
+
+
+def test_long_written_work_name_cuts_teacher_and_group_not_the_time() -> None:
+    name = recording_file_name("Химия", LOCAL_START, "Г" * 150, "Ф" * 150, form=ExamForm.WRITTEN)
+    _assert_windows_safe(name)
+    assert len(name) == 200
+    parts = name.split(" _ ")
+    assert parts[:3] == ["Х", "01.12.2026", "09.00"]
+    assert parts[3].startswith("Г")
+    assert parts[4].startswith("Ф")
+
+
+def test_sheet_file_name_says_vedomost_for_every_form() -> None:
+    name = sheet_file_name("Гистология", LOCAL_START, "101", "Иванов И.И.")
+    assert name == "Гистология _ 01.12.2026 _ ведомость _ 09.00 _ 101 _ Иванов И.И"
 
 
 def test_file_name_drops_invalid_characters_and_collapses_spaces() -> None:

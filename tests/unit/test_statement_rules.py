@@ -9,10 +9,14 @@ import pytest
 
 from bot.domain.statements import (
     MAX_FILE_BYTES,
+    MIN_APPEAL_TEXT,
+    AppealProblem,
+    AppealViolation,
     absence_deadline,
     absence_open,
     appeal_deadline,
     appeal_open,
+    appeal_problem,
     document_accepted,
     timezone_open,
 )
@@ -79,3 +83,37 @@ def test_appeal_deadline_across_a_dst_change() -> None:
     # And in autumn (25 Oct 2026 back to CET): 22:59:59.999999 UTC.
     autumn = appeal_deadline(datetime(2026, 10, 24, 10, 0, tzinfo=UTC), BERLIN)
     assert autumn == datetime(2026, 10, 25, 22, 59, 59, 999999, tzinfo=UTC)
+
+
+# --- the appeal names a violation ---------------------------------------------------------
+
+DISAGREEMENT = "Я не согласен с выставленной оценкой и прошу её пересмотреть"
+DESCRIBED = "Билет не был озвучен, преподаватель сразу начал задавать вопросы по теме."
+
+
+def test_disagreement_alone_is_no_appeal() -> None:
+    assert len(DISAGREEMENT) >= MIN_APPEAL_TEXT  # long enough: the length is not the rule
+    assert appeal_problem(None, DISAGREEMENT) is AppealProblem.NO_VIOLATION
+    assert appeal_problem("", DISAGREEMENT) is AppealProblem.NO_VIOLATION
+
+
+def test_an_unknown_violation_is_no_choice() -> None:
+    # A forged or stale button value must not pass for a choice.
+    assert appeal_problem("grade", DESCRIBED) is AppealProblem.NO_VIOLATION
+    assert appeal_problem("TICKET", DESCRIBED) is AppealProblem.NO_VIOLATION
+
+
+@pytest.mark.parametrize("violation", list(AppealViolation))
+def test_a_chosen_and_described_violation_is_an_appeal(violation: AppealViolation) -> None:
+    assert appeal_problem(violation.value, DESCRIBED) is None
+
+
+def test_a_chosen_violation_still_needs_a_description() -> None:
+    assert appeal_problem("ticket", "") is AppealProblem.TOO_SHORT
+    assert appeal_problem("ticket", " " * 40) is AppealProblem.TOO_SHORT
+    assert appeal_problem("ticket", "x" * (MIN_APPEAL_TEXT - 1)) is AppealProblem.TOO_SHORT
+    assert appeal_problem("ticket", "x" * MIN_APPEAL_TEXT) is None
+
+
+def test_violation_values_fit_the_column() -> None:
+    assert max(len(v.value) for v in AppealViolation) <= 32

@@ -36,6 +36,8 @@ def help_text(actor: Actor) -> str:
         lines.append(
             _("/exams — your exams: conference and Moodle links, and the roll call on the day")
         )
+        if actor.student is None:
+            lines.append(_("/calendar — the exams you run as a calendar file (.ics)"))
     if actor.can_import:
         lines.append(_("Send a CSV or XLSX file to import the roster or the exam schedule."))
     if actor.is_admin:

@@ -1,4 +1,5 @@
-"""/schedule and /calendar: the student's upcoming exams and consultations."""
+"""/schedule and /calendar: the student's upcoming exams and consultations; /calendar
+also gives a teacher theirs."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bot.handlers.busy import showing
 from bot.handlers.replies import not_a_student
 from bot.services.actors import Actor
 from bot.services.calendar import schedule_ics
-from bot.services.schedule import student_schedule
+from bot.services.schedule import student_schedule, teacher_schedule
 from bot.services.texts import schedule_card
 
 # Telegram's limit is 4096 characters a message; cards are split between messages below it.
@@ -51,6 +52,9 @@ async def show_schedule(
 async def send_calendar(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
+    if actor.student is None and actor.teacher is not None:
+        await _send_teacher_calendar(message, actor, session, settings, clock)
+        return
     if actor.student is None:
         await not_a_student(message)
         return
@@ -64,6 +68,24 @@ async def send_calendar(
             BufferedInputFile(data, filename="exams.ics"),
             caption=_("Your exam schedule: open the file to add it to your calendar."),
         )
+
+
+async def _send_teacher_calendar(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    assert actor.teacher is not None
+    items = await teacher_schedule(session, actor.teacher, clock.now())
+    if not items:
+        await message.answer(_("You have no upcoming exams or consultations to run."))
+        return
+    data = schedule_ics(items, clock.now(), settings.institution_name, for_teacher=True)
+    await message.answer_document(
+        BufferedInputFile(data, filename="exams.ics"),
+        caption=_(
+            "The exams and consultations you run, with the conference links: open the file "
+            "to add them to your calendar."
+        ),
+    )
 
 
 def setup() -> Router:

@@ -7,13 +7,14 @@ nothing; an album of photos arrives as separate updates and all of them join the
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from html import escape
 from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +26,12 @@ from bot.domain.statements import (
     MAX_TEXT,
     MIN_APPEAL_TEXT,
     AbsenceReason,
+    AppealProblem,
+    AppealViolation,
     StatementKind,
     StatementStatus,
     appeal_deadline,
+    appeal_problem,
 )
 from bot.domain.timezones import format_moment, parse_timezone
 from bot.handlers.replies import (
@@ -43,15 +47,19 @@ from bot.keyboards.callbacks import (
     StmtExamCB,
     StmtKindCB,
     StmtReasonCB,
+    StmtViolationCB,
     StmtWithdrawCB,
+    StmtZoneCB,
 )
 from bot.keyboards.inline import (
     absence_reasons,
+    appeal_violations,
     statement_action,
     statement_actions,
     statement_exams,
     statement_kinds,
     statement_preview,
+    take_statement_zone,
 )
 from bot.services.actors import Actor
 from bot.services.statements import (
@@ -64,9 +72,10 @@ from bot.services.statements import (
     open_for_documents,
     student_statements,
     submit,
+    take_zone,
     withdraw,
 )
-from bot.services.texts import kind_label, kind_name, reason_name, status_name
+from bot.services.texts import kind_label, kind_name, reason_name, status_name, violation_name
 
 
 async def start_statement(
@@ -175,8 +184,8 @@ async def chose_kind(
     await state.update_data(kind=callback_data.kind)
     await query.answer()
     if callback_data.kind == StatementKind.APPEAL:
-        await state.set_state(StatementForm.text)
-        await edit_pressed(query, appeal_prompt())
+        await state.set_state(StatementForm.violation)
+        await edit_pressed(query, violation_question(), reply_markup=_violations())
         return
     if callback_data.kind == StatementKind.TIMEZONE:
         await state.set_state(StatementForm.zone)
@@ -196,6 +205,49 @@ async def chose_kind(
         return
     await state.set_state(StatementForm.reason)
     await edit_pressed(query, _("What is the reason?"), reply_markup=absence_reasons())
+
+
+def violation_question() -> str:
+    return _(
+        "Under the regulation an appeal is considered only for a concrete violation of the "
+        "exam procedure, not for disagreement with the grade as such. What was violated?"
+    )
+
+
+def _violations() -> InlineKeyboardMarkup:
+    return appeal_violations((v.value, violation_name(v.value)) for v in AppealViolation)
+
+
+async def _chosen(
+    query: CallbackQuery, state: FSMContext, field: str, value: str, *, allowed: type[StrEnum]
+) -> bool:
+    """A reason or a violation pressed: kept in the draft, the description asked next;
+    False for a value that is none of `allowed` (a forged or stale button)."""
+    if value not in allowed._value2member_map_:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return False
+    await state.update_data({field: value})
+    await state.set_state(StatementForm.text)
+    await query.answer()
+    return True
+
+
+async def chose_violation(
+    query: CallbackQuery, callback_data: StmtViolationCB, state: FSMContext
+) -> None:
+    value = callback_data.violation
+    if await _chosen(query, state, "violation", value, allowed=AppealViolation):
+        await edit_pressed(query, appeal_prompt(value))
+
+
+async def violation_needed(message: Message) -> None:
+    """Text typed before a violation is chosen: no appeal without one (the table)."""
+    await message.answer(
+        _("First choose with a button what was violated; then describe it.")
+        + "\n\n"
+        + violation_question(),
+        reply_markup=_violations(),
+    )
 
 
 async def _ask_window(target: Message, state: FSMContext, zone: str) -> None:
@@ -236,13 +288,8 @@ async def window_typed(message: Message, state: FSMContext) -> None:
 async def chose_reason(
     query: CallbackQuery, callback_data: StmtReasonCB, state: FSMContext
 ) -> None:
-    if callback_data.reason not in AbsenceReason._value2member_map_:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    await state.update_data(reason=callback_data.reason)
-    await state.set_state(StatementForm.text)
-    await query.answer()
-    await edit_pressed(query, _("Describe the reason in a few words."))
+    if await _chosen(query, state, "reason", callback_data.reason, allowed=AbsenceReason):
+        await edit_pressed(query, _("Describe the reason in a few words."))
 
 
 async def text_typed(message: Message, state: FSMContext) -> None:
@@ -253,13 +300,23 @@ async def text_typed(message: Message, state: FSMContext) -> None:
         )
         return
     data = await state.get_data()
-    if data.get("kind") == StatementKind.APPEAL and len(text) < MIN_APPEAL_TEXT:
+    problem = (
+        appeal_problem(data.get("violation"), text)
+        if data.get("kind") == StatementKind.APPEAL
+        else None
+    )
+    if problem is AppealProblem.NO_VIOLATION:
+        # A draft from before the choice existed (kept in the FSM over an update): ask it.
+        await state.set_state(StatementForm.violation)
+        await message.answer(violation_question(), reply_markup=_violations())
+        return
+    if problem is AppealProblem.TOO_SHORT:
         await message.answer(
             _("Please describe the violation in more detail (at least {count} characters).").format(
                 count=MIN_APPEAL_TEXT
             )
             + "\n\n"
-            + appeal_prompt()
+            + appeal_prompt(str(data.get("violation")))
         )
         return
     await state.update_data(text=text)
@@ -413,13 +470,11 @@ async def files_done(query: CallbackQuery, state: FSMContext) -> None:
         await _preview(query.message, state)
 
 
-def appeal_prompt() -> str:
+def appeal_prompt(violation: str) -> str:
     return _(
-        "Describe the concrete violation of the exam procedure (at least {count} "
-        "characters): what happened, and when. Under the regulation an appeal is "
-        "considered only for a violation of the procedure, not for disagreement with the "
-        "grade as such."
-    ).format(count=MIN_APPEAL_TEXT)
+        "Violation: {violation}. Describe it (at least {count} characters): what happened, "
+        "and when."
+    ).format(violation=violation_name(violation), count=MIN_APPEAL_TEXT)
 
 
 async def _preview(target: Message, state: FSMContext) -> None:
@@ -434,6 +489,12 @@ async def _preview(target: Message, state: FSMContext) -> None:
         lines.append(_("Preferred time: {window}").format(window=escape(str(data.get("window")))))
     if data.get("reason"):
         lines.append(_("Reason: {reason}").format(reason=reason_name(str(data["reason"]))))
+    if data.get("violation"):
+        lines.append(
+            _("Violation of the procedure: {violation}").format(
+                violation=violation_name(str(data["violation"]))
+            )
+        )
     if data.get("text"):
         lines.append(escape(str(data["text"])))
     if data.get("files"):
@@ -482,12 +543,38 @@ async def preview_action(
     await announce_statement(session, result.statement, clock.now(), settings)
     # Kept before the student is told it is: a crash after the reply must not lose it.
     await session.commit()
+    filed = result.statement
+    text = _(
+        "Statement №{number} is submitted to the dean's office. You will be told the "
+        "decision here; /statements shows all of yours."
+    ).format(number=filed.id)
+    markup = None
+    if filed.time_zone and filed.time_zone != actor.user.tz:
+        # The zone is known now: one press instead of asking for it again with /tz.
+        text += "\n\n" + _("Show the bot's times in your zone, {zone}, as well?").format(
+            zone=escape(filed.time_zone)
+        )
+        markup = take_statement_zone(filed.id, filed.time_zone)
+    await edit_pressed(query, text, reply_markup=markup)
+
+
+async def zone_taken(
+    query: CallbackQuery,
+    callback_data: StmtZoneCB,
+    actor: Actor,
+    session: AsyncSession,
+) -> None:
+    """The time-zone statement's zone becomes the student's own (as /tz would set it)."""
+    zone = await take_zone(session, actor.student, actor.user, callback_data.statement_id)
+    if zone is None:
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
     await edit_pressed(
         query,
-        _(
-            "Statement №{number} is submitted to the dean's office. You will be told the "
-            "decision here; /statements shows all of yours."
-        ).format(number=result.statement.id),
+        _("Your time zone is now {zone}: times are shown in it as well. /tz changes it.").format(
+            zone=escape(zone)
+        ),
     )
 
 
@@ -553,6 +640,11 @@ def setup() -> Router:
     router.message.register(zone_typed, StatementForm.zone, *text)
     router.message.register(window_typed, StatementForm.window, *text)
     router.callback_query.register(chose_reason, StatementForm.reason, StmtReasonCB.filter())
+    router.callback_query.register(
+        chose_violation, StatementForm.violation, StmtViolationCB.filter()
+    )
+    router.message.register(violation_needed, StatementForm.violation)
+    router.callback_query.register(zone_taken, StmtZoneCB.filter())
     router.message.register(text_typed, StatementForm.text, *text)
     router.callback_query.register(
         text_skipped, StatementForm.text, StmtActCB.filter(F.action == "skip")

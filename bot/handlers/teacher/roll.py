@@ -443,12 +443,24 @@ def aloud_text(view: RollView, settings: Settings) -> str:
                 view.counts.present,
             )
         )
-    blocks.append(closing_text(form, count(x.mark for x in view.lines)))
+    closing = closing_text(form, count(x.mark for x in view.lines))
+    blocks.append(
+        closing
+        if closing is not None
+        else _(
+            "At the end: the regulation prescribes no closing text for a computer test, "
+            "so there is nothing to say aloud."
+        )
+    )
     blocks.append(
         _("Recording file name:")
         + "\n<code>"
         + recording_file_name(
-            exam.discipline.name, exam.starts_at.astimezone(uni), exam.group.name, teacher
+            exam.discipline.name,
+            exam.starts_at.astimezone(uni),
+            exam.group.name,
+            teacher,
+            form=form,
         )
         + "</code>"
     )
