@@ -91,7 +91,7 @@ def _descriptions() -> dict[str, str]:
 # In menu order; a chat with several roles gets each command once, in this order.
 _BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.STUDENT: ("schedule", "calendar", "statement", "statements", "plan", "mydata"),
-    Role.TEACHER: ("exams",),
+    Role.TEACHER: ("exams", "calendar"),
     Role.DEAN: ("inbox", "additional", "reports", "announce", "invite", "email"),
     Role.ADMIN: ("status", "reports", "announce", "invite", "email", "semester", "unlock"),
     Role.DEANERY_CHAT: ("inbox", "additional", "reports"),

@@ -84,7 +84,7 @@ async def test_a_teacher_gets_their_menu_when_the_invite_is_redeemed(
     after = api.mark()
     await join_by_invite(api, seeded, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
     for language in ("ru", "en", None):
-        assert await menu(seeded, chat(teacher.id), language) == ["exams", *COMMON]
+        assert await menu(seeded, chat(teacher.id), language) == ["exams", "calendar", *COMMON]
     ru = await api.wait_for(
         "setMyCommands",
         predicate=lambda c: (
@@ -109,7 +109,7 @@ async def test_a_teacher_gets_their_menu_when_the_invite_is_redeemed(
         after=after,
         timeout=10,
     )
-    assert await menu(seeded, chat(teacher.id), "en") == ["exams", *COMMON]
+    assert await menu(seeded, chat(teacher.id), "en") == ["exams", "calendar", *COMMON]
     chats = {
         c.params["scope"].get("chat_id")
         for c in api.calls[after:]
@@ -150,8 +150,8 @@ async def test_a_student_who_becomes_a_teacher_and_unlinks_the_student(
 
     shown = await say(api, user, "/mydata")
     user.click(shown, MyDataCB(action="confirm").pack())
-    assert await menu(seeded, chat(user.id)) == ["exams", *COMMON]
-    assert await menu(seeded, chat(user.id), "ru") == ["exams", *COMMON]
+    assert await menu(seeded, chat(user.id)) == ["exams", "calendar", *COMMON]
+    assert await menu(seeded, chat(user.id), "ru") == ["exams", "calendar", *COMMON]
 
 
 async def test_a_double_tap_is_answered_and_committed(api: FakeBotAPI, seeded: BotRunner) -> None:
