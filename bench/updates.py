@@ -4,7 +4,7 @@ Both poll the same fake Bot API (`tests/e2e/fakeapi.py`, real HTTP on 127.0.0.1)
 Telegram's round trip (100 ms, jittered ±50 %) on every call, each as its own process:
 (A) the real bot, `python -m bot run`, on a database seeded with 500 linked students
 (SQLite in a temporary file; `--postgres DSN` for a throwaway PostgreSQL database made
-next to the DSN's); (B) a bare aiogram 3 echo bot (this file with `echo`), which answers
+next to the DSN's); (B) a bare aiogram 3 echo bot (`bench/echo_bot.py`), which answers
 every message with one sendMessage and does nothing else. The runs alternate A B A B
 (`--rounds`), so both see the same machine. In each run the students send N `/help` at
 once, and once those are answered, N `/schedule` (the bare bot echoes both alike).
@@ -52,7 +52,7 @@ COMMANDS = ("/help", "/schedule")
 WARM_UP_USER = 9_000_000  # not a student: /help answers anyone
 LATENCY = 0.1
 PG_DATABASE = "bench_updates"
-THIS = Path(__file__).resolve()
+ECHO_BOT = Path(__file__).resolve().parent / "echo_bot.py"
 
 
 @dataclass
@@ -206,7 +206,7 @@ async def run(count: int, rounds: int, postgres: str | None) -> None:
             async with FakeBotAPI(token=TOKEN, latency=LATENCY, jitter=0.5) as api:
                 env = bot_env(api, database_url, tmp)
                 full = (sys.executable, "-m", "bot", "run")
-                bare = (sys.executable, str(THIS), "echo")
+                bare = (sys.executable, str(ECHO_BOT))
                 out(
                     f"backend {make_url(database_url).get_backend_name()}; {count} updates per "
                     f"command from {STUDENTS} students; round trip {LATENCY * 1000:.0f} ms ±50 %"
@@ -241,30 +241,7 @@ def summarise(results: dict[str, list[dict[str, Figures]]]) -> None:
         )
 
 
-def echo_bot() -> None:
-    """(B): aiogram's own polling and one reply per message; nothing else."""
-    from aiogram import Bot, Dispatcher
-    from aiogram.client.session.aiohttp import AiohttpSession
-    from aiogram.client.telegram import TelegramAPIServer
-    from aiogram.types import Message
-
-    dispatcher = Dispatcher()
-
-    @dispatcher.message()
-    async def echo(message: Message) -> None:
-        await message.answer(message.text or "?")
-
-    session = AiohttpSession(api=TelegramAPIServer.from_base(os.environ["TELEGRAM_API_URL"]))
-    bot = Bot(token=os.environ["BOT_TOKEN"], session=session)
-    asyncio.run(
-        dispatcher.start_polling(bot, polling_timeout=int(os.environ.get("POLLING_TIMEOUT", "1")))
-    )
-
-
 def main() -> None:
-    if sys.argv[1:] == ["echo"]:
-        echo_bot()
-        return
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--updates", type=int, default=STUDENTS, help="per command and run")
     parser.add_argument("--rounds", type=int, default=2, help="A B pairs")

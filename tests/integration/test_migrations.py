@@ -31,7 +31,7 @@ async def test_upgrade_twice_is_a_no_op(engine: AsyncEngine) -> None:
         version = await conn.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
-    assert version == "0010"
+    assert version == "0011"
 
 
 async def test_replicas_migrating_at_once_both_start(postgres_dsn: str | None) -> None:
@@ -73,7 +73,7 @@ async def test_replicas_migrating_at_once_both_start(postgres_dsn: str | None) -
                 )
         finally:
             await engine.dispose()
-        assert version == "0010"
+        assert version == "0011"
     finally:
         await run_outside_transaction(
             postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
