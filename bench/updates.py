@@ -122,7 +122,7 @@ async def wait_for_polling(api: FakeBotAPI, process: asyncio.subprocess.Process,
     """Until the process has polled and answered a warm-up /help."""
     warm = api.user(WARM_UP_USER, language_code="en")
     mark = api.mark()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # imports take long on a busy machine
     while not any(c.method == "getUpdates" for c in api.calls[mark:]):
         if process.returncode is not None or time.monotonic() > deadline:
             raise SystemExit(f"the bot did not start:\n{tail(log)}")
