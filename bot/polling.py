@@ -8,9 +8,11 @@ unanswered, a statement step lost). Telegram has no other way to confirm than th
 offset, and the offset confirms everything below it. So the updates are kept where a
 kill cannot reach them before the offset moves past them:
 
-- each page `getUpdates` returns is written to `inbox_updates` (the update's JSON) in one
-  short transaction, and only then does the next long poll ask with the offset past it;
-  Telegram never hands out the same update twice, and nothing is parsed again;
+- each page `getUpdates` returns is written to `inbox_updates` (the update's JSON, dumped
+  from the parsed update) in one short transaction, and only then does the next long poll
+  ask with the offset past it; Telegram never hands out the same update twice, and
+  nothing is parsed again (the old way held the offset at the oldest update running and
+  fetched its page of up to 100 again every 0.2 s: ~75 updates parsed per one handled);
 - the updates then run as tasks, at most `MAX_RUNNING` at once (in the order fetched, so
   one user's updates start in order), at most `MAX_HELD` fetched and not yet finished
   (beyond that the loop stops fetching: Telegram keeps the rest);
@@ -22,8 +24,11 @@ kill cannot reach them before the offset moves past them:
 - at start, the inbox rows with no `processed_updates` row are handled first (those a
   kill or a stop left running or waiting); the rest are deleted.
 
-A row deleted late costs nothing but a skipped repeat at the next start; a page the
-database refused to keep is not confirmed (the same offset is asked again after a pause).
+Why not delete the row in the handler's own commit: that would add a write to every
+update's transaction and tie the unit of work to polling (webhook mode has no inbox);
+a row deleted late costs only a repeat recognised at the next start (or an update the
+flood guard dropped, handled after all). A page the database refused to keep is not
+confirmed: the same offset is asked again after a pause.
 Webhook mode has the same guarantee by answering Telegram only after the commit
 (bot.webhook).
 """
@@ -50,9 +55,9 @@ from bot.db.models import InboxUpdate, ProcessedUpdate
 
 log = logging.getLogger(__name__)
 
-# Handlers running at once. More only queue for the database's connections (SQLite's
-# pool holds 15, and one writer at a time); a replica can run more as tasks wait on
-# Telegram, but past this the wait for a connection (30 s at most) is what grows.
+# Handlers running at once: enough to overlap their waits on Telegram. More would only
+# queue for the database's connections (the pool holds 15; a wait for one fails after
+# 30 s, and on SQLite a wait for the write lock after its busy timeout).
 MAX_RUNNING = 64
 # Fetched and not finished, in memory: five pages of Telegram's 100.
 MAX_HELD = 500
