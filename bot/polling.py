@@ -1,22 +1,45 @@
-"""Long polling that confirms an update to Telegram only once it has been handled.
+"""Long polling through a durable inbox: an update is confirmed to Telegram only once it
+is kept in the database, and each one is fetched and parsed once.
 
 aiogram's polling confirms every update it has fetched on its next `getUpdates` (the
 offset moves past it), while the handlers run as tasks: a process killed then has told
 Telegram it has updates it never handled, and they are gone (a student's message left
-unanswered, a statement step lost). Here the offset moves only up to the oldest update
-still being handled; Telegram keeps the rest and sends them again after a restart, where
-the handled ones are recognised by their `processed_updates` row and skipped. Webhook
-mode has the same guarantee by answering Telegram only after the commit (bot.webhook).
+unanswered, a statement step lost). Telegram has no other way to confirm than that
+offset, and the offset confirms everything below it. So the updates are kept where a
+kill cannot reach them before the offset moves past them:
 
-The cost: while an update is being handled, `getUpdates` returns it again at once, so
-the loop polls at most every `BUSY_POLL` seconds instead of waiting on a long poll; and
-at most 100 updates (Telegram's page) run ahead of the oldest one still running.
+- each page `getUpdates` returns is written to `inbox_updates` (the update's JSON, dumped
+  from the parsed update) in one short transaction, and only then does the next long poll
+  ask with the offset past it; Telegram never hands out the same update twice, and
+  nothing is parsed again (the old way held the offset at the oldest update running and
+  fetched its page of up to 100 again every 0.2 s: ~75 updates parsed per one handled);
+- the updates then run as tasks, at most `MAX_RUNNING` at once (in the order fetched, so
+  one user's updates start in order), at most `MAX_HELD` fetched and not yet finished
+  (beyond that the loop stops fetching: Telegram keeps the rest);
+- an update finished (handled, skipped as a repeat, failed and remembered by the unit of
+  work, or dropped by the flood guard) is deleted from the inbox in the next write of
+  the loop, together with the next page: no extra write per update on the handler's
+  path. Whether an update was handled is known by its `processed_updates` row, committed
+  with the handler's own changes (bot.middlewares.unit_of_work);
+- at start, the inbox rows with no `processed_updates` row are handled first (those a
+  kill or a stop left running or waiting); the rest are deleted.
+
+Why not delete the row in the handler's own commit: that would add a write to every
+update's transaction and tie the unit of work to polling (webhook mode has no inbox);
+a row deleted late costs only a repeat recognised at the next start (or an update the
+flood guard dropped, handled after all). A page the database refused to keep is not
+confirmed: the same offset is asked again after a pause.
+Webhook mode has the same guarantee by answering Telegram only after the commit
+(bot.webhook).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections import deque
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -24,52 +47,141 @@ from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import InboxUpdate, ProcessedUpdate
 
 log = logging.getLogger(__name__)
 
-BUSY_POLL = 0.2  # seconds between polls while updates are being handled
+# Handlers running at once: enough to overlap their waits on Telegram. More would only
+# queue for the database's connections (the pool holds 15; a wait for one fails after
+# 30 s, and on SQLite a wait for the write lock after its busy timeout).
+MAX_RUNNING = 64
+# Fetched and not finished, in memory: five pages of Telegram's 100.
+MAX_HELD = 500
 
 
-class UpdateWindow:
-    """Which updates are running, and the offset that confirms only finished ones."""
+class Inbox:
+    """The `inbox_updates` table: updates fetched from Telegram and not yet finished."""
 
-    def __init__(self) -> None:
-        self._running: set[int] = set()
-        self._seen: set[int] = set()  # started at or above the offset (finished or not)
-        self._next = 0  # one past the last update fetched
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
 
-    def start(self, update_id: int) -> bool:
-        """True if the update is new; False if it is running or was handled already.
+    async def keep(self, updates: Sequence[Update], finished: Iterable[int]) -> None:
+        """One transaction: the new updates kept, the finished ones forgotten."""
+        done = list(finished)
+        if not updates and not done:
+            return
+        async with self._sessionmaker.begin() as session:
+            if done:
+                await session.execute(delete(InboxUpdate).where(InboxUpdate.update_id.in_(done)))
+            if updates:
+                rows = [
+                    {
+                        "update_id": u.update_id,
+                        "payload": u.model_dump_json(by_alias=True, exclude_unset=True),
+                    }
+                    for u in updates
+                ]
+                dialect = session.get_bind().dialect.name
+                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                # Already there: Telegram sent again one kept before a kill.
+                await session.execute(
+                    insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"]),
+                    rows,
+                )
 
-        An id below the offset is not refused: Telegram starts a new random sequence after
-        a week without updates, and the database recognises a repeat anyway."""
-        if update_id in self._seen:
-            return False
-        self._seen.add(update_id)
-        self._running.add(update_id)
-        self._next = update_id + 1  # as aiogram does: the last one fetched
-        return True
+    async def unfinished(self, bot: Bot) -> list[Update]:
+        """Kept and not handled, oldest first; the handled ones are deleted."""
+        async with self._sessionmaker.begin() as session:
+            handled = select(ProcessedUpdate.update_id).where(
+                ProcessedUpdate.update_id == InboxUpdate.update_id
+            )
+            await session.execute(delete(InboxUpdate).where(handled.exists()))
+            rows = await session.execute(
+                select(InboxUpdate.payload).order_by(InboxUpdate.update_id)
+            )
+            return [
+                Update.model_validate_json(payload, context={"bot": bot})
+                for payload in rows.scalars()
+            ]
 
-    def finish(self, update_id: int) -> None:
-        self._running.discard(update_id)
-        if len(self._seen) > 256:  # ids below the offset will not come back from Telegram
-            floor = self.offset or 0
-            self._seen = {u for u in self._seen if u >= floor} | self._running
+
+class Runner:
+    """Starts fetched updates as tasks, `limit` at a time in the order given, and
+    collects the ids of those finished."""
+
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, limit: int, data: dict[str, Any]) -> None:
+        self._dispatcher = dispatcher
+        self._bot = bot
+        self._limit = limit
+        self._data = data  # the workflow data every update is handled with
+        self._held: set[int] = set()  # fetched, not finished
+        self._waiting: deque[Update] = deque()
+        self._running = 0
+        self._finished: list[int] = []
+        self._room = asyncio.Event()
+        self._room.set()
+        self._stopped = False
 
     @property
-    def busy(self) -> bool:
-        return bool(self._running)
+    def held(self) -> int:
+        return len(self._held)
 
-    @property
-    def offset(self) -> int | None:
-        """The `offset` for getUpdates: everything below it is handled."""
-        if self._running:
-            return min(self._running)
-        return self._next or None
+    def take_finished(self) -> list[int]:
+        finished, self._finished = self._finished, []
+        return finished
+
+    def give_back(self, finished: list[int]) -> None:
+        """Not forgotten after all (the write failed): forgotten with the next one."""
+        self._finished.extend(finished)
+
+    def new(self, updates: Iterable[Update]) -> list[Update]:
+        """Those not held already (Telegram sending again one kept before a restart)."""
+        return [u for u in updates if u.update_id not in self._held]
+
+    def add(self, updates: Iterable[Update]) -> None:
+        for update in updates:
+            self._held.add(update.update_id)
+            self._waiting.append(update)
+        self._start_waiting()
+        if len(self._held) >= MAX_HELD:
+            self._room.clear()
+
+    async def wait_for_room(self) -> None:
+        await self._room.wait()
+
+    def stop(self) -> None:
+        """No more starts: what waits stays in the inbox for the next start."""
+        self._stopped = True
+        self._waiting.clear()
+
+    def _start_waiting(self) -> None:
+        while self._waiting and self._running < self._limit and not self._stopped:
+            update = self._waiting.popleft()
+            self._running += 1
+            task = asyncio.create_task(
+                self._dispatcher._process_update(bot=self._bot, update=update, **self._data)
+            )
+            # aiogram's own set: keeps a reference to the task, like its polling does.
+            self._dispatcher._handle_update_tasks.add(task)
+            task.add_done_callback(functools.partial(self._done, update.update_id))
+
+    def _done(self, update_id: int, task: asyncio.Task[Any]) -> None:
+        self._dispatcher._handle_update_tasks.discard(task)
+        self._running -= 1
+        self._held.discard(update_id)
+        if not task.cancelled():  # cancelled: not handled, it stays in the inbox
+            self._finished.append(update_id)
+        if len(self._held) < MAX_HELD:
+            self._room.set()
+        self._start_waiting()
 
 
 class ConfirmingDispatcher(Dispatcher):
-    """A Dispatcher whose polling confirms updates only once they are handled.
+    """A Dispatcher whose polling confirms updates only once they are kept in the inbox.
 
     It also leaves closing the FSM storage to the application: aiogram registers that as
     its first shutdown step, before ours waits for the updates still running, which then
@@ -90,64 +202,62 @@ class ConfirmingDispatcher(Dispatcher):
         **kwargs: Any,
     ) -> None:
         user = await bot.me()
-        log.info("polling for @%s (id %d): confirming handled updates only", user.username, bot.id)
-        window = UpdateWindow()
+        inbox = Inbox(self.workflow_data["sessionmaker"])
+        runner = Runner(self, bot, tasks_concurrency_limit or MAX_RUNNING, kwargs)
+        replayed = await inbox.unfinished(bot)
+        log.info(
+            "polling for @%s (id %d) through the inbox; %d update(s) kept from before",
+            user.username,
+            bot.id,
+            len(replayed),
+        )
+        runner.add(replayed)
+        try:
+            await self._poll(bot, inbox, runner, polling_timeout, backoff_config, allowed_updates)
+        finally:
+            runner.stop()
+            log.info("polling stopped for @%s; %d update(s) still held", user.username, runner.held)
+
+    async def _poll(
+        self,
+        bot: Bot,
+        inbox: Inbox,
+        runner: Runner,
+        polling_timeout: int,
+        backoff_config: BackoffConfig,
+        allowed_updates: list[str] | None,
+    ) -> None:
         backoff = Backoff(config=backoff_config)
-        running: dict[int, asyncio.Task[Any]] = {}
         request_timeout = (
             int(bot.session.timeout + polling_timeout) if bot.session.timeout else None
         )
+        offset: int | None = None
         failed = False
-        try:
-            while True:
-                method = GetUpdates(
-                    offset=window.offset,
-                    # Telegram answers at once while an unconfirmed update waits anyway.
-                    timeout=0 if window.busy else polling_timeout,
-                    allowed_updates=allowed_updates,
-                )
-                try:
-                    updates = await bot(method, request_timeout=request_timeout)
-                except Exception as exc:  # the Bot API is down or unreachable: wait, go on
-                    failed = True
-                    log.error("getUpdates failed (%s: %s); retrying", type(exc).__name__, exc)
-                    await backoff.asleep()
-                    continue
-                if failed:
-                    log.info("getUpdates works again")
-                    backoff.reset()
-                    failed = False
-                fresh = [u for u in updates if window.start(u.update_id)]
-                for update in fresh:
-                    running[update.update_id] = self._handle(bot, update, window, running, kwargs)
-                if not fresh and running:
-                    # Only updates still being handled came back: wait for one to finish.
-                    await asyncio.wait(
-                        list(running.values()),
-                        timeout=BUSY_POLL,
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
-        finally:
-            log.info(
-                "polling stopped for @%s; %d update(s) still running", user.username, len(running)
+        while True:
+            await runner.wait_for_room()
+            method = GetUpdates(
+                offset=offset,
+                timeout=polling_timeout,
+                limit=min(100, MAX_HELD - runner.held),
+                allowed_updates=allowed_updates,
             )
-
-    def _handle(
-        self,
-        bot: Bot,
-        update: Update,
-        window: UpdateWindow,
-        running: dict[int, asyncio.Task[Any]],
-        kwargs: dict[str, Any],
-    ) -> asyncio.Task[Any]:
-        task = asyncio.create_task(self._process_update(bot=bot, update=update, **kwargs))
-        # aiogram's own set: keeps a reference to the task, like its polling does.
-        self._handle_update_tasks.add(task)
-
-        def done(finished: asyncio.Task[Any]) -> None:
-            self._handle_update_tasks.discard(finished)
-            running.pop(update.update_id, None)
-            window.finish(update.update_id)
-
-        task.add_done_callback(done)
-        return task
+            finished = runner.take_finished()
+            try:
+                updates = await bot(method, request_timeout=request_timeout)
+                fresh = runner.new(updates)
+                await inbox.keep(fresh, finished)
+            except Exception as exc:  # the Bot API or the database is down: wait, go on
+                runner.give_back(finished)
+                failed = True
+                log.error("polling failed (%s: %s); retrying", type(exc).__name__, exc)
+                await backoff.asleep()
+                continue
+            if failed:
+                log.info("polling works again")
+                backoff.reset()
+                failed = False
+            if updates:
+                # As aiogram does: past the last one fetched (Telegram starts a new random
+                # sequence after a week without updates). Kept: the next poll confirms them.
+                offset = updates[-1].update_id + 1
+            runner.add(fresh)

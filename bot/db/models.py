@@ -315,6 +315,18 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class InboxUpdate(Base):
+    """An update long polling fetched and confirmed to Telegram, kept until it has finished
+    (bot.polling): a kill in between leaves it here, to be handled at the next start."""
+
+    __tablename__ = "inbox_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The update as Telegram sent it (JSON), parsed again only if it is handled after a restart.
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class NoticeStatus(StrEnum):
     PENDING = "pending"
     CLAIMED = "claimed"  # a sender took it and is sending it now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aiogram.types import User as TgUser
@@ -34,8 +35,8 @@ class Actor:
 
 async def load_actor(session: AsyncSession, tg_user: TgUser, admin_ids: frozenset[int]) -> Actor:
     """The actor for this update; a first-time user gets a row (locale from their client)."""
-    user = await session.get(User, tg_user.id)
-    if user is None:
+    found = await _roles(session, tg_user.id)
+    if found is None:
         user = User(
             id=tg_user.id,
             first_name=tg_user.first_name or "",
@@ -46,31 +47,61 @@ async def load_actor(session: AsyncSession, tg_user: TgUser, admin_ids: frozense
         )
         session.add(user)
         await session.flush()
-    else:
-        # Writing to the bot unblocks it (Telegram does so too).
-        if not user.is_active:
-            user.is_active = True
-        if user.username != tg_user.username:
-            user.username = tg_user.username
-    return await actor_for(session, user, admin_ids)
+        return await actor_for(session, user, admin_ids)
+    user = found.user
+    # Writing to the bot unblocks it (Telegram does so too).
+    if not user.is_active:
+        user.is_active = True
+    if user.username != tg_user.username:
+        user.username = tg_user.username
+    return await found.actor(session, admin_ids)
 
 
 async def actor_for(session: AsyncSession, user: User, admin_ids: frozenset[int]) -> Actor:
-    student = await session.scalar(
-        select(Student)
-        .where(Student.user_id == user.id)
-        .options(joinedload(Student.group).joinedload(Group.faculty))
-    )
-    teacher = await session.scalar(select(Teacher).where(Teacher.user_id == user.id))
-    faculties = await session.scalars(
-        select(DeanMember.faculty_id).where(DeanMember.user_id == user.id)
-    )
-    is_admin = user.id in admin_ids or await session.get(Admin, user.id) is not None
-    return Actor(
-        user=user,
-        locale=user.locale,
-        student=student,
-        teacher=teacher,
-        dean_faculty_ids=frozenset(faculties),
-        is_admin=is_admin,
-    )
+    found = await _roles(session, user.id)
+    assert found is not None, "the user's row is in this session"
+    return await found.actor(session, admin_ids)
+
+
+@dataclass
+class _Roles:
+    user: User
+    student: Student | None
+    teacher: Teacher | None
+    in_dean_office: bool
+    invited_admin: bool
+
+    async def actor(self, session: AsyncSession, admin_ids: frozenset[int]) -> Actor:
+        faculties: Iterable[int] = ()
+        if self.in_dean_office:  # rare: only then a second query
+            faculties = await session.scalars(
+                select(DeanMember.faculty_id).where(DeanMember.user_id == self.user.id)
+            )
+        return Actor(
+            user=self.user,
+            locale=self.user.locale,
+            student=self.student,
+            teacher=self.teacher,
+            dean_faculty_ids=frozenset(faculties),
+            is_admin=self.user.id in admin_ids or self.invited_admin,
+        )
+
+
+async def _roles(session: AsyncSession, user_id: int) -> _Roles | None:
+    """Every update asks this: one query for the user and all their roles (it was five,
+    a good part of an update's database time)."""
+    in_dean_office = select(DeanMember.id).where(DeanMember.user_id == User.id).exists()
+    invited_admin = select(Admin.user_id).where(Admin.user_id == User.id).exists()
+    row = (
+        await session.execute(
+            select(User, Student, Teacher, in_dean_office, invited_admin)
+            .outerjoin(Student, Student.user_id == User.id)
+            .outerjoin(Teacher, Teacher.user_id == User.id)
+            .where(User.id == user_id)
+            .options(joinedload(Student.group).joinedload(Group.faculty))
+        )
+    ).first()
+    if row is None:
+        return None
+    user, student, teacher, dean, admin = row
+    return _Roles(user, student, teacher, bool(dean), bool(admin))

@@ -1,16 +1,19 @@
-"""Long polling confirms an update to Telegram only once it is handled (bot.polling)."""
+"""Long polling confirms an update to Telegram only once the inbox keeps it, and fetches
+each update once (bot.polling)."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import Dispatcher
 from aiogram.types import TelegramObject, Update
+from sqlalchemy import select
 
-from bot.app import build_application
+from bot.app import Application, build_application
 from bot.config import Settings
+from bot.db.models import InboxUpdate, ProcessedUpdate
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import FakeBotAPI
 
@@ -23,11 +26,45 @@ def offsets(api: FakeBotAPI, after: int = 0) -> list[int]:
     ]
 
 
-async def test_a_slow_update_holds_the_offset_until_it_is_handled(
+def fetched(api: FakeBotAPI) -> list[int]:
+    """The ids of every update getUpdates handed out, repeats included."""
+    return [
+        int(update["update_id"])
+        for call in api.calls
+        if call.method == "getUpdates" and call.ok
+        for update in call.result or []
+    ]
+
+
+Middleware = Callable[
+    [Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]], TelegramObject, dict[str, Any]],
+    Awaitable[Any],
+]
+
+
+async def start_polling(
+    settings: Settings, clock: MovableClock, outermost: Middleware | None = None
+) -> tuple[Application, asyncio.Task[None]]:
+    app = build_application(settings, clock=clock)
+    if outermost is not None:
+        # Before the unit of work: a transaction held open on SQLite would stop the other
+        # updates at the database instead.
+        app.dispatcher.update.outer_middleware._middlewares.insert(0, outermost)
+    await app.prepare()
+    return app, asyncio.create_task(app.run_polling(handle_signals=False))
+
+
+async def unhandled_in_inbox(app: Application) -> list[int]:
+    async with app.sessionmaker() as session:
+        handled = select(ProcessedUpdate.update_id).where(
+            ProcessedUpdate.update_id == InboxUpdate.update_id
+        )
+        return list(await session.scalars(select(InboxUpdate.update_id).where(~handled.exists())))
+
+
+async def test_an_update_confirmed_to_telegram_while_running_survives_a_kill(
     api: FakeBotAPI, settings: Settings, clock: MovableClock
 ) -> None:
-    app = build_application(settings, clock=clock)
-    assert isinstance(app.dispatcher, Dispatcher)
     gate = asyncio.Event()
     slow_ids: set[int] = set()
 
@@ -40,39 +77,90 @@ async def test_a_slow_update_holds_the_offset_until_it_is_handled(
             await gate.wait()  # a handler stuck on a slow database, say
         return await handler(event, data)
 
-    # Outermost, before the unit of work: a transaction held open on SQLite would stop the
-    # other update at the database instead.
-    app.dispatcher.update.outer_middleware._middlewares.insert(0, hold)
-    await app.prepare()
-    polling = asyncio.create_task(app.run_polling(handle_signals=False))
+    app, polling = await start_polling(settings, clock, hold)
+    anna, boris = api.user(7101, language_code="en"), api.user(7102, language_code="en")
+    slow = anna.send("/help")
+    slow_ids.add(slow["update_id"])
     try:
-        anna, boris = api.user(7101, language_code="en"), api.user(7102, language_code="en")
-        slow = anna.send("/help")
-        slow_ids.add(slow["update_id"])
         fast = boris.send("/help")
         # Others are served while the slow one runs ...
         reply = await api.next_message(boris.id, timeout=10)
         assert reply["text"].startswith("What I can do")
-        mark = len(api.calls)
-        await asyncio.sleep(1.0)  # ... and the bot keeps polling meanwhile
-        held = offsets(api, mark)
-        assert held, "the bot stopped polling while an update was being handled"
-        # No poll confirmed the unfinished update: a kill now leaves it with Telegram.
-        assert max(held) <= slow["update_id"] < fast["update_id"]
-        assert len(held) <= 1.0 / 0.2 + 2, f"polled {len(held)} times a second while busy"
+        # ... and the bot long-polls past both: Telegram is told they are confirmed, and
+        # neither is fetched (nor parsed) again while the slow one runs.
+        async with asyncio.timeout(10):
+            while not any(o > fast["update_id"] for o in offsets(api)):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)
+        assert fetched(api).count(slow["update_id"]) == 1
+        assert fetched(api).count(fast["update_id"]) == 1
         assert api.messages(anna.id) == []
+    finally:
+        # The process ends here as a kill leaves it: the running update neither handled
+        # nor recorded (its task cancelled before it reaches the database), then stopped.
+        for task in list(app.dispatcher._handle_update_tasks):
+            task.cancel()
+        await app.dispatcher.stop_polling()
+        await polling
+    assert api.messages(anna.id) == []
 
-        gate.set()
+    # Telegram will not send it again (the offset confirmed it): the inbox has it.
+    app, polling = await start_polling(settings, clock)
+    try:
         reply = await api.next_message(anna.id, timeout=10)
         assert reply["text"].startswith("What I can do")
-        # Handled: the next poll confirms both, and nothing is handled twice.
-        mark = len(api.calls)
-        async with asyncio.timeout(10):
-            while not any(o > fast["update_id"] for o in offsets(api, mark)):  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # a long poll or so: anything handled twice would show
         assert len(api.messages(anna.id)) == len(api.messages(boris.id)) == 1
+        assert await unhandled_in_inbox(app) == []
     finally:
-        gate.set()
+        await app.dispatcher.stop_polling()
+        await polling
+
+
+async def test_each_update_is_fetched_once_while_handlers_take_time(
+    api: FakeBotAPI, settings: Settings, clock: MovableClock
+) -> None:
+    """300 updates from 150 students in three waves, each handler taking 50-350 ms and
+    every Bot API call Telegram's round trip: the old polling fetched and parsed the page
+    of the oldest running update again every 0.2 s (~100 per update handled)."""
+    api.latency = 0.05
+    rng = random.Random(11)
+    handled: list[int] = []
+
+    async def slow(
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        await asyncio.sleep(rng.uniform(0.05, 0.35))
+        result = await handler(event, data)
+        assert isinstance(event, Update)
+        handled.append(event.update_id)
+        return result
+
+    app, polling = await start_polling(settings, clock, slow)
+    students = [api.user(7200 + i, language_code="en") for i in range(150)]
+    try:
+        sent: list[int] = []
+        for wave in range(3):
+            for student in students if wave != 1 else students[:75]:
+                sent.append(student.send("/help" if wave != 1 else "/lang")["update_id"])
+            await asyncio.sleep(0.5)  # the next wave comes while this one runs
+        for student in students[75:]:
+            sent.append(student.send("/lang")["update_id"])
+        async with asyncio.timeout(60):
+            while len(handled) < len(sent):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # a long poll or so more: nothing comes back
+        assert sorted(handled) == sorted(sent)
+        repeats = len(fetched(api)) / len(handled)
+        assert repeats <= 1.05, f"{repeats:.2f} updates fetched per update handled"
+        for student in students:
+            texts = [m.get("text", "") for m in api.messages(student.id)]
+            assert sum(t.startswith("What I can do") for t in texts) == 2, texts
+            assert texts.count("Choose your language:") == 1, texts
+        assert await unhandled_in_inbox(app) == []
+    finally:
         await app.dispatcher.stop_polling()
         await polling
 

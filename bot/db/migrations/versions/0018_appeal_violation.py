@@ -1,7 +1,7 @@
 """appeal violation: which part of the procedure an appeal says was violated
 
 Revision ID: 0018
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06 02:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
