@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -520,10 +521,10 @@ async def test_inline_keyboard_limits(api: FakeBotAPI, bot: Bot) -> None:
 
 async def test_privacy_mode_delivers_only_what_telegram_delivers(api: FakeBotAPI, bot: Bot) -> None:
     assert (await bot.get_me()).can_read_all_group_messages is False
-    group = {"id": -100777, "type": "supergroup", "title": "Деканат"}
+    group: dict[str, Any] = {"id": -100777, "type": "supergroup", "title": "Деканат"}
     dean = api.user(501, "Декан")
-    prompt = await bot.send_message(group["id"], "Причина?")
-    stored = api.messages(group["id"])[-1]
+    prompt = await bot.send_message(-100777, "Причина?")
+    stored = api.messages(-100777)[-1]
     delivered = [
         dean.send("/inbox", chat=group),
         dean.send("/inbox@Examinator_Test_Bot extra", chat=group),
