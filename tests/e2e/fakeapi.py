@@ -6,13 +6,20 @@ test plays the Telegram users: it injects updates (messages, documents, button
 clicks), then waits for and inspects what the bot sent back. Errors such as
 flood control (429) or a user who blocked the bot (403) can be injected.
 
-The server mimics the Telegram behaviours a bot most often trips over:
+It is as strict as Telegram, by default (the suite knows no kinder fake), and refuses
+what Telegram refuses:
 ``editMessage*`` with unchanged content fails with "message is not modified",
-``editMessageText`` without ``reply_markup`` drops the inline keyboard, HTML
-``parse_mode`` is validated (bad markup -> "can't parse entities") and the
-stored text is the rendered plain text, texts over 4096 / captions over 1024
-characters and ``callback_data`` over 64 bytes are rejected, ``getFile`` refuses
-files above 20 MB, and ``allowed_updates`` filters what ``getUpdates`` delivers.
+``editMessageText`` without ``reply_markup`` drops the inline keyboard; HTML
+``parse_mode`` is parsed as Telegram does (``_HtmlParser``: its tags and attributes only,
+closed in order, ``&`` and ``<`` only as entities or tags, else "can't parse entities")
+and the stored text is the visible text; texts over 4096 / captions over 1024 visible
+characters, inline keyboards over 100 buttons or 8 a row, ``callback_data`` over 64
+bytes are rejected; ``answerCallbackQuery`` a second time or later than
+``callback_timeout`` (15 s) after the press answers "query is too old"; ``getFile``
+refuses files above 20 MB; ``allowed_updates`` filters what ``getUpdates`` delivers.
+Sends and edits are paced like Telegram (``Pace``: 429 with ``retry_after``), and with
+``privacy_mode`` (on, as Telegram's default) group messages other than commands, replies
+to the bot, mentions of it and service messages are withheld (``withheld``).
 
 ``setWebhook`` is recorded (``webhook``, checked like Telegram: https URL, secret token
 shape); while a webhook is set ``getUpdates`` answers 409, as Telegram does, until
@@ -21,7 +28,7 @@ shape); while a webhook is set ``getUpdates`` answers 409, as Telegram does, unt
 ``latency`` (seconds, jittered by ``jitter`` either way) delays every call as Telegram's
 round trip does (50-300 ms in real life; the benchmarks use 100 ms).
 
-For load tests and benchmarks it can also enforce Telegram's flood limits
+For load tests and benchmarks it can also enforce exact flood limits on top of the pace
 (``enforce_limits``: 429 beyond N messages per second globally / per chat), simulate
 an outage of the API (``outage``: 500s, hanging requests, dropped connections or 429s,
 getUpdates included or not) and
@@ -993,8 +1000,14 @@ class FakeBotAPI:
         self.last_update_id = max(self.last_update_id, int(update["update_id"]))
         query = update.get("callback_query")
         if isinstance(query, dict) and "id" in query:
-            self._queries[str(query["id"])] = _Query(time.monotonic())
+            self.pressed(str(query["id"]))
         return self._enqueue(update)
+
+    def pressed(self, query_id: str) -> None:
+        """A button press the test hands to the bot itself (fed to the dispatcher, posted
+        to a webhook): its answerCallbackQuery is then accepted, once, for
+        ``callback_timeout``. ``click`` and ``enqueue_raw`` do this themselves."""
+        self._queries[query_id] = _Query(time.monotonic())
 
     def reaches_bot(self, message: JsonDict) -> bool:
         """Whether Telegram delivers a message to this bot: everything in private chats;

@@ -11,8 +11,11 @@ from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
 from tests.e2e.test_statements import start_absence, stored
 
 
-async def _card(api: FakeBotAPI, student: FakeUser, group: dict[str, Any]) -> dict[str, Any]:
-    """An absence statement filed by the student; its card in the deanery chat."""
+async def _card(
+    api: FakeBotAPI, runner: BotRunner, student: FakeUser, group: dict[str, Any]
+) -> dict[str, Any]:
+    """An absence statement filed by the student; its card in the deanery chat (and the
+    scan after it, sent before this returns)."""
     await link_student(api, student, "2611022", "Каримов")
     ack = await start_absence(api, student, "Латинский язык", "Illness", "ОРВИ & <грипп>")
     after = api.mark()
@@ -21,7 +24,10 @@ async def _card(api: FakeBotAPI, student: FakeUser, group: dict[str, Any]) -> di
     preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
     after = api.mark()
     await press(api, student, preview, button(preview, "Send")["callback_data"])
-    return await api.next_message(group["id"], after=after)
+    card = await api.next_message(group["id"], after=after)
+    await api.wait_for("sendPhoto", group["id"], lambda c: c.ok, after)
+    await runner.settle()
+    return card
 
 
 async def _prompt(api: FakeBotAPI, dean: FakeUser, card: dict[str, Any], label: str) -> Any:
@@ -39,7 +45,7 @@ async def test_rejection_reason_is_a_reply_to_the_prompt(
     colleague = api.user(12011, first_name="Пётр", language_code="ru")
     await join_by_invite(api, seeded, colleague, InviteRole.DEAN, "Лечебный факультет")
     student = api.user(12012, language_code="en")
-    card = await _card(api, student, group)
+    card = await _card(api, seeded, student, group)
 
     call = await _prompt(api, dean, card, "Отклонить")
     assert call.params["reply_markup"] == {"force_reply": True, "selective": True}
@@ -84,7 +90,7 @@ async def test_with_privacy_off_a_plain_message_is_no_answer(
     dean = api.user(12020, first_name="Декан", language_code="ru")
     group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100_913)
     student = api.user(12022, language_code="en")
-    card = await _card(api, student, group)
+    card = await _card(api, seeded, student, group)
     prompt = (await _prompt(api, dean, card, "Запросить")).result
 
     after = api.mark()
@@ -132,7 +138,7 @@ async def test_new_time_in_the_group_is_a_reply(api: FakeBotAPI, seeded: BotRunn
     dean.send("23.12.2026 14:00", chat=group)  # not a reply: withheld
     after = api.mark()
     dean.reply(call.result, "23.12.2026 14:00")
-    asked = await api.next_message(group["id"], after=after)
-    assert "teacher is asked to confirm" in asked["text"]
+    moved = await api.next_message(group["id"], after=after)
+    assert "December 23, 2026, 14:00" in moved["text"]  # no teacher linked: moved at once
     [statement] = await stored(seeded)
     assert statement.new_start is not None
