@@ -6,13 +6,20 @@ test plays the Telegram users: it injects updates (messages, documents, button
 clicks), then waits for and inspects what the bot sent back. Errors such as
 flood control (429) or a user who blocked the bot (403) can be injected.
 
-The server mimics the Telegram behaviours a bot most often trips over:
+It is as strict as Telegram, by default (the suite knows no kinder fake), and refuses
+what Telegram refuses:
 ``editMessage*`` with unchanged content fails with "message is not modified",
-``editMessageText`` without ``reply_markup`` drops the inline keyboard, HTML
-``parse_mode`` is validated (bad markup -> "can't parse entities") and the
-stored text is the rendered plain text, texts over 4096 / captions over 1024
-characters and ``callback_data`` over 64 bytes are rejected, ``getFile`` refuses
-files above 20 MB, and ``allowed_updates`` filters what ``getUpdates`` delivers.
+``editMessageText`` without ``reply_markup`` drops the inline keyboard; HTML
+``parse_mode`` is parsed as Telegram does (``_HtmlParser``: its tags and attributes only,
+closed in order, ``&`` and ``<`` only as entities or tags, else "can't parse entities")
+and the stored text is the visible text; texts over 4096 / captions over 1024 visible
+characters, inline keyboards over 100 buttons or 8 a row, ``callback_data`` over 64
+bytes are rejected; ``answerCallbackQuery`` a second time or later than
+``callback_timeout`` (15 s) after the press answers "query is too old"; ``getFile``
+refuses files above 20 MB; ``allowed_updates`` filters what ``getUpdates`` delivers.
+Sends and edits are paced like Telegram (``Pace``: 429 with ``retry_after``), and with
+``privacy_mode`` (on, as Telegram's default) group messages other than commands, replies
+to the bot, mentions of it and service messages are withheld (``withheld``).
 
 ``setWebhook`` is recorded (``webhook``, checked like Telegram: https URL, secret token
 shape); while a webhook is set ``getUpdates`` answers 409, as Telegram does, until
@@ -21,7 +28,7 @@ shape); while a webhook is set ``getUpdates`` answers 409, as Telegram does, unt
 ``latency`` (seconds, jittered by ``jitter`` either way) delays every call as Telegram's
 round trip does (50-300 ms in real life; the benchmarks use 100 ms).
 
-For load tests and benchmarks it can also enforce Telegram's flood limits
+For load tests and benchmarks it can also enforce exact flood limits on top of the pace
 (``enforce_limits``: 429 beyond N messages per second globally / per chat), simulate
 an outage of the API (``outage``: 500s, hanging requests, dropped connections or 429s,
 getUpdates included or not) and
@@ -38,9 +45,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import html
 import itertools
 import json
+import math
 import mimetypes
 import random
 import re
@@ -67,6 +74,20 @@ SENDING_METHODS = frozenset({
     "forwardMessage",
 })
 _SENDING_LOWER = frozenset(m.lower() for m in SENDING_METHODS)
+# Paced per chat together with sends (Pace): Telegram counts an edit like a message there.
+_EDITING_LOWER = frozenset({
+    "editmessagetext", "editmessagereplymarkup", "editmessagecaption", "editmessagemedia",
+})
+# What a bot with privacy mode on still receives from a group without a command, a reply
+# to it or a mention: service messages.
+_SERVICE_KEYS = frozenset({
+    "new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo",
+    "delete_chat_photo", "group_chat_created", "supergroup_chat_created",
+    "migrate_to_chat_id", "migrate_from_chat_id", "pinned_message",
+    "message_auto_delete_timer_changed", "chat_shared", "users_shared",
+    "video_chat_started", "video_chat_ended", "forum_topic_created",
+})
+_GROUP_TYPES = frozenset({"group", "supergroup"})
 OUTAGE_MODES = frozenset({"500", "timeout", "refuse", "429"})
 # What copyMessage / forwardMessage take over from the source message.
 _CONTENT_KEYS = (
@@ -86,11 +107,10 @@ _DEFAULT_UPDATE_TYPES_EXCLUDED = frozenset({
 })
 _SEND_PREFIXES = ("send", "edit", "copy", "forward")
 _HTML_TAGS = frozenset({
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
-    "code", "pre", "blockquote", "tg-emoji",
+    "a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
+    "code", "pre", "blockquote", "tg-emoji", "tg-time",
 })
 # fmt: on
-_TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)(\s[^<>]*)?>")
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
 
 
@@ -159,8 +179,14 @@ class FakeUser:
             chat["username"] = self.data["username"]
         return chat
 
-    def send(self, text: str, chat: JsonDict | None = None) -> JsonDict:
-        return self.api.send_message(self, text, chat=chat)
+    def send(
+        self, text: str, chat: JsonDict | None = None, reply_to: JsonDict | None = None
+    ) -> JsonDict:
+        return self.api.send_message(self, text, chat=chat, reply_to=reply_to)
+
+    def reply(self, message: JsonDict, text: str) -> JsonDict:
+        """Answers ``message`` (e.g. a bot's ForceReply prompt) in its chat."""
+        return self.api.send_message(self, text, chat=message["chat"], reply_to=message)
 
     def click(self, message: JsonDict, callback_data: str) -> JsonDict:
         return self.api.click(self, message, callback_data)
@@ -197,6 +223,46 @@ class _Limits:
     retry_after: int
 
 
+@dataclass(frozen=True)
+class Pace:
+    """Telegram's flood limits, on by default (``FakeBotAPI(pace=...)``; ``None`` turns
+    them off). Each is a token bucket, so a short burst passes as with Telegram, which
+    tolerates one: per chat ``chat_per_second`` messages or edits with up to
+    ``chat_burst`` at once; per group or supergroup ``group_per_minute`` messages (a full
+    minute's worth at once); ``global_per_second`` messages in all. A call that finds a
+    bucket empty answers 429 with ``retry_after`` = the seconds until it holds one again
+    (at least 1), stores nothing and uses up nothing."""
+
+    chat_per_second: float = 1.0
+    chat_burst: float = 10.0
+    group_per_minute: float = 20.0
+    global_per_second: float = 30.0
+
+
+class _Bucket:
+    """A token bucket: ``capacity`` tokens, refilled at ``rate`` per second."""
+
+    __slots__ = ("at", "capacity", "rate", "tokens")
+
+    def __init__(self, capacity: float, rate: float, now: float) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = capacity
+        self.at = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is there (0 if it is)."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+@dataclass
+class _Query:
+    pressed: float  # time.monotonic()
+    answered: bool = False
+
+
 @dataclass
 class _Outage:
     mode: str
@@ -222,44 +288,220 @@ def _decode_field(key: str, value: str) -> Any:
     return value if isinstance(decoded, str) else decoded
 
 
+_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_ENTITY_RE = re.compile(r"&(?:#([0-9]{1,8})|#[xX]([0-9a-fA-F]{1,8})|([A-Za-z][A-Za-z0-9]*));")
+_SPACE = " \t\r\n\f\v"
+
+
+def _entity_error(reason: str) -> ApiError:
+    return ApiError(400, f"Bad Request: can't parse entities: {reason}")
+
+
+class _HtmlParser:
+    """Telegram's HTML parse mode, after tdlib's ``parse_html`` (the parser behind the Bot
+    API): only the documented tags, each closed in order (``</>`` closes the innermost),
+    unknown attributes ignored, ``span`` only as ``class="tg-spoiler"``, ``tg-emoji`` only
+    with a numeric ``emoji-id``. Stricter than tdlib in one point, as the Bot API's
+    "Formatting options" demand: a ``&`` that does not start ``&lt;`` ``&gt;`` ``&amp;``
+    ``&quot;`` or a numeric entity is refused (tdlib would keep it as text), so a bot
+    that forgets to escape a user's "&" fails here and not only on some names."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.i = 0
+        self.out: list[str] = []
+        self.stack: list[str] = []
+
+    def offset(self, i: int) -> int:
+        return len(self.text[:i].encode())
+
+    def entity(self, i: int) -> tuple[str, int]:
+        """The character an entity at ``i`` stands for, and where it ends."""
+        match = _ENTITY_RE.match(self.text, i)
+        char: str | None = None
+        if match is not None:
+            if match[3] is not None:
+                char = _NAMED_ENTITIES.get(match[3])
+            else:
+                code = int(match[1], 10) if match[1] else int(match[2], 16)
+                char = chr(code) if 0 < code <= 0x10FFFF else None
+        if match is None or char is None:
+            raise _entity_error(
+                'Character "&" is reserved and must be escaped as "&amp;" '
+                f"at byte offset {self.offset(i)}"
+            )
+        return char, match.end()
+
+    def run(self) -> str:
+        text = self.text
+        while self.i < len(text):
+            c = text[self.i]
+            if c == "&":
+                char, self.i = self.entity(self.i)
+                self.out.append(char)
+            elif c == "<":
+                self.tag()
+            else:
+                self.out.append(c)
+                self.i += 1
+        if self.stack:
+            raise _entity_error(
+                f'Can\'t find end tag corresponding to start tag "{self.stack[-1]}"'
+            )
+        return "".join(self.out)
+
+    def scan(self, stop: str) -> str:
+        """Characters from here up to (not including) one of ``stop`` or the end."""
+        start = self.i
+        while self.i < len(self.text) and self.text[self.i] not in stop:
+            self.i += 1
+        return self.text[start : self.i]
+
+    def scan_while_space(self) -> None:
+        while self.i < len(self.text) and self.text[self.i] in _SPACE:
+            self.i += 1
+
+    def at_end(self, begin: int, tag: str = "") -> None:
+        if self.i >= len(self.text):
+            named = f' "{tag}"' if tag else ""
+            raise _entity_error(f"Unclosed start tag{named} at byte offset {self.offset(begin)}")
+
+    def tag(self) -> None:
+        begin = self.i
+        if self.text.startswith("</", begin):
+            self.end_tag(begin)
+            return
+        self.i += 1
+        name = self.scan(_SPACE + ">").lower()
+        self.at_end(begin)
+        if name not in _HTML_TAGS:
+            raise _entity_error(
+                f'Unsupported start tag "{name}" at byte offset {self.offset(begin)}'
+            )
+        attributes = self.attributes(name, begin)
+        self.check_attributes(name, attributes, begin)
+        self.i += 1  # the ">"
+        self.stack.append(name)
+
+    def attributes(self, tag: str, begin: int) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        while True:
+            self.scan_while_space()
+            self.at_end(begin, tag)
+            if self.text[self.i] == ">":
+                return found
+            name_at = self.i
+            name = self.scan(_SPACE + "=>").lower()
+            if not name:
+                raise _entity_error(
+                    f'Empty attribute name in the tag "{tag}" at byte offset {self.offset(name_at)}'
+                )
+            self.scan_while_space()
+            self.at_end(begin, tag)
+            if self.text[self.i] != "=":
+                found[name] = None  # a bare attribute, as in <blockquote expandable>
+                continue
+            self.i += 1
+            self.scan_while_space()
+            self.at_end(begin, tag)
+            found[name] = self.attribute_value(begin, tag)
+
+    def attribute_value(self, begin: int, tag: str) -> str:
+        quote = self.text[self.i]
+        if quote not in "\"'":
+            return self.scan(_SPACE + ">")
+        self.i += 1
+        value: list[str] = []
+        while self.i < len(self.text) and self.text[self.i] != quote:
+            if self.text[self.i] == "&":
+                char, self.i = self.entity(self.i)
+                value.append(char)
+            else:
+                value.append(self.text[self.i])
+                self.i += 1
+        self.at_end(begin, tag)
+        self.i += 1  # the closing quote
+        return "".join(value)
+
+    def check_attributes(self, tag: str, attributes: dict[str, str | None], begin: int) -> None:
+        at = self.offset(begin)
+        if tag == "span" and attributes.get("class") != "tg-spoiler":
+            raise _entity_error(f'Tag "span" must have class "tg-spoiler" at byte offset {at}')
+        if tag == "tg-emoji" and not str(attributes.get("emoji-id") or "").isdigit():
+            raise _entity_error("Invalid custom emoji identifier specified")
+        if tag == "tg-time" and not str(attributes.get("unix") or "").isdigit():
+            raise _entity_error(f'Tag "tg-time" must have attribute "unix" at byte offset {at}')
+
+    def end_tag(self, begin: int) -> None:
+        at = self.offset(begin)
+        if not self.stack:
+            raise _entity_error(f"Unexpected end tag at byte offset {at}")
+        self.i += 2
+        name = self.scan(_SPACE + ">").lower()
+        self.scan_while_space()
+        if self.i >= len(self.text) or self.text[self.i] != ">":
+            raise _entity_error(f"Unclosed end tag at byte offset {at}")
+        self.i += 1
+        expected = self.stack.pop()
+        if name and name != expected:
+            raise _entity_error(
+                f'Unmatched end tag at byte offset {at}, expected "</{expected}>", '
+                f'found "</{name}>"'
+            )
+
+
 def _render_html(text: str) -> str:
     """Validate Telegram HTML like the real server and return the plain text."""
-    out: list[str] = []
-    stack: list[str] = []
-    pos = 0
-    while (start := text.find("<", pos)) != -1:
-        out.append(text[pos:start])
-        offset = len(text[:start].encode())
-        match = _TAG_RE.match(text, start)
-        if match is None or (not match[1] and match[2].lower() not in _HTML_TAGS):
-            tag = match[2] if match else ""
-            raise ApiError(
-                400,
-                "Bad Request: can't parse entities: Unsupported start tag "
-                f'"{tag}" at byte offset {offset}',
-            )
-        tag = match[2].lower()
-        if not match[1]:
-            stack.append(tag)
-        elif not stack or stack.pop() != tag:
-            raise ApiError(
-                400,
-                f"Bad Request: can't parse entities: Unexpected end tag at byte offset {offset}",
-            )
-        pos = match.end()
-    if stack:
-        raise ApiError(
-            400,
-            "Bad Request: can't parse entities: Can't find end tag "
-            f'corresponding to start tag "{stack[-1]}"',
-        )
-    out.append(text[pos:])
-    return html.unescape("".join(out))
+    return _HtmlParser(text).run()
 
 
 def _public(message: JsonDict) -> JsonDict:
     """What Telegram would show: helper keys starting with '_' removed."""
     return {k: copy.deepcopy(v) for k, v in message.items() if not k.startswith("_")}
+
+
+# fmt: off
+_BUTTON_ACTIONS = frozenset({
+    "url", "callback_data", "web_app", "login_url", "switch_inline_query",
+    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
+    "callback_game", "pay",
+})
+# fmt: on
+MAX_KEYBOARD_BUTTONS = 100  # Telegram's limits for an inline keyboard
+MAX_ROW_BUTTONS = 8
+
+
+def _check_button(b: JsonDict) -> None:
+    actions = _BUTTON_ACTIONS.intersection(b)
+    if not actions:
+        raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+    if len(actions) > 1:
+        raise ApiError(
+            400,
+            "Bad Request: can't parse inline keyboard button: exactly one of the optional "
+            "fields must be used",
+        )
+    if "callback_data" in b and not 1 <= len(str(b["callback_data"]).encode()) <= 64:
+        raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    if "url" in b and not re.match(r"(https?|tg)://[^\s/?#]+", str(b["url"])):
+        raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+
+
+def _check_inline_keyboard(markup: JsonDict) -> None:
+    """Telegram's limits: 100 buttons, 8 per row, each with one action, callback data of
+    1-64 bytes, an http(s) or tg URL."""
+    rows = markup.get("inline_keyboard")
+    if rows is None:
+        return
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise ApiError(400, 'Bad Request: field "inline_keyboard" must be an Array of Array')
+    if sum(len(row) for row in rows) > MAX_KEYBOARD_BUTTONS or any(
+        len(row) > MAX_ROW_BUTTONS for row in rows
+    ):
+        raise ApiError(400, "Bad Request: reply markup is too long")
+    for row in rows:
+        for b in row:
+            _check_button(b)
 
 
 def buttons(message: JsonDict) -> list[JsonDict]:
@@ -291,8 +533,21 @@ class FakeBotAPI:
         latency: float = 0.0,
         jitter: float = 0.5,
         seed: int | None = None,
+        privacy_mode: bool = True,
+        pace: Pace | None = Pace(),  # frozen: one shared default is safe
+        callback_timeout: float = 15.0,
     ) -> None:
         self.token = token
+        # As for a bot whose privacy mode is on (Telegram's default): in groups only
+        # commands, replies to the bot's messages, @mentions of it and service messages
+        # reach it. Others are kept in ``withheld``, never delivered.
+        self.privacy_mode = privacy_mode
+        self.withheld: list[JsonDict] = []
+        self.pace = pace
+        self._buckets: dict[str, _Bucket] = {}
+        # answerCallbackQuery later than this after the press is refused, as in Telegram.
+        self.callback_timeout = callback_timeout
+        self._queries: dict[str, _Query] = {}
         # Telegram answers in 50-300 ms: every call (getUpdates included) waits this long
         # before it is served, times a factor drawn from [1 - jitter, 1 + jitter].
         self.latency = latency
@@ -362,7 +617,7 @@ class FakeBotAPI:
             "editmessagereplymarkup": self._edit,
             "editmessagecaption": self._edit,
             "deletemessage": self._delete_message,
-            "answercallbackquery": self._true,
+            "answercallbackquery": self._answer_callback_query,
             "sendchataction": self._true,
             "getfile": self._get_file,
             "getchat": self._get_chat,
@@ -455,6 +710,7 @@ class FakeBotAPI:
             call.params, call.files = await self._parse(request)
             self._check_failures(call)
             self._check_rate(call)
+            self._check_pace(call)
             if polling:
                 call.result = await self._get_updates(call)
             else:
@@ -566,6 +822,33 @@ class FakeBotAPI:
             if chat_window is None:
                 chat_window = self._chat_windows[key] = deque()
             chat_window.append(now)
+
+    def _bucket(self, key: str, capacity: float, rate: float, now: float) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(capacity, rate, now)
+        return bucket
+
+    def _check_pace(self, call: Call) -> None:
+        """Telegram's flood limits (see Pace): all buckets must hold a token, or 429."""
+        pace = self.pace
+        method = call.method.lower()
+        sending = method in _SENDING_LOWER
+        if pace is None or not (sending or method in _EDITING_LOWER):
+            return
+        now = time.monotonic()
+        chat = str(call.chat_id or call.params.get("inline_message_id"))
+        buckets = [self._bucket(f"chat:{chat}", pace.chat_burst, pace.chat_per_second, now)]
+        if sending:
+            buckets.append(self._bucket("all", pace.global_per_second, pace.global_per_second, now))
+            if chat.startswith("-"):  # groups, supergroups and channels have ids below 0
+                per_minute = pace.group_per_minute
+                buckets.append(self._bucket(f"group:{chat}", per_minute, per_minute / 60, now))
+        wait = max(bucket.wait(now) for bucket in buckets)
+        if wait > 0:
+            raise ApiError(429, retry_after=max(1, math.ceil(wait)))
+        for bucket in buckets:
+            bucket.tokens -= 1
 
     def _current_outage(self) -> _Outage | None:
         outage = self._outage
@@ -712,10 +995,46 @@ class FakeBotAPI:
         return update
 
     def enqueue_raw(self, update: JsonDict) -> JsonDict:
-        """Enqueue any update dict; ``update_id`` is assigned if missing."""
+        """Enqueue any update dict; ``update_id`` is assigned if missing. A group message
+        that privacy mode keeps from the bot is not enqueued but added to ``withheld``
+        (and gets no ``update_id``): Telegram never sends it."""
+        message = update.get("message")
+        if isinstance(message, dict) and not self.reaches_bot(message):
+            self.withheld.append(update)
+            return update
         update.setdefault("update_id", next(self._update_ids))
         self.last_update_id = max(self.last_update_id, int(update["update_id"]))
+        query = update.get("callback_query")
+        if isinstance(query, dict) and "id" in query:
+            self.pressed(str(query["id"]))
         return self._enqueue(update)
+
+    def pressed(self, query_id: str) -> None:
+        """A button press the test hands to the bot itself (fed to the dispatcher, posted
+        to a webhook): its answerCallbackQuery is then accepted, once, for
+        ``callback_timeout``. ``click`` and ``enqueue_raw`` do this themselves."""
+        self._queries[query_id] = _Query(time.monotonic())
+
+    def reaches_bot(self, message: JsonDict) -> bool:
+        """Whether Telegram delivers a message to this bot: everything in private chats;
+        in groups with privacy mode on only commands (``/cmd`` or ``/cmd@thisbot``, not
+        ``/cmd@otherbot``), replies to the bot's messages, @mentions of the bot and
+        service messages."""
+        chat_type = (message.get("chat") or {}).get("type")
+        if not self.privacy_mode or chat_type not in _GROUP_TYPES:
+            return True
+        if _SERVICE_KEYS.intersection(message):
+            return True
+        replied = message.get("reply_to_message") or {}
+        if (replied.get("from") or {}).get("id") == self.bot_user["id"]:
+            return True
+        text = str(message.get("text") or message.get("caption") or "")
+        username = str(self.bot_user["username"])
+        if text.startswith("/"):
+            _, _, addressee = text.split(maxsplit=1)[0].partition("@")
+            return not addressee or addressee.lower() == username.lower()
+        mention = rf"(?<![\w@])@{re.escape(username)}(?!\w)"
+        return re.search(mention, text, flags=re.IGNORECASE) is not None
 
     def redeliver(self, update: JsonDict) -> JsonDict:
         """Deliver an update again, as Telegram does after a restart with an unconfirmed
@@ -735,12 +1054,20 @@ class FakeBotAPI:
             "chat": copy.deepcopy(self._chat(chat_id)),
         }
 
-    def _user_message(self, user: FakeUser, chat: JsonDict | None, **fields: Any) -> JsonDict:
+    def _user_message(
+        self,
+        user: FakeUser,
+        chat: JsonDict | None,
+        reply_to: JsonDict | None = None,
+        **fields: Any,
+    ) -> JsonDict:
         target = chat or user.chat
         self._chats[int(target["id"])] = dict(target)
         message = self._new_message(int(target["id"]))
         message["from"] = copy.deepcopy(user.data)
         message.update({k: v for k, v in fields.items() if v is not None})
+        if reply_to is not None:
+            message["reply_to_message"] = self._replied(reply_to)
         self._user_store[int(target["id"]), int(message["message_id"])] = message
         return self.enqueue_raw({"message": message})
 
@@ -760,7 +1087,29 @@ class FakeBotAPI:
         self._chats[user_id] = fake.chat
         return fake
 
-    def send_message(self, user: FakeUser, text: str, chat: JsonDict | None = None) -> JsonDict:
+    def _replied(self, message: JsonDict) -> JsonDict:
+        """``reply_to_message`` as Telegram gives it: the message as stored now, without
+        its own reply_to_message."""
+        chat_id = int(message["chat"]["id"])
+        message_id = int(message["message_id"])
+        current = (
+            self._store.get(chat_id, {}).get(message_id)
+            or self._user_store.get((chat_id, message_id))
+            or message
+        )
+        replied = _public(current)
+        replied.pop("reply_to_message", None)
+        return replied
+
+    def send_message(
+        self,
+        user: FakeUser,
+        text: str,
+        chat: JsonDict | None = None,
+        reply_to: JsonDict | None = None,
+    ) -> JsonDict:
+        """A text message from the user (in ``chat``, else their private chat), as a reply
+        to ``reply_to`` if given. Subject to privacy mode in groups (see reaches_bot)."""
         entities = None
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
@@ -771,7 +1120,7 @@ class FakeBotAPI:
                     "length": len(command.encode("utf-16-le")) // 2,
                 }
             ]
-        return self._user_message(user, chat, text=text, entities=entities)
+        return self._user_message(user, chat, reply_to, text=text, entities=entities)
 
     def register_file(
         self,
@@ -866,6 +1215,20 @@ class FakeBotAPI:
     async def _true(self, call: Call) -> bool:
         return True
 
+    async def _answer_callback_query(self, call: Call) -> bool:
+        query = self._queries.get(str(call.params.get("callback_query_id")))
+        if (
+            query is None
+            or query.answered
+            or time.monotonic() - query.pressed > self.callback_timeout
+        ):
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        query.answered = True
+        return True
+
     async def _set_webhook(self, call: Call) -> bool:
         url = str(call.params.get("url") or "")
         if not url:  # an empty URL removes the webhook, as in Telegram
@@ -898,7 +1261,7 @@ class FakeBotAPI:
         return info
 
     async def _get_me(self, call: Call) -> JsonDict:
-        return dict(self.bot_user)
+        return {**self.bot_user, "can_read_all_group_messages": not self.privacy_mode}
 
     def _scope_key(self, params: JsonDict) -> str:
         scope = params.get("scope") or {"type": "default"}
@@ -982,9 +1345,7 @@ class FakeBotAPI:
         message.pop("_reply_keyboard", None)
         if not isinstance(markup, dict):
             return
-        for b in buttons({"reply_markup": markup}):
-            if len(str(b.get("callback_data", "")).encode()) > 64:
-                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        _check_inline_keyboard(markup)
         # Message.reply_markup can only be an inline keyboard; reply keyboards are kept
         # under a helper key for inspection, never echoed back to the bot.
         if "inline_keyboard" in markup:
@@ -998,6 +1359,14 @@ class FakeBotAPI:
         message = self._new_message(chat_id)
         message["from"] = dict(self.bot_user)
         message.update({k: v for k, v in fields.items() if v is not None})
+        reply = params.get("reply_parameters") or {}
+        if isinstance(reply, dict) and reply.get("message_id") is not None:
+            replied_id = int(reply["message_id"])
+            replied = self._user_store.get((chat_id, replied_id)) or self._store.get(
+                chat_id, {}
+            ).get(replied_id)
+            if replied is not None:
+                message["reply_to_message"] = self._replied(replied)
         self._apply_markup(message, params)
         self._store.setdefault(chat_id, {})[message["message_id"]] = message
         return _public(message)

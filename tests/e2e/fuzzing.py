@@ -664,6 +664,7 @@ class FuzzWorld:
                 self._upload(message)
         if (query := update.get("callback_query")) is not None:
             query["id"] = f"cb{update['update_id']}"
+            self.api.pressed(query["id"])  # fed past the fake, which must know the press
             where = query.pop("_message", None)
             if where is not None:
                 query["message"] = self._pressed_message(where["chat"], where["inaccessible"])

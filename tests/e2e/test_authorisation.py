@@ -359,11 +359,15 @@ async def _victims(api: FakeBotAPI, runner: BotRunner) -> tuple[JsonDict, FakeUs
     card2 = await _message_with(api, VICTIM_CHAT, "Asia/Vladivostok", after)
     after = api.mark()
     dean.click(card2, button(card2, "Одобрить")["callback_data"])  # the chat's cards: Russian
-    await _message_with(api, VICTIM_CHAT, "new date and time", after)
-    asked = await _in_group(api, dean, chat, "23.12.2026 14:00")
+    prompt = await _message_with(api, VICTIM_CHAT, "new date and time", after)
+    after = api.mark()
+    dean.reply(prompt, "23.12.2026 14:00")  # privacy mode: only a reply reaches the bot
+    asked = await api.next_message(VICTIM_CHAT, after=after)
     assert "teacher is asked to confirm" in asked["text"]
 
-    # The teacher's roll: split in two, the victim present and graded.
+    # The teacher's roll: split in two, the victim present and graded. The teacher's
+    # notices go first: paced like Telegram, one could otherwise land amid the presses.
+    await _quiet(runner)
     roll = await _open_roll(api, teacher, "Латинский язык")
     roll = await press(api, teacher, roll, button(roll, "Subgroups")["callback_data"])
     roll = await press(api, teacher, roll, button(roll, "2")["callback_data"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -34,7 +35,7 @@ from aiogram.types import (
     Message,
 )
 
-from tests.e2e.fakeapi import FakeBotAPI
+from tests.e2e.fakeapi import FakeBotAPI, Pace
 
 pytestmark = pytest.mark.asyncio
 
@@ -325,9 +326,11 @@ async def test_outage_timeout_hangs_requests(api: FakeBotAPI) -> None:
         api.outage_over()
         await impatient.send_message(42, "back")
 
-    api.outage("timeout", 0.3)  # a patient client gets the 500 once the outage ends
+    # A patient client gets the 500 once the outage ends (timed from the outage's start:
+    # making the client may take a while on a busy machine).
+    started = time.monotonic()
+    api.outage("timeout", 0.3)
     async with make_bot(api) as patient:
-        started = time.monotonic()
         with pytest.raises(TelegramServerError):
             await patient.send_message(42, "hello?")
         assert 0.25 < time.monotonic() - started < 1
@@ -409,3 +412,224 @@ async def test_latency_delays_every_call_within_its_jitter() -> None:
     # 100 ms jittered by half either way: never under 50 ms; each call pays its own.
     assert min(spent) >= 0.05
     assert max(spent) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("html", "visible"),
+    [
+        ("<b>1 &lt; 2 &amp;&amp; 3 &gt; 2</b> &quot;ok&quot;", '1 < 2 && 3 > 2 "ok"'),
+        ("&#1040;&#x42;&#X43; a > b", "АBC a > b"),  # numeric entities; a bare ">" is text
+        ('<a href="https://moodle.example/?a=1&amp;b=2">Moodle</a>', "Moodle"),
+        ("<A HREF='tg://user?id=1'>he</A>", "he"),  # tags and attributes in any case
+        ('<span class="tg-spoiler">s</span><tg-spoiler>t</tg-spoiler>', "st"),
+        ('<pre><code class="language-python">x = 1</code></pre>', "x = 1"),
+        ("<blockquote expandable>q</blockquote><blockquote>r</blockquote>", "qr"),
+        ('<tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>', "👍"),
+        ('<b data-x="ignored">b</b><i>i</>', "bi"),  # unknown attributes, "</>" closes
+        ("<strong>1</strong><em>2</em><ins>3</ins><strike>4</strike><del>5</del>", "12345"),
+    ],
+)
+async def test_html_as_telegram_parses_it(
+    api: FakeBotAPI, bot: Bot, html: str, visible: str
+) -> None:
+    await bot.send_message(42, html, parse_mode="HTML")
+    assert api.messages(42)[-1]["text"] == visible
+
+
+@pytest.mark.parametrize(
+    ("html", "reason"),
+    [
+        ("Акушерство & гинекология", 'Character "&" is reserved'),
+        ("Tom &amp Jerry", 'Character "&" is reserved'),  # an entity needs its ";"
+        ("&nbsp;", 'Character "&" is reserved'),  # only lt, gt, amp, quot are named
+        ('<a href="https://x/?a=1&b=2">x</a>', 'Character "&" is reserved'),
+        ("Белов Артём <мл.>", 'Unsupported start tag "мл."'),
+        ("1 < 2", 'Unsupported start tag ""'),
+        ("<p>para</p>", 'Unsupported start tag "p"'),
+        ("<br/>", 'Unsupported start tag "br/"'),
+        ("a <b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>"'),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        ("<b", "Unclosed start tag at byte offset 0"),
+        ('<a href="x>y</a>', 'Unclosed start tag "a"'),
+        ("<span>s</span>", 'Tag "span" must have class "tg-spoiler"'),
+        ("<tg-emoji>👍</tg-emoji>", "Invalid custom emoji identifier"),
+    ],
+)
+async def test_html_refused_as_telegram_refuses_it(
+    api: FakeBotAPI, bot: Bot, html: str, reason: str
+) -> None:
+    with pytest.raises(TelegramBadRequest, match="can't parse entities") as caught:
+        await bot.send_message(42, html, parse_mode="HTML")
+    assert reason in caught.value.message
+    with pytest.raises(TelegramBadRequest, match="can't parse entities"):
+        await bot.send_document(
+            42, BufferedInputFile(b"x", "a.txt"), caption=html, parse_mode="HTML"
+        )
+    assert api.messages(42) == []
+    await bot.send_message(42, html)  # without parse_mode it is plain text
+    assert api.messages(42)[-1]["text"] == html
+
+
+async def test_lengths_count_visible_text(api: FakeBotAPI, bot: Bot) -> None:
+    await bot.send_message(42, "<b>" + "&amp;" * 4096 + "</b>", parse_mode="HTML")
+    assert api.messages(42)[-1]["text"] == "&" * 4096
+    with pytest.raises(TelegramBadRequest, match="message is too long"):
+        await bot.send_message(42, "x" * 4097)
+    with pytest.raises(TelegramBadRequest, match="caption is too long"):
+        await bot.send_document(42, BufferedInputFile(b"x", "a.txt"), caption="x" * 1025)
+    await bot.send_document(
+        42, BufferedInputFile(b"x", "a.txt"), caption=f"<i>{'x' * 1024}</i>", parse_mode="HTML"
+    )
+
+
+def grid(rows: int, columns: int, data: str = "d") -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=f"{r}.{c}", callback_data=data) for c in range(columns)]
+            for r in range(rows)
+        ]
+    )
+
+
+async def test_inline_keyboard_limits(api: FakeBotAPI, bot: Bot) -> None:
+    await bot.send_message(42, "100 buttons, 8 a row", reply_markup=grid(12, 8))  # 96
+    await bot.send_message(42, "exactly 100", reply_markup=grid(100, 1, "x" * 64))
+    with pytest.raises(TelegramBadRequest, match="reply markup is too long"):
+        await bot.send_message(42, "101", reply_markup=grid(101, 1))
+    with pytest.raises(TelegramBadRequest, match="reply markup is too long"):
+        await bot.send_message(42, "9 in a row", reply_markup=grid(1, 9))
+    with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+        await bot.send_message(42, "65 bytes", reply_markup=grid(1, 1, "я" * 32 + "x"))
+    with pytest.raises(TelegramBadRequest, match="BUTTON_URL_INVALID"):
+        await bot.send_message(
+            42,
+            "url",
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text="Moodle", url="moodle/course")]]
+            ),
+        )
+    sent = await bot.send_message(42, "edit keeps to them too")
+    with pytest.raises(TelegramBadRequest, match="reply markup is too long"):
+        await bot.edit_message_reply_markup(
+            chat_id=42, message_id=sent.message_id, reply_markup=grid(11, 10)
+        )
+    assert [m["text"] for m in api.messages(42)] == [
+        "100 buttons, 8 a row",
+        "exactly 100",
+        "edit keeps to them too",
+    ]
+
+
+async def test_privacy_mode_delivers_only_what_telegram_delivers(api: FakeBotAPI, bot: Bot) -> None:
+    assert (await bot.get_me()).can_read_all_group_messages is False
+    group: dict[str, Any] = {"id": -100777, "type": "supergroup", "title": "Деканат"}
+    dean = api.user(501, "Декан")
+    prompt = await bot.send_message(-100777, "Причина?")
+    stored = api.messages(-100777)[-1]
+    delivered = [
+        dean.send("/inbox", chat=group),
+        dean.send("/inbox@Examinator_Test_Bot extra", chat=group),
+        dean.reply(stored, "Нет печати"),
+        dean.send("@examinator_test_bot, помогите", chat=group),
+        dean.send("в личку", chat=None),  # private chats: everything
+    ]
+    withheld = [
+        dean.send("Нет печати", chat=group),
+        dean.send("/inbox@other_bot", chat=group),
+        dean.send("mail@examinator_test_bot.ru", chat=group),
+        dean.send("@examinator_test_botik", chat=group),
+        dean.send("reply to a person", chat=group, reply_to=delivered[0]["message"]),
+    ]
+    api.enqueue_raw(  # a service message passes
+        {"message": {**withheld[0]["message"], "text": None, "new_chat_title": "Деканат 2"}}
+    )
+    updates = await bot.get_updates(timeout=0)
+    texts = [u.message.text if u.message else None for u in updates]
+    assert texts == [
+        "/inbox",
+        "/inbox@Examinator_Test_Bot extra",
+        "Нет печати",
+        "@examinator_test_bot, помогите",
+        "в личку",
+        None,
+    ]
+    reply = updates[2].message
+    assert reply is not None and reply.reply_to_message is not None
+    assert reply.reply_to_message.message_id == prompt.message_id
+    assert reply.reply_to_message.from_user is not None
+    assert reply.reply_to_message.from_user.is_bot
+    assert api.withheld == withheld and all("update_id" not in u for u in withheld)
+
+
+async def test_privacy_mode_off_delivers_every_group_message() -> None:
+    async with FakeBotAPI(token=TOKEN, privacy_mode=False) as open_api:
+        open_bot = make_bot(open_api)
+        try:
+            assert (await open_bot.get_me()).can_read_all_group_messages is True
+            open_api.user(501).send("Нет печати", chat={"id": -5, "type": "group", "title": "g"})
+            assert len(await open_bot.get_updates(timeout=0)) == 1
+            assert open_api.withheld == []
+        finally:
+            await open_bot.session.close()
+
+
+async def test_callback_answered_once_within_15_seconds(api: FakeBotAPI, bot: Bot) -> None:
+    sent = await bot.send_message(42, "?", reply_markup=keyboard())
+    message = api.messages(42)[-1]
+    student = api.user(42)
+    first = student.click(message, "yes")["callback_query"]["id"]
+    assert await bot.answer_callback_query(first, text="ok")
+    too_old = "query is too old and response timeout expired or query ID is invalid"
+    with pytest.raises(TelegramBadRequest, match=too_old):
+        await bot.answer_callback_query(first)  # a second answer
+    with pytest.raises(TelegramBadRequest, match=too_old):
+        await bot.answer_callback_query("never-pressed")
+    api.callback_timeout = 0.2
+    late = student.click(message, "no")["callback_query"]["id"]
+    await asyncio.sleep(0.3)
+    with pytest.raises(TelegramBadRequest, match=too_old):
+        await bot.answer_callback_query(late)
+    assert sent.message_id == message["message_id"]
+
+
+async def test_pace_per_chat_allows_a_burst_then_one_a_second(api: FakeBotAPI, bot: Bot) -> None:
+    api.pace = Pace(chat_per_second=1, chat_burst=3)
+    first = await bot.send_message(42, "1")
+    await bot.send_message(42, "2")
+    await bot.edit_message_text("1!", chat_id=42, message_id=first.message_id)  # edits count
+    with pytest.raises(TelegramRetryAfter) as caught:
+        await bot.send_message(42, "4")
+    assert caught.value.retry_after == 1
+    with pytest.raises(TelegramRetryAfter):
+        await bot.edit_message_text("1?", chat_id=42, message_id=first.message_id)
+    await bot.send_message(43, "another chat has its own allowance")
+    await asyncio.sleep(1.05)
+    await bot.send_message(42, "4")
+    assert [m["text"] for m in api.messages(42)] == ["1!", "2", "4"]
+    assert api.throttled == 2
+
+
+async def test_pace_group_20_a_minute_and_30_a_second_in_all(api: FakeBotAPI, bot: Bot) -> None:
+    group = -100500
+    results = await asyncio.gather(
+        *(bot.send_message(group, str(i)) for i in range(21)), return_exceptions=True
+    )
+    # The chat's own burst (10) runs out first (one more if a second passed meanwhile).
+    assert sum(isinstance(r, Message) for r in results) in (10, 11)
+    api.pace = Pace(chat_burst=100)
+    api._buckets.clear()
+    results = await asyncio.gather(
+        *(bot.send_message(group, str(i)) for i in range(21)), return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, TelegramRetryAfter)]
+    assert (len(results) - len(refused), len(refused)) == (20, 1)
+    assert refused[0].retry_after == 3
+    api._buckets.clear()
+    results = await asyncio.gather(
+        *(bot.send_message(1000 + i, "broadcast") for i in range(45)), return_exceptions=True
+    )
+    # 30 at once, and the refill of the time the 45 calls take (30 a second).
+    assert 30 <= sum(isinstance(r, Message) for r in results) < 40
+    api.pace = None
+    await asyncio.gather(*(bot.send_message(group, "off") for _ in range(30)))

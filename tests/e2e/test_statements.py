@@ -203,8 +203,8 @@ async def test_dean_gets_the_card_with_documents_and_decides(
     reject = button(card, "Отклонить")["callback_data"]
     dean_click = api.click(dean, card, reject)
     await api.callback_answer(dean_click)
-    await api.next_message(group["id"], after=after)  # the prompt
-    dean.send("Нужна справка о смерти", chat=group)
+    prompt = await api.next_message(group["id"], after=after)
+    dean.reply(prompt, "Нужна справка о смерти")  # privacy mode: only a reply reaches the bot
     told = await api.next_message(student.id, after=after)
     assert "is rejected" in told["text"] and "Нужна справка" in told["text"]
     [statement] = await stored(seeded)
@@ -398,8 +398,8 @@ async def test_dean_asks_for_more_and_the_student_answers(
     after = api.mark()
     asked = dean.click(card, button(card, "Запросить")["callback_data"])
     await api.callback_answer(asked)
-    await api.next_message(group["id"], after=after)  # the prompt for the question
-    dean.send("Справка без печати. Пришлите справку с печатью поликлиники.", chat=group)
+    prompt = await api.next_message(group["id"], after=after)  # the question's prompt
+    dean.reply(prompt, "Справка без печати. Пришлите справку с печатью поликлиники.")
     question = await api.next_message(student.id, after=after)
     assert "печатью" in question["text"]
     prompt = await press(api, student, question, button(question, "Ответить")["callback_data"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.timezones import format_moment
+from bot.handlers.prompts import answered, answers_prompt, ask
 from bot.handlers.states import Announce
 from bot.keyboards.callbacks import AnnounceActCB, AnnounceCB
 from bot.services.actors import Actor
@@ -83,6 +84,7 @@ async def chose_target(
     actor: Actor,
     session: AsyncSession,
     state: FSMContext,
+    bot: Bot,
 ) -> None:
     try:
         target = Target(callback_data.target)
@@ -103,12 +105,11 @@ async def chose_target(
     await state.set_data({"target": target.value, "target_id": callback_data.target_id})
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.answer(
-            _(
-                "To {label} ({count} with the bot). Send the text — or a photo or a document "
-                "with a caption. /cancel to stop."
-            ).format(label=escape(who.label), count=len(who.users))
-        )
+        text = _(
+            "To {label} ({count} with the bot). Send the text — or a photo or a document "
+            "with a caption. /cancel to stop."
+        ).format(label=escape(who.label), count=len(who.users))
+        await ask(bot, query.message.chat, query.from_user, text=text, state=state)
 
 
 async def got_content(
@@ -135,6 +136,7 @@ async def got_content(
         await state.clear()
         await message.answer(_outcome_text(AnnounceOutcome.FORBIDDEN))
         return
+    await answered(message, state)
     await state.update_data(text=text, file_kind=file_kind, file_id=file_id)
     await state.set_state(Announce.preview)
     kb = InlineKeyboardBuilder()
@@ -195,6 +197,7 @@ def setup() -> Router:
     router = Router(name="dean-announce")
     router.message.register(start, Command("announce"))
     router.callback_query.register(chose_target, AnnounceCB.filter())
-    router.message.register(got_content, Announce.text, ~F.text.startswith("/"))
+    # In a group only a reply to the question counts (see bot.handlers.prompts).
+    router.message.register(got_content, Announce.text, ~F.text.startswith("/"), answers_prompt)
     router.callback_query.register(preview_pressed, Announce.preview, AnnounceActCB.filter())
     return router

@@ -10,7 +10,7 @@ from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, User
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.db.models import Statement
 from bot.domain.statements import StatementKind
 from bot.domain.timezones import format_moment, parse_moment
+from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideCB, RescheduleCB
 from bot.services.actors import Actor
@@ -68,6 +69,7 @@ async def pressed(
     session: AsyncSession,
     state: FSMContext,
     clock: Clock,
+    bot: Bot,
 ) -> None:
     message = query.message if isinstance(query.message, Message) else None
     if callback_data.action == "approve":
@@ -81,7 +83,9 @@ async def pressed(
         if message is not None:
             await message.edit_text(f"{message.html_text}\n\n{line}", reply_markup=None)
             if statement is not None and statement.kind == StatementKind.TIMEZONE:
-                await _ask_new_start(message, state, statement.id)
+                await _ask_new_start(
+                    bot, message, query.from_user, state=state, statement_id=statement.id
+                )
         return
     if callback_data.action == "retime":
         allowed = await dean_may_decide(session, actor.dean_faculty_ids, callback_data.statement_id)
@@ -92,7 +96,7 @@ async def pressed(
             )
             return
         await query.answer()
-        await _ask_new_start(message, state, allowed.id)
+        await _ask_new_start(bot, message, query.from_user, state=state, statement_id=allowed.id)
         return
     if callback_data.action not in ("reject", "more"):
         await query.answer(_("This button is no longer valid."), show_alert=True)
@@ -117,19 +121,21 @@ async def pressed(
             if callback_data.action == "reject"
             else _("Statement №{number}: write what else the student should provide.")
         )
-        await message.answer(prompt.format(number=callback_data.statement_id))
+        text = prompt.format(number=callback_data.statement_id)
+        await ask(bot, message.chat, query.from_user, text=text, state=state)
 
 
-async def _ask_new_start(message: Message | None, state: FSMContext, statement_id: int) -> None:
+async def _ask_new_start(
+    bot: Bot, message: Message | None, who: User, *, state: FSMContext, statement_id: int
+) -> None:
     await state.set_state(DeanReschedule.when)
     await state.update_data(statement_id=statement_id)
     if message is not None:
-        await message.answer(
-            _(
-                "Statement №{number}: send the student's new date and time, university "
-                "time (e.g. 24.12.2026 14:00)."
-            ).format(number=statement_id)
-        )
+        text = _(
+            "Statement №{number}: send the student's new date and time, university "
+            "time (e.g. 24.12.2026 14:00)."
+        ).format(number=statement_id)
+        await ask(bot, message.chat, who, text=text, state=state)
 
 
 async def comment_written(
@@ -145,6 +151,7 @@ async def comment_written(
     outcome, line, _statement = await _apply(
         actor, session, int(data.get("statement_id", 0)), str(data.get("action")), comment, clock
     )
+    await answered(message, state)
     await state.clear()
     if outcome is not DecideOutcome.OK:
         await message.answer(line)
@@ -183,6 +190,7 @@ async def new_start_written(
     if outcome is MoveOutcome.IN_PAST:
         await message.answer(_("That time has already passed. Send a later one."))
         return
+    await answered(message, state)
     await state.clear()
     texts = {
         MoveOutcome.ASKED: _("The teacher is asked to confirm {when}; the student will be told."),
@@ -279,6 +287,12 @@ def setup() -> Router:
     router.callback_query.register(pressed, DecideCB.filter())
     router.message.register(inbox, Command("inbox"))
     router.callback_query.register(teacher_answered, RescheduleCB.filter())
-    router.message.register(new_start_written, DeanReschedule.when, F.text, ~F.text.startswith("/"))
-    router.message.register(comment_written, DeanComment.text, F.text, ~F.text.startswith("/"))
+    # In a group only a reply to the question counts (see bot.handlers.prompts).
+    router.message.register(
+        new_start_written, DeanReschedule.when, F.text, ~F.text.startswith("/"), answers_prompt
+    )
+    router.message.register(
+        comment_written, DeanComment.text, F.text, ~F.text.startswith("/"), answers_prompt
+    )
+    router.message.register(not_yours, someone_elses_prompt)
     return router
