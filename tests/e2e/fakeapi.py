@@ -67,6 +67,8 @@ SENDING_METHODS = frozenset({
     "forwardMessage",
 })
 _SENDING_LOWER = frozenset(m.lower() for m in SENDING_METHODS)
+_EDITING_LOWER = frozenset({"editmessagetext", "editmessagereplymarkup", "editmessagecaption"})
+TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 OUTAGE_MODES = frozenset({"500", "timeout", "refuse", "429"})
 # What copyMessage / forwardMessage take over from the source message.
 _CONTENT_KEYS = (
@@ -195,6 +197,7 @@ class _Limits:
     global_per_second: float
     per_chat_per_second: float
     retry_after: int
+    edits: bool = False
 
 
 @dataclass
@@ -330,6 +333,10 @@ class FakeBotAPI:
         self._delivered: list[Call] = []
         self._delivered_by_chat: dict[str, list[Call]] = {}
         self._limits: _Limits | None = None
+        # Seconds after the press past which answerCallbackQuery is refused, as Telegram
+        # does ("query is too old"); None: answered however late.
+        self.callback_lifetime: float | None = None
+        self._pressed: dict[str, float] = {}  # callback query id -> when it was pressed
         # Send times within the last second; per chat keyed by str(chat_id).
         self._window: deque[float] = deque()
         self._chat_windows: dict[str, deque[float]] = {}
@@ -360,7 +367,7 @@ class FakeBotAPI:
             "editmessagereplymarkup": self._edit,
             "editmessagecaption": self._edit,
             "deletemessage": self._delete_message,
-            "answercallbackquery": self._true,
+            "answercallbackquery": self._answer_callback,
             "sendchataction": self._true,
             "getfile": self._get_file,
             "getchat": self._get_chat,
@@ -537,7 +544,10 @@ class FakeBotAPI:
     def _check_rate(self, call: Call) -> None:
         """Sliding one-second windows, globally and per chat; amortised O(1)."""
         limits = self._limits
-        if limits is None or call.method.lower() not in _SENDING_LOWER:
+        if limits is None:
+            return
+        method = call.method.lower()
+        if method not in _SENDING_LOWER and not (limits.edits and method in _EDITING_LOWER):
             return
         now = time.monotonic()
         horizon = now - 1.0
@@ -601,15 +611,22 @@ class FakeBotAPI:
         return max(0.0, self.latency + self._rng.uniform(-spread, spread))
 
     def enforce_limits(
-        self, global_per_second: float = 30, per_chat_per_second: float = 1, retry_after: int = 1
+        self,
+        global_per_second: float = 30,
+        per_chat_per_second: float = 1,
+        retry_after: int = 1,
+        *,
+        edits: bool = False,
     ) -> None:
         """Enforce Telegram's flood limits until ``stop_enforcing``: a SENDING_METHODS call
         beyond ``global_per_second`` messages in the last second, or beyond
         ``per_chat_per_second`` to its chat_id, answers 429 "retry after ``retry_after``"
-        and stores nothing. Edits are not limited. Counting starts afresh."""
+        and stores nothing. Edits are limited only with ``edits=True``: then they count
+        in the same windows as sends (Telegram paces edits in a chat as it paces
+        messages). Counting starts afresh."""
         if global_per_second <= 0 or per_chat_per_second <= 0:
             raise ValueError("limits must be positive")
-        self._limits = _Limits(global_per_second, per_chat_per_second, retry_after)
+        self._limits = _Limits(global_per_second, per_chat_per_second, retry_after, edits)
         self._window.clear()
         self._chat_windows.clear()
 
@@ -846,8 +863,10 @@ class FakeBotAPI:
         """Press an inline button of a bot message (as stored now, if still stored)."""
         chat_id = int(message["chat"]["id"])
         current = self._store.get(chat_id, {}).get(int(message["message_id"]), message)
+        query_id = f"cb{next(self._ids)}"
+        self._pressed[query_id] = time.monotonic()
         query = {
-            "id": f"cb{next(self._ids)}",
+            "id": query_id,
             "from": copy.deepcopy(user.data),
             "chat_instance": f"ci{chat_id}",
             "message": _public(current),
@@ -858,6 +877,13 @@ class FakeBotAPI:
     # -- method handlers ---------------------------------------------------------------------
 
     async def _true(self, call: Call) -> bool:
+        return True
+
+    async def _answer_callback(self, call: Call) -> bool:
+        pressed = self._pressed.get(str(call.params.get("callback_query_id")))
+        lifetime = self.callback_lifetime
+        if lifetime is not None and pressed is not None and time.monotonic() - pressed > lifetime:
+            raise ApiError(400, TOO_OLD)
         return True
 
     async def _set_webhook(self, call: Call) -> bool:
