@@ -37,7 +37,7 @@ from bot.config import Settings  # noqa: E402
 from bot.db.engine import create_engine, create_sessionmaker  # noqa: E402
 from bot.db.models import Exam, RollEntry, Student, Teacher, User  # noqa: E402
 from bot.keyboards.callbacks import RollCB  # noqa: E402
-from tests.e2e.fakeapi import FakeBotAPI  # noqa: E402
+from tests.e2e.fakeapi import Call, FakeBotAPI  # noqa: E402
 from tests.e2e.test_roll import open_roll  # noqa: E402
 
 TOKEN = "123456:TEST-token"
@@ -49,6 +49,18 @@ MARKED = re.compile(r"^\d+\. ✅ ", re.MULTILINE)
 def out(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+class TimedFakeBotAPI(FakeBotAPI):
+    """Notes when each call was answered (the spinner stops then; an update is fetched)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.answered_at: dict[int, float] = {}
+
+    def _record(self, call: Call, polling: bool = False) -> None:
+        self.answered_at[id(call)] = time.monotonic()
+        super()._record(call, polling)
 
 
 class FixedClock:
@@ -76,19 +88,32 @@ def pct(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-async def answered(api: FakeBotAPI, update: dict[str, Any], pressed: float) -> float | None:
-    """Seconds from the press to the first callback answer Telegram accepted; None if
-    it never came (refused as too old, or not sent)."""
+async def answered(
+    api: TimedFakeBotAPI, update: dict[str, Any], pressed: float
+) -> tuple[float | None, float | None]:
+    """Seconds from the press to the bot fetching the update, and to the first callback
+    answer Telegram accepted; None if it never came (refused as too old, or not sent)."""
     query_id = update["callback_query"]["id"]
     try:
-        await api.wait_for(
+        answer = await api.wait_for(
             "answerCallbackQuery",
             predicate=lambda c: c.ok and c.params.get("callback_query_id") == query_id,
             timeout=CALLBACK_LIFETIME + 5,
         )
     except AssertionError:
-        return None
-    return time.monotonic() - pressed
+        return None, None
+    fetch = next(
+        (
+            c
+            for c in api.calls
+            if c.method == "getUpdates"
+            and c.ok
+            and any(u["update_id"] == update["update_id"] for u in c.result or [])
+        ),
+        None,
+    )
+    fetched = None if fetch is None else api.answered_at[id(fetch)] - pressed
+    return fetched, api.answered_at[id(answer)] - pressed
 
 
 async def final_state(api: FakeBotAPI, message_id: int, students: int, limit: float) -> float:
@@ -107,7 +132,7 @@ async def run(students: int, rate: float, latency: float) -> None:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         exam_id, teacher_id = await seed(url, students)
         await link_teacher(url, teacher_id)
-        async with FakeBotAPI(token=TOKEN, latency=latency, jitter=0.5, seed=7) as api:
+        async with TimedFakeBotAPI(token=TOKEN, latency=latency, jitter=0.5, seed=7) as api:
             settings = Settings(
                 bot_token=TOKEN,
                 telegram_api_url=api.base_url,
@@ -128,7 +153,7 @@ async def run(students: int, rate: float, latency: float) -> None:
 
 
 async def measure(
-    api: FakeBotAPI, sessionmaker: Any, exam_id: int, students: int, rate: float
+    api: TimedFakeBotAPI, sessionmaker: Any, exam_id: int, students: int, rate: float
 ) -> None:
     teacher = api.user(TEACHER_USER, language_code="en")
     roll = await open_roll(api, teacher, "Латинский язык")
@@ -136,7 +161,7 @@ async def measure(
     api.enforce_limits(edits=True)
     api.callback_lifetime = CALLBACK_LIFETIME
     before = len(api.calls)
-    waiters: list[asyncio.Task[float | None]] = []
+    waiters: list[asyncio.Task[tuple[float | None, float | None]]] = []
     for n, student in enumerate(ids[:students]):
         data = RollCB(
             action="mark", exam_id=exam_id, student_id=student, page=0, value="present"
@@ -147,7 +172,9 @@ async def measure(
         if n + 1 < students:
             await asyncio.sleep(1 / rate)
     shown_after = await final_state(api, roll["message_id"], students, limit=60)
-    spinners = await asyncio.gather(*waiters)
+    timings = await asyncio.gather(*waiters)
+    spinners = [spinner for _fetched, spinner in timings]
+    fetches = [fetched for fetched, _spinner in timings if fetched is not None]
     await api.idle(quiet=1.0, timeout=60)
     async with sessionmaker() as session:
         saved = await session.scalar(
@@ -169,6 +196,11 @@ async def measure(
         )
     else:
         out(f"spinner: no press answered ({len(spinners)} presses)")
+    if fetches:
+        out(
+            f"  of which press -> update fetched by polling: p50 {statistics.median(fetches):.2f}"
+            f" s, p95 {pct(fetches, 0.95):.2f} s, max {max(fetches):.2f} s"
+        )
     out(f"last tap -> roll shows all {students} marks: {shown_after:.2f} s")
     out(f"429s: {edits_429} on edits, {other_429} on other calls")
 
