@@ -3,18 +3,17 @@
 A reply that hits Telegram's flood limit is delayed, not lost. Long polling is left
 alone: aiogram's polling loop has its own back-off.
 
-A request repeated after a timeout that Telegram had in fact carried out, or an update
-handled again after an outage (bot.middlewares.unit_of_work sets `handling_again`),
-repeats what was done already: an edit then comes back "message is not modified" and a
-callback answer "query is too old"; both mean done, and must not fail the update (which
-would roll back what it recorded, the first run having been rolled back already).
+A request repeated after a timeout that Telegram had in fact carried out repeats what
+was done already: an edit then comes back "message is not modified" and a callback
+answer "query is too old"; both mean done. (An update handled again after an outage
+repeats nothing: its first run's replies were held and dropped with its rollback,
+bot.middlewares.held.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
@@ -40,15 +39,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-handling_again: ContextVar[bool] = ContextVar("handling_again", default=False)
 _EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
 
 
 def done_before(method: TelegramMethod[Any], error: TelegramBadRequest, repeated: bool) -> bool:
     """Telegram refuses a request because it was done already: the same request sent again
-    here after a timeout that Telegram had in fact carried out (`repeated`), or an update
-    handled again."""
-    if not (repeated or handling_again.get()):
+    here after a timeout that Telegram had in fact carried out (`repeated`)."""
+    if not repeated:
         return False
     if isinstance(method, _EDITS):
         return "message is not modified" in error.message

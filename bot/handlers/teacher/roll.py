@@ -7,7 +7,6 @@ import math
 from datetime import datetime, timedelta
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
@@ -40,6 +39,7 @@ from bot.keyboards.roll import (
     tickets_menu,
     written_menu,
 )
+from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
 from bot.services.roll import MarkAction, Outcome, RollView
@@ -143,13 +143,12 @@ def roll_markup(view: RollView, page: int) -> InlineKeyboardMarkup:
 
 
 async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
+    """The console redraws itself as the latest state: taps faster than Telegram lets a
+    message be edited show in the next redraw (bot.middlewares.held)."""
     if not isinstance(query.message, Message):
         return
-    try:
+    with latest_state():
         await query.message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in str(exc):  # a double tap: the message already says this
-            raise
 
 
 async def _show_roll(
