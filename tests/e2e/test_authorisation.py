@@ -421,6 +421,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             files_dir=tmp / "files",
             journal_dir=tmp / "journal",
             flood_limit=0,  # a few hundred presses in a row are the test, not a flood
+            edit_interval=0,  # the roll redrawn at once, as in tests/e2e/conftest.py
             _env_file=None,
         )
         runner = BotRunner(api, settings, MovableClock(NOW))
