@@ -42,7 +42,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.fsm import update_session
 from bot.db.models import ProcessedUpdate
 from bot.db.outage import database_busy, database_unavailable, wait_for_database
-from bot.middlewares.held import EditSink, HeldReplies, Outbox, held_replies, hold_replies, release
+from bot.middlewares.held import (
+    EditSink,
+    HeldReplies,
+    Outbox,
+    held_replies,
+    hold_replies,
+    release,
+    unavailable,
+)
 from bot.services.reminders import PLANNED_FLAG
 
 log = logging.getLogger(__name__)
@@ -58,11 +66,6 @@ OUTAGE_RETRIES = 5
 API_FIRST_PAUSE = 2.0
 API_LONGEST_PAUSE = 10.0
 API_PATIENCE = 600.0
-
-
-def telegram_unavailable(error: BaseException) -> bool:
-    """The Bot API failed the request as a whole (not this request's content)."""
-    return isinstance(error, TelegramServerError | TelegramNetworkError | TelegramRetryAfter)
 
 
 class BotApiWatch:
@@ -160,9 +163,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         def again(error: BaseException) -> bool:
             if database_unavailable(error) or database_busy(error):
                 return retries < OUTAGE_RETRIES
-            return telegram_unavailable(error) and (
-                api_deadline is None or time.monotonic() < api_deadline
-            )
+            return unavailable(error) and (api_deadline is None or time.monotonic() < api_deadline)
 
         while True:
             try:
