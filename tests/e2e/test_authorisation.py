@@ -360,7 +360,10 @@ async def _victims(api: FakeBotAPI, runner: BotRunner) -> tuple[JsonDict, FakeUs
     asked = await _in_group(api, dean, chat, "23.12.2026 14:00")
     assert "teacher is asked to confirm" in asked["text"]
 
-    # The teacher's roll: split in two, the victim present and graded.
+    # The teacher's roll: split in two, the victim present and graded. The teacher's
+    # notice of the new time goes first: a press's redraw follows the press's commit, and
+    # a notice arriving meanwhile would be read as the redraw.
+    await _quiet(runner)
     roll = await _open_roll(api, teacher, "Латинский язык")
     roll = await press(api, teacher, roll, button(roll, "Subgroups")["callback_data"])
     roll = await press(api, teacher, roll, button(roll, "2")["callback_data"])
