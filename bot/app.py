@@ -38,12 +38,14 @@ from bot.middlewares.i18n import ActorI18nMiddleware
 from bot.middlewares.unit_of_work import InFlight, UnitOfWorkMiddleware
 from bot.monitoring import Metrics, Monitor
 from bot.notify.chores import Chores
+from bot.notify.edits import EditCoalescer
 from bot.notify.keeper import FileKeeper
 from bot.notify.mail import Mailer
 from bot.notify.menus import CommandMenus
 from bot.notify.progress import ProgressReporter
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
+from bot.notify.stored_replies import ReplyOutbox
 from bot.polling import ConfirmingDispatcher
 from bot.services.reminders import plan_upcoming
 from bot.services.semester import retention_due, run_retention
@@ -120,6 +122,8 @@ class Application:
     # Prometheus instruments in a registry of this application's own (tests build several).
     metrics: Metrics = field(default_factory=Metrics)
     monitor: Monitor | None = None
+    # The roll's redraws, paced per chat (bot.notify.edits).
+    edits: EditCoalescer = field(default_factory=EditCoalescer)
     _stop_webhook: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def prepare(self) -> None:
@@ -203,6 +207,7 @@ class Application:
             await self.close()
 
     async def close(self) -> None:
+        await self.edits.close()
         await self.stop_sender()
         if self.monitor is not None:
             await self.monitor.stop()
@@ -261,8 +266,15 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     observe.setup(dispatcher, metrics)
     # First: a flood is dropped before it costs a database transaction.
     dispatcher.update.outer_middleware(FloodMiddleware(settings.flood_limit, settings.flood_window))
+    edits = EditCoalescer(settings.edit_interval)
     dispatcher.update.outer_middleware(
-        UnitOfWorkMiddleware(sessionmaker, in_flight, on_planned=planned)
+        UnitOfWorkMiddleware(
+            sessionmaker,
+            in_flight,
+            on_planned=planned,
+            outbox=ReplyOutbox(sessionmaker, the_clock, on_stored=sender.wake),
+            edits=edits,
+        )
     )
     dispatcher.update.outer_middleware(ActorMiddleware(settings))
     ActorI18nMiddleware(i18n).setup(dispatcher)
@@ -282,6 +294,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         sender,
         in_flight,
         metrics=metrics,
+        edits=edits,
     )
     metrics.watch_sender(lambda: sender.stats)
     app.monitor = Monitor(metrics, sessionmaker, the_clock, lambda: app.sender_alive)
@@ -336,3 +349,9 @@ async def wait_for_handlers(app: Application) -> None:
             await app.in_flight.wait_idle()
     except TimeoutError:
         log.warning("%d update(s) still running at shutdown", app.in_flight.count)
+    try:
+        # The roll's last redraw: its marks are kept, but the teacher should see them.
+        async with asyncio.timeout(app.settings.edit_interval + 5):
+            await app.edits.wait_idle()
+    except TimeoutError:
+        log.warning("the last redraws of a roll did not go out before shutdown")

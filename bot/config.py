@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     # (30: a teacher marking a roll of 40 taps fast, and an album is ten updates at once).
     flood_limit: int = Field(default=30, ge=0)
     flood_window: float = Field(default=10, gt=0)
+    # Seconds between two redraws of the roll in one chat: Telegram edits a message in a
+    # chat about once a second (429 beyond); the taps in between show in the next redraw.
+    edit_interval: float = Field(default=1.05, ge=0)
     # Statement documents and exam works are also kept here, in case Telegram forgets them.
     files_dir: Path = Path("data/files")
     # The outbox's sent journal (bot.notify.journal): one small file per running process.

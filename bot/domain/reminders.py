@@ -52,6 +52,9 @@ class NoticeKind(StrEnum):
     RETENTION = "retention"  # to teachers: the new semester began, destroy the recordings
     # Individual study plans (no exam behind it either):
     PLAN_DEADLINE = "plan_deadline"  # to the student: a discipline's deadline is near
+    # A handler's reply that Telegram failed after its update committed, stored as sent
+    # (bot.notify.stored_replies): no exam, nothing to render.
+    REPLY = "reply"
 
 
 # From T-48h the teacher is reminded at most twice a day while the link is missing.

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 REPEAT = 4.5  # seconds: just inside the five Telegram shows an action for
 WAIT = 2.0  # seconds at most for one action's request
+_first_actions: set[asyncio.Task[bool]] = set()  # referenced until done (asyncio keeps none)
 
 
 @contextlib.asynccontextmanager
@@ -47,10 +48,12 @@ async def showing(message: Message, action: ChatAction) -> AsyncIterator[None]:
             if not await send():
                 return
 
-    # The first one before the work starts, so that it shows before the file arrives.
-    if not await send():
-        yield
-        return
+    # From tasks: the work (and its transaction) never waits on Telegram for a courtesy.
+    # The first action goes out as the work begins and is not cut short when the work
+    # ends first: the file itself is sent only after the commit (bot.middlewares.held).
+    first = asyncio.create_task(send())
+    _first_actions.add(first)
+    first.add_done_callback(_first_actions.discard)
     task = asyncio.create_task(repeat())
     try:
         yield

@@ -24,6 +24,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Chat, ForceReply, Message, User
 from aiogram.utils.i18n import gettext as _
 
+from bot.middlewares.held import after_commit
+
 GROUP_CHATS = frozenset({"group", "supergroup"})
 PROMPTS = "prompt_messages"  # in the asker's dialogue data: ids of questions put to them
 _KEPT = 50  # the group remembers its latest questions only
@@ -40,17 +42,23 @@ async def ask(bot: Bot, chat: Chat, who: User, *, text: str, state: FSMContext) 
     if chat.type not in GROUP_CHATS:
         await bot.send_message(chat.id, text)
         return
-    sent = await bot.send_message(
-        chat.id,
-        f"{who.mention_html()}\n{text}",
-        reply_markup=ForceReply(force_reply=True, selective=True),
-    )
-    data = await state.get_data()
-    await state.update_data({PROMPTS: [*data.get(PROMPTS, []), sent.message_id]})
-    group = _group_prompts(state, chat.id)
-    asked: dict[str, Any] = await group.get_data()
-    asked[str(sent.message_id)] = {"id": who.id, "name": who.full_name}
-    await group.set_data(dict(list(asked.items())[-_KEPT:]))
+
+    async def put() -> None:
+        # After the commit (bot.middlewares.held): its message id is what the answer
+        # replies to, kept in the dialogue's data by a transaction of its own.
+        sent = await bot.send_message(
+            chat.id,
+            f"{who.mention_html()}\n{text}",
+            reply_markup=ForceReply(force_reply=True, selective=True),
+        )
+        data = await state.get_data()
+        await state.update_data({PROMPTS: [*data.get(PROMPTS, []), sent.message_id]})
+        group = _group_prompts(state, chat.id)
+        asked: dict[str, Any] = await group.get_data()
+        asked[str(sent.message_id)] = {"id": who.id, "name": who.full_name}
+        await group.set_data(dict(list(asked.items())[-_KEPT:]))
+
+    after_commit(put)
 
 
 async def answers_prompt(message: Message, state: FSMContext) -> bool:

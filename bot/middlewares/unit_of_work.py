@@ -1,19 +1,27 @@
-"""One database transaction per update, handled at most once, tracked until it finishes.
+"""One database transaction per update, handled at most once, tracked until it finishes;
+and what the update says to Telegram goes out after its commit.
 
 Telegram re-sends updates after a restart (aiogram keeps the polling offset in memory
 only), so the ids of handled updates are committed together with the handler's own
 changes: either both are kept, or the update is handled again.
 
+Commit, then speak (bot.middlewares.held): the sends, edits and callback answers a
+handler makes are held while it runs and released in order after the commit, once the
+session is closed. So no transaction (SQLite's write lock, PostgreSQL's row locks) waits
+on Telegram; a rolled-back update has told nobody anything; and a reply Telegram fails
+cannot undo what the update recorded: a message goes through the durable outbox instead
+(bot.notify.stored_replies), a failed edit or callback answer is logged. Edits asked for
+as the latest state (the roll) go to the edit coalescer, at the chat's pace
+(bot.notify.edits). A handler needing a result from Telegram (a message id to keep)
+gets it in an `after_commit` step with its own short transaction.
+
 When the database goes away (PostgreSQL restarting), the update is neither failed nor
-remembered: its transaction is rolled back, it waits until the database answers again
-and is handled again from the start (bot.db.outage). Likewise when the Bot API fails its
-reply (answers 5xx, times out, or keeps answering 429 beyond what the reply's own retries
-wait out): handled again once it answers, for up to `API_PATIENCE` seconds; and when
-SQLite stayed locked beyond its busy timeout (a reply hanging on a dead Bot API holds
-the write lock of its update). A message sent before the failure may then be sent twice
-(an edit or a callback answer repeated is taken as done: bot.notify.retry); the update
-is not lost, and its user is not left without an answer (the "something went wrong"
-could not reach them either).
+remembered: its transaction is rolled back, its held replies dropped, it waits until the
+database answers again and is handled again from the start (bot.db.outage); likewise
+when SQLite stayed locked beyond its busy timeout. The few requests a handler waits on
+(a file to download) are not held: when the Bot API fails one (5xx, a timeout, 429
+beyond the retries), the update is handled again once getMe answers, for up to
+`API_PATIENCE` seconds.
 """
 
 from __future__ import annotations
@@ -24,7 +32,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from contextvars import Token
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -35,7 +42,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.fsm import update_session
 from bot.db.models import ProcessedUpdate
 from bot.db.outage import database_busy, database_unavailable, wait_for_database
-from bot.notify.retry import handling_again
+from bot.middlewares.held import (
+    EditSink,
+    HeldReplies,
+    Outbox,
+    held_replies,
+    hold_replies,
+    release,
+    unavailable,
+)
 from bot.services.reminders import PLANNED_FLAG
 
 log = logging.getLogger(__name__)
@@ -51,11 +66,6 @@ OUTAGE_RETRIES = 5
 API_FIRST_PAUSE = 2.0
 API_LONGEST_PAUSE = 10.0
 API_PATIENCE = 600.0
-
-
-def telegram_unavailable(error: BaseException) -> bool:
-    """The Bot API failed the request as a whole (not this request's content)."""
-    return isinstance(error, TelegramServerError | TelegramNetworkError | TelegramRetryAfter)
 
 
 class BotApiWatch:
@@ -122,10 +132,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         sessionmaker: async_sessionmaker[AsyncSession],
         in_flight: InFlight,
         on_planned: Callable[[], None] | None = None,
+        *,
+        outbox: Outbox | None = None,
+        edits: EditSink | None = None,
     ) -> None:
+        """`outbox` keeps the messages Telegram failed after the commit (without one
+        they are logged as lost); `edits` sends the latest-state edits (without one
+        they go out with the other replies)."""
         self._sessionmaker = sessionmaker
         self._in_flight = in_flight
         self._on_planned = on_planned
+        self._outbox = outbox
+        self._edits = edits
         self._bot_api = BotApiWatch()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -145,34 +163,24 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         def again(error: BaseException) -> bool:
             if database_unavailable(error) or database_busy(error):
                 return retries < OUTAGE_RETRIES
-            return telegram_unavailable(error) and (
-                api_deadline is None or time.monotonic() < api_deadline
-            )
+            return unavailable(error) and (api_deadline is None or time.monotonic() < api_deadline)
 
-        replaying: Token[bool] | None = None
-        try:
-            while True:
-                try:
-                    return await self._handle(handler, event, data, again)
-                except Exception as exc:
-                    if not again(exc):
-                        raise
-                    # What the failed run did at Telegram counts as done (bot.notify.retry).
-                    if replaying is None:
-                        replaying = handling_again.set(True)
-                    if database_unavailable(exc) or database_busy(exc):
-                        retries += 1
-                        await self._wait_for_database(event, exc)
-                        continue
-                    failed_at = time.monotonic()
-                    if api_deadline is None:
-                        api_deadline = failed_at + API_PATIENCE
-                    if not await self._wait_for_bot_api(event, exc, data, failed_at, api_deadline):
-                        await self._remember(event.update_id)
-                        raise
-        finally:
-            if replaying is not None:
-                handling_again.reset(replaying)
+        while True:
+            try:
+                return await self._handle(handler, event, data, again)
+            except Exception as exc:
+                if not again(exc):
+                    raise
+                if database_unavailable(exc) or database_busy(exc):
+                    retries += 1
+                    await self._wait_for_database(event, exc)
+                    continue
+                failed_at = time.monotonic()
+                if api_deadline is None:
+                    api_deadline = failed_at + API_PATIENCE
+                if not await self._wait_for_bot_api(event, exc, data, failed_at, api_deadline):
+                    await self._remember(event.update_id)
+                    raise
 
     async def _wait_for_database(self, event: Update, error: Exception) -> None:
         log.warning(
@@ -209,16 +217,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         data: dict[str, Any],
         again: Callable[[BaseException], bool],
     ) -> Any:
-        """Once; an error that `again` says is retried is neither remembered nor kept."""
+        """Once; an error that `again` says is retried is neither remembered nor kept.
+        The replies go out after the commit, with the session closed."""
+        hold_replies(data["bot"])
+        held = HeldReplies()
         async with self._sessionmaker() as session:
             if await session.get(ProcessedUpdate, event.update_id) is not None:
                 log.info("update %s was handled before; skipped", event.update_id)
                 return None
             data["session"] = session
-            # Added first, so that a handler committing early (before it acknowledges a
-            # submission) commits "handled" together with what it did.
             session.add(ProcessedUpdate(update_id=event.update_id))
             token = update_session.set(session)
+            speaking = held_replies.set(held)
             try:
                 result = await handler(event, data)
             except Exception as exc:
@@ -231,13 +241,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 await self._remember(event.update_id)
                 raise
             finally:
+                # What it said is dropped with a rollback; anything said from here on
+                # (a task it left running) is not held.
+                held.open = False
+                held_replies.reset(speaking)
                 update_session.reset(token)
             planned = session.info.pop(PLANNED_FLAG, False)
             await session.commit()
-            # Only now can the sender see the new notices: wake it after the commit.
-            if planned and self._on_planned is not None:
-                self._on_planned()
-            return result
+        # Only now can the sender see the new notices: wake it after the commit.
+        if planned and self._on_planned is not None:
+            self._on_planned()
+        await release(held, outbox=self._outbox, edits=self._edits)
+        return result
 
     async def _remember(self, update_id: int) -> None:
         # A failing update is not retried after a restart: it would only fail again.

@@ -8,17 +8,16 @@ already says this (a double tap, or a request repeated after a timeout that Tele
 in fact carried out). This is the one place that recognises it, so no handler does, and
 the handler goes on to answer its button press (no endless spinner) and commit.
 
-A callback answer repeated by an update handled again after an outage
-(bot.middlewares.unit_of_work sets `handling_again`), or by a request repeated after a
-timeout, comes back "query is too old": done too, and must not fail the update (which
-would roll back what it recorded, the first run having been rolled back already).
+A callback answer repeated after a timeout that Telegram had in fact carried out comes
+back "query is too old": done too. (An update handled again after an outage repeats
+nothing: its first run's replies were held and dropped with its rollback,
+bot.middlewares.held.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-handling_again: ContextVar[bool] = ContextVar("handling_again", default=False)
 _EDITS = (EditMessageText, EditMessageReplyMarkup, EditMessageCaption, EditMessageMedia)
 
 
@@ -55,10 +53,10 @@ def not_modified(error: TelegramBadRequest) -> bool:
 def done_before(method: TelegramMethod[Any], error: TelegramBadRequest, repeated: bool) -> bool:
     """Telegram refuses a request because what it asks is the case already: an edit into
     what the message says, or the same callback answer sent again here after a timeout that
-    Telegram had in fact carried out (`repeated`) or by an update handled again."""
+    Telegram had in fact carried out (`repeated`)."""
     if isinstance(method, _EDITS):
         return not_modified(error)
-    if not (repeated or handling_again.get()):
+    if not repeated:
         return False
     if isinstance(method, AnswerCallbackQuery):
         return "query is too old" in error.message or "query ID is invalid" in error.message

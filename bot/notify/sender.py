@@ -58,6 +58,7 @@ from bot.db.outage import database_busy, database_unavailable
 from bot.domain.reminders import NoticeKind, backoff, split_text
 from bot.notify.journal import PARTS_SENT, SentJournal
 from bot.notify.mail import Mailer, MailRefused
+from bot.notify.stored_replies import reply_parts
 from bot.services.deanery_mail import render_letter
 from bot.services.notices import render_notice
 from bot.services.rendered import Rendered
@@ -483,12 +484,15 @@ class OutboxSender:
                 if user is not None and not user.is_active:
                     await self._finish(session, notice, NoticeStatus.DROPPED, "user inactive")
                     return
-            rendered = await render_notice(session, notice, self._settings, self._i18n)
-            if rendered is None:
-                await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
-                return
+            if notice.kind == NoticeKind.REPLY:
+                parts = reply_parts(notice.payload)  # stored as it was to be sent
+            else:
+                rendered = await render_notice(session, notice, self._settings, self._i18n)
+                if rendered is None:
+                    await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
+                    return
+                parts = _parts(rendered)
             await session.commit()  # nothing held open while waiting for Telegram
-            parts = _parts(rendered)
             done = int(notice.payload.get(PARTS_SENT, 0))
             for index in range(done, len(parts)):
                 outcome = await self._send(notice, parts[index])

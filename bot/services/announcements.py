@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -156,6 +156,17 @@ async def progress(session: AsyncSession, announcement: Announcement) -> Progres
         pending=counts[NoticeStatus.PENDING] + counts[NoticeStatus.CLAIMED],
         blocked=counts[NoticeStatus.FAILED],
         dropped=counts[NoticeStatus.DROPPED] + counts[NoticeStatus.CANCELLED],
+    )
+
+
+async def show_progress_in(
+    session: AsyncSession, announcement_id: int, chat_id: int, message_id: int
+) -> None:
+    """The message that shows the announcement's progress (edited as it goes out)."""
+    await session.execute(
+        update(Announcement)
+        .where(Announcement.id == announcement_id)
+        .values(progress_chat_id=chat_id, progress_message_id=message_id)
     )
 
 

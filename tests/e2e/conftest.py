@@ -82,6 +82,7 @@ class BotRunner:
                 await asyncio.sleep(0.01)
             while self.app.in_flight.count:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
+            await self.app.edits.wait_idle()  # the roll's redraw, sent after the update
 
     async def outbox_settled(self) -> None:
         """Waits until the sender holds no claimed notice (what it sent is marked sent)."""
@@ -166,6 +167,9 @@ def settings(api: FakeBotAPI, database_url: str, redis_url: str | None, tmp_path
         institution_name="КГМУ",
         files_dir=tmp_path / "files",
         journal_dir=tmp_path / "journal",
+        # The roll redraws at once: the fake does not pace edits unless a test asks it to
+        # (test_roll_taps does, with the real interval).
+        edit_interval=0,
         _env_file=None,
     )
 

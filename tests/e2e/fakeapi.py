@@ -88,6 +88,7 @@ _SERVICE_KEYS = frozenset({
     "video_chat_started", "video_chat_ended", "forum_topic_created",
 })
 _GROUP_TYPES = frozenset({"group", "supergroup"})
+TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 OUTAGE_MODES = frozenset({"500", "timeout", "refuse", "429"})
 # What copyMessage / forwardMessage take over from the source message.
 _CONTENT_KEYS = (
@@ -221,6 +222,7 @@ class _Limits:
     global_per_second: float
     per_chat_per_second: float
     retry_after: int
+    edits: bool = False
 
 
 @dataclass(frozen=True)
@@ -799,7 +801,10 @@ class FakeBotAPI:
     def _check_rate(self, call: Call) -> None:
         """Sliding one-second windows, globally and per chat; amortised O(1)."""
         limits = self._limits
-        if limits is None or call.method.lower() not in _SENDING_LOWER:
+        if limits is None:
+            return
+        method = call.method.lower()
+        if method not in _SENDING_LOWER and not (limits.edits and method in _EDITING_LOWER):
             return
         now = time.monotonic()
         horizon = now - 1.0
@@ -890,15 +895,22 @@ class FakeBotAPI:
         return max(0.0, self.latency + self._rng.uniform(-spread, spread))
 
     def enforce_limits(
-        self, global_per_second: float = 30, per_chat_per_second: float = 1, retry_after: int = 1
+        self,
+        global_per_second: float = 30,
+        per_chat_per_second: float = 1,
+        retry_after: int = 1,
+        *,
+        edits: bool = False,
     ) -> None:
         """Enforce Telegram's flood limits until ``stop_enforcing``: a SENDING_METHODS call
         beyond ``global_per_second`` messages in the last second, or beyond
         ``per_chat_per_second`` to its chat_id, answers 429 "retry after ``retry_after``"
-        and stores nothing. Edits are not limited. Counting starts afresh."""
+        and stores nothing. Edits are limited only with ``edits=True``: then they count
+        in the same windows as sends (Telegram paces edits in a chat as it paces
+        messages). Counting starts afresh."""
         if global_per_second <= 0 or per_chat_per_second <= 0:
             raise ValueError("limits must be positive")
-        self._limits = _Limits(global_per_second, per_chat_per_second, retry_after)
+        self._limits = _Limits(global_per_second, per_chat_per_second, retry_after, edits)
         self._window.clear()
         self._chat_windows.clear()
 
@@ -1201,8 +1213,9 @@ class FakeBotAPI:
         """Press an inline button of a bot message (as stored now, if still stored)."""
         chat_id = int(message["chat"]["id"])
         current = self._store.get(chat_id, {}).get(int(message["message_id"]), message)
+        query_id = f"cb{next(self._ids)}"
         query = {
-            "id": f"cb{next(self._ids)}",
+            "id": query_id,
             "from": copy.deepcopy(user.data),
             "chat_instance": f"ci{chat_id}",
             "message": _public(current),
@@ -1222,10 +1235,7 @@ class FakeBotAPI:
             or query.answered
             or time.monotonic() - query.pressed > self.callback_timeout
         ):
-            raise ApiError(
-                400,
-                "Bad Request: query is too old and response timeout expired or query ID is invalid",
-            )
+            raise ApiError(400, TOO_OLD)
         query.answered = True
         return True
 

@@ -366,7 +366,8 @@ async def _victims(api: FakeBotAPI, runner: BotRunner) -> tuple[JsonDict, FakeUs
     assert "teacher is asked to confirm" in asked["text"]
 
     # The teacher's roll: split in two, the victim present and graded. The teacher's
-    # notices go first: paced like Telegram, one could otherwise land amid the presses.
+    # notices go first: paced like Telegram, and a press's redraw follows the press's
+    # commit, so a notice arriving amid the presses would be read as the redraw.
     await _quiet(runner)
     roll = await _open_roll(api, teacher, "Латинский язык")
     roll = await press(api, teacher, roll, button(roll, "Subgroups")["callback_data"])
@@ -428,6 +429,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             files_dir=tmp / "files",
             journal_dir=tmp / "journal",
             flood_limit=0,  # a few hundred presses in a row are the test, not a flood
+            edit_interval=0,  # the roll redrawn at once, as in tests/e2e/conftest.py
             _env_file=None,
         )
         runner = BotRunner(api, settings, MovableClock(NOW))

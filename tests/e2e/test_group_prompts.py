@@ -30,10 +30,16 @@ async def _card(
     return card
 
 
-async def _prompt(api: FakeBotAPI, dean: FakeUser, card: dict[str, Any], label: str) -> Any:
+async def _prompt(
+    api: FakeBotAPI, runner: BotRunner, dean: FakeUser, card: dict[str, Any], label: str
+) -> Any:
     after = api.mark()
     await api.callback_answer(dean.click(card, button(card, label)["callback_data"]))
-    return await api.wait_for("sendMessage", chat_id=card["chat"]["id"], after=after)
+    call = await api.wait_for("sendMessage", chat_id=card["chat"]["id"], after=after)
+    # The prompt's id is kept right after Telegram returns it (a step after the commit);
+    # a person's reply takes seconds, the test's would not.
+    await runner.settle()
+    return call
 
 
 async def test_rejection_reason_is_a_reply_to_the_prompt(
@@ -47,7 +53,7 @@ async def test_rejection_reason_is_a_reply_to_the_prompt(
     student = api.user(12012, language_code="en")
     card = await _card(api, seeded, student, group)
 
-    call = await _prompt(api, dean, card, "Отклонить")
+    call = await _prompt(api, seeded, dean, card, "Отклонить")
     assert call.params["reply_markup"] == {"force_reply": True, "selective": True}
     prompt = call.result
     # It mentions the dean who pressed (their name escaped), so only their app opens a reply.
@@ -91,7 +97,7 @@ async def test_with_privacy_off_a_plain_message_is_no_answer(
     group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100_913)
     student = api.user(12022, language_code="en")
     card = await _card(api, seeded, student, group)
-    prompt = (await _prompt(api, dean, card, "Запросить")).result
+    prompt = (await _prompt(api, seeded, dean, card, "Запросить")).result
 
     after = api.mark()
     dean.send("Обсудим позже", chat=group)

@@ -12,7 +12,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -20,6 +20,7 @@ from bot.domain.timezones import format_moment
 from bot.handlers.prompts import answered, answers_prompt, ask
 from bot.handlers.states import Announce
 from bot.keyboards.callbacks import AnnounceActCB, AnnounceCB
+from bot.middlewares.held import after_commit
 from bot.services.actors import Actor
 from bot.services.announcements import (
     MAX_TEXT,
@@ -27,6 +28,7 @@ from bot.services.announcements import (
     Target,
     announce,
     audience,
+    show_progress_in,
     targets,
 )
 
@@ -158,6 +160,7 @@ async def preview_pressed(
     session: AsyncSession,
     state: FSMContext,
     clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     data = await state.get_data()
     await state.clear()
@@ -183,14 +186,18 @@ async def preview_pressed(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        shown = await query.message.answer(
-            _("📤 Announcement №{number}: sending to {total}…").format(
-                number=announcement.id, total=announcement.recipients
-            )
+        text = _("📤 Announcement №{number}: sending to {total}…").format(
+            number=announcement.id, total=announcement.recipients
         )
-        announcement.progress_chat_id = shown.chat.id
-        announcement.progress_message_id = shown.message_id
-        await session.flush()
+        origin, number = query.message, announcement.id
+
+        async def show_progress() -> None:
+            # After the commit (its id is needed): the message is edited as it goes out.
+            shown = await origin.answer(text)
+            async with sessionmaker.begin() as kept:
+                await show_progress_in(kept, number, shown.chat.id, shown.message_id)
+
+        after_commit(show_progress)
 
 
 def setup() -> Router:

@@ -450,7 +450,6 @@ async def more_files_done(
         )
         return
     await state.clear()
-    await session.commit()  # kept before the student is told so
     await query.answer()
     await edit_pressed(
         query,
@@ -541,8 +540,7 @@ async def preview_action(
         return
     await state.clear()
     await announce_statement(session, result.statement, clock.now(), settings)
-    # Kept before the student is told it is: a crash after the reply must not lose it.
-    await session.commit()
+    # Told after the commit (bot.middlewares.held): the student hears it only once it is kept.
     filed = result.statement
     text = _(
         "Statement №{number} is submitted to the dean's office. You will be told the "

@@ -42,7 +42,6 @@ async def work_sent(
         settings,
     )
     if result.outcome is WorkOutcome.ACCEPTED and result.exam is not None:
-        await session.commit()  # kept before the student is told so
         if result.first:  # an album: one answer, not one per photo
             await message.answer(
                 _("✅ Received for {title}; your teacher has it. You may send more.").format(

@@ -41,6 +41,7 @@ from bot.keyboards.roll import (
     tickets_menu,
     written_menu,
 )
+from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
 from bot.services.roll import MarkAction, Outcome, RollView
@@ -144,10 +145,13 @@ def roll_markup(view: RollView, page: int) -> InlineKeyboardMarkup:
 
 
 async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
+    """The console redraws itself as the latest state: taps faster than Telegram lets a
+    message be edited show in the next redraw (bot.middlewares.held)."""
     if not isinstance(query.message, Message):
         return
     # A double tap's identical edit counts as done in the request layer (bot.notify.retry).
-    await query.message.edit_text(text, reply_markup=markup)
+    with latest_state():
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 async def _show_roll(

@@ -1,0 +1,123 @@
+"""Commit, then speak, end to end: what a user did is kept whatever Telegram does to the
+reply, and the reply still reaches them (bot.middlewares.held).
+
+- A statement whose acknowledgement Telegram fails (500, past the retries) right after
+  it was committed: kept once, and the student is told through the outbox.
+- A teacher tapping the roll faster than Telegram edits a message, one answer refused:
+  every mark is kept, every other tap answered, the roll redrawn at the chat's pace
+  (no 429) and showing every mark at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.db.models import Exam, InviteRole, Notice, RollEntry, Statement, Student
+from bot.keyboards.callbacks import RollCB
+from tests.e2e.conftest import BotRunner, join_by_invite, link_student, press, say
+from tests.e2e.fakeapi import TOO_OLD, FakeBotAPI, button
+from tests.e2e.test_roll import LATIN_START, exam_of, open_roll
+from tests.e2e.test_statements import start_absence
+
+
+async def test_a_statement_is_acknowledged_through_the_outbox_when_telegram_fails(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    student = api.user(13001, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    await start_absence(api, student, "Латинский язык", "Illness", "Flu & fever <38,5>")
+    after = api.mark()
+    api.send_document(student, "справка.pdf", b"%PDF-1.4", mime_type="application/pdf")
+    attached = await api.next_message(student.id, after=after)
+    preview = await press(api, student, attached, button(attached, "Done")["callback_data"])
+    assert "not sent yet" in preview["text"]
+
+    # The acknowledgement (an edit of the preview) fails at Telegram, retries included.
+    api.fail_next("editMessageText", 500, count=3, chat_id=student.id)
+    after = api.mark()
+    student.click(preview, button(preview, "Send")["callback_data"])
+    told = await api.next_message(student.id, after=after, timeout=15)
+    assert told["_method"] == "sendMessage"  # a new message, from the outbox
+    assert re.search(r"Statement №\d+ is submitted", told["text"])
+    await seeded.settle()
+    await seeded.outbox_settled()
+    async with seeded.sessionmaker() as session:
+        statements = list(await session.scalars(select(Statement)))
+        replies = list(await session.scalars(select(Notice).where(Notice.kind == "reply")))
+    assert len(statements) == 1 and statements[0].text == "Flu & fever <38,5>"
+    assert f"№{statements[0].id}" in told["text"]
+    assert [r.status for r in replies] == ["sent"]
+    await api.idle(quiet=0.3)
+    said = [m.get("text", "") for m in api.messages(student.id)]
+    assert sum("is submitted" in text for text in said) == 1  # told once
+
+
+async def test_roll_taps_faster_than_telegram_edits_keep_every_mark(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    runner = seeded
+    assert runner.app is not None
+    runner.app.edits.interval = 1.05  # Telegram's pace, as in production
+    teacher = api.user(13002, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    latin = await exam_of(runner, "Латинский язык")
+    async with runner.sessionmaker.begin() as session:
+        group = await session.scalar(select(Exam.group_id).where(Exam.id == latin.id))
+        assert group is not None
+        present = await session.scalar(
+            select(func.count()).select_from(Student).where(Student.group_id == group)
+        )
+        session.add_all(
+            Student(
+                group_id=group,
+                full_name=f"Д'Артаньян{i:02d} Шарль",
+                surname_key=f"д'артаньян{i:02d}",
+                record_book=f"27{i:05d}",
+            )
+            for i in range(40 - int(present or 0))
+        )
+    runner.at(LATIN_START + timedelta(minutes=2))
+    roll = await open_roll(api, teacher, "Латинский язык")
+    async with runner.sessionmaker() as session:
+        ids = list(
+            await session.scalars(
+                select(Student.id).where(Student.group_id == group).order_by(Student.full_name)
+            )
+        )
+    assert len(ids) == 40
+
+    api.enforce_limits(edits=True)
+    api.callback_timeout = 15
+    # One press is answered too late for Telegram: its mark stays all the same.
+    api.fail_next("answerCallbackQuery", 400, description=TOO_OLD)
+    before = len(api.calls)
+    for student in ids:
+        teacher.click(
+            roll,
+            RollCB(action="mark", exam_id=latin.id, student_id=student, value="present").pack(),
+        )
+        # Three taps a second: faster than Telegram edits, within FLOOD_LIMIT (30 in 10 s).
+        await asyncio.sleep(0.35)
+    await runner.settle()
+
+    async with runner.sessionmaker() as session:
+        marked = await session.scalar(
+            select(func.count())
+            .select_from(RollEntry)
+            .where(RollEntry.exam_id == latin.id, RollEntry.mark == "present")
+        )
+    assert marked == 40
+    calls = api.calls[before:]
+    answers = [c for c in calls if c.method == "answerCallbackQuery"]
+    assert len(answers) == 40 and sum(not c.ok for c in answers) == 1
+    edits = [c for c in calls if c.method == "editMessageText"]
+    assert all(c.ok for c in edits)  # no 429: edits kept to the chat's pace
+    assert len(edits) < 20  # the latest state of many taps in each
+    shown = next(m for m in api.messages(teacher.id) if m["message_id"] == roll["message_id"])
+    assert len(re.findall(r"^\d+\. ✅ ", shown["text"], re.MULTILINE)) == 40
+    assert "✅ 40 ·" in shown["text"]
+    await say(api, teacher, "/help")  # still answering
