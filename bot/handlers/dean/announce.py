@@ -4,8 +4,6 @@ progress message then updates itself (bot.notify.progress)."""
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -17,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.timezones import format_moment
+from bot.handlers.replies import answer_long
 from bot.handlers.states import Announce
 from bot.keyboards.callbacks import AnnounceActCB, AnnounceCB
 from bot.services.actors import Actor
@@ -28,6 +27,7 @@ from bot.services.announcements import (
     audience,
     targets,
 )
+from bot.views.html import fmt
 
 MAX_BUTTONS = 40
 
@@ -39,8 +39,8 @@ def _scope(actor: Actor) -> frozenset[int] | None:
 def _outcome_text(outcome: AnnounceOutcome) -> str:
     return {
         AnnounceOutcome.EMPTY: _("There is nothing to send: write a text or attach a file."),
-        AnnounceOutcome.TOO_LONG: _("That is too long: at most {limit} characters.").format(
-            limit=MAX_TEXT
+        AnnounceOutcome.TOO_LONG: fmt(
+            _("That is too long: at most {limit} characters."), limit=MAX_TEXT
         ),
         AnnounceOutcome.FORBIDDEN: _("You can only write to your own faculty's students."),
         AnnounceOutcome.NOBODY: _(
@@ -104,10 +104,14 @@ async def chose_target(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(
-            _(
-                "To {label} ({count} with the bot). Send the text — or a photo or a document "
-                "with a caption. /cancel to stop."
-            ).format(label=escape(who.label), count=len(who.users))
+            fmt(
+                _(
+                    "To {label} ({count} with the bot). Send the text — or a photo or a document "
+                    "with a caption. /cancel to stop."
+                ),
+                label=who.label,
+                count=len(who.users),
+            )
         )
 
 
@@ -140,13 +144,14 @@ async def got_content(
     kb = InlineKeyboardBuilder()
     kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action="send"))
     kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action="cancel"))
-    preview = _("<b>Preview</b> — to {label}, {count} recipients:").format(
-        label=escape(who.label), count=len(who.users)
+    preview = fmt(
+        _("<b>Preview</b> — to {label}, {count} recipients:"), label=who.label, count=len(who.users)
     )
-    preview += "\n\n" + _("📢 <b>From the dean's office</b>") + "\n\n" + escape(text)
+    preview += "\n\n" + fmt(_("📢 <b>From the dean's office</b>")) + "\n\n" + text
     if file_kind is not None:
         preview += "\n\n" + _("(with the attached file)")
-    await message.answer(preview, reply_markup=kb.as_markup())
+    # Escaped, a text within MAX_TEXT can still outgrow one message: the buttons go last.
+    await answer_long(message, preview, reply_markup=kb.as_markup())
 
 
 async def preview_pressed(
@@ -182,8 +187,10 @@ async def preview_pressed(
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
         shown = await query.message.answer(
-            _("📤 Announcement №{number}: sending to {total}…").format(
-                number=announcement.id, total=announcement.recipients
+            fmt(
+                _("📤 Announcement №{number}: sending to {total}…"),
+                number=announcement.id,
+                total=announcement.recipients,
             )
         )
         announcement.progress_chat_id = shown.chat.id

@@ -22,6 +22,7 @@ from bot.services.texts import (
     import_result_text,
     plan_warning_text,
 )
+from bot.views.html import fmt
 
 ACCEPTED_SUFFIXES = (".csv", ".xlsx")
 
@@ -47,7 +48,7 @@ async def import_document(
         return
     if (document.file_size or 0) > settings.max_upload_bytes:
         await message.answer(
-            _("The file is too large: the limit is {mb:g} MB.").format(mb=settings.max_upload_mb)
+            fmt(_("The file is too large: the limit is {mb:g} MB."), mb=settings.max_upload_mb)
         )
         return
     buffer = BytesIO()
@@ -56,7 +57,7 @@ async def import_document(
     # The size Telegram reports may be missing; the bytes are what counts.
     if len(content) > settings.max_upload_bytes:
         await message.answer(
-            _("The file is too large: the limit is {mb:g} MB.").format(mb=settings.max_upload_mb)
+            fmt(_("The file is too large: the limit is {mb:g} MB."), mb=settings.max_upload_mb)
         )
         return
     faculties = (

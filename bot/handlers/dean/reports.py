@@ -15,6 +15,7 @@ from bot.keyboards.callbacks import ReportCB
 from bot.services.actors import Actor
 from bot.services.reports import ReportKind, build_report, report_title
 from bot.services.sheets import table_csv, table_xlsx
+from bot.views.html import fmt
 
 
 def _scope(actor: Actor) -> frozenset[int] | None:
@@ -55,8 +56,8 @@ async def report_pressed(
     report = await build_report(session, kind, _scope(actor), clock.now(), settings)
     if not isinstance(query.message, Message):
         return
-    caption = _("{title}: {count} rows").format(
-        title=report_title(kind), count=len(report.table.rows)
+    caption = fmt(
+        _("{title}: {count} rows"), title=report_title(kind), count=len(report.table.rows)
     )
     await query.message.answer_document(
         BufferedInputFile(table_xlsx(report.table), filename=f"{report.file_name}.xlsx"),
