@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, TableKind, import_table
 from bot.services.onboarding import dean_faculties
@@ -89,7 +90,8 @@ async def import_document(
             changed_student_ids=report.changed_student_ids,
         )
         text += plan_warning_text(planned)
-    await message.answer(text)
+    # Every row error is listed: a long list comes in several messages.
+    await answer_long(message, text)
 
 
 def setup() -> Router:
