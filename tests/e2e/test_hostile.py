@@ -239,6 +239,17 @@ async def test_every_screen_with_hostile_data(
     async with runner.sessionmaker() as session:
         exam_id = await session.scalar(select(Exam.id))
     assert exam_id is not None
+    # The teacher posts a new conference link (as hostile as the imported one).
+    after = api.mark()
+    teacher.send("/exams")
+    exam_cards = await messages_until(api, teacher, after, with_button="🔗")
+    prompt = await press(
+        api, teacher, exam_cards[-1], button(exam_cards[-1], "🔗")["callback_data"]
+    )
+    assert DISCIPLINE in prompt["text"]
+    new_link = LINK[:-10] + "&z=<new>"
+    saved = await said(api, runner, teacher, new_link)
+    assert "Saved." in saved and new_link in saved.replace("\n", "")
     after = api.mark()
     roll_seen = await run_roll(api, runner, teacher, exam_id)
     # The confirmed roll's no-shows reach the dean's office chat.
