@@ -101,7 +101,7 @@ async def measure(url: str, students: int, taps: int) -> None:
                 assert exam is not None
                 view = await load_roll(session, exam, now, settings)
                 text = roll_text(view, 0, settings, "ru")
-                markup = roll_markup(view, 0)
+                markup = roll_markup(view, 0, settings, "ru")
             renders.append(time.perf_counter() - started)
             size = len(text)
             buttons = sum(len(row) for row in markup.inline_keyboard)
@@ -115,7 +115,7 @@ async def measure(url: str, students: int, taps: int) -> None:
                 assert exam is not None
                 view = await load_roll(session, exam, now, settings)
                 roll_text(view, 0, settings, "ru")
-                roll_markup(view, 0)
+                roll_markup(view, 0, settings, "ru")
             updates.append(time.perf_counter() - started)
     await engine.dispose()
     backend = make_url(url).get_backend_name()

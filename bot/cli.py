@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from bot.services.texts import (
     import_result_text,
     plan_warning_text,
 )
+from bot.views.html import plain
 
 
 def say(text: str) -> None:
@@ -123,7 +123,7 @@ async def import_file(settings: Settings, what: str, filename: str, content: byt
                         changed_student_ids=report.changed_student_ids,
                     )
                     text += plan_warning_text(planned)
-            (say if report.ok else complain)(text)
+            (say if report.ok else complain)(plain(text))
     finally:
         await engine.dispose()
     return 0 if report.ok else 1
@@ -139,7 +139,7 @@ async def show_outbox(settings: Settings) -> int:
         async with create_sessionmaker(engine)() as session:
             summary = await outbox_summary(session)
         with i18n.context(), i18n.use_locale(settings.default_locale):
-            say(re.sub(r"</?b>", "", summary_text(summary, settings, settings.default_locale)))
+            say(plain(summary_text(summary, settings, settings.default_locale)))
     finally:
         await engine.dispose()
     return 0

@@ -216,8 +216,20 @@ def deadline_notices(
     ]
 
 
+def _safe_cut(line: str, limit: int) -> int:
+    """Where to cut an over-long line of HTML: not inside a tag or an entity."""
+    cut = limit
+    tag, entity = line.rfind("<", 0, cut), line.rfind("&", 0, cut)
+    if tag > line.rfind(">", 0, cut):
+        cut = tag
+    if entity > line.rfind(";", 0, cut):
+        cut = min(cut, entity)
+    return cut if cut > 0 else limit
+
+
 def split_text(text: str, limit: int = 4096) -> list[str]:
-    """Telegram's 4096-character limit: split at line breaks, or hard if a line is longer."""
+    """Telegram's 4096-character limit: split at line breaks; a line longer than a message
+    is cut where no tag or entity of the HTML is broken (tags never span our lines)."""
     if len(text) <= limit:
         return [text]
     parts: list[str] = []
@@ -227,8 +239,9 @@ def split_text(text: str, limit: int = 4096) -> list[str]:
             if current:
                 parts.append(current)
                 current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
+            cut = _safe_cut(line, limit)
+            parts.append(line[:cut])
+            line = line[cut:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             parts.append(current)
@@ -237,7 +250,7 @@ def split_text(text: str, limit: int = 4096) -> list[str]:
             current = candidate
     if current:
         parts.append(current)
-    return parts
+    return [part for part in parts if part.strip()]
 
 
 def backoff(attempts: int, base: timedelta = timedelta(seconds=5)) -> timedelta:

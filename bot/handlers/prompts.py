@@ -16,7 +16,6 @@ chat with itself as the user).
 from __future__ import annotations
 
 from dataclasses import replace
-from html import escape
 from typing import Any
 
 from aiogram import Bot
@@ -25,6 +24,7 @@ from aiogram.types import Chat, ForceReply, Message, User
 from aiogram.utils.i18n import gettext as _
 
 from bot.middlewares.held import after_commit
+from bot.views.html import fmt
 
 GROUP_CHATS = frozenset({"group", "supergroup"})
 PROMPTS = "prompt_messages"  # in the asker's dialogue data: ids of questions put to them
@@ -104,7 +104,5 @@ async def someone_elses_prompt(
 
 async def not_yours(message: Message, asked: dict[str, Any]) -> None:
     await message.reply(
-        _("This question is for {name}; only they can answer it.").format(
-            name=escape(str(asked["name"]))
-        )
+        fmt(_("This question is for {name}; only they can answer it."), name=asked["name"])
     )

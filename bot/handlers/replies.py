@@ -8,12 +8,22 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.statements import document_accepted
+from bot.views.paging import split_html
 
 
 async def edit_pressed(query: CallbackQuery, text: str, **kwargs: Any) -> None:
     """Replaces the text of the message whose button was pressed (if it is still there)."""
     if isinstance(query.message, Message):
         await query.message.edit_text(text, **kwargs)
+
+
+async def answer_long(message: Message, text: str, **kwargs: Any) -> None:
+    """A read-only text that may outgrow one message, as several at line breaks; buttons
+    and other options go with the last part."""
+    *first, last = split_html(text)
+    for part in first:
+        await message.answer(part)
+    await message.answer(last, **kwargs)
 
 
 async def not_a_student(message: Message) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
@@ -109,3 +110,19 @@ class AnnounceActCB(CallbackData, prefix="ann-act"):
 
 class MyDataCB(CallbackData, prefix="my"):
     action: str  # file | unlink | confirm | keep
+
+
+class Listing(StrEnum):
+    """The lists shown a page at a time (◀ n/N ▶)."""
+
+    INBOX = "inbox"
+    ADDITIONAL = "add"
+    STATEMENTS = "stmts"
+    EXAMS = "exams"
+
+
+class PageCB(CallbackData, prefix="pg"):
+    """A page of a list; who may see which list is checked again on every press."""
+
+    listing: Listing
+    page: Id

@@ -3,8 +3,6 @@ teachers. They are about no exam, so they are rendered apart from the exam notic
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +11,7 @@ from bot.config import Settings
 from bot.db.models import Announcement, Notice, User
 from bot.domain.reminders import NoticeKind
 from bot.services.rendered import Rendered
+from bot.views.html import fmt
 
 DESK_KINDS = frozenset({NoticeKind.ANNOUNCEMENT, NoticeKind.RETENTION})
 
@@ -25,17 +24,20 @@ async def render_desk_notice(
     with i18n.context(), i18n.use_locale(locale):
         if notice.kind == NoticeKind.RETENTION:
             return Rendered(
-                _(
-                    "🗑 The new semester begins on {date}. Under the regulation, the video "
-                    "recordings of the past session's exams and the students' written works "
-                    "kept on your computer are to be destroyed now. The bot has deleted the "
-                    "copies it kept itself."
-                ).format(date=escape(str(notice.payload.get("starts_on", ""))))
+                fmt(
+                    _(
+                        "🗑 The new semester begins on {date}. Under the regulation, the video "
+                        "recordings of the past session's exams and the students' written works "
+                        "kept on your computer are to be destroyed now. The bot has deleted the "
+                        "copies it kept itself."
+                    ),
+                    date=str(notice.payload.get("starts_on", "")),
+                )
             )
         announcement = await session.get(Announcement, int(notice.payload.get("announcement", 0)))
         if announcement is None:
             return None
-        text = _("📢 <b>From the dean's office</b>") + "\n\n" + escape(announcement.text)
+        text = fmt(_("📢 <b>From the dean's office</b>")) + "\n\n" + announcement.text
         files: tuple[tuple[str, str], ...] = ()
         if announcement.file_kind and announcement.file_id:
             files = ((announcement.file_kind, announcement.file_id),)

@@ -4,7 +4,6 @@ recipient's language. None means the notice is no longer true (the link was post
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from html import escape
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -34,6 +33,7 @@ from bot.services.texts import (
     violation_name,
     when_line,
 )
+from bot.views.html import fmt, join, join_lines
 
 
 async def render_notice(
@@ -128,14 +128,16 @@ def _render_statement(
         files = tuple(
             (str(kind_), str(file_id)) for kind_, file_id in notice.payload.get("files", [])
         )
-        text = (
+        text = fmt(
             _("📎 Statement №{number} ({name}): more documents.")
             if files
-            else _("💬 Statement №{number} ({name}): the student answers.")
-        ).format(number=statement.id, name=escape(statement.student.full_name))
+            else _("💬 Statement №{number} ({name}): the student answers."),
+            number=statement.id,
+            name=statement.student.full_name,
+        )
         answer = str(notice.payload.get("answer") or "")
         if answer:
-            text += "\n" + escape(answer)
+            text = join_lines([text, answer])
         return Rendered(
             text,
             files=files,
@@ -151,13 +153,14 @@ def _render_statement(
             return None  # another time was set since
         declined = datetime.fromisoformat(str(notice.payload.get("declined")))
         return Rendered(
-            _(
-                "❌ The teacher declined {when} for statement №{number} ({name}, {title}). "
-                "Set another time:"
-            ).format(
+            fmt(
+                _(
+                    "❌ The teacher declined {when} for statement №{number} ({name}, {title}). "
+                    "Set another time:"
+                ),
                 when=format_moment(declined, uni_tz, locale),
                 number=statement.id,
-                name=escape(statement.student.full_name),
+                name=statement.student.full_name,
                 title=exam_title(exam),
             ),
             buttons=(
@@ -172,14 +175,15 @@ def _render_statement(
             return None
         student = statement.student
         return Rendered(
-            _(
-                "🕒 The dean's office approved statement №{number}: {name} (group {group}) "
-                "lives in {zone} and will sit {title} on {when} instead. Do you confirm?"
-            ).format(
+            fmt(
+                _(
+                    "🕒 The dean's office approved statement №{number}: {name} (group {group}) "
+                    "lives in {zone} and will sit {title} on {when} instead. Do you confirm?"
+                ),
                 number=statement.id,
-                name=escape(student.full_name),
-                group=escape(student.group.name),
-                zone=escape(statement.time_zone or ""),
+                name=student.full_name,
+                group=student.group.name,
+                zone=statement.time_zone or "",
                 title=exam_title(exam),
                 when=format_moment(statement.new_start, uni_tz, locale),
             ),
@@ -192,55 +196,58 @@ def _render_statement(
         if statement.status == StatementStatus.WITHDRAWN:
             return None
         return Rendered(
-            _(
-                "⚖️ {name} (group {group}) filed appeal №{number} about {title}; the dean's "
-                "office will decide. Violation of the procedure: {violation}. The appeal "
-                "says:\n{text}"
-            ).format(
-                name=escape(statement.student.full_name),
-                group=escape(statement.student.group.name),
+            fmt(
+                _(
+                    "⚖️ {name} (group {group}) filed appeal №{number} about {title}; the dean's "
+                    "office will decide. Violation of the procedure: {violation}. The appeal "
+                    "says:\n{text}"
+                ),
+                name=statement.student.full_name,
+                group=statement.student.group.name,
                 number=statement.id,
                 title=exam_title(exam),
                 violation=violation_name(statement.violation),
-                text=escape(statement.text),
+                text=statement.text,
             )
         )
     if notice.kind == NoticeKind.STATEMENT:
         if statement.status != StatementStatus.SUBMITTED:
             return None  # withdrawn (or decided elsewhere) before the card went out
         student = statement.student
-        lines = [
-            _("📨 <b>Statement №{number}</b>: {kind}").format(number=statement.id, kind=kind),
-            _("Student: {name}, group {group}, record book {book}").format(
-                name=escape(student.full_name),
-                group=escape(student.group.name),
-                book=escape(student.record_book),
+        parts: list[object] = [
+            fmt(_("📨 <b>Statement №{number}</b>: {kind}"), number=statement.id, kind=kind),
+            fmt(
+                _("Student: {name}, group {group}, record book {book}"),
+                name=student.full_name,
+                group=student.group.name,
+                book=student.record_book,
             ),
-            _("Exam: {title}, {when}").format(
-                title=exam_title(exam), when=format_moment(exam.starts_at, uni_tz, locale)
+            fmt(
+                _("Exam: {title}, {when}"),
+                title=exam_title(exam),
+                when=format_moment(exam.starts_at, uni_tz, locale),
             ),
         ]
         if statement.time_zone:
-            lines.append(_("Time zone: {zone}").format(zone=escape(statement.time_zone)))
-            lines.append(
-                _("Preferred time: {window}").format(window=escape(statement.window or ""))
-            )
+            parts.append(fmt(_("Time zone: {zone}"), zone=statement.time_zone))
+            parts.append(fmt(_("Preferred time: {window}"), window=statement.window or ""))
         if statement.reason:
-            lines.append(_("Reason: {reason}").format(reason=reason_name(statement.reason)))
+            parts.append(fmt(_("Reason: {reason}"), reason=reason_name(statement.reason)))
         if statement.violation:
-            lines.append(
-                _("Violation of the procedure: {violation}").format(
-                    violation=violation_name(statement.violation)
+            parts.append(
+                fmt(
+                    _("Violation of the procedure: {violation}"),
+                    violation=violation_name(statement.violation),
                 )
             )
         if statement.text:
-            lines.append(escape(statement.text))
+            parts.append(statement.text)
         if grade:
-            lines.append(_("Grade: {grade}").format(grade=grade_name(grade)))
+            parts.append(fmt(_("Grade: {grade}"), grade=grade_name(grade)))
         if statement.files:
-            lines.append(_("Documents: {count}").format(count=len(statement.files)))
+            parts.append(fmt(_("Documents: {count}"), count=len(statement.files)))
         if sheets:
-            lines.append(_("Preparation sheets: {count}").format(count=len(sheets)))
+            parts.append(fmt(_("Preparation sheets: {count}"), count=len(sheets)))
         buttons = (
             (
                 _("✅ Uphold") if appeal else _("✅ Approve"),
@@ -250,7 +257,7 @@ def _render_statement(
             (_("❓ Ask for more"), DecideCB(action="more", statement_id=statement.id).pack()),
         )
         return Rendered(
-            "\n".join(lines),
+            join_lines(parts),
             buttons=buttons,
             files=tuple((f.kind, f.file_id) for f in statement.files) + sheets,
         )
@@ -262,9 +269,10 @@ def _render_statement(
         else:
             verdict = _("approved") if action == "approve" else _("rejected")
         return Rendered(
-            _("📋 Statement №{number} of {name} ({kind}, {title}) is {verdict}.").format(
+            fmt(
+                _("📋 Statement №{number} of {name} ({kind}, {title}) is {verdict}."),
                 number=statement.id,
-                name=escape(statement.student.full_name),
+                name=statement.student.full_name,
                 kind=kind,
                 title=exam_title(exam),
                 verdict=verdict,
@@ -282,11 +290,11 @@ def _render_statement(
         texts["approve"] = _(
             "✅ Your appeal №{number} ({kind}, {title}) is upheld by the dean's office."
         )
-    text = texts.get(action, texts["approve"]).format(
-        number=statement.id, kind=kind, title=exam_title(exam)
+    text = fmt(
+        texts.get(action, texts["approve"]), number=statement.id, kind=kind, title=exam_title(exam)
     )
     if comment:
-        text += "\n" + _("Comment: {comment}").format(comment=escape(comment))
+        text += "\n" + fmt(_("Comment: {comment}"), comment=comment)
     if action == "more" and statement.status == StatementStatus.SUBMITTED:
         return Rendered(
             text,
@@ -298,7 +306,7 @@ def _render_statement(
             text,
             buttons=(
                 (
-                    _("🌍 Show times in {zone}").format(zone=escape(statement.time_zone)),
+                    _("🌍 Show times in {zone}").format(zone=statement.time_zone),
                     StmtZoneCB(statement_id=statement.id).pack(),
                 ),
             ),
@@ -331,8 +339,8 @@ def _render(
         return None  # anything else about a cancelled exam is moot
     if kind is NoticeKind.DAY_BEFORE:
         item = ScheduleItem(exam=exam, starts_at=start, subgroup=None)
-        parts = [
-            _("📅 <b>Exam reminder</b>"),
+        parts: list[str] = [
+            fmt(_("📅 <b>Exam reminder</b>")),
             schedule_card(item, uni_tz, user_tz, locale),
         ]
         if exam.form == ExamForm.TEST and not exam.moodle_url:
@@ -347,43 +355,48 @@ def _render(
             )
         )
         return Rendered(
-            "\n\n".join(parts),
+            join("\n\n", parts),
             buttons=((_("📝 File a statement"), StmtExamCB(exam_id=exam.id).pack()),),
             links=exam_links(exam),
         )
     if kind is NoticeKind.JOIN_CALL:
         title = exam_title(exam)
         if exam.kind == EventKind.CONSULTATION:
-            text = _("⏰ {title} starts at {when}.").format(
-                title=title, when=when_line(start, uni_tz, user_tz, locale)
+            text = fmt(
+                _("⏰ {title} starts at {when}."),
+                title=title,
+                when=when_line(start, uni_tz, user_tz, locale),
             )
             if exam.link:
-                text += "\n" + _("Conference: {url}").format(url=escape(exam.link))
+                text += "\n" + fmt(_("Conference: {url}"), url=exam.link)
             return Rendered(text, links=exam_links(exam))
-        lines = [
-            _("⏰ <b>Join now</b>: {title} starts at {when}.").format(
-                title=title, when=when_line(start, uni_tz, user_tz, locale)
+        lines: list[str] = [
+            fmt(
+                _("⏰ <b>Join now</b>: {title} starts at {when}."),
+                title=title,
+                when=when_line(start, uni_tz, user_tz, locale),
             )
         ]
         if exam.link:
-            lines.append(_("Conference: {url}").format(url=escape(exam.link)))
+            lines.append(fmt(_("Conference: {url}"), url=exam.link))
         else:
             lines.append(_("The conference link has not been posted yet: watch this chat."))
         if exam.moodle_url:
-            lines.append(_("Moodle: {url}").format(url=escape(exam.moodle_url)))
+            lines.append(fmt(_("Moodle: {url}"), url=exam.moodle_url))
         lines.append(prepare_text())
-        return Rendered("\n\n".join(lines), links=exam_links(exam))
+        return Rendered(join("\n\n", lines), links=exam_links(exam))
     if kind is NoticeKind.LINK_NAG:
         if exam.link:
             return None
         return Rendered(
-            _(
-                "🔗 The conference link for {title} (group {group}, {when}) is not posted "
-                "yet. Students must get it no later than a day before the exam: post it "
-                "with /exams."
-            ).format(
+            fmt(
+                _(
+                    "🔗 The conference link for {title} (group {group}, {when}) is not posted "
+                    "yet. Students must get it no later than a day before the exam: post it "
+                    "with /exams."
+                ),
                 title=exam_title(exam),
-                group=escape(exam.group.name),
+                group=exam.group.name,
                 when=format_moment(exam.starts_at, uni_tz, locale),
             )
         )
@@ -392,34 +405,41 @@ def _render(
             return None
         teacher = exam.teacher.full_name if exam.teacher else _("not assigned")
         return Rendered(
-            _(
-                "⚠️ A day before {title} (group {group}, {when}) the conference link is "
-                "still missing. Teacher: {teacher}."
-            ).format(
+            fmt(
+                _(
+                    "⚠️ A day before {title} (group {group}, {when}) the conference link is "
+                    "still missing. Teacher: {teacher}."
+                ),
                 title=exam_title(exam),
-                group=escape(exam.group.name),
+                group=exam.group.name,
                 when=format_moment(exam.starts_at, uni_tz, locale),
-                teacher=escape(teacher),
+                teacher=teacher,
             )
         )
     if kind is NoticeKind.TIME_CHANGED:
         return Rendered(
-            _("🕒 <b>The time has changed</b>: {title} is now on {when}.").format(
-                title=exam_title(exam), when=when_line(start, uni_tz, user_tz, locale)
+            fmt(
+                _("🕒 <b>The time has changed</b>: {title} is now on {when}."),
+                title=exam_title(exam),
+                when=when_line(start, uni_tz, user_tz, locale),
             )
         )
     if kind is NoticeKind.CANCELLED:
         return Rendered(
-            _(
-                "❌ <b>Cancelled</b>: {title} on {when} will not take place. The dean's office "
-                "will announce a new date."
-            ).format(title=exam_title(exam), when=format_moment(start, uni_tz, locale))
+            fmt(
+                _(
+                    "❌ <b>Cancelled</b>: {title} on {when} will not take place. The dean's office "
+                    "will announce a new date."
+                ),
+                title=exam_title(exam),
+                when=format_moment(start, uni_tz, locale),
+            )
         )
     link = notice.payload.get("link")
     if not isinstance(link, str) or exam.link != link:
         return None  # changed again since: a newer notice carries the newer link
     return Rendered(
-        _("🔗 Conference link for {title}: {url}").format(title=exam_title(exam), url=escape(link)),
+        fmt(_("🔗 Conference link for {title}: {url}"), title=exam_title(exam), url=link),
         links=tuple(button for button in exam_links(exam) if button[1] == link),
     )
 

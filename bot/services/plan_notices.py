@@ -13,6 +13,7 @@ from bot.db.models import Notice, PlanItem, Student, User
 from bot.domain.reminders import NoticeKind
 from bot.services.rendered import Rendered
 from bot.services.texts import plan_card
+from bot.views.html import fmt, join
 
 PLAN_KINDS = frozenset({NoticeKind.PLAN_DEADLINE})
 
@@ -33,11 +34,12 @@ async def render_plan_notice(
     locale = user.locale if user is not None else settings.default_locale
     with i18n.context(), i18n.use_locale(locale):
         return Rendered(
-            "\n\n".join(
+            join(
+                "\n\n",
                 [
-                    _("⏳ <b>Deadline reminder</b>"),
+                    fmt(_("⏳ <b>Deadline reminder</b>")),
                     plan_card(item, locale),
                     _("/plan — your whole individual study plan"),
-                ]
+                ],
             )
         )

@@ -5,7 +5,6 @@ then: an outage resolved in the meantime, or a grade changed since, makes a noti
 from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
-from html import escape
 
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
@@ -20,6 +19,7 @@ from bot.domain.statements import appeal_deadline
 from bot.domain.timezones import format_clock, format_moment
 from bot.services.rendered import Rendered
 from bot.services.texts import exam_title, grade_name, when_line
+from bot.views.html import fmt, join, join_lines
 
 ROLL_KINDS = frozenset(
     {
@@ -78,33 +78,39 @@ async def render_roll_notice(
         ended = since + settings.outage_wait
         if kind is NoticeKind.OUTAGE_REPORT:
             return Rendered(
-                _(
-                    "⚠️ <b>Technical failure</b>: {name} (group {group}, record book {book}), "
-                    "{title} on {when}. The outage began at {since} and was not fixed by "
-                    "{ended}. Recorded as absent for a valid reason (technical failure); "
-                    "the student may sit the exam with another group on another day."
-                ).format(
-                    name=escape(student.full_name),
-                    group=escape(student.group.name),
-                    book=escape(student.record_book),
+                fmt(
+                    _(
+                        "⚠️ <b>Technical failure</b>: {name} (group {group}, record book {book}), "
+                        "{title} on {when}. The outage began at {since} and was not fixed by "
+                        "{ended}. Recorded as absent for a valid reason (technical failure); "
+                        "the student may sit the exam with another group on another day."
+                    ),
+                    name=student.full_name,
+                    group=student.group.name,
+                    book=student.record_book,
                     title=title,
                     when=format_moment(exam.starts_at, uni, locale),
                     since=format_clock(since, uni, locale),
                     ended=format_clock(ended, uni, locale),
                 )
             )
-        text = _(
-            "⚠️ The technical problem during {title} was not fixed within {minutes} minutes. "
-            "Under the regulation you are recorded as absent for a valid reason (technical "
-            "failure), and you may sit the exam with another group on another day. The "
-            "dean's office will confirm the date."
-        ).format(title=title, minutes=int(settings.outage_wait.total_seconds() // 60))
+        text = fmt(
+            _(
+                "⚠️ The technical problem during {title} was not fixed within {minutes} minutes. "
+                "Under the regulation you are recorded as absent for a valid reason (technical "
+                "failure), and you may sit the exam with another group on another day. The "
+                "dean's office will confirm the date."
+            ),
+            title=title,
+            minutes=int(settings.outage_wait.total_seconds() // 60),
+        )
         others = await _other_sittings(session, exam, notice.due_at)
         if others:
             text += "\n\n" + _("Other sittings of this discipline:")
             for other in others:
-                text += "\n• " + _("group {group}: {when}").format(
-                    group=escape(other.group.name),
+                text += "\n• " + fmt(
+                    _("group {group}: {when}"),
+                    group=other.group.name,
                     when=when_line(other.starts_at, uni, user_tz, locale),
                 )
         return Rendered(text)
@@ -115,34 +121,41 @@ async def render_roll_notice(
         deadline = appeal_deadline(posted, uni)
         old = notice.payload.get("changed")
         head = (
-            _("📝 Your grade for {title} was changed: {old} → {grade}.").format(
-                title=title, old=grade_name(str(old)), grade=grade_name(entry.grade)
+            fmt(
+                _("📝 Your grade for {title} was changed: {old} → {grade}."),
+                title=title,
+                old=grade_name(str(old)),
+                grade=grade_name(entry.grade),
             )
             if old
-            else _("📝 Your grade for {title}: <b>{grade}</b>.").format(
-                title=title, grade=grade_name(entry.grade)
+            else fmt(
+                _("📝 Your grade for {title}: <b>{grade}</b>."),
+                title=title,
+                grade=grade_name(entry.grade),
             )
         )
         return Rendered(
             head
             + "\n\n"
-            + _(
-                "If the exam procedure was violated, you may file an appeal until {deadline}, "
-                "naming the violation: /statement"
-            ).format(deadline=format_moment(deadline, uni, locale))
+            + fmt(
+                _(
+                    "If the exam procedure was violated, you may file an appeal until {deadline}, "
+                    "naming the violation: /statement"
+                ),
+                deadline=format_moment(deadline, uni, locale),
+            )
         )
     if kind is NoticeKind.TICKET:
         if entry is None or entry.ticket != notice.payload.get("ticket"):
             return None
         return Rendered(
-            _("🎫 {title}: your ticket is <b>№{number}</b>.").format(
-                title=title, number=entry.ticket
-            )
+            fmt(_("🎫 {title}: your ticket is <b>№{number}</b>."), title=title, number=entry.ticket)
         )
     if kind is NoticeKind.SUBGROUP:
         start = datetime.fromisoformat(str(notice.payload.get("start")))
         return Rendered(
-            _("👥 {title}: you are in subgroup {number}. Your start: {when}.").format(
+            fmt(
+                _("👥 {title}: you are in subgroup {number}. Your start: {when}."),
                 title=title,
                 number=notice.payload.get("number"),
                 when=when_line(start, uni, user_tz, locale),
@@ -154,24 +167,25 @@ async def render_roll_notice(
         ends = datetime.fromisoformat(str(notice.payload.get("ends")))
         until = datetime.fromisoformat(str(notice.payload.get("until")))
         assert exam.written_started_at is not None
-        heading = "\n".join(
+        heading = join_lines(
             [
-                escape(exam.discipline.name),
-                escape(student.full_name),
-                escape(student.group.name),
+                exam.discipline.name,
+                student.full_name,
+                student.group.name,
                 format_moment(exam.written_started_at, uni, locale),
-                _("ticket №{number}").format(number=entry.ticket)
+                fmt(_("ticket №{number}"), number=entry.ticket)
                 if entry is not None and entry.ticket
                 else _("ticket №…"),
             ]
         )
         return Rendered(
-            _(
-                "✍️ <b>The written work for {title} has begun.</b> Head every sheet with the "
-                "discipline, your full name, group, the date and start time, and the ticket "
-                "number:\n\n{heading}\n\nTime is up at {ends}. Then sign every sheet and send "
-                "photos or PDFs of them here, no later than {until}."
-            ).format(
+            fmt(
+                _(
+                    "✍️ <b>The written work for {title} has begun.</b> Head every sheet with the "
+                    "discipline, your full name, group, the date and start time, and the ticket "
+                    "number:\n\n{heading}\n\nTime is up at {ends}. Then sign every sheet and send "
+                    "photos or PDFs of them here, no later than {until}."
+                ),
                 title=title,
                 heading=heading,
                 ends=format_clock(ends, uni, locale),
@@ -181,7 +195,8 @@ async def render_roll_notice(
     if kind is NoticeKind.WRITTEN_LEFT:
         ends = datetime.fromisoformat(str(notice.payload.get("ends")))
         return Rendered(
-            _("⏳ {title}: {left} minutes left (time is up at {ends}).").format(
+            fmt(
+                _("⏳ {title}: {left} minutes left (time is up at {ends})."),
                 title=title,
                 left=notice.payload.get("left"),
                 ends=format_clock(ends, uni, locale),
@@ -202,9 +217,10 @@ async def render_roll_notice(
             else _("preparation sheets")
         )
         return Rendered(
-            _("📄 {name} (group {group}), {label}, {title}: {count} file(s).").format(
-                name=escape(student.full_name),
-                group=escape(student.group.name),
+            fmt(
+                _("📄 {name} (group {group}), {label}, {title}: {count} file(s)."),
+                name=student.full_name,
+                group=student.group.name,
                 label=label,
                 title=title,
                 count=len(works),
@@ -214,10 +230,10 @@ async def render_roll_notice(
     if kind is NoticeKind.WRITTEN_MISSING:
         missing = await _missing_works(session, exam, notice.due_at, settings)
         if not missing:
-            return Rendered(_("✅ {title}: every present student handed in.").format(title=title))
+            return Rendered(fmt(_("✅ {title}: every present student handed in."), title=title))
         return Rendered(
-            _("📋 {title}: no written work from {count}:").format(title=title, count=len(missing))
-            + "".join("\n• " + escape(name) for name in missing)
+            fmt(_("📋 {title}: no written work from {count}:"), title=title, count=len(missing))
+            + join("", (fmt("\n• {}", name) for name in missing))
         )
     # NO_SHOWS
     rows = await session.execute(
@@ -228,14 +244,15 @@ async def render_roll_notice(
     )
     rows_list = list(rows)
     absent = [(n, b) for n, b, m in rows_list if m == Mark.ABSENT]
-    text = _("📋 Roll confirmed: {title}, group {group}, {when}.").format(
+    text = fmt(
+        _("📋 Roll confirmed: {title}, group {group}, {when}."),
         title=title,
-        group=escape(exam.group.name),
+        group=exam.group.name,
         when=format_moment(exam.starts_at, uni, locale),
     )
     if absent:
-        text += "\n" + _("Absent without a valid reason ({count}):").format(count=len(absent))
-        text += "".join(f"\n• {escape(n)} ({escape(b)})" for n, b in absent)
+        text += "\n" + fmt(_("Absent without a valid reason ({count}):"), count=len(absent))
+        text += join("", (fmt("\n• {} ({})", n, b) for n, b in absent))
     else:
         text += "\n" + _("Nobody was absent without a valid reason.")
     return Rendered(text)

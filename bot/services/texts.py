@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from fractions import Fraction
-from html import escape
 
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
@@ -26,6 +25,7 @@ from bot.domain.timezones import format_clock, format_moment, same_wall_clock, u
 from bot.services.imports import ImportReport
 from bot.services.reminders import PlanReport
 from bot.services.schedule import ScheduleItem
+from bot.views.html import Html, bold, fmt, join, join_lines
 
 
 def kind_label(kind: str) -> str:
@@ -44,101 +44,109 @@ def form_label(form: str) -> str:
     return labels.get(form, form)
 
 
-def exam_title(exam: Exam) -> str:
-    return f"{escape(exam.discipline.name)} — {kind_label(exam.kind)}"
+def exam_title(exam: Exam) -> Html:
+    return fmt("{} — {}", exam.discipline.name, kind_label(exam.kind))
 
 
 def when_line(
     item_start: datetime, university_tz: tzinfo, user_tz: tzinfo | None, locale: str
-) -> str:
+) -> Html:
     """The start in university time and, when the clocks differ, in the user's own."""
-    text = _("{moment} ({offset}, university time)").format(
+    text = fmt(
+        _("{moment} ({offset}, university time)"),
         moment=format_moment(item_start, university_tz, locale),
         offset=utc_offset_label(item_start, university_tz),
     )
     if user_tz is not None and not same_wall_clock(item_start, university_tz, user_tz):
-        text += "\n" + _("{clock} your time ({offset})").format(
-            clock=format_moment(item_start, user_tz, locale),
-            offset=utc_offset_label(item_start, user_tz),
+        text = join_lines(
+            [
+                text,
+                fmt(
+                    _("{clock} your time ({offset})"),
+                    clock=format_moment(item_start, user_tz, locale),
+                    offset=utc_offset_label(item_start, user_tz),
+                ),
+            ]
         )
     return text
 
 
 def schedule_card(
     item: ScheduleItem, university_tz: tzinfo, user_tz: tzinfo | None, locale: str
-) -> str:
+) -> Html:
     exam = item.exam
-    lines = [f"<b>{exam_title(exam)}</b>"]
+    parts: list[object] = [bold(exam_title(exam))]
     if exam.kind == EventKind.EXAM:
-        lines.append(_("Form: {form}").format(form=form_label(exam.form)))
-    lines.append("🗓 " + when_line(item.starts_at, university_tz, user_tz, locale))
+        parts.append(fmt(_("Form: {form}"), form=form_label(exam.form)))
+    parts.append("🗓 " + when_line(item.starts_at, university_tz, user_tz, locale))
     if item.subgroup is not None:
-        lines.append(_("Your subgroup: {number}").format(number=item.subgroup))
-    lines.append(_("Duration: {minutes} min").format(minutes=exam.duration_min))
+        parts.append(fmt(_("Your subgroup: {number}"), number=item.subgroup))
+    parts.append(fmt(_("Duration: {minutes} min"), minutes=exam.duration_min))
     if exam.teacher is not None:
-        lines.append(_("Teacher: {name}").format(name=escape(exam.teacher.full_name)))
+        parts.append(fmt(_("Teacher: {name}"), name=exam.teacher.full_name))
     if exam.link:
-        lines.append(_("Conference: {url}").format(url=escape(exam.link)))
+        parts.append(fmt(_("Conference: {url}"), url=exam.link))
     else:
-        lines.append(_("Conference link: not posted yet"))
+        parts.append(_("Conference link: not posted yet"))
     if exam.moodle_url:
-        lines.append(_("Moodle: {url}").format(url=escape(exam.moodle_url)))
-    return "\n".join(lines)
+        parts.append(fmt(_("Moodle: {url}"), url=exam.moodle_url))
+    return join_lines(parts)
 
 
-def plan_card(item: PlanItem, locale: str) -> str:
+def plan_card(item: PlanItem, locale: str) -> Html:
     """One discipline of a student's individual study plan (the columns of appendix 1)."""
-    lines = [f"<b>{escape(item.discipline)}</b>"]
+    parts: list[object] = [bold(item.discipline)]
     if item.department:
-        lines.append(_("Department: {name}").format(name=escape(item.department)))
+        parts.append(fmt(_("Department: {name}"), name=item.department))
     if item.ects is not None:
-        lines.append(
-            _("Credits: {ects} ECTS").format(ects=format_decimal(item.ects, locale=locale))
-        )
-    lines.append(
-        _("Hours: lectures {lectures}, labs {labs}, practice {practice}").format(
-            lectures=item.lecture_hours, labs=item.lab_hours, practice=item.practice_hours
+        parts.append(fmt(_("Credits: {ects} ECTS"), ects=format_decimal(item.ects, locale=locale)))
+    parts.append(
+        fmt(
+            _("Hours: lectures {lectures}, labs {labs}, practice {practice}"),
+            lectures=item.lecture_hours,
+            labs=item.lab_hours,
+            practice=item.practice_hours,
         )
     )
     if item.distance_hours:
-        lines.append(
-            _("Of them with distance technologies: {hours}").format(hours=item.distance_hours)
+        parts.append(
+            fmt(_("Of them with distance technologies: {hours}"), hours=item.distance_hours)
         )
     if item.place_time:
-        lines.append(_("Place and time: {text}").format(text=escape(item.place_time)))
-    lines.append(
-        _("Deadline: {date}").format(date=format_date(item.deadline, "long", locale=locale))
-    )
+        parts.append(fmt(_("Place and time: {text}"), text=item.place_time))
+    parts.append(fmt(_("Deadline: {date}"), date=format_date(item.deadline, "long", locale=locale)))
     if item.teacher:
-        lines.append(_("Teacher: {name}").format(name=escape(item.teacher)))
-    return "\n".join(lines)
+        parts.append(fmt(_("Teacher: {name}"), name=item.teacher))
+    return join_lines(parts)
 
 
-def teacher_card(exam: Exam, university_tz: tzinfo, locale: str) -> str:
-    lines = [
-        f"<b>{exam_title(exam)}</b>",
-        _("Group: {group}").format(group=escape(exam.group.name)),
+def teacher_card(exam: Exam, university_tz: tzinfo, locale: str) -> Html:
+    parts: list[object] = [
+        bold(exam_title(exam)),
+        fmt(_("Group: {group}"), group=exam.group.name),
         "🗓 " + format_moment(exam.starts_at, university_tz, locale),
     ]
     if exam.kind == EventKind.EXAM:
-        lines.append(_("Form: {form}").format(form=form_label(exam.form)))
+        parts.append(fmt(_("Form: {form}"), form=form_label(exam.form)))
     for sub in exam.subgroups:
-        lines.append(
-            _("Subgroup {number}: {clock}").format(
-                number=sub.number, clock=format_clock(sub.starts_at, university_tz, locale)
+        parts.append(
+            fmt(
+                _("Subgroup {number}: {clock}"),
+                number=sub.number,
+                clock=format_clock(sub.starts_at, university_tz, locale),
             )
         )
-    lines.append(
-        _("Conference: {url}").format(url=escape(exam.link))
+    parts.append(
+        fmt(_("Conference: {url}"), url=exam.link)
         if exam.link
         else _("Conference link: not posted yet")
     )
-    lines.append(
-        _("Moodle: {url}").format(url=escape(exam.moodle_url))
+    parts.append(
+        fmt(_("Moodle: {url}"), url=exam.moodle_url)
         if exam.moodle_url
         else _("Moodle link: not set")
     )
-    return "\n".join(lines)
+    return join_lines(parts)
 
 
 def file_error_text(code: str) -> str:
@@ -153,13 +161,13 @@ def file_error_text(code: str) -> str:
     return texts.get(code, texts["unreadable"])
 
 
-def _column_label(column: str | None) -> str:
-    return f" «{escape(column)}»" if column else ""
+def _column_label(column: str | None) -> Html:
+    return fmt(" «{}»", column) if column else Html("")
 
 
-def row_error_text(err: RowError) -> str:
+def row_error_text(err: RowError) -> Html:
     """One line per problem, with the row number as the spreadsheet shows it."""
-    value = escape(err.value[:60])
+    value = err.value[:60]
     texts = {
         "missing_columns": _("missing columns: {value}"),
         # TRANSLATORS: {column} is empty or « «name»» with its own leading space.
@@ -207,80 +215,76 @@ def row_error_text(err: RowError) -> str:
         "foreign_student": _("record book {value} belongs to a student of another faculty"),
     }
     template = texts.get(err.code, _("column{column}: invalid value “{value}”"))
-    line = template.format(column=_column_label(err.column), value=value, ref=err.ref_row)
-    return _("Row {row}: {problem}").format(row=err.row, problem=line)
+    line = fmt(template, column=_column_label(err.column), value=value, ref=err.ref_row)
+    return fmt(_("Row {row}: {problem}"), row=err.row, problem=line)
 
 
-MAX_ERRORS_SHOWN = 20
-
-
-def import_result_text(kind: str, report: ImportReport) -> str:
+def import_result_text(kind: str, report: ImportReport) -> Html:
+    """Every row error is listed (the reply is split between messages if it is long)."""
     what = {
         "roster": _("Roster"),
         "schedule": _("Schedule"),
         "plan": _("Individual study plans"),
     }.get(kind, _("Roster"))
     if report.ok:
-        return _(
-            "{what} imported: {added} added, {updated} updated, {unchanged} unchanged."
-        ).format(what=what, added=report.added, updated=report.updated, unchanged=report.unchanged)
-    lines = [
-        _(
-            "{what} not imported: nothing was changed. Fix these rows and send the file again:"
-        ).format(what=what)
-    ]
-    lines += [row_error_text(err) for err in report.errors[:MAX_ERRORS_SHOWN]]
-    if len(report.errors) > MAX_ERRORS_SHOWN:
-        lines.append(
-            _("…and {count} more errors.").format(count=len(report.errors) - MAX_ERRORS_SHOWN)
+        return fmt(
+            _("{what} imported: {added} added, {updated} updated, {unchanged} unchanged."),
+            what=what,
+            added=report.added,
+            updated=report.updated,
+            unchanged=report.unchanged,
         )
-    return "\n".join(lines)
+    head = fmt(
+        _("{what} not imported: nothing was changed. Fix these rows and send the file again:"),
+        what=what,
+    )
+    return join_lines([head, *(row_error_text(err) for err in report.errors)])
 
 
 def _percent(share: Fraction) -> str:
     return f"{float(share * 100):.1f}".removesuffix(".0")
 
 
-def distance_warning_text(excesses: Sequence[ShareExcess]) -> str:
+def distance_warning_text(excesses: Sequence[ShareExcess]) -> Html:
     """A plan import's warning: students whose plan is over the distance-learning share.
 
     Empty when there are none; otherwise lines to append to the import's result.
     """
     if not excesses:
-        return ""
-    lines = [_("⚠️ Too many distance-learning hours (the plans are imported all the same):")]
-    for excess in excesses[:MAX_ERRORS_SHOWN]:
-        lines.append(
-            _("{name} ({book}): {distance} of {total} h, {share}% (allowed {limit}%)").format(
-                name=escape(excess.full_name),
-                book=escape(excess.record_book),
+        return Html("")
+    parts: list[object] = [
+        _("⚠️ Too many distance-learning hours (the plans are imported all the same):")
+    ]
+    for excess in excesses:
+        parts.append(
+            fmt(
+                _("{name} ({book}): {distance} of {total} h, {share}% (allowed {limit}%)"),
+                name=excess.full_name,
+                book=excess.record_book,
                 distance=excess.distance,
                 total=excess.total,
                 share=_percent(Fraction(excess.distance, excess.total)),
                 limit=_percent(excess.limit),
             )
         )
-    if len(excesses) > MAX_ERRORS_SHOWN:
-        lines.append(_("…and {count} more.").format(count=len(excesses) - MAX_ERRORS_SHOWN))
-    return "".join("\n" + line for line in lines)
+    return join("", (fmt("\n{}", part) for part in parts))
 
 
-def plan_warning_text(report: PlanReport) -> str:
+def plan_warning_text(report: PlanReport) -> Html:
     """What the reminders made of an import: events already past, students not in the bot."""
-    lines = []
+    parts: list[str] = []
     if report.past_exams:
-        lines.append(
-            _("⚠️ Already in the past, so no reminders: {count}.").format(
-                count=len(report.past_exams)
-            )
+        parts.append(
+            fmt(_("⚠️ Already in the past, so no reminders: {count}."), count=len(report.past_exams))
         )
     if report.unlinked_students:
-        lines.append(
-            _(
-                "Students not yet in the bot (they will be reminded once they join): {count}."
-            ).format(count=report.unlinked_students)
+        parts.append(
+            fmt(
+                _("Students not yet in the bot (they will be reminded once they join): {count}."),
+                count=report.unlinked_students,
+            )
         )
-    return "".join("\n" + line for line in lines)
+    return join("", (fmt("\n{}", part) for part in parts))
 
 
 def kind_name(kind: str) -> str:

@@ -49,7 +49,9 @@ from bot.keyboards.callbacks import (
     ExamCB,
     JoinCB,
     LangCB,
+    Listing,
     MyDataCB,
+    PageCB,
     ReportCB,
     RescheduleCB,
     RollCB,
@@ -234,6 +236,21 @@ CASES = (
     Case("announce-junk", lambda ids: AnnounceCB(target="junk", target_id=ids["g1102"]).pack()),
     Case("announce-send", _const(AnnounceActCB(action="send").pack())),
     Case("announce-cancel", _const(AnnounceActCB(action="cancel").pack())),
+    # Pages of a list: only ever the presser's own list, refused to anyone else.
+    Case("page-inbox", _const(PageCB(listing=Listing.INBOX, page=1).pack()), own=DEAN_ONLY),
+    Case(
+        "page-additional", _const(PageCB(listing=Listing.ADDITIONAL, page=1).pack()), own=DEAN_ONLY
+    ),
+    Case(
+        "page-statements",
+        _const(PageCB(listing=Listing.STATEMENTS, page=1).pack()),
+        own=STUDENT_ONLY,
+    ),
+    Case(
+        "page-exams",
+        _const(PageCB(listing=Listing.EXAMS, page=1).pack()),
+        own=frozenset({"teacher"}),
+    ),
     # /mydata: only ever the presser's own (unlinking oneself is no attack: not pressed).
     Case("mydata-file", _const(MyDataCB(action="file").pack()), own=STUDENT_ONLY),
     Case("mydata-unlink", _const(MyDataCB(action="unlink").pack()), own=STUDENT_ONLY),
@@ -360,10 +377,20 @@ async def _victims(api: FakeBotAPI, runner: BotRunner) -> tuple[JsonDict, FakeUs
     after = api.mark()
     dean.click(card2, button(card2, "Одобрить")["callback_data"])  # the chat's cards: Russian
     prompt = await _message_with(api, VICTIM_CHAT, "new date and time", after)
-    after = api.mark()
+    await runner.settle()  # the prompt's id is kept right after it is sent
+    told = after = api.mark()
     dean.reply(prompt, "23.12.2026 14:00")  # privacy mode: only a reply reaches the bot
     asked = await api.next_message(VICTIM_CHAT, after=after)
     assert "teacher is asked to confirm" in asked["text"]
+    # The teacher's request to confirm comes through the outbox: let it arrive before the
+    # roll opens, or a press below takes it for the roll's edit (seen on a busy machine).
+    await api.wait_for(
+        "sendMessage",
+        chat_id=teacher.id,
+        after=told,
+        predicate=lambda c: "Do you confirm" in str(c.params.get("text")),
+        timeout=20,
+    )
 
     # The teacher's roll: split in two, the victim present and graded. The teacher's
     # notices go first: paced like Telegram, and a press's redraw follows the press's

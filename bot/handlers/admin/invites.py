@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -14,6 +12,7 @@ from bot.db.models import InviteRole
 from bot.domain.imports import name_key
 from bot.services.actors import Actor
 from bot.services.onboarding import InviteError, create_invite, dean_faculties
+from bot.views.html import fmt
 
 ROLE_WORDS = {
     "teacher": InviteRole.TEACHER,
@@ -55,8 +54,9 @@ async def invite(
         own = {f.name for f in await dean_faculties(session, actor.dean_faculty_ids)}
         if name_key(name) not in {name_key(f) for f in own}:
             await message.answer(
-                _("You can invite only to your own dean's office: {faculties}.").format(
-                    faculties=escape(", ".join(sorted(own)))
+                fmt(
+                    _("You can invite only to your own dean's office: {faculties}."),
+                    faculties=", ".join(sorted(own)),
                 )
             )
             return
@@ -68,17 +68,19 @@ async def invite(
     except InviteError as exc:
         known = ", ".join(exc.known) or "—"
         await message.answer(
-            _("Unknown faculty “{name}”. Known faculties: {known}.").format(
-                name=escape(name), known=escape(known)
-            )
+            fmt(_("Unknown faculty “{name}”. Known faculties: {known}."), name=name, known=known)
         )
         return
     me = await bot.me()
     await message.answer(
-        _(
-            "One-time invite link (send it to that person only; it works once):\n"
-            "https://t.me/{username}?start={token}"
-        ).format(username=me.username, token=created.token),
+        fmt(
+            _(
+                "One-time invite link (send it to that person only; it works once):\n"
+                "https://t.me/{username}?start={token}"
+            ),
+            username=me.username,
+            token=created.token,
+        ),
     )
 
 

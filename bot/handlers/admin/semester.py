@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.imports import parse_date
 from bot.services.actors import Actor
 from bot.services.semester import SemesterOutcome, semesters, set_semester
+from bot.views.html import fmt
 
 
 def _day(value: date) -> str:
@@ -51,11 +52,15 @@ async def semester(
         await message.answer(_("The end must come after the start. Nothing was changed."))
         return
     await message.answer(
-        _(
-            "Semester {start} — {end} saved. On {start}, teachers are reminded to destroy "
-            "the past session's recordings and written works, and the bot deletes the "
-            "documents it kept."
-        ).format(start=_day(start), end=_day(end))
+        fmt(
+            _(
+                "Semester {start} — {end} saved. On {start}, teachers are reminded to destroy "
+                "the past session's recordings and written works, and the bot deletes the "
+                "documents it kept."
+            ),
+            start=_day(start),
+            end=_day(end),
+        )
     )
 
 

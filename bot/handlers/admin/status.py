@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -17,17 +15,17 @@ from bot.domain.timezones import format_moment
 from bot.services.actors import Actor
 from bot.services.reminders import OutboxSummary, outbox_summary
 from bot.services.roll import unlock_roll
+from bot.views.html import Html, fmt, join_lines
 
 
-def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> str:
-    lines = [_("<b>Outbox</b>")]
+def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> Html:
+    lines: list[object] = [fmt(_("<b>Outbox</b>"))]
     for status in NoticeStatus:
         lines.append(f"{status.value}: {summary.counts.get(status.value, 0)}")
     if summary.mail:
         lines.append(
-            _(
-                "E-mail to the dean's offices: {pending} pending, {sent} sent, {failed} failed"
-            ).format(
+            fmt(
+                _("E-mail to the dean's offices: {pending} pending, {sent} sent, {failed} failed"),
                 pending=summary.mail.get(NoticeStatus.PENDING, 0)
                 + summary.mail.get(NoticeStatus.CLAIMED, 0),
                 sent=summary.mail.get(NoticeStatus.SENT, 0),
@@ -35,17 +33,15 @@ def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> str
             )
         )
         if summary.mail_error:
-            lines.append(
-                _("Last e-mail error: {error}").format(error=escape(summary.mail_error[:300]))
-            )
+            lines.append(fmt(_("Last e-mail error: {error}"), error=summary.mail_error[:300]))
     if summary.next_due:
         lines.append("")
         lines.append(_("Next due:"))
         for due, kind, chat in summary.next_due:
             # An e-mail has no chat: its address is the faculty's, looked up when it goes.
             target = "✉️" if kind == NoticeKind.STATEMENT_EMAIL else chat
-            lines.append(f"{format_moment(due, settings.tz, locale)} — {escape(kind)} → {target}")
-    return "\n".join(lines)
+            lines.append(fmt("{} — {} → {}", format_moment(due, settings.tz, locale), kind, target))
+    return join_lines(lines)
 
 
 async def status(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
@@ -69,13 +65,14 @@ async def unlock(
         return
     if not await unlock_roll(session, exam_id):
         await message.answer(
-            _("Exam {number} does not exist or its roll is not confirmed.").format(number=exam_id)
+            fmt(_("Exam {number} does not exist or its roll is not confirmed."), number=exam_id)
         )
         return
     await message.answer(
-        _(
-            "The roll of exam {number} is open again; the teacher can correct and confirm it."
-        ).format(number=exam_id)
+        fmt(
+            _("The roll of exam {number} is open again; the teacher can correct and confirm it."),
+            number=exam_id,
+        )
     )
 
 

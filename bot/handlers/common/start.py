@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -31,6 +29,7 @@ from bot.services.onboarding import (
     redeem_invite,
 )
 from bot.services.reminders import plan_faculty, plan_for_student
+from bot.views.html import fmt
 
 MAX_FIELD = 64
 
@@ -64,21 +63,22 @@ async def start_with_token(
         return
     if result.outcome is RedeemOutcome.TEACHER_TAKEN:
         await message.answer(
-            _(
-                "The teacher profile {name} is already linked to another Telegram account. "
-                "Contact the administrator."
-            ).format(name=escape(result.name))
+            fmt(
+                _(
+                    "The teacher profile {name} is already linked to another Telegram account. "
+                    "Contact the administrator."
+                ),
+                name=result.name,
+            )
         )
         return
     await state.clear()
     menus.refresh_after_commit(session, actor.user.id)  # the menu of the new role
     role = _role_name(result.role)
     text = (
-        _("Welcome! You are now registered as {role}: {name}.").format(
-            role=role, name=escape(result.name)
-        )
+        fmt(_("Welcome! You are now registered as {role}: {name}."), role=role, name=result.name)
         if result.name
-        else _("Welcome! You are now registered as {role}.").format(role=role)
+        else fmt(_("Welcome! You are now registered as {role}."), role=role)
     )
     actor = await actor_for(session, actor.user, settings.admin_ids)
     for faculty_id in actor.dean_faculty_ids:
@@ -98,8 +98,10 @@ async def start(
     await state.clear()
     if actor.student is not None:
         await message.answer(
-            _("You are linked as {name}, group {group}.").format(
-                name=escape(actor.student.full_name), group=escape(actor.student.group.name)
+            fmt(
+                _("You are linked as {name}, group {group}."),
+                name=actor.student.full_name,
+                group=actor.student.group.name,
             )
             + "\n\n"
             + help_text(actor)
@@ -112,10 +114,13 @@ async def start(
         return
     await state.set_state(Join.record_book)
     await message.answer(
-        _(
-            "Hello! I am the exam session bot of {institution}.\n\n"
-            "To find you in the roster, send your record-book number (№ зачётной книжки)."
-        ).format(institution=escape(settings.institution_name))
+        fmt(
+            _(
+                "Hello! I am the exam session bot of {institution}.\n\n"
+                "To find you in the roster, send your record-book number (№ зачётной книжки)."
+            ),
+            institution=settings.institution_name,
+        )
     )
 
 
@@ -127,8 +132,9 @@ async def _attempts_left(
     )
     if budget.left == 0 and budget.retry_at is not None:
         await message.answer(
-            _("Too many unsuccessful attempts. Try again after {clock} (university time).").format(
-                clock=format_clock(budget.retry_at, settings.tz, actor.locale)
+            fmt(
+                _("Too many unsuccessful attempts. Try again after {clock} (university time)."),
+                clock=format_clock(budget.retry_at, settings.tz, actor.locale),
             )
         )
         return False
@@ -184,10 +190,13 @@ async def got_surname(
             return
         await state.set_state(Join.record_book)
         await message.answer(
-            _(
-                "No student with this record-book number and surname was found. "
-                "Check both and send the record-book number again. Attempts left: {left}."
-            ).format(left=left)
+            fmt(
+                _(
+                    "No student with this record-book number and surname was found. "
+                    "Check both and send the record-book number again. Attempts left: {left}."
+                ),
+                left=left,
+            )
         )
         return
     if result.outcome is LinkOutcome.TAKEN:
@@ -203,10 +212,11 @@ async def got_surname(
     await state.set_state(Join.confirm)
     await state.update_data(student_id=result.student.id)
     await message.answer(
-        _("Is this you?\n<b>{name}</b>\nGroup {group}, {faculty}").format(
-            name=escape(result.student.full_name),
-            group=escape(result.student.group.name),
-            faculty=escape(result.student.group.faculty.name),
+        fmt(
+            _("Is this you?\n<b>{name}</b>\nGroup {group}, {faculty}"),
+            name=result.student.full_name,
+            group=result.student.group.name,
+            faculty=result.student.group.faculty.name,
         ),
         reply_markup=join_confirm(),
     )
@@ -241,8 +251,10 @@ async def join_confirmed(
         await plan_for_student(session, result.student, clock.now(), settings)
         await edit_pressed(
             query,
-            _("Done! You are linked as {name}, group {group}.").format(
-                name=escape(result.student.full_name), group=escape(result.student.group.name)
+            fmt(
+                _("Done! You are linked as {name}, group {group}."),
+                name=result.student.full_name,
+                group=result.student.group.name,
             ),
         )
         if isinstance(query.message, Message):

@@ -4,8 +4,6 @@ progress message then updates itself (bot.notify.progress)."""
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -18,6 +16,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.timezones import format_moment
 from bot.handlers.prompts import answered, answers_prompt, ask
+from bot.handlers.replies import answer_long
 from bot.handlers.states import Announce
 from bot.keyboards.callbacks import AnnounceActCB, AnnounceCB
 from bot.middlewares.held import after_commit
@@ -31,6 +30,7 @@ from bot.services.announcements import (
     show_progress_in,
     targets,
 )
+from bot.views.html import fmt
 
 MAX_BUTTONS = 40
 
@@ -42,8 +42,8 @@ def _scope(actor: Actor) -> frozenset[int] | None:
 def _outcome_text(outcome: AnnounceOutcome) -> str:
     return {
         AnnounceOutcome.EMPTY: _("There is nothing to send: write a text or attach a file."),
-        AnnounceOutcome.TOO_LONG: _("That is too long: at most {limit} characters.").format(
-            limit=MAX_TEXT
+        AnnounceOutcome.TOO_LONG: fmt(
+            _("That is too long: at most {limit} characters."), limit=MAX_TEXT
         ),
         AnnounceOutcome.FORBIDDEN: _("You can only write to your own faculty's students."),
         AnnounceOutcome.NOBODY: _(
@@ -107,10 +107,14 @@ async def chose_target(
     await state.set_data({"target": target.value, "target_id": callback_data.target_id})
     await query.answer()
     if isinstance(query.message, Message):
-        text = _(
-            "To {label} ({count} with the bot). Send the text — or a photo or a document "
-            "with a caption. /cancel to stop."
-        ).format(label=escape(who.label), count=len(who.users))
+        text = fmt(
+            _(
+                "To {label} ({count} with the bot). Send the text — or a photo or a document "
+                "with a caption. /cancel to stop."
+            ),
+            label=who.label,
+            count=len(who.users),
+        )
         await ask(bot, query.message.chat, query.from_user, text=text, state=state)
 
 
@@ -144,13 +148,14 @@ async def got_content(
     kb = InlineKeyboardBuilder()
     kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action="send"))
     kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action="cancel"))
-    preview = _("<b>Preview</b> — to {label}, {count} recipients:").format(
-        label=escape(who.label), count=len(who.users)
+    preview = fmt(
+        _("<b>Preview</b> — to {label}, {count} recipients:"), label=who.label, count=len(who.users)
     )
-    preview += "\n\n" + _("📢 <b>From the dean's office</b>") + "\n\n" + escape(text)
+    preview += "\n\n" + fmt(_("📢 <b>From the dean's office</b>")) + "\n\n" + text
     if file_kind is not None:
         preview += "\n\n" + _("(with the attached file)")
-    await message.answer(preview, reply_markup=kb.as_markup())
+    # Escaped, a text within MAX_TEXT can still outgrow one message: the buttons go last.
+    await answer_long(message, preview, reply_markup=kb.as_markup())
 
 
 async def preview_pressed(
@@ -186,8 +191,10 @@ async def preview_pressed(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        text = _("📤 Announcement №{number}: sending to {total}…").format(
-            number=announcement.id, total=announcement.recipients
+        text = fmt(
+            _("📤 Announcement №{number}: sending to {total}…"),
+            number=announcement.id,
+            total=announcement.recipients,
         )
         origin, number = query.message, announcement.id
 

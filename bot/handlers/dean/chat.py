@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
@@ -19,6 +17,7 @@ from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.onboarding import bind_deanery_chat, dean_faculties, deanery_chat_id
 from bot.services.reminders import plan_faculty
+from bot.views.html import fmt
 
 GROUP_CHATS = {"group", "supergroup"}
 
@@ -83,9 +82,10 @@ async def _bound(
     # Notices for the dean's office now go to this chat.
     await plan_faculty(session, faculty.id, clock.now(), settings)
     await message.answer(
-        _(
-            "This chat is now the dean's office chat of {faculty}. Requests will arrive here."
-        ).format(faculty=escape(faculty.name))
+        fmt(
+            _("This chat is now the dean's office chat of {faculty}. Requests will arrive here."),
+            faculty=faculty.name,
+        )
     )
 
 

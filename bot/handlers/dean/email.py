@@ -5,8 +5,6 @@ clears it; a faculty's name after it chooses the faculty when there is more than
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -23,6 +21,7 @@ from bot.services.deanery_mail import (
     manageable_faculties,
     set_faculty_email,
 )
+from bot.views.html import Html, fmt, join_lines
 
 OFF = "off"
 
@@ -35,12 +34,11 @@ def _usage() -> str:
     )
 
 
-def _listing(faculties: list[Faculty]) -> str:
-    lines = [_("<b>Dean's office e-mail</b> (a copy of every statement goes there):")]
+def _listing(faculties: list[Faculty]) -> Html:
+    lines = [fmt(_("<b>Dean's office e-mail</b> (a copy of every statement goes there):"))]
     for faculty in faculties:
-        address = escape(faculty.email) if faculty.email else _("not set")
-        lines.append(f"{escape(faculty.name)}: {address}")
-    return "\n".join(lines)
+        lines.append(fmt("{}: {}", faculty.name, faculty.email or _("not set")))
+    return join_lines(lines)
 
 
 async def email_command(
@@ -67,20 +65,21 @@ async def email_command(
         address = normalize_address(word)
         if address is None:
             await message.answer(
-                _("“{text}” is not an e-mail address.").format(text=escape(word[:100]))
-                + "\n"
-                + _usage()
+                fmt(_("“{text}” is not an e-mail address."), text=word[:100]) + "\n" + _usage()
             )
             return
     faculty = await _which(session, message, own, name)
     if faculty is None:
         await message.answer(
-            _("Which faculty? Add its name after the address. Yours: {names}").format(
-                names=escape(", ".join(f.name for f in own))
+            fmt(
+                _("Which faculty? Add its name after the address. Yours: {names}"),
+                names=", ".join(f.name for f in own),
             )
             if not name
-            else _("No faculty of yours is called “{name}”. Yours: {names}").format(
-                name=escape(name.strip()), names=escape(", ".join(f.name for f in own))
+            else fmt(
+                _("No faculty of yours is called “{name}”. Yours: {names}"),
+                name=name.strip(),
+                names=", ".join(f.name for f in own),
             )
         )
         return
@@ -92,13 +91,13 @@ async def email_command(
         return
     if address is None:
         await message.answer(
-            _("Statements of {faculty} are no longer e-mailed.").format(
-                faculty=escape(changed.name)
-            )
+            fmt(_("Statements of {faculty} are no longer e-mailed."), faculty=changed.name)
         )
         return
-    reply = _("Every new statement of {faculty} will also be e-mailed to {address}.").format(
-        faculty=escape(changed.name), address=escape(address)
+    reply = fmt(
+        _("Every new statement of {faculty} will also be e-mailed to {address}."),
+        faculty=changed.name,
+        address=address,
     )
     if settings.smtp is None:
         reply += "\n" + _(

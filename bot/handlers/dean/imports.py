@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, TableKind, import_table
 from bot.services.onboarding import dean_faculties
@@ -22,6 +23,7 @@ from bot.services.texts import (
     import_result_text,
     plan_warning_text,
 )
+from bot.views.html import fmt
 
 ACCEPTED_SUFFIXES = (".csv", ".xlsx")
 
@@ -47,7 +49,7 @@ async def import_document(
         return
     if (document.file_size or 0) > settings.max_upload_bytes:
         await message.answer(
-            _("The file is too large: the limit is {mb:g} MB.").format(mb=settings.max_upload_mb)
+            fmt(_("The file is too large: the limit is {mb:g} MB."), mb=settings.max_upload_mb)
         )
         return
     buffer = BytesIO()
@@ -56,7 +58,7 @@ async def import_document(
     # The size Telegram reports may be missing; the bytes are what counts.
     if len(content) > settings.max_upload_bytes:
         await message.answer(
-            _("The file is too large: the limit is {mb:g} MB.").format(mb=settings.max_upload_mb)
+            fmt(_("The file is too large: the limit is {mb:g} MB."), mb=settings.max_upload_mb)
         )
         return
     faculties = (
@@ -88,7 +90,8 @@ async def import_document(
             changed_student_ids=report.changed_student_ids,
         )
         text += plan_warning_text(planned)
-    await message.answer(text)
+    # Every row error is listed: a long list comes in several messages.
+    await answer_long(message, text)
 
 
 def setup() -> Router:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from contextlib import suppress
-from html import escape
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message, User
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +20,7 @@ from bot.domain.statements import StatementKind
 from bot.domain.timezones import format_moment, parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
 from bot.handlers.states import DeanComment, DeanReschedule
-from bot.keyboards.callbacks import DecideCB, RescheduleCB
+from bot.keyboards.callbacks import DecideCB, Listing, PageCB, RescheduleCB
 from bot.services.actors import Actor
 from bot.services.roll import additional_session
 from bot.services.statements import (
@@ -34,14 +33,19 @@ from bot.services.statements import (
     undecided,
 )
 from bot.services.texts import kind_name, mark_name
+from bot.views.html import Html, fmt, join_lines
+from bot.views.paging import paged
+
+# Statements a page: the inbox is for finding one, not for reading them all at once.
+INBOX_PAGE = 30
 
 
-def decision_line(action: str, who: str) -> str:
+def decision_line(action: str, who: str) -> Html:
     if action == "approve":
-        return _("✅ Approved by {who}").format(who=escape(who))
+        return fmt(_("✅ Approved by {who}"), who=who)
     if action == "reject":
-        return _("❌ Rejected by {who}").format(who=escape(who))
-    return _("❓ More asked by {who}").format(who=escape(who))
+        return fmt(_("❌ Rejected by {who}"), who=who)
+    return fmt(_("❓ More asked by {who}"), who=who)
 
 
 async def _apply(
@@ -131,10 +135,13 @@ async def _ask_new_start(
     await state.set_state(DeanReschedule.when)
     await state.update_data(statement_id=statement_id)
     if message is not None:
-        text = _(
-            "Statement №{number}: send the student's new date and time, university "
-            "time (e.g. 24.12.2026 14:00)."
-        ).format(number=statement_id)
+        text = fmt(
+            _(
+                "Statement №{number}: send the student's new date and time, university "
+                "time (e.g. 24.12.2026 14:00)."
+            ),
+            number=statement_id,
+        )
         await ask(bot, message.chat, who, text=text, state=state)
 
 
@@ -161,7 +168,7 @@ async def comment_written(
         # The card's buttons go: the decision is made (a second press is refused anyway).
         with suppress(TelegramBadRequest):
             await bot.edit_message_reply_markup(chat_id=chat, message_id=card, reply_markup=None)
-    await message.answer(line + "\n" + escape(comment))
+    await message.answer(join_lines([line, comment]))
 
 
 async def new_start_written(
@@ -232,30 +239,65 @@ async def teacher_answered(
         await query.message.edit_text(f"{query.message.html_text}\n\n{line}", reply_markup=None)
 
 
+async def _inbox_page(
+    actor: Actor, session: AsyncSession, settings: Settings, page: int
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    items = await undecided(session, actor.dean_faculty_ids)
+    if not items:
+        return fmt(_("No undecided statements.")), None
+    counts = Counter(kind_name(s.kind) for s in items)
+    head = [
+        fmt(_("<b>Undecided statements: {count}</b>"), count=len(items)),
+        ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items())),
+        "",
+    ]
+    lines = [
+        fmt(
+            _("№{number} {kind} — {exam}, filed {when}"),
+            number=statement.id,
+            kind=kind_name(statement.kind),
+            exam=statement.exam.discipline.name,
+            when=format_moment(statement.submitted_at, settings.tz, actor.locale),
+        )
+        for statement in items
+    ]
+    text, markup, _page = paged(
+        head, lines, page, lambda p: PageCB(listing=Listing.INBOX, page=p), max_items=INBOX_PAGE
+    )
+    return text, markup
+
+
 async def inbox(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
     if not actor.is_dean:
         await message.answer(_("This command is for the dean's office."))
         return
-    items = await undecided(session, actor.dean_faculty_ids)
+    text, markup = await _inbox_page(actor, session, settings, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def _additional_page(
+    actor: Actor, session: AsyncSession, settings: Settings, clock: Clock, page: int
+) -> tuple[Html, InlineKeyboardMarkup | None]:
+    items = await additional_session(session, actor.dean_faculty_ids, clock.now(), settings)
     if not items:
-        await message.answer(_("No undecided statements."))
-        return
-    counts = Counter(kind_name(s.kind) for s in items)
+        return fmt(_("Nobody is on the additional session's list yet.")), None
     lines = [
-        _("<b>Undecided statements: {count}</b>").format(count=len(items)),
-        ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items())),
-        "",
-    ]
-    for statement in items[:30]:
-        lines.append(
-            _("№{number} {kind} — {exam}, filed {when}").format(
-                number=statement.id,
-                kind=kind_name(statement.kind),
-                exam=escape(statement.exam.discipline.name),
-                when=format_moment(statement.submitted_at, settings.tz, actor.locale),
-            )
+        fmt(
+            "• {} ({}), {} — {}, {}: {}",
+            item.student,
+            item.record_book,
+            item.group,
+            item.discipline,
+            format_moment(item.starts_at, settings.tz, actor.locale),
+            mark_name(item.mark),
         )
-    await message.answer("\n".join(lines))
+        for item in items
+    ]
+    head = [fmt(_("<b>Additional session: {count}</b>"), count=len(items))]
+    text, markup, _page = paged(
+        head, lines, page, lambda p: PageCB(listing=Listing.ADDITIONAL, page=p)
+    )
+    return text, markup
 
 
 async def additional(
@@ -265,20 +307,30 @@ async def additional(
     if not actor.is_dean:
         await message.answer(_("This command is for the dean's office."))
         return
-    items = await additional_session(session, actor.dean_faculty_ids, clock.now(), settings)
-    if not items:
-        await message.answer(_("Nobody is on the additional session's list yet."))
+    text, markup = await _additional_page(actor, session, settings, clock, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def page_pressed(
+    query: CallbackQuery,
+    callback_data: PageCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """◀ ▶ under /inbox or /additional: the page is drawn anew from the data as it is now."""
+    if not actor.is_dean:
+        await query.answer(_("This command is for the dean's office."), show_alert=True)
         return
-    lines = [_("<b>Additional session: {count}</b>").format(count=len(items))]
-    for item in items[:100]:
-        lines.append(
-            f"• {escape(item.student)} ({escape(item.record_book)}), {escape(item.group)} — "
-            f"{escape(item.discipline)}, {format_moment(item.starts_at, settings.tz, actor.locale)}"
-            f": {mark_name(item.mark)}"
-        )
-    if len(items) > 100:
-        lines.append(_("…and {count} more.").format(count=len(items) - 100))
-    await message.answer("\n".join(lines))
+    if callback_data.listing is Listing.INBOX:
+        text, markup = await _inbox_page(actor, session, settings, callback_data.page)
+    else:
+        text, markup = await _additional_page(actor, session, settings, clock, callback_data.page)
+    await query.answer()
+    if isinstance(query.message, Message):
+        with suppress(TelegramBadRequest):  # "not modified": the n/N button itself
+            await query.message.edit_text(text, reply_markup=markup)
 
 
 def setup() -> Router:
@@ -286,6 +338,9 @@ def setup() -> Router:
     router.message.register(additional, Command("additional"))
     router.callback_query.register(pressed, DecideCB.filter())
     router.message.register(inbox, Command("inbox"))
+    router.callback_query.register(
+        page_pressed, PageCB.filter(F.listing.in_({Listing.INBOX, Listing.ADDITIONAL}))
+    )
     router.callback_query.register(teacher_answered, RescheduleCB.filter())
     # In a group only a reply to the question counts (see bot.handlers.prompts).
     router.message.register(

@@ -17,6 +17,7 @@ from bot.keyboards.callbacks import ReportCB
 from bot.services.actors import Actor
 from bot.services.reports import ReportKind, build_report, report_title
 from bot.services.sheets import table_csv, table_xlsx
+from bot.views.html import fmt
 
 
 def _scope(actor: Actor) -> frozenset[int] | None:
@@ -58,8 +59,8 @@ async def report_pressed(
         return
     async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
         report = await build_report(session, kind, _scope(actor), clock.now(), settings)
-        caption = _("{title}: {count} rows").format(
-            title=report_title(kind), count=len(report.table.rows)
+        caption = fmt(
+            _("{title}: {count} rows"), title=report_title(kind), count=len(report.table.rows)
         )
         await query.message.answer_document(
             BufferedInputFile(table_xlsx(report.table), filename=f"{report.file_name}.xlsx"),

@@ -3,8 +3,6 @@ a file, and can unlink their Telegram account."""
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import Router
 from aiogram.enums import ChatAction
 from aiogram.filters import Command
@@ -14,44 +12,52 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handlers.busy import showing
-from bot.handlers.replies import edit_pressed, not_a_student
+from bot.handlers.replies import answer_long, edit_pressed, not_a_student
 from bot.keyboards.callbacks import MyDataCB
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.mydata import MyData, collect, unlink
 from bot.services.texts import grade_name, kind_name, mark_name, status_name
+from bot.views.html import Html, fmt, join_lines
 
 
-def summary(data: MyData) -> str:
+def summary(data: MyData) -> Html:
     p = data.profile
-    lines = [
-        _("<b>What the bot holds about you</b>"),
-        _("Name: {name}; record book {book}; group {group}, {faculty}").format(
-            name=escape(p["full_name"]),
-            book=escape(p["record_book"]),
-            group=escape(p["group"]),
-            faculty=escape(p["faculty"]),
+    lines: list[object] = [
+        fmt(_("<b>What the bot holds about you</b>")),
+        fmt(
+            _("Name: {name}; record book {book}; group {group}, {faculty}"),
+            name=p["full_name"],
+            book=p["record_book"],
+            group=p["group"],
+            faculty=p["faculty"],
         ),
-        _("Telegram: id {id}, name {name}; language {lang}; time zone {tz}").format(
+        fmt(
+            _("Telegram: id {id}, name {name}; language {lang}; time zone {tz}"),
             id=p["telegram_id"],
-            name=escape(p["telegram_name"] or ""),
+            name=p["telegram_name"] or "",
             lang=p["language"],
-            tz=escape(p["time_zone"] or _("not set")),
+            tz=p["time_zone"] or _("not set"),
         ),
     ]
-    lines.append(_("Statements: {count}").format(count=len(data.statements)))
+    lines.append(fmt(_("Statements: {count}"), count=len(data.statements)))
     for s in data.statements:
         lines.append(
-            f"• №{s['number']} {kind_name(s['kind'])}, {escape(s['exam'])}: "
-            f"{status_name(s['status'])}"
+            fmt(
+                "• №{} {}, {}: {}",
+                s["number"],
+                kind_name(s["kind"]),
+                s["exam"],
+                status_name(s["status"]),
+            )
         )
-    lines.append(_("Exams on record: {count}").format(count=len(data.exams)))
+    lines.append(fmt(_("Exams on record: {count}"), count=len(data.exams)))
     for e in data.exams:
         grade = grade_name(e["grade"]) if e["grade"] else ""
         lines.append(
-            f"• {escape(e['exam'])}: {mark_name(e['attendance'])}" + (f", {grade}" if grade else "")
+            fmt("• {}: {}", e["exam"], mark_name(e["attendance"])) + (f", {grade}" if grade else "")
         )
-    lines.append(_("Files (documents, works): {count}").format(count=data.files))
+    lines.append(fmt(_("Files (documents, works): {count}"), count=data.files))
     lines.append("")
     lines.append(
         _(
@@ -59,7 +65,7 @@ def summary(data: MyData) -> str:
             "records stay with the university."
         )
     )
-    return "\n".join(lines)
+    return join_lines(lines)
 
 
 def buttons() -> InlineKeyboardBuilder:
@@ -75,7 +81,7 @@ async def mydata(message: Message, actor: Actor, session: AsyncSession) -> None:
         await not_a_student(message)
         return
     data = await collect(session, actor.student, actor.user)
-    await message.answer(summary(data), reply_markup=buttons().as_markup())
+    await answer_long(message, summary(data), reply_markup=buttons().as_markup())
 
 
 async def pressed(

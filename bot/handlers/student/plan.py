@@ -8,10 +8,11 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.handlers.replies import not_a_student
+from bot.handlers.replies import answer_long, not_a_student
 from bot.services.actors import Actor
 from bot.services.plans import student_plan
 from bot.services.texts import plan_card
+from bot.views.html import fmt
 
 # Telegram's limit is 4096 characters a message; cards are split between messages below it.
 MESSAGE_BUDGET = 3800
@@ -30,14 +31,15 @@ async def show_plan(message: Message, actor: Actor, session: AsyncSession) -> No
             )
         )
         return
-    chunk: list[str] = [_("<b>Your individual study plan</b>")]
+    chunk: list[str] = [fmt(_("<b>Your individual study plan</b>"))]
     for item in items:
         card = plan_card(item, actor.locale)
         if sum(len(c) + 2 for c in chunk) + len(card) > MESSAGE_BUDGET:
-            await message.answer("\n\n".join(chunk))
+            await answer_long(message, "\n\n".join(chunk))
             chunk = []
         chunk.append(card)
-    await message.answer("\n\n".join(chunk))
+    # A card alone can outgrow a message (a long place and time, escaped): split it too.
+    await answer_long(message, "\n\n".join(chunk))
 
 
 def setup() -> Router:

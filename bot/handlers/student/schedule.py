@@ -14,11 +14,12 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.timezones import resolve_timezone
 from bot.handlers.busy import showing
-from bot.handlers.replies import not_a_student
+from bot.handlers.replies import answer_long, not_a_student
 from bot.services.actors import Actor
 from bot.services.calendar import schedule_ics
 from bot.services.schedule import student_schedule, teacher_schedule
 from bot.services.texts import schedule_card
+from bot.views.html import fmt
 
 # Telegram's limit is 4096 characters a message; cards are split between messages below it.
 MESSAGE_BUDGET = 3800
@@ -36,17 +37,18 @@ async def show_schedule(
         return
     user_tz = resolve_timezone(actor.user.tz) if actor.user.tz else None
     cards = [schedule_card(item, settings.tz, user_tz, actor.locale) for item in items]
-    chunk: list[str] = [_("<b>Your schedule</b>")]
+    chunk: list[str] = [fmt(_("<b>Your schedule</b>"))]
     for card in cards:
         if sum(len(c) + 2 for c in chunk) + len(card) > MESSAGE_BUDGET:
-            await message.answer("\n\n".join(chunk))
+            await answer_long(message, "\n\n".join(chunk))
             chunk = []
         chunk.append(card)
     footer = _("Times are shown in the university's time zone.")
     if user_tz is None:
         footer += " " + _("Set yours with /tz to see them in your own time as well.")
     chunk.append(footer + "\n" + _("/calendar — add these to your calendar."))
-    await message.answer("\n\n".join(chunk))
+    # A card alone can outgrow a message (a long place and time, escaped): split it too.
+    await answer_long(message, "\n\n".join(chunk))
 
 
 async def send_calendar(

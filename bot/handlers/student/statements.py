@@ -6,12 +6,14 @@ nothing; an album of photos arrives as separate updates and all of them join the
 
 from __future__ import annotations
 
+import math
+from contextlib import suppress
 from datetime import datetime
 from enum import StrEnum
-from html import escape
 from typing import Any
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -35,6 +37,7 @@ from bot.domain.statements import (
 )
 from bot.domain.timezones import format_moment, parse_timezone
 from bot.handlers.replies import (
+    answer_long,
     edit_pressed,
     incoming_file,
     not_a_student,
@@ -42,6 +45,8 @@ from bot.handlers.replies import (
 )
 from bot.handlers.states import StatementForm
 from bot.keyboards.callbacks import (
+    Listing,
+    PageCB,
     StmtActCB,
     StmtAddDocsCB,
     StmtExamCB,
@@ -76,6 +81,11 @@ from bot.services.statements import (
     withdraw,
 )
 from bot.services.texts import kind_label, kind_name, reason_name, status_name, violation_name
+from bot.views.html import fmt, join_lines
+from bot.views.paging import clamp, pager_row
+
+# Statements a page: each is its own message with its own buttons.
+STATEMENTS_PAGE = 10
 
 
 async def start_statement(
@@ -130,12 +140,12 @@ async def chose_exam(
     # the card itself stays as it is, the questions come as a new message.
     from_menu = await state.get_state() == StatementForm.exam.state
     await query.answer()
-    text = _("{exam}: what would you like to ask?").format(exam=escape(chosen.exam.discipline.name))
+    text = fmt(_("{exam}: what would you like to ask?"), exam=chosen.exam.discipline.name)
     window = _appeal_window_text(chosen, clock.now(), settings, actor.locale)
     if not chosen.kinds:
         # Graded lately but the appeal window is closed: say when it was open.
         await state.clear()
-        await edit_pressed(query, escape(chosen.exam.discipline.name) + ": " + window)
+        await edit_pressed(query, fmt("{}: {}", chosen.exam.discipline.name, window))
         return
     await state.set_data({"exam_id": chosen.exam.id, "files": [], "acked_groups": []})
     await state.set_state(StatementForm.kind)
@@ -161,11 +171,14 @@ def _appeal_window_text(chosen: Eligible, now: datetime, settings: Settings, loc
         appeal_deadline(chosen.grade_posted_at, settings.tz), settings.tz, locale
     )
     if StatementKind.APPEAL in chosen.kinds:
-        return _("An appeal is possible until {deadline}.").format(deadline=deadline)
-    return _(
-        "The appeal window for this exam was open from the grade's posting until {deadline}; "
-        "it is closed now."
-    ).format(deadline=deadline)
+        return fmt(_("An appeal is possible until {deadline}."), deadline=deadline)
+    return fmt(
+        _(
+            "The appeal window for this exam was open from the grade's posting until {deadline}; "
+            "it is closed now."
+        ),
+        deadline=deadline,
+    )
 
 
 async def chose_kind(
@@ -197,7 +210,7 @@ async def chose_kind(
         if current:
             await edit_pressed(
                 query,
-                text + "\n" + _("Or keep the one you set: {zone}.").format(zone=current),
+                text + "\n" + fmt(_("Or keep the one you set: {zone}."), zone=current),
                 reply_markup=statement_action("zone", current),
             )
         else:
@@ -254,10 +267,13 @@ async def _ask_window(target: Message, state: FSMContext, zone: str) -> None:
     await state.update_data(time_zone=zone)
     await state.set_state(StatementForm.window)
     await target.answer(
-        _(
-            "Time zone: {zone}. When could you take the exam? Write a window in your own "
-            "time, e.g. “10:00–14:00”."
-        ).format(zone=zone)
+        fmt(
+            _(
+                "Time zone: {zone}. When could you take the exam? Write a window in your own "
+                "time, e.g. “10:00–14:00”."
+            ),
+            zone=zone,
+        )
     )
 
 
@@ -296,7 +312,7 @@ async def text_typed(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip()
     if len(text) > MAX_TEXT:
         await message.answer(
-            _("That is too long: at most {limit} characters, please.").format(limit=MAX_TEXT)
+            fmt(_("That is too long: at most {limit} characters, please."), limit=MAX_TEXT)
         )
         return
     data = await state.get_data()
@@ -312,8 +328,9 @@ async def text_typed(message: Message, state: FSMContext) -> None:
         return
     if problem is AppealProblem.TOO_SHORT:
         await message.answer(
-            _("Please describe the violation in more detail (at least {count} characters).").format(
-                count=MIN_APPEAL_TEXT
+            fmt(
+                _("Please describe the violation in more detail (at least {count} characters)."),
+                count=MIN_APPEAL_TEXT,
             )
             + "\n\n"
             + appeal_prompt(str(data.get("violation")))
@@ -323,20 +340,26 @@ async def text_typed(message: Message, state: FSMContext) -> None:
     if data.get("kind") == StatementKind.APPEAL:
         await state.set_state(StatementForm.files)
         await message.answer(
-            _(
-                "If you have scans (e.g. the signed appeal), send them now as photos or "
-                "PDF (up to {count}); otherwise just press Done."
-            ).format(count=MAX_FILES),
+            fmt(
+                _(
+                    "If you have scans (e.g. the signed appeal), send them now as photos or "
+                    "PDF (up to {count}); otherwise just press Done."
+                ),
+                count=MAX_FILES,
+            ),
             reply_markup=statement_action("done", _("Done")),
         )
         return
     if data.get("kind") == StatementKind.ABSENCE:
         await state.set_state(StatementForm.files)
         await message.answer(
-            _(
-                "Now send the supporting documents: photos, or PDF or image files (up to "
-                "{count}). Press Done when all are sent."
-            ).format(count=MAX_FILES),
+            fmt(
+                _(
+                    "Now send the supporting documents: photos, or PDF or image files (up to "
+                    "{count}). Press Done when all are sent."
+                ),
+                count=MAX_FILES,
+            ),
             reply_markup=statement_action("done", _("Done")),
         )
         return
@@ -358,7 +381,7 @@ async def file_sent(message: Message, state: FSMContext) -> None:
         return
     if len(files) >= MAX_FILES:
         await message.answer(
-            _("That is the most I can attach ({count}). Press Done.").format(count=MAX_FILES)
+            fmt(_("That is the most I can attach ({count}). Press Done."), count=MAX_FILES)
         )
         return
     files.append(entry)
@@ -398,13 +421,18 @@ async def add_documents_pressed(
     await query.answer()
     if isinstance(query.message, Message):
         text = (
-            _(
-                "Statement №{number}. The dean's office asks: {question}\nWrite your answer "
-                "and/or send the documents, then press Done."
-            ).format(number=statement.id, question=escape(statement.decision_comment or "…"))
+            fmt(
+                _(
+                    "Statement №{number}. The dean's office asks: {question}\nWrite your answer "
+                    "and/or send the documents, then press Done."
+                ),
+                number=statement.id,
+                question=statement.decision_comment or "…",
+            )
             if statement.decision_comment is not None
-            else _("Send the documents for statement №{number}, then press Done.").format(
-                number=statement.id
+            else fmt(
+                _("Send the documents for statement №{number}, then press Done."),
+                number=statement.id,
             )
         )
         await query.message.answer(text, reply_markup=statement_action("done", _("Done")))
@@ -416,7 +444,7 @@ async def answer_typed(message: Message, state: FSMContext) -> None:
     answer = (str(data.get("answer", "")) + "\n" + (message.text or "")).strip()
     if len(answer) > MAX_TEXT:
         await message.answer(
-            _("That is too long: at most {limit} characters, please.").format(limit=MAX_TEXT)
+            fmt(_("That is too long: at most {limit} characters, please."), limit=MAX_TEXT)
         )
         return
     await state.update_data(answer=answer)
@@ -453,8 +481,8 @@ async def more_files_done(
     await query.answer()
     await edit_pressed(
         query,
-        _("Added to statement №{number}; the dean's office will see them.").format(
-            number=statement.id
+        fmt(
+            _("Added to statement №{number}; the dean's office will see them."), number=statement.id
         ),
     )
 
@@ -470,35 +498,40 @@ async def files_done(query: CallbackQuery, state: FSMContext) -> None:
 
 
 def appeal_prompt(violation: str) -> str:
-    return _(
-        "Violation: {violation}. Describe it (at least {count} characters): what happened, "
-        "and when."
-    ).format(violation=violation_name(violation), count=MIN_APPEAL_TEXT)
+    return fmt(
+        _(
+            "Violation: {violation}. Describe it (at least {count} characters): what happened, "
+            "and when."
+        ),
+        violation=violation_name(violation),
+        count=MIN_APPEAL_TEXT,
+    )
 
 
 async def _preview(target: Message, state: FSMContext) -> None:
     data = await state.get_data()
     await state.set_state(StatementForm.preview)
-    lines = [
-        _("<b>Your statement</b> (not sent yet)"),
-        _("Kind: {kind}").format(kind=kind_name(str(data.get("kind")))),
+    lines: list[object] = [
+        fmt(_("<b>Your statement</b> (not sent yet)")),
+        fmt(_("Kind: {kind}"), kind=kind_name(str(data.get("kind")))),
     ]
     if data.get("time_zone"):
-        lines.append(_("Time zone: {zone}").format(zone=escape(str(data["time_zone"]))))
-        lines.append(_("Preferred time: {window}").format(window=escape(str(data.get("window")))))
+        lines.append(fmt(_("Time zone: {zone}"), zone=str(data["time_zone"])))
+        lines.append(fmt(_("Preferred time: {window}"), window=str(data.get("window"))))
     if data.get("reason"):
-        lines.append(_("Reason: {reason}").format(reason=reason_name(str(data["reason"]))))
+        lines.append(fmt(_("Reason: {reason}"), reason=reason_name(str(data["reason"]))))
     if data.get("violation"):
         lines.append(
-            _("Violation of the procedure: {violation}").format(
-                violation=violation_name(str(data["violation"]))
+            fmt(
+                _("Violation of the procedure: {violation}"),
+                violation=violation_name(str(data["violation"])),
             )
         )
     if data.get("text"):
-        lines.append(escape(str(data["text"])))
+        lines.append(str(data["text"]))
     if data.get("files"):
-        lines.append(_("Documents: {count}").format(count=len(data["files"])))
-    await target.answer("\n".join(lines), reply_markup=statement_preview())
+        lines.append(fmt(_("Documents: {count}"), count=len(data["files"])))
+    await answer_long(target, join_lines(lines), reply_markup=statement_preview())
 
 
 async def preview_action(
@@ -542,15 +575,19 @@ async def preview_action(
     await announce_statement(session, result.statement, clock.now(), settings)
     # Told after the commit (bot.middlewares.held): the student hears it only once it is kept.
     filed = result.statement
-    text = _(
-        "Statement №{number} is submitted to the dean's office. You will be told the "
-        "decision here; /statements shows all of yours."
-    ).format(number=filed.id)
+    text = fmt(
+        _(
+            "Statement №{number} is submitted to the dean's office. You will be told the "
+            "decision here; /statements shows all of yours."
+        ),
+        number=filed.id,
+    )
     markup = None
     if filed.time_zone and filed.time_zone != actor.user.tz:
         # The zone is known now: one press instead of asking for it again with /tz.
-        text += "\n\n" + _("Show the bot's times in your zone, {zone}, as well?").format(
-            zone=escape(filed.time_zone)
+        text += fmt(
+            "\n\n" + _("Show the bot's times in your zone, {zone}, as well?"),
+            zone=filed.time_zone,
         )
         markup = take_statement_zone(filed.id, filed.time_zone)
     await edit_pressed(query, text, reply_markup=markup)
@@ -570,8 +607,9 @@ async def zone_taken(
     await query.answer()
     await edit_pressed(
         query,
-        _("Your time zone is now {zone}: times are shown in it as well. /tz changes it.").format(
-            zone=escape(zone)
+        fmt(
+            _("Your time zone is now {zone}: times are shown in it as well. /tz changes it."),
+            zone=zone,
         ),
     )
 
@@ -582,19 +620,54 @@ async def list_statements(
     if actor.student is None:
         await not_a_student(message)
         return
+    await _statements_page(message, actor, session, settings, clock, 0)
+
+
+async def statements_page_pressed(
+    query: CallbackQuery,
+    callback_data: PageCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    if actor.student is None or not isinstance(query.message, Message):
+        await query.answer(_("This button is no longer valid."), show_alert=True)
+        return
+    await query.answer()
+    with suppress(TelegramBadRequest):  # the buttons move under the page now shown
+        await query.message.edit_reply_markup(reply_markup=None)
+    await _statements_page(query.message, actor, session, settings, clock, callback_data.page)
+
+
+async def _statements_page(
+    target: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    page: int,
+) -> None:
+    """A page of the student's statements, each a message with its own buttons, and
+    ◀ n/N ▶ under the last one when there are more."""
+    assert actor.student is not None
     statements = await student_statements(session, actor.student)
     if not statements:
-        await message.answer(_("You have no statements yet. /statement files one."))
+        await target.answer(_("You have no statements yet. /statement files one."))
         return
-    for statement in statements[:10]:
-        text = _("№{number}: {kind}, {exam} — {status}").format(
+    pages = max(1, math.ceil(len(statements) / STATEMENTS_PAGE))
+    page = clamp(page, pages)
+    shown = statements[page * STATEMENTS_PAGE : (page + 1) * STATEMENTS_PAGE]
+    for statement in shown:
+        text = fmt(
+            _("№{number}: {kind}, {exam} — {status}"),
             number=statement.id,
             kind=kind_name(statement.kind),
-            exam=escape(statement.exam.discipline.name),
+            exam=statement.exam.discipline.name,
             status=status_name(statement.status),
         )
         if statement.decision_comment:
-            text += "\n" + escape(statement.decision_comment)
+            text = join_lines([text, statement.decision_comment])
         markup = (
             statement_actions(
                 statement.id, can_add_documents(statement, statement.exam, clock.now(), settings)
@@ -602,7 +675,19 @@ async def list_statements(
             if statement.status == StatementStatus.SUBMITTED
             else None
         )
-        await message.answer(text, reply_markup=markup)
+        await answer_long(target, text, reply_markup=markup)
+    row = pager_row(page, pages, lambda p: PageCB(listing=Listing.STATEMENTS, page=p))
+    if row:
+        first = page * STATEMENTS_PAGE + 1
+        await target.answer(
+            fmt(
+                _("Statements {first}–{last} of {total}."),
+                first=first,
+                last=first + len(shown) - 1,
+                total=len(statements),
+            ),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[row]),
+        )
 
 
 async def withdraw_pressed(
@@ -617,7 +702,7 @@ async def withdraw_pressed(
         await query.answer(_("This statement cannot be withdrawn."), show_alert=True)
         return
     await query.answer()
-    await edit_pressed(query, _("Statement №{number} is withdrawn.").format(number=statement.id))
+    await edit_pressed(query, fmt(_("Statement №{number} is withdrawn."), number=statement.id))
 
 
 async def needs_text(message: Message) -> None:
@@ -657,6 +742,9 @@ def setup() -> Router:
         StmtActCB.filter(F.action.in_({"send", "edit", "cancel"})),
     )
     router.callback_query.register(withdraw_pressed, StmtWithdrawCB.filter())
+    router.callback_query.register(
+        statements_page_pressed, PageCB.filter(F.listing == Listing.STATEMENTS)
+    )
     router.callback_query.register(add_documents_pressed, StmtAddDocsCB.filter())
     router.message.register(file_sent, StatementForm.more_files, ~F.text)
     router.message.register(answer_typed, StatementForm.more_files, *text)

@@ -23,6 +23,7 @@ from bot.handlers.states import TzInput
 from bot.keyboards.callbacks import TzCB
 from bot.keyboards.inline import time_zones
 from bot.services.actors import Actor
+from bot.views.html import fmt
 
 
 async def ask_zone(
@@ -33,11 +34,14 @@ async def ask_zone(
     current = actor.user.tz or settings.timezone
     await state.set_state(TzInput.zone)
     await message.answer(
-        _(
-            "Your time zone now: {zone}.\n"
-            "Choose yours below, or type its name (e.g. Asia/Dubai) or a UTC offset "
-            "(e.g. UTC+5, +05:30)."
-        ).format(zone=current),
+        fmt(
+            _(
+                "Your time zone now: {zone}.\n"
+                "Choose yours below, or type its name (e.g. Asia/Dubai) or a UTC offset "
+                "(e.g. UTC+5, +05:30)."
+            ),
+            zone=current,
+        ),
         reply_markup=time_zones(zones),
     )
 
@@ -45,7 +49,8 @@ async def ask_zone(
 async def _save(actor: Actor, zone: str, settings: Settings, clock: Clock) -> str:
     actor.user.tz = zone
     now = clock.now()
-    return _("Time zone set: {zone} (now {clock} there; {uni_clock} at the university).").format(
+    return fmt(
+        _("Time zone set: {zone} (now {clock} there; {uni_clock} at the university)."),
         zone=zone,
         clock=format_clock(now, resolve_timezone(zone), actor.locale),
         uni_clock=format_clock(now, settings.tz, actor.locale),

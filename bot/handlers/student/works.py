@@ -16,6 +16,7 @@ from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
 from bot.services.roll import WorkOutcome, accept_work
 from bot.services.texts import exam_title
+from bot.views.html import fmt
 
 
 def is_student(message: Message, actor: Actor) -> bool:
@@ -44,17 +45,19 @@ async def work_sent(
     if result.outcome is WorkOutcome.ACCEPTED and result.exam is not None:
         if result.first:  # an album: one answer, not one per photo
             await message.answer(
-                _("✅ Received for {title}; your teacher has it. You may send more.").format(
-                    title=exam_title(result.exam)
+                fmt(
+                    _("✅ Received for {title}; your teacher has it. You may send more."),
+                    title=exam_title(result.exam),
                 )
             )
         return
     if result.outcome is WorkOutcome.TOO_LATE and result.exam is not None and result.due:
         await message.answer(
-            _(
-                "⛔ Works for {title} were due by {when}; this one is too late and was not "
-                "accepted. Contact your teacher or the dean's office."
-            ).format(
+            fmt(
+                _(
+                    "⛔ Works for {title} were due by {when}; this one is too late and was not "
+                    "accepted. Contact your teacher or the dean's office."
+                ),
                 title=exam_title(result.exam),
                 when=format_moment(result.due, settings.tz, actor.locale),
             )
@@ -62,10 +65,13 @@ async def work_sent(
         return
     if result.outcome is WorkOutcome.NOT_PRESENT and result.exam is not None:
         await message.answer(
-            _(
-                "⛔ You are not marked present at {title}, so I cannot take work for it. "
-                "Ask your teacher to mark you."
-            ).format(title=exam_title(result.exam))
+            fmt(
+                _(
+                    "⛔ You are not marked present at {title}, so I cannot take work for it. "
+                    "Ask your teacher to mark you."
+                ),
+                title=exam_title(result.exam),
+            )
         )
         return
     await message.answer(

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import math
+from contextlib import suppress
+
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.exams import EventKind
+from bot.handlers.replies import answer_long
 from bot.handlers.states import TeacherLink
-from bot.keyboards.callbacks import ExamCB
+from bot.keyboards.callbacks import ExamCB, Listing, PageCB
 from bot.keyboards.inline import exam_links
 from bot.services.actors import Actor
 from bot.services.reminders import announce_link
 from bot.services.schedule import LinkField, LinkOutcome, set_exam_link, teacher_exam, teacher_exams
 from bot.services.texts import exam_title, teacher_card
+from bot.views.html import fmt
+from bot.views.paging import clamp, pager_row
 
-# One message per exam keeps every exam's buttons next to it; a long session is cut short.
-MAX_LISTED = 10
+# One message per exam keeps every exam's buttons next to it; the rest are a page away.
+EXAMS_PAGE = 10
 
 
 async def list_exams(
@@ -32,21 +39,61 @@ async def list_exams(
             _("This command is for teachers. Ask the administrator for an invite link.")
         )
         return
+    await _exams_page(message, actor, session, settings, clock, 0)
+
+
+async def exams_page_pressed(
+    query: CallbackQuery,
+    callback_data: PageCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    if actor.teacher is None or not isinstance(query.message, Message):
+        await query.answer(_("This is not one of your exams."), show_alert=True)
+        return
+    await query.answer()
+    with suppress(TelegramBadRequest):  # the buttons move under the page now shown
+        await query.message.edit_reply_markup(reply_markup=None)
+    await _exams_page(query.message, actor, session, settings, clock, callback_data.page)
+
+
+async def _exams_page(
+    target: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    page: int,
+) -> None:
+    assert actor.teacher is not None
     exams = await teacher_exams(session, actor.teacher, clock.now())
     if not exams:
-        await message.answer(_("You have no upcoming exams."))
+        await target.answer(_("You have no upcoming exams."))
         return
-    await message.answer(_("Your upcoming exams: {count}").format(count=len(exams)))
-    for exam in exams[:MAX_LISTED]:
-        await message.answer(
+    pages = max(1, math.ceil(len(exams) / EXAMS_PAGE))
+    page = clamp(page, pages)
+    if page == 0:
+        await target.answer(_("Your upcoming exams: {count}").format(count=len(exams)))
+    shown = exams[page * EXAMS_PAGE : (page + 1) * EXAMS_PAGE]
+    for exam in shown:
+        await answer_long(
+            target,
             teacher_card(exam, settings.tz, actor.locale),
             reply_markup=exam_links(exam.id, roll=exam.kind == EventKind.EXAM),
         )
-    if len(exams) > MAX_LISTED:
-        await message.answer(
-            _(
-                "…and {count} more exams later in the session; they appear here closer to the date."
-            ).format(count=len(exams) - MAX_LISTED)
+    row = pager_row(page, pages, lambda p: PageCB(listing=Listing.EXAMS, page=p))
+    if row:
+        first = page * EXAMS_PAGE + 1
+        await target.answer(
+            fmt(
+                _("Exams {first}–{last} of {total}."),
+                first=first,
+                last=first + len(shown) - 1,
+                total=len(exams),
+            ),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[row]),
         )
 
 
@@ -70,7 +117,7 @@ async def ask_link(
         else _("Send the Moodle link for {title} (http:// or https://), or /cancel.")
     )
     if isinstance(query.message, Message):
-        await query.message.answer(prompt.format(title=exam_title(exam)))
+        await query.message.answer(fmt(prompt, title=exam_title(exam)))
 
 
 async def got_link(
@@ -97,7 +144,8 @@ async def got_link(
         return
     if field is LinkField.CONFERENCE:
         await announce_link(session, exam, clock.now(), settings)
-    await message.answer(
+    await answer_long(
+        message,
         _("Saved.") + "\n\n" + teacher_card(exam, settings.tz, actor.locale),
         reply_markup=exam_links(exam.id, roll=exam.kind == EventKind.EXAM),
     )
@@ -111,6 +159,7 @@ def setup() -> Router:
     router = Router(name="teacher-exams")
     router.message.register(list_exams, Command("exams"))
     router.callback_query.register(ask_link, ExamCB.filter(F.action.in_({"link", "moodle"})))
+    router.callback_query.register(exams_page_pressed, PageCB.filter(F.listing == Listing.EXAMS))
     router.message.register(got_link, TeacherLink.url, F.text, ~F.text.startswith("/"))
     router.message.register(link_needs_text, TeacherLink.url, ~F.text)
     return router

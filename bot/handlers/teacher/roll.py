@@ -3,7 +3,6 @@ marks and grades, tickets, subgroups, written work, the texts to say aloud, conf
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 from aiogram import F, Router
@@ -48,6 +47,8 @@ from bot.services.roll import MarkAction, Outcome, RollView
 from bot.services.roll_sheet import build_sheet
 from bot.services.sheets import sheet_csv, sheet_xlsx
 from bot.services.texts import exam_title, grade_name, mark_name
+from bot.views.html import Html, bold, code, fmt, join, join_lines
+from bot.views.paging import PAGE_BUDGET, clamp, pages_of
 
 
 def _outcome_text(outcome: Outcome, settings: Settings) -> str:
@@ -60,10 +61,13 @@ def _outcome_text(outcome: Outcome, settings: Settings) -> str:
         Outcome.ALREADY: _("Already done."),
         Outcome.NOT_PRESENT: _("Only a student marked present can get a grade or a ticket."),
         Outcome.HAS_GRADE: _("This student already has a grade; they cannot be marked absent."),
-        Outcome.TOO_LATE: _(
-            "The {minutes} minutes are over: the student is recorded as absent for a valid "
-            "reason (technical failure) and was told so."
-        ).format(minutes=int(settings.outage_wait.total_seconds() // 60)),
+        Outcome.TOO_LATE: fmt(
+            _(
+                "The {minutes} minutes are over: the student is recorded as absent for a valid "
+                "reason (technical failure) and was told so."
+            ),
+            minutes=int(settings.outage_wait.total_seconds() // 60),
+        ),
         Outcome.UNMARKED: _("Mark every student first: some are not marked yet."),
         Outcome.OUTAGE_RUNNING: _(
             "An outage clock is still running: mark it resolved, or wait until it runs out."
@@ -74,27 +78,54 @@ def _outcome_text(outcome: Outcome, settings: Settings) -> str:
     }.get(outcome, _("Done."))
 
 
-def roll_text(view: RollView, page: int, settings: Settings, locale: str) -> str:
+def _student_lines(view: RollView, settings: Settings, locale: str) -> list[Html]:
+    uni = settings.tz
+    lines = []
+    for number, line in enumerate(view.lines, start=1):
+        parts: list[object] = [fmt("{}. {} {}", number, ICONS[line.mark], line.student.full_name)]
+        if line.subgroup is not None:
+            parts.append(fmt(_("sg {number}"), number=line.subgroup))
+        if line.entry.ticket:
+            parts.append(fmt("🎫 {}", line.entry.ticket))
+        if line.entry.grade:
+            parts.append(grade_name(line.entry.grade))
+        if line.mark is Mark.OUTAGE and line.entry.outage_since is not None:
+            parts.append(
+                fmt(
+                    _("outage until {clock}"),
+                    clock=format_clock(
+                        outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
+                    ),
+                )
+            )
+        lines.append(join(" · ", parts))
+    return lines
+
+
+def _roll_head(view: RollView, settings: Settings, locale: str) -> list[object]:
     exam = view.exam
     uni = settings.tz
     c = view.counts
-    lines = [
-        _("📋 <b>{title}</b>, group {group}").format(title=exam_title(exam), group=exam.group.name),
+    lines: list[object] = [
+        fmt(_("📋 <b>{title}</b>, group {group}"), title=exam_title(exam), group=exam.group.name),
         format_moment(exam.starts_at, uni, locale),
     ]
     regular = [s for s in exam.subgroups if not s.individual]
     if regular:
         lines.append(
-            _("Subgroups: {list}").format(
+            fmt(
+                _("Subgroups: {list}"),
                 list=", ".join(
                     f"{s.number} — {format_clock(s.starts_at, uni, locale)}" for s in regular
-                )
+                ),
             )
         )
     lines.append(
-        _(
-            "✅ {present} · 📄 {excused} · ❌ {absent} · ⚡ {outage} · ▫️ {unmarked} · total {total}"
-        ).format(
+        fmt(
+            _(
+                "✅ {present} · 📄 {excused} · ❌ {absent} · ⚡ {outage} · ▫️ {unmarked} · "
+                "total {total}"
+            ),
             present=c.present,
             excused=c.excused,
             absent=c.absent,
@@ -105,43 +136,44 @@ def roll_text(view: RollView, page: int, settings: Settings, locale: str) -> str
     )
     if exam.roll_confirmed_at is not None:
         lines.append(
-            _("🔒 Confirmed {when}").format(when=format_moment(exam.roll_confirmed_at, uni, locale))
+            fmt(_("🔒 Confirmed {when}"), when=format_moment(exam.roll_confirmed_at, uni, locale))
         )
-    lines.append("")
-    start = page * PAGE
-    for number, line in enumerate(view.lines[start : start + PAGE], start=start + 1):
-        parts = [f"{number}. {ICONS[line.mark]} {line.student.full_name}"]
-        if line.subgroup is not None:
-            parts.append(_("sg {number}").format(number=line.subgroup))
-        if line.entry.ticket:
-            parts.append(f"🎫 {line.entry.ticket}")
-        if line.entry.grade:
-            parts.append(grade_name(line.entry.grade))
-        if line.mark is Mark.OUTAGE and line.entry.outage_since is not None:
-            parts.append(
-                _("outage until {clock}").format(
-                    clock=format_clock(
-                        outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
-                    )
-                )
-            )
-        lines.append(" · ".join(parts))
-    return "\n".join(lines)
+    return lines
 
 
-def _pages(view: RollView) -> int:
-    return max(1, math.ceil(len(view.lines) / PAGE))
+class RollPages:
+    """The roll cut into pages: at most PAGE students (two buttons each, within Telegram's
+    100 buttons) and as many as fit one message, whatever the length of the names."""
+
+    def __init__(self, view: RollView, settings: Settings, locale: str) -> None:
+        self.view = view
+        self.head = join_lines(_roll_head(view, settings, locale))
+        self.lines = _student_lines(view, settings, locale)
+        budget = PAGE_BUDGET - len(self.head)
+        self.ranges = pages_of(self.lines, budget, max_items=PAGE)
+
+    def text(self, page: int) -> Html:
+        shown = self.ranges[clamp(page, len(self.ranges))]
+        return join_lines([self.head, "", *(self.lines[i] for i in shown)])
+
+    def markup(self, page: int) -> InlineKeyboardMarkup:
+        page = clamp(page, len(self.ranges))
+        view = self.view
+        items = [
+            (i + 1, view.lines[i].student.id, view.lines[i].student.full_name, view.lines[i].mark)
+            for i in self.ranges[page]
+        ]
+        return roll_keyboard(
+            view.exam.id, items, page, len(self.ranges), view.exam.roll_confirmed_at is not None
+        )
 
 
-def roll_markup(view: RollView, page: int) -> InlineKeyboardMarkup:
-    start = page * PAGE
-    items = [
-        (number, line.student.id, line.student.full_name, line.mark)
-        for number, line in enumerate(view.lines[start : start + PAGE], start=start + 1)
-    ]
-    return roll_keyboard(
-        view.exam.id, items, page, _pages(view), view.exam.roll_confirmed_at is not None
-    )
+def roll_text(view: RollView, page: int, settings: Settings, locale: str) -> Html:
+    return RollPages(view, settings, locale).text(page)
+
+
+def roll_markup(view: RollView, page: int, settings: Settings, locale: str) -> InlineKeyboardMarkup:
+    return RollPages(view, settings, locale).markup(page)
 
 
 async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
@@ -161,32 +193,38 @@ async def _show_roll(
     settings: Settings,
     locale: str,
 ) -> None:
-    page = min(max(page, 0), _pages(view) - 1)
-    await _edit(query, roll_text(view, page, settings, locale), roll_markup(view, page))
+    pages = RollPages(view, settings, locale)
+    page = clamp(page, len(pages.ranges))
+    await _edit(query, pages.text(page), pages.markup(page))
 
 
-def card_text(view: RollView, student_id: int, settings: Settings, locale: str) -> str:
+def card_text(view: RollView, student_id: int, settings: Settings, locale: str) -> Html:
     line = view.line(student_id)
     assert line is not None
     uni = settings.tz
     student = line.student
-    lines = [
-        f"<b>{student.full_name}</b>",
-        _("Record book {book}, group {group}").format(
-            book=student.record_book, group=view.exam.group.name
+    lines: list[object] = [
+        bold(student.full_name),
+        fmt(
+            _("Record book {book}, group {group}"),
+            book=student.record_book,
+            group=view.exam.group.name,
         ),
         exam_title(view.exam),
-        _("State: {mark}").format(mark=f"{ICONS[line.mark]} {mark_name(line.mark)}"),
+        fmt(_("State: {mark}"), mark=f"{ICONS[line.mark]} {mark_name(line.mark)}"),
     ]
     if line.subgroup is not None:
         lines.append(
-            _("Subgroup {number}, start {clock}").format(
-                number=line.subgroup, clock=format_clock(line.starts_at, uni, locale)
+            fmt(
+                _("Subgroup {number}, start {clock}"),
+                number=line.subgroup,
+                clock=format_clock(line.starts_at, uni, locale),
             )
         )
     if line.entry.outage_since is not None and line.mark in (Mark.OUTAGE, Mark.FAILURE):
         lines.append(
-            _("Outage since {since}; recorded as a failure at {until} unless resolved.").format(
+            fmt(
+                _("Outage since {since}; recorded as a failure at {until} unless resolved."),
                 since=format_clock(line.entry.outage_since, uni, locale),
                 until=format_clock(
                     outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
@@ -194,10 +232,10 @@ def card_text(view: RollView, student_id: int, settings: Settings, locale: str) 
             )
         )
     if line.entry.ticket:
-        lines.append(_("Ticket №{number}").format(number=line.entry.ticket))
+        lines.append(fmt(_("Ticket №{number}"), number=line.entry.ticket))
     if line.entry.grade:
-        lines.append(_("Grade: {grade}").format(grade=grade_name(line.entry.grade)))
-    return "\n".join(lines)
+        lines.append(fmt(_("Grade: {grade}"), grade=grade_name(line.entry.grade)))
+    return join_lines(lines)
 
 
 async def _show_card(
@@ -316,8 +354,9 @@ async def on_roll(
         await query.answer()
         await _edit(
             query,
-            _("👥 {count} subgroups, alphabetically. How far apart do they start?").format(
-                count=cb.value
+            fmt(
+                _("👥 {count} subgroups, alphabetically. How far apart do they start?"),
+                count=cb.value,
             ),
             split_menu(exam.id, cb.page, _int(cb.value)),
         )
@@ -415,13 +454,14 @@ async def _rest_absent(
     return outcome
 
 
-def aloud_text(view: RollView, settings: Settings) -> str:
+def aloud_text(view: RollView, settings: Settings) -> Html:
     """What the teacher says on the recording, in Russian as the regulation words it."""
     exam = view.exam
     uni = settings.tz
     form = ExamForm(exam.form)
     teacher = exam.teacher.full_name if exam.teacher is not None else ""
-    blocks = [_("📢 <b>To say aloud</b> (the regulation's wording):")]
+    # The domain's wording is plain text (the discipline as imported): join() escapes it.
+    blocks: list[object] = [fmt(_("📢 <b>To say aloud</b> (the regulation's wording):"))]
     regular = [s for s in exam.subgroups if not s.individual]
     if regular:
         for subgroup in regular:
@@ -458,17 +498,18 @@ def aloud_text(view: RollView, settings: Settings) -> str:
     )
     blocks.append(
         _("Recording file name:")
-        + "\n<code>"
-        + recording_file_name(
-            exam.discipline.name,
-            exam.starts_at.astimezone(uni),
-            exam.group.name,
-            teacher,
-            form=form,
+        + "\n"
+        + code(
+            recording_file_name(
+                exam.discipline.name,
+                exam.starts_at.astimezone(uni),
+                exam.group.name,
+                teacher,
+                form=form,
+            )
         )
-        + "</code>"
     )
-    return "\n\n".join(blocks)
+    return join("\n\n", blocks)
 
 
 async def _send_sheet(
@@ -480,7 +521,7 @@ async def _send_sheet(
         sheet, name = build_sheet(view, settings, locale)
         await query.message.answer_document(
             BufferedInputFile(sheet_xlsx(sheet), filename=f"{name}.xlsx"),
-            caption=_("Attendance sheet: {title}").format(title=exam_title(view.exam)),
+            caption=fmt(_("Attendance sheet: {title}"), title=exam_title(view.exam)),
         )
         await query.message.answer_document(
             BufferedInputFile(sheet_csv(sheet), filename=f"{name}.csv")
@@ -516,7 +557,7 @@ async def got_ticket_list(
         await message.answer(
             _("The list has mistakes; nothing was handed out. Fix these lines and send it again:")
             + "".join(
-                "\n" + _("line {line}: {reason}").format(line=line, reason=reasons.get(code, code))
+                "\n" + fmt(_("line {line}: {reason}"), line=line, reason=reasons.get(code, code))
                 for line, code in errors
             )
         )
@@ -539,9 +580,9 @@ async def got_ticket_list(
     if outcome is not Outcome.OK:
         await message.answer(_outcome_text(outcome, settings))
         return
-    text = _("🎫 Tickets handed out: {count}.").format(count=len(present_assigned))
+    text = fmt(_("🎫 Tickets handed out: {count}."), count=len(present_assigned))
     if absent:
-        text += "\n" + _("Not present, so not given: {count}.").format(count=len(absent))
+        text += "\n" + fmt(_("Not present, so not given: {count}."), count=len(absent))
     await message.answer(text)
 
 

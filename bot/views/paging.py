@@ -1,0 +1,79 @@
+"""Lists that grow: split into several messages (read-only text) or paged with ◀ n/N ▶
+buttons (lists a user acts on). Nothing is ever cut off.
+
+Lengths are measured on the HTML as sent, which is never shorter than the text Telegram
+counts against its limits, so a part that fits here fits there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.domain.reminders import split_text
+from bot.views.html import Html, join_lines
+
+# Telegram's limits: 4096 characters a message, 1024 a caption.
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+# Several messages at line breaks (see split_text); the notices' sender splits the same way.
+split_html = split_text
+# A page of a list leaves room for its heading and the page line.
+PAGE_BUDGET = 3500
+
+
+def pages_of(
+    items: Sequence[str], budget: int = PAGE_BUDGET, *, max_items: int | None = None
+) -> list[range]:
+    """Index ranges of the items on each page: as many as fit the budget (a newline
+    each), at most ``max_items``, at least one. Always at least one page."""
+    pages: list[range] = []
+    start = size = 0
+    for index, item in enumerate(items):
+        full = max_items is not None and index - start >= max_items
+        if index > start and (size + len(item) + 1 > budget or full):
+            pages.append(range(start, index))
+            start, size = index, 0
+        size += len(item) + 1
+    pages.append(range(start, len(items)))
+    return pages
+
+
+def clamp(page: int, pages: int) -> int:
+    return min(max(page, 0), max(pages - 1, 0))
+
+
+def pager_row(
+    page: int, pages: int, data: Callable[[int], CallbackData]
+) -> list[InlineKeyboardButton]:
+    """◀ n/N ▶ for a list of ``pages`` pages; empty when there is one. ``data(p)`` is the
+    typed callback data that shows page p."""
+    if pages <= 1:
+        return []
+    row = []
+    if page > 0:
+        row.append(InlineKeyboardButton(text="◀️", callback_data=data(page - 1).pack()))
+    row.append(InlineKeyboardButton(text=f"{page + 1}/{pages}", callback_data=data(page).pack()))
+    if page + 1 < pages:
+        row.append(InlineKeyboardButton(text="▶️", callback_data=data(page + 1).pack()))
+    return row
+
+
+def paged(
+    head: Sequence[object],
+    items: Sequence[Html],
+    page: int,
+    data: Callable[[int], CallbackData],
+    *,
+    max_items: int | None = None,
+) -> tuple[Html, InlineKeyboardMarkup | None, int]:
+    """One page of a list under its heading, the ◀ n/N ▶ row, and the page shown (a page
+    past the end shows the last one: the list may have shrunk since the button was sent)."""
+    top = join_lines(head)
+    ranges = pages_of(items, PAGE_BUDGET - len(top), max_items=max_items)
+    page = clamp(page, len(ranges))
+    text = join_lines([top, *(items[i] for i in ranges[page])])
+    row = pager_row(page, len(ranges), data)
+    return text, InlineKeyboardMarkup(inline_keyboard=[row]) if row else None, page
