@@ -7,7 +7,6 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -18,8 +17,6 @@ from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeDefault
 from aiogram.utils.i18n import I18n
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -32,6 +29,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import ProcessedUpdate, utcnow
 from bot.handlers import setup_routers
 from bot.handlers.common.help import command_descriptions
+from bot.i18n import DOMAIN, LOCALES, compile_catalogs
 from bot.middlewares import observe
 from bot.middlewares.actor import ActorMiddleware
 from bot.middlewares.flood import FloodMiddleware
@@ -51,22 +49,8 @@ from bot.webhook import WebhookServer, set_webhook, stop_on_signals
 
 log = logging.getLogger(__name__)
 
-LOCALES = Path(__file__).resolve().parent.parent / "locales"
-DOMAIN = "messages"
 # Telegram re-sends unconfirmed updates for at most a day; two are kept to be safe.
 PROCESSED_UPDATES_KEPT = timedelta(days=2)
-
-
-def compile_catalogs(path: Path = LOCALES) -> None:
-    """Compiles .po to .mo where the .mo is missing or older (cheap; done at start-up)."""
-    for po_path in path.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as po_file:
-            catalog = read_po(po_file, locale=po_path.parent.parent.name)
-        with mo_path.open("wb") as mo_file:
-            write_mo(mo_file, catalog)
 
 
 def create_i18n(settings: Settings) -> I18n:

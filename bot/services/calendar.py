@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from aiogram.utils.i18n import gettext as _
 from icalendar import Calendar, Event
 
+from bot.i18n import gettext as _
 from bot.services.schedule import ScheduleItem
 from bot.services.texts import form_label, kind_label
 

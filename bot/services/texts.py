@@ -12,19 +12,21 @@ from datetime import datetime, tzinfo
 from fractions import Fraction
 from html import escape
 
-from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from bot.db.models import Exam, PlanItem
+from bot.config import Settings
+from bot.db.models import Exam, NoticeStatus, PlanItem
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.imports import RowError
 from bot.domain.plans import ShareExcess
+from bot.domain.reminders import NoticeKind
 from bot.domain.roll import Grade, Mark
 from bot.domain.statements import AbsenceReason, StatementKind, StatementStatus
 from bot.domain.timezones import format_clock, format_moment, same_wall_clock, utc_offset_label
+from bot.i18n import gettext as _
 from bot.services.imports import ImportReport
-from bot.services.reminders import PlanReport
+from bot.services.reminders import OutboxSummary, PlanReport
 from bot.services.schedule import ScheduleItem
 
 
@@ -328,3 +330,33 @@ def grade_name(grade: str | None) -> str:
         Grade.PASSED.value: _("pass"),
         Grade.NOT_PASSED.value: _("fail"),
     }.get(grade or "", "")
+
+
+def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> str:
+    """The outbox at a glance: /status in chat, `python -m bot outbox` in a terminal."""
+    lines = [_("<b>Outbox</b>")]
+    for status in NoticeStatus:
+        lines.append(f"{status.value}: {summary.counts.get(status.value, 0)}")
+    if summary.mail:
+        lines.append(
+            _(
+                "E-mail to the dean's offices: {pending} pending, {sent} sent, {failed} failed"
+            ).format(
+                pending=summary.mail.get(NoticeStatus.PENDING, 0)
+                + summary.mail.get(NoticeStatus.CLAIMED, 0),
+                sent=summary.mail.get(NoticeStatus.SENT, 0),
+                failed=summary.mail.get(NoticeStatus.FAILED, 0),
+            )
+        )
+        if summary.mail_error:
+            lines.append(
+                _("Last e-mail error: {error}").format(error=escape(summary.mail_error[:300]))
+            )
+    if summary.next_due:
+        lines.append("")
+        lines.append(_("Next due:"))
+        for due, kind, chat in summary.next_due:
+            # An e-mail has no chat: its address is the faculty's, looked up when it goes.
+            target = "✉️" if kind == NoticeKind.STATEMENT_EMAIL else chat
+            lines.append(f"{format_moment(due, settings.tz, locale)} — {escape(kind)} → {target}")
+    return "\n".join(lines)

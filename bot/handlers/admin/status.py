@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -11,41 +9,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.db.models import NoticeStatus
-from bot.domain.reminders import NoticeKind
-from bot.domain.timezones import format_moment
 from bot.services.actors import Actor
-from bot.services.reminders import OutboxSummary, outbox_summary
+from bot.services.reminders import outbox_summary
 from bot.services.roll import unlock_roll
-
-
-def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> str:
-    lines = [_("<b>Outbox</b>")]
-    for status in NoticeStatus:
-        lines.append(f"{status.value}: {summary.counts.get(status.value, 0)}")
-    if summary.mail:
-        lines.append(
-            _(
-                "E-mail to the dean's offices: {pending} pending, {sent} sent, {failed} failed"
-            ).format(
-                pending=summary.mail.get(NoticeStatus.PENDING, 0)
-                + summary.mail.get(NoticeStatus.CLAIMED, 0),
-                sent=summary.mail.get(NoticeStatus.SENT, 0),
-                failed=summary.mail.get(NoticeStatus.FAILED, 0),
-            )
-        )
-        if summary.mail_error:
-            lines.append(
-                _("Last e-mail error: {error}").format(error=escape(summary.mail_error[:300]))
-            )
-    if summary.next_due:
-        lines.append("")
-        lines.append(_("Next due:"))
-        for due, kind, chat in summary.next_due:
-            # An e-mail has no chat: its address is the faculty's, looked up when it goes.
-            target = "✉️" if kind == NoticeKind.STATEMENT_EMAIL else chat
-            lines.append(f"{format_moment(due, settings.tz, locale)} — {escape(kind)} → {target}")
-    return "\n".join(lines)
+from bot.services.texts import summary_text
 
 
 async def status(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
