@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import certifi
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -58,6 +60,11 @@ def create_i18n(settings: Settings) -> I18n:
     return I18n(path=LOCALES, default_locale=settings.default_locale, domain=DOMAIN)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
     """`retry`: wait out 429s per request (replies); the outbox sender paces itself."""
     session = (
@@ -65,6 +72,11 @@ def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
         if settings.telegram_api_url
         else AiohttpSession()
     )
+    # aiogram parses the CA bundle into a TLS context of its own for every session (~0.5 MB
+    # each, and the bot runs four or five Bots): they all share one.
+    connector = getattr(session, "_connector_init", None)
+    if isinstance(connector, dict) and isinstance(connector.get("ssl"), ssl.SSLContext):
+        connector["ssl"] = tls_context()
     if retry:
         session.middleware(RetryMiddleware())
     return Bot(

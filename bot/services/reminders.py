@@ -10,16 +10,16 @@ unit of work wakes the sender once the transaction commits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.db.engine import dialect_insert
 from bot.db.models import (
     DeaneryChat,
     DeanMember,
@@ -100,8 +100,12 @@ _EXISTING = select(
 _Existing = Row[
     tuple[int, str, str, str, int | None, int, int | None, dict[str, Any], datetime, int | None]
 ]
-# Exams planned per round of queries: IN lists well under SQLite's 32,766 parameters.
+# Exams loaded per query: IN lists well under SQLite's 32,766 parameters.
 BULK_EXAMS = 500
+# Linked (student, exam) pairs planned per round of queries. Each becomes a few notices
+# held in memory until the round's insert; rounds of this size keep the start-up plan of a
+# whole session to a few MB of peak memory (which the running bot keeps for good).
+BULK_PAIRS = 300
 
 
 def _until(exam: Exam) -> datetime:
@@ -392,8 +396,7 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> int
     # decides, and the notice is kept once instead of failing the whole transaction. The
     # rows go in key order, so two such inserts wait for each other instead of deadlocking.
     rows.sort(key=lambda row: str(row["key"]))
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(Notice).on_conflict_do_nothing(index_elements=[Notice.key])
+    statement = dialect_insert(session, Notice).on_conflict_do_nothing(index_elements=[Notice.key])
     created = len((await session.scalars(statement.returning(Notice.id), rows)).all())
     if created:
         session.info[PLANNED_FLAG] = True
@@ -403,20 +406,44 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> int
 async def plan_exams(
     session: AsyncSession, exam_ids: Iterable[int], now: datetime, settings: Settings
 ) -> PlanReport:
-    """As plan_exam for each, in bulk: a few queries per BULK_EXAMS exams, one insert."""
+    """As plan_exam for each, in bulk: a few queries and one insert per round of exams
+    with about BULK_PAIRS linked students between them."""
     report = PlanReport()
     ids = list(dict.fromkeys(exam_ids))
     for first in range(0, len(ids), BULK_EXAMS):
-        report.add(await _plan_bulk(session, ids[first : first + BULK_EXAMS], now, settings))
+        chunk = ids[first : first + BULK_EXAMS]
+        by_id = {e.id: e for e in await session.scalars(select(Exam).where(Exam.id.in_(chunk)))}
+        exams = [by_id[i] for i in chunk if i in by_id]
+        linked: dict[int, int] = {
+            group_id: count
+            for group_id, count in await session.execute(
+                select(Student.group_id, func.count(Student.user_id))
+                .where(Student.group_id.in_({e.group_id for e in exams}))
+                .group_by(Student.group_id)
+            )
+        }
+        for round_ in _rounds(exams, linked):
+            report.add(await _plan_bulk(session, round_, now, settings))
     return report
 
 
+def _rounds(exams: list[Exam], linked: dict[int, int]) -> Iterator[list[Exam]]:
+    round_: list[Exam] = []
+    pairs = 0
+    for exam in exams:
+        if round_ and pairs + linked.get(exam.group_id, 0) > BULK_PAIRS:
+            yield round_
+            round_, pairs = [], 0
+        round_.append(exam)
+        pairs += linked.get(exam.group_id, 0)
+    if round_:
+        yield round_
+
+
 async def _plan_bulk(
-    session: AsyncSession, ids: list[int], now: datetime, settings: Settings
+    session: AsyncSession, exams: list[Exam], now: datetime, settings: Settings
 ) -> PlanReport:
     report = PlanReport()
-    by_id = {e.id: e for e in await session.scalars(select(Exam).where(Exam.id.in_(ids)))}
-    exams = [by_id[i] for i in ids if i in by_id]
     facts = await _bulk_facts(session, [e for e in exams if e.cancelled_at is None])
     wanted: list[tuple[Planned, _Recipient, int]] = []
     stale: list[int] = []

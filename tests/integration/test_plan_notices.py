@@ -28,6 +28,7 @@ from bot.db.models import (
     User,
 )
 from bot.i18n import Catalogs
+from bot.services import reminders
 from bot.services.imports import import_roster, import_schedule
 from bot.services.reminders import (
     PlanReport,
@@ -178,9 +179,14 @@ async def _outbox(session: AsyncSession) -> set[tuple[object, ...]]:
     return {(*row[:-1], json.dumps(row[-1], sort_keys=True)) for row in rows}
 
 
-async def test_bulk_planning_plans_what_exam_by_exam_planning_did(engine: AsyncEngine) -> None:
-    """plan_exams (a few queries per 500 exams) against plan_exam called for each exam, on
-    the same database state: the same notices, the same withdrawals, the same report."""
+@pytest.mark.parametrize("pairs", [reminders.BULK_PAIRS, 1], ids=["one-round", "many-rounds"])
+async def test_bulk_planning_plans_what_exam_by_exam_planning_did(
+    engine: AsyncEngine, pairs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan_exams (a few queries per round of exams) against plan_exam called for each
+    exam, on the same database state: the same notices, the same withdrawals, the same
+    report — in one round, and split into rounds of one exam."""
+    monkeypatch.setattr(reminders, "BULK_PAIRS", pairs)
     sessionmaker = create_sessionmaker(engine)
     async with sessionmaker.begin() as session:
         exam_ids = await _bulk_world(session)
