@@ -406,8 +406,17 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> int
 async def plan_exams(
     session: AsyncSession, exam_ids: Iterable[int], now: datetime, settings: Settings
 ) -> PlanReport:
-    """As plan_exam for each, in bulk: a few queries and one insert per round of exams
-    with about BULK_PAIRS linked students between them."""
+    report = PlanReport()
+    for exam_id in exam_ids:
+        report.add(await plan_exam(session, exam_id, now, settings))
+    return report
+
+
+async def plan_exams_bulk(
+    session: AsyncSession, exam_ids: Iterable[int], now: datetime, settings: Settings
+) -> PlanReport:
+    """As plan_exams, in bulk: a few queries and one insert per round of exams with about
+    BULK_PAIRS linked students between them. For imports of thousands of exams."""
     report = PlanReport()
     ids = list(dict.fromkeys(exam_ids))
     for first in range(0, len(ids), BULK_EXAMS):
@@ -532,14 +541,17 @@ async def _deaneries(session: AsyncSession, group_ids: set[int]) -> dict[int, li
     }
 
 
-async def plan_upcoming(session: AsyncSession, now: datetime, settings: Settings) -> PlanReport:
+async def plan_upcoming(
+    session: AsyncSession, now: datetime, settings: Settings, *, bulk: bool = False
+) -> PlanReport:
     """Every exam not yet started (subgroups included): at start-up, to catch up."""
     ids = await session.scalars(
         select(Exam.id)
         .where(Exam.starts_at > now - timedelta(hours=12), Exam.cancelled_at.is_(None))
         .order_by(Exam.id)
     )
-    return await plan_exams(session, list(ids), now, settings)
+    plan = plan_exams_bulk if bulk else plan_exams
+    return await plan(session, list(ids), now, settings)
 
 
 async def plan_for_student(
@@ -725,8 +737,8 @@ async def plan_after_import(
     if kind == "plan":
         return await plan_deadlines(session, changed_student_ids, now, settings)
     if kind == "schedule":
-        return await plan_exams(session, changed_exam_ids, now, settings)
-    return await plan_upcoming(session, now, settings)
+        return await plan_exams_bulk(session, changed_exam_ids, now, settings)
+    return await plan_upcoming(session, now, settings, bulk=True)
 
 
 async def deanery_recipients(

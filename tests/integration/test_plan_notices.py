@@ -35,6 +35,7 @@ from bot.services.reminders import (
     plan_after_import,
     plan_exam,
     plan_exams,
+    plan_exams_bulk,
     plan_upcoming,
 )
 from bot.services.texts import plan_warning_text
@@ -200,7 +201,7 @@ async def test_bulk_planning_plans_what_exam_by_exam_planning_did(
         await session.rollback()
     async with sessionmaker() as session:
         before = await _outbox(session)
-        bulk = await plan_exams(session, exam_ids, BULK_NOW, settings)
+        bulk = await plan_exams_bulk(session, exam_ids, BULK_NOW, settings)
         got = await _outbox(session)
         await session.rollback()
 
