@@ -102,9 +102,9 @@ _Existing = Row[
 ]
 # Exams loaded per query: IN lists well under SQLite's 32,766 parameters.
 BULK_EXAMS = 500
-# Linked (student, exam) pairs planned per round of queries. Each becomes a few notices
-# held in memory until the round's insert; rounds of this size keep the start-up plan of a
-# whole session to a few MB of peak memory (which the running bot keeps for good).
+# Linked (student, exam) pairs planned per round of queries (plan_exams_bulk). Each becomes
+# a few notices held in memory until the round's insert; rounds of this size keep an
+# import's peak to a few MB.
 BULK_PAIRS = 300
 
 
