@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import ssl
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
+import certifi
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -17,8 +18,6 @@ from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.i18n import I18n
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -31,6 +30,7 @@ from bot.db.locks import one_replica
 from bot.db.migrate import upgrade
 from bot.db.models import ProcessedUpdate, utcnow
 from bot.handlers import setup_routers
+from bot.i18n import DOMAIN, LOCALES, compile_catalogs
 from bot.middlewares import observe
 from bot.middlewares.actor import ActorMiddleware
 from bot.middlewares.flood import FloodMiddleware
@@ -53,27 +53,18 @@ from bot.webhook import WebhookServer, set_webhook, stop_on_signals
 
 log = logging.getLogger(__name__)
 
-LOCALES = Path(__file__).resolve().parent.parent / "locales"
-DOMAIN = "messages"
 # Telegram re-sends unconfirmed updates for at most a day; two are kept to be safe.
 PROCESSED_UPDATES_KEPT = timedelta(days=2)
-
-
-def compile_catalogs(path: Path = LOCALES) -> None:
-    """Compiles .po to .mo where the .mo is missing or older (cheap; done at start-up)."""
-    for po_path in path.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
-        mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-            continue
-        with po_path.open("rb") as po_file:
-            catalog = read_po(po_file, locale=po_path.parent.parent.name)
-        with mo_path.open("wb") as mo_file:
-            write_mo(mo_file, catalog)
 
 
 def create_i18n(settings: Settings) -> I18n:
     compile_catalogs()
     return I18n(path=LOCALES, default_locale=settings.default_locale, domain=DOMAIN)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
@@ -83,6 +74,11 @@ def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
         if settings.telegram_api_url
         else AiohttpSession()
     )
+    # aiogram parses the CA bundle into a TLS context of its own for every session (~0.5 MB
+    # each, and the bot runs four or five Bots): they all share one.
+    connector = getattr(session, "_connector_init", None)
+    if isinstance(connector, dict) and isinstance(connector.get("ssl"), ssl.SSLContext):
+        connector["ssl"] = tls_context()
     if retry:
         session.middleware(RetryMiddleware())
     return Bot(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.app import create_bot, create_i18n
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
@@ -15,6 +14,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import Faculty, InviteRole
 from bot.domain.imports import TableKind, parse_date
 from bot.domain.mail import normalize_address
+from bot.i18n import Catalogs
 from bot.services.deanery_mail import faculty_named, manageable_faculties, set_faculty_email
 from bot.services.imports import ImportFileError, import_plan, import_roster, import_schedule
 from bot.services.onboarding import InviteError, create_invite
@@ -30,6 +30,7 @@ from bot.services.texts import (
     file_error_text,
     import_result_text,
     plan_warning_text,
+    summary_text,
 )
 from bot.views.html import plain
 
@@ -48,6 +49,9 @@ async def bot_username(settings: Settings) -> str | None:
         return settings.bot_username.lstrip("@")
     if settings.bot_token is None:
         return None
+    # The one CLI path that needs the Telegram stack (seconds to import); the rest never load it.
+    from bot.app import create_bot
+
     bot = create_bot(settings)
     try:
         me = await bot.get_me()
@@ -91,10 +95,10 @@ async def import_file(settings: Settings, what: str, filename: str, content: byt
     """Imports a roster, schedule or study-plan file; messages in the default locale, like
     the bot's."""
     engine = create_engine(settings.database_url)
-    i18n = create_i18n(settings)
+    catalogs = Catalogs()
     try:
         await upgrade(engine)
-        with i18n.context(), i18n.use_locale(settings.default_locale):
+        with catalogs.use(settings.default_locale):
             async with create_sessionmaker(engine).begin() as session:
                 try:
                     if what == TableKind.ROSTER:
@@ -130,15 +134,13 @@ async def import_file(settings: Settings, what: str, filename: str, content: byt
 
 
 async def show_outbox(settings: Settings) -> int:
-    from bot.handlers.admin.status import summary_text
-
     engine = create_engine(settings.database_url)
-    i18n = create_i18n(settings)
+    catalogs = Catalogs()
     try:
         await upgrade(engine)
         async with create_sessionmaker(engine)() as session:
             summary = await outbox_summary(session)
-        with i18n.context(), i18n.use_locale(settings.default_locale):
+        with catalogs.use(settings.default_locale):
             say(plain(summary_text(summary, settings, settings.default_locale)))
     finally:
         await engine.dispose()
@@ -185,7 +187,7 @@ async def cancel_exam_cli(settings: Settings, exam_id: int) -> int:
 async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Path | None) -> int:
     """The attendance sheet of one exam as XLSX or CSV, in DEFAULT_LOCALE's captions."""
     engine = create_engine(settings.database_url)
-    i18n = create_i18n(settings)
+    catalogs = Catalogs()
     try:
         await upgrade(engine)
         async with create_sessionmaker(engine)() as session:
@@ -195,7 +197,7 @@ async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Pa
                 return 1
             view = await load_roll(session, exam, SystemClock().now(), settings)
             await session.commit()  # the roll's rows, created on first look
-            with i18n.context(), i18n.use_locale(settings.default_locale):
+            with catalogs.use(settings.default_locale):
                 sheet, name = build_sheet(view, settings, settings.default_locale)
     finally:
         await engine.dispose()
@@ -226,7 +228,7 @@ async def report_cli(
 ) -> int:
     """A report for one faculty (by name) or all, in DEFAULT_LOCALE's captions."""
     engine = create_engine(settings.database_url)
-    i18n = create_i18n(settings)
+    catalogs = Catalogs()
     try:
         await upgrade(engine)
         async with create_sessionmaker(engine)() as session:
@@ -237,7 +239,7 @@ async def report_cli(
                     complain(f"No faculty named {faculty!r}.")
                     return 1
                 scope = frozenset({found})
-            with i18n.context(), i18n.use_locale(settings.default_locale):
+            with catalogs.use(settings.default_locale):
                 report = await build_report(
                     session, ReportKind(kind), scope, SystemClock().now(), settings
                 )

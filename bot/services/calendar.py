@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from aiogram.utils.i18n import gettext as _
-from icalendar import Calendar, Event
-
+from bot.i18n import gettext as _
 from bot.services.schedule import ScheduleItem
 from bot.services.texts import form_label, kind_label
 
@@ -16,6 +14,9 @@ def schedule_ics(
     items: list[ScheduleItem], now: datetime, institution: str, *, for_teacher: bool = False
 ) -> bytes:
     """`for_teacher`: the group (and subgroup) in each title, as a teacher has many."""
+    # Imported on first use: ~3 MB the running bot would otherwise hold for a rare /calendar.
+    from icalendar import Calendar, Event
+
     cal = Calendar()
     cal.add("prodid", "-//Examinator//exam session//EN")
     cal.add("version", "2.0")

@@ -13,8 +13,8 @@ import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from aiogram.utils.i18n import I18n
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -37,6 +37,9 @@ from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment
 from bot.services.reminders import queue
 from bot.services.texts import grade_name, kind_label, kind_name, reason_name, violation_name
+
+if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
 
 # The letter's own wording is plain Russian (it is a document for the dean's office, not a
 # reply in the user's language); shared labels (kinds, reasons, grades, dates) come from

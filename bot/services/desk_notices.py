@@ -3,15 +3,19 @@ teachers. They are about no exam, so they are rendered apart from the exam notic
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
+from typing import TYPE_CHECKING
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Announcement, Notice, User
 from bot.domain.reminders import NoticeKind
+from bot.i18n import gettext as _
 from bot.services.rendered import Rendered
 from bot.views.html import fmt
+
+if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
 
 DESK_KINDS = frozenset({NoticeKind.ANNOUNCEMENT, NoticeKind.RETENTION})
 

@@ -4,9 +4,8 @@ recipient's language. None means the notice is no longer true (the link was post
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -18,6 +17,7 @@ from bot.domain.links import normalize_link
 from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment, resolve_timezone
+from bot.i18n import gettext as _
 from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB, StmtZoneCB
 from bot.services.desk_notices import DESK_KINDS, render_desk_notice
 from bot.services.plan_notices import PLAN_KINDS, render_plan_notice
@@ -34,6 +34,9 @@ from bot.services.texts import (
     when_line,
 )
 from bot.views.html import fmt, join, join_lines
+
+if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
 
 
 async def render_notice(

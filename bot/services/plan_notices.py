@@ -3,17 +3,21 @@ apart from the exam notices (`bot.services.notices` hands it over here)."""
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Notice, PlanItem, Student, User
 from bot.domain.reminders import NoticeKind
+from bot.i18n import gettext as _
 from bot.services.rendered import Rendered
 from bot.services.texts import plan_card
 from bot.views.html import fmt, join
+
+if TYPE_CHECKING:
+    from aiogram.utils.i18n import I18n
 
 PLAN_KINDS = frozenset({NoticeKind.PLAN_DEADLINE})
 

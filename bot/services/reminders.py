@@ -10,15 +10,16 @@ unit of work wakes the sender once the transaction commits.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.db.engine import dialect_insert
 from bot.db.models import (
     DeaneryChat,
     DeanMember,
@@ -59,13 +60,19 @@ EXAM_PLAN_KINDS = (
 class PlanReport:
     created: int = 0
     cancelled: int = 0
-    unlinked_students: int = 0  # on the roster but not in the bot: nobody to tell
     past_exams: list[int] = field(default_factory=list)
+    # On the roster but not in the bot: nobody to tell. A set, so that a student of a
+    # group with 30 exams counts once, not 30 times.
+    unlinked: set[int] = field(default_factory=set)
+
+    @property
+    def unlinked_students(self) -> int:
+        return len(self.unlinked)
 
     def add(self, other: PlanReport) -> None:
         self.created += other.created
         self.cancelled += other.cancelled
-        self.unlinked_students += other.unlinked_students
+        self.unlinked |= other.unlinked
         self.past_exams += other.past_exams
 
 
@@ -76,8 +83,44 @@ class _Recipient:
     student_id: int | None = None
 
 
+# An exam's notices as plain rows, not ORM objects: planning only reads them, and a bulk
+# plan of thousands of exams must not fill the session's identity map.
+_EXISTING = select(
+    Notice.id,
+    Notice.key,
+    Notice.kind,
+    Notice.status,
+    Notice.student_id,
+    Notice.chat_id,
+    Notice.user_id,
+    Notice.payload,
+    Notice.due_at,
+    Notice.exam_id,
+)
+_Existing = Row[
+    tuple[int, str, str, str, int | None, int, int | None, dict[str, Any], datetime, int | None]
+]
+# Exams loaded per query: IN lists well under SQLite's 32,766 parameters.
+BULK_EXAMS = 500
+# Linked (student, exam) pairs planned per round of queries (plan_exams_bulk). Each becomes
+# a few notices held in memory until the round's insert; rounds of this size keep an
+# import's peak to a few MB.
+BULK_PAIRS = 300
+
+
 def _until(exam: Exam) -> datetime:
     return exam.starts_at + timedelta(minutes=exam.duration_min)
+
+
+@dataclass
+class _ExamFacts:
+    """What planning one exam reads from the database (one exam's worth, or a bulk load's)."""
+
+    starts: dict[int, datetime]  # subgroup starts by student
+    existing: dict[str, _Existing]  # the exam's notices by key
+    students: list[tuple[int, int | None, bool | None]]  # (student, user, active) of the group
+    teacher_user: int | None = None  # asked only while the exam has no link
+    deanery: list[_Recipient] = field(default_factory=list)  # likewise
 
 
 async def plan_exam(
@@ -93,26 +136,49 @@ async def plan_exam(
     # Plain queries, not relationships: the exam may already sit in this session without
     # them loaded, and a lazy load cannot run here.
     starts = await _student_starts(session, exam)
-    last_start = max([exam.starts_at, *starts.values()])
-    if last_start <= now:
-        report.past_exams.append(exam.id)
-    existing = {
-        n.key: n for n in await session.scalars(select(Notice).where(Notice.exam_id == exam.id))
-    }
+    rows = await session.execute(_EXISTING.where(Notice.exam_id == exam.id))
+    existing = {n.key: n for n in rows}
     if exam.cancelled_at is not None:
+        _note_past(exam, starts, now, report)
         return await _plan_cancellation(session, exam, existing, now, report)
-    wanted: list[tuple[Planned, _Recipient]] = []
-
     students = await session.execute(
         select(Student.id, Student.user_id, User.is_active)
         .outerjoin(User, User.id == Student.user_id)
         .where(Student.group_id == exam.group_id)
     )
-    for student_id, user_id, is_active in students:
+    facts = _ExamFacts(starts, existing, [(i, u, a) for i, u, a in students])
+    if not exam.link:
+        facts.teacher_user = (
+            await session.scalar(select(Teacher.user_id).where(Teacher.id == exam.teacher_id))
+            if exam.teacher_id is not None
+            else None
+        )
+        faculty_id = await session.scalar(select(Group.faculty_id).where(Group.id == exam.group_id))
+        facts.deanery = await _deanery(session, faculty_id or 0)
+    wanted, stale = _exam_plan(exam, facts, now, settings, report)
+    report.cancelled = await _cancel(session, stale)
+    report.created = await _insert(session, wanted, exam.id, existing.keys())
+    return report
+
+
+def _note_past(exam: Exam, starts: dict[int, datetime], now: datetime, report: PlanReport) -> None:
+    if max([exam.starts_at, *starts.values()]) <= now:
+        report.past_exams.append(exam.id)
+
+
+def _exam_plan(
+    exam: Exam, facts: _ExamFacts, now: datetime, settings: Settings, report: PlanReport
+) -> tuple[list[tuple[Planned, _Recipient]], list[int]]:
+    """The notices one exam owes (not cancelled), and its pending ones no longer owed."""
+    _note_past(exam, facts.starts, now, report)
+    existing = facts.existing
+    wanted: list[tuple[Planned, _Recipient]] = []
+    for student_id, user_id, is_active in facts.students:
         if user_id is None or not is_active:
-            report.unlinked_students += user_id is None
+            if user_id is None:
+                report.unlinked.add(student_id)
             continue
-        start = starts.get(student_id, exam.starts_at)
+        start = facts.starts.get(student_id, exam.starts_at)
         recipient = _Recipient(user_id, user_id, student_id)
         told = _told_start(existing.values(), student_id)
         changed = told is not None and told != start and start > now
@@ -147,16 +213,10 @@ async def plan_exam(
             wanted.append((planned, recipient))
 
     if not exam.link:
-        teacher_user = (
-            await session.scalar(select(Teacher.user_id).where(Teacher.id == exam.teacher_id))
-            if exam.teacher_id is not None
-            else None
-        )
-        if teacher_user is not None:
-            teacher = _Recipient(teacher_user, teacher_user)
+        if facts.teacher_user is not None:
+            teacher = _Recipient(facts.teacher_user, facts.teacher_user)
             wanted += [(p, teacher) for p in link_nags(exam.id, exam.starts_at, now)]
-        faculty_id = await session.scalar(select(Group.faculty_id).where(Group.id == exam.group_id))
-        for recipient in await _deanery(session, faculty_id or 0):
+        for recipient in facts.deanery:
             planned_dean = link_missing_for_deans(exam.id, recipient.chat_id, exam.starts_at, now)
             if planned_dean is not None:
                 wanted.append((planned_dean, recipient))
@@ -169,15 +229,13 @@ async def plan_exam(
         and n.kind in (*STUDENT_KINDS, *LINK_KINDS)
         and n.key not in wanted_keys
     ]
-    report.cancelled = await _cancel(session, stale)
-    report.created = await _insert(session, wanted, exam.id, existing.keys())
-    return report
+    return wanted, stale
 
 
 async def _plan_cancellation(
     session: AsyncSession,
     exam: Exam,
-    existing: dict[str, Notice],
+    existing: dict[str, _Existing],
     now: datetime,
     report: PlanReport,
 ) -> PlanReport:
@@ -232,7 +290,7 @@ async def cancel_exam(
     return await plan_exam(session, exam_id, now, settings)
 
 
-def _told_start(notices: Iterable[Notice], student_id: int) -> datetime | None:
+def _told_start(notices: Iterable[_Existing], student_id: int) -> datetime | None:
     """The latest start this student was already told (a card or a join call went out)."""
     told = [
         datetime.fromisoformat(n.payload["start"])
@@ -246,7 +304,7 @@ def _told_start(notices: Iterable[Notice], student_id: int) -> datetime | None:
 
 
 def _change_announced(
-    notices: Iterable[Notice], student_id: int, start: datetime
+    notices: Iterable[_Existing], student_id: int, start: datetime
 ) -> datetime | None:
     """When this student was (or is about to be) told that the exam moved to `start`."""
     times = [
@@ -281,13 +339,15 @@ async def _deanery(session: AsyncSession, faculty_id: int) -> list[_Recipient]:
 
 
 async def _cancel(session: AsyncSession, ids: list[int]) -> int:
-    if not ids:
-        return 0
-    await session.execute(
-        update(Notice)
-        .where(Notice.id.in_(ids), Notice.status == NoticeStatus.PENDING)
-        .values(status=NoticeStatus.CANCELLED.value)
-    )
+    # In slices: a bulk plan may withdraw more notices than SQLite takes parameters.
+    for first in range(0, len(ids), 10_000):
+        await session.execute(
+            update(Notice)
+            .where(
+                Notice.id.in_(ids[first : first + 10_000]), Notice.status == NoticeStatus.PENDING
+            )
+            .values(status=NoticeStatus.CANCELLED.value)
+        )
     return len(ids)
 
 
@@ -297,9 +357,16 @@ async def _insert(
     exam_id: int | None,
     existing: Iterable[str],
 ) -> int:
-    known = set(existing)
+    rows = _notice_rows([(p, r, exam_id) for p, r in wanted], set(existing))
+    return await _insert_rows(session, rows)
+
+
+def _notice_rows(
+    wanted: Iterable[tuple[Planned, _Recipient, int | None]], known: set[str]
+) -> list[dict[str, Any]]:
+    """Rows for the notices whose key is not `known` yet (nor earlier in `wanted`)."""
     rows = []
-    for planned, recipient in wanted:
+    for planned, recipient, exam_id in wanted:
         if planned.key in known:
             continue
         known.add(planned.key)
@@ -318,6 +385,10 @@ async def _insert(
                 "attempts": 0,
             }
         )
+    return rows
+
+
+async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
     if not rows:
         return 0
     # Another process may plan the same notices at the same moment (replicas starting
@@ -325,8 +396,7 @@ async def _insert(
     # decides, and the notice is kept once instead of failing the whole transaction. The
     # rows go in key order, so two such inserts wait for each other instead of deadlocking.
     rows.sort(key=lambda row: str(row["key"]))
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = insert(Notice).on_conflict_do_nothing(index_elements=[Notice.key])
+    statement = dialect_insert(session, Notice).on_conflict_do_nothing(index_elements=[Notice.key])
     created = len((await session.scalars(statement.returning(Notice.id), rows)).all())
     if created:
         session.info[PLANNED_FLAG] = True
@@ -342,14 +412,146 @@ async def plan_exams(
     return report
 
 
-async def plan_upcoming(session: AsyncSession, now: datetime, settings: Settings) -> PlanReport:
+async def plan_exams_bulk(
+    session: AsyncSession, exam_ids: Iterable[int], now: datetime, settings: Settings
+) -> PlanReport:
+    """As plan_exams, in bulk: a few queries and one insert per round of exams with about
+    BULK_PAIRS linked students between them. For imports of thousands of exams."""
+    report = PlanReport()
+    ids = list(dict.fromkeys(exam_ids))
+    for first in range(0, len(ids), BULK_EXAMS):
+        chunk = ids[first : first + BULK_EXAMS]
+        by_id = {e.id: e for e in await session.scalars(select(Exam).where(Exam.id.in_(chunk)))}
+        exams = [by_id[i] for i in chunk if i in by_id]
+        linked: dict[int, int] = {
+            group_id: count
+            for group_id, count in await session.execute(
+                select(Student.group_id, func.count(Student.user_id))
+                .where(Student.group_id.in_({e.group_id for e in exams}))
+                .group_by(Student.group_id)
+            )
+        }
+        for round_ in _rounds(exams, linked):
+            report.add(await _plan_bulk(session, round_, now, settings))
+    return report
+
+
+def _rounds(exams: list[Exam], linked: dict[int, int]) -> Iterator[list[Exam]]:
+    round_: list[Exam] = []
+    pairs = 0
+    for exam in exams:
+        if round_ and pairs + linked.get(exam.group_id, 0) > BULK_PAIRS:
+            yield round_
+            round_, pairs = [], 0
+        round_.append(exam)
+        pairs += linked.get(exam.group_id, 0)
+    if round_:
+        yield round_
+
+
+async def _plan_bulk(
+    session: AsyncSession, exams: list[Exam], now: datetime, settings: Settings
+) -> PlanReport:
+    report = PlanReport()
+    facts = await _bulk_facts(session, [e for e in exams if e.cancelled_at is None])
+    wanted: list[tuple[Planned, _Recipient, int]] = []
+    stale: list[int] = []
+    known: set[str] = set()
+    for exam in exams:
+        if exam.cancelled_at is not None:  # rare: the exam-by-exam path
+            report.add(await plan_exam(session, exam.id, now, settings))
+            continue
+        owed, old = _exam_plan(exam, facts[exam.id], now, settings, report)
+        wanted += [(planned, recipient, exam.id) for planned, recipient in owed]
+        stale += old
+        known.update(facts[exam.id].existing)
+    report.cancelled += await _cancel(session, stale)
+    report.created += await _insert_rows(session, _notice_rows(wanted, known))
+    return report
+
+
+async def _bulk_facts(session: AsyncSession, exams: list[Exam]) -> dict[int, _ExamFacts]:
+    """_ExamFacts of many exams, in one query per kind of fact."""
+    exam_ids = [e.id for e in exams]
+    starts: dict[int, dict[int, datetime]] = {i: {} for i in exam_ids}
+    for exam_id, student_id, starts_at in await session.execute(
+        select(SubgroupMember.exam_id, SubgroupMember.student_id, Subgroup.starts_at)
+        .join(Subgroup, Subgroup.id == SubgroupMember.subgroup_id)
+        .where(SubgroupMember.exam_id.in_(exam_ids))
+    ):
+        starts[exam_id][student_id] = starts_at
+    existing: dict[int, dict[str, _Existing]] = {i: {} for i in exam_ids}
+    for row in await session.execute(_EXISTING.where(Notice.exam_id.in_(exam_ids))):
+        existing[row.exam_id][row.key] = row
+    groups: dict[int, list[tuple[int, int | None, bool | None]]] = {e.group_id: [] for e in exams}
+    for group_id, student_id, user_id, is_active in await session.execute(
+        select(Student.group_id, Student.id, Student.user_id, User.is_active)
+        .outerjoin(User, User.id == Student.user_id)
+        .where(Student.group_id.in_(groups))
+    ):
+        groups[group_id].append((student_id, user_id, is_active))
+    facts = {e.id: _ExamFacts(starts[e.id], existing[e.id], groups[e.group_id]) for e in exams}
+    unlinked = [e for e in exams if not e.link]
+    if unlinked:
+        teacher_ids = {e.teacher_id for e in unlinked if e.teacher_id is not None}
+        teachers: dict[int, int | None] = {
+            teacher_id: user_id
+            for teacher_id, user_id in await session.execute(
+                select(Teacher.id, Teacher.user_id).where(Teacher.id.in_(teacher_ids))
+            )
+        }
+        deaneries = await _deaneries(session, {e.group_id for e in unlinked})
+        for exam in unlinked:
+            fact = facts[exam.id]
+            fact.teacher_user = (
+                teachers.get(exam.teacher_id) if exam.teacher_id is not None else None
+            )
+            fact.deanery = deaneries.get(exam.group_id, [])
+    return facts
+
+
+async def _deaneries(session: AsyncSession, group_ids: set[int]) -> dict[int, list[_Recipient]]:
+    """_deanery of each group's faculty, for many groups at once."""
+    faculties: dict[int, int] = {
+        group_id: faculty_id
+        for group_id, faculty_id in await session.execute(
+            select(Group.id, Group.faculty_id).where(Group.id.in_(group_ids))
+        )
+    }
+    chats: dict[int, int] = {
+        faculty_id: chat_id
+        for faculty_id, chat_id in await session.execute(
+            select(DeaneryChat.faculty_id, DeaneryChat.chat_id).where(
+                DeaneryChat.faculty_id.in_(set(faculties.values()))
+            )
+        )
+    }
+    deans: dict[int, list[_Recipient]] = {}
+    for faculty_id, user_id in await session.execute(
+        select(DeanMember.faculty_id, DeanMember.user_id).where(
+            DeanMember.faculty_id.in_(set(faculties.values()) - set(chats))
+        )
+    ):
+        deans.setdefault(faculty_id, []).append(_Recipient(user_id, user_id))
+    return {
+        group_id: [_Recipient(chats[faculty_id], None)]
+        if faculty_id in chats
+        else deans.get(faculty_id, [])
+        for group_id, faculty_id in faculties.items()
+    }
+
+
+async def plan_upcoming(
+    session: AsyncSession, now: datetime, settings: Settings, *, bulk: bool = False
+) -> PlanReport:
     """Every exam not yet started (subgroups included): at start-up, to catch up."""
     ids = await session.scalars(
         select(Exam.id)
         .where(Exam.starts_at > now - timedelta(hours=12), Exam.cancelled_at.is_(None))
         .order_by(Exam.id)
     )
-    return await plan_exams(session, list(ids), now, settings)
+    plan = plan_exams_bulk if bulk else plan_exams
+    return await plan(session, list(ids), now, settings)
 
 
 async def plan_for_student(
@@ -382,7 +584,7 @@ async def plan_deadlines(
     )
     for student_id, user_id, is_active in students:
         if user_id is None:
-            report.unlinked_students += 1
+            report.unlinked.add(student_id)
         elif is_active:
             recipients[student_id] = _Recipient(user_id, user_id, student_id)
     items = await session.execute(
@@ -535,8 +737,8 @@ async def plan_after_import(
     if kind == "plan":
         return await plan_deadlines(session, changed_student_ids, now, settings)
     if kind == "schedule":
-        return await plan_exams(session, changed_exam_ids, now, settings)
-    return await plan_upcoming(session, now, settings)
+        return await plan_exams_bulk(session, changed_exam_ids, now, settings)
+    return await plan_upcoming(session, now, settings, bulk=True)
 
 
 async def deanery_recipients(

@@ -11,8 +11,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVarTuple
 
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +18,8 @@ from bot.config import Settings
 from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Statement, Student
 from bot.domain.roll import Grade, Mark, effective_mark
 from bot.domain.statements import StatementKind, StatementStatus
+from bot.i18n import gettext as _
+from bot.i18n import ngettext
 from bot.services.sheets import Chart, Table
 from bot.services.texts import grade_name, kind_name, mark_name
 

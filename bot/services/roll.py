@@ -15,12 +15,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from bot.config import Settings
+from bot.db.engine import dialect_insert
 from bot.db.models import (
     MAX_ID,
     Discipline,
@@ -139,10 +138,8 @@ async def _ensure_entries(session: AsyncSession, exam: Exam) -> None:
         await session.scalars(select(Student.id).where(Student.group_id == exam.group_id))
     )
     if students:
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
         await session.execute(
-            insert(RollEntry)
+            dialect_insert(session, RollEntry)
             .values(
                 [{"exam_id": exam.id, "student_id": s, "mark": Mark.UNMARKED} for s in students]
             )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 
-from aiogram.utils.i18n import gettext as _
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
@@ -17,6 +16,7 @@ from bot.domain.reminders import NoticeKind
 from bot.domain.roll import Mark, effective_mark
 from bot.domain.statements import appeal_deadline
 from bot.domain.timezones import format_clock, format_moment
+from bot.i18n import gettext as _
 from bot.services.rendered import Rendered
 from bot.services.texts import exam_title, grade_name, when_line
 from bot.views.html import fmt, join, join_lines

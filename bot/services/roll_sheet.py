@@ -3,12 +3,11 @@ language; bot.services.sheets turns it into XLSX and CSV."""
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import gettext as _
-
 from bot.config import Settings
 from bot.domain.exams import ExamForm
 from bot.domain.roll import closing_text, count, sheet_file_name
 from bot.domain.timezones import format_moment
+from bot.i18n import gettext as _
 from bot.services.roll import RollView
 from bot.services.sheets import Sheet, SheetRow
 from bot.services.texts import form_label, grade_name, mark_name

@@ -11,19 +11,21 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from fractions import Fraction
 
-from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from bot.db.models import Exam, PlanItem
+from bot.config import Settings
+from bot.db.models import Exam, NoticeStatus, PlanItem
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.imports import RowError
 from bot.domain.plans import ShareExcess
+from bot.domain.reminders import NoticeKind
 from bot.domain.roll import Grade, Mark
 from bot.domain.statements import AbsenceReason, AppealViolation, StatementKind, StatementStatus
 from bot.domain.timezones import format_clock, format_moment, same_wall_clock, utc_offset_label
+from bot.i18n import gettext as _
 from bot.services.imports import ImportReport
-from bot.services.reminders import PlanReport
+from bot.services.reminders import OutboxSummary, PlanReport
 from bot.services.schedule import ScheduleItem
 from bot.views.html import Html, bold, fmt, join, join_lines
 
@@ -344,3 +346,30 @@ def grade_name(grade: str | None) -> str:
         Grade.PASSED.value: _("pass"),
         Grade.NOT_PASSED.value: _("fail"),
     }.get(grade or "", "")
+
+
+def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> Html:
+    """The outbox at a glance: /status in chat, `python -m bot outbox` in a terminal."""
+    lines: list[object] = [fmt(_("<b>Outbox</b>"))]
+    for status in NoticeStatus:
+        lines.append(f"{status.value}: {summary.counts.get(status.value, 0)}")
+    if summary.mail:
+        lines.append(
+            fmt(
+                _("E-mail to the dean's offices: {pending} pending, {sent} sent, {failed} failed"),
+                pending=summary.mail.get(NoticeStatus.PENDING, 0)
+                + summary.mail.get(NoticeStatus.CLAIMED, 0),
+                sent=summary.mail.get(NoticeStatus.SENT, 0),
+                failed=summary.mail.get(NoticeStatus.FAILED, 0),
+            )
+        )
+        if summary.mail_error:
+            lines.append(fmt(_("Last e-mail error: {error}"), error=summary.mail_error[:300]))
+    if summary.next_due:
+        lines.append("")
+        lines.append(_("Next due:"))
+        for due, kind, chat in summary.next_due:
+            # An e-mail has no chat: its address is the faculty's, looked up when it goes.
+            target = "✉️" if kind == NoticeKind.STATEMENT_EMAIL else chat
+            lines.append(fmt("{} — {} → {}", format_moment(due, settings.tz, locale), kind, target))
+    return join_lines(lines)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -287,3 +290,53 @@ def test_faculty_email_errors_are_one_line(
     assert err.startswith("Unknown faculty 'Стоматологический факультет'. Known faculties: ")
     assert "Педиатрический факультет" in err and err.count("\n") == 1
     assert query(workdir, "SELECT count(*) FROM faculties WHERE email IS NOT NULL") == [(0,)]
+
+
+# Every subcommand that does not talk to Telegram, in one process (each costs a start-up).
+OFFLINE_COMMANDS = [
+    ["db", "upgrade"],
+    ["import", "roster", "data/samples/roster.csv"],
+    ["import", "schedule", "data/samples/schedule.csv"],
+    ["import", "plan", "data/samples/plan.csv"],
+    ["exam", "list"],
+    ["exam", "unlock", "1"],
+    ["exam", "cancel", "1"],
+    ["export", "roll", "2", "--format", "csv", "--output", "roll.csv"],
+    ["report", "attendance", "--format", "csv", "--output", "a.csv"],
+    ["report", "additional"],
+    ["report", "statements", "--format", "csv", "--output", "s.csv"],
+    ["outbox"],
+    ["faculty", "email", "Лечебный факультет", "dekanat@example-med.ru"],
+    ["semester", "2027-02-09", "2027-06-30"],
+    ["invite", "dean", "Лечебный факультет"],  # BOT_USERNAME set: Telegram is not asked
+]
+PROBE = """
+import json, sys
+from bot.__main__ import main
+codes = [main(argv) for argv in json.loads(sys.argv[1])]
+loaded = sorted(name for name in sys.modules if name.split(".")[0] == "aiogram")
+print(json.dumps({"codes": codes, "aiogram": loaded}))
+"""
+
+
+def test_offline_commands_do_not_import_aiogram(workdir: Path) -> None:
+    """Importing aiogram costs seconds and ~150 MB: the commands that never talk to Telegram
+    must not pay for it (the probe sees the process's sys.modules after all of them)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(OFFLINE_COMMANDS)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # They all ran (exam 1 is unlocked only when confirmed: 1 is its right answer).
+    assert result["codes"] == [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0], done.stdout
+    assert result["aiogram"] == []
+    assert (workdir / "roll.csv").exists() and (workdir / "s.csv").exists()
+    assert query(workdir, "SELECT count(*) FROM invites WHERE role = 'dean'") == [(1,)]

@@ -38,11 +38,11 @@ from bot.db.models import (
     User,
 )
 from bot.domain.reminders import NoticeKind, backoff
-from bot.handlers.admin.status import summary_text
 from bot.notify.mail import Mailer
 from bot.notify.sender import OutboxSender
 from bot.services.reminders import outbox_summary
 from bot.services.statements import add_documents, announce_statement, submit, withdraw
+from bot.services.texts import summary_text
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.fakesmtp import FakeSMTP, attachments, body, free_port

@@ -7,14 +7,15 @@ import os
 import sys
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import create_engine, run_outside_transaction
-from bot.db.migrate import MIGRATIONS, alembic_config, upgrade
+from bot.db.migrate import MIGRATIONS, alembic_config, at_head, head_revision, upgrade
 from bot.db.models import Base
 
 
@@ -92,3 +93,29 @@ async def test_replicas_migrating_at_once_both_start(postgres_dsn: str | None) -
         await run_outside_transaction(
             postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
         )
+
+
+def test_head_read_from_the_files_is_alembics() -> None:
+    """upgrade() skips Alembic when the database is at the head read from the files as
+    text: that head must be the one Alembic itself finds."""
+    head = head_revision()
+    assert head is not None
+    assert head == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def test_a_database_behind_the_head_is_still_migrated(engine: AsyncEngine) -> None:
+    assert await at_head(engine)
+
+    def one_back(sync: Connection) -> None:
+        command.downgrade(alembic_config(sync), "-1")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(one_back)
+    assert not await at_head(engine)
+    await upgrade(engine)
+    assert await at_head(engine)
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert diff == []

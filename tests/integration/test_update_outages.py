@@ -37,13 +37,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.app import LOCALES, create_bot
+from bot.app import create_bot
 from bot.config import Settings
 from bot.db import outage
 from bot.db.engine import create_sessionmaker
 from bot.db.fsm import SQLAlchemyStorage
 from bot.db.models import Notice, ProcessedUpdate
 from bot.db.outage import database_busy, database_unavailable, wait_for_database
+from bot.i18n import LOCALES
 from bot.middlewares import unit_of_work
 from bot.middlewares.unit_of_work import InFlight, UnitOfWorkMiddleware
 from bot.notify.retry import RetryMiddleware

@@ -9,39 +9,11 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.db.models import NoticeStatus
-from bot.domain.reminders import NoticeKind
-from bot.domain.timezones import format_moment
 from bot.services.actors import Actor
-from bot.services.reminders import OutboxSummary, outbox_summary
+from bot.services.reminders import outbox_summary
 from bot.services.roll import unlock_roll
-from bot.views.html import Html, fmt, join_lines
-
-
-def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> Html:
-    lines: list[object] = [fmt(_("<b>Outbox</b>"))]
-    for status in NoticeStatus:
-        lines.append(f"{status.value}: {summary.counts.get(status.value, 0)}")
-    if summary.mail:
-        lines.append(
-            fmt(
-                _("E-mail to the dean's offices: {pending} pending, {sent} sent, {failed} failed"),
-                pending=summary.mail.get(NoticeStatus.PENDING, 0)
-                + summary.mail.get(NoticeStatus.CLAIMED, 0),
-                sent=summary.mail.get(NoticeStatus.SENT, 0),
-                failed=summary.mail.get(NoticeStatus.FAILED, 0),
-            )
-        )
-        if summary.mail_error:
-            lines.append(fmt(_("Last e-mail error: {error}"), error=summary.mail_error[:300]))
-    if summary.next_due:
-        lines.append("")
-        lines.append(_("Next due:"))
-        for due, kind, chat in summary.next_due:
-            # An e-mail has no chat: its address is the faculty's, looked up when it goes.
-            target = "✉️" if kind == NoticeKind.STATEMENT_EMAIL else chat
-            lines.append(fmt("{} — {} → {}", format_moment(due, settings.tz, locale), kind, target))
-    return join_lines(lines)
+from bot.services.texts import summary_text
+from bot.views.html import fmt
 
 
 async def status(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
