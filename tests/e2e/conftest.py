@@ -77,7 +77,8 @@ class BotRunner:
         assert self.app is not None
         last = self.api.last_update_id if self.api.last_update_id > self._handled_before else 0
         # Polling state the bot does not signal: a short sleep loop, bounded by the timeout.
-        async with asyncio.timeout(10):
+        # Replies are paced like Telegram (a long list in several messages takes seconds).
+        async with asyncio.timeout(30):
             while last and last not in self.app.in_flight.finished:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             while self.app.in_flight.count:  # noqa: ASYNC110
