@@ -185,12 +185,12 @@ def make_sender(
             create_i18n(settings),
         )
     return OutboxSender(
-        create_bot(settings, retry=False, limiter=limiter),  # type: ignore[call-arg]
+        create_bot(settings, retry=False, limiter=limiter),
         sessionmaker,
         SystemClock(),
         settings,
         create_i18n(settings),
-        limiter=limiter,  # type: ignore[call-arg]
+        limiter=limiter,
     )
 
 
@@ -426,9 +426,7 @@ async def rate(
     )
     limiter = shared_limiter(settings)
     sender = make_sender(settings, sessionmaker, limiter)
-    reply_bot = (
-        create_bot(settings) if limiter is None else create_bot(settings, limiter=limiter)  # type: ignore[call-arg]
-    )
+    reply_bot = create_bot(settings) if limiter is None else create_bot(settings, limiter=limiter)
     api.enforce_limits(TELEGRAM_RATE, 1)
     stop = asyncio.Event()
     waits: list[float] = []

@@ -41,6 +41,7 @@ from bot.monitoring import Metrics, Monitor
 from bot.notify.chores import Chores
 from bot.notify.keeper import FileKeeper
 from bot.notify.mail import Mailer
+from bot.notify.pacing import PacingMiddleware, RateLimiter
 from bot.notify.progress import ProgressReporter
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
@@ -74,8 +75,12 @@ def create_i18n(settings: Settings) -> I18n:
     return I18n(path=LOCALES, default_locale=settings.default_locale, domain=DOMAIN)
 
 
-def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
-    """`retry`: wait out 429s per request (replies); the outbox sender paces itself."""
+def create_bot(
+    settings: Settings, *, retry: bool = True, limiter: RateLimiter | None = None
+) -> Bot:
+    """`retry`: wait out 429s per request (replies; the outbox sender retries itself).
+    `limiter`: the bot's one RateLimiter, which every message sent through this Bot
+    waits for (build_application makes one, shared by all its Bots)."""
     session = (
         AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if settings.telegram_api_url
@@ -83,6 +88,8 @@ def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
     )
     if retry:
         session.middleware(RetryMiddleware())
+    if limiter is not None:  # inside the retries: each attempt waits for a slot
+        session.middleware(PacingMiddleware(limiter))
     return Bot(
         token=settings.token(),
         session=session,
@@ -224,6 +231,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         sessionmaker=sessionmaker,
         i18n=i18n,
     )
+    # One pace for every Bot: replies, notices and reports count against the same limits.
+    limiter = RateLimiter(settings.send_rate)
     smtp = settings.smtp
     # Its own Bot, like the keeper's: downloading a letter's documents must not queue
     # behind notices (and getFile is not a message: no SEND_RATE slot is taken).
@@ -231,7 +240,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         Mailer(
             smtp,
             settings.mail_from,
-            create_bot(settings, retry=False),
+            create_bot(settings, retry=False, limiter=limiter),
             settings.files_dir,
             the_clock,
         )
@@ -239,11 +248,17 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         else None
     )
     sender = OutboxSender(
-        create_bot(settings, retry=False), sessionmaker, the_clock, settings, i18n, mailer=mailer
+        create_bot(settings, retry=False, limiter=limiter),
+        sessionmaker,
+        the_clock,
+        settings,
+        i18n,
+        mailer=mailer,
+        limiter=limiter,
     )
     dispatcher["outbox"] = sender
     # Its own Bot (session): downloads must not queue behind replies or notices.
-    keeper = FileKeeper(create_bot(settings, retry=False), sessionmaker, settings)
+    keeper = FileKeeper(create_bot(settings, retry=False, limiter=limiter), sessionmaker, settings)
 
     def planned() -> None:
         sender.wake()
@@ -264,7 +279,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         settings,
         engine,
         sessionmaker,
-        create_bot(settings),
+        create_bot(settings, limiter=limiter),
         dispatcher,
         i18n,
         sender,
@@ -274,7 +289,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     metrics.watch_sender(lambda: sender.stats)
     app.monitor = Monitor(metrics, sessionmaker, the_clock, lambda: app.sender_alive)
     progress = ProgressReporter(
-        create_bot(settings, retry=False), sessionmaker, settings, i18n, the_clock
+        create_bot(settings, retry=False, limiter=limiter), sessionmaker, settings, i18n, the_clock
     )
 
     async def retention() -> int:

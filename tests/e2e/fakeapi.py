@@ -195,6 +195,8 @@ class _Limits:
     global_per_second: float
     per_chat_per_second: float
     retry_after: int
+    per_group: int | None = None  # per group chat (negative id) and group_window
+    group_window: float = 60.0
 
 
 @dataclass
@@ -333,6 +335,7 @@ class FakeBotAPI:
         # Send times within the last second; per chat keyed by str(chat_id).
         self._window: deque[float] = deque()
         self._chat_windows: dict[str, deque[float]] = {}
+        self._group_windows: dict[str, deque[float]] = {}
         self._outage: _Outage | None = None
         # Replaced by a fresh Event on each signal, so waiters never miss a wake-up.
         self._updates_ev = asyncio.Event()
@@ -554,12 +557,24 @@ class FakeBotAPI:
             chat_window is not None and len(chat_window) >= limits.per_chat_per_second
         ):
             raise ApiError(429, retry_after=limits.retry_after)
+        self._check_group(limits, chat, now)
         # A request that passes the check uses up its slot even if it then fails (400).
         window.append(now)
         if key is not None:
             if chat_window is None:
                 chat_window = self._chat_windows[key] = deque()
             chat_window.append(now)
+
+    def _check_group(self, limits: _Limits, chat: Any, now: float) -> None:
+        """`per_group` messages per `group_window` to a group chat (enforce_limits)."""
+        if limits.per_group is None or chat is None or not str(chat).startswith("-"):
+            return
+        sent = self._group_windows.setdefault(str(chat), deque())
+        while sent and sent[0] <= now - limits.group_window:
+            sent.popleft()
+        if len(sent) >= limits.per_group:
+            raise ApiError(429, retry_after=int(sent[0] + limits.group_window - now) + 1)
+        sent.append(now)
 
     def _current_outage(self) -> _Outage | None:
         outage = self._outage
@@ -601,22 +616,35 @@ class FakeBotAPI:
         return max(0.0, self.latency + self._rng.uniform(-spread, spread))
 
     def enforce_limits(
-        self, global_per_second: float = 30, per_chat_per_second: float = 1, retry_after: int = 1
+        self,
+        global_per_second: float = 30,
+        per_chat_per_second: float = 1,
+        retry_after: int = 1,
+        *,
+        per_group: int | None = None,
+        group_window: float = 60.0,
     ) -> None:
         """Enforce Telegram's flood limits until ``stop_enforcing``: a SENDING_METHODS call
         beyond ``global_per_second`` messages in the last second, or beyond
         ``per_chat_per_second`` to its chat_id, answers 429 "retry after ``retry_after``"
-        and stores nothing. Edits are not limited. Counting starts afresh."""
+        and stores nothing; with ``per_group`` (Telegram: 20 a minute), likewise beyond
+        that many in ``group_window`` seconds to a group chat (a negative id), retry
+        after the seconds until one leaves the window. Edits are not limited. Counting
+        starts afresh."""
         if global_per_second <= 0 or per_chat_per_second <= 0:
             raise ValueError("limits must be positive")
-        self._limits = _Limits(global_per_second, per_chat_per_second, retry_after)
+        self._limits = _Limits(
+            global_per_second, per_chat_per_second, retry_after, per_group, group_window
+        )
         self._window.clear()
         self._chat_windows.clear()
+        self._group_windows.clear()
 
     def stop_enforcing(self) -> None:
         self._limits = None
         self._window.clear()
         self._chat_windows.clear()
+        self._group_windows.clear()
 
     def outage(
         self, mode: str, seconds: float, *, updates: bool = False, retry_after: int = 5

@@ -587,7 +587,7 @@ async def test_the_overall_rate_stays_under_telegrams_limit(
 ) -> None:
     await seed(sessionmaker, settings)
     api.enforce_limits(30, 1)
-    assert settings.send_rate == 25
+    assert settings.send_rate == 30  # Telegram's own limit: the limiter keeps under it
     chats = list(range(60_001, 60_061))
     await add_join_calls(
         sessionmaker, await exam_id(sessionmaker, "Гистология"), chats, due=clock.now()
@@ -600,10 +600,10 @@ async def test_the_overall_rate_stays_under_telegrams_limit(
 
     assert stats.sent == len(chats)
     assert api.throttled == 0 and sender.stats.throttled == 0
-    assert elapsed >= (len(chats) - 1) / 25  # the first one goes at once
+    assert elapsed >= (len(chats) - 1) / 30  # the first one goes at once
     assert all(len(api.delivered(chat)) == 1 for chat in chats)
     arrivals = sorted(call.at for call in api.delivered())
-    assert max(_per_second(arrivals)) <= 26  # 25/s, give or take a message of jitter
+    assert max(_per_second(arrivals)) <= 30
 
 
 @SQLITE_ONLY
