@@ -198,7 +198,7 @@ def shared_limiter(settings: Settings) -> Any:
     """The limiter replies and the outbox share, where the code has one (None before)."""
     if "limiter" not in inspect.signature(create_bot).parameters:
         return None
-    from bot.notify.sender import RateLimiter
+    from bot.notify.pacing import RateLimiter
 
     return RateLimiter(settings.send_rate)
 

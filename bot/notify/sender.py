@@ -74,7 +74,7 @@ from bot.domain.reminders import (
 )
 from bot.notify.journal import PARTS_SENT, SentJournal
 from bot.notify.mail import Mailer, MailRefused
-from bot.notify.pacing import RateLimiter
+from bot.notify.pacing import RateLimiter as RateLimiter  # tests and benches import it here
 from bot.services.deanery_mail import render_letter
 from bot.services.notices import render_notice
 from bot.services.rendered import Rendered
