@@ -123,6 +123,7 @@ class RateLimiter:
         per_chat: float = 1.1,
         *,
         per_group: int = 20,
+        group_window: float = GROUP_WINDOW,
         adaptive: bool = True,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -131,6 +132,7 @@ class RateLimiter:
         self._interval = 1.0 / rate
         self._per_chat = per_chat
         self._per_group = per_group
+        self._group_window = group_window
         self._adaptive = adaptive
         self.allowance = float(max(rate, 1.0))
         self._floor = max(1.0, rate * FLOOR)
@@ -253,11 +255,11 @@ class RateLimiter:
         )
         if _is_group(chat_id):
             sent = self._group_answered.get(chat_id)
-            while sent and sent[0] <= now - GROUP_WINDOW:
+            while sent and sent[0] <= now - self._group_window:
                 sent.popleft()
             count = (len(sent) if sent else 0) + self._group_in_flight.get(chat_id, 0)
             if count >= self._per_group:
-                wait = max(wait, sent[0] + GROUP_WINDOW - now if sent else self.POLL)
+                wait = max(wait, sent[0] + self._group_window - now if sent else self.POLL)
         return max(wait, 0.0)
 
     def _ahead(self, ticket: int, urgent: bool, now: float) -> bool:
@@ -300,7 +302,7 @@ class RateLimiter:
         self._chat_answered = {c: t for c, t in self._chat_answered.items() if t > horizon}
         self._chat_held = {c: t for c, t in self._chat_held.items() if t > now}
         self._group_answered = {
-            c: d for c, d in self._group_answered.items() if d and d[-1] > now - GROUP_WINDOW
+            c: d for c, d in self._group_answered.items() if d and d[-1] > now - self._group_window
         }
         self._group_in_flight = {c: n for c, n in self._group_in_flight.items() if n}
 
