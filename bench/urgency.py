@@ -60,23 +60,17 @@ from bench.outbox import (  # noqa: E402
     TOKEN,
     drop,
     fresh_engine,
-    insert_rows,
     join_call,
     out,
+    seed_students,
 )
 from bot.app import create_bot, create_i18n  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db.engine import create_sessionmaker  # noqa: E402
 from bot.db.models import (  # noqa: E402
-    Discipline,
-    Exam,
-    Faculty,
-    Group,
     Notice,
     NoticeStatus,
-    Student,
-    User,
 )
 from bot.domain.reminders import NoticeKind, stamp  # noqa: E402
 from bot.notify.sender import OutboxSender  # noqa: E402
@@ -95,82 +89,6 @@ def card(
     row = join_call(exam_id, chat, chat, student_id, start, due)
     occurrence = f"{exam_id}:{student_id}:{stamp(start)}"
     return row | {"key": f"{NoticeKind.DAY_BEFORE}:{occurrence}", "kind": NoticeKind.DAY_BEFORE}
-
-
-async def seed(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    students: int,
-    start: datetime,
-    notices: Callable[[int, int, int], list[dict[str, Any]]],
-) -> None:
-    """300 groups, one exam each at `start` (links posted), `students` linked students;
-    `notices(exam, chat, student)` gives each student's notices."""
-    async with sessionmaker.begin() as session:
-        faculty = Faculty(name="Лечебный факультет")
-        session.add(faculty)
-        await session.flush()
-        await insert_rows(
-            session, Group, [{"faculty_id": faculty.id, "name": f"{i:04d}"} for i in range(EXAMS)]
-        )
-        await insert_rows(session, Discipline, [{"name": f"Дисциплина {i}"} for i in range(EXAMS)])
-        groups = list(await session.scalars(select(Group.id).order_by(Group.id)))
-        disciplines = list(await session.scalars(select(Discipline.id).order_by(Discipline.id)))
-        await insert_rows(
-            session,
-            Exam,
-            [
-                {
-                    "group_id": group,
-                    "discipline_id": discipline,
-                    "kind": "exam",
-                    "form": "test",
-                    "starts_at": start,
-                    "duration_min": 90,
-                    "link": f"https://my.mts-link.ru/j/71234/{group}",
-                    "moodle_url": f"https://moodle.example-med.ru/course/view.php?id={group}",
-                }
-                for group, discipline in zip(groups, disciplines, strict=True)
-            ],
-        )
-        exams = {g: e for g, e in (await session.execute(select(Exam.group_id, Exam.id))).all()}
-        await insert_rows(
-            session,
-            User,
-            [
-                {
-                    "id": STUDENT_USERS + i,
-                    "first_name": f"s{i}",
-                    "locale": "ru" if i % 3 else "en",
-                    "is_active": True,
-                }
-                for i in range(students)
-            ],
-        )
-        await insert_rows(
-            session,
-            Student,
-            [
-                {
-                    "group_id": groups[i % EXAMS],
-                    "full_name": f"Студентова {i} О'Нил & <мл.>",
-                    "surname_key": "студентова",
-                    "record_book": f"B{i:07d}",
-                    "user_id": STUDENT_USERS + i,
-                    "linked_at": datetime.now(UTC),
-                }
-                for i in range(students)
-            ],
-        )
-        linked = (
-            await session.execute(select(Student.id, Student.group_id, Student.user_id))
-        ).all()
-        rows = [
-            row
-            for student, group, user in linked
-            if user is not None
-            for row in notices(exams[group], user, student)
-        ]
-        await insert_rows(session, Notice, rows)
 
 
 def make_sender(
@@ -267,6 +185,11 @@ def centiles(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered), p99, ordered[-1]
 
 
+def print_centiles(name: str, values: list[float], digits: int) -> None:
+    for label, value in zip(("p50", "p99", "max"), centiles(values), strict=True):
+        out(f"{f'{name}_{label}_s':<27}{value:.{digits}f}")
+
+
 def report_kind(
     name: str,
     calls: list[Call],
@@ -283,10 +206,7 @@ def report_kind(
     out(f"{name} notices              {len(due)}")
     out(f"{name} delivered            {len(first)}")
     if late:
-        p50, p99, most = centiles(late)
-        out(f"{name} late_p50_s           {p50:.1f}")
-        out(f"{name} late_p99_s           {p99:.1f}")
-        out(f"{name} late_max_s           {most:.1f}")
+        print_centiles(f"{name} late", late, 1)
         out(f"{name} early_max_s          {max(0.0, -min(late)):.1f}")
     out(f"{name} expired              {expired}")
     out(f"{name} lost                 {len(due) - len(first) - expired}")
@@ -303,12 +223,28 @@ def report_rate(api: FakeBotAPI, elapsed: float) -> None:
     )
     steady = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
     out(f"elapsed_s                  {elapsed:.1f}")
+    # On a shared machine the process may get less CPU than it needs: say how much it had.
+    cpu = time.process_time()
+    out(
+        f"process_cpu_s              {cpu:.1f} ({1000 * cpu / max(len(delivered), 1):.1f} ms a message)"
+    )
     out(f"messages_delivered         {len(delivered)}")
     out(f"sustained_rate_per_s       {steady:.2f}")
     out(f"sustained_fraction_of_30   {steady / TELEGRAM_RATE:.3f}")
     out(f"requests                   {requests}")
     out(f"throttled_429              {api.throttled}")
     out(f"throttled_share            {api.throttled / max(requests, 1):.4f}")
+
+
+async def report_end(
+    api: FakeBotAPI,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sender: OutboxSender,
+    elapsed: float,
+) -> None:
+    report_rate(api, elapsed)
+    out(f"statuses                   {await statuses(sessionmaker)}")
+    out(f"sender_stats               {sender.stats}")
 
 
 def by_mark(api: FakeBotAPI, mark: str) -> list[Call]:
@@ -333,7 +269,7 @@ async def mixed(
             join_call(exam, chat, chat, student, start, join_due),
         ]
 
-    await seed(sessionmaker, args.students, start, notices)
+    await seed_students(sessionmaker, args.students, start, notices)
     out(
         f"scenario                   mixed: {args.students} cards due now + join calls due "
         f"{args.join_after:g} s later"
@@ -355,9 +291,7 @@ async def mixed(
     out(f"join bound_p99_s           {ideal_p99:.1f}  (all join calls first, at 30/s)")
     out(f"join bound_max_s           {ideal_max:.1f}")
     out(f"cards delivered            {len(by_mark(api, CARD_MARK))} (so far)")
-    report_rate(api, elapsed)
-    out(f"statuses                   {await statuses(sessionmaker)}")
-    out(f"sender_stats               {sender.stats}")
+    await report_end(api, sessionmaker, sender, elapsed)
 
 
 async def ahead(
@@ -373,7 +307,7 @@ async def ahead(
         due[chat] = at
         return [join_call(exam, chat, chat, student, at + settings.join_early_lead, at)]
 
-    await seed(sessionmaker, args.students, first + settings.join_early_lead, notices)
+    await seed_students(sessionmaker, args.students, first + settings.join_early_lead, notices)
     out(
         f"scenario                   ahead: {args.students} join calls due within one minute, "
         f"from {args.lead:g} s on"
@@ -385,9 +319,7 @@ async def ahead(
     report_kind(
         "join", by_mark(api, JOIN_MARK), due, await expired(sessionmaker, NoticeKind.JOIN_CALL)
     )
-    report_rate(api, elapsed)
-    out(f"statuses                   {await statuses(sessionmaker)}")
-    out(f"sender_stats               {sender.stats}")
+    await report_end(api, sessionmaker, sender, elapsed)
 
 
 async def replies(bot: Bot, rate: float, stop: asyncio.Event, waits: list[float]) -> int:
@@ -419,7 +351,7 @@ async def rate(
     def notices(exam: int, chat: int, student: int) -> list[dict[str, Any]]:
         return [card(exam, chat, student, start, now)]
 
-    await seed(sessionmaker, args.students, start, notices)
+    await seed_students(sessionmaker, args.students, start, notices)
     out(
         f"scenario                   rate: {args.students} cards due now + replies at "
         f"{args.reply_rate:g}/s"
@@ -446,10 +378,7 @@ async def rate(
     out(f"replies asked              {asked}")
     out(f"replies delivered          {len(waits)}")
     if waits:
-        p50, p99, most = centiles(waits)
-        out(f"replies wait_p50_s         {p50:.2f}")
-        out(f"replies wait_p99_s         {p99:.2f}")
-        out(f"replies wait_max_s         {most:.2f}")
+        print_centiles("replies wait", waits, 2)
     report_rate(api, elapsed)
     out(f"sender_stats               {sender.stats}")
 
