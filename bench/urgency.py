@@ -225,9 +225,8 @@ def report_rate(api: FakeBotAPI, elapsed: float) -> None:
     out(f"elapsed_s                  {elapsed:.1f}")
     # On a shared machine the process may get less CPU than it needs: say how much it had.
     cpu = time.process_time()
-    out(
-        f"process_cpu_s              {cpu:.1f} ({1000 * cpu / max(len(delivered), 1):.1f} ms a message)"
-    )
+    per_message = 1000 * cpu / max(len(delivered), 1)
+    out(f"process_cpu_s              {cpu:.1f} ({per_message:.1f} ms a message)")
     out(f"messages_delivered         {len(delivered)}")
     out(f"sustained_rate_per_s       {steady:.2f}")
     out(f"sustained_fraction_of_30   {steady / TELEGRAM_RATE:.3f}")
