@@ -145,6 +145,7 @@ def _album(kind: str, file_ids: list[str]) -> Send:
 # 429s and round trips, is a little below it), and again every PLAN_EVERY seconds.
 PLAN_SHARE = 0.85
 PLAN_EVERY = 5.0
+RATE_WINDOW = 10.0
 
 
 def _urgency(now: datetime) -> ColumnElement[datetime]:
@@ -214,6 +215,7 @@ class OutboxSender:
         self._early_until: datetime | None = None
         self._ahead_wake = float("inf")  # monotonic time the plan changes next
         self._planned_at = -1e9
+        self._achieved: float | None = None  # messages/s last seen while a backlog drained
         self._wake = asyncio.Event()
         self._stopping = False
         self._outage = 0.0
@@ -313,11 +315,13 @@ class OutboxSender:
         """Sends everything due now; returns what this call did."""
         before = DrainStats(**vars(self.stats) | {"errors": dict(self.stats.errors)})
         delivering: set[asyncio.Task[None]] = set()
+        measuring: tuple[float, int] | None = None  # since when a backlog drains, sent then
         try:
             while not self._stopping:
                 claimed = await self._claim()
                 if not claimed and not delivering:
                     break
+                measuring = self._measure(measuring, backlog=len(claimed) == self._batch)
                 for notice_id in claimed:
                     delivering.add(asyncio.create_task(self._deliver(notice_id)))
                 # The next batch is claimed while this one's last notices are on their way:
@@ -337,6 +341,23 @@ class OutboxSender:
             retried=self.stats.retried - before.retried,
         )
 
+    def _measure(
+        self, since: tuple[float, int] | None, *, backlog: bool
+    ) -> tuple[float, int] | None:
+        """The rate reached while a backlog drains (every RATE_WINDOW seconds): the
+        look-ahead is planned with it, not only with SEND_RATE (a slow database or a busy
+        machine sends less than the limiter would allow)."""
+        if not backlog:
+            return None
+        now = time.monotonic()
+        if since is None:
+            return now, self.stats.sent
+        started, sent = since
+        if now - started < RATE_WINDOW:
+            return since
+        self._achieved = (self.stats.sent - sent) / (now - started)
+        return now, self.stats.sent
+
     async def _seconds_to_next_due(self) -> float:
         async with self._sessionmaker() as session:
             due = await session.scalar(
@@ -351,13 +372,16 @@ class OutboxSender:
     async def _plan_ahead(self, session: AsyncSession, now: datetime) -> None:
         """Which join calls must go before they are due, so that all arrive by then:
         sets `_early_until` (see bot.domain.reminders.send_ahead). Planned at a rate below
-        SEND_RATE, so that they are early rather than late; again every PLAN_EVERY
-        seconds, or when new notices are planned."""
+        SEND_RATE (and below the rate last reached, when that was less), so that they are
+        early rather than late; again every PLAN_EVERY seconds, or when new notices are
+        planned."""
         if time.monotonic() - self._planned_at < PLAN_EVERY:
             return
         self._planned_at = time.monotonic()
         horizon = now + SEND_AHEAD
         rate = self._settings.send_rate * PLAN_SHARE
+        if self._achieved is not None:
+            rate = max(min(rate, self._achieved * PLAN_SHARE), 1.0)
         deadline = case((Notice.kind.in_(TIMED_KINDS), Notice.due_at), else_=Notice.expires_at)
         timed = Notice.kind.in_(TIMED_KINDS)
         deadlines = await session.scalars(
