@@ -375,7 +375,7 @@ class OutboxSender:
         SEND_RATE (and below the rate last reached, when that was less), so that they are
         early rather than late; again every PLAN_EVERY seconds, or when new notices are
         planned."""
-        if time.monotonic() - self._planned_at < PLAN_EVERY:
+        if time.monotonic() - self._planned_at < PLAN_EVERY and time.monotonic() < self._ahead_wake:
             return
         self._planned_at = time.monotonic()
         horizon = now + SEND_AHEAD
@@ -399,7 +399,8 @@ class OutboxSender:
         # The column's type is lost in CASE: SQLite gives back text.
         found = [_as_utc(value) for value in deadlines]
         self._early_until, wait = send_ahead(found, now, rate)
-        self._ahead_wake = time.monotonic() + min(wait, PLAN_EVERY * 12)
+        # At least a moment away: woken for it, the sender plans again (no busy loop).
+        self._ahead_wake = time.monotonic() + min(max(wait, 0.5), PLAN_EVERY * 12)
 
     async def _release_all_claims(self) -> None:
         async with self._sessionmaker.begin() as session:
