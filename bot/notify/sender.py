@@ -330,6 +330,10 @@ class OutboxSender:
                     _, delivering = await asyncio.wait(
                         delivering, return_when=asyncio.FIRST_COMPLETED
                     )
+        except BaseException:  # cancelled (shutdown, a test's kill): so are its deliveries
+            for task in delivering:
+                task.cancel()
+            raise
         finally:
             if delivering:
                 await asyncio.gather(*delivering, return_exceptions=True)
