@@ -326,11 +326,13 @@ class OutboxSender:
                     delivering.add(asyncio.create_task(self._deliver(notice_id)))
                 # The next batch is claimed while this one's last notices are on their way:
                 # waiting for all of them would leave the rate unused at every batch's end.
-                while delivering and (len(delivering) > self._concurrency or not claimed):
+                while delivering and (
+                    len(delivering) > self._concurrency or len(claimed) < self._batch
+                ):
                     _, delivering = await asyncio.wait(
                         delivering, return_when=asyncio.FIRST_COMPLETED
                     )
-        except BaseException:  # cancelled (shutdown, a test's kill): so are its deliveries
+        except asyncio.CancelledError:  # shutdown, a test's kill: so are its deliveries
             for task in delivering:
                 task.cancel()
             raise
