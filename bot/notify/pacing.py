@@ -162,12 +162,12 @@ class RateLimiter:
 
     @asynccontextmanager
     async def slot(
-        self, chat_id: int | str, weight: int = 1, *, urgent: bool = False
+        self, chat_id: int | str, weight: int = 1, *, urgent: bool = False, paced: bool = True
     ) -> AsyncIterator[None]:
         """Waits for a slot, holds it while the request is on its way; a 429 raised inside
         is taken into account. Requests of this task to `chat_id` through a Bot with
         `PacingMiddleware` of this limiter pass without taking another slot."""
-        await self.acquire(chat_id, weight, urgent=urgent)
+        await self.acquire(chat_id, weight, urgent=urgent, paced=paced)
         token = _held.set((self, chat_id))
         try:
             yield
@@ -182,8 +182,11 @@ class RateLimiter:
         """Whether the running task holds a slot of this limiter for `chat_id`."""
         return _held.get() == (self, chat_id)
 
-    async def acquire(self, chat_id: int | str, weight: int = 1, *, urgent: bool = False) -> None:
-        """Waits until one more request (to `chat_id`) may go; pair with `release`."""
+    async def acquire(
+        self, chat_id: int | str, weight: int = 1, *, urgent: bool = False, paced: bool = True
+    ) -> None:
+        """Waits until one more request (to `chat_id`) may go; pair with `release`.
+        `paced=False`: not held to the per-chat second (a reply's few messages in a row)."""
         weight = max(1, min(weight, int(self._floor)))
         ticket = next(self._tickets)
         waiting = self._waiting[0 if urgent else 1]
@@ -191,7 +194,7 @@ class RateLimiter:
         turns = 0
         try:
             while True:
-                wait = self._wait(chat_id, weight, ticket, urgent)
+                wait = self._wait(chat_id if paced else None, weight, ticket, urgent)
                 if wait == 0:
                     # Nothing awaited since the check: taking the slot is atomic.
                     self._take(chat_id, weight)
@@ -273,7 +276,7 @@ class RateLimiter:
                     return True
         return False
 
-    def _wait(self, chat_id: int | str, weight: int, ticket: int, urgent: bool) -> float:
+    def _wait(self, chat_id: int | str | None, weight: int, ticket: int, urgent: bool) -> float:
         """Seconds to wait before this request may go: 0 when it may go now, < 0 when
         it may but one waiting longer (or more urgent) may too and goes first."""
         now = self._now()
@@ -282,7 +285,7 @@ class RateLimiter:
             self._paused_until - now,
             self._last_go + self._interval - now,
             self._window_wait(weight, now),
-            self._chat_wait(chat_id, now),
+            0.0 if chat_id is None else self._chat_wait(chat_id, now),
         )
         if wait > 0:
             return wait
@@ -329,5 +332,8 @@ class PacingMiddleware(BaseRequestMiddleware):
         chat = paced_chat(method)
         if chat is None or self.limiter.holds(chat):
             return await make_request(bot, method)
-        async with self.limiter.slot(chat, weight(method), urgent=self._urgent):
+        # A reply's few messages in a row to a person go together, as Telegram allows;
+        # edits (a roll tapped fast) and groups keep to their pace.
+        paced = isinstance(method, _EDITS) or _is_group(chat)
+        async with self.limiter.slot(chat, weight(method), urgent=self._urgent, paced=paced):
             return await make_request(bot, method)
