@@ -112,7 +112,8 @@ class RateLimiter:
     DECREASE / INCREASE (~250). Requests still go out no closer than 1/rate apart.
 
     A 429 holds its chat for `retry_after`; a long one, or a burst of them, pauses all.
-    Urgent requests (replies to a person waiting) go before the others when both wait.
+    Urgent requests (replies to a person waiting) go before the others when both wait;
+    a reply's messages to a private chat are not held to the per-chat gap (`paced`).
     """
 
     POLL = 0.02  # how often a full window is looked at again while requests are in flight
