@@ -100,7 +100,7 @@ PROBES = 5_000_000  # user ids of the probes (strangers sending /help)
 EXPIRING = 6_000_000  # user ids (= chats) of the join calls that expire in the outage
 HELP_MARK = "/help"  # in the /help answer, in both languages
 SORRY_MARK = "Sorry, something went wrong"  # the error handler's answer (the probes: en)
-SEND_RATE = 25  # the bot's default SEND_RATE, for the expected drain time
+SEND_RATE = 30  # the bot's default SEND_RATE, for the expected drain time
 LEAD_SENT = 60  # notices delivered before the outage begins
 
 

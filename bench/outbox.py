@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,22 @@ async def seed_burst(
     """300 groups with one exam each, `students` linked students, their join calls due now.
     Returns the exam ids."""
     now = datetime.now(UTC)
+
+    def due_now(exam: int, user: int, student: int) -> list[dict[str, Any]]:
+        return [join_call(exam, user, user, student, start, now)]
+
+    return await seed_students(sessionmaker, students, start, due_now)
+
+
+async def seed_students(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    students: int,
+    start: datetime,
+    notices: Callable[[int, int, int], list[dict[str, Any]]],
+) -> list[int]:
+    """300 groups with one exam each at `start` (links posted), `students` linked students,
+    and `notices(exam, user, student)` for each. Returns the exam ids."""
+    now = datetime.now(UTC)
     async with sessionmaker.begin() as session:
         faculty = Faculty(name="Лечебный факультет")
         session.add(faculty)
@@ -210,9 +226,10 @@ async def seed_burst(
             session,
             Notice,
             [
-                join_call(exams[group], user_id, user_id, student_id, start, now)
+                row
                 for student_id, group, user_id in linked
                 if user_id is not None
+                for row in notices(exams[group], user_id, student_id)
             ],
         )
     return list(exams.values())

@@ -42,6 +42,7 @@ from bot.notify.edits import EditCoalescer
 from bot.notify.keeper import FileKeeper
 from bot.notify.mail import Mailer
 from bot.notify.menus import CommandMenus
+from bot.notify.pacing import PacingMiddleware, RateLimiter
 from bot.notify.progress import ProgressReporter
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
@@ -67,8 +68,12 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
-    """`retry`: wait out 429s per request (replies); the outbox sender paces itself."""
+def create_bot(
+    settings: Settings, *, retry: bool = True, limiter: RateLimiter | None = None
+) -> Bot:
+    """`retry`: wait out 429s per request (replies; the outbox sender retries itself).
+    `limiter`: the bot's one RateLimiter, which every message sent through this Bot
+    waits for (build_application makes one, shared by all its Bots)."""
     session = (
         AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if settings.telegram_api_url
@@ -81,6 +86,8 @@ def create_bot(settings: Settings, *, retry: bool = True) -> Bot:
         connector["ssl"] = tls_context()
     if retry:
         session.middleware(RetryMiddleware())
+    if limiter is not None:  # inside the retries: each attempt waits for a slot
+        session.middleware(PacingMiddleware(limiter))
     return Bot(
         token=settings.token(),
         session=session,
@@ -232,6 +239,8 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         sessionmaker=sessionmaker,
         i18n=i18n,
     )
+    # One pace for every Bot: replies, notices and reports count against the same limits.
+    limiter = RateLimiter(settings.send_rate)
     smtp = settings.smtp
     # Its own Bot, like the keeper's: downloading a letter's documents must not queue
     # behind notices (and getFile is not a message: no SEND_RATE slot is taken).
@@ -239,7 +248,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         Mailer(
             smtp,
             settings.mail_from,
-            create_bot(settings, retry=False),
+            create_bot(settings, retry=False, limiter=limiter),
             settings.files_dir,
             the_clock,
         )
@@ -247,11 +256,17 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         else None
     )
     sender = OutboxSender(
-        create_bot(settings, retry=False), sessionmaker, the_clock, settings, i18n, mailer=mailer
+        create_bot(settings, retry=False, limiter=limiter),
+        sessionmaker,
+        the_clock,
+        settings,
+        i18n,
+        mailer=mailer,
+        limiter=limiter,
     )
     dispatcher["outbox"] = sender
     # Its own Bot (session): downloads must not queue behind replies or notices.
-    keeper = FileKeeper(create_bot(settings, retry=False), sessionmaker, settings)
+    keeper = FileKeeper(create_bot(settings, retry=False, limiter=limiter), sessionmaker, settings)
 
     def planned() -> None:
         sender.wake()
@@ -275,7 +290,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     dispatcher.update.outer_middleware(ActorMiddleware(settings))
     ActorI18nMiddleware(i18n).setup(dispatcher)
     dispatcher.include_router(setup_routers())
-    bot = create_bot(settings)
+    bot = create_bot(settings, limiter=limiter)
     # The replies' Bot: its request middleware waits out a 429 (few calls, at start and
     # when a role changes).
     menus = CommandMenus(bot, sessionmaker, i18n, settings)
@@ -295,7 +310,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     metrics.watch_sender(lambda: sender.stats)
     app.monitor = Monitor(metrics, sessionmaker, the_clock, lambda: app.sender_alive)
     progress = ProgressReporter(
-        create_bot(settings, retry=False), sessionmaker, settings, i18n, the_clock
+        create_bot(settings, retry=False, limiter=limiter), sessionmaker, settings, i18n, the_clock
     )
 
     async def retention() -> int:

@@ -104,8 +104,10 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=20, ge=0)
     day_before_lead: timedelta = timedelta(hours=24)
     join_early_lead: timedelta = timedelta(minutes=15)
-    # Telegram allows about 30 messages/s; a margin keeps the bot clear of 429s.
-    send_rate: float = Field(default=25, gt=0, le=28)
+    # Telegram allows about 30 messages/s. Replies, notices and reports share it
+    # (bot.notify.pacing), which counts each message for its round trip as well and
+    # adapts to the 429s it meets: 30 uses the whole allowance safely.
+    send_rate: float = Field(default=30, gt=0, le=30)
     send_max_attempts: int = Field(default=5, ge=1)
     absence_docs_days: int = Field(default=3, ge=0)
     # Per user: beyond FLOOD_LIMIT updates in FLOOD_WINDOW seconds the rest are ignored

@@ -57,6 +57,53 @@ class NoticeKind(StrEnum):
     REPLY = "reply"
 
 
+# Notices about a moment (a start, a new time or link, the time running out, a ticket
+# drawn): worth little when late, so each must arrive by its due time and goes before
+# anything that can wait. The others go by their expiry, or within FAIR_WAIT.
+TIMED_KINDS = frozenset(
+    {
+        NoticeKind.JOIN_CALL,
+        NoticeKind.TIME_CHANGED,
+        NoticeKind.LINK_CHANGED,
+        NoticeKind.CANCELLED,
+        NoticeKind.TICKET,
+        NoticeKind.SUBGROUP,
+        NoticeKind.WRITTEN_START,
+        NoticeKind.WRITTEN_LEFT,
+        NoticeKind.OUTAGE_EXPIRED,
+        NoticeKind.REPLY,  # a reply Telegram failed: the user is waiting for it now
+    }
+)
+FAIR_WAIT = timedelta(minutes=10)
+# Join calls may go this long before they are due (never before the conference link is
+# posted: it is what they carry), when more fall due together than the rate can send by
+# then; see send_ahead.
+EARLY_KINDS = frozenset({NoticeKind.JOIN_CALL})
+SEND_AHEAD = timedelta(minutes=10)
+AHEAD_MARGIN = timedelta(seconds=5)
+
+
+def send_ahead(
+    deadlines: Sequence[datetime], now: datetime, rate: float
+) -> tuple[datetime | None, float]:
+    """When to start on notices with deadlines, sending `rate` a second, in deadline order.
+
+    `deadlines` (ascending) are those of every notice still to go whose deadline is within
+    SEND_AHEAD. The k-th can arrive by its deadline only if the k before it have gone, so
+    if k / rate (and a margin) is more than the time left, those k must already be on
+    their way, due or not. Returns the latest deadline for which that holds (None: nothing
+    needs to go early) and the seconds until it next will for one that does not yet (inf).
+    """
+    margin = AHEAD_MARGIN.total_seconds()
+    slacks = [
+        (deadline, (deadline - now).total_seconds() - count / rate - margin)
+        for count, deadline in enumerate(deadlines, 1)
+    ]
+    early_until = max((deadline for deadline, slack in slacks if slack <= 0), default=None)
+    later = [slack for deadline, slack in slacks if early_until is None or deadline > early_until]
+    return early_until, min(later, default=float("inf"))
+
+
 # From T-48h the teacher is reminded at most twice a day while the link is missing.
 NAG_OFFSETS = (timedelta(hours=48), timedelta(hours=36), timedelta(hours=24), timedelta(hours=12))
 LINK_DEADLINE = timedelta(hours=24)  # the regulation: no later than one day before

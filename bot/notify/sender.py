@@ -7,12 +7,20 @@
 - Marks each notice sent in its own transaction right after Telegram accepts it, and
   before that, at the instant of the answer, in the sent journal (`bot.notify.journal`):
   a process killed between the two does not send the notice again after its restart.
+- Claims by urgency, not by due time: a timed notice (a join call, a new time, minutes
+  left …) must arrive by its due time and goes before anything that can wait; the rest
+  go by their expiry, or within ten minutes (`_urgency`). When more join calls fall due
+  together than the rate can send by then, they are claimed early, up to ten minutes
+  before they are due and never before the conference link is posted (`_plan_ahead`).
 - Drops notices that expired (a join call after the start) instead of sending them late.
-- Respects the overall rate (SEND_RATE/s) and 1 message/s per chat; a 429 pauses all
-  sending for `retry_after`; a 403 marks the user inactive; server or network failures
-  pause and retry without counting against the notice; other errors retry with back-off
-  up to SEND_MAX_ATTEMPTS and are then recorded as failed.
-- Sleeps until the next due notice (or until woken by new plans), never polls blindly.
+- Paces through the bot's one `RateLimiter` (bot.notify.pacing; replies share it): the
+  overall rate (SEND_RATE/s), 1 message/s per chat, 20 a minute to a group; a 429 holds
+  its chat for `retry_after` and makes the limiter send less; a 403 marks the user
+  inactive; server or network failures pause and retry without counting against the
+  notice; other errors retry with back-off up to SEND_MAX_ATTEMPTS and are then recorded
+  as failed.
+- Sleeps until the next due notice, or until join calls must start early (or until woken
+  by new plans), never polls blindly.
 - E-mail notices (a statement's copy to the dean's office) go to the mailer instead, each
   in a task of its own: SMTP holds neither the Telegram slots nor the rate limiter, and
   the next batch does not wait for it. Their failures go through the same back-off; a
@@ -25,11 +33,10 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -48,16 +55,26 @@ from aiogram.types import (
     InputMediaPhoto,
 )
 from aiogram.utils.i18n import I18n
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import DeaneryChat, Notice, NoticeStatus, User
+from bot.db.models import DeaneryChat, Exam, Notice, NoticeStatus, User, UTCDateTime
 from bot.db.outage import database_busy, database_unavailable
-from bot.domain.reminders import NoticeKind, backoff, split_text
+from bot.domain.reminders import (
+    EARLY_KINDS,
+    FAIR_WAIT,
+    SEND_AHEAD,
+    TIMED_KINDS,
+    NoticeKind,
+    backoff,
+    send_ahead,
+    split_text,
+)
 from bot.notify.journal import PARTS_SENT, SentJournal
 from bot.notify.mail import Mailer, MailRefused
+from bot.notify.pacing import RateLimiter as RateLimiter  # tests and benches import it here
 from bot.notify.stored_replies import reply_parts
 from bot.services.deanery_mail import render_letter
 from bot.services.notices import render_notice
@@ -72,7 +89,8 @@ MAIL_KINDS = frozenset({NoticeKind.STATEMENT_EMAIL.value})
 MAIL_SHUTDOWN_WAIT = 10.0
 
 
-Part = Callable[[Bot, int], Awaitable[object]]
+Send = Callable[[Bot, int], Awaitable[object]]
+Part = tuple[Send, int]  # one request, and how many messages Telegram counts for it
 
 
 def _markup(rendered: Rendered) -> InlineKeyboardMarkup | None:
@@ -91,16 +109,16 @@ def _parts(rendered: Rendered) -> list[Part]:
     texts = split_text(rendered.text)
     parts: list[Part] = []
     for index, text in enumerate(texts):
-        parts.append(_text(text, _markup(rendered) if index == len(texts) - 1 else None))
+        parts.append((_text(text, _markup(rendered) if index == len(texts) - 1 else None), 1))
     for kind in ("photo", "document"):
         ids = [file_id for file_kind, file_id in rendered.files if file_kind == kind]
         for start in range(0, len(ids), 10):
             batch = ids[start : start + 10]
-            parts.append(_album(kind, batch))
+            parts.append((_album(kind, batch), len(batch)))
     return parts
 
 
-def _text(text: str, markup: InlineKeyboardMarkup | None) -> Part:
+def _text(text: str, markup: InlineKeyboardMarkup | None) -> Send:
     async def send(bot: Bot, chat: int) -> object:
         # No link preview: the Bot's default (bot.app), as for every message.
         return await bot.send_message(chat, text, reply_markup=markup)
@@ -108,7 +126,7 @@ def _text(text: str, markup: InlineKeyboardMarkup | None) -> Part:
     return send
 
 
-def _album(kind: str, file_ids: list[str]) -> Part:
+def _album(kind: str, file_ids: list[str]) -> Send:
     async def send(bot: Bot, chat: int) -> object:
         if len(file_ids) == 1:
             if kind == "photo":
@@ -123,96 +141,28 @@ def _album(kind: str, file_ids: list[str]) -> Part:
     return send
 
 
-class RateLimiter:
-    """Send slots: at most `rate` requests in any one second, `per_chat` seconds apart
-    per chat, whatever the network does.
+# The look-ahead is planned at this share of SEND_RATE (the rate actually reached, with
+# 429s and round trips, is a little below it), and again every PLAN_EVERY seconds.
+PLAN_SHARE = 0.85
+PLAN_EVERY = 5.0
+RATE_WINDOW = 10.0
 
-    Telegram counts a message when the request reaches it, somewhere between the moment
-    we let it go and the moment its answer comes back. So a request counts from the first
-    moment until one second after the second: then no one-second window at Telegram's end
-    can hold more than `rate` of ours, however the requests bunch up on the way (a busy
-    event loop, a slow network). The per-chat gap (a margin over Telegram's one second)
-    is likewise measured from the answer of the previous send to that chat.
-    """
 
-    POLL = 0.02  # how often a full window is looked at again while requests are in flight
+def _urgency(now: datetime) -> ColumnElement[datetime]:
+    """The order notices go in: by the moment each must arrive by. A timed notice (a join
+    call …) by its due time; any other by its expiry, but at most FAIR_WAIT from now, so
+    that what can wait never holds back what cannot, and waits its turn after that."""
+    soon = literal(now + FAIR_WAIT, UTCDateTime())
+    return case(
+        (Notice.kind.in_(TIMED_KINDS), Notice.due_at),
+        (Notice.expires_at < soon, Notice.expires_at),
+        else_=soon,
+    )
 
-    def __init__(
-        self,
-        rate: float,
-        per_chat: float = 1.1,
-        *,
-        now: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._now = now
-        self._interval = 1.0 / rate
-        self._per_chat = per_chat
-        self._next = 0.0
-        self._paused_until = 0.0
-        self._lock = asyncio.Lock()
-        self._per_second = max(int(rate), 1)
-        self._answered: deque[float] = deque()  # when the answers came, oldest first
-        self._in_flight = 0
-        self._chat_busy: set[int] = set()
-        self._chat_answered: dict[int, float] = {}
 
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, self._now() + seconds)
-
-    @asynccontextmanager
-    async def slot(self, chat_id: int) -> AsyncIterator[None]:
-        """Waits for a slot, holds it while the request is on its way."""
-        await self.acquire(chat_id)
-        try:
-            yield
-        finally:
-            self.release(chat_id)
-
-    async def acquire(self, chat_id: int) -> None:
-        """Waits until one more request (to `chat_id`) may go; pair with `release`."""
-        while True:
-            async with self._lock:
-                # Spread the requests evenly rather than letting them go in bursts.
-                now = self._now()
-                slot = max(now, self._next, self._paused_until)
-                self._next = slot + self._interval
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            # A 429 may have paused everything while this one waited for its slot.
-            if self._now() < self._paused_until:
-                continue
-            wait = self._wait(chat_id)
-            if wait <= 0:
-                # Nothing awaited since the check: taking the slot is atomic.
-                self._in_flight += 1
-                self._chat_busy.add(chat_id)
-                return
-            await asyncio.sleep(wait)
-
-    def release(self, chat_id: int) -> None:
-        now = self._now()
-        self._in_flight -= 1
-        self._chat_busy.discard(chat_id)
-        self._answered.append(now)
-        self._chat_answered[chat_id] = now
-        if len(self._chat_answered) > 10_000:
-            horizon = now - self._per_chat
-            self._chat_answered = {c: t for c, t in self._chat_answered.items() if t > horizon}
-
-    def _wait(self, chat_id: int) -> float:
-        """Seconds to wait before a request to `chat_id` may go; 0 when it may go now."""
-        now = self._now()
-        answered = self._answered
-        while answered and answered[0] <= now - 1.0:
-            answered.popleft()
-        if chat_id in self._chat_busy:
-            return self.POLL
-        gap = self._chat_answered.get(chat_id, -1e9) + self._per_chat - now
-        if gap > 0:
-            return gap
-        if self._in_flight + len(answered) < self._per_second:
-            return 0.0
-        return answered[0] + 1.0 - now if answered else self.POLL
+def _as_utc(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass
@@ -242,6 +192,7 @@ class OutboxSender:
         exclusive: bool | None = None,
         mailer: Mailer | None = None,
         mail_concurrency: int = 2,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._bot = bot
         self._sessionmaker = sessionmaker
@@ -250,6 +201,7 @@ class OutboxSender:
         self._i18n = i18n
         self.worker_id = worker_id or uuid.uuid4().hex[:12]
         self._batch = batch
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._lease = lease
         self._idle_poll = idle_poll
@@ -257,7 +209,13 @@ class OutboxSender:
         self._exclusive = (
             exclusive if exclusive is not None else sessionmaker.kw["bind"].dialect.name == "sqlite"
         )
-        self._limiter = RateLimiter(settings.send_rate)
+        # The bot's one limiter (bot.app: replies share it); its own, for a sender alone.
+        self._limiter = limiter or RateLimiter(settings.send_rate)
+        # Join calls sent ahead of their time (see _plan_ahead), recomputed now and then.
+        self._early_until: datetime | None = None
+        self._ahead_wake = float("inf")  # monotonic time the plan changes next
+        self._planned_at = -1e9
+        self._achieved: float | None = None  # messages/s last seen while a backlog drained
         self._wake = asyncio.Event()
         self._stopping = False
         self._outage = 0.0
@@ -280,6 +238,7 @@ class OutboxSender:
         self._stranded: set[int] = set()
 
     def wake(self) -> None:
+        self._planned_at = -1e9  # new notices: plan ahead again
         self._wake.set()
 
     async def run(self) -> None:
@@ -355,11 +314,31 @@ class OutboxSender:
     async def drain(self) -> DrainStats:
         """Sends everything due now; returns what this call did."""
         before = DrainStats(**vars(self.stats) | {"errors": dict(self.stats.errors)})
-        while not self._stopping:
-            claimed = await self._claim()
-            if not claimed:
-                break
-            await asyncio.gather(*(self._deliver(notice_id) for notice_id in claimed))
+        delivering: set[asyncio.Task[None]] = set()
+        measuring: tuple[float, int] | None = None  # since when a backlog drains, sent then
+        try:
+            while not self._stopping:
+                claimed = await self._claim()
+                if not claimed and not delivering:
+                    break
+                measuring = self._measure(measuring, backlog=len(claimed) == self._batch)
+                for notice_id in claimed:
+                    delivering.add(asyncio.create_task(self._deliver(notice_id)))
+                # The next batch is claimed while this one's last notices are on their way:
+                # waiting for all of them would leave the rate unused at every batch's end.
+                while delivering and (
+                    len(delivering) > self._concurrency or len(claimed) < self._batch
+                ):
+                    _, delivering = await asyncio.wait(
+                        delivering, return_when=asyncio.FIRST_COMPLETED
+                    )
+        except asyncio.CancelledError:  # shutdown, a test's kill: so are its deliveries
+            for task in delivering:
+                task.cancel()
+            raise
+        finally:
+            if delivering:
+                await asyncio.gather(*delivering, return_exceptions=True)
         return DrainStats(
             sent=self.stats.sent - before.sent,
             dropped=self.stats.dropped - before.dropped,
@@ -368,14 +347,66 @@ class OutboxSender:
             retried=self.stats.retried - before.retried,
         )
 
+    def _measure(
+        self, since: tuple[float, int] | None, *, backlog: bool
+    ) -> tuple[float, int] | None:
+        """The rate reached while a backlog drains (every RATE_WINDOW seconds): the
+        look-ahead is planned with it, not only with SEND_RATE (a slow database or a busy
+        machine sends less than the limiter would allow)."""
+        if not backlog:
+            return None
+        now = time.monotonic()
+        if since is None:
+            return now, self.stats.sent
+        started, sent = since
+        if now - started < RATE_WINDOW:
+            return since
+        self._achieved = (self.stats.sent - sent) / (now - started)
+        return now, self.stats.sent
+
     async def _seconds_to_next_due(self) -> float:
         async with self._sessionmaker() as session:
             due = await session.scalar(
                 select(func.min(Notice.due_at)).where(Notice.status == NoticeStatus.PENDING)
             )
+        # Or until join calls due later must start early.
+        ahead = max(self._ahead_wake - time.monotonic(), 0.0)
         if due is None:
-            return self._idle_poll
-        return min(max((due - self._clock.now()).total_seconds(), 0.0), self._idle_poll)
+            return min(self._idle_poll, ahead)
+        return min(max((due - self._clock.now()).total_seconds(), 0.0), self._idle_poll, ahead)
+
+    async def _plan_ahead(self, session: AsyncSession, now: datetime) -> None:
+        """Which join calls must go before they are due, so that all arrive by then:
+        sets `_early_until` (see bot.domain.reminders.send_ahead). Planned at a rate below
+        SEND_RATE (and below the rate last reached, when that was less), so that they are
+        early rather than late; again every PLAN_EVERY seconds, or when new notices are
+        planned."""
+        if time.monotonic() - self._planned_at < PLAN_EVERY and time.monotonic() < self._ahead_wake:
+            return
+        self._planned_at = time.monotonic()
+        horizon = now + SEND_AHEAD
+        rate = self._settings.send_rate * PLAN_SHARE
+        if self._achieved is not None:
+            rate = max(min(rate, self._achieved * PLAN_SHARE), 1.0)
+        deadline = case((Notice.kind.in_(TIMED_KINDS), Notice.due_at), else_=Notice.expires_at)
+        timed = Notice.kind.in_(TIMED_KINDS)
+        deadlines = await session.scalars(
+            select(deadline)
+            .where(
+                Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.CLAIMED]),
+                or_(
+                    and_(timed, Notice.due_at <= horizon),
+                    and_(~timed, Notice.expires_at <= horizon),
+                ),
+            )
+            .order_by(deadline)
+            .limit(int(rate * SEND_AHEAD.total_seconds()) + 1)
+        )
+        # The column's type is lost in CASE: SQLite gives back text.
+        found = [_as_utc(value) for value in deadlines]
+        self._early_until, wait = send_ahead(found, now, rate)
+        # At least a moment away: woken for it, the sender plans again (no busy loop).
+        self._ahead_wake = time.monotonic() + min(max(wait, 0.5), PLAN_EVERY * 12)
 
     async def _release_all_claims(self) -> None:
         async with self._sessionmaker.begin() as session:
@@ -397,11 +428,23 @@ class OutboxSender:
             )
             if self._mail_busy:
                 due = due & Notice.id.not_in(self._mail_busy)
+            await self._plan_ahead(session, now)
+            ready: ColumnElement[bool] = Notice.due_at <= now
+            if self._early_until is not None:
+                linked = select(Exam.id).where(Exam.link.is_not(None), Exam.link != "")
+                ready = or_(
+                    ready,
+                    and_(
+                        Notice.kind.in_(EARLY_KINDS),
+                        Notice.due_at <= min(self._early_until, now + SEND_AHEAD),
+                        Notice.exam_id.in_(linked),
+                    ),
+                )
             ids = list(
                 await session.scalars(
                     select(Notice.id)
-                    .where(due, Notice.due_at <= now)
-                    .order_by(Notice.due_at, Notice.id)
+                    .where(due, ready)
+                    .order_by(_urgency(now), Notice.due_at, Notice.id)
                     .limit(self._batch)
                     .with_for_update(skip_locked=True)
                 )
@@ -424,8 +467,8 @@ class OutboxSender:
         self, session: AsyncSession, sent: set[int], stranded: set[int], now: datetime
     ) -> None:
         """The database is back: what Telegram accepted meanwhile is marked sent, and the
-        claims left behind are given back (still ours: between two batches none of this
-        sender's deliveries is under way)."""
+        claims left behind are given back (still ours: the deliveries that left them have
+        ended)."""
         ours = (Notice.claimed_by == self.worker_id, Notice.status == NoticeStatus.CLAIMED)
         if sent:
             marked = await session.execute(
@@ -485,7 +528,8 @@ class OutboxSender:
                     await self._finish(session, notice, NoticeStatus.DROPPED, "user inactive")
                     return
             if notice.kind == NoticeKind.REPLY:
-                parts = reply_parts(notice.payload)  # stored as it was to be sent
+                # Stored as it was to be sent; one message each.
+                parts = [(send, 1) for send in reply_parts(notice.payload)]
             else:
                 rendered = await render_notice(session, notice, self._settings, self._i18n)
                 if rendered is None:
@@ -596,15 +640,16 @@ class OutboxSender:
 
     async def _send(self, notice: Notice, part: Part) -> BaseException | object | None:
         """None when sent; the error, or _LOST; 429s and outages are waited out here."""
+        send, weight = part
         while True:
             try:
-                async with self._limiter.slot(notice.chat_id):
+                async with self._limiter.slot(notice.chat_id, weight):
                     if not await self._still_ours(notice):
                         return _LOST
-                    await part(self._bot, notice.chat_id)
-            except TelegramRetryAfter as exc:
+                    await send(self._bot, notice.chat_id)
+            except TelegramRetryAfter:
+                # The limiter heard of it (its chat waits retry_after, all send less).
                 self.stats.throttled += 1
-                self._limiter.pause(exc.retry_after)
                 continue
             except TelegramMigrateToChat as exc:
                 # A group became a supergroup: follow it, and remember the new id.

@@ -223,6 +223,8 @@ class _Limits:
     per_chat_per_second: float
     retry_after: int
     edits: bool = False
+    per_group: int | None = None  # per group chat (negative id) and group_window
+    group_window: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -592,6 +594,7 @@ class FakeBotAPI:
         # Send times within the last second; per chat keyed by str(chat_id).
         self._window: deque[float] = deque()
         self._chat_windows: dict[str, deque[float]] = {}
+        self._group_windows: dict[str, deque[float]] = {}
         self._outage: _Outage | None = None
         # Replaced by a fresh Event on each signal, so waiters never miss a wake-up.
         self._updates_ev = asyncio.Event()
@@ -821,6 +824,7 @@ class FakeBotAPI:
             chat_window is not None and len(chat_window) >= limits.per_chat_per_second
         ):
             raise ApiError(429, retry_after=limits.retry_after)
+        self._check_group(limits, chat, now)
         # A request that passes the check uses up its slot even if it then fails (400).
         window.append(now)
         if key is not None:
@@ -854,6 +858,17 @@ class FakeBotAPI:
             raise ApiError(429, retry_after=max(1, math.ceil(wait)))
         for bucket in buckets:
             bucket.tokens -= 1
+
+    def _check_group(self, limits: _Limits, chat: Any, now: float) -> None:
+        """`per_group` messages per `group_window` to a group chat (enforce_limits)."""
+        if limits.per_group is None or chat is None or not str(chat).startswith("-"):
+            return
+        sent = self._group_windows.setdefault(str(chat), deque())
+        while sent and sent[0] <= now - limits.group_window:
+            sent.popleft()
+        if len(sent) >= limits.per_group:
+            raise ApiError(429, retry_after=int(sent[0] + limits.group_window - now) + 1)
+        sent.append(now)
 
     def _current_outage(self) -> _Outage | None:
         outage = self._outage
@@ -901,23 +916,31 @@ class FakeBotAPI:
         retry_after: int = 1,
         *,
         edits: bool = False,
+        per_group: int | None = None,
+        group_window: float = 60.0,
     ) -> None:
         """Enforce Telegram's flood limits until ``stop_enforcing``: a SENDING_METHODS call
         beyond ``global_per_second`` messages in the last second, or beyond
         ``per_chat_per_second`` to its chat_id, answers 429 "retry after ``retry_after``"
         and stores nothing. Edits are limited only with ``edits=True``: then they count
         in the same windows as sends (Telegram paces edits in a chat as it paces
-        messages). Counting starts afresh."""
+        messages). With ``per_group`` (Telegram: 20 a minute), likewise beyond that many
+        in ``group_window`` seconds to a group chat (a negative id), retry after the
+        seconds until one leaves the window. Counting starts afresh."""
         if global_per_second <= 0 or per_chat_per_second <= 0:
             raise ValueError("limits must be positive")
-        self._limits = _Limits(global_per_second, per_chat_per_second, retry_after, edits)
+        self._limits = _Limits(
+            global_per_second, per_chat_per_second, retry_after, edits, per_group, group_window
+        )
         self._window.clear()
         self._chat_windows.clear()
+        self._group_windows.clear()
 
     def stop_enforcing(self) -> None:
         self._limits = None
         self._window.clear()
         self._chat_windows.clear()
+        self._group_windows.clear()
 
     def outage(
         self, mode: str, seconds: float, *, updates: bool = False, retry_after: int = 5

@@ -295,6 +295,24 @@ async def test_enforced_global_limit_lets_30_of_40_through(api: FakeBotAPI, bot:
     assert all(c.error and c.error["parameters"] == {"retry_after": 1} for c in failed)
 
 
+async def test_enforced_group_limit_counts_per_group_chat_in_its_window(
+    api: FakeBotAPI, bot: Bot
+) -> None:
+    api.enforce_limits(30, 100, per_group=3, group_window=0.5)
+    for text in ("one", "two", "three"):
+        await bot.send_message(-100500, text)
+    with pytest.raises(TelegramRetryAfter) as excinfo:
+        await bot.send_message(-100500, "four")
+    assert excinfo.value.retry_after == 1  # whole seconds, rounded up
+    await bot.send_message(-100600, "another group has its own window")
+    for text in ("a", "b", "c", "d"):  # a private chat is not a group
+        await bot.send_message(42, text)
+    await asyncio.sleep(0.55)
+    await bot.send_message(-100500, "four")
+    assert [c.params["text"] for c in api.delivered(-100500)] == ["one", "two", "three", "four"]
+    assert api.throttled == 1
+
+
 async def test_outage_500_until_over(api: FakeBotAPI, bot: Bot) -> None:
     api.outage("500", 0.3)
     with pytest.raises(TelegramServerError, match="Internal Server Error"):

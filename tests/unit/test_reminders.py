@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.domain.reminders import (
     NoticeKind,
     backoff,
     link_missing_for_deans,
     link_nags,
+    send_ahead,
     split_text,
     student_notices,
 )
@@ -92,3 +95,36 @@ def test_split_text_keeps_lines_and_limits() -> None:
 def test_backoff_doubles_up_to_ten_minutes() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert backoff(30) == timedelta(minutes=10)
+
+
+# --- send_ahead: when join calls must start before they are due -------------------------
+
+AHEAD_NOW = datetime(2026, 12, 28, 6, 30, tzinfo=UTC)
+
+
+def _at(*seconds: float) -> list[datetime]:
+    return [AHEAD_NOW + timedelta(seconds=s) for s in seconds]
+
+
+def test_nothing_goes_early_when_the_rate_sends_everything_by_its_time() -> None:
+    assert send_ahead([], AHEAD_NOW, 25) == (None, float("inf"))
+    early, wait = send_ahead(_at(60, 60, 120), AHEAD_NOW, 1)
+    # The 2nd due at 60 s needs 2 s of sending and the 5 s margin: it may wait 53 s.
+    assert early is None and wait == pytest.approx(53)
+
+
+def test_a_crowd_due_together_starts_as_early_as_its_size_needs() -> None:
+    crowd = _at(*[300] * 3000)  # 3,000 due in five minutes, 10 a second: 300 s of sending
+    early, _ = send_ahead(crowd, AHEAD_NOW, 10)
+    assert early == AHEAD_NOW + timedelta(seconds=300)
+    smaller = _at(*[300] * 2000)  # 200 s of sending: may wait 300 - 200 - 5 s
+    early, wait = send_ahead(smaller, AHEAD_NOW, 10)
+    assert early is None and wait == pytest.approx(95)
+
+
+def test_a_later_crowd_is_not_pulled_forward_by_an_earlier_one() -> None:
+    first = _at(*[10] * 100)  # 100 due in 10 s at 10/s: late already, must go now
+    later = _at(*[600] * 100)  # 100 more in 10 min: time enough after the first
+    early, wait = send_ahead(first + later, AHEAD_NOW, 10)
+    assert early == AHEAD_NOW + timedelta(seconds=10)
+    assert wait == pytest.approx(600 - 20 - 5)  # the 200th, with the 100 before it

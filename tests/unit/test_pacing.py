@@ -1,0 +1,312 @@
+"""The shared rate limiter (bot.notify.pacing) on a fake clock: no test here sleeps.
+
+`asyncio.sleep` is replaced by one that moves the fake clock forward by what was asked
+(and yields once, so other tasks run): a wait of a minute costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+import pytest
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageText,
+    GetFile,
+    GetUpdates,
+    SendChatAction,
+    SendMediaGroup,
+    SendMessage,
+    TelegramMethod,
+)
+from aiogram.types import InputMediaPhoto
+
+from bot.notify import pacing
+from bot.notify.pacing import PacingMiddleware, RateLimiter, paced_chat, weight
+
+_real_sleep = asyncio.sleep
+
+
+class FakeTime:
+    """Virtual time: a sleeping task wakes when the test moves the clock past its time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await _real_sleep(0)
+            return
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, next(self._seq), woken))
+        await woken
+
+    async def advance(self, seconds: float) -> None:
+        """Lets `seconds` pass, waking every sleeper on the way at its time."""
+        until = self.now + seconds
+        await settle()
+        while self._sleepers and self._sleepers[0][0] <= until:
+            self._wake_next()
+            await settle()
+        self.now = until
+
+    async def until(self, task: asyncio.Future[Any]) -> Any:
+        """Lets time pass until `task` is done; returns its result."""
+        await settle()
+        while not task.done():
+            assert self._sleepers, "nothing left to wake: the task waits forever"
+            self._wake_next()
+            await settle()
+        return task.result()
+
+    def _wake_next(self) -> None:
+        at, _, woken = heapq.heappop(self._sleepers)
+        self.now = max(self.now, at)
+        if not woken.done():
+            woken.set_result(None)
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTime]:
+    clock = FakeTime()
+    monkeypatch.setattr(asyncio, "sleep", clock.sleep)
+    yield clock
+
+
+def limiter(fake: FakeTime, rate: float = 5, **kwargs: Any) -> RateLimiter:
+    return RateLimiter(rate, now=lambda: fake.now, **kwargs)
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await _real_sleep(0)
+
+
+async def run(fake: FakeTime, work: Coroutine[Any, Any, Any]) -> Any:
+    return await fake.until(asyncio.ensure_future(work))
+
+
+# --- counting -------------------------------------------------------------------------
+
+
+async def test_a_request_counts_from_its_go_until_a_second_after_its_answer(
+    fake: FakeTime,
+) -> None:
+    pace = limiter(fake, 3)
+    for chat in (1, 2, 3):
+        await run(fake, pace.acquire(chat))
+    waiting = asyncio.ensure_future(pace.acquire(4))
+    await fake.advance(5.0)
+    assert not waiting.done()  # three in flight: the allowance is taken however long
+    pace.release(1)
+    answered = fake.now
+    await fake.until(waiting)
+    assert fake.now - answered == pytest.approx(1.0)
+
+
+async def test_requests_are_spread_evenly_not_in_a_burst(fake: FakeTime) -> None:
+    pace = limiter(fake, 10)
+    went = []
+    for chat in range(5):
+        await run(fake, pace.acquire(chat))
+        went.append(fake.now)
+        pace.release(chat)
+    assert [round(b - a, 6) for a, b in itertools.pairwise(went)] == [0.1] * 4
+
+
+async def test_an_album_counts_as_its_messages(fake: FakeTime) -> None:
+    pace = limiter(fake, 10)
+    await run(fake, pace.acquire(1, 4))
+    await run(fake, pace.acquire(2, 4))
+    waiting = asyncio.ensure_future(pace.acquire(3, 4))  # 12 > 10
+    await fake.advance(3.0)
+    assert not waiting.done()
+    pace.release(1, 4)
+    await fake.until(waiting)
+    assert pace._in_flight == 8
+
+
+async def slot(pace: RateLimiter, chat: int, took: float = 0.0) -> float:
+    """One request to `chat` whose answer takes `took`; returns when it went."""
+    async with pace.slot(chat):
+        went = pace._now()
+        await asyncio.sleep(took)
+    return went
+
+
+async def test_one_chat_waits_a_margin_over_a_second_after_its_last_answer(
+    fake: FakeTime,
+) -> None:
+    pace = limiter(fake, 30)
+    await run(fake, slot(pace, 42, took=0.4))
+    answered = fake.now
+    assert await run(fake, slot(pace, 43)) - answered < 0.1  # another chat goes at once
+    assert await run(fake, slot(pace, 42)) - answered == pytest.approx(1.1)
+
+
+async def test_a_group_chat_gets_at_most_20_a_minute(fake: FakeTime) -> None:
+    pace = limiter(fake, 30)
+    went = [await run(fake, slot(pace, -100123)) for _ in range(21)]
+    assert went[19] - went[0] < 60  # the first 20: a message a second (and a margin)
+    assert went[20] - went[0] == pytest.approx(60)  # the 21st: a minute after the first
+    assert await run(fake, slot(pace, 7)) - went[20] < 1  # a private chat: not held up
+
+
+# --- 429 and adapting -------------------------------------------------------------------
+
+
+async def refused(pace: RateLimiter, chat: int, retry_after: int) -> None:
+    async with pace.slot(chat):
+        raise TelegramRetryAfter(SendMessage(chat_id=chat, text="x"), "flood", retry_after)
+
+
+async def test_a_429_holds_its_chat_and_takes_one_off_the_allowance(fake: FakeTime) -> None:
+    pace = limiter(fake, 30)
+    with pytest.raises(TelegramRetryAfter):
+        await run(fake, refused(pace, 42, 3))
+    at = fake.now
+    assert pace.throttled == 1 and pace.allowance == 29
+    # A second 429 within the same second does not cut again: one overshoot, one step.
+    pace.note_throttled(44, 1)
+    assert pace.throttled == 2 and pace.allowance == 29
+    assert await run(fake, slot(pace, 43)) - at < 0.1  # another chat: no pause for all
+    assert await run(fake, slot(pace, 42)) - at == pytest.approx(3.0)
+
+
+async def test_a_long_retry_after_or_a_burst_of_429s_pauses_everything(
+    fake: FakeTime,
+) -> None:
+    pace = limiter(fake, 30)
+    pace.note_throttled(42, 10)
+    at = fake.now
+    assert await run(fake, slot(pace, 43)) - at == pytest.approx(10.0)
+
+    pace = limiter(fake, 30)
+    for chat in (1, 2, 3):  # three 429s in a second, each asking 1 s
+        pace.note_throttled(chat, 1)
+    at = fake.now
+    assert await run(fake, slot(pace, 99)) - at == pytest.approx(1.0)
+
+
+async def test_the_allowance_creeps_up_only_while_it_holds_requests_back(
+    fake: FakeTime,
+) -> None:
+    pace = limiter(fake, 10)
+    for chat in range(100):  # time between requests: the allowance never binds
+        await run(fake, slot(pace, chat, took=0.1))
+        await fake.advance(1.0)
+    assert pace.allowance == 10
+
+    for batch in range(12):  # a backlog: always someone waiting
+        chats = range(1000 + 50 * batch, 1050 + 50 * batch)
+        await fake.until(asyncio.gather(*(slot(pace, chat, took=0.1) for chat in chats)))
+    assert pace.allowance == pytest.approx(12)  # CEILING x rate, no further
+    pace.note_throttled(1, 1)
+    assert pace.allowance == pytest.approx(11)
+
+
+async def test_the_allowance_never_falls_below_half_the_rate(fake: FakeTime) -> None:
+    pace = limiter(fake, 30)
+    for chat in range(40):
+        pace.note_throttled(chat, 1)
+        await fake.advance(1.0)
+    assert pace.allowance == 15
+
+
+# --- who goes first ----------------------------------------------------------------------
+
+
+async def test_a_reply_goes_before_notices_waiting_longer(fake: FakeTime) -> None:
+    pace = limiter(fake, 2)
+    await run(fake, pace.acquire(1))
+    await run(fake, pace.acquire(2))
+    order: list[str] = []
+
+    async def wait(name: str, chat: int, urgent: bool) -> None:
+        await pace.acquire(chat, urgent=urgent)
+        order.append(name)
+        pace.release(chat)
+
+    notices = [asyncio.ensure_future(wait(f"notice{i}", 10 + i, False)) for i in range(3)]
+    await fake.advance(0.5)
+    reply = asyncio.ensure_future(wait("reply", 99, True))
+    await fake.advance(0.5)
+    pace.release(1)
+    pace.release(2)
+    await fake.until(asyncio.gather(reply, *notices))
+    assert order == ["reply", "notice0", "notice1", "notice2"]
+
+
+async def test_a_request_waiting_for_its_chat_does_not_hold_back_others(
+    fake: FakeTime,
+) -> None:
+    pace = limiter(fake, 30)
+    await run(fake, slot(pace, 42))
+    first = asyncio.ensure_future(pace.acquire(42))  # waits 1.1 s for its chat
+    await settle()
+    at = fake.now
+    await run(fake, pace.acquire(43))
+    assert fake.now - at < 0.1 and not first.done()
+    await fake.until(first)
+
+
+# --- the middleware ---------------------------------------------------------------------
+
+
+def test_only_message_sending_requests_are_paced() -> None:
+    assert paced_chat(SendMessage(chat_id=5, text="x")) == 5
+    assert paced_chat(EditMessageText(chat_id=-7, message_id=1, text="x")) == -7
+    assert paced_chat(EditMessageText(inline_message_id="abc", text="x")) is None
+    for method in (
+        AnswerCallbackQuery(callback_query_id="1"),
+        SendChatAction(chat_id=5, action="typing"),
+        GetFile(file_id="f"),
+        GetUpdates(),
+    ):
+        assert paced_chat(method) is None
+    album = SendMediaGroup(chat_id=5, media=[InputMediaPhoto(media=f"p{i}") for i in range(3)])
+    assert (paced_chat(album), weight(album)) == (5, 3)
+
+
+Next = Callable[[Any, TelegramMethod[Any]], Awaitable[Any]]
+
+
+async def test_the_middleware_takes_a_slot_unless_the_task_holds_one(fake: FakeTime) -> None:
+    pace = limiter(fake, 30)
+    middleware = PacingMiddleware(pace)
+    seen: list[int] = []
+
+    async def request(bot: Any, method: TelegramMethod[Any]) -> Any:
+        seen.append(pace._in_flight)
+        return True
+
+    async def outbox() -> None:
+        async with pace.slot(6):  # the outbox holds a slot for chat 6 already
+            await middleware(request, None, SendMessage(chat_id=6, text="x"))  # type: ignore[arg-type]
+
+    await run(fake, middleware(request, None, SendMessage(chat_id=5, text="x")))  # type: ignore[arg-type]
+    await run(fake, middleware(request, None, AnswerCallbackQuery(callback_query_id="1")))  # type: ignore[arg-type]
+    await run(fake, outbox())
+    assert seen == [1, 0, 1]  # counted once each; the callback answer not at all
+    assert pace._in_flight == 0
+
+
+async def test_a_429_through_the_middleware_is_taken_into_account(fake: FakeTime) -> None:
+    pace = limiter(fake, 30)
+    middleware = PacingMiddleware(pace)
+    method = SendMessage(chat_id=5, text="x")
+
+    async def flood(bot: Any, method: TelegramMethod[Any]) -> Any:
+        raise TelegramRetryAfter(method, "flood", 2)
+
+    with pytest.raises(TelegramRetryAfter):
+        await run(fake, middleware(flood, None, method))  # type: ignore[arg-type]
+    assert pace.throttled == 1 and pace._in_flight == 0
+    assert pacing.WINDOW == 1.0
