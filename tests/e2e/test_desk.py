@@ -58,7 +58,11 @@ async def test_announcement_reaches_the_group_once_with_progress(
     got = await api.next_message(karimov.id, after=after)
     assert "From the dean's office" in got["text"]
 
-    # The progress message edits itself to the final count (one blocked the bot).
+    # The progress message edits itself to the final count (one blocked the bot). It is
+    # sent after the commit, behind the preview's edit in the dean's chat's pace.
+    await api.wait_for(
+        "sendMessage", dean.id, lambda c: c.ok and "Announcement №" in str(c.params), after
+    )
     await seeded.outbox_settled()
     assert seeded.app is not None and seeded.app.progress is not None
     await seeded.app.progress.run_once()
