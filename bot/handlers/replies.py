@@ -26,6 +26,14 @@ async def answer_long(message: Message, text: str, **kwargs: Any) -> None:
     await message.answer(last, **kwargs)
 
 
+async def next_page(query: CallbackQuery) -> None:
+    """A pager pressed under a list sent as several messages: the press is answered and
+    the pager leaves the old page, as the next page comes with its own."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=None)
+
+
 async def not_a_student(message: Message) -> None:
     await message.answer(
         _("This command is for students. Send /start to link your account to the roster.")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import suppress
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
@@ -166,8 +164,8 @@ async def comment_written(
     chat, card = data.get("card_chat"), data.get("card_message")
     if chat is not None and card is not None:
         # The card's buttons go: the decision is made (a second press is refused anyway).
-        with suppress(TelegramBadRequest):
-            await bot.edit_message_reply_markup(chat_id=chat, message_id=card, reply_markup=None)
+        # Held until the commit (bot.middlewares.held): a refused edit is only logged.
+        await bot.edit_message_reply_markup(chat_id=chat, message_id=card, reply_markup=None)
     await message.answer(join_lines([line, comment]))
 
 
@@ -329,8 +327,9 @@ async def page_pressed(
         text, markup = await _additional_page(actor, session, settings, clock, callback_data.page)
     await query.answer()
     if isinstance(query.message, Message):
-        with suppress(TelegramBadRequest):  # "not modified": the n/N button itself
-            await query.message.edit_text(text, reply_markup=markup)
+        # The n/N button itself edits into the same page: "not modified" counts as done
+        # (bot.notify.retry).
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 def setup() -> Router:

@@ -7,13 +7,11 @@ nothing; an album of photos arrives as separate updates and all of them join the
 from __future__ import annotations
 
 import math
-from contextlib import suppress
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -40,6 +38,7 @@ from bot.handlers.replies import (
     answer_long,
     edit_pressed,
     incoming_file,
+    next_page,
     not_a_student,
     unknown_zone_text,
 )
@@ -634,9 +633,7 @@ async def statements_page_pressed(
     if actor.student is None or not isinstance(query.message, Message):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    await query.answer()
-    with suppress(TelegramBadRequest):  # the buttons move under the page now shown
-        await query.message.edit_reply_markup(reply_markup=None)
+    await next_page(query)
     await _statements_page(query.message, actor, session, settings, clock, callback_data.page)
 
 

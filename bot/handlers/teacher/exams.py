@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-from contextlib import suppress
 
 from aiogram import F, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -16,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain.exams import EventKind
-from bot.handlers.replies import answer_long
+from bot.handlers.replies import answer_long, next_page
 from bot.handlers.states import TeacherLink
 from bot.keyboards.callbacks import ExamCB, Listing, PageCB
 from bot.keyboards.inline import exam_links
@@ -53,9 +51,7 @@ async def exams_page_pressed(
     if actor.teacher is None or not isinstance(query.message, Message):
         await query.answer(_("This is not one of your exams."), show_alert=True)
         return
-    await query.answer()
-    with suppress(TelegramBadRequest):  # the buttons move under the page now shown
-        await query.message.edit_reply_markup(reply_markup=None)
+    await next_page(query)
     await _exams_page(query.message, actor, session, settings, clock, callback_data.page)
 
 
