@@ -51,6 +51,36 @@ MOODLE = ("https://moodle.example.org/c?id=1&x=<y>&q=\"'" + "m&" * MAX_LINK_LENG
 ]
 
 
+# The import files' headers as the importers read them.
+ROSTER_HEADER = ("faculty", "group", "full_name", "record_book")
+SCHEDULE_HEADER = (
+    "faculty",
+    "group",
+    "discipline",
+    "kind",
+    "form",
+    "date",
+    "start",
+    "duration_min",
+    "teacher",
+    "link",
+    "moodle_url",
+)
+PLAN_HEADER = (
+    "record_book",
+    "discipline",
+    "department",
+    "ects",
+    "lecture_hours",
+    "lab_hours",
+    "practice_hours",
+    "distance_hours",
+    "place_time",
+    "deadline",
+    "teacher",
+)
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -61,45 +91,21 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
 
 def roster_csv() -> bytes:
     return table(
-        ("faculty", "group", "full_name", "record_book"),
+        ROSTER_HEADER,
         [(FACULTY, GROUP, name, book) for name, book in zip(NAMES, BOOKS, strict=True)],
     )
 
 
 def schedule_csv(day: str, start: str) -> bytes:
     return table(
-        (
-            "faculty",
-            "group",
-            "discipline",
-            "kind",
-            "form",
-            "date",
-            "start",
-            "duration_min",
-            "teacher",
-            "link",
-            "moodle_url",
-        ),
+        SCHEDULE_HEADER,
         [(FACULTY, GROUP, DISCIPLINE, "exam", "oral", day, start, "90", TEACHER, LINK, MOODLE)],
     )
 
 
 def plan_csv(deadline: str) -> bytes:
     return table(
-        (
-            "record_book",
-            "discipline",
-            "department",
-            "ects",
-            "lecture_hours",
-            "lab_hours",
-            "practice_hours",
-            "distance_hours",
-            "place_time",
-            "deadline",
-            "teacher",
-        ),
+        PLAN_HEADER,
         [
             (book, PLAN_DISCIPLINE, DEPARTMENT, "3", "10", "0", "10", "5", PLACE, deadline, TEACHER)
             for book in BOOKS

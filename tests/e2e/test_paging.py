@@ -22,7 +22,14 @@ from tests.e2e.conftest import (
     say,
 )
 from tests.e2e.fakeapi import MESSAGE_METHODS, FakeBotAPI, FakeUser, Pace, button
-from tests.e2e.hostile import MARKUP, refusals, table
+from tests.e2e.hostile import (
+    MARKUP,
+    PLAN_HEADER,
+    ROSTER_HEADER,
+    SCHEDULE_HEADER,
+    refusals,
+    table,
+)
 
 ITEMS = 200
 FACULTY = "Лечебный факультет"
@@ -43,52 +50,26 @@ def settings(settings: Settings) -> Settings:
 
 def roster() -> bytes:
     return table(
-        ("faculty", "group", "full_name", "record_book"),
+        ROSTER_HEADER,
         [(FACULTY, GROUP, name, book) for name, book in zip(NAMES, BOOKS, strict=True)],
     )
 
 
 def schedule() -> bytes:
-    header = (
-        "faculty",
-        "group",
-        "discipline",
-        "kind",
-        "form",
-        "date",
-        "start",
-        "duration_min",
-        "teacher",
-        "link",
-        "moodle_url",
-    )
     rows = []
     for i, discipline in enumerate(DISCIPLINES):
         local = datetime(2026, 12, 10, 9, 0) + timedelta(days=i // 8, hours=i % 8)
         day, clock = f"{local:%Y-%m-%d}", f"{local:%H:%M}"
         rows.append((FACULTY, GROUP, discipline, "exam", "oral", day, clock, "60", TEACHER, "", ""))
-    return table(header, rows)
+    return table(SCHEDULE_HEADER, rows)
 
 
 def plan() -> bytes:
-    header = (
-        "record_book",
-        "discipline",
-        "department",
-        "ects",
-        "lecture_hours",
-        "lab_hours",
-        "practice_hours",
-        "distance_hours",
-        "place_time",
-        "deadline",
-        "teacher",
-    )
     rows = [
         (BOOKS[0], d, "Кафедра", "1", "2", "0", "2", "1", "Ауд. 1", "2027-01-15", TEACHER)
         for d in DISCIPLINES
     ]
-    return table(header, rows)
+    return table(PLAN_HEADER, rows)
 
 
 async def texts_until_quiet(api: FakeBotAPI, runner: BotRunner, chat_id: int, after: int) -> str:
@@ -180,7 +161,7 @@ async def test_two_hundred_items_are_all_reachable(api: FakeBotAPI, bot_runner: 
 
     # Import errors: 200 bad rows, every one listed (in several messages).
     after = api.mark()
-    bad = table(("faculty", "group", "full_name", "record_book"), [(FACULTY, GROUP, "", "")] * 200)
+    bad = table(ROSTER_HEADER, [(FACULTY, GROUP, "", "")] * 200)
     api.send_document(admin, "bad.csv", bad, mime_type="text/csv")
     errors = await texts_until_quiet(api, runner, admin.id, after)
     assert all(f"Row {row}:" in errors for row in range(2, ITEMS + 2))
