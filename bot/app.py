@@ -8,15 +8,18 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, ClassVar
 
 import certifi
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.methods import Response, TelegramMethod
 from aiogram.utils.i18n import I18n
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -68,6 +71,23 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+class PinResponseTypes(BaseRequestMiddleware):
+    """Keeps aiogram's parametrised response models alive. aiogram validates every answer
+    with `Response[method.__returning__]`, and pydantic caches those classes only weakly:
+    once collected, the next answer builds its model again (a few milliseconds of schema
+    building, on every few sends of a busy bot). One set per process; a few dozen types."""
+
+    _pinned: ClassVar[dict[Any, type]] = {}
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Response[Any]:
+        returning = method.__returning__
+        if returning not in self._pinned:
+            self._pinned[returning] = Response[returning]  # type: ignore[valid-type]
+        return await make_request(bot, method)
+
+
 def create_bot(
     settings: Settings, *, retry: bool = True, limiter: RateLimiter | None = None
 ) -> Bot:
@@ -84,6 +104,7 @@ def create_bot(
     connector = getattr(session, "_connector_init", None)
     if isinstance(connector, dict) and isinstance(connector.get("ssl"), ssl.SSLContext):
         connector["ssl"] = tls_context()
+    session.middleware(PinResponseTypes())
     if retry:
         session.middleware(RetryMiddleware())
     if limiter is not None:  # inside the retries: each attempt waits for a slot

@@ -39,18 +39,20 @@ import asyncio
 import functools
 import logging
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.dispatcher.dispatcher import DEFAULT_BACKOFF_CONFIG
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.methods import GetUpdates
-from aiogram.types import Update
+from aiogram.types import TelegramObject, Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.fsm import STATE_UNREAD
 from bot.db.models import InboxUpdate, ProcessedUpdate
 
 log = logging.getLogger(__name__)
@@ -180,6 +182,29 @@ class Runner:
         self._start_waiting()
 
 
+class StateLockMiddleware(FSMContextMiddleware):
+    """aiogram's FSM middleware without its read of the dialogue state: it takes the
+    user's lock and gives handlers their FSMContext, and the unit of work reads the state
+    inside the update's transaction (bot.middlewares.unit_of_work). aiogram reads it here,
+    before any transaction: one more transaction (a connection taken and given back) for
+    every update."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        context = self.resolve_event_context(data["bot"], data)
+        data["fsm_storage"] = self.storage
+        if context is None:
+            return await handler(event, data)
+        async with self.events_isolation.lock(key=context.key):
+            data["state"] = context
+            data[STATE_UNREAD] = True
+            return await handler(event, data)
+
+
 class ConfirmingDispatcher(Dispatcher):
     """A Dispatcher whose polling confirms updates only once they are kept in the inbox.
 
@@ -190,6 +215,14 @@ class ConfirmingDispatcher(Dispatcher):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.shutdown.handlers = [h for h in self.shutdown.handlers if h.callback != self.fsm.close]
+        if self.fsm in self.update.outer_middleware:
+            self.update.outer_middleware.unregister(self.fsm)
+            self.fsm = StateLockMiddleware(
+                storage=self.fsm.storage,
+                events_isolation=self.fsm.events_isolation,
+                strategy=self.fsm.strategy,
+            )
+            self.update.outer_middleware(self.fsm)
 
     async def _polling(
         self,

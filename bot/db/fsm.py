@@ -34,6 +34,9 @@ T = TypeVar("T")
 OUTAGE_RETRIES = 5
 
 update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
+# In an update's data: its dialogue state is to be read in the update's transaction
+# (bot.polling.StateLockMiddleware sets it, bot.middlewares.unit_of_work reads the state).
+STATE_UNREAD = "state_unread"
 
 
 class SQLAlchemyStorage(BaseStorage):

@@ -37,9 +37,11 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import TelegramObject, Update
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from bot.db.fsm import update_session
+from bot.db.fsm import STATE_UNREAD, update_session
 from bot.db.models import ProcessedUpdate
 from bot.db.outage import database_busy, database_unavailable, wait_for_database
 from bot.middlewares.held import (
@@ -124,6 +126,34 @@ class InFlight:
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
+
+
+# session.info key: the update id whose ProcessedUpdate row this session adds at its commit.
+UNCLAIMED = "unclaimed_update"
+
+
+def claim(session: Session) -> None:
+    """Adds the update's ProcessedUpdate row, once."""
+    update_id = session.info.pop(UNCLAIMED, None)
+    if update_id is not None:
+        session.add(ProcessedUpdate(update_id=update_id))
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _write_lock_before_locking_read(state: ORMExecuteState) -> None:
+    """SQLite has no row locks: a `FOR UPDATE` read there (a roll's marks, a statement's
+    step) must run under the database's write lock, as it did when every update wrote
+    its ProcessedUpdate row first. So the row is written (and the lock taken) before it.
+    PostgreSQL locks the rows themselves."""
+    session = state.session
+    if (
+        UNCLAIMED in session.info
+        and state.is_select
+        and getattr(state.statement, "_for_update_arg", None) is not None  # no public accessor
+        and session.get_bind().dialect.name == "sqlite"
+    ):
+        claim(session)
+        session.flush()
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
@@ -226,10 +256,17 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 log.info("update %s was handled before; skipped", event.update_id)
                 return None
             data["session"] = session
-            session.add(ProcessedUpdate(update_id=event.update_id))
+            # Added at the commit (or at a locking read on SQLite), not now: on SQLite the
+            # first write takes the database's one write lock until the commit, and an
+            # update that only reads (most of them) would hold it through all its work.
+            session.info[UNCLAIMED] = event.update_id
             token = update_session.set(session)
             speaking = held_replies.set(held)
             try:
+                # The dialogue state, in this transaction (bot.polling.StateLockMiddleware
+                # leaves it to us; aiogram's own middleware has read it already).
+                if data.get(STATE_UNREAD):
+                    data["raw_state"] = await data["state"].get_state()
                 result = await handler(event, data)
             except Exception as exc:
                 if again(exc):
@@ -247,6 +284,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 held_replies.reset(speaking)
                 update_session.reset(token)
             planned = session.info.pop(PLANNED_FLAG, False)
+            claim(session.sync_session)
             await session.commit()
         # Only now can the sender see the new notices: wake it after the commit.
         if planned and self._on_planned is not None:
