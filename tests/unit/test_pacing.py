@@ -310,3 +310,55 @@ async def test_a_429_through_the_middleware_is_taken_into_account(fake: FakeTime
         await run(fake, middleware(flood, None, method))  # type: ignore[arg-type]
     assert pace.throttled == 1 and pace._in_flight == 0
     assert pacing.WINDOW == 1.0
+
+
+async def test_replies_to_a_burst_go_first_come_first_served(fake: FakeTime) -> None:
+    """Students all at once: each reply waits its turn, in the order they asked, and the
+    burst goes at the rate (500 at 30/s take 16.7 s, whatever else the bot does; 90 here,
+    3 s)."""
+    pace = limiter(fake, 30)
+    middleware = PacingMiddleware(pace)
+    answered: list[tuple[int, float]] = []
+
+    async def request(bot: Any, method: TelegramMethod[Any]) -> Any:
+        answered.append((method.chat_id, fake.now))  # type: ignore[attr-defined]
+        return True
+
+    start = fake.now
+    burst = [
+        asyncio.ensure_future(middleware(request, None, SendMessage(chat_id=1000 + i, text="x")))  # type: ignore[arg-type]
+        for i in range(90)
+    ]
+    await fake.until(asyncio.gather(*burst))
+    assert [chat for chat, _at in answered] == [1000 + i for i in range(90)]
+    assert 90 / 30 - 1 <= answered[-1][1] - start <= 90 / 30 + 1
+
+
+async def test_a_callback_answer_does_not_queue_behind_a_burst_of_replies(
+    fake: FakeTime,
+) -> None:
+    """A teacher's roll tap is answered while 90 /schedule replies wait for their slots:
+    answerCallbackQuery is no message, it takes no slot and waits for none."""
+    pace = limiter(fake, 30)
+    middleware = PacingMiddleware(pace)
+    sent: list[str] = []
+
+    async def request(bot: Any, method: TelegramMethod[Any]) -> Any:
+        sent.append(method.__api_method__)
+        return True
+
+    burst = [
+        asyncio.ensure_future(middleware(request, None, SendMessage(chat_id=1000 + i, text="x")))  # type: ignore[arg-type]
+        for i in range(90)
+    ]
+    await fake.advance(1.0)
+    waiting = sum(not task.done() for task in burst)
+    at = fake.now
+    tap = asyncio.ensure_future(
+        middleware(request, None, AnswerCallbackQuery(callback_query_id="tap"))  # type: ignore[arg-type]
+    )
+    await settle()
+    assert tap.done() and fake.now == at  # at once, no slot waited for
+    assert waiting > 30 and sum(not task.done() for task in burst) == waiting
+    await fake.until(asyncio.gather(*burst))
+    assert sent.count("sendMessage") == 90 and sent.count("answerCallbackQuery") == 1
