@@ -21,18 +21,18 @@ from bot.services.onboarding import InviteError, create_invite
 from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
 from bot.services.reports import ReportKind, build_report
 from bot.services.roll import exam_for_export, load_roll, unlock_roll
-from bot.services.roll_sheet import build_sheet
 from bot.services.schedule import upcoming_exams
 from bot.services.semester import SemesterOutcome, set_semester
 from bot.services.sheets import sheet_csv, sheet_xlsx, table_csv, table_xlsx
-from bot.services.texts import (
+from bot.views.html import plain
+from bot.views.roll_sheet import build_sheet
+from bot.views.texts import (
     distance_warning_text,
     file_error_text,
     import_result_text,
     plan_warning_text,
     summary_text,
 )
-from bot.views.html import plain
 
 
 def say(text: str) -> None:

@@ -21,7 +21,7 @@ from bot.domain.statements import StatementKind, StatementStatus
 from bot.i18n import gettext as _
 from bot.i18n import ngettext
 from bot.services.sheets import Chart, Table
-from bot.services.texts import grade_name, kind_name, mark_name
+from bot.views.texts import grade_name, kind_name, mark_name
 
 _Ts = TypeVarTuple("_Ts")
 

@@ -42,7 +42,7 @@ from bot.notify.mail import Mailer
 from bot.notify.sender import OutboxSender
 from bot.services.reminders import outbox_summary
 from bot.services.statements import add_documents, announce_statement, submit, withdraw
-from bot.services.texts import summary_text
+from bot.views.texts import summary_text
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.fakesmtp import FakeSMTP, attachments, body, free_port

@@ -33,7 +33,7 @@ from bot.domain.plans import (
     share_excess,
 )
 from bot.domain.reminders import NoticeKind, deadline_notices
-from bot.services.texts import row_error_text
+from bot.views.texts import row_error_text
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 DEADLINE = date(2026, 12, 20)

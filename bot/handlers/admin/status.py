@@ -12,8 +12,8 @@ from bot.config import Settings
 from bot.services.actors import Actor
 from bot.services.reminders import outbox_summary
 from bot.services.roll import unlock_roll
-from bot.services.texts import summary_text
 from bot.views.html import fmt
+from bot.views.texts import summary_text
 
 
 async def status(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:

@@ -17,13 +17,13 @@ from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, TableKind, import_table
 from bot.services.onboarding import dean_faculties
 from bot.services.reminders import plan_after_import
-from bot.services.texts import (
+from bot.views.html import fmt
+from bot.views.texts import (
     distance_warning_text,
     file_error_text,
     import_result_text,
     plan_warning_text,
 )
-from bot.views.html import fmt
 
 ACCEPTED_SUFFIXES = (".csv", ".xlsx")
 

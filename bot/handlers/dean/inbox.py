@@ -30,9 +30,9 @@ from bot.services.statements import (
     propose_new_start,
     undecided,
 )
-from bot.services.texts import kind_name, mark_name
 from bot.views.html import Html, fmt, join_lines
 from bot.views.paging import paged
+from bot.views.texts import kind_name, mark_name
 
 # Statements a page: the inbox is for finding one, not for reading them all at once.
 INBOX_PAGE = 30

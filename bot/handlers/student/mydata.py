@@ -17,8 +17,8 @@ from bot.keyboards.callbacks import MyDataCB
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.mydata import MyData, collect, unlink
-from bot.services.texts import grade_name, kind_name, mark_name, status_name
 from bot.views.html import Html, fmt, join_lines
+from bot.views.texts import grade_name, kind_name, mark_name, status_name
 
 
 def summary(data: MyData) -> Html:

@@ -79,9 +79,9 @@ from bot.services.statements import (
     take_zone,
     withdraw,
 )
-from bot.services.texts import kind_label, kind_name, reason_name, status_name, violation_name
 from bot.views.html import fmt, join_lines
 from bot.views.paging import clamp, pager_row
+from bot.views.texts import kind_label, kind_name, reason_name, status_name, violation_name
 
 # Statements a page: each is its own message with its own buttons.
 STATEMENTS_PAGE = 10

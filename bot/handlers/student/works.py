@@ -15,8 +15,8 @@ from bot.domain.timezones import format_moment
 from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
 from bot.services.roll import WorkOutcome, accept_work
-from bot.services.texts import exam_title
 from bot.views.html import fmt
+from bot.views.texts import exam_title
 
 
 def is_student(message: Message, actor: Actor) -> bool:

@@ -21,9 +21,9 @@ from bot.keyboards.inline import exam_links
 from bot.services.actors import Actor
 from bot.services.reminders import announce_link
 from bot.services.schedule import LinkField, LinkOutcome, set_exam_link, teacher_exam, teacher_exams
-from bot.services.texts import exam_title, teacher_card
 from bot.views.html import fmt
 from bot.views.paging import clamp, pager_row
+from bot.views.texts import exam_title, teacher_card
 
 # One message per exam keeps every exam's buttons next to it; the rest are a page away.
 EXAMS_PAGE = 10

@@ -44,11 +44,11 @@ from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
 from bot.services.roll import MarkAction, Outcome, RollView
-from bot.services.roll_sheet import build_sheet
 from bot.services.sheets import sheet_csv, sheet_xlsx
-from bot.services.texts import exam_title, grade_name, mark_name
 from bot.views.html import Html, bold, code, fmt, join, join_lines
 from bot.views.paging import PAGE_BUDGET, clamp, pages_of
+from bot.views.roll_sheet import build_sheet
+from bot.views.texts import exam_title, grade_name, mark_name
 
 
 def _outcome_text(outcome: Outcome, settings: Settings) -> str:

@@ -4,76 +4,32 @@ then: an outage resolved in the meantime, or a grade changed since, makes a noti
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from datetime import datetime
 
 from bot.config import Settings
-from bot.db.models import Exam, ExamWork, Group, Notice, RollEntry, Student
 from bot.domain.reminders import NoticeKind
-from bot.domain.roll import Mark, effective_mark
 from bot.domain.statements import appeal_deadline
 from bot.domain.timezones import format_clock, format_moment
 from bot.i18n import gettext as _
-from bot.services.rendered import Rendered
-from bot.services.texts import exam_title, grade_name, when_line
+from bot.services.notice_facts import ExamNoticeFacts, RollFacts
 from bot.views.html import fmt, join, join_lines
-
-ROLL_KINDS = frozenset(
-    {
-        NoticeKind.OUTAGE_EXPIRED,
-        NoticeKind.OUTAGE_REPORT,
-        NoticeKind.GRADE_POSTED,
-        NoticeKind.TICKET,
-        NoticeKind.SUBGROUP,
-        NoticeKind.WRITTEN_START,
-        NoticeKind.WRITTEN_LEFT,
-        NoticeKind.WRITTEN_MISSING,
-        NoticeKind.WORK_RECEIVED,
-        NoticeKind.NO_SHOWS,
-    }
-)
-
-# Other sittings of the same discipline offered after a technical failure.
-OTHER_SITTINGS_AHEAD = timedelta(days=14)
+from bot.views.rendered import Rendered
+from bot.views.texts import exam_title, grade_name, when_line
 
 
-async def render_roll_notice(
-    session: AsyncSession,
-    notice: Notice,
-    exam: Exam,
-    settings: Settings,
-    locale: str,
-    user_tz: tzinfo | None,
-) -> Rendered | None:
-    if exam.cancelled_at is not None:
+def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
+    notice, exam, locale, user_tz = facts.notice, facts.exam, facts.locale, facts.user_tz
+    if exam.cancelled_at is not None or facts.roll is None:
         return None
+    roll: RollFacts = facts.roll
     kind = NoticeKind(notice.kind)
     uni = settings.tz
     title = exam_title(exam)
-    student_id = notice.student_id or notice.payload.get("student_id")
-    entry = None
-    student = None
-    if student_id is not None:
-        student = await session.get(Student, int(student_id), options=[joinedload(Student.group)])
-        entry = await session.scalar(
-            select(RollEntry).where(
-                RollEntry.exam_id == exam.id, RollEntry.student_id == int(student_id)
-            )
-        )
+    entry = roll.entry
+    student = roll.student
     if kind in (NoticeKind.OUTAGE_EXPIRED, NoticeKind.OUTAGE_REPORT):
         since = datetime.fromisoformat(str(notice.payload.get("since")))
-        if (
-            entry is None
-            or student is None
-            or entry.outage_since != since
-            or effective_mark(
-                Mark(entry.mark), entry.outage_since, notice.due_at, settings.outage_wait
-            )
-            is not Mark.FAILURE
-        ):
+        if not roll.outage_failed or student is None:
             return None  # resolved, or marked otherwise, in time
         ended = since + settings.outage_wait
         if kind is NoticeKind.OUTAGE_REPORT:
@@ -104,10 +60,9 @@ async def render_roll_notice(
             title=title,
             minutes=int(settings.outage_wait.total_seconds() // 60),
         )
-        others = await _other_sittings(session, exam, notice.due_at)
-        if others:
+        if roll.others:
             text += "\n\n" + _("Other sittings of this discipline:")
-            for other in others:
+            for other in roll.others:
                 text += "\n• " + fmt(
                     _("group {group}: {when}"),
                     group=other.group.name,
@@ -203,12 +158,7 @@ async def render_roll_notice(
             )
         )
     if kind is NoticeKind.WORK_RECEIVED:
-        ids = [int(i) for i in notice.payload.get("works", [])]
-        works = list(
-            await session.scalars(
-                select(ExamWork).where(ExamWork.id.in_(ids)).order_by(ExamWork.id)
-            )
-        )
+        works = roll.works
         if not works or student is None:
             return None
         label = (
@@ -228,7 +178,7 @@ async def render_roll_notice(
             files=tuple((w.kind, w.file_id) for w in works),
         )
     if kind is NoticeKind.WRITTEN_MISSING:
-        missing = await _missing_works(session, exam, notice.due_at, settings)
+        missing = roll.missing
         if not missing:
             return Rendered(fmt(_("✅ {title}: every present student handed in."), title=title))
         return Rendered(
@@ -236,14 +186,7 @@ async def render_roll_notice(
             + join("", (fmt("\n• {}", name) for name in missing))
         )
     # NO_SHOWS
-    rows = await session.execute(
-        select(Student.full_name, Student.record_book, RollEntry.mark)
-        .join(RollEntry, RollEntry.student_id == Student.id)
-        .where(RollEntry.exam_id == exam.id, Student.group_id == exam.group_id)
-        .order_by(Student.full_name)
-    )
-    rows_list = list(rows)
-    absent = [(n, b) for n, b, m in rows_list if m == Mark.ABSENT]
+    absent = roll.absent
     text = fmt(
         _("📋 Roll confirmed: {title}, group {group}, {when}."),
         title=title,
@@ -256,46 +199,3 @@ async def render_roll_notice(
     else:
         text += "\n" + _("Nobody was absent without a valid reason.")
     return Rendered(text)
-
-
-async def _other_sittings(session: AsyncSession, exam: Exam, now: datetime) -> list[Exam]:
-    return list(
-        await session.scalars(
-            select(Exam)
-            .where(
-                Exam.discipline_id == exam.discipline_id,
-                Exam.kind == exam.kind,
-                Exam.group_id != exam.group_id,
-                Exam.cancelled_at.is_(None),
-                Exam.starts_at > now,
-                Exam.starts_at <= now + OTHER_SITTINGS_AHEAD,
-            )
-            .options(joinedload(Exam.group).joinedload(Group.faculty))
-            .order_by(Exam.starts_at)
-            .limit(5)
-        )
-    )
-
-
-async def _missing_works(
-    session: AsyncSession, exam: Exam, now: datetime, settings: Settings
-) -> list[str]:
-    handed = set(
-        await session.scalars(
-            select(ExamWork.student_id).where(
-                ExamWork.exam_id == exam.id, ExamWork.purpose == "written"
-            )
-        )
-    )
-    rows = await session.execute(
-        select(Student.id, Student.full_name, RollEntry.mark, RollEntry.outage_since)
-        .join(RollEntry, RollEntry.student_id == Student.id)
-        .where(RollEntry.exam_id == exam.id)
-        .order_by(Student.full_name)
-    )
-    return [
-        name
-        for sid, name, mark, since in rows
-        if effective_mark(Mark(mark), since, now, settings.outage_wait) is Mark.PRESENT
-        and sid not in handed
-    ]

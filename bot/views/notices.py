@@ -1,30 +1,29 @@
-"""What a notice says, rendered when it is sent: from the data as it is then, in the
-recipient's language. None means the notice is no longer true (the link was posted)."""
+"""What a notice says, rendered when it is sent from the facts read then
+(`bot.services.notice_facts`), in the recipient's language. None means the notice is no
+longer true (the link was posted)."""
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
-
 from bot.config import Settings
-from bot.db.models import Exam, ExamWork, Group, Notice, RollEntry, Statement, Student, User
+from bot.db.models import Exam, Notice, Statement
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.links import normalize_link
 from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
-from bot.domain.timezones import format_moment, resolve_timezone
+from bot.domain.timezones import format_moment
 from bot.i18n import gettext as _
 from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB, StmtZoneCB
-from bot.services.desk_notices import DESK_KINDS, render_desk_notice
-from bot.services.plan_notices import PLAN_KINDS, render_plan_notice
-from bot.services.rendered import Rendered
-from bot.services.roll_notices import ROLL_KINDS, render_roll_notice
+from bot.services.notice_facts import ROLL_KINDS, DeskFacts, NoticeFacts, PlanFacts
 from bot.services.schedule import ScheduleItem
-from bot.services.texts import (
+from bot.views.desk_notices import render_desk_notice
+from bot.views.html import fmt, join, join_lines
+from bot.views.plan_notices import render_plan_notice
+from bot.views.rendered import Rendered
+from bot.views.roll_notices import render_roll_notice
+from bot.views.texts import (
     exam_title,
     grade_name,
     kind_name,
@@ -33,85 +32,33 @@ from bot.services.texts import (
     violation_name,
     when_line,
 )
-from bot.views.html import fmt, join, join_lines
 
 if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
 
 
-async def render_notice(
-    session: AsyncSession, notice: Notice, settings: Settings, i18n: I18n
-) -> Rendered | None:
-    if notice.kind in DESK_KINDS:
-        return await render_desk_notice(session, notice, settings, i18n)
-    if notice.kind in PLAN_KINDS:
-        return await render_plan_notice(session, notice, settings, i18n)
-    exam = (
-        await session.get(
-            Exam,
-            notice.exam_id,
-            options=[
-                joinedload(Exam.discipline),
-                joinedload(Exam.teacher),
-                joinedload(Exam.group).joinedload(Group.faculty),
-                selectinload(Exam.subgroups),
-            ],
-        )
-        if notice.exam_id is not None
-        else None
-    )
-    if exam is None:
-        return None
-    user = await session.get(User, notice.user_id) if notice.user_id is not None else None
-    locale = user.locale if user is not None else settings.default_locale
-    user_tz = resolve_timezone(user.tz) if user is not None and user.tz else None
-    statement = None
-    if notice.kind in (
-        NoticeKind.STATEMENT,
-        NoticeKind.STATEMENT_DECIDED,
-        NoticeKind.RESCHEDULE,
-        NoticeKind.STATEMENT_DOCS,
-        NoticeKind.RESCHEDULE_DECLINED,
-    ):
-        statement = await session.get(
-            Statement,
-            int(notice.payload.get("statement_id", 0)),
-            options=[
-                joinedload(Statement.student).joinedload(Student.group),
-                selectinload(Statement.files),
-            ],
-        )
-        if statement is None:
-            return None
-    extra: tuple[tuple[str, str], ...] = ()
-    grade = None
-    if statement is not None and statement.kind == StatementKind.APPEAL:
-        # The preparation sheets go to the appeal commission with the appeal (the table).
-        works = await session.scalars(
-            select(ExamWork)
-            .where(
-                ExamWork.exam_id == statement.exam_id,
-                ExamWork.student_id == statement.student_id,
-                ExamWork.purpose == "preparation",
-            )
-            .order_by(ExamWork.id)
-        )
-        extra = tuple((w.kind, w.file_id) for w in works)
-        grade = await session.scalar(
-            select(RollEntry.grade).where(
-                RollEntry.exam_id == statement.exam_id,
-                RollEntry.student_id == statement.student_id,
-            )
-        )
-    with i18n.context(), i18n.use_locale(locale):
-        if notice.kind in ROLL_KINDS:
-            return await render_roll_notice(session, notice, exam, settings, locale, user_tz)
-        if statement is not None:
-            own_zone = user.tz if user is not None else None
+def render_facts(facts: NoticeFacts, settings: Settings, i18n: I18n) -> Rendered | None:
+    with i18n.context(), i18n.use_locale(facts.locale):
+        if isinstance(facts, DeskFacts):
+            return render_desk_notice(facts)
+        if isinstance(facts, PlanFacts):
+            return render_plan_notice(facts)
+        notice, exam, locale = facts.notice, facts.exam, facts.locale
+        if facts.notice.kind in ROLL_KINDS:
+            return render_roll_notice(facts, settings)
+        if facts.statement is not None:
+            own_zone = facts.user.tz if facts.user is not None else None
             return _render_statement(
-                notice, statement, exam, settings.tz, locale, extra, grade, own_zone=own_zone
+                notice,
+                facts.statement,
+                exam,
+                settings.tz,
+                locale,
+                facts.sheets,
+                facts.grade,
+                own_zone=own_zone,
             )
-        return _render(notice, exam, settings.tz, user_tz, locale)
+        return _render(notice, exam, settings.tz, facts.user_tz, locale)
 
 
 def _render_statement(
