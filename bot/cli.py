@@ -19,12 +19,13 @@ from bot.services.deanery_mail import faculty_named, manageable_faculties, set_f
 from bot.services.imports import ImportFileError, import_plan, import_roster, import_schedule
 from bot.services.onboarding import InviteError, create_invite
 from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
-from bot.services.reports import ReportKind, build_report
+from bot.services.reports import ReportKind, report_data
 from bot.services.roll import exam_for_export, load_roll, unlock_roll
 from bot.services.schedule import upcoming_exams
 from bot.services.semester import SemesterOutcome, set_semester
 from bot.services.sheets import sheet_csv, sheet_xlsx, table_csv, table_xlsx
 from bot.views.html import plain
+from bot.views.reports import render_report
 from bot.views.roll_sheet import build_sheet
 from bot.views.texts import (
     distance_warning_text,
@@ -240,9 +241,10 @@ async def report_cli(
                     return 1
                 scope = frozenset({found})
             with catalogs.use(settings.default_locale):
-                report = await build_report(
+                data = await report_data(
                     session, ReportKind(kind), scope, SystemClock().now(), settings
                 )
+                report = render_report(data, settings)
     finally:
         await engine.dispose()
     content = table_xlsx(report.table) if fmt == "xlsx" else table_csv(report.table)
