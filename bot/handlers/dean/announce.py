@@ -10,10 +10,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession, async_sessionmaker
 from bot.domain.timezones import format_moment
 from bot.handlers.prompts import answered, answers_prompt, ask
 from bot.handlers.replies import answer_long

@@ -6,11 +6,11 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Faculty
+from bot.db.session import AsyncSession
 from bot.keyboards.callbacks import BindCB
 from bot.keyboards.inline import faculties
 from bot.notify.menus import CommandMenus

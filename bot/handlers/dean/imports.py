@@ -8,10 +8,10 @@ from io import BytesIO
 from aiogram import Bot, F, Router
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, TableKind, import_table

@@ -9,8 +9,8 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.session import AsyncSession
 from bot.handlers.busy import showing
 from bot.handlers.replies import answer_long, edit_pressed, not_a_student
 from bot.keyboards.callbacks import MyDataCB

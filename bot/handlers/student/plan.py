@@ -6,8 +6,8 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.session import AsyncSession
 from bot.handlers.replies import answer_long, not_a_student
 from bot.services.actors import Actor
 from bot.services.plans import student_plan

@@ -8,10 +8,10 @@ from aiogram.enums import ChatAction
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.domain.timezones import resolve_timezone
 from bot.handlers.busy import showing
 from bot.handlers.replies import answer_long, not_a_student

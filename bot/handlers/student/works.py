@@ -7,10 +7,10 @@ from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.domain.timezones import format_moment
 from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
