@@ -110,7 +110,16 @@ async def measure(url: str, students: int, taps: int) -> None:
             async with sessionmaker.begin() as session:
                 teacher = await session.get(Teacher, teacher_id)
                 student = view.lines[n % students].student.id
-                await set_mark(session, teacher, 1, exam_id, student, ACTIONS[n % 4], now, settings)
+                await set_mark(
+                    session,
+                    teacher,
+                    1,
+                    exam_id=exam_id,
+                    student_id=student,
+                    action=ACTIONS[n % 4],
+                    now=now,
+                    settings=settings,
+                )
                 exam = await own_exam(session, teacher, exam_id)
                 assert exam is not None
                 view = await load_roll(session, exam, now, settings)

@@ -191,7 +191,7 @@ class ConfirmingDispatcher(Dispatcher):
         super().__init__(**kwargs)
         self.shutdown.handlers = [h for h in self.shutdown.handlers if h.callback != self.fsm.close]
 
-    async def _polling(
+    async def _polling(  # noqa: PLR0917 (aiogram's Dispatcher._polling, overridden as it is)
         self,
         bot: Bot,
         polling_timeout: int = 30,
@@ -213,7 +213,14 @@ class ConfirmingDispatcher(Dispatcher):
         )
         runner.add(replayed)
         try:
-            await self._poll(bot, inbox, runner, polling_timeout, backoff_config, allowed_updates)
+            await self._poll(
+                bot,
+                inbox,
+                runner=runner,
+                polling_timeout=polling_timeout,
+                backoff_config=backoff_config,
+                allowed_updates=allowed_updates,
+            )
         finally:
             runner.stop()
             log.info("polling stopped for @%s; %d update(s) still held", user.username, runner.held)
@@ -222,6 +229,7 @@ class ConfirmingDispatcher(Dispatcher):
         self,
         bot: Bot,
         inbox: Inbox,
+        *,
         runner: Runner,
         polling_timeout: int,
         backoff_config: BackoffConfig,

@@ -79,6 +79,7 @@ async def announce(
     session: AsyncSession,
     author_id: int,
     faculty_ids: frozenset[int] | None,
+    *,
     target: Target,
     target_id: int,
     text: str,

@@ -254,6 +254,7 @@ async def set_mark(
     session: AsyncSession,
     teacher: Teacher | None,
     by_user: int,
+    *,
     exam_id: int,
     student_id: int,
     action: MarkAction,
@@ -332,6 +333,7 @@ async def set_grade(
     session: AsyncSession,
     teacher: Teacher | None,
     by_user: int,
+    *,
     exam_id: int,
     student_id: int,
     grade: Grade,
@@ -392,6 +394,7 @@ async def hand_out_tickets(
     session: AsyncSession,
     teacher: Teacher | None,
     exam_id: int,
+    *,
     method: TicketMethod,
     tickets: int,
     now: datetime,
@@ -510,6 +513,7 @@ async def split(
     session: AsyncSession,
     teacher: Teacher | None,
     exam_id: int,
+    *,
     parts: int,
     gap: timedelta,
     now: datetime,
@@ -624,6 +628,7 @@ async def start_written(
     session: AsyncSession,
     teacher: Teacher | None,
     exam_id: int,
+    *,
     minutes: int,
     now: datetime,
     settings: Settings,
@@ -717,6 +722,7 @@ async def accept_work(
     session: AsyncSession,
     student: Student,
     kind: str,
+    *,
     file_id: str,
     file_unique_id: str,
     mime_type: str | None,
@@ -780,14 +786,14 @@ async def accept_work(
             session,
             exam,
             student,
-            purpose,
-            kind,
-            file_id,
-            file_unique_id,
-            mime_type,
-            size,
-            media_group_id,
-            now,
+            purpose=purpose,
+            kind=kind,
+            file_id=file_id,
+            file_unique_id=file_unique_id,
+            mime_type=mime_type,
+            size=size,
+            media_group_id=media_group_id,
+            now=now,
         )
     return late or absent or WorkResult(WorkOutcome.NONE)
 
@@ -796,6 +802,7 @@ async def _store_work(
     session: AsyncSession,
     exam: Exam,
     student: Student,
+    *,
     purpose: str,
     kind: str,
     file_id: str,
@@ -835,7 +842,7 @@ async def _store_work(
     await session.flush()
     teacher_chat = exam.teacher.user_id if exam.teacher is not None else None
     if teacher_chat is not None:
-        await _forward_to_teacher(session, exam, student, work, teacher_chat, now)
+        await _forward_to_teacher(session, exam, student, work=work, chat=teacher_chat, now=now)
     return WorkResult(WorkOutcome.ACCEPTED, exam, first=first)
 
 
@@ -843,6 +850,7 @@ async def _forward_to_teacher(
     session: AsyncSession,
     exam: Exam,
     student: Student,
+    *,
     work: ExamWork,
     chat: int,
     now: datetime,
@@ -887,6 +895,7 @@ async def confirm_roll(
     session: AsyncSession,
     teacher: Teacher | None,
     by_user: int,
+    *,
     exam_id: int,
     now: datetime,
     settings: Settings,

@@ -28,78 +28,9 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
     entry = roll.entry
     student = roll.student
     if kind in (NoticeKind.OUTAGE_EXPIRED, NoticeKind.OUTAGE_REPORT):
-        since = datetime.fromisoformat(str(notice.payload.get("since")))
-        if not roll.outage_failed or student is None:
-            return None  # resolved, or marked otherwise, in time
-        ended = since + settings.outage_wait
-        if kind is NoticeKind.OUTAGE_REPORT:
-            return Rendered(
-                fmt(
-                    _(
-                        "⚠️ <b>Technical failure</b>: {name} (group {group}, record book {book}), "
-                        "{title} on {when}. The outage began at {since} and was not fixed by "
-                        "{ended}. Recorded as absent for a valid reason (technical failure); "
-                        "the student may sit the exam with another group on another day."
-                    ),
-                    name=student.full_name,
-                    group=student.group.name,
-                    book=student.record_book,
-                    title=title,
-                    when=format_moment(exam.starts_at, uni, locale),
-                    since=format_clock(since, uni, locale),
-                    ended=format_clock(ended, uni, locale),
-                )
-            )
-        text = fmt(
-            _(
-                "⚠️ The technical problem during {title} was not fixed within {minutes} minutes. "
-                "Under the regulation you are recorded as absent for a valid reason (technical "
-                "failure), and you may sit the exam with another group on another day. The "
-                "dean's office will confirm the date."
-            ),
-            title=title,
-            minutes=int(settings.outage_wait.total_seconds() // 60),
-        )
-        if roll.others:
-            text += "\n\n" + _("Other sittings of this discipline:")
-            for other in roll.others:
-                text += "\n• " + fmt(
-                    _("group {group}: {when}"),
-                    group=other.group.name,
-                    when=when_line(other.starts_at, uni, user_tz, locale),
-                )
-        return Rendered(text)
+        return _outage(facts, settings)
     if kind is NoticeKind.GRADE_POSTED:
-        if entry is None or entry.grade != notice.payload.get("grade"):
-            return None  # changed again since: the newer notice tells the newer grade
-        posted = datetime.fromisoformat(str(notice.payload.get("posted")))
-        deadline = appeal_deadline(posted, uni)
-        old = notice.payload.get("changed")
-        head = (
-            fmt(
-                _("📝 Your grade for {title} was changed: {old} → {grade}."),
-                title=title,
-                old=grade_name(str(old)),
-                grade=grade_name(entry.grade),
-            )
-            if old
-            else fmt(
-                _("📝 Your grade for {title}: <b>{grade}</b>."),
-                title=title,
-                grade=grade_name(entry.grade),
-            )
-        )
-        return Rendered(
-            head
-            + "\n\n"
-            + fmt(
-                _(
-                    "If the exam procedure was violated, you may file an appeal until {deadline}, "
-                    "naming the violation: /statement"
-                ),
-                deadline=format_moment(deadline, uni, locale),
-            )
-        )
+        return _grade_posted(facts, settings)
     if kind is NoticeKind.TICKET:
         if entry is None or entry.ticket != notice.payload.get("ticket"):
             return None
@@ -117,36 +48,7 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
             )
         )
     if kind is NoticeKind.WRITTEN_START:
-        if student is None:
-            return None
-        ends = datetime.fromisoformat(str(notice.payload.get("ends")))
-        until = datetime.fromisoformat(str(notice.payload.get("until")))
-        assert exam.written_started_at is not None
-        heading = join_lines(
-            [
-                exam.discipline.name,
-                student.full_name,
-                student.group.name,
-                format_moment(exam.written_started_at, uni, locale),
-                fmt(_("ticket №{number}"), number=entry.ticket)
-                if entry is not None and entry.ticket
-                else _("ticket №…"),
-            ]
-        )
-        return Rendered(
-            fmt(
-                _(
-                    "✍️ <b>The written work for {title} has begun.</b> Head every sheet with the "
-                    "discipline, your full name, group, the date and start time, and the ticket "
-                    "number:\n\n{heading}\n\nTime is up at {ends}. Then sign every sheet and send "
-                    "photos or PDFs of them here, no later than {until}."
-                ),
-                title=title,
-                heading=heading,
-                ends=format_clock(ends, uni, locale),
-                until=format_clock(until, uni, locale),
-            )
-        )
+        return _written_start(facts, settings)
     if kind is NoticeKind.WRITTEN_LEFT:
         ends = datetime.fromisoformat(str(notice.payload.get("ends")))
         return Rendered(
@@ -199,3 +101,134 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
     else:
         text += "\n" + _("Nobody was absent without a valid reason.")
     return Rendered(text)
+
+
+def _outage(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
+    notice, exam, locale = facts.notice, facts.exam, facts.locale
+    assert facts.roll is not None
+    roll = facts.roll
+    uni = settings.tz
+    title = exam_title(exam)
+    kind = NoticeKind(notice.kind)
+    user_tz = facts.user_tz
+    student = roll.student
+    since = datetime.fromisoformat(str(notice.payload.get("since")))
+    if not roll.outage_failed or student is None:
+        return None  # resolved, or marked otherwise, in time
+    ended = since + settings.outage_wait
+    if kind is NoticeKind.OUTAGE_REPORT:
+        return Rendered(
+            fmt(
+                _(
+                    "⚠️ <b>Technical failure</b>: {name} (group {group}, record book {book}), "
+                    "{title} on {when}. The outage began at {since} and was not fixed by "
+                    "{ended}. Recorded as absent for a valid reason (technical failure); "
+                    "the student may sit the exam with another group on another day."
+                ),
+                name=student.full_name,
+                group=student.group.name,
+                book=student.record_book,
+                title=title,
+                when=format_moment(exam.starts_at, uni, locale),
+                since=format_clock(since, uni, locale),
+                ended=format_clock(ended, uni, locale),
+            )
+        )
+    text = fmt(
+        _(
+            "⚠️ The technical problem during {title} was not fixed within {minutes} minutes. "
+            "Under the regulation you are recorded as absent for a valid reason (technical "
+            "failure), and you may sit the exam with another group on another day. The "
+            "dean's office will confirm the date."
+        ),
+        title=title,
+        minutes=int(settings.outage_wait.total_seconds() // 60),
+    )
+    if roll.others:
+        text += "\n\n" + _("Other sittings of this discipline:")
+        for other in roll.others:
+            text += "\n• " + fmt(
+                _("group {group}: {when}"),
+                group=other.group.name,
+                when=when_line(other.starts_at, uni, user_tz, locale),
+            )
+    return Rendered(text)
+
+
+def _grade_posted(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
+    notice, exam, locale = facts.notice, facts.exam, facts.locale
+    assert facts.roll is not None
+    roll = facts.roll
+    uni = settings.tz
+    title = exam_title(exam)
+    entry = roll.entry
+    if entry is None or entry.grade != notice.payload.get("grade"):
+        return None  # changed again since: the newer notice tells the newer grade
+    posted = datetime.fromisoformat(str(notice.payload.get("posted")))
+    deadline = appeal_deadline(posted, uni)
+    old = notice.payload.get("changed")
+    head = (
+        fmt(
+            _("📝 Your grade for {title} was changed: {old} → {grade}."),
+            title=title,
+            old=grade_name(str(old)),
+            grade=grade_name(entry.grade),
+        )
+        if old
+        else fmt(
+            _("📝 Your grade for {title}: <b>{grade}</b>."),
+            title=title,
+            grade=grade_name(entry.grade),
+        )
+    )
+    return Rendered(
+        head
+        + "\n\n"
+        + fmt(
+            _(
+                "If the exam procedure was violated, you may file an appeal until {deadline}, "
+                "naming the violation: /statement"
+            ),
+            deadline=format_moment(deadline, uni, locale),
+        )
+    )
+
+
+def _written_start(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
+    notice, exam, locale = facts.notice, facts.exam, facts.locale
+    assert facts.roll is not None
+    roll = facts.roll
+    uni = settings.tz
+    title = exam_title(exam)
+    entry = roll.entry
+    student = roll.student
+    if student is None:
+        return None
+    ends = datetime.fromisoformat(str(notice.payload.get("ends")))
+    until = datetime.fromisoformat(str(notice.payload.get("until")))
+    assert exam.written_started_at is not None
+    heading = join_lines(
+        [
+            exam.discipline.name,
+            student.full_name,
+            student.group.name,
+            format_moment(exam.written_started_at, uni, locale),
+            fmt(_("ticket №{number}"), number=entry.ticket)
+            if entry is not None and entry.ticket
+            else _("ticket №…"),
+        ]
+    )
+    return Rendered(
+        fmt(
+            _(
+                "✍️ <b>The written work for {title} has begun.</b> Head every sheet with the "
+                "discipline, your full name, group, the date and start time, and the ticket "
+                "number:\n\n{heading}\n\nTime is up at {ends}. Then sign every sheet and send "
+                "photos or PDFs of them here, no later than {until}."
+            ),
+            title=title,
+            heading=heading,
+            ends=format_clock(ends, uni, locale),
+            until=format_clock(until, uni, locale),
+        )
+    )

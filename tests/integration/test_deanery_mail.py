@@ -412,7 +412,9 @@ async def test_documents_added_later_get_a_letter_of_their_own(
     }
     async with world.sessionmaker.begin() as session:
         student = await karimov(session)
-        assert await add_documents(session, student, statement_id, [added], START, world.settings)
+        assert await add_documents(
+            session, student, statement_id, files=[added], now=START, settings=world.settings
+        )
     await world.send(world.sender())
     # Two letters, handed over side by side: told apart by subject, not by arrival.
     later, first = sorted(

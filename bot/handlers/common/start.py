@@ -173,10 +173,10 @@ async def got_surname(
         session,
         actor.user,
         str(data.get("record_book", "")),
-        surname,
-        clock.now(),
-        settings.login_attempts_per_hour,
-        settings.login_window,
+        surname=surname,
+        now=clock.now(),
+        limit=settings.login_attempts_per_hour,
+        window=settings.login_window,
     )
     if result.outcome is LinkOutcome.LIMITED:
         await state.clear()

@@ -178,12 +178,12 @@ async def preview_pressed(
         session,
         query.from_user.id,
         _scope(actor),
-        Target(data.get("target", Target.GROUP)),
-        int(data.get("target_id", 0)),
-        str(data.get("text", "")),
-        data.get("file_kind"),
-        data.get("file_id"),
-        clock.now(),
+        target=Target(data.get("target", Target.GROUP)),
+        target_id=int(data.get("target_id", 0)),
+        text=str(data.get("text", "")),
+        file_kind=data.get("file_kind"),
+        file_id=data.get("file_id"),
+        now=clock.now(),
     )
     if outcome is not AnnounceOutcome.OK or announcement is None:
         await query.answer(_outcome_text(outcome), show_alert=True)

@@ -55,7 +55,13 @@ async def _apply(
     clock: Clock,
 ) -> tuple[DecideOutcome, str, Statement | None]:
     outcome, decided = await decide(
-        session, actor.dean_faculty_ids, actor.user.id, statement_id, action, comment, clock.now()
+        session,
+        actor.dean_faculty_ids,
+        actor.user.id,
+        statement_id=statement_id,
+        action=action,
+        comment=comment,
+        now=clock.now(),
     )
     if outcome is DecideOutcome.FORBIDDEN:
         return outcome, _("Only the dean's office of the student's faculty can decide this."), None
@@ -188,9 +194,9 @@ async def new_start_written(
         session,
         actor.dean_faculty_ids,
         int(data.get("statement_id", 0)),
-        moment,
-        clock.now(),
-        settings,
+        new_start=moment,
+        now=clock.now(),
+        settings=settings,
     )
     if outcome is MoveOutcome.IN_PAST:
         await message.answer(_("That time has already passed. Send a later one."))
@@ -217,9 +223,9 @@ async def teacher_answered(
         session,
         actor.teacher,
         callback_data.statement_id,
-        callback_data.confirm,
-        clock.now(),
-        settings,
+        confirm=callback_data.confirm,
+        now=clock.now(),
+        settings=settings,
     )
     if outcome is MoveOutcome.FORBIDDEN or statement is None:
         await query.answer(_("This is not one of your exams."), show_alert=True)

@@ -465,10 +465,10 @@ async def more_files_done(
         session,
         actor.student,
         int(data.get("statement_id", 0)),
-        list(data.get("files", [])),
-        clock.now(),
-        settings,
-        str(data.get("answer", "")),
+        files=list(data.get("files", [])),
+        now=clock.now(),
+        settings=settings,
+        answer=str(data.get("answer", "")),
     )
     if statement is None:
         await query.answer(

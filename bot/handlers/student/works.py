@@ -34,13 +34,13 @@ async def work_sent(
         session,
         actor.student,
         entry["kind"],
-        entry["file_id"],
-        entry["file_unique_id"],
-        entry["mime_type"],
-        entry["size"],
-        entry["media_group_id"],
-        clock.now(),
-        settings,
+        file_id=entry["file_id"],
+        file_unique_id=entry["file_unique_id"],
+        mime_type=entry["mime_type"],
+        size=entry["size"],
+        media_group_id=entry["media_group_id"],
+        now=clock.now(),
+        settings=settings,
     )
     if result.outcome is WorkOutcome.ACCEPTED and result.exam is not None:
         if result.first:  # an album: one answer, not one per photo

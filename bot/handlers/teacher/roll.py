@@ -257,9 +257,9 @@ async def _show_card(
             view.exam.id,
             student_id,
             page,
-            line.mark,
-            view.exam.pass_fail,
-            grades_for(view.exam.pass_fail),
+            mark=line.mark,
+            pass_fail=view.exam.pass_fail,
+            grades=grades_for(view.exam.pass_fail),
         ),
     )
 
@@ -290,7 +290,14 @@ async def on_roll(
             await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
             return
         outcome = await service.set_mark(
-            session, actor.teacher, user_id, exam.id, cb.student_id, action, now, settings
+            session,
+            actor.teacher,
+            user_id,
+            exam_id=exam.id,
+            student_id=cb.student_id,
+            action=action,
+            now=now,
+            settings=settings,
         )
         back_to_card = cb.action == "cmark"
     elif cb.action == "grade":
@@ -300,7 +307,14 @@ async def on_roll(
             await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
             return
         outcome = await service.set_grade(
-            session, actor.teacher, user_id, exam.id, cb.student_id, grade, now, settings
+            session,
+            actor.teacher,
+            user_id,
+            exam_id=exam.id,
+            student_id=cb.student_id,
+            grade=grade,
+            now=now,
+            settings=settings,
         )
         back_to_card = True
     elif cb.action == "rest":
@@ -344,7 +358,13 @@ async def on_roll(
             await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
             return
         outcome, _assigned = await service.hand_out_tickets(
-            session, actor.teacher, exam.id, ticket_method, tickets, now, settings
+            session,
+            actor.teacher,
+            exam.id,
+            method=ticket_method,
+            tickets=tickets,
+            now=now,
+            settings=settings,
         )
     elif cb.action == "split" and not cb.value:
         await query.answer()
@@ -367,10 +387,10 @@ async def on_roll(
             session,
             actor.teacher,
             exam.id,
-            _int(parts),
-            timedelta(minutes=_int(gap)),
-            now,
-            settings,
+            parts=_int(parts),
+            gap=timedelta(minutes=_int(gap)),
+            now=now,
+            settings=settings,
         )
     elif cb.action == "written":
         await query.answer()
@@ -382,7 +402,7 @@ async def on_roll(
         return
     elif cb.action == "wr":
         outcome = await service.start_written(
-            session, actor.teacher, exam.id, _int(cb.value), now, settings
+            session, actor.teacher, exam.id, minutes=_int(cb.value), now=now, settings=settings
         )
     elif cb.action == "texts":
         view = await service.load_roll(session, exam, now, settings)
@@ -392,7 +412,7 @@ async def on_roll(
         return
     elif cb.action == "confirm":
         outcome, confirmed = await service.confirm_roll(
-            session, actor.teacher, user_id, exam.id, now, settings
+            session, actor.teacher, user_id, exam_id=exam.id, now=now, settings=settings
         )
         if outcome is Outcome.OK and confirmed is not None:
             await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
@@ -447,7 +467,14 @@ async def _rest_absent(
     outcome = Outcome.OK
     for student_id in unmarked:
         outcome = await service.set_mark(
-            session, actor.teacher, user_id, exam_id, student_id, MarkAction.ABSENT, now, settings
+            session,
+            actor.teacher,
+            user_id,
+            exam_id=exam_id,
+            student_id=student_id,
+            action=MarkAction.ABSENT,
+            now=now,
+            settings=settings,
         )
         if outcome is not Outcome.OK:
             break
@@ -570,11 +597,11 @@ async def got_ticket_list(
         session,
         actor.teacher,
         exam.id,
-        TicketMethod.LIST,
-        max(present_assigned.values(), default=1),
-        now,
-        settings,
-        present_assigned,
+        method=TicketMethod.LIST,
+        tickets=max(present_assigned.values(), default=1),
+        now=now,
+        settings=settings,
+        listed=present_assigned,
     )
     await state.clear()
     if outcome is not Outcome.OK:
