@@ -48,9 +48,9 @@ from aiogram.methods import GetUpdates
 from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.engine import dialect_insert
 from bot.db.models import InboxUpdate, ProcessedUpdate
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,11 @@ class Inbox:
                     }
                     for u in updates
                 ]
-                dialect = session.get_bind().dialect.name
-                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
                 # Already there: Telegram sent again one kept before a kill.
                 await session.execute(
-                    insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"]),
+                    dialect_insert(session, InboxUpdate).on_conflict_do_nothing(
+                        index_elements=["update_id"]
+                    ),
                     rows,
                 )
 
