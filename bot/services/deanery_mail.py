@@ -32,7 +32,7 @@ from bot.db.models import (
     StatementFile,
     Student,
 )
-from bot.domain.reminders import NoticeKind, Planned
+from bot.domain.reminders import NoticeKind, Planned, notice_key
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.services.reminders import queue
 
@@ -134,7 +134,7 @@ async def queue_statement_mail(
     # Each letter names its own documents: a copy that goes out late must not also carry
     # the documents added since, which have a letter of their own.
     if added is None:
-        key = f"{kind}:{statement.id}"
+        key = notice_key(kind, statement.id)
         file_ids = list(
             await session.scalars(
                 select(StatementFile.id)
@@ -143,7 +143,7 @@ async def queue_statement_mail(
             )
         )
     elif added:
-        key = f"{kind}:{statement.id}:docs:{added[0].id}"
+        key = notice_key(kind, statement.id, "docs", added[0].id)
         file_ids = [f.id for f in added]
     else:
         return 0

@@ -36,7 +36,7 @@ from bot.db.models import (
     SubgroupMember,
     Teacher,
 )
-from bot.domain.reminders import NoticeKind, Planned, stamp
+from bot.domain.reminders import NoticeKind, Planned, notice_key, stamp
 from bot.domain.roll import (
     VALID_REASON,
     Counts,
@@ -304,14 +304,14 @@ async def _plan_outage(
     """Both notices wait for the clock; each checks at sending time that the outage is
     still unresolved, so no timer needs to survive a restart."""
     deadline = outage_deadline(now, settings.outage_wait)
-    tag = f"{exam.id}:{entry.student_id}:{now:%Y%m%dT%H%M%S%f}"
+    tag = (exam.id, entry.student_id, f"{now:%Y%m%dT%H%M%S%f}")
     payload = {"student_id": entry.student_id, "since": now.isoformat()}
     items: list[tuple[Planned, int, int | None, int | None]] = []
     chat = await _student_chat(session, entry.student_id)
     if chat is not None:
         planned = Planned(
             NoticeKind.OUTAGE_EXPIRED,
-            f"{NoticeKind.OUTAGE_EXPIRED}:{tag}",
+            notice_key(NoticeKind.OUTAGE_EXPIRED, *tag),
             deadline,
             deadline + KEEP,
             payload,
@@ -320,7 +320,7 @@ async def _plan_outage(
     for dean_chat, dean_user in await deanery_recipients(session, exam.group.faculty_id):
         planned = Planned(
             NoticeKind.OUTAGE_REPORT,
-            f"{NoticeKind.OUTAGE_REPORT}:{tag}:{dean_chat}",
+            notice_key(NoticeKind.OUTAGE_REPORT, *tag, dean_chat),
             deadline,
             deadline + KEEP,
             payload,
@@ -370,7 +370,7 @@ async def set_grade(
     if chat is not None:
         planned = Planned(
             NoticeKind.GRADE_POSTED,
-            f"{NoticeKind.GRADE_POSTED}:{exam.id}:{student_id}:{change.id}",
+            notice_key(NoticeKind.GRADE_POSTED, exam.id, student_id, change.id),
             now,
             now + timedelta(days=3),
             {"grade": grade.value, "posted": now.isoformat(), "changed": change.old_grade},
@@ -456,7 +456,7 @@ def _to(line: RollLine) -> tuple[int, int | None, int | None]:
 def _ticket_notice(exam_id: int, student_id: int, number: int, now: datetime) -> Planned:
     return Planned(
         NoticeKind.TICKET,
-        f"{NoticeKind.TICKET}:{exam_id}:{student_id}:{number}",
+        notice_key(NoticeKind.TICKET, exam_id, student_id, number),
         now,
         now + timedelta(hours=12),
         {"ticket": number, "student_id": student_id},
@@ -611,8 +611,13 @@ async def _tell_subgroups(
                 continue
             planned = Planned(
                 NoticeKind.SUBGROUP,
-                f"{NoticeKind.SUBGROUP}:{exam.id}:{student_id}:{subgroup.number}:"
-                f"{stamp(subgroup.starts_at)}",
+                notice_key(
+                    NoticeKind.SUBGROUP,
+                    exam.id,
+                    student_id,
+                    subgroup.number,
+                    stamp(subgroup.starts_at),
+                ),
                 now,
                 subgroup.starts_at,
                 {"number": subgroup.number, "start": subgroup.starts_at.isoformat()},
@@ -656,12 +661,12 @@ async def start_written(
     for line in present:
         if line.student.user_id is None:
             continue
-        base = f"{exam.id}:{line.student.id}"
+        base = (exam.id, line.student.id)
         items.append(
             (
                 Planned(
                     NoticeKind.WRITTEN_START,
-                    f"{NoticeKind.WRITTEN_START}:{base}",
+                    notice_key(NoticeKind.WRITTEN_START, *base),
                     now,
                     ends,
                     {"ends": ends.isoformat(), "until": accepted_until.isoformat()},
@@ -674,7 +679,7 @@ async def start_written(
                 (
                     Planned(
                         NoticeKind.WRITTEN_LEFT,
-                        f"{NoticeKind.WRITTEN_LEFT}:{base}:{left}",
+                        notice_key(NoticeKind.WRITTEN_LEFT, *base, left),
                         at,
                         ends,
                         {"left": left, "ends": ends.isoformat()},
@@ -688,7 +693,7 @@ async def start_written(
             (
                 Planned(
                     NoticeKind.WRITTEN_MISSING,
-                    f"{NoticeKind.WRITTEN_MISSING}:{exam.id}",
+                    notice_key(NoticeKind.WRITTEN_MISSING, exam.id),
                     accepted_until,
                     accepted_until + KEEP,
                     {"until": accepted_until.isoformat()},
@@ -858,7 +863,7 @@ async def _forward_to_teacher(
     """An album's photos gather into one pending notice for a few seconds, so the teacher
     gets one labelled album, not a message per photo."""
     group = work.media_group_id or f"w{work.id}"
-    key = f"{NoticeKind.WORK_RECEIVED}:{exam.id}:{student.id}:{group}"
+    key = notice_key(NoticeKind.WORK_RECEIVED, exam.id, student.id, group)
     pending = await session.scalar(select(Notice).where(Notice.key == key).with_for_update())
     if pending is not None and pending.status == NoticeStatus.PENDING:
         pending.payload = {
@@ -867,7 +872,7 @@ async def _forward_to_teacher(
         }
         return
     if pending is not None:  # already on its way: a late photo of the album goes alone
-        key = f"{key}:{work.id}"
+        key = notice_key(NoticeKind.WORK_RECEIVED, exam.id, student.id, group, work.id)
     planned = Planned(
         NoticeKind.WORK_RECEIVED,
         key,
@@ -920,7 +925,7 @@ async def confirm_roll(
     for chat, user in await deanery_recipients(session, exam.group.faculty_id):
         planned = Planned(
             NoticeKind.NO_SHOWS,
-            f"{NoticeKind.NO_SHOWS}:{exam.id}:{chat}:{stamp(now)}",
+            notice_key(NoticeKind.NO_SHOWS, exam.id, chat, stamp(now)),
             now,
             now + KEEP,
             {},

@@ -28,7 +28,7 @@ from bot.db.models import (
     Teacher,
     User,
 )
-from bot.domain.reminders import NoticeKind, Planned, change_notice, stamp
+from bot.domain.reminders import NoticeKind, Planned, change_notice, notice_key, stamp
 from bot.domain.statements import (
     MAX_FILES,
     StatementKind,
@@ -242,7 +242,7 @@ async def announce_statement(
     rows = [
         Planned(
             NoticeKind.STATEMENT,
-            f"{NoticeKind.STATEMENT}:{statement.id}:{chat_id}",
+            notice_key(NoticeKind.STATEMENT, statement.id, chat_id),
             now,
             now + timedelta(days=60),
             {"statement_id": statement.id},
@@ -258,7 +258,7 @@ async def announce_statement(
         if teacher_user is not None:
             planned = Planned(
                 NoticeKind.STATEMENT,
-                f"{NoticeKind.STATEMENT}:{statement.id}:teacher",
+                notice_key(NoticeKind.STATEMENT, statement.id, "teacher"),
                 now,
                 now + timedelta(days=60),
                 {"statement_id": statement.id, "for": "teacher"},
@@ -301,7 +301,7 @@ async def decide(
     )
     if action == "more":
         statement.decision_comment = comment
-        key = f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:more:{now.isoformat()}"
+        key = notice_key(NoticeKind.STATEMENT_DECIDED, statement.id, "more", now.isoformat())
     else:
         statement.status = (
             StatementStatus.APPROVED.value
@@ -311,7 +311,7 @@ async def decide(
         statement.decided_by = user_id
         statement.decided_at = now
         statement.decision_comment = comment
-        key = f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:{statement.status}"
+        key = notice_key(NoticeKind.STATEMENT_DECIDED, statement.id, statement.status)
     if student_chat is not None:
         planned = Planned(
             NoticeKind.STATEMENT_DECIDED,
@@ -337,7 +337,7 @@ async def decide(
         if teacher_user is not None:
             planned = Planned(
                 NoticeKind.STATEMENT_DECIDED,
-                f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:teacher",
+                notice_key(NoticeKind.STATEMENT_DECIDED, statement.id, "teacher"),
                 now,
                 now + timedelta(days=60),
                 {"statement_id": statement.id, "action": action, "for": "teacher"},
@@ -416,7 +416,7 @@ async def propose_new_start(
         return MoveOutcome.MOVED, statement
     planned = Planned(
         NoticeKind.RESCHEDULE,
-        f"{NoticeKind.RESCHEDULE}:{statement.id}:{stamp(new_start)}",
+        notice_key(NoticeKind.RESCHEDULE, statement.id, stamp(new_start)),
         now,
         new_start,
         {"statement_id": statement.id},
@@ -450,7 +450,7 @@ async def answer_new_start(
             (
                 Planned(
                     NoticeKind.RESCHEDULE_DECLINED,
-                    f"{NoticeKind.RESCHEDULE_DECLINED}:{statement.id}:{stamp(declined)}:{chat}",
+                    notice_key(NoticeKind.RESCHEDULE_DECLINED, statement.id, stamp(declined), chat),
                     now,
                     now + timedelta(days=60),
                     {"statement_id": statement.id, "declined": declined.isoformat()},
@@ -599,8 +599,12 @@ async def add_documents(
         (
             Planned(
                 NoticeKind.STATEMENT_DOCS,
-                f"{NoticeKind.STATEMENT_DOCS}:{statement.id}:{chat}:"
-                f"{added[0].id if added else now.isoformat()}",
+                notice_key(
+                    NoticeKind.STATEMENT_DOCS,
+                    statement.id,
+                    chat,
+                    added[0].id if added else now.isoformat(),
+                ),
                 now,
                 now + timedelta(days=60),
                 payload,

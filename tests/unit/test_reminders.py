@@ -11,6 +11,8 @@ from bot.domain.reminders import (
     backoff,
     link_missing_for_deans,
     link_nags,
+    notice_key,
+    notice_key_prefix,
     send_ahead,
     split_text,
     student_notices,
@@ -85,6 +87,20 @@ def test_a_moved_exam_gets_new_keys() -> None:
         )
     }
     assert not old & new
+
+
+def test_notice_keys_keep_their_stored_shape() -> None:
+    """Keys are stored: the builder writes exactly what the f-strings it replaced wrote."""
+    [card, call] = student_notices(
+        7, 3, "exam", start=START, now=START - DAY * 2, day_lead=DAY, join_lead=JOIN
+    )
+    assert card.key == "day_before:7:3:20261223T0530Z"
+    assert call.key == "join_call:7:3:20261223T0530Z"
+    assert notice_key(NoticeKind.TICKET, 7, 3, 12) == "ticket:7:3:12"
+    assert notice_key_prefix(NoticeKind.ANNOUNCEMENT, 5) == "announcement:5:"
+    assert notice_key(NoticeKind.ANNOUNCEMENT, 5, 9).startswith(
+        notice_key_prefix(NoticeKind.ANNOUNCEMENT, 5)
+    )
 
 
 def test_link_nags_twice_a_day_from_48_hours() -> None:
