@@ -17,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Statement, Student
-from bot.domain.roll import Grade, Mark, effective_mark
+from bot.domain.roll import (
+    MAYBE_VALID_REASON,
+    Grade,
+    Mark,
+    additional_reason,
+    effective_mark,
+)
 from bot.domain.statements import StatementKind
 
 _Ts = TypeVarTuple("_Ts")
@@ -129,8 +135,7 @@ async def _additional(
         .join(Student, Student.id == RollEntry.student_id)
         .where(
             Exam.cancelled_at.is_(None),
-            RollEntry.mark.in_((Mark.EXCUSED, Mark.FAILURE, Mark.OUTAGE))
-            | RollEntry.grade.in_(FAILED_GRADES),
+            RollEntry.mark.in_(MAYBE_VALID_REASON) | RollEntry.grade.in_(FAILED_GRADES),
         )
     )
     rows = await session.execute(
@@ -140,10 +145,12 @@ async def _additional(
     )
     found: list[SitAgain] = []
     for faculty, group, discipline, starts, name, book, mark, since, grade in rows:
+        # The report lists the failed grades too ("students to sit again"), then the
+        # additional session's own list, judged as /additional judges it.
         current = effective_mark(Mark(mark), since, now, settings.outage_wait)
         if grade in FAILED_GRADES:
             failed = grade
-        elif current in (Mark.EXCUSED, Mark.FAILURE):
+        elif additional_reason(Mark(mark), since, now, settings.outage_wait) is not None:
             failed = None
         else:
             continue  # an outage still within its minutes

@@ -38,11 +38,13 @@ from bot.db.models import (
 )
 from bot.domain.reminders import NoticeKind, Planned, notice_key, stamp
 from bot.domain.roll import (
+    MAYBE_VALID_REASON,
     VALID_REASON,
     Counts,
     Grade,
     Mark,
     TicketMethod,
+    additional_reason,
     count,
     effective_mark,
     grades_for,
@@ -995,14 +997,14 @@ async def additional_session(
         .where(
             Group.faculty_id.in_(faculty_ids),
             Exam.cancelled_at.is_(None),
-            RollEntry.mark.in_((Mark.EXCUSED, Mark.FAILURE, Mark.OUTAGE)),
+            RollEntry.mark.in_(MAYBE_VALID_REASON),
         )
         .order_by(Group.name, Discipline.name, Student.full_name)
     )
     result = []
     for student, group, discipline, starts_at, entry in rows:
-        mark = effective_mark(Mark(entry.mark), entry.outage_since, now, settings.outage_wait)
-        if mark in VALID_REASON:
+        mark = additional_reason(Mark(entry.mark), entry.outage_since, now, settings.outage_wait)
+        if mark is not None:
             result.append(
                 AdditionalSitting(
                     student.full_name, student.record_book, group, discipline, starts_at, mark

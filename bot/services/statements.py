@@ -6,6 +6,7 @@ when the student presses Send, after every rule is checked again on the server.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,11 +32,12 @@ from bot.db.models import (
 from bot.domain.reminders import NoticeKind, Planned, change_notice, notice_key, stamp
 from bot.domain.statements import (
     MAX_FILES,
+    StatementDraft,
     StatementKind,
     StatementStatus,
     absence_open,
     appeal_open,
-    appeal_problem,
+    draft_problem,
     timezone_open,
 )
 from bot.domain.timezones import parse_timezone
@@ -115,51 +117,49 @@ class SubmitResult:
 async def submit(
     session: AsyncSession,
     student: Student,
-    draft: dict[str, Any],
+    draft: StatementDraft | Mapping[str, Any],
     now: datetime,
     settings: Settings,
 ) -> SubmitResult:
-    exam = await session.get(Exam, int(draft.get("exam_id", 0)))
+    """Files the draft (a mapping is read as the dialogue's stored answers) if every rule
+    of `draft_problem` holds and the window for its kind is open."""
+    if not isinstance(draft, StatementDraft):
+        draft = StatementDraft.from_form(draft)
+    exam = await session.get(Exam, draft.exam_id)
     if exam is None or exam.group_id != student.group_id or exam.cancelled_at is not None:
         return SubmitResult(SubmitOutcome.NOT_YOURS)
-    try:
-        kind = StatementKind(str(draft.get("kind")))
-    except ValueError:
+    kind = draft.kind
+    if kind is None:
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     graded = (await grades_posted(session, student)).get(exam.id)
     if kind not in allowed_kinds(exam, now, settings, graded):
         return SubmitResult(SubmitOutcome.CLOSED)
-    if kind is StatementKind.TIMEZONE and not draft.get("time_zone"):
-        return SubmitResult(SubmitOutcome.INCOMPLETE)
-    if kind is StatementKind.ABSENCE and not (draft.get("reason") and draft.get("text")):
-        return SubmitResult(SubmitOutcome.INCOMPLETE)
-    violation = draft.get("violation") if kind is StatementKind.APPEAL else None
-    if kind is StatementKind.APPEAL and appeal_problem(violation, str(draft.get("text") or "")):
+    if draft_problem(draft) is not None:
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     statement = Statement(
         student_id=student.id,
         exam_id=exam.id,
         kind=kind.value,
         status=StatementStatus.SUBMITTED.value,
-        reason=draft.get("reason"),
-        violation=violation,
-        text=str(draft.get("text") or ""),
-        time_zone=draft.get("time_zone"),
-        window=draft.get("window"),
+        reason=draft.reason,
+        violation=draft.violation,
+        text=draft.text,
+        time_zone=draft.time_zone,
+        window=draft.window,
         submitted_at=now,
     )
     statement.files = [
         StatementFile(
-            kind=f["kind"],
-            file_id=f["file_id"],
-            file_unique_id=f["file_unique_id"],
-            file_name=f.get("file_name"),
-            mime_type=f.get("mime_type"),
-            size=f.get("size"),
-            media_group_id=f.get("media_group_id"),
+            kind=f.kind,
+            file_id=f.file_id,
+            file_unique_id=f.file_unique_id,
+            file_name=f.file_name,
+            mime_type=f.mime_type,
+            size=f.size,
+            media_group_id=f.media_group_id,
             added_at=now,
         )
-        for f in list(draft.get("files", []))[:MAX_FILES]
+        for f in draft.files
     ]
     session.add(statement)
     await session.flush()

@@ -639,12 +639,24 @@ class FuzzWorld:
                 select(Exam.id).where(Exam.teacher_id == teacher.id, Exam.kind == "exam")
             )
             assert latin is not None
+            # An absence comes with a document (bot.domain.statements.documents_problem).
+            scan = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+            pdf = self.api.register_file(scan, "справка.pdf")
             draft = {
                 "exam_id": latin,
                 "kind": "absence",
                 "reason": "illness",
                 "text": "ОРВИ",
-                "files": [],
+                "files": [
+                    {
+                        "kind": "document",
+                        "file_id": pdf.file_id,
+                        "file_unique_id": pdf.unique_id,
+                        "file_name": "справка.pdf",
+                        "mime_type": "application/pdf",
+                        "size": len(scan),
+                    }
+                ],
             }
             result = await submit(session, students["2611022"], draft, NOW, settings)
             assert result.statement is not None, result.outcome
