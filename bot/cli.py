@@ -20,7 +20,7 @@ from bot.services.imports import ImportFileError, import_plan, import_roster, im
 from bot.services.onboarding import InviteError, create_invite
 from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
 from bot.services.reports import ReportKind, report_data
-from bot.services.roll import exam_for_export, load_roll, unlock_roll
+from bot.services.roll import RollRules, exam_for_export, load_roll, unlock_roll
 from bot.services.schedule import upcoming_exams
 from bot.services.semester import SemesterOutcome, set_semester
 from bot.services.sheets import sheet_csv, sheet_xlsx, table_csv, table_xlsx
@@ -196,7 +196,7 @@ async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Pa
             if exam is None:
                 complain(f"No exam with id {exam_id} (see: python -m bot exam list).")
                 return 1
-            view = await load_roll(session, exam, SystemClock().now(), settings)
+            view = await load_roll(session, exam, SystemClock().now(), RollRules.of(settings))
             await session.commit()  # the roll's rows, created on first look
             with catalogs.use(settings.default_locale):
                 sheet, name = build_sheet(view, settings, settings.default_locale)

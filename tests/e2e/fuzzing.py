@@ -55,7 +55,7 @@ from bot.domain.timezones import parse_timezone
 from bot.handlers import states
 from bot.keyboards import callbacks
 from bot.services.imports import import_roster, import_schedule
-from bot.services.roll import load_roll, own_exam
+from bot.services.roll import RollRules, load_roll, own_exam
 from bot.services.statements import announce_statement, submit
 from tests.e2e.conftest import SAMPLES, MovableClock
 from tests.e2e.fakeapi import FakeBotAPI
@@ -663,7 +663,7 @@ class FuzzWorld:
             await announce_statement(session, result.statement, NOW, settings)
             exam = await own_exam(session, teacher, latin)
             assert exam is not None
-            await load_roll(session, exam, NOW, settings)
+            await load_roll(session, exam, NOW, RollRules.of(settings))
 
     def materialise(self, draft: JsonDict) -> JsonDict:
         """Fills the draft's blanks: ids, uploaded files, the message a button is on."""

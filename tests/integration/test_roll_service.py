@@ -14,7 +14,15 @@ from bot.config import Settings
 from bot.db.models import Discipline, Exam, RollEntry, Statement, Student, Teacher
 from bot.domain.roll import Grade, Mark
 from bot.services.imports import import_roster, import_schedule
-from bot.services.roll import MarkAction, Outcome, confirm_roll, load_roll, set_grade, set_mark
+from bot.services.roll import (
+    MarkAction,
+    Outcome,
+    RollRules,
+    confirm_roll,
+    load_roll,
+    set_grade,
+    set_mark,
+)
 from bot.services.statements import decide
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -79,7 +87,7 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
             student_id=sokolova.id,
             action=MarkAction.PRESENT,
             now=now,
-            settings=SETTINGS,
+            rules=RollRules.of(SETTINGS),
         )
         is Outcome.OK
     )
@@ -134,7 +142,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
             student_id=who.id,
             action=action,
             now=now,
-            settings=SETTINGS,
+            rules=RollRules.of(SETTINGS),
         )
 
     assert await mark(ivanova, MarkAction.PRESENT) is Outcome.OK
@@ -148,7 +156,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         student_id=karimov.id,
         grade=Grade.GOOD,
         now=now,
-        settings=SETTINGS,
+        rules=RollRules.of(SETTINGS),
     )
     assert grade is Outcome.NOT_PRESENT
     grade = await set_grade(
@@ -159,7 +167,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         student_id=ivanova.id,
         grade=Grade.PASSED,
         now=now,
-        settings=SETTINGS,
+        rules=RollRules.of(SETTINGS),
     )
     assert grade is Outcome.NOT_YOURS  # a pass/fail grade on a graded exam: forged
     grade = await set_grade(
@@ -170,21 +178,21 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         student_id=ivanova.id,
         grade=Grade.GOOD,
         now=now,
-        settings=SETTINGS,
+        rules=RollRules.of(SETTINGS),
     )
     assert grade is Outcome.OK
     outcome, _view = await confirm_roll(
-        session, teacher, 7, exam_id=latin.id, now=now, settings=SETTINGS
+        session, teacher, 7, exam_id=latin.id, now=now, rules=RollRules.of(SETTINGS)
     )
     assert outcome is Outcome.UNMARKED  # Соколова
     assert await mark(sokolova, MarkAction.OUTAGE) is Outcome.OK
     outcome, _view = await confirm_roll(
-        session, teacher, 7, exam_id=latin.id, now=now, settings=SETTINGS
+        session, teacher, 7, exam_id=latin.id, now=now, rules=RollRules.of(SETTINGS)
     )
     assert outcome is Outcome.OUTAGE_RUNNING
     later = now + SETTINGS.outage_wait
     outcome, view = await confirm_roll(
-        session, teacher, 7, exam_id=latin.id, now=later, settings=SETTINGS
+        session, teacher, 7, exam_id=latin.id, now=later, rules=RollRules.of(SETTINGS)
     )
     assert outcome is Outcome.OK and view is not None
     assert {x.student.id: x.mark for x in view.lines}[sokolova.id] is Mark.FAILURE
@@ -193,7 +201,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
     other = Teacher(full_name="Чужой Преподаватель")
     session.add(other)
     await session.flush()
-    view = await load_roll(session, latin, later, SETTINGS)
+    view = await load_roll(session, latin, later, RollRules.of(SETTINGS))
     assert view.counts.present == 1 and view.counts.absent == 1 and view.counts.excused == 1
     assert (
         await set_mark(
@@ -204,7 +212,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
             student_id=karimov.id,
             action=MarkAction.PRESENT,
             now=later,
-            settings=SETTINGS,
+            rules=RollRules.of(SETTINGS),
         )
         is Outcome.NOT_YOURS
     )

@@ -20,7 +20,7 @@ from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someo
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideCB, Listing, PageCB, RescheduleCB
 from bot.services.actors import Actor
-from bot.services.roll import additional_session
+from bot.services.roll import RollRules, additional_session
 from bot.services.statements import (
     DecideOutcome,
     MoveOutcome,
@@ -282,7 +282,9 @@ async def inbox(message: Message, actor: Actor, session: AsyncSession, settings:
 async def _additional_page(
     actor: Actor, session: AsyncSession, settings: Settings, clock: Clock, page: int
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
-    items = await additional_session(session, actor.dean_faculty_ids, clock.now(), settings)
+    items = await additional_session(
+        session, actor.dean_faculty_ids, clock.now(), RollRules.of(settings)
+    )
     if not items:
         return fmt(_("Nobody is on the additional session's list yet.")), None
     lines = [

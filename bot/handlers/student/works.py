@@ -14,7 +14,7 @@ from bot.db.session import AsyncSession
 from bot.domain.timezones import format_moment
 from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
-from bot.services.roll import WorkOutcome, accept_work
+from bot.services.roll import RollRules, WorkOutcome, accept_work
 from bot.views.html import fmt
 from bot.views.texts import exam_title
 
@@ -40,7 +40,7 @@ async def work_sent(
         size=entry["size"],
         media_group_id=entry["media_group_id"],
         now=clock.now(),
-        settings=settings,
+        rules=RollRules.of(settings),
     )
     if result.outcome is WorkOutcome.ACCEPTED and result.exam is not None:
         if result.first:  # an album: one answer, not one per photo

@@ -43,7 +43,7 @@ from bot.keyboards.roll import (
 from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
-from bot.services.roll import MarkAction, Outcome, RollView
+from bot.services.roll import MarkAction, Outcome, RollRules, RollView
 from bot.services.sheets import sheet_csv, sheet_xlsx
 from bot.views.html import Html, bold, code, fmt, join, join_lines
 from bot.views.paging import PAGE_BUDGET, clamp, pages_of
@@ -297,7 +297,7 @@ async def on_roll(
             student_id=cb.student_id,
             action=action,
             now=now,
-            settings=settings,
+            rules=RollRules.of(settings),
         )
         back_to_card = cb.action == "cmark"
     elif cb.action == "grade":
@@ -314,13 +314,13 @@ async def on_roll(
             student_id=cb.student_id,
             grade=grade,
             now=now,
-            settings=settings,
+            rules=RollRules.of(settings),
         )
         back_to_card = True
     elif cb.action == "rest":
         outcome = await _rest_absent(session, actor, user_id, exam.id, now, settings)
     elif cb.action == "card":
-        view = await service.load_roll(session, exam, now, settings)
+        view = await service.load_roll(session, exam, now, RollRules.of(settings))
         if view.line(cb.student_id) is None:
             await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
             return
@@ -364,7 +364,7 @@ async def on_roll(
             method=ticket_method,
             tickets=tickets,
             now=now,
-            settings=settings,
+            rules=RollRules.of(settings),
         )
     elif cb.action == "split" and not cb.value:
         await query.answer()
@@ -402,17 +402,22 @@ async def on_roll(
         return
     elif cb.action == "wr":
         outcome = await service.start_written(
-            session, actor.teacher, exam.id, minutes=_int(cb.value), now=now, settings=settings
+            session,
+            actor.teacher,
+            exam.id,
+            minutes=_int(cb.value),
+            now=now,
+            rules=RollRules.of(settings),
         )
     elif cb.action == "texts":
-        view = await service.load_roll(session, exam, now, settings)
+        view = await service.load_roll(session, exam, now, RollRules.of(settings))
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.answer(aloud_text(view, settings))
         return
     elif cb.action == "confirm":
         outcome, confirmed = await service.confirm_roll(
-            session, actor.teacher, user_id, exam_id=exam.id, now=now, settings=settings
+            session, actor.teacher, user_id, exam_id=exam.id, now=now, rules=RollRules.of(settings)
         )
         if outcome is Outcome.OK and confirmed is not None:
             await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
@@ -420,7 +425,7 @@ async def on_roll(
             await _send_sheet(query, confirmed, settings, actor.locale)
             return
     elif cb.action == "sheet":
-        view = await service.load_roll(session, exam, now, settings)
+        view = await service.load_roll(session, exam, now, RollRules.of(settings))
         await query.answer()
         await _send_sheet(query, view, settings, actor.locale)
         return
@@ -433,7 +438,7 @@ async def on_roll(
         await query.answer(_outcome_text(outcome, settings), show_alert=True)
     exam = await service.own_exam(session, actor.teacher, exam.id)
     assert exam is not None
-    view = await service.load_roll(session, exam, now, settings)
+    view = await service.load_roll(session, exam, now, RollRules.of(settings))
     if back_to_card:
         await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
     else:
@@ -460,7 +465,7 @@ async def _rest_absent(
 ) -> Outcome:
     exam = await service.own_exam(session, actor.teacher, exam_id)
     assert exam is not None
-    view = await service.load_roll(session, exam, now, settings)
+    view = await service.load_roll(session, exam, now, RollRules.of(settings))
     unmarked = [x.student.id for x in view.lines if x.mark is Mark.UNMARKED]
     if not unmarked:
         return Outcome.ALREADY
@@ -474,7 +479,7 @@ async def _rest_absent(
             student_id=student_id,
             action=MarkAction.ABSENT,
             now=now,
-            settings=settings,
+            rules=RollRules.of(settings),
         )
         if outcome is not Outcome.OK:
             break
@@ -570,7 +575,7 @@ async def got_ticket_list(
         await state.clear()
         await message.answer(_outcome_text(Outcome.NOT_YOURS, settings))
         return
-    view = await service.load_roll(session, exam, now, settings)
+    view = await service.load_roll(session, exam, now, RollRules.of(settings))
     students = {x.student.id: (x.student.full_name, x.student.record_book) for x in view.lines}
     assigned, errors = parse_ticket_list(message.text or "", students, None)
     if errors:
@@ -600,7 +605,7 @@ async def got_ticket_list(
         method=TicketMethod.LIST,
         tickets=max(present_assigned.values(), default=1),
         now=now,
-        settings=settings,
+        rules=RollRules.of(settings),
         listed=present_assigned,
     )
     await state.clear()

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.db.models import (
     Discipline,
     Exam,
@@ -22,6 +21,7 @@ from bot.domain.roll import (
     Mark,
     additional_reason,
 )
+from bot.services.roll.console import RollRules
 
 
 def valid_reason(mark: Mark) -> bool:
@@ -39,7 +39,7 @@ class AdditionalSitting:
 
 
 async def additional_session(
-    session: AsyncSession, faculty_ids: frozenset[int], now: datetime, settings: Settings
+    session: AsyncSession, faculty_ids: frozenset[int], now: datetime, rules: RollRules
 ) -> list[AdditionalSitting]:
     """Who sits an exam again in the additional session: absent for a valid reason
     (an approved statement, or a technical failure), per the faculty's exams."""
@@ -58,7 +58,7 @@ async def additional_session(
     )
     result = []
     for student, group, discipline, starts_at, entry in rows:
-        mark = additional_reason(Mark(entry.mark), entry.outage_since, now, settings.outage_wait)
+        mark = additional_reason(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
         if mark is not None:
             result.append(
                 AdditionalSitting(

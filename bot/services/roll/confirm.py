@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from bot.config import Settings
 from bot.db.models import (
     MAX_ID,
     Exam,
@@ -20,7 +19,7 @@ from bot.domain.roll import (
     Mark,
 )
 from bot.services.reminders import deanery_recipients, queue
-from bot.services.roll.console import KEEP, Outcome, RollView, load_roll, own_exam
+from bot.services.roll.console import KEEP, Outcome, RollRules, RollView, load_roll, own_exam
 
 
 async def confirm_roll(
@@ -30,13 +29,13 @@ async def confirm_roll(
     *,
     exam_id: int,
     now: datetime,
-    settings: Settings,
+    rules: RollRules,
 ) -> tuple[Outcome, RollView | None]:
     """Locks the roll; the dean's office gets the no-shows without a valid reason."""
     exam = await own_exam(session, teacher, exam_id, lock=True)
     if exam is None:
         return Outcome.NOT_YOURS, None
-    view = await load_roll(session, exam, now, settings)
+    view = await load_roll(session, exam, now, rules)
     if exam.roll_confirmed_at is not None:
         return Outcome.LOCKED, view
     if view.counts.unmarked:

@@ -30,10 +30,22 @@ from bot.domain.roll import (
 )
 from bot.domain.statements import StatementKind, StatementStatus
 
+
+@dataclass(frozen=True)
+class RollRules:
+    """What the console's rules read of the settings: §2.8's wait before an outage is a
+    failure, and the written work's grace and reminders of time left."""
+
+    outage_wait: timedelta
+    written_grace: timedelta
+    written_reminders: tuple[int, ...]  # minutes left, when the student is told
+
+    @classmethod
+    def of(cls, settings: Settings) -> RollRules:
+        return cls(settings.outage_wait, settings.written_grace, settings.written_reminders)
+
+
 # Notices about a roll stay useful for a while, then are moot.
-KEEP = timedelta(days=14)
-
-
 KEEP = timedelta(days=14)
 # How long an album's photos are gathered into one forwarded message.
 ALBUM_GATHER = timedelta(seconds=3)
@@ -137,9 +149,7 @@ async def _ensure_entries(session: AsyncSession, exam: Exam) -> None:
     )
 
 
-async def load_roll(
-    session: AsyncSession, exam: Exam, now: datetime, settings: Settings
-) -> RollView:
+async def load_roll(session: AsyncSession, exam: Exam, now: datetime, rules: RollRules) -> RollView:
     await _ensure_entries(session, exam)
     rows = await session.execute(
         select(RollEntry, Student)
@@ -158,7 +168,7 @@ async def load_roll(
     lines = []
     for entry, student in rows:
         number, starts_at = members.get(student.id, (None, exam.starts_at))
-        mark = effective_mark(Mark(entry.mark), entry.outage_since, now, settings.outage_wait)
+        mark = effective_mark(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
         lines.append(RollLine(student, entry, mark, number, starts_at))
     lines.sort(key=lambda x: (_name_key(x.student.full_name), x.student.id))
     return RollView(exam, lines, count(x.mark for x in lines))

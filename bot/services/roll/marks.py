@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.db.models import (
     Exam,
     GradeChange,
@@ -29,6 +28,7 @@ from bot.services.roll.console import (
     KEEP,
     MarkAction,
     Outcome,
+    RollRules,
     _ensure_entries,
     _entry,
     _student_chat,
@@ -82,7 +82,7 @@ async def set_mark(
     student_id: int,
     action: MarkAction,
     now: datetime,
-    settings: Settings,
+    rules: RollRules,
 ) -> Outcome:
     exam = await own_exam(session, teacher, exam_id, lock=True)
     if exam is None:
@@ -92,7 +92,7 @@ async def set_mark(
     entry = await _entry(session, exam, student_id)
     if entry is None:
         return Outcome.NOT_YOURS
-    current = effective_mark(Mark(entry.mark), entry.outage_since, now, settings.outage_wait)
+    current = effective_mark(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
     if current is Mark.FAILURE:
         return Outcome.TOO_LATE  # §2.8: no further attestation; the student was told
     if action is MarkAction.RESOLVED:
@@ -114,7 +114,7 @@ async def set_mark(
     if target is Mark.OUTAGE:
         entry.outage_since = now
         entry.outage_resolved_at = None
-        await _plan_outage(session, exam, entry, now, settings)
+        await _plan_outage(session, exam, entry, now, rules)
     if target is Mark.PRESENT and exam.tickets_handed_at is not None and entry.ticket is None:
         await _late_ticket(session, exam, entry, now)
     await session.flush()
@@ -122,11 +122,11 @@ async def set_mark(
 
 
 async def _plan_outage(
-    session: AsyncSession, exam: Exam, entry: RollEntry, now: datetime, settings: Settings
+    session: AsyncSession, exam: Exam, entry: RollEntry, now: datetime, rules: RollRules
 ) -> None:
     """Both notices wait for the clock; each checks at sending time that the outage is
     still unresolved, so no timer needs to survive a restart."""
-    deadline = outage_deadline(now, settings.outage_wait)
+    deadline = outage_deadline(now, rules.outage_wait)
     tag = (exam.id, entry.student_id, f"{now:%Y%m%dT%H%M%S%f}")
     payload = {"student_id": entry.student_id, "since": now.isoformat()}
     items: list[tuple[Planned, int, int | None, int | None]] = []
@@ -161,7 +161,7 @@ async def set_grade(
     student_id: int,
     grade: Grade,
     now: datetime,
-    settings: Settings,
+    rules: RollRules,
 ) -> Outcome:
     exam = await own_exam(session, teacher, exam_id, lock=True)
     if exam is None or grade not in grades_for(exam.pass_fail):
@@ -171,7 +171,7 @@ async def set_grade(
     entry = await _entry(session, exam, student_id)
     if entry is None:
         return Outcome.NOT_YOURS
-    if effective_mark(Mark(entry.mark), entry.outage_since, now, settings.outage_wait) not in (
+    if effective_mark(Mark(entry.mark), entry.outage_since, now, rules.outage_wait) not in (
         Mark.PRESENT,
     ):
         return Outcome.NOT_PRESENT

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.db.models import (
     Exam,
     RollEntry,
@@ -24,7 +23,7 @@ from bot.domain.roll import (
     tickets_random,
 )
 from bot.services.reminders import queue
-from bot.services.roll.console import Outcome, _student_chat, _to, load_roll, own_exam
+from bot.services.roll.console import Outcome, RollRules, _student_chat, _to, load_roll, own_exam
 
 
 async def hand_out_tickets(
@@ -35,7 +34,7 @@ async def hand_out_tickets(
     method: TicketMethod,
     tickets: int,
     now: datetime,
-    settings: Settings,
+    rules: RollRules,
     listed: Mapping[int, int] | None = None,
 ) -> tuple[Outcome, dict[int, int]]:
     """Each present student gets a ticket number in chat; only once per exam."""
@@ -48,7 +47,7 @@ async def hand_out_tickets(
         return Outcome.ALREADY, {}
     if not 1 <= tickets <= 500:
         return Outcome.INVALID, {}
-    view = await load_roll(session, exam, now, settings)
+    view = await load_roll(session, exam, now, rules)
     present = [x for x in view.lines if x.mark is Mark.PRESENT]
     if not present:
         return Outcome.NOBODY, {}

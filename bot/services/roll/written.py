@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from bot.config import Settings
 from bot.db.models import (
     Exam,
     ExamWork,
@@ -28,7 +27,15 @@ from bot.domain.roll import (
     written_window,
 )
 from bot.services.reminders import queue
-from bot.services.roll.console import ALBUM_GATHER, KEEP, Outcome, _to, load_roll, own_exam
+from bot.services.roll.console import (
+    ALBUM_GATHER,
+    KEEP,
+    Outcome,
+    RollRules,
+    _to,
+    load_roll,
+    own_exam,
+)
 from bot.services.schedule import last_end
 
 
@@ -39,7 +46,7 @@ async def start_written(
     *,
     minutes: int,
     now: datetime,
-    settings: Settings,
+    rules: RollRules,
 ) -> Outcome:
     """Starts the written work's clock: headings and deadline to every present student,
     time-left reminders, and the teacher's list of missing works at the deadline."""
@@ -52,14 +59,14 @@ async def start_written(
         return Outcome.ALREADY
     if not 5 <= minutes <= 600:
         return Outcome.INVALID
-    view = await load_roll(session, exam, now, settings)
+    view = await load_roll(session, exam, now, rules)
     present = [x for x in view.lines if x.mark is Mark.PRESENT]
     if not present:
         return Outcome.NOBODY
     exam.written_started_at = now
     exam.written_minutes = minutes
     duration = timedelta(minutes=minutes)
-    ends, accepted_until = written_window(now, duration, settings.written_grace)
+    ends, accepted_until = written_window(now, duration, rules.written_grace)
     items: list[tuple[Planned, int, int | None, int | None]] = []
     for line in present:
         if line.student.user_id is None:
@@ -77,7 +84,7 @@ async def start_written(
                 *_to(line),
             )
         )
-        for left, at in time_left_reminders(now, duration, settings.written_reminders):
+        for left, at in time_left_reminders(now, duration, rules.written_reminders):
             items.append(
                 (
                     Planned(
@@ -137,7 +144,7 @@ async def accept_work(
     size: int | None,
     media_group_id: str | None,
     now: datetime,
-    settings: Settings,
+    rules: RollRules,
 ) -> WorkResult:
     """A photo or PDF from a student outside any dialogue: written work while its clock
     runs (plus the grace), or an oral exam's preparation sheets on the exam day."""
@@ -168,7 +175,7 @@ async def accept_work(
             )
         )
         mark = (
-            effective_mark(Mark(entry.mark), entry.outage_since, now, settings.outage_wait)
+            effective_mark(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
             if entry is not None
             else Mark.UNMARKED
         )
@@ -176,11 +183,11 @@ async def accept_work(
             _, until = written_window(
                 exam.written_started_at,
                 timedelta(minutes=exam.written_minutes),
-                settings.written_grace,
+                rules.written_grace,
             )
             purpose = "written"
         elif exam.form in ("oral", "combined"):
-            until = last_end(exam) + settings.written_grace
+            until = last_end(exam) + rules.written_grace
             purpose = "preparation"
         else:
             continue
