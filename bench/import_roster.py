@@ -111,7 +111,7 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 async def bench(
-    name: str, content: bytes, backend: str, directory: Path, dsn: str | None, rows: int
+    name: str, content: bytes, backend: str, *, directory: Path, dsn: str | None, rows: int
 ) -> None:
     label = f"{backend} {Path(name).suffix[1:]}"
     parse_s = timed(lambda: parse_roster(read_table(name, content)))
@@ -156,7 +156,14 @@ async def main() -> None:
         for backend in backends:
             for path in paths:
                 content = path.read_bytes()
-                await bench(path.name, content, backend, directory, args.postgres, args.rows)
+                await bench(
+                    path.name,
+                    content,
+                    backend,
+                    directory=directory,
+                    dsn=args.postgres,
+                    rows=args.rows,
+                )
     # ru_maxrss is in KiB on Linux.
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out(f"ru_maxrss_mb {maxrss / 1024:.1f}")

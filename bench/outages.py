@@ -369,7 +369,13 @@ async def add_expiring(database_url: str, count: int, outage: float) -> None:
             lead = timedelta(hours=24)
             for student in students:
                 for planned in student_notices(
-                    exam.id, student.id, "exam", start, now, lead, timedelta(minutes=15)
+                    exam.id,
+                    student.id,
+                    "exam",
+                    start=start,
+                    now=now,
+                    day_lead=lead,
+                    join_lead=timedelta(minutes=15),
                 ):
                     session.add(
                         Notice(
@@ -461,6 +467,7 @@ def report_common(
     figures: Figures,
     api: FakeBotAPI,
     notices: int,
+    *,
     end: float,
     watchdog: Watchdog,
     probes: Sequence[Probe],
@@ -540,7 +547,7 @@ async def api_run(mode: str, args: argparse.Namespace, rng: random.Random) -> Fi
         records = read_json_log(log)
         during = [c for c in api.calls if t0 <= c.at < end]
         polls = sum(1 for c in during if c.method.lower() == "getupdates")
-        report_common(figures, api, args.notices, end, watchdog, probes)
+        report_common(figures, api, args.notices, end=end, watchdog=watchdog, probes=probes)
         figures.add("expired in the outage (by design)", f"{expired} of {2 * args.expiring}")
         figures.add("expired ones delivered anyway", expired_sent)
         figures.add(
@@ -659,7 +666,7 @@ async def postgres_run(
 
         records = read_json_log(log)
         figures.add("database unavailable for (s)", f"{end - t0:.1f}")
-        report_common(figures, api, args.notices, end, watchdog, probes)
+        report_common(figures, api, args.notices, end=end, watchdog=watchdog, probes=probes)
         # The window: the outage and the half-minute after it (reconnecting).
         window_end = wall_end + 30
         errors = error_records(records, wall0, window_end)

@@ -123,7 +123,7 @@ async def drop(engine: AsyncEngine) -> None:
 
 
 def join_call(
-    exam_id: int, chat: int, user_id: int, student_id: int | None, start: datetime, due: datetime
+    exam_id: int, chat: int, user_id: int, *, student_id: int | None, start: datetime, due: datetime
 ) -> dict[str, Any]:
     who = student_id if student_id is not None else f"u{user_id}"
     return {
@@ -149,7 +149,7 @@ async def seed_burst(
     now = datetime.now(UTC)
 
     def due_now(exam: int, user: int, student: int) -> list[dict[str, Any]]:
-        return [join_call(exam, user, user, student, start, now)]
+        return [join_call(exam, user, user, student_id=student, start=start, due=now)]
 
     return await seed_students(sessionmaker, students, start, due_now)
 
@@ -326,6 +326,7 @@ async def lateness(
     api: FakeBotAPI,
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
+    *,
     exams: list[int],
     count: int,
     spread: float,
@@ -356,7 +357,9 @@ async def lateness(
                 session,
                 Notice,
                 [
-                    join_call(exams[i % len(exams)], chat, chat, None, start, at)
+                    join_call(
+                        exams[i % len(exams)], chat, chat, student_id=None, start=start, due=at
+                    )
                     for i, (chat, at) in enumerate(due.items())
                 ],
             )
@@ -424,7 +427,9 @@ async def main() -> None:
                 out(f"backend                 {engine.dialect.name}")
                 exams = await burst(api, sessionmaker, settings, args.students)
                 fast = settings.model_copy(update={"send_rate": args.late_rate})
-                await lateness(api, sessionmaker, fast, exams, args.late, args.spread)
+                await lateness(
+                    api, sessionmaker, fast, exams=exams, count=args.late, spread=args.spread
+                )
                 out(f"rss_growth_mb           {peak_rss_mb() - baseline:.1f}")
         finally:
             await drop(engine)

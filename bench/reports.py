@@ -33,8 +33,9 @@ from bot.db.engine import (  # noqa: E402
 )
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Student  # noqa: E402
-from bot.services.reports import ReportKind, build_report  # noqa: E402
+from bot.services.reports import ReportKind, report_data  # noqa: E402
 from bot.services.sheets import table_csv, table_xlsx  # noqa: E402
+from bot.views.reports import render_report  # noqa: E402
 
 START = datetime(2026, 12, 23, 6, 0, tzinfo=UTC)
 GROUP_SIZE = 25
@@ -105,9 +106,10 @@ async def measure(url: str, students: int) -> None:
     with i18n.context(), i18n.use_locale("ru"):
         started = time.perf_counter()
         async with create_sessionmaker(engine)() as session:
-            report = await build_report(
+            data = await report_data(
                 session, ReportKind.ADDITIONAL, None, START + timedelta(days=3), settings
             )
+        report = render_report(data, settings)
         built = time.perf_counter() - started
         started = time.perf_counter()
         xlsx = table_xlsx(report.table)

@@ -35,7 +35,7 @@ from bot.db.engine import (  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Discipline, Exam, Faculty, Group, Student, Teacher  # noqa: E402
 from bot.handlers.teacher.roll import roll_markup, roll_text  # noqa: E402
-from bot.services.roll import MarkAction, load_roll, own_exam, set_mark  # noqa: E402
+from bot.services.roll import MarkAction, RollRules, load_roll, own_exam, set_mark  # noqa: E402
 
 START = datetime(2026, 12, 23, 6, 0, tzinfo=UTC)
 ACTIONS = (MarkAction.PRESENT, MarkAction.ABSENT, MarkAction.EXCUSED, MarkAction.PRESENT)
@@ -99,7 +99,7 @@ async def measure(url: str, students: int, taps: int) -> None:
                 teacher = await session.get(Teacher, teacher_id)
                 exam = await own_exam(session, teacher, exam_id)
                 assert exam is not None
-                view = await load_roll(session, exam, now, settings)
+                view = await load_roll(session, exam, now, RollRules.of(settings))
                 text = roll_text(view, 0, settings, "ru")
                 markup = roll_markup(view, 0, settings, "ru")
             renders.append(time.perf_counter() - started)
@@ -110,10 +110,19 @@ async def measure(url: str, students: int, taps: int) -> None:
             async with sessionmaker.begin() as session:
                 teacher = await session.get(Teacher, teacher_id)
                 student = view.lines[n % students].student.id
-                await set_mark(session, teacher, 1, exam_id, student, ACTIONS[n % 4], now, settings)
+                await set_mark(
+                    session,
+                    teacher,
+                    1,
+                    exam_id=exam_id,
+                    student_id=student,
+                    action=ACTIONS[n % 4],
+                    now=now,
+                    rules=RollRules.of(settings),
+                )
                 exam = await own_exam(session, teacher, exam_id)
                 assert exam is not None
-                view = await load_roll(session, exam, now, settings)
+                view = await load_roll(session, exam, now, RollRules.of(settings))
                 roll_text(view, 0, settings, "ru")
                 roll_markup(view, 0, settings, "ru")
             updates.append(time.perf_counter() - started)

@@ -86,7 +86,7 @@ MAX_RUN = 1_800.0  # seconds: a run that takes longer is cut off (and says so)
 def card(
     exam_id: int, chat: int, student_id: int, start: datetime, due: datetime
 ) -> dict[str, Any]:
-    row = join_call(exam_id, chat, chat, student_id, start, due)
+    row = join_call(exam_id, chat, chat, student_id=student_id, start=start, due=due)
     occurrence = f"{exam_id}:{student_id}:{stamp(start)}"
     return row | {"key": f"{NoticeKind.DAY_BEFORE}:{occurrence}", "kind": NoticeKind.DAY_BEFORE}
 
@@ -265,7 +265,7 @@ async def mixed(
     def notices(exam: int, chat: int, student: int) -> list[dict[str, Any]]:
         return [
             card(exam, chat, student, start, now),
-            join_call(exam, chat, chat, student, start, join_due),
+            join_call(exam, chat, chat, student_id=student, start=start, due=join_due),
         ]
 
     await seed_students(sessionmaker, args.students, start, notices)
@@ -304,7 +304,11 @@ async def ahead(
         # Due within one minute: the 300 exams start over a minute's span.
         at = first + timedelta(seconds=60 * (exam % EXAMS) / EXAMS)
         due[chat] = at
-        return [join_call(exam, chat, chat, student, at + settings.join_early_lead, at)]
+        return [
+            join_call(
+                exam, chat, chat, student_id=student, start=at + settings.join_early_lead, due=at
+            )
+        ]
 
     await seed_students(sessionmaker, args.students, first + settings.join_early_lead, notices)
     out(

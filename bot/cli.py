@@ -19,20 +19,21 @@ from bot.services.deanery_mail import faculty_named, manageable_faculties, set_f
 from bot.services.imports import ImportFileError, import_plan, import_roster, import_schedule
 from bot.services.onboarding import InviteError, create_invite
 from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
-from bot.services.reports import ReportKind, build_report
-from bot.services.roll import exam_for_export, load_roll, unlock_roll
-from bot.services.roll_sheet import build_sheet
+from bot.services.reports import ReportKind, report_data
+from bot.services.roll import RollRules, exam_for_export, load_roll, unlock_roll
 from bot.services.schedule import upcoming_exams
 from bot.services.semester import SemesterOutcome, set_semester
 from bot.services.sheets import sheet_csv, sheet_xlsx, table_csv, table_xlsx
-from bot.services.texts import (
+from bot.views.html import plain
+from bot.views.reports import render_report
+from bot.views.roll_sheet import build_sheet
+from bot.views.texts import (
     distance_warning_text,
     file_error_text,
     import_result_text,
     plan_warning_text,
     summary_text,
 )
-from bot.views.html import plain
 
 
 def say(text: str) -> None:
@@ -195,7 +196,7 @@ async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Pa
             if exam is None:
                 complain(f"No exam with id {exam_id} (see: python -m bot exam list).")
                 return 1
-            view = await load_roll(session, exam, SystemClock().now(), settings)
+            view = await load_roll(session, exam, SystemClock().now(), RollRules.of(settings))
             await session.commit()  # the roll's rows, created on first look
             with catalogs.use(settings.default_locale):
                 sheet, name = build_sheet(view, settings, settings.default_locale)
@@ -240,9 +241,10 @@ async def report_cli(
                     return 1
                 scope = frozenset({found})
             with catalogs.use(settings.default_locale):
-                report = await build_report(
+                data = await report_data(
                     session, ReportKind(kind), scope, SystemClock().now(), settings
                 )
+                report = render_report(data, settings)
     finally:
         await engine.dispose()
     content = table_xlsx(report.table) if fmt == "xlsx" else table_csv(report.table)

@@ -49,9 +49,9 @@ from aiogram.methods import GetUpdates
 from aiogram.types import TelegramObject, Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.engine import dialect_insert
 from bot.db.fsm import STATE_UNREAD
 from bot.db.models import InboxUpdate, ProcessedUpdate
 
@@ -87,11 +87,11 @@ class Inbox:
                     }
                     for u in updates
                 ]
-                dialect = session.get_bind().dialect.name
-                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
                 # Already there: Telegram sent again one kept before a kill.
                 await session.execute(
-                    insert(InboxUpdate).on_conflict_do_nothing(index_elements=["update_id"]),
+                    dialect_insert(session, InboxUpdate).on_conflict_do_nothing(
+                        index_elements=["update_id"]
+                    ),
                     rows,
                 )
 
@@ -224,7 +224,7 @@ class ConfirmingDispatcher(Dispatcher):
             )
             self.update.outer_middleware(self.fsm)
 
-    async def _polling(
+    async def _polling(  # noqa: PLR0917 (aiogram's Dispatcher._polling, overridden as it is)
         self,
         bot: Bot,
         polling_timeout: int = 30,
@@ -246,7 +246,14 @@ class ConfirmingDispatcher(Dispatcher):
         )
         runner.add(replayed)
         try:
-            await self._poll(bot, inbox, runner, polling_timeout, backoff_config, allowed_updates)
+            await self._poll(
+                bot,
+                inbox,
+                runner=runner,
+                polling_timeout=polling_timeout,
+                backoff_config=backoff_config,
+                allowed_updates=allowed_updates,
+            )
         finally:
             runner.stop()
             log.info("polling stopped for @%s; %d update(s) still held", user.username, runner.held)
@@ -255,6 +262,7 @@ class ConfirmingDispatcher(Dispatcher):
         self,
         bot: Bot,
         inbox: Inbox,
+        *,
         runner: Runner,
         polling_timeout: int,
         backoff_config: BackoffConfig,

@@ -118,6 +118,18 @@ class Planned:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+def notice_key(kind: str, *parts: object) -> str:
+    """A notice's key: its kind, then what makes it one of a kind, joined by ":". Keys are
+    stored (a notice is planned once per key, across restarts and replicas), so the shape
+    never changes: each part is formatted as an f-string would."""
+    return ":".join(format(part) for part in (kind, *parts))
+
+
+def notice_key_prefix(kind: str, *parts: object) -> str:
+    """The start every key of these parts has (for a query by prefix)."""
+    return notice_key(kind, *parts) + ":"
+
+
 def stamp(moment: datetime) -> str:
     """A start time as it appears in keys (UTC, minute precision)."""
     return moment.strftime("%Y%m%dT%H%MZ")
@@ -127,6 +139,7 @@ def student_notices(
     exam_id: int,
     student_id: int,
     event_kind: str,
+    *,
     start: datetime,
     now: datetime,
     day_lead: timedelta,
@@ -139,14 +152,14 @@ def student_notices(
     """
     if start <= now:
         return []
-    occurrence = f"{exam_id}:{student_id}:{stamp(start)}"
+    occurrence = (exam_id, student_id, stamp(start))
     told = {"start": start.isoformat()}
     planned = []
     if event_kind == EventKind.EXAM:
         planned.append(
             Planned(
                 NoticeKind.DAY_BEFORE,
-                f"{NoticeKind.DAY_BEFORE}:{occurrence}",
+                notice_key(NoticeKind.DAY_BEFORE, *occurrence),
                 max(start - day_lead, now),
                 start,
                 told,
@@ -155,7 +168,7 @@ def student_notices(
     planned.append(
         Planned(
             NoticeKind.JOIN_CALL,
-            f"{NoticeKind.JOIN_CALL}:{occurrence}",
+            notice_key(NoticeKind.JOIN_CALL, *occurrence),
             max(start - join_lead, now),
             start,
             told,
@@ -180,7 +193,7 @@ def link_nags(exam_id: int, start: datetime, now: datetime) -> list[Planned]:
         planned.append(
             Planned(
                 NoticeKind.LINK_NAG,
-                f"{NoticeKind.LINK_NAG}:{exam_id}:{stamp(start)}:{index}",
+                notice_key(NoticeKind.LINK_NAG, exam_id, stamp(start), index),
                 max(start - offset, now),
                 start,
             )
@@ -196,7 +209,7 @@ def link_missing_for_deans(
         return None
     return Planned(
         NoticeKind.LINK_MISSING,
-        f"{NoticeKind.LINK_MISSING}:{exam_id}:{chat_id}:{stamp(start)}",
+        notice_key(NoticeKind.LINK_MISSING, exam_id, chat_id, stamp(start)),
         max(start - LINK_DEADLINE, now),
         start,
     )
@@ -206,6 +219,7 @@ def change_notice(
     kind: NoticeKind,
     exam_id: int,
     student_id: int,
+    *,
     what: str,
     now: datetime,
     until: datetime,
@@ -216,7 +230,7 @@ def change_notice(
     `what` names the new state (the new start, the new link's digest), so each change is
     announced once and announcing it again is a no-op.
     """
-    return Planned(kind, f"{kind}:{exam_id}:{student_id}:{what}", now, until, payload)
+    return Planned(kind, notice_key(kind, exam_id, student_id, what), now, until, payload)
 
 
 def _local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -228,6 +242,7 @@ def deadline_notices(
     student_id: int,
     item_id: int,
     deadline: date,
+    *,
     now: datetime,
     lead_days: Sequence[int],
     tz: ZoneInfo,
@@ -253,7 +268,7 @@ def deadline_notices(
     return [
         Planned(
             NoticeKind.PLAN_DEADLINE,
-            f"{NoticeKind.PLAN_DEADLINE}:{student_id}:{item_id}:{deadline:%Y%m%d}:{lead}",
+            notice_key(NoticeKind.PLAN_DEADLINE, student_id, item_id, f"{deadline:%Y%m%d}", lead),
             max(due, now),
             expires,
             {**payload, "lead": lead},

@@ -61,6 +61,21 @@ def effective_mark(
     return mark
 
 
+# The stored marks that are, or may turn into, a valid reason: what a query for the
+# additional session's list reads before `additional_reason` judges each row.
+MAYBE_VALID_REASON: tuple[Mark, ...] = (Mark.EXCUSED, Mark.FAILURE, Mark.OUTAGE)
+
+
+def additional_reason(
+    mark: Mark, outage_since: datetime | None, now: datetime, wait: timedelta
+) -> Mark | None:
+    """Why the student sits this exam in the additional session (the PRODUCT's list: absent
+    for a valid reason — an approved statement — or a technical failure whose wait has run
+    out), or None. `/additional` and the report of that name both ask this."""
+    current = effective_mark(mark, outage_since, now, wait)
+    return current if current in VALID_REASON else None
+
+
 # --- grades -------------------------------------------------------------------------------
 
 

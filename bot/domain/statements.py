@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 
@@ -94,6 +97,104 @@ def appeal_problem(violation: str | None, text: str) -> AppealProblem | None:
     if len(text.strip()) < MIN_APPEAL_TEXT:
         return AppealProblem.TOO_SHORT
     return None
+
+
+class DraftProblem(StrEnum):
+    """Why a statement draft may not be filed (the handler asks at each step; the service
+    asks once more of the whole draft, whoever hands it over)."""
+
+    NO_KIND = "no_kind"
+    NO_ZONE = "no_zone"  # a time-zone statement names the zone
+    NO_REASON = "no_reason"  # an absence names the reason and describes it
+    TEXT_TOO_LONG = "text_too_long"
+    NO_DOCUMENTS = "no_documents"  # an absence comes with supporting documents
+    NO_VIOLATION = AppealProblem.NO_VIOLATION.value
+    TOO_SHORT = AppealProblem.TOO_SHORT.value
+
+
+@dataclass(frozen=True)
+class DraftFile:
+    kind: str  # "photo" or "document"
+    file_id: str
+    file_unique_id: str
+    file_name: str | None = None
+    mime_type: str | None = None
+    size: int | None = None
+    media_group_id: str | None = None
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class StatementDraft:
+    """A statement as the student composed it, before it is filed."""
+
+    exam_id: int
+    kind: StatementKind | None
+    reason: str | None = None
+    violation: str | None = None  # an appeal's only
+    text: str = ""
+    time_zone: str | None = None
+    window: str | None = None
+    files: tuple[DraftFile, ...] = ()
+
+    @classmethod
+    def from_form(cls, data: Mapping[str, Any]) -> StatementDraft:
+        """From the dialogue's stored answers (the FSM data); files past MAX_FILES are
+        dropped, as the dialogue never takes more."""
+        try:
+            kind: StatementKind | None = StatementKind(str(data.get("kind")))
+        except ValueError:
+            kind = None
+        return cls(
+            exam_id=int(data.get("exam_id") or 0),
+            kind=kind,
+            reason=_optional(data.get("reason")),
+            violation=_optional(data.get("violation")) if kind is StatementKind.APPEAL else None,
+            text=str(data.get("text") or ""),
+            time_zone=_optional(data.get("time_zone")),
+            window=_optional(data.get("window")),
+            files=tuple(
+                DraftFile(
+                    kind=str(f["kind"]),
+                    file_id=str(f["file_id"]),
+                    file_unique_id=str(f["file_unique_id"]),
+                    file_name=f.get("file_name"),
+                    mime_type=f.get("mime_type"),
+                    size=f.get("size"),
+                    media_group_id=f.get("media_group_id"),
+                )
+                for f in list(data.get("files", []))[:MAX_FILES]
+            ),
+        )
+
+
+def text_problem(text: str) -> DraftProblem | None:
+    return DraftProblem.TEXT_TOO_LONG if len(text) > MAX_TEXT else None
+
+
+def documents_problem(kind: StatementKind | None, count: int) -> DraftProblem | None:
+    """An absence needs at least one document (the table: "с подтверждающими
+    документами"); the other kinds may come without."""
+    return DraftProblem.NO_DOCUMENTS if kind is StatementKind.ABSENCE and count == 0 else None
+
+
+def draft_problem(draft: StatementDraft) -> DraftProblem | None:
+    """None if the draft may be filed: every rule of the dialogue, asked of the whole."""
+    kind = draft.kind
+    if kind is None:
+        return DraftProblem.NO_KIND
+    if kind is StatementKind.TIMEZONE and not draft.time_zone:
+        return DraftProblem.NO_ZONE
+    if kind is StatementKind.ABSENCE and not (draft.reason and draft.text):
+        return DraftProblem.NO_REASON
+    if kind is StatementKind.APPEAL:
+        appeal = appeal_problem(draft.violation, draft.text)
+        if appeal is not None:
+            return DraftProblem(appeal.value)
+    return text_problem(draft.text) or documents_problem(kind, len(draft.files))
 
 
 def appeal_deadline(grade_posted_at: datetime, zone: ZoneInfo) -> datetime:

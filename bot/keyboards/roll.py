@@ -109,7 +109,13 @@ def roll_keyboard(
 
 
 def card_keyboard(
-    exam_id: int, student_id: int, page: int, mark: Mark, pass_fail: bool, grades: tuple[Grade, ...]
+    exam_id: int,
+    student_id: int,
+    page: int,
+    *,
+    mark: Mark,
+    pass_fail: bool,
+    grades: tuple[Grade, ...],
 ) -> InlineKeyboardMarkup:
     def cb(action: str, value: str = "") -> RollCB:
         return RollCB(action=action, exam_id=exam_id, student_id=student_id, page=page, value=value)

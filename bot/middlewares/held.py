@@ -56,6 +56,8 @@ from aiogram.methods import (
     TelegramMethod,
 )
 
+from bot.notify.retry import not_modified
+
 if TYPE_CHECKING:
     from aiogram import Bot
 
@@ -257,7 +259,7 @@ async def _to_outbox(
 
 def _log_failure(method: TelegramMethod[Any], error: Exception) -> None:
     if isinstance(error, TelegramBadRequest) and (
-        "message is not modified" in error.message or "query is too old" in error.message
+        not_modified(error) or "query is too old" in error.message
     ):
         # A double tap, or a press answered too late: nothing to say that was not said.
         log.info("%s after the commit: %s", method.__api_method__, error.message)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from aiogram.exceptions import TelegramBadRequest, TelegramRetryAfter
 from aiogram.methods import TelegramMethod
 
+from bot.notify.retry import not_modified
+
 if TYPE_CHECKING:
     from aiogram import Bot
 
@@ -88,7 +90,7 @@ class EditCoalescer:
             self._ready_at[chat] = time.monotonic() + exc.retry_after
             return
         except TelegramBadRequest as exc:
-            if "message is not modified" not in exc.message:
+            if not not_modified(exc):
                 log.warning("edit in chat %s refused: %s", chat, exc.message)
         except Exception as exc:
             log.warning("edit in chat %s failed (%r); a later state will redraw it", chat, exc)

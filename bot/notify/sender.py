@@ -75,10 +75,9 @@ from bot.domain.reminders import (
 from bot.notify.journal import PARTS_SENT, SentJournal
 from bot.notify.mail import Mailer, MailRefused
 from bot.notify.pacing import RateLimiter as RateLimiter  # tests and benches import it here
+from bot.notify.render import render_letter, render_notice
 from bot.notify.stored_replies import reply_parts
-from bot.services.deanery_mail import render_letter
-from bot.services.notices import render_notice
-from bot.services.rendered import Rendered
+from bot.views.rendered import Rendered
 
 log = logging.getLogger(__name__)
 

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from aiogram.types import User as TgUser
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.db.models import Admin, DeanMember, Group, Student, Teacher, User
 from bot.domain.language import locale_for
+
+
+class TgUser(Protocol):
+    """What is read of Telegram's user (aiogram's `User` fits): services import no aiogram."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def username(self) -> str | None: ...
+    @property
+    def language_code(self) -> str | None: ...
 
 
 @dataclass

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.db.models import Announcement, Exam, Faculty, Group, Notice, NoticeStatus, Student, User
-from bot.domain.reminders import NoticeKind, Planned
+from bot.domain.reminders import NoticeKind, Planned, notice_key, notice_key_prefix
 from bot.services.reminders import queue
 
 MAX_TEXT = 3500  # a message, with the header, stays one Telegram message
@@ -79,6 +79,7 @@ async def announce(
     session: AsyncSession,
     author_id: int,
     faculty_ids: frozenset[int] | None,
+    *,
     target: Target,
     target_id: int,
     text: str,
@@ -112,7 +113,7 @@ async def announce(
         (
             Planned(
                 NoticeKind.ANNOUNCEMENT,
-                f"{NoticeKind.ANNOUNCEMENT}:{announcement.id}:{user_id}",
+                notice_key(NoticeKind.ANNOUNCEMENT, announcement.id, user_id),
                 now,
                 now + KEEP,
                 {"announcement": announcement.id},
@@ -145,7 +146,7 @@ async def progress(session: AsyncSession, announcement: Announcement) -> Progres
         select(Notice.status, func.count())
         .where(
             Notice.kind == NoticeKind.ANNOUNCEMENT,
-            Notice.key.startswith(f"{NoticeKind.ANNOUNCEMENT}:{announcement.id}:"),
+            Notice.key.startswith(notice_key_prefix(NoticeKind.ANNOUNCEMENT, announcement.id)),
         )
         .group_by(Notice.status)
     )

@@ -1,5 +1,6 @@
 """The dean's office e-mail ("на электронную почту деканата"): the faculty's address, the
-copy of each statement queued for it, and what that letter says.
+copy of each statement queued for it, and what that letter is made of (the wording is
+`bot.views.mail`'s).
 
 The letter is an outbox notice like any other (NoticeKind.STATEMENT_EMAIL, chat 0):
 planned with the statement, rendered when it is sent from the data as it is then, and
@@ -13,7 +14,6 @@ import mimetypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,14 +32,9 @@ from bot.db.models import (
     StatementFile,
     Student,
 )
-from bot.domain.reminders import NoticeKind, Planned
+from bot.domain.reminders import NoticeKind, Planned, notice_key
 from bot.domain.statements import StatementKind, StatementStatus
-from bot.domain.timezones import format_moment
 from bot.services.reminders import queue
-from bot.services.texts import grade_name, kind_label, kind_name, reason_name, violation_name
-
-if TYPE_CHECKING:
-    from aiogram.utils.i18n import I18n
 
 # The letter's own wording is plain Russian (it is a document for the dean's office, not a
 # reply in the user's language); shared labels (kinds, reasons, grades, dates) come from
@@ -139,7 +134,7 @@ async def queue_statement_mail(
     # Each letter names its own documents: a copy that goes out late must not also carry
     # the documents added since, which have a letter of their own.
     if added is None:
-        key = f"{kind}:{statement.id}"
+        key = notice_key(kind, statement.id)
         file_ids = list(
             await session.scalars(
                 select(StatementFile.id)
@@ -148,7 +143,7 @@ async def queue_statement_mail(
             )
         )
     elif added:
-        key = f"{kind}:{statement.id}:docs:{added[0].id}"
+        key = notice_key(kind, statement.id, "docs", added[0].id)
         file_ids = [f.id for f in added]
     else:
         return 0
@@ -157,14 +152,22 @@ async def queue_statement_mail(
     return await queue(session, [(planned, 0, None, None)], statement.exam_id)
 
 
-# --- the letter ----------------------------------------------------------------------------
+# --- the letter's facts --------------------------------------------------------------------
 
 
-async def render_letter(
-    session: AsyncSession, notice: Notice, settings: Settings, i18n: I18n
-) -> Letter | None:
-    """The letter as it goes now; None if it is no longer owed (the statement was
-    withdrawn, or the faculty's address was removed)."""
+@dataclass(frozen=True)
+class LetterFacts:
+    statement: Statement  # with the student's group and faculty, the exam and its discipline
+    address: str
+    attachments: tuple[Attachment, ...]
+    grade: str | None  # an appeal's
+    follow_up: int | None  # documents added later (a letter about them); None: the statement
+    reference: str
+
+
+async def letter_facts(session: AsyncSession, notice: Notice) -> LetterFacts | None:
+    """What the letter is made of as it goes now; None if it is no longer owed (the
+    statement was withdrawn, or the faculty's address was removed)."""
     statement = await session.get(
         Statement,
         int(notice.payload.get("statement_id", 0)),
@@ -205,10 +208,15 @@ async def render_letter(
             attachments += [
                 _attachment(w, f"preparation-{statement.id}-{n}") for n, w in enumerate(works, 1)
             ]
-    with i18n.context(), i18n.use_locale(LETTER_LOCALE):
-        subject, body = letter_text(statement, settings, grade, len(files) if follow_up else None)
     stamp = notice.created_at.strftime("%Y%m%d%H%M%S")
-    return Letter(address, subject, body, tuple(attachments), f"{notice.key}.{stamp}")
+    return LetterFacts(
+        statement=statement,
+        address=address,
+        attachments=tuple(attachments),
+        grade=grade,
+        follow_up=len(files) if follow_up else None,
+        reference=f"{notice.key}.{stamp}",
+    )
 
 
 def _attachment(row: StatementFile | ExamWork, fallback: str) -> Attachment:
@@ -220,50 +228,3 @@ def _attachment(row: StatementFile | ExamWork, fallback: str) -> Attachment:
         extension = ".jpg" if mime == "image/jpeg" else mimetypes.guess_extension(mime)
         clean = fallback + (extension or ".bin")
     return Attachment(clean, mime, row.file_id, row.stored_path or None)
-
-
-def letter_text(
-    statement: Statement,
-    settings: Settings,
-    grade: str | None = None,
-    follow_up: int | None = None,
-) -> tuple[str, str]:
-    """Subject and body, in Russian; `follow_up` is the number of documents added later
-    (a letter about them), None for the statement itself. Call in the ru locale."""
-    student = statement.student
-    exam = statement.exam
-    kind = kind_name(statement.kind)
-    who = f"{student.full_name}, {student.group.name}"
-    when = format_moment(exam.starts_at, settings.tz, LETTER_LOCALE)
-    if follow_up is None:
-        subject = f"Заявление №{statement.id}: {kind} — {who}"
-        intro = (
-            f"Заявление подано студентом через Telegram-бот ({settings.institution_name}) "
-            f"{format_moment(statement.submitted_at, settings.tz, LETTER_LOCALE)}. "
-            "Решение принимается в боте: карточка заявления отправлена в деканат."
-        )
-    else:
-        subject = f"Заявление №{statement.id}: дополнительные документы — {who}"
-        intro = f"К заявлению №{statement.id} студент добавил документы: {follow_up}."
-    lines = [
-        intro,
-        "",
-        f"Студент: {student.full_name}",
-        f"Группа: {student.group.name} ({student.group.faculty.name})",
-        f"Номер зачётной книжки: {student.record_book}",
-        f"Экзамен: {exam.discipline.name} — {kind_label(exam.kind)}, {when} ({settings.timezone})",
-        f"Вид заявления: {kind}",
-    ]
-    if statement.reason:
-        lines.append(f"Причина: {reason_name(statement.reason)}")
-    if statement.violation:
-        lines.append(f"Нарушение процедуры: {violation_name(statement.violation)}")
-    if statement.time_zone:
-        lines.append(f"Часовой пояс студента: {statement.time_zone}")
-        lines.append(f"Удобное время: {statement.window or '—'}")
-    if grade:
-        lines.append(f"Оценка: {grade_name(grade)}")
-    if statement.text and follow_up is None:
-        lines += ["", "Текст заявления:", statement.text]
-    # A header never holds a line break (the roster's names are typed by people).
-    return " ".join(subject.split()), "\n".join(lines)

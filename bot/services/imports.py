@@ -267,7 +267,9 @@ async def import_roster(
     `allowed_faculties` (names) restricts the file to those faculties: a dean's import.
     """
     table = read_table(filename, content)
-    return await _import(session, TableKind.ROSTER, table, None, allowed_faculties)
+    return await _import(
+        session, TableKind.ROSTER, table, tz=None, allowed_faculties=allowed_faculties
+    )
 
 
 async def import_schedule(
@@ -286,7 +288,9 @@ async def import_schedule(
     replaces the value. When an exam moves, its subgroups move with it.
     """
     table = read_table(filename, content)
-    return await _import(session, TableKind.SCHEDULE, table, tz, allowed_faculties)
+    return await _import(
+        session, TableKind.SCHEDULE, table, tz=tz, allowed_faculties=allowed_faculties
+    )
 
 
 async def import_plan(
@@ -305,7 +309,14 @@ async def import_plan(
     (`distance_limit`, unless the plan gives its own): a warning, the import still counts.
     """
     table = read_table(filename, content)
-    return await _import(session, TableKind.PLAN, table, None, allowed_faculties, distance_limit)
+    return await _import(
+        session,
+        TableKind.PLAN,
+        table,
+        tz=None,
+        allowed_faculties=allowed_faculties,
+        distance_limit=distance_limit,
+    )
 
 
 async def import_table(
@@ -327,13 +338,21 @@ async def import_table(
     kind = detect_table(table[0])
     if kind is None:
         return None, ImportReport(errors=[RowError(HEADER_ROW, None, "unknown_table", "")])
-    return kind, await _import(session, kind, table, tz, allowed_faculties, distance_limit)
+    return kind, await _import(
+        session,
+        kind,
+        table,
+        tz=tz,
+        allowed_faculties=allowed_faculties,
+        distance_limit=distance_limit,
+    )
 
 
 async def _import(
     session: AsyncSession,
     kind: TableKind,
     table: list[list[str]],
+    *,
     tz: ZoneInfo | None,
     allowed_faculties: Collection[str] | None,
     distance_limit: float = DEFAULT_DISTANCE_LIMIT,

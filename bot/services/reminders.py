@@ -187,10 +187,10 @@ def _exam_plan(
                 NoticeKind.TIME_CHANGED,
                 exam.id,
                 student_id,
-                stamp(start),
-                now,
-                start,
-                {"start": start.isoformat(), "old_start": told.isoformat()},
+                what=stamp(start),
+                now=now,
+                until=start,
+                payload={"start": start.isoformat(), "old_start": told.isoformat()},
             )
             wanted.append((change, recipient))
         announced_at = now if changed else _change_announced(existing.values(), student_id, start)
@@ -198,10 +198,10 @@ def _exam_plan(
             exam.id,
             student_id,
             exam.kind,
-            start,
-            now,
-            settings.day_before_lead,
-            settings.join_early_lead,
+            start=start,
+            now=now,
+            day_lead=settings.day_before_lead,
+            join_lead=settings.join_early_lead,
         ):
             # A change announced shortly before the new time already is the card.
             if (
@@ -264,10 +264,10 @@ async def _plan_cancellation(
                 NoticeKind.CANCELLED,
                 exam.id,
                 student_id,
-                stamp(exam.starts_at),
-                now,
-                _until(exam),
-                {},
+                what=stamp(exam.starts_at),
+                now=now,
+                until=_until(exam),
+                payload={},
             ),
             _Recipient(chat_id, user_id, student_id),
         )
@@ -596,7 +596,12 @@ async def plan_deadlines(
         (planned, recipients[student_id])
         for item_id, student_id, deadline in items
         for planned in deadline_notices(
-            student_id, item_id, deadline, now, settings.plan_reminder_days, settings.tz
+            student_id,
+            item_id,
+            deadline,
+            now=now,
+            lead_days=settings.plan_reminder_days,
+            tz=settings.tz,
         )
     ]
     existing = {
@@ -667,10 +672,10 @@ async def announce_link(
                 NoticeKind.LINK_CHANGED,
                 exam.id,
                 student_id,
-                digest,
-                now,
-                _until(exam),
-                {"link": exam.link},
+                what=digest,
+                now=now,
+                until=_until(exam),
+                payload={"link": exam.link},
             ),
             _Recipient(chat_id, user_id, student_id),
         )

@@ -1,12 +1,13 @@
-"""The dean's reports, as tables for XLSX/CSV: the additional session's list (what the
-educational office drafts its order from), statements by kind and status per exam, and
-attendance and grades per group and discipline. A dean sees their faculties, an admin all.
+"""The dean's reports' data: the additional session's list (what the educational office
+drafts its order from), statements by kind and status per exam, and attendance and grades
+per group and discipline. A dean sees their faculties, an admin all. The tables' wording
+is `bot.views.reports`'s.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeVarTuple
@@ -16,12 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Statement, Student
-from bot.domain.roll import Grade, Mark, effective_mark
-from bot.domain.statements import StatementKind, StatementStatus
-from bot.i18n import gettext as _
-from bot.i18n import ngettext
-from bot.services.sheets import Chart, Table
-from bot.services.texts import grade_name, kind_name, mark_name
+from bot.domain.roll import (
+    MAYBE_VALID_REASON,
+    Grade,
+    Mark,
+    additional_reason,
+    effective_mark,
+)
+from bot.domain.statements import StatementKind
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -36,21 +39,47 @@ FAILED_GRADES = (Grade.FAIL.value, Grade.NOT_PASSED.value)
 
 
 @dataclass(frozen=True)
-class Report:
-    table: Table
-    file_name: str  # without extension
+class ExamCells:
+    faculty: str
+    group: str
+    discipline: str
+    starts_at: datetime
 
 
-def report_title(kind: ReportKind) -> str:
-    return {
-        ReportKind.ADDITIONAL: _("Additional session"),
-        ReportKind.STATEMENTS: _("Statements by exam"),
-        ReportKind.ATTENDANCE: _("Attendance and grades"),
-    }[kind]
+@dataclass(frozen=True)
+class SitAgain:
+    """A line of the additional session's list: a failed grade, or else the valid reason."""
+
+    exam: ExamCells
+    student: str
+    record_book: str
+    failed_grade: str | None
+    mark: Mark
 
 
-def _day(moment: datetime, settings: Settings) -> str:
-    return moment.astimezone(settings.tz).strftime("%d.%m.%Y")  # the Russian way
+@dataclass(frozen=True)
+class StatementCounts:
+    exam: ExamCells
+    kind: str
+    by_status: Counter[str]
+
+
+@dataclass(frozen=True)
+class Attendance:
+    exam: ExamCells
+    marks: Counter[Mark]
+    grades: Counter[str]
+    confirmed: bool
+
+
+@dataclass(frozen=True)
+class ReportData:
+    kind: ReportKind
+    now: datetime
+    faculties: list[str] | None  # sorted names; None: every faculty (an admin)
+    sit_again: list[SitAgain] = field(default_factory=list)
+    statements: list[StatementCounts] = field(default_factory=list)
+    attendance: list[Attendance] = field(default_factory=list)
 
 
 def _of_exams(query: Select[*_Ts], faculty_ids: frozenset[int] | None) -> Select[*_Ts]:
@@ -64,43 +93,32 @@ def _of_exams(query: Select[*_Ts], faculty_ids: frozenset[int] | None) -> Select
     return query if faculty_ids is None else query.where(Group.faculty_id.in_(faculty_ids))
 
 
-async def build_report(
+async def report_data(
     session: AsyncSession,
     kind: ReportKind,
     faculty_ids: frozenset[int] | None,
     now: datetime,
     settings: Settings,
-) -> Report:
+) -> ReportData:
     """`faculty_ids` None: every faculty (an admin)."""
-    scope = await _scope_line(session, faculty_ids)
-    header = [
-        scope,
-        _("Made {when}").format(when=now.astimezone(settings.tz).strftime("%d.%m.%Y %H:%M")),
-    ]
+    faculties = None
+    if faculty_ids is not None:
+        faculties = sorted(
+            await session.scalars(select(Faculty.name).where(Faculty.id.in_(faculty_ids)))
+        )
+    data = ReportData(kind, now, faculties)
     if kind is ReportKind.ADDITIONAL:
-        table = await _additional(session, faculty_ids, now, settings, header)
+        data.sit_again.extend(await _additional(session, faculty_ids, now, settings))
     elif kind is ReportKind.STATEMENTS:
-        table = await _statements(session, faculty_ids, settings, header)
+        data.statements.extend(await _statements(session, faculty_ids))
     else:
-        table = await _attendance(session, faculty_ids, now, settings, header)
-    stamp = now.astimezone(settings.tz).strftime("%Y-%m-%d")
-    return Report(table, f"{kind.value}-{stamp}")
-
-
-async def _scope_line(session: AsyncSession, faculty_ids: frozenset[int] | None) -> str:
-    if faculty_ids is None:
-        return _("All faculties")
-    names = sorted(await session.scalars(select(Faculty.name).where(Faculty.id.in_(faculty_ids))))
-    return _("Faculty: {faculty}").format(faculty=", ".join(names))
+        data.attendance.extend(await _attendance(session, faculty_ids, now, settings))
+    return data
 
 
 async def _additional(
-    session: AsyncSession,
-    faculty_ids: frozenset[int] | None,
-    now: datetime,
-    settings: Settings,
-    header: list[str],
-) -> Table:
+    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, settings: Settings
+) -> list[SitAgain]:
     query = (
         select(
             Faculty.name,
@@ -117,8 +135,7 @@ async def _additional(
         .join(Student, Student.id == RollEntry.student_id)
         .where(
             Exam.cancelled_at.is_(None),
-            RollEntry.mark.in_((Mark.EXCUSED, Mark.FAILURE, Mark.OUTAGE))
-            | RollEntry.grade.in_(FAILED_GRADES),
+            RollEntry.mark.in_(MAYBE_VALID_REASON) | RollEntry.grade.in_(FAILED_GRADES),
         )
     )
     rows = await session.execute(
@@ -126,68 +143,26 @@ async def _additional(
             Faculty.name, Discipline.name, Group.name, Student.full_name
         )
     )
-    table_rows: list[tuple[str | int, ...]] = []
+    found: list[SitAgain] = []
     for faculty, group, discipline, starts, name, book, mark, since, grade in rows:
+        # The report lists the failed grades too ("students to sit again"), then the
+        # additional session's own list, judged as /additional judges it.
         current = effective_mark(Mark(mark), since, now, settings.outage_wait)
         if grade in FAILED_GRADES:
-            reason = _("failed: {grade}").format(grade=grade_name(grade))
-        elif current in (Mark.EXCUSED, Mark.FAILURE):
-            reason = mark_name(current)
+            failed = grade
+        elif additional_reason(Mark(mark), since, now, settings.outage_wait) is not None:
+            failed = None
         else:
             continue  # an outage still within its minutes
-        table_rows.append(
-            (
-                len(table_rows) + 1,
-                faculty,
-                group,
-                discipline,
-                _day(starts, settings),
-                name,
-                book,
-                reason,
-            )
+        found.append(
+            SitAgain(ExamCells(faculty, group, discipline, starts), name, book, failed, current)
         )
-    per_discipline = Counter(str(row[3]) for row in table_rows)
-    disciplines = sorted(per_discipline)
-    totals = [_("Total: {count}").format(count=len(table_rows))] + [
-        ngettext("{discipline}: {count} student", "{discipline}: {count} students", count).format(
-            discipline=discipline, count=count
-        )
-        for discipline, count in ((d, per_discipline[d]) for d in disciplines)
-    ]
-    return Table(
-        title=_("Additional session: students to sit again"),
-        header_lines=header,
-        columns=[
-            _("№"),
-            _("Faculty"),
-            _("Group"),
-            _("Discipline"),
-            _("Exam date"),
-            _("Full name"),
-            _("Record book"),
-            _("Reason"),
-        ],
-        rows=table_rows,
-        totals=totals,
-        text_columns=frozenset({2, 6}),
-        sheet_name=_("Additional session"),
-        chart=Chart(
-            title=_("Students to sit again, by discipline"),
-            sheet_name=_("By discipline"),
-            category_caption=_("Discipline"),
-            categories=disciplines,
-            series=[(_("Students"), [per_discipline[d] for d in disciplines])],
-        ),
-    )
+    return found
 
 
 async def _statements(
-    session: AsyncSession,
-    faculty_ids: frozenset[int] | None,
-    settings: Settings,
-    header: list[str],
-) -> Table:
+    session: AsyncSession, faculty_ids: frozenset[int] | None
+) -> list[StatementCounts]:
     query = select(
         Exam.id,
         Faculty.name,
@@ -203,63 +178,21 @@ async def _statements(
         )
     )
     counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
-    exams: dict[int, tuple[str, str, str, datetime]] = {}
+    exams: dict[int, ExamCells] = {}
     for exam_id, faculty, group, discipline, starts, kind, status in rows:
-        exams[exam_id] = (faculty, group, discipline, starts)
+        exams[exam_id] = ExamCells(faculty, group, discipline, starts)
         counts[(exam_id, kind)][status] += 1
-    statuses = (
-        StatementStatus.SUBMITTED,
-        StatementStatus.APPROVED,
-        StatementStatus.REJECTED,
-        StatementStatus.WITHDRAWN,
-    )
-    table_rows: list[tuple[str | int, ...]] = []
-    for exam_id, (faculty, group, discipline, starts) in exams.items():
-        for kind in StatementKind:
-            counter = counts.get((exam_id, kind.value))
-            if not counter:
-                continue
-            table_rows.append(
-                (
-                    len(table_rows) + 1,
-                    faculty,
-                    group,
-                    discipline,
-                    _day(starts, settings),
-                    kind_name(kind.value),
-                    *(counter[s.value] for s in statuses),
-                    sum(counter.values()),
-                )
-            )
-    return Table(
-        title=_("Statements by exam"),
-        header_lines=header,
-        columns=[
-            _("№"),
-            _("Faculty"),
-            _("Group"),
-            _("Discipline"),
-            _("Exam date"),
-            _("Kind"),
-            _("Undecided"),
-            _("Approved"),
-            _("Rejected"),
-            _("Withdrawn"),
-            _("Total"),
-        ],
-        rows=table_rows,
-        text_columns=frozenset({2}),
-        sheet_name=_("Statements"),
-    )
+    return [
+        StatementCounts(cells, kind.value, counts[(exam_id, kind.value)])
+        for exam_id, cells in exams.items()
+        for kind in StatementKind
+        if counts.get((exam_id, kind.value))
+    ]
 
 
 async def _attendance(
-    session: AsyncSession,
-    faculty_ids: frozenset[int] | None,
-    now: datetime,
-    settings: Settings,
-    header: list[str],
-) -> Table:
+    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, settings: Settings
+) -> list[Attendance]:
     query = (
         select(
             Exam.id,
@@ -280,75 +213,15 @@ async def _attendance(
             Faculty.name, Group.name, Discipline.name, Exam.starts_at
         )
     )
-    exams: dict[int, tuple[str, str, str, datetime, datetime | None]] = {}
+    exams: dict[int, tuple[ExamCells, bool]] = {}
     marks: dict[int, Counter[Mark]] = defaultdict(Counter)
     grades: dict[int, Counter[str]] = defaultdict(Counter)
     for exam_id, faculty, group, discipline, starts, confirmed, mark, since, grade in rows:
-        exams[exam_id] = (faculty, group, discipline, starts, confirmed)
+        exams[exam_id] = (ExamCells(faculty, group, discipline, starts), confirmed is not None)
         marks[exam_id][effective_mark(Mark(mark), since, now, settings.outage_wait)] += 1
         if grade:
             grades[exam_id][grade] += 1
-    table_rows: list[tuple[str | int, ...]] = []
-    for exam_id, (faculty, group, discipline, starts, confirmed) in exams.items():
-        m = marks[exam_id]
-        g = grades[exam_id]
-        table_rows.append(
-            (
-                len(table_rows) + 1,
-                faculty,
-                group,
-                discipline,
-                _day(starts, settings),
-                sum(m.values()),
-                m[Mark.PRESENT],
-                m[Mark.EXCUSED] + m[Mark.FAILURE],
-                m[Mark.ABSENT],
-                m[Mark.UNMARKED] + m[Mark.OUTAGE],
-                *(g[grade.value] for grade in Grade),
-                _("yes") if confirmed is not None else _("no"),
-            )
-        )
-    return Table(
-        title=_("Attendance and grades"),
-        header_lines=header,
-        columns=[
-            _("№"),
-            _("Faculty"),
-            _("Group"),
-            _("Discipline"),
-            _("Exam date"),
-            _("On the roll"),
-            _("Present"),
-            _("Valid reason"),
-            _("No valid reason"),
-            _("Not marked"),
-            *(grade_name(grade.value) for grade in Grade),
-            _("Roll confirmed"),
-        ],
-        rows=table_rows,
-        text_columns=frozenset({2}),
-        sheet_name=_("Attendance"),
-        chart=_attendance_chart(table_rows),
-    )
-
-
-def _attendance_chart(rows: list[tuple[str | int, ...]]) -> Chart:
-    """Stacked bars, one an exam (group — discipline, date): present, valid reason, no
-    valid reason, not marked — the table's columns 5-9."""
-    return Chart(
-        title=_("Attendance by group and exam"),
-        sheet_name=_("Chart"),
-        category_caption=_("Group — exam"),
-        categories=[f"{row[2]} — {row[3]}, {row[4]}" for row in rows],
-        series=[
-            (caption, [int(row[column]) for row in rows])
-            for caption, column in (
-                (_("Present"), 6),
-                (_("Valid reason"), 7),
-                (_("No valid reason"), 8),
-                (_("Not marked"), 9),
-            )
-        ],
-        y_title=_("Students"),
-        stacked=True,
-    )
+    return [
+        Attendance(cells, marks[exam_id], grades[exam_id], confirmed)
+        for exam_id, (cells, confirmed) in exams.items()
+    ]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import ExamWork, Semester, StatementFile, Teacher
-from bot.domain.reminders import NoticeKind, Planned
+from bot.domain.reminders import NoticeKind, Planned, notice_key
 from bot.services.reminders import queue
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ async def run_retention(
         (
             Planned(
                 NoticeKind.RETENTION,
-                f"{NoticeKind.RETENTION}:{semester.id}:{uid}",
+                notice_key(NoticeKind.RETENTION, semester.id, uid),
                 now,
                 now + timedelta(days=14),
                 {"starts_on": semester.starts_on.strftime("%d.%m.%Y")},

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
-    from openpyxl.cell.cell import Cell
+    from openpyxl.cell.cell import Cell, MergedCell
 
 SHEET_NAME = "Ведомость"
 
@@ -99,7 +99,7 @@ def _table(sheet: Sheet) -> Table:
     )
 
 
-def _as_text(cell: Cell, value: str) -> None:
+def _as_text(cell: Cell | MergedCell, value: str) -> None:
     # openpyxl turns any string starting with "=" into a formula; a name is never one.
     cell.value = value
     cell.data_type = "s"
@@ -180,7 +180,9 @@ def table_xlsx(sheet: Table) -> bytes:
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    page_setup = ws.sheet_properties.pageSetUpPr
+    assert page_setup is not None  # a new worksheet's properties have one
+    page_setup.fitToPage = True
 
     if sheet.chart is not None and sheet.chart.categories:
         _chart_sheet(workbook, sheet.chart)

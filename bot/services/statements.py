@@ -6,6 +6,7 @@ when the student presses Send, after every rule is checked again on the server.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,14 +29,15 @@ from bot.db.models import (
     Teacher,
     User,
 )
-from bot.domain.reminders import NoticeKind, Planned, change_notice, stamp
+from bot.domain.reminders import NoticeKind, Planned, change_notice, notice_key, stamp
 from bot.domain.statements import (
     MAX_FILES,
+    StatementDraft,
     StatementKind,
     StatementStatus,
     absence_open,
     appeal_open,
-    appeal_problem,
+    draft_problem,
     timezone_open,
 )
 from bot.domain.timezones import parse_timezone
@@ -115,51 +117,49 @@ class SubmitResult:
 async def submit(
     session: AsyncSession,
     student: Student,
-    draft: dict[str, Any],
+    draft: StatementDraft | Mapping[str, Any],
     now: datetime,
     settings: Settings,
 ) -> SubmitResult:
-    exam = await session.get(Exam, int(draft.get("exam_id", 0)))
+    """Files the draft (a mapping is read as the dialogue's stored answers) if every rule
+    of `draft_problem` holds and the window for its kind is open."""
+    if not isinstance(draft, StatementDraft):
+        draft = StatementDraft.from_form(draft)
+    exam = await session.get(Exam, draft.exam_id)
     if exam is None or exam.group_id != student.group_id or exam.cancelled_at is not None:
         return SubmitResult(SubmitOutcome.NOT_YOURS)
-    try:
-        kind = StatementKind(str(draft.get("kind")))
-    except ValueError:
+    kind = draft.kind
+    if kind is None:
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     graded = (await grades_posted(session, student)).get(exam.id)
     if kind not in allowed_kinds(exam, now, settings, graded):
         return SubmitResult(SubmitOutcome.CLOSED)
-    if kind is StatementKind.TIMEZONE and not draft.get("time_zone"):
-        return SubmitResult(SubmitOutcome.INCOMPLETE)
-    if kind is StatementKind.ABSENCE and not (draft.get("reason") and draft.get("text")):
-        return SubmitResult(SubmitOutcome.INCOMPLETE)
-    violation = draft.get("violation") if kind is StatementKind.APPEAL else None
-    if kind is StatementKind.APPEAL and appeal_problem(violation, str(draft.get("text") or "")):
+    if draft_problem(draft) is not None:
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     statement = Statement(
         student_id=student.id,
         exam_id=exam.id,
         kind=kind.value,
         status=StatementStatus.SUBMITTED.value,
-        reason=draft.get("reason"),
-        violation=violation,
-        text=str(draft.get("text") or ""),
-        time_zone=draft.get("time_zone"),
-        window=draft.get("window"),
+        reason=draft.reason,
+        violation=draft.violation,
+        text=draft.text,
+        time_zone=draft.time_zone,
+        window=draft.window,
         submitted_at=now,
     )
     statement.files = [
         StatementFile(
-            kind=f["kind"],
-            file_id=f["file_id"],
-            file_unique_id=f["file_unique_id"],
-            file_name=f.get("file_name"),
-            mime_type=f.get("mime_type"),
-            size=f.get("size"),
-            media_group_id=f.get("media_group_id"),
+            kind=f.kind,
+            file_id=f.file_id,
+            file_unique_id=f.file_unique_id,
+            file_name=f.file_name,
+            mime_type=f.mime_type,
+            size=f.size,
+            media_group_id=f.media_group_id,
             added_at=now,
         )
-        for f in list(draft.get("files", []))[:MAX_FILES]
+        for f in draft.files
     ]
     session.add(statement)
     await session.flush()
@@ -242,7 +242,7 @@ async def announce_statement(
     rows = [
         Planned(
             NoticeKind.STATEMENT,
-            f"{NoticeKind.STATEMENT}:{statement.id}:{chat_id}",
+            notice_key(NoticeKind.STATEMENT, statement.id, chat_id),
             now,
             now + timedelta(days=60),
             {"statement_id": statement.id},
@@ -258,7 +258,7 @@ async def announce_statement(
         if teacher_user is not None:
             planned = Planned(
                 NoticeKind.STATEMENT,
-                f"{NoticeKind.STATEMENT}:{statement.id}:teacher",
+                notice_key(NoticeKind.STATEMENT, statement.id, "teacher"),
                 now,
                 now + timedelta(days=60),
                 {"statement_id": statement.id, "for": "teacher"},
@@ -284,6 +284,7 @@ async def decide(
     session: AsyncSession,
     dean_faculty_ids: frozenset[int],
     user_id: int,
+    *,
     statement_id: int,
     action: str,
     comment: str | None,
@@ -300,7 +301,7 @@ async def decide(
     )
     if action == "more":
         statement.decision_comment = comment
-        key = f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:more:{now.isoformat()}"
+        key = notice_key(NoticeKind.STATEMENT_DECIDED, statement.id, "more", now.isoformat())
     else:
         statement.status = (
             StatementStatus.APPROVED.value
@@ -310,7 +311,7 @@ async def decide(
         statement.decided_by = user_id
         statement.decided_at = now
         statement.decision_comment = comment
-        key = f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:{statement.status}"
+        key = notice_key(NoticeKind.STATEMENT_DECIDED, statement.id, statement.status)
     if student_chat is not None:
         planned = Planned(
             NoticeKind.STATEMENT_DECIDED,
@@ -336,7 +337,7 @@ async def decide(
         if teacher_user is not None:
             planned = Planned(
                 NoticeKind.STATEMENT_DECIDED,
-                f"{NoticeKind.STATEMENT_DECIDED}:{statement.id}:teacher",
+                notice_key(NoticeKind.STATEMENT_DECIDED, statement.id, "teacher"),
                 now,
                 now + timedelta(days=60),
                 {"statement_id": statement.id, "action": action, "for": "teacher"},
@@ -386,6 +387,7 @@ async def propose_new_start(
     session: AsyncSession,
     dean_faculty_ids: frozenset[int],
     statement_id: int,
+    *,
     new_start: datetime,
     now: datetime,
     settings: Settings,
@@ -414,7 +416,7 @@ async def propose_new_start(
         return MoveOutcome.MOVED, statement
     planned = Planned(
         NoticeKind.RESCHEDULE,
-        f"{NoticeKind.RESCHEDULE}:{statement.id}:{stamp(new_start)}",
+        notice_key(NoticeKind.RESCHEDULE, statement.id, stamp(new_start)),
         now,
         new_start,
         {"statement_id": statement.id},
@@ -428,6 +430,7 @@ async def answer_new_start(
     session: AsyncSession,
     teacher: Teacher | None,
     statement_id: int,
+    *,
     confirm: bool,
     now: datetime,
     settings: Settings,
@@ -447,7 +450,7 @@ async def answer_new_start(
             (
                 Planned(
                     NoticeKind.RESCHEDULE_DECLINED,
-                    f"{NoticeKind.RESCHEDULE_DECLINED}:{statement.id}:{stamp(declined)}:{chat}",
+                    notice_key(NoticeKind.RESCHEDULE_DECLINED, statement.id, stamp(declined), chat),
                     now,
                     now + timedelta(days=60),
                     {"statement_id": statement.id, "declined": declined.isoformat()},
@@ -504,10 +507,10 @@ async def _move_student(
             NoticeKind.TIME_CHANGED,
             exam.id,
             statement.student_id,
-            stamp(statement.new_start),
-            now,
-            statement.new_start,
-            {"start": statement.new_start.isoformat()},
+            what=stamp(statement.new_start),
+            now=now,
+            until=statement.new_start,
+            payload={"start": statement.new_start.isoformat()},
         )
         await queue(session, [(change, student_chat, student_chat, statement.student_id)], exam.id)
     await plan_exam(session, statement.exam_id, now, settings)
@@ -551,6 +554,7 @@ async def add_documents(
     session: AsyncSession,
     student: Student | None,
     statement_id: int,
+    *,
     files: list[dict[str, Any]],
     now: datetime,
     settings: Settings,
@@ -595,8 +599,12 @@ async def add_documents(
         (
             Planned(
                 NoticeKind.STATEMENT_DOCS,
-                f"{NoticeKind.STATEMENT_DOCS}:{statement.id}:{chat}:"
-                f"{added[0].id if added else now.isoformat()}",
+                notice_key(
+                    NoticeKind.STATEMENT_DOCS,
+                    statement.id,
+                    chat,
+                    added[0].id if added else now.isoformat(),
+                ),
                 now,
                 now + timedelta(days=60),
                 payload,

@@ -214,7 +214,7 @@ async def upload(
     api: FakeBotAPI, user: FakeUser, filename: str, content: bytes, **kwargs: Any
 ) -> dict[str, Any]:
     after = api.mark()
-    api.send_document(user, filename, content, **kwargs)
+    api.send_document(user, filename, content=content, **kwargs)
     return await api.next_message(user.id, after=after)
 
 

@@ -55,7 +55,7 @@ from bot.domain.timezones import parse_timezone
 from bot.handlers import states
 from bot.keyboards import callbacks
 from bot.services.imports import import_roster, import_schedule
-from bot.services.roll import load_roll, own_exam
+from bot.services.roll import RollRules, load_roll, own_exam
 from bot.services.statements import announce_statement, submit
 from tests.e2e.conftest import SAMPLES, MovableClock
 from tests.e2e.fakeapi import FakeBotAPI
@@ -639,19 +639,31 @@ class FuzzWorld:
                 select(Exam.id).where(Exam.teacher_id == teacher.id, Exam.kind == "exam")
             )
             assert latin is not None
+            # An absence comes with a document (bot.domain.statements.documents_problem).
+            scan = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
+            pdf = self.api.register_file(scan, "справка.pdf")
             draft = {
                 "exam_id": latin,
                 "kind": "absence",
                 "reason": "illness",
                 "text": "ОРВИ",
-                "files": [],
+                "files": [
+                    {
+                        "kind": "document",
+                        "file_id": pdf.file_id,
+                        "file_unique_id": pdf.unique_id,
+                        "file_name": "справка.pdf",
+                        "mime_type": "application/pdf",
+                        "size": len(scan),
+                    }
+                ],
             }
             result = await submit(session, students["2611022"], draft, NOW, settings)
             assert result.statement is not None, result.outcome
             await announce_statement(session, result.statement, NOW, settings)
             exam = await own_exam(session, teacher, latin)
             assert exam is not None
-            await load_roll(session, exam, NOW, settings)
+            await load_roll(session, exam, NOW, RollRules.of(settings))
 
     def materialise(self, draft: JsonDict) -> JsonDict:
         """Fills the draft's blanks: ids, uploaded files, the message a button is on."""

@@ -136,14 +136,14 @@ async def test_send_document_upload_is_stored(api: FakeBotAPI, bot: Bot) -> None
 async def test_user_document_downloads_identically(api: FakeBotAPI, bot: Bot) -> None:
     content = bytes(range(256)) * 1000
     student = api.user(1001, "Иван")
-    update = api.send_document(student, "answer.pdf", content, caption="Моя работа")
+    update = api.send_document(student, "answer.pdf", content=content, caption="Моя работа")
     document = update["message"]["document"]
     assert document["file_size"] == len(content)
     assert document["mime_type"] == "application/pdf"
     downloaded = await bot.download(document["file_id"])
     assert downloaded is not None and downloaded.read() == content
 
-    huge = api.send_document(student, "huge.zip", b"x", file_size=30 * 1024 * 1024)
+    huge = api.send_document(student, "huge.zip", content=b"x", file_size=30 * 1024 * 1024)
     with pytest.raises(TelegramBadRequest, match="file is too big"):
         await bot.get_file(huge["message"]["document"]["file_id"])
 

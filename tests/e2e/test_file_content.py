@@ -57,7 +57,7 @@ async def test_a_program_sent_as_a_pdf_is_refused_by_its_content(
     ack = await api.next_message(student.id, after=after)
     for name, content in (("справка.pdf", PROGRAM), ("выписка.pdf", ARCHIVE)):
         after = api.mark()
-        api.send_document(student, name, content, mime_type="application/pdf")
+        api.send_document(student, name, content=content, mime_type="application/pdf")
         assert "Attached" in (await api.next_message(student.id, after=after))["text"]
     preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
     assert "Documents: 3" in preview["text"]

@@ -126,7 +126,9 @@ async def file_absence(api: FakeBotAPI, student: FakeUser) -> None:
     reply = await press(api, student, reply, button(reply, "Illness")["callback_data"])
     reply = await say(api, student, STATEMENT_TEXT)
     after = api.mark()
-    api.send_document(student, 'справка & <1> "2".pdf', b"%PDF-1.4", mime_type="application/pdf")
+    api.send_document(
+        student, 'справка & <1> "2".pdf', content=b"%PDF-1.4", mime_type="application/pdf"
+    )
     ack = await api.next_message(student.id, after=after)
     after = api.mark()
     student.click(ack, button(ack, "Done")["callback_data"])

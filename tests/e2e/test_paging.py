@@ -162,7 +162,7 @@ async def test_two_hundred_items_are_all_reachable(api: FakeBotAPI, bot_runner: 
     # Import errors: 200 bad rows, every one listed (in several messages).
     after = api.mark()
     bad = table(ROSTER_HEADER, [(FACULTY, GROUP, "", "")] * 200)
-    api.send_document(admin, "bad.csv", bad, mime_type="text/csv")
+    api.send_document(admin, "bad.csv", content=bad, mime_type="text/csv")
     errors = await texts_until_quiet(api, runner, admin.id, after)
     assert all(f"Row {row}:" in errors for row in range(2, ITEMS + 2))
 

@@ -236,7 +236,7 @@ async def test_a_notice_that_breaks_is_retried_not_stranded(
     api: FakeBotAPI, seeded: BotRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bot.notify.sender as sender_module
-    from bot.services import notices
+    from bot.notify import render as notices
 
     real = notices.render_notice
     calls = 0

@@ -223,6 +223,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     assert action.params["action"] == "upload_document"
     assert api.calls.index(action) < api.calls.index(xlsx)
     book = load_workbook(io.BytesIO(xlsx.files["document"][1]))
+    assert book.active is not None
     cells = [[c for c in row] for row in book.active.iter_rows(values_only=True)]
     flat = [" ".join(str(c) for c in row if c is not None) for row in cells]
     assert any("Иванова Мария Олеговна" in r and "good" in r and "1" in r for r in flat)

@@ -44,12 +44,12 @@ async def test_absence_with_an_album_is_one_statement(api: FakeBotAPI, seeded: B
     # Refused: a sticker-like non-document, a video file, and a file over 20 MB.
     reply = await say(api, student, "/help")  # a command does not end the draft
     after = api.mark()
-    api.send_document(student, "video.mp4", b"\x00" * 10, mime_type="video/mp4")
+    api.send_document(student, "video.mp4", content=b"\x00" * 10, mime_type="video/mp4")
     reply = await api.next_message(student.id, after=after)
     assert "photos, PDF or image files only" in reply["text"]
     after = api.mark()
     api.send_document(
-        student, "scan.pdf", b"%PDF-1.4", mime_type="application/pdf", file_size=21 * 2**20
+        student, "scan.pdf", content=b"%PDF-1.4", mime_type="application/pdf", file_size=21 * 2**20
     )
     reply = await api.next_message(student.id, after=after)
     assert "larger than 20 MB" in reply["text"]
@@ -64,7 +64,7 @@ async def test_absence_with_an_album_is_one_statement(api: FakeBotAPI, seeded: B
     await api.idle(quiet=0.3)
     assert sum("Attached" in m.get("text", "") for m in api.messages(student.id)) == 1
     after = api.mark()
-    api.send_document(student, "справка.pdf", b"%PDF-1.4 doc", mime_type="application/pdf")
+    api.send_document(student, "справка.pdf", content=b"%PDF-1.4 doc", mime_type="application/pdf")
     await api.next_message(student.id, after=after)
 
     preview = await press(
@@ -321,7 +321,7 @@ async def test_documents_follow_an_absence_statement_until_the_deadline(
     prompt = await press(api, student, listing, button(listing, "Add documents")["callback_data"])
     assert "then press Done" in prompt["text"]
     after = api.mark()
-    api.send_document(student, "справка.pdf", b"%PDF-1.4", mime_type="application/pdf")
+    api.send_document(student, "справка.pdf", content=b"%PDF-1.4", mime_type="application/pdf")
     ack = await api.next_message(student.id, after=after)
     after = api.mark()
     done = await press(api, student, ack, button(ack, "Done")["callback_data"])

@@ -42,7 +42,7 @@ from bot.notify.mail import Mailer
 from bot.notify.sender import OutboxSender
 from bot.services.reminders import outbox_summary
 from bot.services.statements import add_documents, announce_statement, submit, withdraw
-from bot.services.texts import summary_text
+from bot.views.texts import summary_text
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.fakesmtp import FakeSMTP, attachments, body, free_port
@@ -412,7 +412,9 @@ async def test_documents_added_later_get_a_letter_of_their_own(
     }
     async with world.sessionmaker.begin() as session:
         student = await karimov(session)
-        assert await add_documents(session, student, statement_id, [added], START, world.settings)
+        assert await add_documents(
+            session, student, statement_id, files=[added], now=START, settings=world.settings
+        )
     await world.send(world.sender())
     # Two letters, handed over side by side: told apart by subject, not by arrival.
     later, first = sorted(

@@ -82,7 +82,9 @@ async def roster(session: AsyncSession) -> AsyncSession:
 async def test_find_matches_record_book_and_surname_loosely(roster: AsyncSession) -> None:
     user = await make_user(roster, 1)
     # Spaces in the number, another case, е for ё, and the whole ФИО typed: all match.
-    result = await find_roster_entry(roster, user, " 2611 004 ", "ЕЛКИНА Дарья", NOW, LIMIT, HOUR)
+    result = await find_roster_entry(
+        roster, user, " 2611 004 ", surname="ЕЛКИНА Дарья", now=NOW, limit=LIMIT, window=HOUR
+    )
     assert result.outcome is LinkOutcome.FOUND
     assert result.student is not None
     assert result.student.full_name == "Ёлкина Дарья Андреевна"
@@ -102,7 +104,9 @@ async def test_not_found_records_an_attempt(
 ) -> None:
     user = await make_user(roster, 1)
     other = await make_user(roster, 2)
-    result = await find_roster_entry(roster, user, record_book, surname, NOW, LIMIT, HOUR)
+    result = await find_roster_entry(
+        roster, user, record_book, surname=surname, now=NOW, limit=LIMIT, window=HOUR
+    )
     assert result.outcome is LinkOutcome.NOT_FOUND
     assert result.student is None
     assert result.budget is not None and result.budget.left == LIMIT - 1
@@ -116,13 +120,17 @@ async def test_entry_linked_to_another_account_is_taken(roster: AsyncSession) ->
     linked = await confirm_link(roster, owner, await student_id(roster, "2611002"), NOW)
     assert linked.outcome is LinkOutcome.LINKED
 
-    taken = await find_roster_entry(roster, intruder, "2611002", "Белов", NOW, LIMIT, HOUR)
+    taken = await find_roster_entry(
+        roster, intruder, "2611002", surname="Белов", now=NOW, limit=LIMIT, window=HOUR
+    )
     assert taken.outcome is LinkOutcome.TAKEN
     assert taken.student is not None and taken.student.record_book == "2611002"
     # A correct match is not a failed attempt.
     assert await count(roster, LoginAttempt) == 0
     # The owner finding their own entry again is fine.
-    mine = await find_roster_entry(roster, owner, "2611002", "Белов", NOW, LIMIT, HOUR)
+    mine = await find_roster_entry(
+        roster, owner, "2611002", surname="Белов", now=NOW, limit=LIMIT, window=HOUR
+    )
     assert mine.outcome is LinkOutcome.FOUND
 
 
@@ -131,14 +139,18 @@ async def test_limited_after_failures_and_free_again_after_window(roster: AsyncS
     first = NOW
     for minute in range(LIMIT):
         at = first + timedelta(minutes=minute)
-        result = await find_roster_entry(roster, user, "0000000", "Никто", at, LIMIT, HOUR)
+        result = await find_roster_entry(
+            roster, user, "0000000", surname="Никто", now=at, limit=LIMIT, window=HOUR
+        )
         assert result.outcome is LinkOutcome.NOT_FOUND
         assert result.budget is not None and result.budget.left == LIMIT - minute - 1
     assert result.budget is not None and result.budget.retry_at == first + HOUR
 
     # Even the right answer is refused while the budget is spent, and costs nothing.
     later = first + timedelta(minutes=30)
-    limited = await find_roster_entry(roster, user, "2611002", "Белов", later, LIMIT, HOUR)
+    limited = await find_roster_entry(
+        roster, user, "2611002", surname="Белов", now=later, limit=LIMIT, window=HOUR
+    )
     assert limited.outcome is LinkOutcome.LIMITED
     assert limited.student is None
     assert limited.budget is not None
@@ -146,11 +158,15 @@ async def test_limited_after_failures_and_free_again_after_window(roster: AsyncS
     assert await count(roster, LoginAttempt) == LIMIT
 
     just_before = first + HOUR - timedelta(seconds=1)
-    still = await find_roster_entry(roster, user, "2611002", "Белов", just_before, LIMIT, HOUR)
+    still = await find_roster_entry(
+        roster, user, "2611002", surname="Белов", now=just_before, limit=LIMIT, window=HOUR
+    )
     assert still.outcome is LinkOutcome.LIMITED
 
     # The oldest failure leaves the window exactly an hour later.
-    again = await find_roster_entry(roster, user, "2611002", "Белов", first + HOUR, LIMIT, HOUR)
+    again = await find_roster_entry(
+        roster, user, "2611002", surname="Белов", now=first + HOUR, limit=LIMIT, window=HOUR
+    )
     assert again.outcome is LinkOutcome.FOUND
     assert again.budget is not None and again.budget.left == 1
 
@@ -160,12 +176,18 @@ async def test_other_users_failures_do_not_count(roster: AsyncSession) -> None:
     student = await make_user(roster, 2)
     for minute in range(LIMIT):
         at = NOW + timedelta(minutes=minute)
-        await find_roster_entry(roster, guesser, "0000000", "Никто", at, LIMIT, HOUR)
+        await find_roster_entry(
+            roster, guesser, "0000000", surname="Никто", now=at, limit=LIMIT, window=HOUR
+        )
     later = NOW + timedelta(minutes=5)
     assert (
-        await find_roster_entry(roster, guesser, "2611002", "Белов", later, LIMIT, HOUR)
+        await find_roster_entry(
+            roster, guesser, "2611002", surname="Белов", now=later, limit=LIMIT, window=HOUR
+        )
     ).outcome is LinkOutcome.LIMITED
-    result = await find_roster_entry(roster, student, "2611002", "Белов", later, LIMIT, HOUR)
+    result = await find_roster_entry(
+        roster, student, "2611002", surname="Белов", now=later, limit=LIMIT, window=HOUR
+    )
     assert result.outcome is LinkOutcome.FOUND
 
 
@@ -175,8 +197,12 @@ async def test_other_users_failures_do_not_count(roster: AsyncSession) -> None:
 async def test_confirm_links_and_clears_own_failed_attempts(roster: AsyncSession) -> None:
     user = await make_user(roster, 1)
     other = await make_user(roster, 2)
-    await find_roster_entry(roster, user, "0000000", "Никто", NOW, LIMIT, HOUR)
-    await find_roster_entry(roster, other, "0000000", "Никто", NOW, LIMIT, HOUR)
+    await find_roster_entry(
+        roster, user, "0000000", surname="Никто", now=NOW, limit=LIMIT, window=HOUR
+    )
+    await find_roster_entry(
+        roster, other, "0000000", surname="Никто", now=NOW, limit=LIMIT, window=HOUR
+    )
     sid = await student_id(roster, "2611002")
     linked_at = NOW + timedelta(minutes=1)
 
@@ -217,7 +243,9 @@ async def test_confirm_refuses_entry_someone_else_got_first(roster: AsyncSession
     sid = await student_id(roster, "2611002")
     # Both were shown the match; the winner confirms first.
     assert (
-        await find_roster_entry(roster, loser, "2611002", "Белов", NOW, LIMIT, HOUR)
+        await find_roster_entry(
+            roster, loser, "2611002", surname="Белов", now=NOW, limit=LIMIT, window=HOUR
+        )
     ).outcome is LinkOutcome.FOUND
     assert (await confirm_link(roster, winner, sid, NOW)).outcome is LinkOutcome.LINKED
 
@@ -405,10 +433,15 @@ async def test_bind_refused_outside_own_faculties(roster: AsyncSession) -> None:
     medical = await faculty_id(roster, MEDICAL)
     pediatric = await faculty_id(roster, PEDIATRIC)
     result = await bind_deanery_chat(
-        roster, frozenset({medical}), pediatric, -100, "Чат", bound_by=1, now=NOW
+        roster, frozenset({medical}), pediatric, chat_id=-100, title="Чат", bound_by=1, now=NOW
     )
     assert result is None
-    assert await bind_deanery_chat(roster, frozenset(), medical, -100, "Чат", 1, NOW) is None
+    assert (
+        await bind_deanery_chat(
+            roster, frozenset(), medical, chat_id=-100, title="Чат", bound_by=1, now=NOW
+        )
+        is None
+    )
     assert await chats(roster) == {}
 
 
@@ -417,13 +450,20 @@ async def test_bind_replaces_and_moves_chats(roster: AsyncSession) -> None:
     pediatric = await faculty_id(roster, PEDIATRIC)
     both = frozenset({medical, pediatric})
 
-    faculty = await bind_deanery_chat(roster, both, medical, -100, "Старый", 7, NOW)
+    faculty = await bind_deanery_chat(
+        roster, both, medical, chat_id=-100, title="Старый", bound_by=7, now=NOW
+    )
     assert faculty is not None and faculty.name == MEDICAL
     assert await chats(roster) == {-100: medical}
 
     # A second chat for the same faculty replaces the first.
     later = NOW + HOUR
-    assert await bind_deanery_chat(roster, both, medical, -200, "Новый", 8, later) is not None
+    assert (
+        await bind_deanery_chat(
+            roster, both, medical, chat_id=-200, title="Новый", bound_by=8, now=later
+        )
+        is not None
+    )
     assert await chats(roster) == {-200: medical}
     row = (
         await roster.execute(select(DeaneryChat.title, DeaneryChat.bound_by, DeaneryChat.bound_at))
@@ -431,11 +471,21 @@ async def test_bind_replaces_and_moves_chats(roster: AsyncSession) -> None:
     assert tuple(row) == ("Новый", 8, later)
 
     # Binding the same chat to another faculty moves it.
-    assert await bind_deanery_chat(roster, both, pediatric, -200, "Новый", 8, later) is not None
+    assert (
+        await bind_deanery_chat(
+            roster, both, pediatric, chat_id=-200, title="Новый", bound_by=8, now=later
+        )
+        is not None
+    )
     assert await chats(roster) == {-200: pediatric}
 
     # Re-binding the same chat to the same faculty keeps one row.
-    assert await bind_deanery_chat(roster, both, pediatric, -200, "Ещё", 8, later) is not None
+    assert (
+        await bind_deanery_chat(
+            roster, both, pediatric, chat_id=-200, title="Ещё", bound_by=8, now=later
+        )
+        is not None
+    )
     await roster.commit()
     assert await chats(roster) == {-200: pediatric}
     assert await roster.scalar(select(DeaneryChat.title)) == "Ещё"

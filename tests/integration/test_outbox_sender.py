@@ -30,9 +30,9 @@ from bot.db.models import Discipline, Exam, Notice, NoticeStatus, Student, User
 from bot.domain.reminders import NoticeKind, backoff, stamp
 from bot.notify.journal import PARTS_SENT, replay
 from bot.notify.pacing import RateLimiter as SharedLimiter
+from bot.notify.render import render_notice
 from bot.notify.sender import OutboxSender, RateLimiter
 from bot.services.imports import import_roster, import_schedule
-from bot.services.notices import render_notice
 from bot.services.reminders import outbox_summary, plan_upcoming
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import Call, FakeBotAPI

@@ -38,7 +38,7 @@ from bot.services.reminders import (
     plan_exams_bulk,
     plan_upcoming,
 )
-from bot.services.texts import plan_warning_text
+from bot.views.texts import plan_warning_text
 
 ROSTER = """faculty,group,full_name,record_book
 Лечебный факультет,1101,Белов Артём Сергеевич,1001

@@ -20,8 +20,8 @@ from bot.app import create_i18n
 from bot.config import Settings
 from bot.db.models import Notice, NoticeStatus, PlanItem, Student, User
 from bot.domain.reminders import NoticeKind
+from bot.notify.render import render_notice
 from bot.services.imports import TableKind, import_plan, import_roster, import_table
-from bot.services.notices import render_notice
 from bot.services.plans import student_plan
 from bot.services.reminders import PlanReport, plan_after_import, plan_for_student
 

@@ -14,7 +14,15 @@ from bot.config import Settings
 from bot.db.models import Discipline, Exam, RollEntry, Statement, Student, Teacher
 from bot.domain.roll import Grade, Mark
 from bot.services.imports import import_roster, import_schedule
-from bot.services.roll import MarkAction, Outcome, confirm_roll, load_roll, set_grade, set_mark
+from bot.services.roll import (
+    MarkAction,
+    Outcome,
+    RollRules,
+    confirm_roll,
+    load_roll,
+    set_grade,
+    set_mark,
+)
 from bot.services.statements import decide
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -72,14 +80,45 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
     # Соколова attended after all: a rejected statement must not undo that.
     assert (
         await set_mark(
-            session, teacher, 1, latin.id, sokolova.id, MarkAction.PRESENT, now, SETTINGS
+            session,
+            teacher,
+            1,
+            exam_id=latin.id,
+            student_id=sokolova.id,
+            action=MarkAction.PRESENT,
+            now=now,
+            rules=RollRules.of(SETTINGS),
         )
         is Outcome.OK
     )
     faculties = frozenset({latin.group.faculty_id})
-    await decide(session, faculties, 99, statements[0].id, "approve", None, now)
-    await decide(session, faculties, 99, statements[1].id, "reject", "нет справки", now)
-    await decide(session, faculties, 99, statements[2].id, "reject", None, now)
+    await decide(
+        session,
+        faculties,
+        99,
+        statement_id=statements[0].id,
+        action="approve",
+        comment=None,
+        now=now,
+    )
+    await decide(
+        session,
+        faculties,
+        99,
+        statement_id=statements[1].id,
+        action="reject",
+        comment="нет справки",
+        now=now,
+    )
+    await decide(
+        session,
+        faculties,
+        99,
+        statement_id=statements[2].id,
+        action="reject",
+        comment=None,
+        now=now,
+    )
     assert (await mark_of(session, latin, ivanova)).mark == Mark.EXCUSED
     assert (await mark_of(session, latin, karimov)).mark == Mark.ABSENT
     assert (await mark_of(session, latin, sokolova)).mark == Mark.PRESENT
@@ -95,24 +134,66 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
     now = LATIN_START + timedelta(minutes=10)
 
     async def mark(who: Student, action: MarkAction) -> Outcome:
-        return await set_mark(session, teacher, 7, latin.id, who.id, action, now, SETTINGS)
+        return await set_mark(
+            session,
+            teacher,
+            7,
+            exam_id=latin.id,
+            student_id=who.id,
+            action=action,
+            now=now,
+            rules=RollRules.of(SETTINGS),
+        )
 
     assert await mark(ivanova, MarkAction.PRESENT) is Outcome.OK
     assert await mark(ivanova, MarkAction.PRESENT) is Outcome.ALREADY  # a double tap
     assert await mark(karimov, MarkAction.ABSENT) is Outcome.OK
-    grade = await set_grade(session, teacher, 7, latin.id, karimov.id, Grade.GOOD, now, SETTINGS)
+    grade = await set_grade(
+        session,
+        teacher,
+        7,
+        exam_id=latin.id,
+        student_id=karimov.id,
+        grade=Grade.GOOD,
+        now=now,
+        rules=RollRules.of(SETTINGS),
+    )
     assert grade is Outcome.NOT_PRESENT
-    grade = await set_grade(session, teacher, 7, latin.id, ivanova.id, Grade.PASSED, now, SETTINGS)
+    grade = await set_grade(
+        session,
+        teacher,
+        7,
+        exam_id=latin.id,
+        student_id=ivanova.id,
+        grade=Grade.PASSED,
+        now=now,
+        rules=RollRules.of(SETTINGS),
+    )
     assert grade is Outcome.NOT_YOURS  # a pass/fail grade on a graded exam: forged
-    grade = await set_grade(session, teacher, 7, latin.id, ivanova.id, Grade.GOOD, now, SETTINGS)
+    grade = await set_grade(
+        session,
+        teacher,
+        7,
+        exam_id=latin.id,
+        student_id=ivanova.id,
+        grade=Grade.GOOD,
+        now=now,
+        rules=RollRules.of(SETTINGS),
+    )
     assert grade is Outcome.OK
-    outcome, _view = await confirm_roll(session, teacher, 7, latin.id, now, SETTINGS)
+    outcome, _view = await confirm_roll(
+        session, teacher, 7, exam_id=latin.id, now=now, rules=RollRules.of(SETTINGS)
+    )
     assert outcome is Outcome.UNMARKED  # Соколова
     assert await mark(sokolova, MarkAction.OUTAGE) is Outcome.OK
-    outcome, _view = await confirm_roll(session, teacher, 7, latin.id, now, SETTINGS)
+    outcome, _view = await confirm_roll(
+        session, teacher, 7, exam_id=latin.id, now=now, rules=RollRules.of(SETTINGS)
+    )
     assert outcome is Outcome.OUTAGE_RUNNING
     later = now + SETTINGS.outage_wait
-    outcome, view = await confirm_roll(session, teacher, 7, latin.id, later, SETTINGS)
+    outcome, view = await confirm_roll(
+        session, teacher, 7, exam_id=latin.id, now=later, rules=RollRules.of(SETTINGS)
+    )
     assert outcome is Outcome.OK and view is not None
     assert {x.student.id: x.mark for x in view.lines}[sokolova.id] is Mark.FAILURE
     assert (await mark_of(session, latin, sokolova)).mark == Mark.FAILURE  # stored for good
@@ -120,9 +201,18 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
     other = Teacher(full_name="Чужой Преподаватель")
     session.add(other)
     await session.flush()
-    view = await load_roll(session, latin, later, SETTINGS)
+    view = await load_roll(session, latin, later, RollRules.of(SETTINGS))
     assert view.counts.present == 1 and view.counts.absent == 1 and view.counts.excused == 1
     assert (
-        await set_mark(session, other, 8, latin.id, karimov.id, MarkAction.PRESENT, later, SETTINGS)
+        await set_mark(
+            session,
+            other,
+            8,
+            exam_id=latin.id,
+            student_id=karimov.id,
+            action=MarkAction.PRESENT,
+            now=later,
+            rules=RollRules.of(SETTINGS),
+        )
         is Outcome.NOT_YOURS
     )

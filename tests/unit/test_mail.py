@@ -17,7 +17,8 @@ from bot.db.models import Discipline, Exam, Faculty, Group, Statement, Student
 from bot.domain.mail import normalize_address
 from bot.notify import mail
 from bot.notify.mail import build_message, refused_for_good
-from bot.services.deanery_mail import LETTER_LOCALE, Attachment, Letter, letter_text
+from bot.services.deanery_mail import LETTER_LOCALE, Attachment, Letter
+from bot.views.mail import letter_text
 
 WHEN = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 NNBSP = "\u202f"  # Babel's space before "г."

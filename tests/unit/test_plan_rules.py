@@ -33,7 +33,7 @@ from bot.domain.plans import (
     share_excess,
 )
 from bot.domain.reminders import NoticeKind, deadline_notices
-from bot.services.texts import row_error_text
+from bot.views.texts import row_error_text
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 DEADLINE = date(2026, 12, 20)
@@ -165,7 +165,7 @@ def at_nine_moscow(day: date) -> datetime:
 
 def test_reminders_7_and_1_days_before_at_nine() -> None:
     now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    week, day = deadline_notices(5, 11, DEADLINE, now, (7, 1), MOSCOW)
+    week, day = deadline_notices(5, 11, DEADLINE, now=now, lead_days=(7, 1), tz=MOSCOW)
     assert (week.kind, week.due_at) == (
         NoticeKind.PLAN_DEADLINE,
         at_nine_moscow(date(2026, 12, 13)),
@@ -179,7 +179,7 @@ def test_reminders_7_and_1_days_before_at_nine() -> None:
 
 def test_missed_slots_collapse_into_one_reminder_now() -> None:
     now = datetime(2026, 12, 17, 12, 0, tzinfo=UTC)  # three days before
-    notices = deadline_notices(5, 11, DEADLINE, now, (7, 1), MOSCOW)
+    notices = deadline_notices(5, 11, DEADLINE, now=now, lead_days=(7, 1), tz=MOSCOW)
     assert [(n.payload["lead"], n.due_at) for n in notices] == [
         (7, now),
         (1, at_nine_moscow(date(2026, 12, 19))),
@@ -187,20 +187,24 @@ def test_missed_slots_collapse_into_one_reminder_now() -> None:
     now = datetime(2026, 12, 20, 7, 0, tzinfo=UTC)  # the deadline day, 10:00
     assert [
         (n.payload["lead"], n.due_at)
-        for n in deadline_notices(5, 11, DEADLINE, now, (7, 1), MOSCOW)
+        for n in deadline_notices(5, 11, DEADLINE, now=now, lead_days=(7, 1), tz=MOSCOW)
     ] == [(1, now)]
     # Once the deadline day is over there is nothing left to remind of.
     now = datetime(2026, 12, 20, 21, 0, tzinfo=UTC)
-    assert deadline_notices(5, 11, DEADLINE, now, (7, 1), MOSCOW) == []
+    assert deadline_notices(5, 11, DEADLINE, now=now, lead_days=(7, 1), tz=MOSCOW) == []
 
 
 def test_a_moved_deadline_gets_new_keys() -> None:
     now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    before = {n.key for n in deadline_notices(5, 11, DEADLINE, now, (7, 1), MOSCOW)}
+    before = {
+        n.key for n in deadline_notices(5, 11, DEADLINE, now=now, lead_days=(7, 1), tz=MOSCOW)
+    }
     moved = DEADLINE + timedelta(days=5)
-    after = {n.key for n in deadline_notices(5, 11, moved, now, (7, 1), MOSCOW)}
+    after = {n.key for n in deadline_notices(5, 11, moved, now=now, lead_days=(7, 1), tz=MOSCOW)}
     assert before.isdisjoint(after)
-    assert before == {n.key for n in deadline_notices(5, 11, DEADLINE, now, (1, 7), MOSCOW)}
+    assert before == {
+        n.key for n in deadline_notices(5, 11, DEADLINE, now=now, lead_days=(1, 7), tz=MOSCOW)
+    }
 
 
 # --- the plan template -----------------------------------------------------------------

@@ -11,6 +11,8 @@ from bot.domain.reminders import (
     backoff,
     link_missing_for_deans,
     link_nags,
+    notice_key,
+    notice_key_prefix,
     send_ahead,
     split_text,
     student_notices,
@@ -21,7 +23,9 @@ DAY, JOIN = timedelta(hours=24), timedelta(minutes=15)
 
 
 def test_exam_gets_card_a_day_before_and_join_call_15_minutes_before() -> None:
-    notices = student_notices(7, 3, "exam", START, START - timedelta(days=10), DAY, JOIN)
+    notices = student_notices(
+        7, 3, "exam", start=START, now=START - timedelta(days=10), day_lead=DAY, join_lead=JOIN
+    )
     assert [(n.kind, n.due_at, n.expires_at) for n in notices] == [
         (NoticeKind.DAY_BEFORE, START - DAY, START),
         (NoticeKind.JOIN_CALL, START - JOIN, START),
@@ -31,32 +35,72 @@ def test_exam_gets_card_a_day_before_and_join_call_15_minutes_before() -> None:
 
 
 def test_consultation_gets_only_the_short_reminder() -> None:
-    notices = student_notices(7, 3, "consultation", START, START - DAY * 3, DAY, JOIN)
+    notices = student_notices(
+        7, 3, "consultation", start=START, now=START - DAY * 3, day_lead=DAY, join_lead=JOIN
+    )
     assert [n.kind for n in notices] == [NoticeKind.JOIN_CALL]
 
 
 def test_late_scheduling_sends_the_card_at_once() -> None:
     now = START - timedelta(hours=3)
-    card, join = student_notices(7, 3, "exam", START, now, DAY, JOIN)
+    card, join = student_notices(7, 3, "exam", start=START, now=now, day_lead=DAY, join_lead=JOIN)
     assert card.due_at == now
     assert join.due_at == START - JOIN
     # Fourteen minutes before: both are due at once, neither is lost.
     now = START - timedelta(minutes=14)
-    assert [n.due_at for n in student_notices(7, 3, "exam", START, now, DAY, JOIN)] == [now, now]
+    assert [
+        n.due_at
+        for n in student_notices(7, 3, "exam", start=START, now=now, day_lead=DAY, join_lead=JOIN)
+    ] == [now, now]
 
 
 def test_nothing_once_the_start_has_come() -> None:
-    assert student_notices(7, 3, "exam", START, START, DAY, JOIN) == []
-    assert student_notices(7, 3, "exam", START, START + timedelta(seconds=1), DAY, JOIN) == []
+    assert student_notices(7, 3, "exam", start=START, now=START, day_lead=DAY, join_lead=JOIN) == []
+    assert (
+        student_notices(
+            7,
+            3,
+            "exam",
+            start=START,
+            now=START + timedelta(seconds=1),
+            day_lead=DAY,
+            join_lead=JOIN,
+        )
+        == []
+    )
     assert link_nags(7, START, START) == []
     assert link_missing_for_deans(7, -100, START, START) is None
 
 
 def test_a_moved_exam_gets_new_keys() -> None:
     moved = START + timedelta(hours=2)
-    old = {n.key for n in student_notices(7, 3, "exam", START, START - DAY * 2, DAY, JOIN)}
-    new = {n.key for n in student_notices(7, 3, "exam", moved, START - DAY * 2, DAY, JOIN)}
+    old = {
+        n.key
+        for n in student_notices(
+            7, 3, "exam", start=START, now=START - DAY * 2, day_lead=DAY, join_lead=JOIN
+        )
+    }
+    new = {
+        n.key
+        for n in student_notices(
+            7, 3, "exam", start=moved, now=START - DAY * 2, day_lead=DAY, join_lead=JOIN
+        )
+    }
     assert not old & new
+
+
+def test_notice_keys_keep_their_stored_shape() -> None:
+    """Keys are stored: the builder writes exactly what the f-strings it replaced wrote."""
+    [card, call] = student_notices(
+        7, 3, "exam", start=START, now=START - DAY * 2, day_lead=DAY, join_lead=JOIN
+    )
+    assert card.key == "day_before:7:3:20261223T0530Z"
+    assert call.key == "join_call:7:3:20261223T0530Z"
+    assert notice_key(NoticeKind.TICKET, 7, 3, 12) == "ticket:7:3:12"
+    assert notice_key_prefix(NoticeKind.ANNOUNCEMENT, 5) == "announcement:5:"
+    assert notice_key(NoticeKind.ANNOUNCEMENT, 5, 9).startswith(
+        notice_key_prefix(NoticeKind.ANNOUNCEMENT, 5)
+    )
 
 
 def test_link_nags_twice_a_day_from_48_hours() -> None:

@@ -33,7 +33,7 @@ def test_xlsx_reads_back_as_laid_out() -> None:
     assert ws["A1"].font.bold
     assert [ws.cell(row=r, column=1).value for r in (2, 3)] == SHEET.header_lines
     values = [list(row) for row in ws.iter_rows(values_only=True)]
-    header_at = values.index(COLUMNS)
+    header_at = next(i for i, row in enumerate(values) if row == COLUMNS)
     assert all(ws.cell(row=header_at + 1, column=c).font.bold for c in range(1, 9))
     assert ws.freeze_panes == f"A{header_at + 2}"
 

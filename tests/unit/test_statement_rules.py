@@ -9,15 +9,22 @@ import pytest
 
 from bot.domain.statements import (
     MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_TEXT,
     MIN_APPEAL_TEXT,
     AppealProblem,
     AppealViolation,
+    DraftProblem,
+    StatementDraft,
+    StatementKind,
     absence_deadline,
     absence_open,
     appeal_deadline,
     appeal_open,
     appeal_problem,
     document_accepted,
+    documents_problem,
+    draft_problem,
     timezone_open,
 )
 
@@ -117,3 +124,31 @@ def test_a_chosen_violation_still_needs_a_description() -> None:
 
 def test_violation_values_fit_the_column() -> None:
     assert max(len(v.value) for v in AppealViolation) <= 32
+
+
+SCAN = {"kind": "photo", "file_id": "F1", "file_unique_id": "U1", "size": 10}
+
+
+def test_a_draft_is_read_from_the_dialogue_and_judged_once() -> None:
+    absence = {"exam_id": 7, "kind": "absence", "reason": "illness", "text": "ОРВИ & <b>"}
+    assert draft_problem(StatementDraft.from_form(absence)) is DraftProblem.NO_DOCUMENTS
+    filed = StatementDraft.from_form({**absence, "files": [SCAN] * (MAX_FILES + 3)})
+    assert filed.exam_id == 7 and filed.kind is StatementKind.ABSENCE
+    assert len(filed.files) == MAX_FILES and filed.files[0].file_id == "F1"
+    assert draft_problem(filed) is None
+    assert draft_problem(StatementDraft.from_form({**absence, "reason": None})) is (
+        DraftProblem.NO_REASON
+    )
+    too_long = {**absence, "files": [SCAN], "text": "я" * (MAX_TEXT + 1)}
+    assert draft_problem(StatementDraft.from_form(too_long)) is DraftProblem.TEXT_TOO_LONG
+    assert draft_problem(StatementDraft.from_form({"exam_id": 7, "kind": "bogus"})) is (
+        DraftProblem.NO_KIND
+    )
+    assert draft_problem(StatementDraft.from_form({"exam_id": 7, "kind": "timezone"})) is (
+        DraftProblem.NO_ZONE
+    )
+    appeal = {"exam_id": 7, "kind": "appeal", "violation": "ticket", "text": "коротко"}
+    assert draft_problem(StatementDraft.from_form(appeal)) is DraftProblem.TOO_SHORT
+    # An appeal needs no documents; a violation on another kind is not kept.
+    assert documents_problem(StatementKind.APPEAL, 0) is None
+    assert StatementDraft.from_form({**absence, "violation": "ticket"}).violation is None

@@ -6,9 +6,9 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import InviteRole
+from bot.db.session import AsyncSession
 from bot.domain.imports import name_key
 from bot.services.actors import Actor
 from bot.services.onboarding import InviteError, create_invite, dean_faculties

@@ -9,8 +9,8 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.session import AsyncSession
 from bot.domain.imports import parse_date
 from bot.services.actors import Actor
 from bot.services.semester import SemesterOutcome, semesters, set_semester

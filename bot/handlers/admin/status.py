@@ -6,14 +6,14 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.services.actors import Actor
 from bot.services.reminders import outbox_summary
 from bot.services.roll import unlock_roll
-from bot.services.texts import summary_text
 from bot.views.html import fmt
+from bot.views.texts import summary_text
 
 
 async def status(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:

@@ -7,9 +7,9 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
+from bot.db.session import AsyncSession
 from bot.keyboards.callbacks import LangCB
 from bot.keyboards.inline import languages
 from bot.services.actors import Actor

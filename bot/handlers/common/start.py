@@ -7,11 +7,11 @@ from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import InviteRole
+from bot.db.session import AsyncSession
 from bot.domain.timezones import format_clock
 from bot.handlers.common.help import help_text
 from bot.handlers.replies import edit_pressed
@@ -173,10 +173,10 @@ async def got_surname(
         session,
         actor.user,
         str(data.get("record_book", "")),
-        surname,
-        clock.now(),
-        settings.login_attempts_per_hour,
-        settings.login_window,
+        surname=surname,
+        now=clock.now(),
+        limit=settings.login_attempts_per_hour,
+        window=settings.login_window,
     )
     if result.outcome is LinkOutcome.LIMITED:
         await state.clear()

@@ -10,10 +10,10 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession, async_sessionmaker
 from bot.domain.timezones import format_moment
 from bot.handlers.prompts import answered, answers_prompt, ask
 from bot.handlers.replies import answer_long
@@ -178,12 +178,12 @@ async def preview_pressed(
         session,
         query.from_user.id,
         _scope(actor),
-        Target(data.get("target", Target.GROUP)),
-        int(data.get("target_id", 0)),
-        str(data.get("text", "")),
-        data.get("file_kind"),
-        data.get("file_id"),
-        clock.now(),
+        target=Target(data.get("target", Target.GROUP)),
+        target_id=int(data.get("target_id", 0)),
+        text=str(data.get("text", "")),
+        file_kind=data.get("file_kind"),
+        file_id=data.get("file_id"),
+        now=clock.now(),
     )
     if outcome is not AnnounceOutcome.OK or announcement is None:
         await query.answer(_outcome_text(outcome), show_alert=True)

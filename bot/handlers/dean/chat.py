@@ -6,11 +6,11 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Faculty
+from bot.db.session import AsyncSession
 from bot.keyboards.callbacks import BindCB
 from bot.keyboards.inline import faculties
 from bot.notify.menus import CommandMenus
@@ -44,10 +44,10 @@ async def bind_here(
         session,
         actor.dean_faculty_ids,
         own[0].id,
-        message.chat.id,
-        message.chat.title or "",
-        actor.user.id,
-        clock.now(),
+        chat_id=message.chat.id,
+        title=message.chat.title or "",
+        bound_by=actor.user.id,
+        now=clock.now(),
     )
     if faculty is None:  # the chat is another faculty's dean's office chat
         await message.answer(
@@ -107,10 +107,10 @@ async def bind_choice(
         session,
         actor.dean_faculty_ids,
         callback_data.faculty_id,
-        message.chat.id,
-        message.chat.title or "",
-        actor.user.id,
-        clock.now(),
+        chat_id=message.chat.id,
+        title=message.chat.title or "",
+        bound_by=actor.user.id,
+        now=clock.now(),
     )
     if faculty is None:
         await query.answer(

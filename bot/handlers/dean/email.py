@@ -9,10 +9,10 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db.models import Faculty
+from bot.db.session import AsyncSession
 from bot.domain.mail import normalize_address
 from bot.services.actors import Actor
 from bot.services.deanery_mail import (

@@ -8,22 +8,22 @@ from io import BytesIO
 from aiogram import Bot, F, Router
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, TableKind, import_table
 from bot.services.onboarding import dean_faculties
 from bot.services.reminders import plan_after_import
-from bot.services.texts import (
+from bot.views.html import fmt
+from bot.views.texts import (
     distance_warning_text,
     file_error_text,
     import_result_text,
     plan_warning_text,
 )
-from bot.views.html import fmt
 
 ACCEPTED_SUFFIXES = (".csv", ".xlsx")
 

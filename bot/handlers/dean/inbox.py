@@ -9,18 +9,18 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Statement
+from bot.db.session import AsyncSession
 from bot.domain.statements import StatementKind
 from bot.domain.timezones import format_moment, parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideCB, Listing, PageCB, RescheduleCB
 from bot.services.actors import Actor
-from bot.services.roll import additional_session
+from bot.services.roll import RollRules, additional_session
 from bot.services.statements import (
     DecideOutcome,
     MoveOutcome,
@@ -30,9 +30,9 @@ from bot.services.statements import (
     propose_new_start,
     undecided,
 )
-from bot.services.texts import kind_name, mark_name
 from bot.views.html import Html, fmt, join_lines
 from bot.views.paging import paged
+from bot.views.texts import kind_name, mark_name
 
 # Statements a page: the inbox is for finding one, not for reading them all at once.
 INBOX_PAGE = 30
@@ -55,7 +55,13 @@ async def _apply(
     clock: Clock,
 ) -> tuple[DecideOutcome, str, Statement | None]:
     outcome, decided = await decide(
-        session, actor.dean_faculty_ids, actor.user.id, statement_id, action, comment, clock.now()
+        session,
+        actor.dean_faculty_ids,
+        actor.user.id,
+        statement_id=statement_id,
+        action=action,
+        comment=comment,
+        now=clock.now(),
     )
     if outcome is DecideOutcome.FORBIDDEN:
         return outcome, _("Only the dean's office of the student's faculty can decide this."), None
@@ -188,9 +194,9 @@ async def new_start_written(
         session,
         actor.dean_faculty_ids,
         int(data.get("statement_id", 0)),
-        moment,
-        clock.now(),
-        settings,
+        new_start=moment,
+        now=clock.now(),
+        settings=settings,
     )
     if outcome is MoveOutcome.IN_PAST:
         await message.answer(_("That time has already passed. Send a later one."))
@@ -217,9 +223,9 @@ async def teacher_answered(
         session,
         actor.teacher,
         callback_data.statement_id,
-        callback_data.confirm,
-        clock.now(),
-        settings,
+        confirm=callback_data.confirm,
+        now=clock.now(),
+        settings=settings,
     )
     if outcome is MoveOutcome.FORBIDDEN or statement is None:
         await query.answer(_("This is not one of your exams."), show_alert=True)
@@ -276,7 +282,9 @@ async def inbox(message: Message, actor: Actor, session: AsyncSession, settings:
 async def _additional_page(
     actor: Actor, session: AsyncSession, settings: Settings, clock: Clock, page: int
 ) -> tuple[Html, InlineKeyboardMarkup | None]:
-    items = await additional_session(session, actor.dean_faculty_ids, clock.now(), settings)
+    items = await additional_session(
+        session, actor.dean_faculty_ids, clock.now(), RollRules.of(settings)
+    )
     if not items:
         return fmt(_("Nobody is on the additional session's list yet.")), None
     lines = [

@@ -8,16 +8,17 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.handlers.busy import showing
 from bot.keyboards.callbacks import ReportCB
 from bot.services.actors import Actor
-from bot.services.reports import ReportKind, build_report, report_title
+from bot.services.reports import ReportKind, report_data
 from bot.services.sheets import table_csv, table_xlsx
 from bot.views.html import fmt
+from bot.views.reports import render_report, report_title
 
 
 def _scope(actor: Actor) -> frozenset[int] | None:
@@ -58,7 +59,8 @@ async def report_pressed(
     if not isinstance(query.message, Message):
         return
     async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
-        report = await build_report(session, kind, _scope(actor), clock.now(), settings)
+        data = await report_data(session, kind, _scope(actor), clock.now(), settings)
+        report = render_report(data, settings)
         caption = fmt(
             _("{title}: {count} rows"), title=report_title(kind), count=len(report.table.rows)
         )

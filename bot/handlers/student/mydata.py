@@ -9,16 +9,16 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.session import AsyncSession
 from bot.handlers.busy import showing
 from bot.handlers.replies import answer_long, edit_pressed, not_a_student
 from bot.keyboards.callbacks import MyDataCB
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.mydata import MyData, collect, unlink
-from bot.services.texts import grade_name, kind_name, mark_name, status_name
 from bot.views.html import Html, fmt, join_lines
+from bot.views.texts import grade_name, kind_name, mark_name, status_name
 
 
 def summary(data: MyData) -> Html:

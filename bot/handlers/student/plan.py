@@ -6,13 +6,13 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.session import AsyncSession
 from bot.handlers.replies import answer_long, not_a_student
 from bot.services.actors import Actor
 from bot.services.plans import student_plan
-from bot.services.texts import plan_card
 from bot.views.html import fmt
+from bot.views.texts import plan_card
 
 # Telegram's limit is 4096 characters a message; cards are split between messages below it.
 MESSAGE_BUDGET = 3800

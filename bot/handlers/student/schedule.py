@@ -8,18 +8,18 @@ from aiogram.enums import ChatAction
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.domain.timezones import resolve_timezone
 from bot.handlers.busy import showing
 from bot.handlers.replies import answer_long, not_a_student
 from bot.services.actors import Actor
-from bot.services.calendar import schedule_ics
 from bot.services.schedule import student_schedule, teacher_schedule
-from bot.services.texts import schedule_card
+from bot.views.calendar import schedule_ics
 from bot.views.html import fmt
+from bot.views.texts import schedule_card
 
 # Telegram's limit is 4096 characters a message; cards are split between messages below it.
 MESSAGE_BUDGET = 3800

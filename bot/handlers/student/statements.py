@@ -16,10 +16,10 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.domain.exams import EventKind
 from bot.domain.statements import (
     MAX_FILES,
@@ -28,10 +28,13 @@ from bot.domain.statements import (
     AbsenceReason,
     AppealProblem,
     AppealViolation,
+    StatementDraft,
     StatementKind,
     StatementStatus,
     appeal_deadline,
     appeal_problem,
+    documents_problem,
+    text_problem,
 )
 from bot.domain.timezones import format_moment, parse_timezone
 from bot.handlers.replies import (
@@ -79,9 +82,9 @@ from bot.services.statements import (
     take_zone,
     withdraw,
 )
-from bot.services.texts import kind_label, kind_name, reason_name, status_name, violation_name
 from bot.views.html import fmt, join_lines
 from bot.views.paging import clamp, pager_row
+from bot.views.texts import kind_label, kind_name, reason_name, status_name, violation_name
 
 # Statements a page: each is its own message with its own buttons.
 STATEMENTS_PAGE = 10
@@ -309,7 +312,7 @@ async def chose_reason(
 
 async def text_typed(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip()
-    if len(text) > MAX_TEXT:
+    if text_problem(text) is not None:
         await message.answer(
             fmt(_("That is too long: at most {limit} characters, please."), limit=MAX_TEXT)
         )
@@ -441,7 +444,7 @@ async def answer_typed(message: Message, state: FSMContext) -> None:
     """A written answer to the dean's question, gathered until Done."""
     data = await state.get_data()
     answer = (str(data.get("answer", "")) + "\n" + (message.text or "")).strip()
-    if len(answer) > MAX_TEXT:
+    if text_problem(answer) is not None:
         await message.answer(
             fmt(_("That is too long: at most {limit} characters, please."), limit=MAX_TEXT)
         )
@@ -465,10 +468,10 @@ async def more_files_done(
         session,
         actor.student,
         int(data.get("statement_id", 0)),
-        list(data.get("files", [])),
-        clock.now(),
-        settings,
-        str(data.get("answer", "")),
+        files=list(data.get("files", [])),
+        now=clock.now(),
+        settings=settings,
+        answer=str(data.get("answer", "")),
     )
     if statement is None:
         await query.answer(
@@ -488,7 +491,8 @@ async def more_files_done(
 
 async def files_done(query: CallbackQuery, state: FSMContext) -> None:
     data = await state.get_data()
-    if not data.get("files") and data.get("kind") != StatementKind.APPEAL:
+    draft = StatementDraft.from_form(data)
+    if documents_problem(draft.kind, len(draft.files)) is not None:
         await query.answer(_("Attach at least one document first."), show_alert=True)
         return
     await query.answer()
@@ -558,7 +562,8 @@ async def preview_action(
     if actor.student is None:
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    result = await submit(session, actor.student, await state.get_data(), clock.now(), settings)
+    draft = StatementDraft.from_form(await state.get_data())
+    result = await submit(session, actor.student, draft, clock.now(), settings)
     await query.answer()
     if result.outcome is SubmitOutcome.CLOSED:
         await state.clear()

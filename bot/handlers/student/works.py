@@ -7,16 +7,16 @@ from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.domain.timezones import format_moment
 from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
-from bot.services.roll import WorkOutcome, accept_work
-from bot.services.texts import exam_title
+from bot.services.roll import RollRules, WorkOutcome, accept_work
 from bot.views.html import fmt
+from bot.views.texts import exam_title
 
 
 def is_student(message: Message, actor: Actor) -> bool:
@@ -34,13 +34,13 @@ async def work_sent(
         session,
         actor.student,
         entry["kind"],
-        entry["file_id"],
-        entry["file_unique_id"],
-        entry["mime_type"],
-        entry["size"],
-        entry["media_group_id"],
-        clock.now(),
-        settings,
+        file_id=entry["file_id"],
+        file_unique_id=entry["file_unique_id"],
+        mime_type=entry["mime_type"],
+        size=entry["size"],
+        media_group_id=entry["media_group_id"],
+        now=clock.now(),
+        rules=RollRules.of(settings),
     )
     if result.outcome is WorkOutcome.ACCEPTED and result.exam is not None:
         if result.first:  # an album: one answer, not one per photo

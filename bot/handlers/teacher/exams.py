@@ -9,10 +9,10 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.domain.exams import EventKind
 from bot.handlers.replies import answer_long, next_page
 from bot.handlers.states import TeacherLink
@@ -21,9 +21,9 @@ from bot.keyboards.inline import exam_links
 from bot.services.actors import Actor
 from bot.services.reminders import announce_link
 from bot.services.schedule import LinkField, LinkOutcome, set_exam_link, teacher_exam, teacher_exams
-from bot.services.texts import exam_title, teacher_card
 from bot.views.html import fmt
 from bot.views.paging import clamp, pager_row
+from bot.views.texts import exam_title, teacher_card
 
 # One message per exam keeps every exam's buttons next to it; the rest are a page away.
 EXAMS_PAGE = 10

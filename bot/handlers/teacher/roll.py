@@ -10,10 +10,10 @@ from aiogram.enums import ChatAction
 from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.session import AsyncSession
 from bot.domain.exams import ExamForm
 from bot.domain.roll import (
     Grade,
@@ -43,12 +43,12 @@ from bot.keyboards.roll import (
 from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
-from bot.services.roll import MarkAction, Outcome, RollView
-from bot.services.roll_sheet import build_sheet
+from bot.services.roll import MarkAction, Outcome, RollRules, RollView
 from bot.services.sheets import sheet_csv, sheet_xlsx
-from bot.services.texts import exam_title, grade_name, mark_name
 from bot.views.html import Html, bold, code, fmt, join, join_lines
 from bot.views.paging import PAGE_BUDGET, clamp, pages_of
+from bot.views.roll_sheet import build_sheet
+from bot.views.texts import exam_title, grade_name, mark_name
 
 
 def _outcome_text(outcome: Outcome, settings: Settings) -> str:
@@ -257,9 +257,9 @@ async def _show_card(
             view.exam.id,
             student_id,
             page,
-            line.mark,
-            view.exam.pass_fail,
-            grades_for(view.exam.pass_fail),
+            mark=line.mark,
+            pass_fail=view.exam.pass_fail,
+            grades=grades_for(view.exam.pass_fail),
         ),
     )
 
@@ -290,7 +290,14 @@ async def on_roll(
             await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
             return
         outcome = await service.set_mark(
-            session, actor.teacher, user_id, exam.id, cb.student_id, action, now, settings
+            session,
+            actor.teacher,
+            user_id,
+            exam_id=exam.id,
+            student_id=cb.student_id,
+            action=action,
+            now=now,
+            rules=RollRules.of(settings),
         )
         back_to_card = cb.action == "cmark"
     elif cb.action == "grade":
@@ -300,13 +307,20 @@ async def on_roll(
             await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
             return
         outcome = await service.set_grade(
-            session, actor.teacher, user_id, exam.id, cb.student_id, grade, now, settings
+            session,
+            actor.teacher,
+            user_id,
+            exam_id=exam.id,
+            student_id=cb.student_id,
+            grade=grade,
+            now=now,
+            rules=RollRules.of(settings),
         )
         back_to_card = True
     elif cb.action == "rest":
         outcome = await _rest_absent(session, actor, user_id, exam.id, now, settings)
     elif cb.action == "card":
-        view = await service.load_roll(session, exam, now, settings)
+        view = await service.load_roll(session, exam, now, RollRules.of(settings))
         if view.line(cb.student_id) is None:
             await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
             return
@@ -344,7 +358,13 @@ async def on_roll(
             await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
             return
         outcome, _assigned = await service.hand_out_tickets(
-            session, actor.teacher, exam.id, ticket_method, tickets, now, settings
+            session,
+            actor.teacher,
+            exam.id,
+            method=ticket_method,
+            tickets=tickets,
+            now=now,
+            rules=RollRules.of(settings),
         )
     elif cb.action == "split" and not cb.value:
         await query.answer()
@@ -367,10 +387,10 @@ async def on_roll(
             session,
             actor.teacher,
             exam.id,
-            _int(parts),
-            timedelta(minutes=_int(gap)),
-            now,
-            settings,
+            parts=_int(parts),
+            gap=timedelta(minutes=_int(gap)),
+            now=now,
+            settings=settings,
         )
     elif cb.action == "written":
         await query.answer()
@@ -382,17 +402,22 @@ async def on_roll(
         return
     elif cb.action == "wr":
         outcome = await service.start_written(
-            session, actor.teacher, exam.id, _int(cb.value), now, settings
+            session,
+            actor.teacher,
+            exam.id,
+            minutes=_int(cb.value),
+            now=now,
+            rules=RollRules.of(settings),
         )
     elif cb.action == "texts":
-        view = await service.load_roll(session, exam, now, settings)
+        view = await service.load_roll(session, exam, now, RollRules.of(settings))
         await query.answer()
         if isinstance(query.message, Message):
             await query.message.answer(aloud_text(view, settings))
         return
     elif cb.action == "confirm":
         outcome, confirmed = await service.confirm_roll(
-            session, actor.teacher, user_id, exam.id, now, settings
+            session, actor.teacher, user_id, exam_id=exam.id, now=now, rules=RollRules.of(settings)
         )
         if outcome is Outcome.OK and confirmed is not None:
             await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
@@ -400,7 +425,7 @@ async def on_roll(
             await _send_sheet(query, confirmed, settings, actor.locale)
             return
     elif cb.action == "sheet":
-        view = await service.load_roll(session, exam, now, settings)
+        view = await service.load_roll(session, exam, now, RollRules.of(settings))
         await query.answer()
         await _send_sheet(query, view, settings, actor.locale)
         return
@@ -413,7 +438,7 @@ async def on_roll(
         await query.answer(_outcome_text(outcome, settings), show_alert=True)
     exam = await service.own_exam(session, actor.teacher, exam.id)
     assert exam is not None
-    view = await service.load_roll(session, exam, now, settings)
+    view = await service.load_roll(session, exam, now, RollRules.of(settings))
     if back_to_card:
         await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
     else:
@@ -440,14 +465,21 @@ async def _rest_absent(
 ) -> Outcome:
     exam = await service.own_exam(session, actor.teacher, exam_id)
     assert exam is not None
-    view = await service.load_roll(session, exam, now, settings)
+    view = await service.load_roll(session, exam, now, RollRules.of(settings))
     unmarked = [x.student.id for x in view.lines if x.mark is Mark.UNMARKED]
     if not unmarked:
         return Outcome.ALREADY
     outcome = Outcome.OK
     for student_id in unmarked:
         outcome = await service.set_mark(
-            session, actor.teacher, user_id, exam_id, student_id, MarkAction.ABSENT, now, settings
+            session,
+            actor.teacher,
+            user_id,
+            exam_id=exam_id,
+            student_id=student_id,
+            action=MarkAction.ABSENT,
+            now=now,
+            rules=RollRules.of(settings),
         )
         if outcome is not Outcome.OK:
             break
@@ -543,7 +575,7 @@ async def got_ticket_list(
         await state.clear()
         await message.answer(_outcome_text(Outcome.NOT_YOURS, settings))
         return
-    view = await service.load_roll(session, exam, now, settings)
+    view = await service.load_roll(session, exam, now, RollRules.of(settings))
     students = {x.student.id: (x.student.full_name, x.student.record_book) for x in view.lines}
     assigned, errors = parse_ticket_list(message.text or "", students, None)
     if errors:
@@ -570,11 +602,11 @@ async def got_ticket_list(
         session,
         actor.teacher,
         exam.id,
-        TicketMethod.LIST,
-        max(present_assigned.values(), default=1),
-        now,
-        settings,
-        present_assigned,
+        method=TicketMethod.LIST,
+        tickets=max(present_assigned.values(), default=1),
+        now=now,
+        rules=RollRules.of(settings),
+        listed=present_assigned,
     )
     await state.clear()
     if outcome is not Outcome.OK:

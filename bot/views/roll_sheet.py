@@ -10,7 +10,7 @@ from bot.domain.timezones import format_moment
 from bot.i18n import gettext as _
 from bot.services.roll import RollView
 from bot.services.sheets import Sheet, SheetRow
-from bot.services.texts import form_label, grade_name, mark_name
+from bot.views.texts import form_label, grade_name, mark_name
 
 
 def build_sheet(view: RollView, settings: Settings, locale: str) -> tuple[Sheet, str]:

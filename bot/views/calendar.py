@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.i18n import gettext as _
 from bot.services.schedule import ScheduleItem
-from bot.services.texts import form_label, kind_label
+from bot.views.texts import form_label, kind_label
 
 
 def schedule_ics(

@@ -1,0 +1,234 @@
+"""What the exam-day console's notices say, rendered when sent from the roll as it is
+then: an outage resolved in the meantime, or a grade changed since, makes a notice moot
+(None)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.config import Settings
+from bot.domain.reminders import NoticeKind
+from bot.domain.statements import appeal_deadline
+from bot.domain.timezones import format_clock, format_moment
+from bot.i18n import gettext as _
+from bot.services.notice_facts import ExamNoticeFacts, RollFacts
+from bot.views.html import fmt, join, join_lines
+from bot.views.rendered import Rendered
+from bot.views.texts import exam_title, grade_name, when_line
+
+
+def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
+    notice, exam, locale, user_tz = facts.notice, facts.exam, facts.locale, facts.user_tz
+    if exam.cancelled_at is not None or facts.roll is None:
+        return None
+    roll: RollFacts = facts.roll
+    kind = NoticeKind(notice.kind)
+    uni = settings.tz
+    title = exam_title(exam)
+    entry = roll.entry
+    student = roll.student
+    if kind in (NoticeKind.OUTAGE_EXPIRED, NoticeKind.OUTAGE_REPORT):
+        return _outage(facts, settings)
+    if kind is NoticeKind.GRADE_POSTED:
+        return _grade_posted(facts, settings)
+    if kind is NoticeKind.TICKET:
+        if entry is None or entry.ticket != notice.payload.get("ticket"):
+            return None
+        return Rendered(
+            fmt(_("🎫 {title}: your ticket is <b>№{number}</b>."), title=title, number=entry.ticket)
+        )
+    if kind is NoticeKind.SUBGROUP:
+        start = datetime.fromisoformat(str(notice.payload.get("start")))
+        return Rendered(
+            fmt(
+                _("👥 {title}: you are in subgroup {number}. Your start: {when}."),
+                title=title,
+                number=notice.payload.get("number"),
+                when=when_line(start, uni, user_tz, locale),
+            )
+        )
+    if kind is NoticeKind.WRITTEN_START:
+        return _written_start(facts, settings)
+    if kind is NoticeKind.WRITTEN_LEFT:
+        ends = datetime.fromisoformat(str(notice.payload.get("ends")))
+        return Rendered(
+            fmt(
+                _("⏳ {title}: {left} minutes left (time is up at {ends})."),
+                title=title,
+                left=notice.payload.get("left"),
+                ends=format_clock(ends, uni, locale),
+            )
+        )
+    if kind is NoticeKind.WORK_RECEIVED:
+        works = roll.works
+        if not works or student is None:
+            return None
+        label = (
+            _("written work")
+            if notice.payload.get("purpose") == "written"
+            else _("preparation sheets")
+        )
+        return Rendered(
+            fmt(
+                _("📄 {name} (group {group}), {label}, {title}: {count} file(s)."),
+                name=student.full_name,
+                group=student.group.name,
+                label=label,
+                title=title,
+                count=len(works),
+            ),
+            files=tuple((w.kind, w.file_id) for w in works),
+        )
+    if kind is NoticeKind.WRITTEN_MISSING:
+        missing = roll.missing
+        if not missing:
+            return Rendered(fmt(_("✅ {title}: every present student handed in."), title=title))
+        return Rendered(
+            fmt(_("📋 {title}: no written work from {count}:"), title=title, count=len(missing))
+            + join("", (fmt("\n• {}", name) for name in missing))
+        )
+    # NO_SHOWS
+    absent = roll.absent
+    text = fmt(
+        _("📋 Roll confirmed: {title}, group {group}, {when}."),
+        title=title,
+        group=exam.group.name,
+        when=format_moment(exam.starts_at, uni, locale),
+    )
+    if absent:
+        text += "\n" + fmt(_("Absent without a valid reason ({count}):"), count=len(absent))
+        text += join("", (fmt("\n• {} ({})", n, b) for n, b in absent))
+    else:
+        text += "\n" + _("Nobody was absent without a valid reason.")
+    return Rendered(text)
+
+
+def _outage(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
+    notice, exam, locale = facts.notice, facts.exam, facts.locale
+    assert facts.roll is not None
+    roll = facts.roll
+    uni = settings.tz
+    title = exam_title(exam)
+    kind = NoticeKind(notice.kind)
+    user_tz = facts.user_tz
+    student = roll.student
+    since = datetime.fromisoformat(str(notice.payload.get("since")))
+    if not roll.outage_failed or student is None:
+        return None  # resolved, or marked otherwise, in time
+    ended = since + settings.outage_wait
+    if kind is NoticeKind.OUTAGE_REPORT:
+        return Rendered(
+            fmt(
+                _(
+                    "⚠️ <b>Technical failure</b>: {name} (group {group}, record book {book}), "
+                    "{title} on {when}. The outage began at {since} and was not fixed by "
+                    "{ended}. Recorded as absent for a valid reason (technical failure); "
+                    "the student may sit the exam with another group on another day."
+                ),
+                name=student.full_name,
+                group=student.group.name,
+                book=student.record_book,
+                title=title,
+                when=format_moment(exam.starts_at, uni, locale),
+                since=format_clock(since, uni, locale),
+                ended=format_clock(ended, uni, locale),
+            )
+        )
+    text = fmt(
+        _(
+            "⚠️ The technical problem during {title} was not fixed within {minutes} minutes. "
+            "Under the regulation you are recorded as absent for a valid reason (technical "
+            "failure), and you may sit the exam with another group on another day. The "
+            "dean's office will confirm the date."
+        ),
+        title=title,
+        minutes=int(settings.outage_wait.total_seconds() // 60),
+    )
+    if roll.others:
+        text += "\n\n" + _("Other sittings of this discipline:")
+        for other in roll.others:
+            text += "\n• " + fmt(
+                _("group {group}: {when}"),
+                group=other.group.name,
+                when=when_line(other.starts_at, uni, user_tz, locale),
+            )
+    return Rendered(text)
+
+
+def _grade_posted(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
+    notice, exam, locale = facts.notice, facts.exam, facts.locale
+    assert facts.roll is not None
+    roll = facts.roll
+    uni = settings.tz
+    title = exam_title(exam)
+    entry = roll.entry
+    if entry is None or entry.grade != notice.payload.get("grade"):
+        return None  # changed again since: the newer notice tells the newer grade
+    posted = datetime.fromisoformat(str(notice.payload.get("posted")))
+    deadline = appeal_deadline(posted, uni)
+    old = notice.payload.get("changed")
+    head = (
+        fmt(
+            _("📝 Your grade for {title} was changed: {old} → {grade}."),
+            title=title,
+            old=grade_name(str(old)),
+            grade=grade_name(entry.grade),
+        )
+        if old
+        else fmt(
+            _("📝 Your grade for {title}: <b>{grade}</b>."),
+            title=title,
+            grade=grade_name(entry.grade),
+        )
+    )
+    return Rendered(
+        head
+        + "\n\n"
+        + fmt(
+            _(
+                "If the exam procedure was violated, you may file an appeal until {deadline}, "
+                "naming the violation: /statement"
+            ),
+            deadline=format_moment(deadline, uni, locale),
+        )
+    )
+
+
+def _written_start(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
+    notice, exam, locale = facts.notice, facts.exam, facts.locale
+    assert facts.roll is not None
+    roll = facts.roll
+    uni = settings.tz
+    title = exam_title(exam)
+    entry = roll.entry
+    student = roll.student
+    if student is None:
+        return None
+    ends = datetime.fromisoformat(str(notice.payload.get("ends")))
+    until = datetime.fromisoformat(str(notice.payload.get("until")))
+    assert exam.written_started_at is not None
+    heading = join_lines(
+        [
+            exam.discipline.name,
+            student.full_name,
+            student.group.name,
+            format_moment(exam.written_started_at, uni, locale),
+            fmt(_("ticket №{number}"), number=entry.ticket)
+            if entry is not None and entry.ticket
+            else _("ticket №…"),
+        ]
+    )
+    return Rendered(
+        fmt(
+            _(
+                "✍️ <b>The written work for {title} has begun.</b> Head every sheet with the "
+                "discipline, your full name, group, the date and start time, and the ticket "
+                "number:\n\n{heading}\n\nTime is up at {ends}. Then sign every sheet and send "
+                "photos or PDFs of them here, no later than {until}."
+            ),
+            title=title,
+            heading=heading,
+            ends=format_clock(ends, uni, locale),
+            until=format_clock(until, uni, locale),
+        )
+    )
