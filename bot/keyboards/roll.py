@@ -7,6 +7,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.roll import GRADE_RU, Grade, Mark
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import RollCB
 
 # 40 students x 2 buttons and the action rows stay under Telegram's 100 buttons.
@@ -164,7 +165,7 @@ def split_menu(exam_id: int, page: int, parts: int | None) -> InlineKeyboardMark
         rows = [
             [
                 _b(
-                    _("{count} subgroups").format(count=n),
+                    ngettext("{count} subgroup", "{count} subgroups", n).format(count=n),
                     RollCB(action="split", exam_id=exam_id, page=page, value=str(n)),
                 )
                 for n in SPLIT_PARTS

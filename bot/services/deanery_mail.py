@@ -34,9 +34,9 @@ from bot.db.models import (
 )
 from bot.domain.reminders import NoticeKind, Planned
 from bot.domain.statements import StatementKind, StatementStatus
-from bot.domain.timezones import format_moment
 from bot.services.reminders import queue
 from bot.services.texts import grade_name, kind_label, kind_name, reason_name, violation_name
+from bot.views import dates
 
 if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
@@ -234,12 +234,12 @@ def letter_text(
     exam = statement.exam
     kind = kind_name(statement.kind)
     who = f"{student.full_name}, {student.group.name}"
-    when = format_moment(exam.starts_at, settings.tz, LETTER_LOCALE)
+    when = dates.when(exam.starts_at, settings.tz, LETTER_LOCALE, year=True)
     if follow_up is None:
         subject = f"Заявление №{statement.id}: {kind} — {who}"
         intro = (
             f"Заявление подано студентом через Telegram-бот ({settings.institution_name}) "
-            f"{format_moment(statement.submitted_at, settings.tz, LETTER_LOCALE)}. "
+            f"{dates.when(statement.submitted_at, settings.tz, LETTER_LOCALE, year=True)}. "
             "Решение принимается в боте: карточка заявления отправлена в деканат."
         )
     else:

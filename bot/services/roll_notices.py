@@ -15,10 +15,11 @@ from bot.db.models import Exam, ExamWork, Group, Notice, RollEntry, Student
 from bot.domain.reminders import NoticeKind
 from bot.domain.roll import Mark, effective_mark
 from bot.domain.statements import appeal_deadline
-from bot.domain.timezones import format_clock, format_moment
 from bot.i18n import gettext as _
+from bot.i18n import ngettext
 from bot.services.rendered import Rendered
 from bot.services.texts import exam_title, grade_name, when_line
+from bot.views import dates
 from bot.views.html import fmt, join, join_lines
 
 ROLL_KINDS = frozenset(
@@ -89,17 +90,22 @@ async def render_roll_notice(
                     group=student.group.name,
                     book=student.record_book,
                     title=title,
-                    when=format_moment(exam.starts_at, uni, locale),
-                    since=format_clock(since, uni, locale),
-                    ended=format_clock(ended, uni, locale),
+                    when=dates.when(exam.starts_at, uni, locale, user_tz),
+                    since=dates.clock(since, uni, locale),
+                    ended=dates.clock(ended, uni, locale),
                 )
             )
         text = fmt(
-            _(
+            ngettext(
+                "⚠️ The technical problem during {title} was not fixed within {minutes} minute. "
+                "Under the regulation you are recorded as absent for a valid reason (technical "
+                "failure), and you may sit the exam with another group on another day. The "
+                "dean's office will confirm the date.",
                 "⚠️ The technical problem during {title} was not fixed within {minutes} minutes. "
                 "Under the regulation you are recorded as absent for a valid reason (technical "
                 "failure), and you may sit the exam with another group on another day. The "
-                "dean's office will confirm the date."
+                "dean's office will confirm the date.",
+                int(settings.outage_wait.total_seconds() // 60),
             ),
             title=title,
             minutes=int(settings.outage_wait.total_seconds() // 60),
@@ -142,7 +148,7 @@ async def render_roll_notice(
                     "If the exam procedure was violated, you may file an appeal until {deadline}, "
                     "naming the violation: /statement"
                 ),
-                deadline=format_moment(deadline, uni, locale),
+                deadline=dates.when(deadline, uni, locale, user_tz),
             )
         )
     if kind is NoticeKind.TICKET:
@@ -172,7 +178,7 @@ async def render_roll_notice(
                 exam.discipline.name,
                 student.full_name,
                 student.group.name,
-                format_moment(exam.written_started_at, uni, locale),
+                dates.when(exam.written_started_at, uni, locale, year=True),
                 fmt(_("ticket №{number}"), number=entry.ticket)
                 if entry is not None and entry.ticket
                 else _("ticket №…"),
@@ -188,18 +194,22 @@ async def render_roll_notice(
                 ),
                 title=title,
                 heading=heading,
-                ends=format_clock(ends, uni, locale),
-                until=format_clock(until, uni, locale),
+                ends=dates.clock(ends, uni, locale),
+                until=dates.clock(until, uni, locale),
             )
         )
     if kind is NoticeKind.WRITTEN_LEFT:
         ends = datetime.fromisoformat(str(notice.payload.get("ends")))
         return Rendered(
             fmt(
-                _("⏳ {title}: {left} minutes left (time is up at {ends})."),
+                ngettext(
+                    "⏳ {title}: {left} minute left (time is up at {ends}).",
+                    "⏳ {title}: {left} minutes left (time is up at {ends}).",
+                    int(notice.payload.get("left") or 0),
+                ),
                 title=title,
                 left=notice.payload.get("left"),
-                ends=format_clock(ends, uni, locale),
+                ends=dates.clock(ends, uni, locale),
             )
         )
     if kind is NoticeKind.WORK_RECEIVED:
@@ -218,7 +228,11 @@ async def render_roll_notice(
         )
         return Rendered(
             fmt(
-                _("📄 {name} (group {group}), {label}, {title}: {count} file(s)."),
+                ngettext(
+                    "📄 {name} (group {group}), {label}, {title}: {count} file.",
+                    "📄 {name} (group {group}), {label}, {title}: {count} files.",
+                    len(works),
+                ),
                 name=student.full_name,
                 group=student.group.name,
                 label=label,
@@ -248,7 +262,7 @@ async def render_roll_notice(
         _("📋 Roll confirmed: {title}, group {group}, {when}."),
         title=title,
         group=exam.group.name,
-        when=format_moment(exam.starts_at, uni, locale),
+        when=dates.when(exam.starts_at, uni, locale, user_tz),
     )
     if absent:
         text += "\n" + fmt(_("Absent without a valid reason ({count}):"), count=len(absent))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.config import Settings
 from bot.handlers.busy import showing
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import ReportCB
 from bot.services.actors import Actor
 from bot.services.reports import ReportKind, build_report, report_title
@@ -60,7 +61,9 @@ async def report_pressed(
     async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
         report = await build_report(session, kind, _scope(actor), clock.now(), settings)
         caption = fmt(
-            _("{title}: {count} rows"), title=report_title(kind), count=len(report.table.rows)
+            ngettext("{title}: {count} row", "{title}: {count} rows", len(report.table.rows)),
+            title=report_title(kind),
+            count=len(report.table.rows),
         )
         await query.message.answer_document(
             BufferedInputFile(table_xlsx(report.table), filename=f"{report.file_name}.xlsx"),

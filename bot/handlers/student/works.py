@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain.timezones import format_moment
 from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
 from bot.services.roll import WorkOutcome, accept_work
 from bot.services.texts import exam_title
+from bot.views import dates
 from bot.views.html import fmt
 
 
@@ -59,7 +59,7 @@ async def work_sent(
                     "accepted. Contact your teacher or the dean's office."
                 ),
                 title=exam_title(result.exam),
-                when=format_moment(result.due, settings.tz, actor.locale),
+                when=dates.when(result.due, settings.tz, actor.locale),
             )
         )
         return
