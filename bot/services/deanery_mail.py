@@ -251,7 +251,7 @@ def letter_text(
         f"Студент: {student.full_name}",
         f"Группа: {student.group.name} ({student.group.faculty.name})",
         f"Номер зачётной книжки: {student.record_book}",
-        f"Экзамен: {exam.discipline.name} — {kind_label(exam.kind)}, {when} ({settings.timezone})",
+        f"Экзамен: {exam.discipline.name} — {kind_label(exam.kind)}, {when}",
         f"Вид заявления: {kind}",
     ]
     if statement.reason:
