@@ -16,7 +16,14 @@ from babel.numbers import format_decimal
 from bot.config import Settings
 from bot.db.models import Exam, NoticeStatus, PlanItem
 from bot.domain.exams import EventKind, ExamForm
-from bot.domain.imports import RowError
+from bot.domain.imports import (
+    PLAN_COLUMNS,
+    PLAN_OPTIONAL,
+    ROSTER_COLUMNS,
+    SCHEDULE_COLUMNS,
+    RowError,
+    headings,
+)
 from bot.domain.plans import ShareExcess
 from bot.domain.reminders import NoticeKind
 from bot.domain.roll import Grade, Mark
@@ -146,7 +153,8 @@ def file_error_text(code: str) -> str:
     return texts.get(code, texts["unreadable"])
 
 
-def _column_label(column: str | None) -> Html:
+def _column_label(err: RowError) -> Html:
+    column = err.heading or err.column
     return fmt(" «{}»", column) if column else Html("")
 
 
@@ -174,14 +182,8 @@ def row_error_text(err: RowError) -> Html:
         "duplicate_exam": _("the same exam already appears in row {ref}"),
         "foreign_faculty": _("faculty “{value}” is not yours"),
         "unknown_table": _(
-            "the header matches neither template. Roster: faculty, group, full_name, "
-            "record_book. Schedule: faculty, group, discipline, kind, form, date, start, "
-            "duration_min, teacher, link, moodle_url"
-        )
-        + ". "
-        + _(
-            "Individual plan: record_book, discipline, department, ects, lecture_hours, "
-            "lab_hours, practice_hours, place_time, deadline, teacher"
+            "the header matches none of the templates (/templates sends them). Roster: "
+            "{roster}. Schedule: {schedule}. Study plans: {plan}"
         ),
         "bad_hours": _(
             "column{column}: “{value}” is not a number of hours (a whole number, 0 or more)"
@@ -200,7 +202,15 @@ def row_error_text(err: RowError) -> Html:
         "foreign_student": _("record book {value} belongs to a student of another faculty"),
     }
     template = texts.get(err.code, _("column{column}: invalid value “{value}”"))
-    line = fmt(template, column=_column_label(err.column), value=value, ref=err.ref_row)
+    line = fmt(
+        template,
+        column=_column_label(err),
+        value=value,
+        ref=err.ref_row,
+        roster=headings(ROSTER_COLUMNS),
+        schedule=headings(SCHEDULE_COLUMNS),
+        plan=headings(c for c in PLAN_COLUMNS if c not in PLAN_OPTIONAL),
+    )
     return fmt(_("Row {row}: {problem}"), row=err.row, problem=line)
 
 
