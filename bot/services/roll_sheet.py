@@ -49,6 +49,7 @@ def build_sheet(view: RollView, settings: Settings, locale: str) -> tuple[Sheet,
             when=dates.when(exam.starts_at, uni, locale, year=True),
         ),
         header_lines=header,
+        sheet_name=_("Attendance sheet"),
         columns=[
             _("№"),
             _("Full name"),

@@ -89,15 +89,17 @@ async def test_language_switch_and_first_language(api: FakeBotAPI, seeded: BotRu
     kazakh = api.user(8004, language_code="kk")
     reply = await say(api, kazakh, "/help")
     assert "Что я умею" in reply["text"]
+    # Neither ru nor en: DEFAULT_LOCALE (ru here; tests/e2e/test_locale.py has en).
     german = api.user(8005, language_code="de")
     reply = await say(api, german, "/help")
-    assert "What I can do" in reply["text"]
-    menu = await say(api, german, "/lang")
-    reply = await press(api, german, menu, button(menu, "Русский")["callback_data"])
-    assert reply["text"] == "Язык: русский"
-    assert (await stored_user(seeded, 8005)).locale == "ru"
-    reply = await say(api, german, "/help")
     assert "Что я умею" in reply["text"]
+    assert (await stored_user(seeded, 8005)).locale == "ru"
+    menu = await say(api, german, "/lang")
+    reply = await press(api, german, menu, button(menu, "English")["callback_data"])
+    assert reply["text"] == "Language: English"
+    assert (await stored_user(seeded, 8005)).locale == "en"
+    reply = await say(api, german, "/help")
+    assert "What I can do" in reply["text"]
 
 
 async def test_unknown_command_and_free_text_get_help(api: FakeBotAPI, seeded: BotRunner) -> None:

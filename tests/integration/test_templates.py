@@ -17,7 +17,7 @@ from bot.services.templates import template_files
 from bot.services.texts import import_result_text
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-FACULTY = "Факультет «A & B» <\"тест\">"
+FACULTY = 'Факультет «A & B» <"тест">'
 CATALOGS = Catalogs()
 
 
@@ -49,8 +49,7 @@ async def test_the_templates_import_as_they_are(session: AsyncSession) -> None:
 
 async def test_errors_name_the_files_own_columns(session: AsyncSession) -> None:
     roster = (
-        "Факультет;Группа;ФИО студента;№ зачетки\n"
-        "Лечебный факультет;1101;;2611001\n"
+        "Факультет;Группа;ФИО студента;№ зачетки\nЛечебный факультет;1101;;2611001\n"
     ).encode()
     kind, report = await import_table(session, "r.csv", roster, MOSCOW)
     assert kind is TableKind.ROSTER and not report.ok

@@ -37,7 +37,8 @@ def test_a_count_agrees_in_both_languages(count: int, ru: str, en: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("count", "ru"), [(1, "1 подгруппа"), (3, "3 подгруппы"), (5, "5 подгрупп"), (22, "22 подгруппы")]
+    ("count", "ru"),
+    [(1, "1 подгруппа"), (3, "3 подгруппы"), (5, "5 подгрупп"), (22, "22 подгруппы")],
 )
 def test_subgroup_buttons(count: int, ru: str) -> None:
     with CATALOGS.use("ru"):
