@@ -54,7 +54,7 @@ async def test_card_a_day_before_and_join_call_15_minutes_before(
     card = await api.next_message(student.id, after=after)
     assert "Напоминание об экзамене" in card["text"]
     assert "Латинский язык" in card["text"] and "устное собеседование" in card["text"]
-    assert "23 декабря 2026" in card["text"] and "08:30" in card["text"]
+    assert "🗓 ср, 23 декабря, 08:30 МСК" in card["text"]
     assert "как только преподаватель её опубликует" in card["text"]
     assert "зачётная книжка или паспорт" in card["text"]
 

@@ -27,8 +27,8 @@ async def test_schedule_in_university_and_own_time(api: FakeBotAPI, seeded: BotR
     # Group 1102: Latin on 23 Dec 08:30 and Histology on 28 Dec 10:00, Moscow time.
     text = reply["text"]
     assert text.index("Латинский язык") < text.index("Гистология")
-    assert "December 23, 2026, 08:30 (UTC+03:00, university time)" in text
-    assert "your time" not in text
+    assert "Wed 23 Dec, 08:30 Moscow time" in text
+    assert "for you" not in text
     assert "Set yours with /tz" in text
 
     menu = await say(api, student, "/tz")
@@ -37,7 +37,7 @@ async def test_schedule_in_university_and_own_time(api: FakeBotAPI, seeded: BotR
     assert "Asia/Novosibirsk" in reply["text"]
     assert (await stored_user(seeded, 8001)).tz == "Asia/Novosibirsk"
     reply = await say(api, student, "/schedule")
-    assert "December 23, 2026, 12:30 your time (UTC+07:00)" in reply["text"]
+    assert "Wed 23 Dec, 08:30 Moscow time (for you 12:30 Novosibirsk time)" in reply["text"]
 
 
 async def test_time_zone_typed_as_offset_or_name(api: FakeBotAPI, seeded: BotRunner) -> None:
