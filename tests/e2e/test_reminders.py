@@ -88,6 +88,8 @@ async def test_teacher_is_nagged_and_students_get_the_link_when_posted(
     assert "will be sent as soon as the teacher posts it" in card["text"]
 
     # The teacher posts the link after the card went out: the student gets it at once.
+    # (The T-36h and T-24h nags went out at the same jump: they come first.)
+    await seeded.outbox_settled()
     after = api.mark()
     teacher.send("/exams")
     await api.next_message(teacher.id, after=after)

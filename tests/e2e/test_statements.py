@@ -404,7 +404,8 @@ async def test_dean_asks_for_more_and_the_student_answers(
     await api.callback_answer(asked)
     prompt = await api.next_message(group["id"], after=after)  # the question's prompt
     dean.reply(prompt, "Справка без печати. Пришлите справку с печатью поликлиники.")
-    question = await api.next_message(student.id, after=after)
+    # Through the outbox, behind the student's earlier messages in the chat's pace.
+    question = await api.next_message(student.id, after=after, timeout=20)
     assert "печатью" in question["text"]
     prompt = await press(api, student, question, button(question, "Ответить")["callback_data"])
     assert "печатью" in prompt["text"]

@@ -4,7 +4,7 @@ locale data does not name)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +17,7 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 CATALOGS = Catalogs()
 
 
-def when(moment: datetime, locale: str, own: timezone | ZoneInfo | None = None) -> str:
+def when(moment: datetime, locale: str, own: tzinfo | None = None) -> str:
     with CATALOGS.use(locale):
         return dates.when(moment, MOSCOW, locale, own)
 

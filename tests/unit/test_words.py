@@ -65,7 +65,7 @@ def _russian() -> list[str]:
     for message in catalog:
         if message.id:
             value = message.string
-            texts.extend([value] if isinstance(value, str) else list(value))
+            texts.extend([value] if isinstance(value, str) else list(value or ()))
     return texts
 
 
