@@ -62,6 +62,9 @@ async def test_card_a_day_before_and_join_call_15_minutes_before(
     seeded.at(LATIN - timedelta(minutes=15))
     call = await api.next_message(student.id, after=after)
     assert "Подключайтесь" in call["text"] and "Латинский язык" in call["text"]
+    # How long until the start, counted when it goes out; no "join 15 minutes before".
+    assert "начнётся в 08:30 МСК, через 15 минут." in call["text"]
+    assert "Подключитесь за 15 минут" not in call["text"]
     seeded.at(LATIN + timedelta(hours=1))
     await api.idle(quiet=0.5)
     latin = await statuses(seeded, "Латинский язык")

@@ -4,12 +4,16 @@ Russian catalog says «студент» throughout, without «(а)» gender brac
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.pofile import read_po
 
 from bot.i18n import Catalogs, ngettext
+from bot.services.notices import countdown
+from bot.views.html import Html
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGS = Catalogs()
@@ -79,3 +83,25 @@ def test_one_word_for_the_student_in_russian() -> None:
     # regulation is quoted word for word, which the catalog is not.
     other = [t for t in _russian() if re.search(r"обучающ", t, re.IGNORECASE)]
     assert not other, other
+
+
+def test_the_join_call_counts_the_minutes_left() -> None:
+    start = datetime(2026, 12, 28, 7, 0, tzinfo=UTC)
+    moscow, omsk = ZoneInfo("Europe/Moscow"), ZoneInfo("Asia/Omsk")
+    title = Html("Анатомия — экзамен")
+
+    def said(before: timedelta, locale: str, own: ZoneInfo | None = None) -> str:
+        with CATALOGS.use(locale):
+            return str(countdown(title, start, start - before, moscow, own, locale))
+
+    assert said(timedelta(minutes=15), "ru") == (
+        "⏰ <b>Подключайтесь</b>: Анатомия — экзамен начнётся в 10:00 МСК, через 15 минут."
+    )
+    assert "через 1 минуту" in said(timedelta(seconds=30), "ru")  # rounded up
+    assert "через 21 минуту" in said(timedelta(minutes=21), "ru")
+    assert "через 3 минуты" in said(timedelta(minutes=3), "ru")
+    assert "в 10:00 МСК, у вас 13:00 МСК+3, через 15 минут" in said(
+        timedelta(minutes=15), "ru", omsk
+    )
+    assert said(timedelta(minutes=1), "en").endswith("starts at 10:00 Moscow time, in 1 minute.")
+    assert "has started (10:00 Moscow time)" in said(timedelta(minutes=-2), "en")
