@@ -12,6 +12,8 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.db.models import InviteRole
+from bot.i18n import Catalogs
+from bot.i18n import gettext as _
 from bot.logs import configure_logging
 
 log = logging.getLogger("bot")
@@ -81,47 +83,53 @@ def main(argv: list[str] | None = None) -> int:
         command = args.command or "run"
         if command == "run":
             return run(settings)
-        if command == "import":
-            return cli_import(settings, args.what, args.file)
-        if command == "invite":
-            name = getattr(args, "name", None) or getattr(args, "faculty", None)
-            return asyncio.run(cli_invite(settings, InviteRole(args.role), name))
-        if command == "exam":
-            from bot.cli import cancel_exam_cli, list_exams, unlock_roll_cli
-
-            if args.exam_action == "list":
-                return asyncio.run(list_exams(settings))
-            if args.exam_action == "unlock":
-                return asyncio.run(unlock_roll_cli(settings, args.exam_id))
-            return asyncio.run(cancel_exam_cli(settings, args.exam_id))
-        if command == "semester":
-            from bot.cli import semester_cli
-
-            return asyncio.run(semester_cli(settings, args.start, args.end))
-        if command == "report":
-            from bot.cli import report_cli
-
-            return asyncio.run(report_cli(settings, args.kind, args.faculty, args.fmt, args.output))
-        if command == "export":
-            from bot.cli import export_roll_cli
-
-            return asyncio.run(export_roll_cli(settings, args.exam_id, args.fmt, args.output))
-        if command == "demo":
-            from bot.demo import demo_cli
-
-            return asyncio.run(demo_cli(settings))
-        if command == "outbox":
-            from bot.cli import show_outbox
-
-            return asyncio.run(show_outbox(settings))
-        if command == "faculty":
-            from bot.cli import faculty_email_cli
-
-            return asyncio.run(faculty_email_cli(settings, args.faculty, args.address))
-        return asyncio.run(cli_db_upgrade(settings))
+        # Every other command speaks DEFAULT_LOCALE, whatever it prints.
+        with Catalogs().use(settings.default_locale):
+            return _command(command, args, settings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)  # noqa: T201 - the CLI's answer
         return 2
+
+
+def _command(command: str, args: argparse.Namespace, settings: Settings) -> int:
+    if command == "import":
+        return cli_import(settings, args.what, args.file)
+    if command == "invite":
+        name = getattr(args, "name", None) or getattr(args, "faculty", None)
+        return asyncio.run(cli_invite(settings, InviteRole(args.role), name))
+    if command == "exam":
+        from bot.cli import cancel_exam_cli, list_exams, unlock_roll_cli
+
+        if args.exam_action == "list":
+            return asyncio.run(list_exams(settings))
+        if args.exam_action == "unlock":
+            return asyncio.run(unlock_roll_cli(settings, args.exam_id))
+        return asyncio.run(cancel_exam_cli(settings, args.exam_id))
+    if command == "semester":
+        from bot.cli import semester_cli
+
+        return asyncio.run(semester_cli(settings, args.start, args.end))
+    if command == "report":
+        from bot.cli import report_cli
+
+        return asyncio.run(report_cli(settings, args.kind, args.faculty, args.fmt, args.output))
+    if command == "export":
+        from bot.cli import export_roll_cli
+
+        return asyncio.run(export_roll_cli(settings, args.exam_id, args.fmt, args.output))
+    if command == "demo":
+        from bot.demo import demo_cli
+
+        return asyncio.run(demo_cli(settings))
+    if command == "outbox":
+        from bot.cli import show_outbox
+
+        return asyncio.run(show_outbox(settings))
+    if command == "faculty":
+        from bot.cli import faculty_email_cli
+
+        return asyncio.run(faculty_email_cli(settings, args.faculty, args.address))
+    return asyncio.run(cli_db_upgrade(settings))
 
 
 def run(settings: Settings) -> int:
@@ -150,7 +158,7 @@ async def cli_db_upgrade(settings: Settings) -> int:
         await upgrade(engine)
     finally:
         await engine.dispose()
-    print("Database is up to date.")  # noqa: T201
+    print(_("Database is up to date."))  # noqa: T201
     return 0
 
 
@@ -160,7 +168,7 @@ def cli_import(settings: Settings, what: str, path: Path) -> int:
     try:
         content = path.read_bytes()
     except OSError as exc:
-        complain(f"Cannot read {path}: {exc.strerror}")
+        complain(_("Cannot read {path}: {error}").format(path=path, error=exc.strerror))
         return 1
     return asyncio.run(import_file(settings, what, path.name, content))
 

@@ -14,7 +14,8 @@ from bot.db.migrate import upgrade
 from bot.db.models import Faculty, InviteRole
 from bot.domain.imports import TableKind, parse_date
 from bot.domain.mail import normalize_address
-from bot.i18n import Catalogs
+from bot.i18n import Catalogs, ngettext
+from bot.i18n import gettext as _
 from bot.services.deanery_mail import faculty_named, manageable_faculties, set_faculty_email
 from bot.services.imports import ImportFileError, import_plan, import_roster, import_schedule
 from bot.services.onboarding import InviteError, create_invite
@@ -25,7 +26,7 @@ from bot.services.schedule import upcoming_exams
 from bot.services.semester import SemesterOutcome, set_semester
 from bot.services.sheets import sheet_csv, sheet_xlsx, table_csv, table_xlsx
 from bot.views.html import plain
-from bot.views.reports import render_report
+from bot.views.reports import render_report, report_title
 from bot.views.roll_sheet import build_sheet
 from bot.views.texts import (
     distance_warning_text,
@@ -34,6 +35,16 @@ from bot.views.texts import (
     plan_warning_text,
     summary_text,
 )
+
+
+def _no_exam(exam_id: int) -> str:
+    return _("No exam with id {number} (see: python -m bot exam list).").format(number=exam_id)
+
+
+def _unknown_faculty(name: str, known: list[str]) -> str:
+    return _("Unknown faculty “{name}”. Known faculties: {known}.").format(
+        name=name, known=", ".join(known) or _("none yet: import the roster first")
+    )
 
 
 def say(text: str) -> None:
@@ -57,7 +68,11 @@ async def bot_username(settings: Settings) -> str | None:
     try:
         me = await bot.get_me()
     except Exception as exc:  # offline or a bad token: the bare token still works
-        complain(f"Could not ask Telegram for the bot's username ({exc.__class__.__name__}).")
+        complain(
+            _("Could not ask Telegram for the bot's username ({error}).").format(
+                error=exc.__class__.__name__
+            )
+        )
         return None
     finally:
         await bot.session.close()
@@ -73,22 +88,25 @@ async def make_invite(settings: Settings, role: InviteRole, name: str | None) ->
                 invite = await create_invite(session, role, name=name)
             except InviteError as exc:
                 if exc.code == "unknown_faculty":
-                    known = ", ".join(exc.known) or "none yet: import the roster first"
-                    complain(f"Unknown faculty {name!r}. Known faculties: {known}.")
+                    complain(_unknown_faculty(name or "", exc.known))
                 else:
-                    complain("The teacher's full name must not be empty.")
+                    complain(_("The teacher's full name must not be empty."))
                 return 1
             token = invite.token
     finally:
         await engine.dispose()
     username = await bot_username(settings)
-    who = {InviteRole.TEACHER: f"teacher {name}", InviteRole.DEAN: f"dean's office of {name}"}
-    say(f"One-time invite for the {who.get(role, 'administrator')}:")
+    if role is InviteRole.TEACHER:
+        say(_("One-time invite for the teacher {name}:").format(name=name))
+    elif role is InviteRole.DEAN:
+        say(_("One-time invite for the dean's office of {name}:").format(name=name))
+    else:
+        say(_("One-time invite for an administrator:"))
     if username:
         say(f"https://t.me/{username}?start={token}")
     else:
-        say("(set BOT_USERNAME to get a ready link)")
-    say(f"Token: {token}  (or send the bot: /start {token})")
+        say(_("(set BOT_USERNAME to get a ready link)"))
+    say(_("Token: {token}  (or send the bot: /start {token})").format(token=token))
     return 0
 
 
@@ -161,7 +179,7 @@ async def list_exams(settings: Settings) -> int:
                     f"{exam.discipline.name}"
                 )
             if not exams:
-                say("No upcoming exams.")
+                say(_("No upcoming exams."))
     finally:
         await engine.dispose()
     return 0
@@ -176,11 +194,13 @@ async def cancel_exam_cli(settings: Settings, exam_id: int) -> int:
     finally:
         await engine.dispose()
     if report is None:
-        complain(f"No exam with id {exam_id} (see: python -m bot exam list).")
+        complain(_no_exam(exam_id))
         return 1
     say(
-        f"Exam {exam_id} cancelled: {report.cancelled} pending notices withdrawn, "
-        f"{report.created} students will be told (the running bot sends within a minute)."
+        _(
+            "Exam {number} cancelled: pending notices withdrawn: {withdrawn}; students to be "
+            "told: {told} (the running bot sends within a minute)."
+        ).format(number=exam_id, withdrawn=report.cancelled, told=report.created)
     )
     return 0
 
@@ -194,7 +214,7 @@ async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Pa
         async with create_sessionmaker(engine)() as session:
             exam = await exam_for_export(session, exam_id)
             if exam is None:
-                complain(f"No exam with id {exam_id} (see: python -m bot exam list).")
+                complain(_no_exam(exam_id))
                 return 1
             view = await load_roll(session, exam, SystemClock().now(), RollRules.of(settings))
             await session.commit()  # the roll's rows, created on first look
@@ -205,7 +225,13 @@ async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Pa
     content = sheet_xlsx(sheet) if fmt == "xlsx" else sheet_csv(sheet)
     target = output or Path(f"{name}.{fmt}")
     target.write_bytes(content)
-    say(f"Sheet of exam {exam_id} ({len(sheet.rows)} students) written to {target}")
+    say(
+        ngettext(
+            "Sheet of exam {number} ({count} student) written to {path}",
+            "Sheet of exam {number} ({count} students) written to {path}",
+            len(sheet.rows),
+        ).format(number=exam_id, count=len(sheet.rows), path=target)
+    )
     return 0
 
 
@@ -218,9 +244,15 @@ async def unlock_roll_cli(settings: Settings, exam_id: int) -> int:
     finally:
         await engine.dispose()
     if not unlocked:
-        complain(f"Exam {exam_id} does not exist or its roll is not confirmed.")
+        complain(
+            _("Exam {number} does not exist or its roll is not confirmed.").format(number=exam_id)
+        )
         return 1
-    say(f"The roll of exam {exam_id} is open again; the teacher can correct it and confirm.")
+    say(
+        _(
+            "The roll of exam {number} is open again; the teacher can correct and confirm it."
+        ).format(number=exam_id)
+    )
     return 0
 
 
@@ -237,7 +269,7 @@ async def report_cli(
             if faculty is not None:
                 found = await session.scalar(select(Faculty.id).where(Faculty.name == faculty))
                 if found is None:
-                    complain(f"No faculty named {faculty!r}.")
+                    complain(_("No faculty named “{name}”.").format(name=faculty))
                     return 1
                 scope = frozenset({found})
             with catalogs.use(settings.default_locale):
@@ -250,7 +282,13 @@ async def report_cli(
     content = table_xlsx(report.table) if fmt == "xlsx" else table_csv(report.table)
     target = output or Path(f"{report.file_name}.{fmt}")
     target.write_bytes(content)
-    say(f"{kind} report ({len(report.table.rows)} rows) written to {target}")
+    say(
+        ngettext(
+            "{title} ({count} row) written to {path}",
+            "{title} ({count} rows) written to {path}",
+            len(report.table.rows),
+        ).format(title=report_title(ReportKind(kind)), count=len(report.table.rows), path=target)
+    )
     return 0
 
 
@@ -260,7 +298,11 @@ async def faculty_email_cli(settings: Settings, name: str, address: str | None) 
     if address is not None and address.casefold() != "off":
         new = normalize_address(address)
         if new is None:
-            complain(f"{address!r} is not an e-mail address (such as dean@university.ru).")
+            complain(
+                _("“{address}” is not an e-mail address (such as dean@university.ru).").format(
+                    address=address
+                )
+            )
             return 1
     engine = create_engine(settings.database_url)
     try:
@@ -269,28 +311,31 @@ async def faculty_email_cli(settings: Settings, name: str, address: str | None) 
             faculties = await manageable_faculties(session, True, frozenset())
             faculty = faculty_named(faculties, name)
             if faculty is None:
-                known = ", ".join(f.name for f in faculties) or "none yet: import the roster first"
-                complain(f"Unknown faculty {name!r}. Known faculties: {known}.")
+                complain(_unknown_faculty(name, [f.name for f in faculties]))
                 return 1
             if address is None:
-                say(f"{faculty.name}: {faculty.email or 'no e-mail set'}")
+                say(f"{faculty.name}: {faculty.email or _('no e-mail set')}")
                 return 0
             await set_faculty_email(session, True, frozenset(), faculty.id, new)
     finally:
         await engine.dispose()
     if new is None:
-        say(f"Statements of {faculty.name} are no longer e-mailed.")
+        say(_("Statements of {faculty} are no longer e-mailed.").format(faculty=faculty.name))
         return 0
-    say(f"Every new statement of {faculty.name} will also be e-mailed to {new}.")
+    say(
+        _("Every new statement of {faculty} will also be e-mailed to {address}.").format(
+            faculty=faculty.name, address=new
+        )
+    )
     if settings.smtp is None:
-        say("SMTP_URL is not set: nothing is e-mailed until it is.")
+        say(_("SMTP_URL is not set: nothing is e-mailed until it is."))
     return 0
 
 
 async def semester_cli(settings: Settings, start: str, end: str) -> int:
     starts_on, ends_on = parse_date(start), parse_date(end)
     if starts_on is None or ends_on is None:
-        complain("Dates as DD.MM.YYYY or YYYY-MM-DD, e.g. semester 09.02.2027 30.06.2027.")
+        complain(_("Dates as DD.MM.YYYY or YYYY-MM-DD, e.g. semester 09.02.2027 30.06.2027."))
         return 2
     engine = create_engine(settings.database_url)
     try:
@@ -300,10 +345,12 @@ async def semester_cli(settings: Settings, start: str, end: str) -> int:
     finally:
         await engine.dispose()
     if outcome is SemesterOutcome.BAD_ORDER:
-        complain("The end must come after the start; nothing was changed.")
+        complain(_("The end must come after the start; nothing was changed."))
         return 1
     say(
-        f"Semester {starts_on:%d.%m.%Y} — {ends_on:%d.%m.%Y} saved; on its first day the bot "
-        "reminds teachers and deletes the past session's kept documents."
+        _(
+            "Semester {start} — {end} saved; on its first day the bot reminds teachers and "
+            "deletes the past session's kept documents."
+        ).format(start=f"{starts_on:%d.%m.%Y}", end=f"{ends_on:%d.%m.%Y}")
     )
     return 0

@@ -36,9 +36,12 @@ from bot.db.models import (
 )
 from bot.domain.imports import TableKind
 from bot.domain.roll import Grade, Mark
+from bot.i18n import Catalogs, ngettext
+from bot.i18n import gettext as _
 from bot.services.imports import import_roster, import_schedule
 from bot.services.onboarding import create_invite
 from bot.services.reminders import plan_after_import
+from bot.views.texts import form_label, kind_label
 
 FACULTY = "Лечебный факультет (демо)"
 TEACHER = "Смирнова Елена Викторовна"
@@ -83,7 +86,16 @@ class DemoEvent:
     starts: datetime  # in the university's zone
     minutes: int
     slug: str
-    when_said: str  # for the printout: "today in 30 minutes", ...
+    when: str  # for the printout: "soon", "today", "tomorrow", "yesterday"
+
+    @property
+    def when_said(self) -> str:
+        return {
+            "soon": _("today, in 30 min"),
+            "today": _("today"),
+            "tomorrow": _("tomorrow"),
+            "yesterday": _("yesterday"),
+        }[self.when]
 
 
 def demo_events(local_now: datetime) -> list[DemoEvent]:
@@ -94,7 +106,7 @@ def demo_events(local_now: datetime) -> list[DemoEvent]:
     tomorrow = (local_now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
     yesterday = (local_now - timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
     return [
-        DemoEvent("101", "Анатомия", "exam", "oral", soon, 120, "101-anatomy", "today, in 30 min"),
+        DemoEvent("101", "Анатомия", "exam", "oral", soon, 120, "101-anatomy", "soon"),
         DemoEvent(
             "102", "Гистология", "consultation", "oral", later, 60, "102-histology-c", "today"
         ),
@@ -189,17 +201,23 @@ async def fill(session: AsyncSession, now: datetime, settings: Settings) -> dict
 
 
 async def demo_cli(settings: Settings, now: datetime | None = None) -> int:
+    with Catalogs().use(settings.default_locale):
+        return await _demo(settings, now or SystemClock().now())
+
+
+async def _demo(settings: Settings, now: datetime) -> int:
     from bot.cli import bot_username
 
-    now = now or SystemClock().now()
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
         async with create_sessionmaker(engine).begin() as session:
             if await holds_data(session):
                 print(  # noqa: T201 - the CLI's answer
-                    "This database already holds a roster or a schedule; the demo fills only an "
-                    "empty one (e.g. DATABASE_URL=sqlite+aiosqlite:///data/demo.db).",
+                    _(
+                        "This database already holds a roster or a schedule; the demo fills only "
+                        "an empty one (e.g. DATABASE_URL=sqlite+aiosqlite:///data/demo.db)."
+                    ),
                     file=sys.stderr,
                 )
                 return 1
@@ -215,34 +233,69 @@ async def demo_cli(settings: Settings, now: datetime | None = None) -> int:
 def _link(token: str, username: str | None) -> str:
     if username:
         return f"https://t.me/{username}?start={token}"
-    return f"send the bot: /start {token}"
+    return _("send the bot: /start {token}").format(token=token)
 
 
 def walkthrough(tokens: dict[str, str], username: str | None, events: list[DemoEvent]) -> list[str]:
     name, book = GROUPS["101"][0]
+    students = sum(len(s) for s in GROUPS.values())
     lines = [
-        f"Demo data are in: {FACULTY}, groups {', '.join(GROUPS)}, "
-        f"{sum(len(s) for s in GROUPS.values())} students, teacher {TEACHER}.",
+        ngettext(
+            "Demo data are in: {faculty}, groups {groups}, {count} student, teacher {teacher}.",
+            "Demo data are in: {faculty}, groups {groups}, {count} students, teacher {teacher}.",
+            students,
+        ).format(faculty=FACULTY, groups=", ".join(GROUPS), count=students, teacher=TEACHER),
         "",
     ]
     lines += [
-        f"  {e.starts:%d.%m %H:%M}  {e.discipline}, group {e.group}: {e.kind} ({e.form}), "
-        f"{e.when_said}"
+        "  "
+        + _("{when}  {discipline}, group {group}: {kind}, {said}").format(
+            when=f"{e.starts:%d.%m %H:%M}",
+            discipline=e.discipline,
+            group=e.group,
+            # An exam's form (oral, test, ...); a consultation has none.
+            kind=f"{kind_label(e.kind)} ({form_label(e.form)})"
+            if e.kind == "exam"
+            else kind_label(e.kind),
+            said=e.when_said,
+        )
         for e in sorted(events, key=lambda e: e.starts)
     ]
     lines += [
         "",
-        "Invite links (one-time; one Telegram account may take several roles):",
-        f"  teacher ({TEACHER}): {_link(tokens['teacher'], username)}",
-        f"  dean's office ({FACULTY}): {_link(tokens['dean'], username)}",
-        f"  administrator: {_link(tokens['admin'], username)}",
-        f"  student: send /start, then the record book {book} and the surname {name.split()[0]}",
+        _("Invite links (one-time; one Telegram account may take several roles):"),
+        "  "
+        + _("teacher ({name}): {link}").format(
+            name=TEACHER, link=_link(tokens["teacher"], username)
+        ),
+        "  "
+        + _("dean's office ({name}): {link}").format(
+            name=FACULTY, link=_link(tokens["dean"], username)
+        ),
+        "  " + _("administrator: {link}").format(link=_link(tokens["admin"], username)),
+        "  "
+        + _("student: send /start, then the record book {book} and the surname {surname}").format(
+            book=book, surname=name.split()[0]
+        ),
         "",
-        "Start the bot (python -m bot, or scripts/run), then try:",
-        "  student: /schedule, /calendar, /statement (an appeal about yesterday's Биохимия), /tz",
-        "  teacher: /exams, then the roll of Анатомия (marks, tickets, grades, texts to say "
-        "aloud), /calendar",
-        "  dean's office: /reports (attendance with a chart, the additional session), /inbox",
-        "  everyone: the join call comes 15 minutes before Анатомия starts",
+        _("Start the bot (python -m bot, or scripts/run), then try:"),
+        "  "
+        + _(
+            "student: /schedule, /calendar, /statement (an appeal about yesterday's {test}), /tz"
+        ).format(test="Биохимия"),
+        "  "
+        + _(
+            "teacher: /exams, then the roll of {exam} (marks, tickets, grades, texts to say "
+            "aloud), /calendar"
+        ).format(exam="Анатомия"),
+        "  "
+        + _(
+            "dean's office: /reports (attendance with a chart, the additional session), /inbox, "
+            "/templates"
+        ),
+        "  "
+        + _("everyone: the join call comes 15 minutes before {exam} starts").format(
+            exam="Анатомия"
+        ),
     ]
     return lines

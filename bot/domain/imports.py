@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar
@@ -214,6 +214,8 @@ class RowError:
     value: str
     # For duplicates: the earlier row that already has this value.
     ref_row: int | None = None
+    # The column as the file's header names it («ФИО»), for the message; see name_columns.
+    heading: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +378,70 @@ def _alias_lookup(aliases: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
 _ROSTER_LOOKUP = _alias_lookup(ROSTER_ALIASES)
 _SCHEDULE_LOOKUP = _alias_lookup(SCHEDULE_ALIASES)
 _PLAN_LOOKUP = _alias_lookup(PLAN_ALIASES)
+
+# The Russian header of each column, as the templates (/templates) write it and as a
+# message names a column the file lacks.
+HEADINGS: Mapping[str, str] = {
+    "faculty": "Факультет",
+    "group": "Группа",
+    "full_name": "ФИО",
+    "record_book": "Номер зачётной книжки",
+    "discipline": "Дисциплина",
+    "kind": "Вид",
+    "form": "Форма",
+    "date": "Дата",
+    "start": "Начало",
+    "duration_min": "Длительность (мин)",
+    "teacher": "Преподаватель",
+    "link": "Ссылка на конференцию",
+    "moodle_url": "Ссылка на Moodle",
+    "department": "Кафедра",
+    "ects": "З.е.",
+    "lecture_hours": "Лекции (ч)",
+    "lab_hours": "Лабораторные (ч)",
+    "practice_hours": "Практические (ч)",
+    "distance_hours": "Дистанционно (ч)",
+    "place_time": "Место и время",
+    "deadline": "Срок сдачи",
+    "programme_level": "Уровень образования",
+    "distance_limit": "Доля ДОТ",
+}
+TABLE_COLUMNS: Mapping[TableKind, tuple[str, ...]] = {
+    TableKind.ROSTER: ROSTER_COLUMNS,
+    TableKind.SCHEDULE: SCHEDULE_COLUMNS,
+    TableKind.PLAN: PLAN_COLUMNS,
+}
+_LOOKUPS: Mapping[TableKind, Mapping[str, str]] = {
+    TableKind.ROSTER: _ROSTER_LOOKUP,
+    TableKind.SCHEDULE: _SCHEDULE_LOOKUP,
+    TableKind.PLAN: _PLAN_LOOKUP,
+}
+
+
+def headings(columns: Iterable[str]) -> str:
+    """«Факультет, Группа, ФИО»: columns by their Russian headers, for a message."""
+    return ", ".join(HEADINGS.get(c, c) for c in columns)
+
+
+def name_columns(
+    errors: Sequence[RowError], header: Sequence[str], kind: TableKind
+) -> list[RowError]:
+    """The errors with each column named as the file's header names it («ФИО», not
+    full_name), and missing columns listed by their Russian headers."""
+    lookup = _LOOKUPS[kind]
+    found: dict[str, str] = {}
+    for cell in header:
+        canonical = lookup.get(name_key(cell))
+        if canonical is not None and canonical not in found:
+            found[canonical] = clean_text(cell)
+    named: list[RowError] = []
+    for err in errors:
+        if err.code == "missing_columns":
+            err = replace(err, value=headings(err.value.split(",")))
+        elif err.column is not None:
+            err = replace(err, heading=found.get(err.column) or HEADINGS.get(err.column))
+        named.append(err)
+    return named
 
 
 def _is_blank(row: Sequence[str]) -> bool:

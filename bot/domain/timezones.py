@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from babel.dates import format_date, format_time, get_timezone_location
+from babel.dates import format_time, get_timezone_location
 
 from bot.domain.imports import local_to_utc, parse_date, parse_time
 
@@ -85,19 +85,6 @@ def resolve_timezone(name: str) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown time zone {name!r}") from exc
-
-
-def same_wall_clock(moment: datetime, first: tzinfo, second: tzinfo) -> bool:
-    """Whether two zones show the same local time at this moment (then one time is enough)."""
-    return moment.astimezone(first).utcoffset() == moment.astimezone(second).utcoffset()
-
-
-def format_moment(moment: datetime, zone: tzinfo, locale: str) -> str:
-    """'23 ноября 2026 г., 10:00' / 'November 23, 2026, 10:00' in the zone given."""
-    local = moment.astimezone(zone)
-    return (
-        f"{format_date(local, 'long', locale=locale)}, {format_time(local, 'HH:mm', locale=locale)}"
-    )
 
 
 def format_clock(moment: datetime, zone: tzinfo, locale: str) -> str:

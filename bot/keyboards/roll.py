@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from bot.domain.roll import GRADE_RU, Grade, Mark
+from bot.domain.roll import Grade, Mark
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import RollCB
 
 # 40 students x 2 buttons and the action rows stay under Telegram's 100 buttons.
@@ -138,7 +139,7 @@ def card_keyboard(
         rows.append(
             [
                 _b(
-                    f"{GRADE_DIGITS.get(g, '')} {GRADE_RU[g]}".strip(),
+                    f"{GRADE_DIGITS.get(g, '')} {grade_label(g)}".strip(),
                     cb("grade", g.value),
                 )
                 for g in grades
@@ -164,13 +165,26 @@ def tickets_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
+def grade_label(grade: Grade) -> str:
+    """A grade in the teacher's language (the sheet and the record book keep the official
+    Russian wording)."""
+    return {
+        Grade.EXCELLENT: _("excellent"),
+        Grade.GOOD: _("good"),
+        Grade.SATISFACTORY: _("satisfactory"),
+        Grade.FAIL: _("unsatisfactory"),
+        Grade.PASSED: _("pass"),
+        Grade.NOT_PASSED: _("fail"),
+    }[grade]
+
+
 def split_menu(exam_id: int, page: int, parts: int | None) -> InlineKeyboardMarkup:
     rows: list[list[InlineKeyboardButton]]
     if parts is None:
         rows = [
             [
                 _b(
-                    _("{count} subgroups").format(count=n),
+                    ngettext("{count} subgroup", "{count} subgroups", n).format(count=n),
                     RollCB(action="split", exam_id=exam_id, page=page, value=str(n)),
                 )
                 for n in SPLIT_PARTS

@@ -15,6 +15,7 @@ from bot.services.actors import load_actor
 class ActorMiddleware(BaseMiddleware):
     def __init__(self, settings: Settings) -> None:
         self._admin_ids = settings.admin_ids
+        self._default_locale = settings.default_locale
 
     async def __call__(
         self,
@@ -28,5 +29,7 @@ class ActorMiddleware(BaseMiddleware):
             # can tell apart, so nobody it serves; every handler of a user needs an actor.
             return None
         if tg_user is not None:
-            data["actor"] = await load_actor(data["session"], tg_user, self._admin_ids)
+            data["actor"] = await load_actor(
+                data["session"], tg_user, self._admin_ids, self._default_locale
+            )
         return await handler(event, data)

@@ -72,6 +72,6 @@ class FloodMiddleware(BaseMiddleware):
         i18n: I18n | None = data.get("i18n")
         if chat is None or bot is None or i18n is None or chat.type != "private":
             return
-        with i18n.context(), i18n.use_locale(locale_for(user.language_code)):
+        with i18n.context(), i18n.use_locale(locale_for(user.language_code, i18n.default_locale)):
             text = _("Too many messages at once: I will answer again in a few seconds.")
         await bot.send_message(chat.id, text)

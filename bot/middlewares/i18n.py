@@ -17,5 +17,5 @@ class ActorI18nMiddleware(I18nMiddleware):
             return str(actor.locale)
         tg_user = data.get("event_from_user")
         if tg_user is not None:
-            return locale_for(tg_user.language_code)
+            return locale_for(tg_user.language_code, self.i18n.default_locale)
         return self.i18n.default_locale

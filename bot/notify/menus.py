@@ -74,6 +74,7 @@ def _descriptions() -> dict[str, str]:
         "inbox": _("Undecided statements"),
         "additional": _("The additional session's list"),
         "reports": _("Reports as XLSX and CSV"),
+        "templates": _("Import templates: roster, schedule, plans"),
         "announce": _("A message to a group, a faculty or an exam"),
         "invite": _("Invite a teacher, a dean or an admin"),
         "email": _("The dean's office e-mail"),
@@ -92,8 +93,17 @@ def _descriptions() -> dict[str, str]:
 _BY_ROLE: dict[Role, tuple[str, ...]] = {
     Role.STUDENT: ("schedule", "calendar", "statement", "statements", "plan", "mydata"),
     Role.TEACHER: ("exams", "calendar"),
-    Role.DEAN: ("inbox", "additional", "reports", "announce", "invite", "email"),
-    Role.ADMIN: ("status", "reports", "announce", "invite", "email", "semester", "unlock"),
+    Role.DEAN: ("inbox", "additional", "reports", "templates", "announce", "invite", "email"),
+    Role.ADMIN: (
+        "status",
+        "reports",
+        "templates",
+        "announce",
+        "invite",
+        "email",
+        "semester",
+        "unlock",
+    ),
     Role.DEANERY_CHAT: ("inbox", "additional", "reports"),
     Role.GROUP: ("bind",),
 }

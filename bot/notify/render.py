@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,11 +20,16 @@ if TYPE_CHECKING:
 
 
 async def render_notice(
-    session: AsyncSession, notice: Notice, settings: Settings, i18n: I18n
+    session: AsyncSession,
+    notice: Notice,
+    settings: Settings,
+    i18n: I18n,
+    now: datetime | None = None,
 ) -> Rendered | None:
-    """None: the notice is no longer true (see `bot.services.notice_facts`)."""
+    """The notice as it goes out `now` (by default when it was due); None: the notice is no
+    longer true (see `bot.services.notice_facts`)."""
     facts = await notice_facts(session, notice, settings)
-    return None if facts is None else render_facts(facts, settings, i18n)
+    return None if facts is None else render_facts(facts, settings, i18n, now)
 
 
 async def render_letter(

@@ -530,7 +530,9 @@ class OutboxSender:
                 # Stored as it was to be sent; one message each.
                 parts = [(send, 1) for send in reply_parts(notice.payload)]
             else:
-                rendered = await render_notice(session, notice, self._settings, self._i18n)
+                rendered = await render_notice(
+                    session, notice, self._settings, self._i18n, self._clock.now()
+                )
                 if rendered is None:
                     await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
                     return

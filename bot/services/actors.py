@@ -46,7 +46,9 @@ class Actor:
         return self.is_admin or self.is_dean
 
 
-async def load_actor(session: AsyncSession, tg_user: TgUser, admin_ids: frozenset[int]) -> Actor:
+async def load_actor(
+    session: AsyncSession, tg_user: TgUser, admin_ids: frozenset[int], default_locale: str = "ru"
+) -> Actor:
     """The actor for this update; a first-time user gets a row (locale from their client)."""
     found = await _roles(session, tg_user.id)
     if found is None:
@@ -55,7 +57,7 @@ async def load_actor(session: AsyncSession, tg_user: TgUser, admin_ids: frozense
             first_name=tg_user.first_name or "",
             username=tg_user.username,
             language_code=tg_user.language_code,
-            locale=locale_for(tg_user.language_code),
+            locale=locale_for(tg_user.language_code, default_locale),
             is_active=True,
         )
         session.add(user)

@@ -45,6 +45,7 @@ from bot.domain.imports import (
     TableKind,
     detect_table,
     foreign_faculty_errors,
+    name_columns,
     name_key,
     parse_plan,
     parse_roster,
@@ -356,6 +357,29 @@ async def _import(
     tz: ZoneInfo | None,
     allowed_faculties: Collection[str] | None,
     distance_limit: float = DEFAULT_DISTANCE_LIMIT,
+) -> ImportReport:
+    report = await _import_kind(
+        session,
+        kind,
+        table,
+        tz=tz,
+        allowed_faculties=allowed_faculties,
+        distance_limit=distance_limit,
+    )
+    if report.errors:
+        # Named as the file names them: «столбец «ФИО» не заполнен», not full_name.
+        report.errors = name_columns(report.errors, table[0] if table else [], kind)
+    return report
+
+
+async def _import_kind(
+    session: AsyncSession,
+    kind: TableKind,
+    table: list[list[str]],
+    *,
+    tz: ZoneInfo | None,
+    allowed_faculties: Collection[str] | None,
+    distance_limit: float,
 ) -> ImportReport:
     if kind is TableKind.PLAN:
         return await _import_plan(session, table, allowed_faculties, distance_limit)

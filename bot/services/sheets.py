@@ -49,6 +49,7 @@ class Sheet:
     columns: list[str]  # captions of the SheetRow fields, in that order
     rows: list[SheetRow]
     totals: list[str]  # under the table, e.g. the closing text
+    sheet_name: str = SHEET_NAME  # the worksheet's tab, in the reader's language
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def _table(sheet: Sheet) -> Table:
         columns=sheet.columns,
         rows=[astuple(item) for item in sheet.rows],
         totals=sheet.totals,
+        sheet_name=sheet.sheet_name,
         text_columns=frozenset(i for i, name in enumerate(_ROW_FIELDS) if name in _TEXT_COLUMNS),
     )
 

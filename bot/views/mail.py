@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.db.models import Statement
-from bot.domain.timezones import format_moment
 from bot.services.deanery_mail import LETTER_LOCALE, Letter, LetterFacts
+from bot.views import dates
 from bot.views.texts import grade_name, kind_label, kind_name, reason_name, violation_name
 
 if TYPE_CHECKING:
@@ -34,12 +34,12 @@ def letter_text(
     exam = statement.exam
     kind = kind_name(statement.kind)
     who = f"{student.full_name}, {student.group.name}"
-    when = format_moment(exam.starts_at, settings.tz, LETTER_LOCALE)
+    when = dates.when(exam.starts_at, settings.tz, LETTER_LOCALE, year=True)
     if follow_up is None:
         subject = f"Заявление №{statement.id}: {kind} — {who}"
         intro = (
             f"Заявление подано студентом через Telegram-бот ({settings.institution_name}) "
-            f"{format_moment(statement.submitted_at, settings.tz, LETTER_LOCALE)}. "
+            f"{dates.when(statement.submitted_at, settings.tz, LETTER_LOCALE, year=True)}. "
             "Решение принимается в боте: карточка заявления отправлена в деканат."
         )
     else:
@@ -51,7 +51,7 @@ def letter_text(
         f"Студент: {student.full_name}",
         f"Группа: {student.group.name} ({student.group.faculty.name})",
         f"Номер зачётной книжки: {student.record_book}",
-        f"Экзамен: {exam.discipline.name} — {kind_label(exam.kind)}, {when} ({settings.timezone})",
+        f"Экзамен: {exam.discipline.name} — {kind_label(exam.kind)}, {when}",
         f"Вид заявления: {kind}",
     ]
     if statement.reason:

@@ -13,13 +13,14 @@ from bot.domain.exams import EventKind, ExamForm
 from bot.domain.links import normalize_link
 from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
-from bot.domain.timezones import format_moment
 from bot.i18n import gettext as _
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB, StmtZoneCB
 from bot.services.notice_facts import ROLL_KINDS, DeskFacts, NoticeFacts, PlanFacts
 from bot.services.schedule import ScheduleItem
+from bot.views import dates
 from bot.views.desk_notices import render_desk_notice
-from bot.views.html import fmt, join, join_lines
+from bot.views.html import Html, fmt, join, join_lines
 from bot.views.plan_notices import render_plan_notice
 from bot.views.rendered import Rendered
 from bot.views.roll_notices import render_roll_notice
@@ -37,7 +38,11 @@ if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
 
 
-def render_facts(facts: NoticeFacts, settings: Settings, i18n: I18n) -> Rendered | None:
+def render_facts(
+    facts: NoticeFacts, settings: Settings, i18n: I18n, now: datetime | None = None
+) -> Rendered | None:
+    """The notice as it goes out `now` (a join call counts the minutes to the start from
+    it; by default from when it was due)."""
     with i18n.context(), i18n.use_locale(facts.locale):
         if isinstance(facts, DeskFacts):
             return render_desk_notice(facts)
@@ -58,7 +63,7 @@ def render_facts(facts: NoticeFacts, settings: Settings, i18n: I18n) -> Rendered
                 grade=facts.grade,
                 own_zone=own_zone,
             )
-        return _render(notice, exam, settings.tz, facts.user_tz, locale)
+        return _render(notice, exam, settings.tz, facts.user_tz, locale, now=now or notice.due_at)
 
 
 def _render_statement(
@@ -123,7 +128,7 @@ def _reschedule_declined(
                 "❌ The teacher declined {when} for statement №{number} ({name}, {title}). "
                 "Set another time:"
             ),
-            when=format_moment(declined, uni_tz, locale),
+            when=dates.when(declined, uni_tz, locale),
             number=statement.id,
             name=statement.student.full_name,
             title=exam_title(exam),
@@ -154,7 +159,7 @@ def _reschedule(
             group=student.group.name,
             zone=statement.time_zone or "",
             title=exam_title(exam),
-            when=format_moment(statement.new_start, uni_tz, locale),
+            when=dates.when(statement.new_start, uni_tz, locale),
         ),
         buttons=(
             (_("✅ Confirm"), RescheduleCB(statement_id=statement.id, confirm=True).pack()),
@@ -208,7 +213,7 @@ def _statement_card(
         fmt(
             _("Exam: {title}, {when}"),
             title=exam_title(exam),
-            when=format_moment(exam.starts_at, uni_tz, locale),
+            when=dates.when(exam.starts_at, uni_tz, locale),
         ),
     ]
     if statement.time_zone:
@@ -319,7 +324,13 @@ def _start(notice: Notice, exam: Exam) -> datetime:
 
 
 def _render(
-    notice: Notice, exam: Exam, uni_tz: tzinfo, user_tz: tzinfo | None, locale: str
+    notice: Notice,
+    exam: Exam,
+    uni_tz: tzinfo,
+    user_tz: tzinfo | None,
+    locale: str,
+    *,
+    now: datetime,
 ) -> Rendered | None:
     kind = NoticeKind(notice.kind)
     start = _start(notice, exam)
@@ -328,7 +339,7 @@ def _render(
     if kind is NoticeKind.DAY_BEFORE:
         return _day_before(exam, start, uni_tz=uni_tz, user_tz=user_tz, locale=locale)
     if kind is NoticeKind.JOIN_CALL:
-        return _join_call(exam, start, uni_tz=uni_tz, user_tz=user_tz, locale=locale)
+        return _join_call(exam, start, now, uni_tz=uni_tz, user_tz=user_tz, locale=locale)
     if kind is NoticeKind.LINK_NAG:
         if exam.link:
             return None
@@ -341,7 +352,7 @@ def _render(
                 ),
                 title=exam_title(exam),
                 group=exam.group.name,
-                when=format_moment(exam.starts_at, uni_tz, locale),
+                when=dates.when(exam.starts_at, uni_tz, locale, user_tz),
             )
         )
     if kind is NoticeKind.LINK_MISSING:
@@ -356,7 +367,7 @@ def _render(
                 ),
                 title=exam_title(exam),
                 group=exam.group.name,
-                when=format_moment(exam.starts_at, uni_tz, locale),
+                when=dates.when(exam.starts_at, uni_tz, locale, user_tz),
                 teacher=teacher,
             )
         )
@@ -376,7 +387,7 @@ def _render(
                     "will announce a new date."
                 ),
                 title=exam_title(exam),
-                when=format_moment(start, uni_tz, locale),
+                when=dates.when(start, uni_tz, locale, user_tz),
             )
         )
     link = notice.payload.get("link")
@@ -388,8 +399,14 @@ def _render(
     )
 
 
-def prepare_text() -> str:
-    """The seed's checklist for the student (table, "Проведение промежуточной аттестации")."""
+def prepare_text(*, join_early: bool = True) -> str:
+    """The seed's checklist for the student (table, "Проведение промежуточной аттестации");
+    the join call itself says how long is left instead of "join 15 minutes before"."""
+    if not join_early:
+        return _(
+            "Be ready: camera and microphone on; your record book or passport; blank sheets "
+            "and a pen or pencil (a ruler, calculator and eraser if needed)."
+        )
     return _(
         "Be ready: camera and microphone on; your record book or passport; blank sheets "
         "and a pen or pencil (a ruler, calculator and eraser if needed). Join 15 minutes "
@@ -424,30 +441,64 @@ def _day_before(
 
 
 def _join_call(
-    exam: Exam, start: datetime, *, uni_tz: tzinfo, user_tz: tzinfo | None, locale: str
+    exam: Exam,
+    start: datetime,
+    now: datetime,
+    *,
+    uni_tz: tzinfo,
+    user_tz: tzinfo | None,
+    locale: str,
 ) -> Rendered:
     title = exam_title(exam)
     if exam.kind == EventKind.CONSULTATION:
-        text = fmt(
-            _("⏰ {title} starts at {when}."),
-            title=title,
-            when=when_line(start, uni_tz, user_tz, locale),
+        text = countdown(
+            title, start, now, uni_tz=uni_tz, user_tz=user_tz, locale=locale, consultation=True
         )
         if exam.link:
             text += "\n" + fmt(_("Conference: {url}"), url=exam.link)
         return Rendered(text, links=exam_links(exam))
-    lines: list[str] = [
-        fmt(
-            _("⏰ <b>Join now</b>: {title} starts at {when}."),
-            title=title,
-            when=when_line(start, uni_tz, user_tz, locale),
-        )
-    ]
+    lines: list[str] = [countdown(title, start, now, uni_tz=uni_tz, user_tz=user_tz, locale=locale)]
     if exam.link:
         lines.append(fmt(_("Conference: {url}"), url=exam.link))
     else:
         lines.append(_("The conference link has not been posted yet: watch this chat."))
     if exam.moodle_url:
         lines.append(fmt(_("Moodle: {url}"), url=exam.moodle_url))
-    lines.append(prepare_text())
+    lines.append(prepare_text(join_early=False))
     return Rendered(join("\n\n", lines), links=exam_links(exam))
+
+
+def countdown(
+    title: Html,
+    start: datetime,
+    now: datetime,
+    *,
+    uni_tz: tzinfo,
+    user_tz: tzinfo | None,
+    locale: str,
+    consultation: bool = False,
+) -> Html:
+    """«⏰ Подключайтесь: … начнётся в 10:00 МСК, через 15 минут.» — the join call's line,
+    with the minutes left counted when it goes out (whole minutes, rounded up)."""
+    at = dates.when(start, uni_tz, locale, user_tz, with_day=False)
+    minutes = -(-int((start - now).total_seconds()) // 60)
+    if minutes <= 0:
+        template = (
+            _("⏰ {title} has started ({when}).")
+            if consultation
+            else _("⏰ <b>Join now</b>: {title} has started ({when}).")
+        )
+        return fmt(template, title=title, when=at)
+    if consultation:
+        template = ngettext(
+            "⏰ {title} starts at {when}, in {minutes} minute.",
+            "⏰ {title} starts at {when}, in {minutes} minutes.",
+            minutes,
+        )
+    else:
+        template = ngettext(
+            "⏰ <b>Join now</b>: {title} starts at {when}, in {minutes} minute.",
+            "⏰ <b>Join now</b>: {title} starts at {when}, in {minutes} minutes.",
+            minutes,
+        )
+    return fmt(template, title=title, when=at, minutes=minutes)

@@ -9,9 +9,10 @@ from datetime import datetime
 from bot.config import Settings
 from bot.domain.reminders import NoticeKind
 from bot.domain.statements import appeal_deadline
-from bot.domain.timezones import format_clock, format_moment
 from bot.i18n import gettext as _
+from bot.i18n import ngettext
 from bot.services.notice_facts import ExamNoticeFacts, RollFacts
+from bot.views import dates
 from bot.views.html import fmt, join, join_lines
 from bot.views.rendered import Rendered
 from bot.views.texts import exam_title, grade_name, when_line
@@ -53,10 +54,14 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
         ends = datetime.fromisoformat(str(notice.payload.get("ends")))
         return Rendered(
             fmt(
-                _("⏳ {title}: {left} minutes left (time is up at {ends})."),
+                ngettext(
+                    "⏳ {title}: {left} minute left (time is up at {ends}).",
+                    "⏳ {title}: {left} minutes left (time is up at {ends}).",
+                    int(notice.payload.get("left") or 0),
+                ),
                 title=title,
                 left=notice.payload.get("left"),
-                ends=format_clock(ends, uni, locale),
+                ends=dates.clock(ends, uni, locale),
             )
         )
     if kind is NoticeKind.WORK_RECEIVED:
@@ -70,7 +75,11 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
         )
         return Rendered(
             fmt(
-                _("📄 {name} (group {group}), {label}, {title}: {count} file(s)."),
+                ngettext(
+                    "📄 {name} (group {group}), {label}, {title}: {count} file.",
+                    "📄 {name} (group {group}), {label}, {title}: {count} files.",
+                    len(works),
+                ),
                 name=student.full_name,
                 group=student.group.name,
                 label=label,
@@ -93,7 +102,7 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
         _("📋 Roll confirmed: {title}, group {group}, {when}."),
         title=title,
         group=exam.group.name,
-        when=format_moment(exam.starts_at, uni, locale),
+        when=dates.when(exam.starts_at, uni, locale, user_tz),
     )
     if absent:
         text += "\n" + fmt(_("Absent without a valid reason ({count}):"), count=len(absent))
@@ -129,20 +138,26 @@ def _outage(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
                 group=student.group.name,
                 book=student.record_book,
                 title=title,
-                when=format_moment(exam.starts_at, uni, locale),
-                since=format_clock(since, uni, locale),
-                ended=format_clock(ended, uni, locale),
+                when=dates.when(exam.starts_at, uni, locale, user_tz),
+                since=dates.clock(since, uni, locale),
+                ended=dates.clock(ended, uni, locale),
             )
         )
+    minutes = int(settings.outage_wait.total_seconds() // 60)
     text = fmt(
-        _(
+        ngettext(
+            "⚠️ The technical problem during {title} was not fixed within {minutes} minute. "
+            "Under the regulation you are recorded as absent for a valid reason (technical "
+            "failure), and you may sit the exam with another group on another day. The "
+            "dean's office will confirm the date.",
             "⚠️ The technical problem during {title} was not fixed within {minutes} minutes. "
             "Under the regulation you are recorded as absent for a valid reason (technical "
             "failure), and you may sit the exam with another group on another day. The "
-            "dean's office will confirm the date."
+            "dean's office will confirm the date.",
+            minutes,
         ),
         title=title,
-        minutes=int(settings.outage_wait.total_seconds() // 60),
+        minutes=minutes,
     )
     if roll.others:
         text += "\n\n" + _("Other sittings of this discipline:")
@@ -189,7 +204,7 @@ def _grade_posted(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None
                 "If the exam procedure was violated, you may file an appeal until {deadline}, "
                 "naming the violation: /statement"
             ),
-            deadline=format_moment(deadline, uni, locale),
+            deadline=dates.when(deadline, uni, locale, facts.user_tz),
         )
     )
 
@@ -212,7 +227,7 @@ def _written_start(facts: ExamNoticeFacts, settings: Settings) -> Rendered | Non
             exam.discipline.name,
             student.full_name,
             student.group.name,
-            format_moment(exam.written_started_at, uni, locale),
+            dates.when(exam.written_started_at, uni, locale, year=True),
             fmt(_("ticket №{number}"), number=entry.ticket)
             if entry is not None and entry.ticket
             else _("ticket №…"),
@@ -228,7 +243,7 @@ def _written_start(facts: ExamNoticeFacts, settings: Settings) -> Rendered | Non
             ),
             title=title,
             heading=heading,
-            ends=format_clock(ends, uni, locale),
-            until=format_clock(until, uni, locale),
+            ends=dates.clock(ends, uni, locale),
+            until=dates.clock(until, uni, locale),
         )
     )

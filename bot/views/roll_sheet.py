@@ -6,10 +6,10 @@ from __future__ import annotations
 from bot.config import Settings
 from bot.domain.exams import ExamForm
 from bot.domain.roll import closing_text, count, sheet_file_name
-from bot.domain.timezones import format_moment
 from bot.i18n import gettext as _
 from bot.services.roll import RollView
 from bot.services.sheets import Sheet, SheetRow
+from bot.views import dates
 from bot.views.texts import form_label, grade_name, mark_name
 
 
@@ -24,9 +24,8 @@ def build_sheet(view: RollView, settings: Settings, locale: str) -> tuple[Sheet,
         _("Faculty: {faculty}").format(faculty=exam.group.faculty.name),
     ]
     if exam.roll_confirmed_at is not None:
-        header.append(
-            _("Confirmed: {when}").format(when=format_moment(exam.roll_confirmed_at, uni, locale))
-        )
+        confirmed = dates.when(exam.roll_confirmed_at, uni, locale, year=True)
+        header.append(_("Confirmed: {when}").format(when=confirmed))
     else:
         header.append(_("Not confirmed yet"))
     rows = [
@@ -47,9 +46,10 @@ def build_sheet(view: RollView, settings: Settings, locale: str) -> tuple[Sheet,
         title=_("Attendance sheet: {discipline}, group {group}, {when}").format(
             discipline=exam.discipline.name,
             group=exam.group.name,
-            when=format_moment(exam.starts_at, uni, locale),
+            when=dates.when(exam.starts_at, uni, locale, year=True),
         ),
         header_lines=header,
+        sheet_name=_("Attendance sheet"),
         columns=[
             _("№"),
             _("Full name"),

@@ -11,22 +11,28 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from fractions import Fraction
 
-from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from bot.config import Settings
 from bot.db.models import Exam, NoticeStatus, PlanItem
 from bot.domain.exams import EventKind, ExamForm
-from bot.domain.imports import RowError
+from bot.domain.imports import (
+    PLAN_COLUMNS,
+    PLAN_OPTIONAL,
+    ROSTER_COLUMNS,
+    SCHEDULE_COLUMNS,
+    RowError,
+    headings,
+)
 from bot.domain.plans import ShareExcess
 from bot.domain.reminders import NoticeKind
 from bot.domain.roll import Grade, Mark
 from bot.domain.statements import AbsenceReason, AppealViolation, StatementKind, StatementStatus
-from bot.domain.timezones import format_clock, format_moment, same_wall_clock, utc_offset_label
 from bot.i18n import gettext as _
 from bot.services.imports import ImportReport
 from bot.services.reminders import OutboxSummary, PlanReport
 from bot.services.schedule import ScheduleItem
+from bot.views import dates
 from bot.views.html import Html, bold, fmt, join, join_lines
 
 
@@ -54,23 +60,7 @@ def when_line(
     item_start: datetime, university_tz: tzinfo, user_tz: tzinfo | None, locale: str
 ) -> Html:
     """The start in university time and, when the clocks differ, in the user's own."""
-    text = fmt(
-        _("{moment} ({offset}, university time)"),
-        moment=format_moment(item_start, university_tz, locale),
-        offset=utc_offset_label(item_start, university_tz),
-    )
-    if user_tz is not None and not same_wall_clock(item_start, university_tz, user_tz):
-        text = join_lines(
-            [
-                text,
-                fmt(
-                    _("{clock} your time ({offset})"),
-                    clock=format_moment(item_start, user_tz, locale),
-                    offset=utc_offset_label(item_start, user_tz),
-                ),
-            ]
-        )
-    return text
+    return fmt("{}", dates.when(item_start, university_tz, locale, user_tz))
 
 
 def schedule_card(
@@ -116,7 +106,7 @@ def plan_card(item: PlanItem, locale: str) -> Html:
         )
     if item.place_time:
         parts.append(fmt(_("Place and time: {text}"), text=item.place_time))
-    parts.append(fmt(_("Deadline: {date}"), date=format_date(item.deadline, "long", locale=locale)))
+    parts.append(fmt(_("Deadline: {date}"), date=dates.date_of(item.deadline, locale)))
     if item.teacher:
         parts.append(fmt(_("Teacher: {name}"), name=item.teacher))
     return join_lines(parts)
@@ -126,7 +116,7 @@ def teacher_card(exam: Exam, university_tz: tzinfo, locale: str) -> Html:
     parts: list[object] = [
         bold(exam_title(exam)),
         fmt(_("Group: {group}"), group=exam.group.name),
-        "🗓 " + format_moment(exam.starts_at, university_tz, locale),
+        "🗓 " + dates.when(exam.starts_at, university_tz, locale),
     ]
     if exam.kind == EventKind.EXAM:
         parts.append(fmt(_("Form: {form}"), form=form_label(exam.form)))
@@ -135,7 +125,7 @@ def teacher_card(exam: Exam, university_tz: tzinfo, locale: str) -> Html:
             fmt(
                 _("Subgroup {number}: {clock}"),
                 number=sub.number,
-                clock=format_clock(sub.starts_at, university_tz, locale),
+                clock=dates.clock(sub.starts_at, university_tz, locale),
             )
         )
     parts.append(
@@ -163,7 +153,8 @@ def file_error_text(code: str) -> str:
     return texts.get(code, texts["unreadable"])
 
 
-def _column_label(column: str | None) -> Html:
+def _column_label(err: RowError) -> Html:
+    column = err.heading or err.column
     return fmt(" «{}»", column) if column else Html("")
 
 
@@ -191,14 +182,8 @@ def row_error_text(err: RowError) -> Html:
         "duplicate_exam": _("the same exam already appears in row {ref}"),
         "foreign_faculty": _("faculty “{value}” is not yours"),
         "unknown_table": _(
-            "the header matches neither template. Roster: faculty, group, full_name, "
-            "record_book. Schedule: faculty, group, discipline, kind, form, date, start, "
-            "duration_min, teacher, link, moodle_url"
-        )
-        + ". "
-        + _(
-            "Individual plan: record_book, discipline, department, ects, lecture_hours, "
-            "lab_hours, practice_hours, place_time, deadline, teacher"
+            "the header matches none of the templates (/templates sends them). Roster: "
+            "{roster}. Schedule: {schedule}. Study plans: {plan}"
         ),
         "bad_hours": _(
             "column{column}: “{value}” is not a number of hours (a whole number, 0 or more)"
@@ -217,7 +202,15 @@ def row_error_text(err: RowError) -> Html:
         "foreign_student": _("record book {value} belongs to a student of another faculty"),
     }
     template = texts.get(err.code, _("column{column}: invalid value “{value}”"))
-    line = fmt(template, column=_column_label(err.column), value=value, ref=err.ref_row)
+    line = fmt(
+        template,
+        column=_column_label(err),
+        value=value,
+        ref=err.ref_row,
+        roster=headings(ROSTER_COLUMNS),
+        schedule=headings(SCHEDULE_COLUMNS),
+        plan=headings(c for c in PLAN_COLUMNS if c not in PLAN_OPTIONAL),
+    )
     return fmt(_("Row {row}: {problem}"), row=err.row, problem=line)
 
 
@@ -371,5 +364,5 @@ def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> Htm
         for due, kind, chat in summary.next_due:
             # An e-mail has no chat: its address is the faculty's, looked up when it goes.
             target = "✉️" if kind == NoticeKind.STATEMENT_EMAIL else chat
-            lines.append(fmt("{} — {} → {}", format_moment(due, settings.tz, locale), kind, target))
+            lines.append(fmt("{} — {} → {}", dates.when(due, settings.tz, locale), kind, target))
     return join_lines(lines)

@@ -403,7 +403,7 @@ async def _victims(api: FakeBotAPI, runner: BotRunner) -> tuple[JsonDict, FakeUs
     karimov = button(roll, "Каримов")["callback_data"]
     roll = await press(api, teacher, roll, karimov)
     card_of = await press(api, teacher, roll, karimov.replace("rl:mark", "rl:card", 1))
-    await press(api, teacher, card_of, button(card_of, "хорошо")["callback_data"])
+    await press(api, teacher, card_of, button(card_of, "good")["callback_data"])
 
     # An announcement to the victim's group.
     menu = await say(api, dean, "/announce")

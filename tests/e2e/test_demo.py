@@ -26,13 +26,20 @@ def clock() -> MovableClock:
     return MovableClock(datetime.now(UTC))
 
 
-async def run_demo(api: FakeBotAPI, settings: Settings, cwd: Path) -> tuple[int, str, str]:
+async def run_demo(
+    api: FakeBotAPI, settings: Settings, cwd: Path, locale: str = "ru"
+) -> tuple[int, str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"BOT_USERNAME", "DATABASE_URL", "TELEGRAM_API_URL", "TIMEZONE"}
     }
-    env.update(BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.base_url, DATABASE_URL=settings.database_url)
+    env.update(
+        BOT_TOKEN=TOKEN,
+        TELEGRAM_API_URL=api.base_url,
+        DATABASE_URL=settings.database_url,
+        DEFAULT_LOCALE=locale,  # the demo prints in it
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -80,10 +87,12 @@ async def test_demo_then_the_printed_student_and_teacher(
     teacher_token, dean_token, admin_token = re.findall(
         r"https://t\.me/examinator_test_bot\?start=([\w-]+)", out
     )
-    found = re.search(r"record book (\S+) and the surname (\S+)", out)
+    found = re.search(r"номер зачётной книжки (\S+) и фамилию (\S+)", out)
     assert found is not None, out
     book, surname = found.groups()
-    assert "in 30 min" in out and "tomorrow" in out and "yesterday" in out
+    assert "через 30 минут" in out and "завтра" in out and "вчера" in out
+    # DEFAULT_LOCALE=ru throughout: no English line in the printout.
+    assert not re.search(r"\b(teacher|student|tomorrow|Invite)\b", out), out
 
     runner = BotRunner(api, settings, clock)
     await runner.start()
@@ -129,9 +138,9 @@ async def test_demo_then_the_printed_student_and_teacher(
         await runner.stop()
 
     # A database with data in it is refused, in one line, and left as it was.
-    code, out, err = await run_demo(api, settings, tmp_path)
+    code, out, err = await run_demo(api, settings, tmp_path, locale="en")
     assert code != 0
-    assert out == "" and len(err.strip().splitlines()) == 1 and "empty" in err
+    assert out == "" and len(err.strip().splitlines()) == 1 and "fills only an empty one" in err
     await runner.start()
     try:
         assert await counts(runner) == (11, 4, 1)

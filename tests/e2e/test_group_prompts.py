@@ -145,6 +145,6 @@ async def test_new_time_in_the_group_is_a_reply(api: FakeBotAPI, seeded: BotRunn
     after = api.mark()
     dean.reply(call.result, "23.12.2026 14:00")
     moved = await api.next_message(group["id"], after=after)
-    assert "December 23, 2026, 14:00" in moved["text"]  # no teacher linked: moved at once
+    assert "Wed 23 Dec, 14:00 Moscow time" in moved["text"]  # no teacher linked: moved at once
     [statement] = await stored(seeded)
     assert statement.new_start is not None

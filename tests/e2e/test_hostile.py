@@ -158,7 +158,7 @@ async def run_roll(api: FakeBotAPI, runner: BotRunner, teacher: FakeUser, exam_i
     )
     seen += "\n" + card["text"]
     card, _ = await tap(runner, api, teacher, card, button(card, "Present")["callback_data"])
-    card, _ = await tap(runner, api, teacher, card, button(card, "отлично")["callback_data"])
+    card, _ = await tap(runner, api, teacher, card, button(card, "excellent")["callback_data"])
     seen += "\n" + card["text"]
     roll, _ = await tap(runner, api, teacher, card, button(card, "Back")["callback_data"])
     roll, _ = await tap(runner, api, teacher, roll, button(roll, "rest absent")["callback_data"])

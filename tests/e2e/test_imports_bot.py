@@ -46,9 +46,9 @@ async def test_bad_files_are_refused_and_change_nothing(
     reply = await upload(api, admin, "roster.csv", sample("roster.csv"), file_size=6 * 1024 * 1024)
     assert "too large" in reply["text"]
     reply = await upload(api, admin, "roster.csv", "faculty,group\nЛечебный,1101\n".encode())
-    assert "matches neither template" in reply["text"]
+    assert "matches none of the templates" in reply["text"]
     reply = await upload(api, admin, "roster.csv", "ФИО,Группа,Факультет\nА,1,Б\n".encode())
-    assert "missing columns: record_book" in reply["text"]
+    assert "missing columns: Номер зачётной книжки" in reply["text"]
     bad_rows = (
         "faculty,group,full_name,record_book\n"
         "Лечебный факультет,1101,Иванов Иван Иванович,100\n"

@@ -87,7 +87,7 @@ async def test_plan_imported_shown_and_reminded(api: FakeBotAPI, seeded: BotRunn
     assert "Hours: lectures 36, labs 0, practice 54" in text
     assert "Of them with distance technologies: 40" in text
     assert "Place and time: Moodle, курс «Анатомия»" in text
-    assert "Deadline: December 20, 2026" in text
+    assert "Deadline: Sun 20 Dec 2026" in text
     assert "Teacher: Смирнова Елена Викторовна" in text
     assert "Гистология" not in text  # Иванова's, not his
 
@@ -99,7 +99,7 @@ async def test_plan_imported_shown_and_reminded(api: FakeBotAPI, seeded: BotRunn
     seeded.at(WEEK_BEFORE)
     reminder = await api.next_message(student.id, after=after)
     assert "Deadline reminder" in reminder["text"]
-    assert "Анатомия" in reminder["text"] and "December 20, 2026" in reminder["text"]
+    assert "Анатомия" in reminder["text"] and "Sun 20 Dec 2026" in reminder["text"]
     assert "/plan" in reminder["text"]
     await seeded.outbox_settled()
     async with seeded.sessionmaker() as session:

@@ -107,7 +107,7 @@ async def test_dean_and_admin_reports(api: FakeBotAPI, seeded: BotRunner) -> Non
     table = [r for r in rows if isinstance(r[0], int)]
     people = {r[5]: r[7] for r in table}
     assert people == {
-        "Иванова Мария Олеговна": "не сдал(а): неудовлетворительно",
+        "Иванова Мария Олеговна": "не сдано: неудовлетворительно",
         "Каримов Булат Айратович": "неявка по уважительной причине (технический сбой)",
         "Соколова Анна Дмитриевна": "неявка по уважительной причине",
     }  # Фёдоров is of another faculty

@@ -182,12 +182,12 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
 
     # Grades: Иванова gets "отлично", then it is changed to "хорошо" (both recorded).
     card, _ = await tap(runner, api, teacher, card, cb(latin.id, "card", ids["Иванова"]))
-    card, _ = await tap(runner, api, teacher, card, button(card, "отлично")["callback_data"])
+    card, _ = await tap(runner, api, teacher, card, button(card, "excellent")["callback_data"])
     assert "Grade: excellent" in card["text"]
     graded = await api.next_message(ivanova.id)
-    assert "отлично" in graded["text"] and "24 декабря 2026" in graded["text"]
+    assert "отлично" in graded["text"] and "чт, 24 декабря, 23:59 МСК" in graded["text"]
     assert "23:59" in graded["text"]
-    card, _ = await tap(runner, api, teacher, card, button(card, "хорошо")["callback_data"])
+    card, _ = await tap(runner, api, teacher, card, button(card, "good")["callback_data"])
     changed = await api.next_message(ivanova.id)
     assert "отлично → хорошо" in changed["text"]
     # Marking a graded student absent is refused.
@@ -224,6 +224,9 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     assert api.calls.index(action) < api.calls.index(xlsx)
     book = load_workbook(io.BytesIO(xlsx.files["document"][1]))
     assert book.active is not None
+    # An English-speaking teacher's sheet: its tab and title in English too.
+    assert book.sheetnames[0] == "Attendance sheet"
+    assert str(book.active["A1"].value).startswith("Attendance sheet: Латинский язык")
     cells = [[c for c in row] for row in book.active.iter_rows(values_only=True)]
     flat = [" ".join(str(c) for c in row if c is not None) for row in cells]
     assert any("Иванова Мария Олеговна" in r and "good" in r and "1" in r for r in flat)
@@ -421,7 +424,7 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
 
     menu = await say(api, ivanova, "/statement")
     chosen = await press(api, ivanova, menu, button(menu, "Латинский язык")["callback_data"])
-    assert "24 декабря 2026" in chosen["text"]
+    assert "чт, 24 декабря, 23:59 МСК" in chosen["text"]
     question = await press(api, ivanova, chosen, button(chosen, "Апелляция")["callback_data"])
     assert "нарушени" in question["text"]
     # Disagreement alone, with no violation chosen, is no appeal: asked again, nothing kept.
@@ -462,7 +465,7 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
     runner.at(datetime(2026, 12, 24, 21, 0, tzinfo=UTC))  # 00:00 on the 25th, Moscow
     menu = await say(api, karimov, "/statement")
     chosen = await press(api, karimov, menu, button(menu, "Латинский язык")["callback_data"])
-    assert "closed" in chosen["text"] and "December 24, 2026" in chosen["text"]
+    assert "closed" in chosen["text"] and "Thu 24 Dec" in chosen["text"]
     # A forged "appeal" press after the window changes nothing.
     forged = karimov.click(chosen, "st-kind:appeal")
     await api.callback_answer(forged)

@@ -103,7 +103,7 @@ async def test_statement_with_two_photos_is_emailed_once(
             "Похороны",
         ):
             assert line in text.split("\n"), line
-        assert "Экзамен: Латинский язык — экзамен, 23 декабря 2026" in text
+        assert "Экзамен: Латинский язык — экзамен, ср, 23 декабря 2026, 08:30 МСК" in text
         sent = attachments(letter)
         assert sorted(content for _name, _type, content in sent) == [
             b"\xff\xd8\xff photo 0",

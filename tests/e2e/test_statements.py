@@ -124,7 +124,7 @@ async def test_time_zone_statement_survives_a_restart_and_can_be_withdrawn(
         owner = await session.get(User, student.id)
         assert owner is not None and owner.tz == "Asia/Vladivostok"
     schedule = await say(api, student, "/schedule")
-    assert "UTC+10:00" in schedule["text"]
+    assert "ср, 23 декабря, 08:30 МСК, у вас 15:30 МСК+7" in schedule["text"]
 
     # Someone else cannot withdraw it with a forged button; the owner can.
     other = api.user(11003, language_code="en")
@@ -257,7 +257,9 @@ async def _time_zone_statement_at_teacher(
     )
     ask = asked.result
     assert isinstance(ask, dict)
-    assert "Иванова Мария Олеговна" in ask["text"] and "December 29, 2026" in ask["text"]
+    assert (
+        "Иванова Мария Олеговна" in ask["text"] and "Tue 29 Dec, 04:00 Moscow time" in ask["text"]
+    )
 
     return dean, teacher, student, ask
 
@@ -272,9 +274,11 @@ async def test_time_zone_approved_dean_sets_time_teacher_confirms_student_moves(
     after = api.mark()
     await press(api, teacher, ask, button(ask, "Confirm")["callback_data"])
     told = await api.next_message(student.id, after=after)
-    assert "The time has changed" in told["text"] and "December 29, 2026, 04:00" in told["text"]
+    assert (
+        "The time has changed" in told["text"] and "Tue 29 Dec, 04:00 Moscow time" in told["text"]
+    )
     reply = await say(api, student, "/schedule")
-    assert "December 29, 2026, 04:00" in reply["text"]
+    assert "Tue 29 Dec, 04:00 Moscow time" in reply["text"]
 
     # The join call follows the new time: 03:45 Moscow = 00:45 UTC.
     after = api.mark()
@@ -369,7 +373,7 @@ async def test_teacher_declines_and_the_dean_sets_another_time(
         after=after,
         predicate=lambda call: "Do you confirm" in str(call.params.get("text")),
     )
-    assert "December 30, 2026" in str(again.params["text"])
+    assert "Wed 30 Dec" in str(again.params["text"])
     [statement] = await stored(seeded)
     assert statement.teacher_confirmed_at is None and statement.new_start is not None
 
@@ -400,7 +404,8 @@ async def test_dean_asks_for_more_and_the_student_answers(
     await api.callback_answer(asked)
     prompt = await api.next_message(group["id"], after=after)  # the question's prompt
     dean.reply(prompt, "Справка без печати. Пришлите справку с печатью поликлиники.")
-    question = await api.next_message(student.id, after=after)
+    # Through the outbox, behind the student's earlier messages in the chat's pace.
+    question = await api.next_message(student.id, after=after, timeout=20)
     assert "печатью" in question["text"]
     prompt = await press(api, student, question, button(question, "Ответить")["callback_data"])
     assert "печатью" in prompt["text"]

@@ -27,8 +27,8 @@ async def test_schedule_in_university_and_own_time(api: FakeBotAPI, seeded: BotR
     # Group 1102: Latin on 23 Dec 08:30 and Histology on 28 Dec 10:00, Moscow time.
     text = reply["text"]
     assert text.index("Латинский язык") < text.index("Гистология")
-    assert "December 23, 2026, 08:30 (UTC+03:00, university time)" in text
-    assert "your time" not in text
+    assert "Wed 23 Dec, 08:30 Moscow time" in text
+    assert "for you" not in text
     assert "Set yours with /tz" in text
 
     menu = await say(api, student, "/tz")
@@ -37,7 +37,7 @@ async def test_schedule_in_university_and_own_time(api: FakeBotAPI, seeded: BotR
     assert "Asia/Novosibirsk" in reply["text"]
     assert (await stored_user(seeded, 8001)).tz == "Asia/Novosibirsk"
     reply = await say(api, student, "/schedule")
-    assert "December 23, 2026, 12:30 your time (UTC+07:00)" in reply["text"]
+    assert "Wed 23 Dec, 08:30 Moscow time (for you 12:30 Novosibirsk time)" in reply["text"]
 
 
 async def test_time_zone_typed_as_offset_or_name(api: FakeBotAPI, seeded: BotRunner) -> None:
@@ -89,15 +89,17 @@ async def test_language_switch_and_first_language(api: FakeBotAPI, seeded: BotRu
     kazakh = api.user(8004, language_code="kk")
     reply = await say(api, kazakh, "/help")
     assert "Что я умею" in reply["text"]
+    # Neither ru nor en: DEFAULT_LOCALE (ru here; tests/e2e/test_locale.py has en).
     german = api.user(8005, language_code="de")
     reply = await say(api, german, "/help")
-    assert "What I can do" in reply["text"]
-    menu = await say(api, german, "/lang")
-    reply = await press(api, german, menu, button(menu, "Русский")["callback_data"])
-    assert reply["text"] == "Язык: русский"
-    assert (await stored_user(seeded, 8005)).locale == "ru"
-    reply = await say(api, german, "/help")
     assert "Что я умею" in reply["text"]
+    assert (await stored_user(seeded, 8005)).locale == "ru"
+    menu = await say(api, german, "/lang")
+    reply = await press(api, german, menu, button(menu, "English")["callback_data"])
+    assert reply["text"] == "Language: English"
+    assert (await stored_user(seeded, 8005)).locale == "en"
+    reply = await say(api, german, "/help")
+    assert "What I can do" in reply["text"]
 
 
 async def test_unknown_command_and_free_text_get_help(api: FakeBotAPI, seeded: BotRunner) -> None:

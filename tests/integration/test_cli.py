@@ -34,6 +34,7 @@ def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
     monkeypatch.setenv("BOT_USERNAME", "examinator_bot")
+    monkeypatch.setenv("DEFAULT_LOCALE", "en")  # the CLI speaks it (test_cli_speaks_... has ru)
     shutil.copytree(SAMPLES, tmp_path / "data" / "samples")
     # main() quietens alembic's logger for good; give it back as it was.
     alembic = logging.getLogger("alembic")
@@ -196,7 +197,10 @@ def test_run_without_token_exits_2(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_export_roll_and_unlock(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_roll_and_unlock(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFAULT_LOCALE", "ru")  # the sheet's captions in Russian
     assert main(["import", "roster", "data/samples/roster.csv"]) == 0
     assert main(["import", "schedule", "data/samples/schedule.csv"]) == 0
     [(exam_id,)] = query(
@@ -207,7 +211,7 @@ def test_export_roll_and_unlock(workdir: Path, capsys: pytest.CaptureFixture[str
     capsys.readouterr()
     assert main(["export", "roll", str(exam_id), "--format", "csv", "--output", "r.csv"]) == 0
     out, _ = capsys.readouterr()
-    assert "3 students" in out
+    assert "(3 студента)" in out
     rows = (workdir / "r.csv").read_bytes().decode("utf-8-sig").splitlines()
     assert rows[0].split(";")[:3] == ["№", "ФИО", "Зачётная книжка"]
     assert [r.split(";")[1] for r in rows[1:]] == [
@@ -233,18 +237,21 @@ def test_export_roll_and_unlock(workdir: Path, capsys: pytest.CaptureFixture[str
     assert query(workdir, "SELECT roll_confirmed_at FROM exams WHERE id = ?", exam_id) == [(None,)]
 
 
-def test_report_for_one_faculty_or_all(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_for_one_faculty_or_all(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFAULT_LOCALE", "ru")  # the report's captions in Russian
     assert main(["import", "roster", "data/samples/roster.csv"]) == 0
     assert main(["import", "schedule", "data/samples/schedule.csv"]) == 0
     capsys.readouterr()
     assert main(["report", "attendance", "--format", "csv", "--output", "a.csv"]) == 0
-    assert "attendance report (0 rows)" in capsys.readouterr().out
+    assert "Явка и оценки: 0 строк, файл a.csv" in capsys.readouterr().out
     header = (workdir / "a.csv").read_bytes().decode("utf-8-sig").splitlines()[0]
     assert header.startswith("№;Факультет;Группа;Дисциплина;Дата экзамена")
     assert main(["report", "additional", "--faculty", "Лечебный факультет"]) == 0
     assert list(workdir.glob("additional-*.xlsx"))
     assert main(["report", "statements", "--faculty", "Нет такого"]) == 1
-    assert "No faculty named" in capsys.readouterr().err
+    assert "Факультета «Нет такого» нет." in capsys.readouterr().err
 
 
 def test_semester_dates(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -284,10 +291,10 @@ def test_faculty_email_errors_are_one_line(
     capsys.readouterr()
     assert main(["faculty", "email", "Лечебный факультет", "dekanat"]) == 1
     _, err = capsys.readouterr()
-    assert err == "'dekanat' is not an e-mail address (such as dean@university.ru).\n"
+    assert err == "“dekanat” is not an e-mail address (such as dean@university.ru).\n"
     assert main(["faculty", "email", "Стоматологический факультет", "a@b.ru"]) == 1
     _, err = capsys.readouterr()
-    assert err.startswith("Unknown faculty 'Стоматологический факультет'. Known faculties: ")
+    assert err.startswith("Unknown faculty “Стоматологический факультет”. Known faculties: ")
     assert "Педиатрический факультет" in err and err.count("\n") == 1
     assert query(workdir, "SELECT count(*) FROM faculties WHERE email IS NOT NULL") == [(0,)]
 
@@ -340,3 +347,34 @@ def test_offline_commands_do_not_import_aiogram(workdir: Path) -> None:
     assert result["aiogram"] == []
     assert (workdir / "roll.csv").exists() and (workdir / "s.csv").exists()
     assert query(workdir, "SELECT count(*) FROM invites WHERE role = 'dean'") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("locale", "imported", "invite", "unknown"),
+    [
+        (
+            "ru",
+            "импорт выполнен",
+            "Одноразовое приглашение для преподавателя",
+            "Факультета «Нет» нет",
+        ),
+        ("en", "imported: 10 added", "One-time invite for the teacher", "No faculty named “Нет”"),
+    ],
+)
+def test_cli_speaks_the_default_locale_throughout(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    locale: str,
+    imported: str,
+    invite: str,
+    unknown: str,
+) -> None:
+    monkeypatch.setenv("DEFAULT_LOCALE", locale)
+    assert main(["import", "roster", "data/samples/roster.csv"]) == 0
+    assert main(["invite", "teacher", "Иванов Иван"]) == 0
+    assert main(["report", "attendance", "--faculty", "Нет"]) == 1
+    out, err = capsys.readouterr()
+    assert imported in out and invite in out and unknown in err
+    # One language in one run: nothing of the other.
+    other = ("imported", "invite", "Token") if locale == "ru" else ("импорт", "приглашение")
+    assert not any(word in out + err for word in other), out + err

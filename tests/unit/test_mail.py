@@ -21,7 +21,6 @@ from bot.services.deanery_mail import LETTER_LOCALE, Attachment, Letter
 from bot.views.mail import letter_text
 
 WHEN = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-NNBSP = "\u202f"  # Babel's space before "г."
 
 
 @pytest.fixture(autouse=True)
@@ -171,14 +170,11 @@ def test_absence_letter_in_russian() -> None:
     assert "Студент: Каримов Булат Айратович" in lines
     assert "Группа: 1102 (Лечебный факультет)" in lines
     assert "Номер зачётной книжки: 2611022" in lines
-    assert (
-        f"Экзамен: Латинский язык — экзамен, 23 декабря 2026{NNBSP}г., 08:30 (Europe/Moscow)"
-        in lines
-    )
+    assert "Экзамен: Латинский язык — экзамен, ср, 23 декабря 2026, 08:30 МСК" in lines
     assert "Вид заявления: отсутствие" in lines
     assert "Причина: семейные обстоятельства" in lines
     assert body.endswith("Текст заявления:\nПохороны\nбабушки")
-    assert "КГМУ" in lines[0] and f"20 декабря 2026{NNBSP}г., 12:15" in lines[0]
+    assert "КГМУ" in lines[0] and "вс, 20 декабря 2026, 12:15 МСК" in lines[0]
     assert "Часовой пояс" not in body and "Оценка" not in body
 
 

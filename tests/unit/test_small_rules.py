@@ -23,13 +23,22 @@ from bot.domain.links import normalize_link
         ("ru-RU", "ru"),
         ("en", "en"),
         ("en-US", "en"),
-        ("de", "en"),
+        ("de", "ru"),
         ("", "ru"),
         (None, "ru"),
     ],
 )
 def test_first_language_from_telegram(code: str | None, locale: str) -> None:
     assert locale_for(code) == locale
+
+
+@pytest.mark.parametrize(
+    ("code", "locale"),
+    [("de", "en"), ("fr-FR", "en"), ("", "en"), (None, "en"), ("ru", "ru"), ("kk", "ru")],
+)
+def test_other_languages_get_the_default_locale(code: str | None, locale: str) -> None:
+    # DEFAULT_LOCALE=en: a German client is spoken to in it, a Russian one still in Russian.
+    assert locale_for(code, "en") == locale
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> None:
     if origin is None or user is None:
         return
     # The per-update i18n context is gone by now; the database may be the very thing failing.
-    with i18n.context(), i18n.use_locale(locale_for(user.language_code)):
+    with i18n.context(), i18n.use_locale(locale_for(user.language_code, i18n.default_locale)):
         text = _("Sorry, something went wrong on my side. Please try again in a minute.")
     try:
         if update.callback_query is not None:

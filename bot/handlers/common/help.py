@@ -52,6 +52,7 @@ def help_text(actor: Actor) -> str:
         lines.append(_("/additional — the additional session's list"))
     if actor.is_dean or actor.is_admin:
         lines.append(_("/reports — reports as XLSX and CSV"))
+        lines.append(_("/templates — the roster, schedule and plan templates to fill in"))
         lines.append(_("/announce — a message to a group, a faculty or an exam's students"))
         lines.append(_("/bind — in a group chat: make it your dean's office chat"))
     lines += [

@@ -12,7 +12,6 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import InviteRole
 from bot.db.session import AsyncSession
-from bot.domain.timezones import format_clock
 from bot.handlers.common.help import help_text
 from bot.handlers.replies import edit_pressed
 from bot.handlers.states import Join
@@ -29,6 +28,7 @@ from bot.services.onboarding import (
     redeem_invite,
 )
 from bot.services.reminders import plan_faculty, plan_for_student
+from bot.views import dates
 from bot.views.html import fmt
 
 MAX_FIELD = 64
@@ -134,7 +134,7 @@ async def _attempts_left(
         await message.answer(
             fmt(
                 _("Too many unsuccessful attempts. Try again after {clock} (university time)."),
-                clock=format_clock(budget.retry_at, settings.tz, actor.locale),
+                clock=dates.clock(budget.retry_at, settings.tz, actor.locale),
             )
         )
         return False

@@ -14,10 +14,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession, async_sessionmaker
-from bot.domain.timezones import format_moment
 from bot.handlers.prompts import answered, answers_prompt, ask
 from bot.handlers.replies import answer_long
 from bot.handlers.states import Announce
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import AnnounceActCB, AnnounceCB
 from bot.middlewares.held import after_commit
 from bot.services.actors import Actor
@@ -30,6 +30,7 @@ from bot.services.announcements import (
     show_progress_in,
     targets,
 )
+from bot.views import dates
 from bot.views.html import fmt
 
 MAX_BUTTONS = 40
@@ -43,7 +44,12 @@ def _outcome_text(outcome: AnnounceOutcome) -> str:
     return {
         AnnounceOutcome.EMPTY: _("There is nothing to send: write a text or attach a file."),
         AnnounceOutcome.TOO_LONG: fmt(
-            _("That is too long: at most {limit} characters."), limit=MAX_TEXT
+            ngettext(
+                "That is too long: at most {limit} character.",
+                "That is too long: at most {limit} characters.",
+                MAX_TEXT,
+            ),
+            limit=MAX_TEXT,
         ),
         AnnounceOutcome.FORBIDDEN: _("You can only write to your own faculty's students."),
         AnnounceOutcome.NOBODY: _(
@@ -73,7 +79,7 @@ async def start(
     for exam in exams[:MAX_BUTTONS]:
         kb.button(
             text=f"📝 {exam.discipline.name}, {exam.group.name}, "
-            f"{format_moment(exam.starts_at, settings.tz, actor.locale)}",
+            f"{dates.when(exam.starts_at, settings.tz, actor.locale)}",
             callback_data=AnnounceCB(target=Target.EXAM, target_id=exam.id),
         )
     kb.adjust(1)
@@ -149,7 +155,13 @@ async def got_content(
     kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action="send"))
     kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action="cancel"))
     preview = fmt(
-        _("<b>Preview</b> — to {label}, {count} recipients:"), label=who.label, count=len(who.users)
+        ngettext(
+            "<b>Preview</b> — to {label}, {count} recipient:",
+            "<b>Preview</b> — to {label}, {count} recipients:",
+            len(who.users),
+        ),
+        label=who.label,
+        count=len(who.users),
     )
     preview += "\n\n" + fmt(_("📢 <b>From the dean's office</b>")) + "\n\n" + text
     if file_kind is not None:
@@ -192,7 +204,11 @@ async def preview_pressed(
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
         text = fmt(
-            _("📤 Announcement №{number}: sending to {total}…"),
+            ngettext(
+                "📤 Announcement №{number}: sending to {total} recipient…",
+                "📤 Announcement №{number}: sending to {total} recipients…",
+                announcement.recipients,
+            ),
             number=announcement.id,
             total=announcement.recipients,
         )

@@ -6,7 +6,8 @@ from __future__ import annotations
 from io import BytesIO
 
 from aiogram import Bot, F, Router
-from aiogram.types import Message
+from aiogram.filters import Command
+from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
@@ -17,6 +18,7 @@ from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, TableKind, import_table
 from bot.services.onboarding import dean_faculties
 from bot.services.reminders import plan_after_import
+from bot.services.templates import template_faculty, template_files
 from bot.views.html import fmt
 from bot.views.texts import (
     distance_warning_text,
@@ -94,8 +96,44 @@ async def import_document(
     await answer_long(message, text)
 
 
+async def send_templates(
+    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+) -> None:
+    """/templates: the roster, schedule and plan templates, ready to fill in (or to send
+    back as they are, to see an import work)."""
+    if not actor.can_import:
+        await message.answer(
+            _("I accept roster and schedule files only from the dean's office or an administrator.")
+        )
+        return
+    faculty = await template_faculty(session, actor.dean_faculty_ids)
+    today = clock.now().astimezone(settings.tz).date()
+    captions = {
+        "roster.xlsx": _("The roster: one student a row."),
+        "schedule.xlsx": _(
+            "The schedule: dates as DD.MM.YYYY, times in the university's time zone; the "
+            "teacher and the links may stay empty."
+        ),
+        "plan.xlsx": _(
+            "Individual study plans (appendix 1): import them after the roster, whose record "
+            "books they name."
+        ),
+    }
+    await message.answer(
+        _(
+            "Three templates: fill them in (or send them back as they are, to try) — each is "
+            "imported when you send it to me."
+        )
+    )
+    for file in template_files(faculty, today):
+        await message.answer_document(
+            BufferedInputFile(file.content, filename=file.name), caption=captions[file.name]
+        )
+
+
 def setup() -> Router:
     router = Router(name="dean-imports")
     router.message.filter(F.chat.type == "private")
     router.message.register(import_document, F.document)
+    router.message.register(send_templates, Command("templates"))
     return router

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.db.models import Statement
 from bot.db.session import AsyncSession
 from bot.domain.statements import StatementKind
-from bot.domain.timezones import format_moment, parse_moment
+from bot.domain.timezones import parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideCB, Listing, PageCB, RescheduleCB
@@ -30,6 +30,7 @@ from bot.services.statements import (
     propose_new_start,
     undecided,
 )
+from bot.views import dates
 from bot.views.html import Html, fmt, join_lines
 from bot.views.paging import paged
 from bot.views.texts import kind_name, mark_name
@@ -208,7 +209,7 @@ async def new_start_written(
         MoveOutcome.MOVED: _("Done: the student now sits the exam on {when} and is told."),
     }
     text = texts.get(outcome, _("This statement cannot be rescheduled."))
-    await message.answer(text.format(when=format_moment(moment, settings.tz, actor.locale)))
+    await message.answer(text.format(when=dates.when(moment, settings.tz, actor.locale)))
 
 
 async def teacher_answered(
@@ -261,7 +262,7 @@ async def _inbox_page(
             number=statement.id,
             kind=kind_name(statement.kind),
             exam=statement.exam.discipline.name,
-            when=format_moment(statement.submitted_at, settings.tz, actor.locale),
+            when=dates.when(statement.submitted_at, settings.tz, actor.locale),
         )
         for statement in items
     ]
@@ -294,7 +295,7 @@ async def _additional_page(
             item.record_book,
             item.group,
             item.discipline,
-            format_moment(item.starts_at, settings.tz, actor.locale),
+            dates.when(item.starts_at, settings.tz, actor.locale),
             mark_name(item.mark),
         )
         for item in items

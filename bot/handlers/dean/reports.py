@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession
 from bot.handlers.busy import showing
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import ReportCB
 from bot.services.actors import Actor
 from bot.services.reports import ReportKind, report_data
@@ -62,7 +63,9 @@ async def report_pressed(
         data = await report_data(session, kind, _scope(actor), clock.now(), settings)
         report = render_report(data, settings)
         caption = fmt(
-            _("{title}: {count} rows"), title=report_title(kind), count=len(report.table.rows)
+            ngettext("{title}: {count} row", "{title}: {count} rows", len(report.table.rows)),
+            title=report_title(kind),
+            count=len(report.table.rows),
         )
         await query.message.answer_document(
             BufferedInputFile(table_xlsx(report.table), filename=f"{report.file_name}.xlsx"),

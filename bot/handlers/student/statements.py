@@ -36,7 +36,7 @@ from bot.domain.statements import (
     documents_problem,
     text_problem,
 )
-from bot.domain.timezones import format_moment, parse_timezone
+from bot.domain.timezones import parse_timezone
 from bot.handlers.replies import (
     answer_long,
     edit_pressed,
@@ -46,6 +46,7 @@ from bot.handlers.replies import (
     unknown_zone_text,
 )
 from bot.handlers.states import StatementForm
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import (
     Listing,
     PageCB,
@@ -82,6 +83,7 @@ from bot.services.statements import (
     take_zone,
     withdraw,
 )
+from bot.views import dates
 from bot.views.html import fmt, join_lines
 from bot.views.paging import clamp, pager_row
 from bot.views.texts import kind_label, kind_name, reason_name, status_name, violation_name
@@ -111,7 +113,7 @@ async def start_statement(
         (
             e.exam.id,
             f"{e.exam.discipline.name} — {kind_label(e.exam.kind)}, "
-            f"{format_moment(e.exam.starts_at, settings.tz, actor.locale)}",
+            + dates.when(e.exam.starts_at, settings.tz, actor.locale, dates.zone_of(actor.user.tz)),
         )
         for e in eligible
     ]
@@ -169,9 +171,7 @@ def _appeal_window_text(chosen: Eligible, now: datetime, settings: Settings, loc
                 "An appeal can be filed once your grade is posted, until the end of the next day."
             )
         return ""
-    deadline = format_moment(
-        appeal_deadline(chosen.grade_posted_at, settings.tz), settings.tz, locale
-    )
+    deadline = dates.when(appeal_deadline(chosen.grade_posted_at, settings.tz), settings.tz, locale)
     if StatementKind.APPEAL in chosen.kinds:
         return fmt(_("An appeal is possible until {deadline}."), deadline=deadline)
     return fmt(
@@ -313,9 +313,7 @@ async def chose_reason(
 async def text_typed(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip()
     if text_problem(text) is not None:
-        await message.answer(
-            fmt(_("That is too long: at most {limit} characters, please."), limit=MAX_TEXT)
-        )
+        await message.answer(fmt(_too_long(), limit=MAX_TEXT))
         return
     data = await state.get_data()
     problem = (
@@ -331,7 +329,11 @@ async def text_typed(message: Message, state: FSMContext) -> None:
     if problem is AppealProblem.TOO_SHORT:
         await message.answer(
             fmt(
-                _("Please describe the violation in more detail (at least {count} characters)."),
+                ngettext(
+                    "Please describe the violation in more detail (at least {count} character).",
+                    "Please describe the violation in more detail (at least {count} characters).",
+                    MIN_APPEAL_TEXT,
+                ),
                 count=MIN_APPEAL_TEXT,
             )
             + "\n\n"
@@ -445,9 +447,7 @@ async def answer_typed(message: Message, state: FSMContext) -> None:
     data = await state.get_data()
     answer = (str(data.get("answer", "")) + "\n" + (message.text or "")).strip()
     if text_problem(answer) is not None:
-        await message.answer(
-            fmt(_("That is too long: at most {limit} characters, please."), limit=MAX_TEXT)
-        )
+        await message.answer(fmt(_too_long(), limit=MAX_TEXT))
         return
     await state.update_data(answer=answer)
     await message.answer(
@@ -500,11 +500,22 @@ async def files_done(query: CallbackQuery, state: FSMContext) -> None:
         await _preview(query.message, state)
 
 
+def _too_long() -> str:
+    return ngettext(
+        "That is too long: at most {limit} character, please.",
+        "That is too long: at most {limit} characters, please.",
+        MAX_TEXT,
+    )
+
+
 def appeal_prompt(violation: str) -> str:
     return fmt(
-        _(
+        ngettext(
+            "Violation: {violation}. Describe it (at least {count} character): what happened, "
+            "and when.",
             "Violation: {violation}. Describe it (at least {count} characters): what happened, "
-            "and when."
+            "and when.",
+            MIN_APPEAL_TEXT,
         ),
         violation=violation_name(violation),
         count=MIN_APPEAL_TEXT,

@@ -11,10 +11,10 @@ from aiogram.utils.i18n import gettext as _
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession
-from bot.domain.timezones import format_moment
 from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
 from bot.services.roll import RollRules, WorkOutcome, accept_work
+from bot.views import dates
 from bot.views.html import fmt
 from bot.views.texts import exam_title
 
@@ -59,7 +59,7 @@ async def work_sent(
                     "accepted. Contact your teacher or the dean's office."
                 ),
                 title=exam_title(result.exam),
-                when=format_moment(result.due, settings.tz, actor.locale),
+                when=dates.when(result.due, settings.tz, actor.locale),
             )
         )
         return

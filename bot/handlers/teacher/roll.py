@@ -27,9 +27,9 @@ from bot.domain.roll import (
     parse_ticket_list,
     recording_file_name,
 )
-from bot.domain.timezones import format_clock, format_moment
 from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import RollCB
 from bot.keyboards.roll import (
     ICONS,
@@ -45,6 +45,7 @@ from bot.services import roll as service
 from bot.services.actors import Actor
 from bot.services.roll import MarkAction, Outcome, RollRules, RollView
 from bot.services.sheets import sheet_csv, sheet_xlsx
+from bot.views import dates
 from bot.views.html import Html, bold, code, fmt, join, join_lines
 from bot.views.paging import PAGE_BUDGET, clamp, pages_of
 from bot.views.roll_sheet import build_sheet
@@ -62,9 +63,12 @@ def _outcome_text(outcome: Outcome, settings: Settings) -> str:
         Outcome.NOT_PRESENT: _("Only a student marked present can get a grade or a ticket."),
         Outcome.HAS_GRADE: _("This student already has a grade; they cannot be marked absent."),
         Outcome.TOO_LATE: fmt(
-            _(
+            ngettext(
+                "The {minutes} minute is over: the student is recorded as absent for a valid "
+                "reason (technical failure) and was told so.",
                 "The {minutes} minutes are over: the student is recorded as absent for a valid "
-                "reason (technical failure) and was told so."
+                "reason (technical failure) and was told so.",
+                int(settings.outage_wait.total_seconds() // 60),
             ),
             minutes=int(settings.outage_wait.total_seconds() // 60),
         ),
@@ -93,7 +97,7 @@ def _student_lines(view: RollView, settings: Settings, locale: str) -> list[Html
             parts.append(
                 fmt(
                     _("outage until {clock}"),
-                    clock=format_clock(
+                    clock=dates.clock(
                         outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
                     ),
                 )
@@ -108,7 +112,7 @@ def _roll_head(view: RollView, settings: Settings, locale: str) -> list[object]:
     c = view.counts
     lines: list[object] = [
         fmt(_("📋 <b>{title}</b>, group {group}"), title=exam_title(exam), group=exam.group.name),
-        format_moment(exam.starts_at, uni, locale),
+        dates.when(exam.starts_at, uni, locale),
     ]
     regular = [s for s in exam.subgroups if not s.individual]
     if regular:
@@ -116,7 +120,7 @@ def _roll_head(view: RollView, settings: Settings, locale: str) -> list[object]:
             fmt(
                 _("Subgroups: {list}"),
                 list=", ".join(
-                    f"{s.number} — {format_clock(s.starts_at, uni, locale)}" for s in regular
+                    f"{s.number} — {dates.hhmm(s.starts_at, uni, locale)}" for s in regular
                 ),
             )
         )
@@ -136,7 +140,7 @@ def _roll_head(view: RollView, settings: Settings, locale: str) -> list[object]:
     )
     if exam.roll_confirmed_at is not None:
         lines.append(
-            fmt(_("🔒 Confirmed {when}"), when=format_moment(exam.roll_confirmed_at, uni, locale))
+            fmt(_("🔒 Confirmed {when}"), when=dates.when(exam.roll_confirmed_at, uni, locale))
         )
     return lines
 
@@ -218,15 +222,15 @@ def card_text(view: RollView, student_id: int, settings: Settings, locale: str) 
             fmt(
                 _("Subgroup {number}, start {clock}"),
                 number=line.subgroup,
-                clock=format_clock(line.starts_at, uni, locale),
+                clock=dates.clock(line.starts_at, uni, locale),
             )
         )
     if line.entry.outage_since is not None and line.mark in (Mark.OUTAGE, Mark.FAILURE):
         lines.append(
             fmt(
                 _("Outage since {since}; recorded as a failure at {until} unless resolved."),
-                since=format_clock(line.entry.outage_since, uni, locale),
-                until=format_clock(
+                since=dates.clock(line.entry.outage_since, uni, locale),
+                until=dates.clock(
                     outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
                 ),
             )
@@ -375,7 +379,11 @@ async def on_roll(
         await _edit(
             query,
             fmt(
-                _("👥 {count} subgroups, alphabetically. How far apart do they start?"),
+                ngettext(
+                    "👥 {count} subgroup, alphabetically. How far apart do they start?",
+                    "👥 {count} subgroups, alphabetically. How far apart do they start?",
+                    _int(cb.value),
+                ),
                 count=cb.value,
             ),
             split_menu(exam.id, cb.page, _int(cb.value)),
