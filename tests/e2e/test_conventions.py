@@ -68,6 +68,7 @@ async def test_default_menus_for_students_and_groups(api: FakeBotAPI, seeded: Bo
     assert admin == [
         "status",
         "reports",
+        "templates",
         "announce",
         "invite",
         "email",
@@ -123,7 +124,16 @@ async def test_a_dean_and_the_deanery_chat_get_theirs_and_a_replaced_chat_loses_
 ) -> None:
     dean = api.user(15003, language_code="ru")
     group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100800)
-    dean_menu = ["inbox", "additional", "reports", "announce", "invite", "email", *COMMON]
+    dean_menu = [
+        "inbox",
+        "additional",
+        "reports",
+        "templates",
+        "announce",
+        "invite",
+        "email",
+        *COMMON,
+    ]
     assert await menu(seeded, chat(dean.id), "ru") == dean_menu
     assert await menu(seeded, chat(group["id"]), "ru") == [
         "inbox",
