@@ -267,7 +267,7 @@ async def _redraw_in_chat(call: Call, exam: Exam) -> None:
     # In the language the console was drawn in: the teacher's chat, not this request.
     with speaking(call.app.i18n, shown.locale):
         pages = RollPages(view, call.settings, shown.locale)
-        text, markup = pages.text(shown.page), pages.markup(shown.page)
+        text, markup = pages.text(shown.page), pages.markup(shown.page, shown.chat_id)
     call.after_commit_edit(
         EditMessageText(
             chat_id=shown.chat_id, message_id=shown.message_id, text=text, reply_markup=markup
