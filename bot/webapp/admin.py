@@ -5,7 +5,7 @@ writes nothing (its transaction is rolled back)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -120,6 +120,7 @@ async def move(call: Call) -> dict[str, Any]:
         raise ApiError(400, _("Please send a date and time such as 24.12.2026 14:00.")) from None
     if new_start.tzinfo is None:  # a wall-clock time is university time
         new_start = new_start.replace(tzinfo=call.settings.tz)
+    new_start = new_start.astimezone(UTC)  # stored and compared in UTC, like every start
     now = call.app.clock.now()
     if new_start <= now:
         raise ApiError(400, _("That time has already passed. Send a later one."))
