@@ -128,9 +128,7 @@ async def measure(
     edits_429 = sum(1 for c in calls if c.method.startswith("edit") and _throttled(c))
     other_429 = sum(1 for c in calls if not c.method.startswith("edit") and _throttled(c))
     latency_ms = api.latency * 1000
-    out(
-        f"taps in the Mini App: {students} at {rate:g}/s; Telegram latency {latency_ms:.0f} ms ±50 %"
-    )
+    out(f"taps in the Mini App: {students} at {rate:g}/s; latency {latency_ms:.0f} ms ±50 %")
     out(f"marks saved: {saved}/{students}; refused taps: {len(refused)} {refused[:5]}")
     if times:
         out(

@@ -114,6 +114,22 @@ ENDPOINTS = (
         "other_teacher",
         body=_mark("good", "grade"),
     ),
+    Endpoint("announce-targets", "GET", _p("/announcements/targets"), "dean", own=DEANS),
+    Endpoint(
+        "announce-victims-group",
+        "POST",
+        _p("/announcements"),
+        "dean",
+        body=lambda ids: {"text": "Сбор!", "audience": "group", "target_id": ids["group"]},
+    ),
+    Endpoint(
+        "announce-victims-exam",
+        "POST",
+        _p("/announcements"),
+        "dean",
+        body=lambda ids: {"text": "Сбор!", "audience": "exam", "target_id": ids["exam"]},
+    ),
+    Endpoint("announce-progress", "GET", _p("/announcements/{announcement}"), "dean"),
     Endpoint("admin-upcoming", "GET", _p("/admin/exams?when=upcoming"), "admin"),
     Endpoint("admin-past", "GET", _p("/admin/exams?when=past"), "admin"),
     Endpoint("admin-cancel", "POST", _p("/admin/exams/{exam}/cancel"), "admin"),
@@ -164,6 +180,19 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Web]:
                     "GET", f"{API}/roll/{web.ids['other_exam']}", "other_teacher"
                 )
                 assert status == 200
+                status, sent = await web.call(
+                    "POST",
+                    f"{API}/announcements",
+                    "dean",
+                    json={
+                        "text": "Консультация",
+                        "audience": "group",
+                        "target_id": web.ids["group"],
+                    },
+                )
+                assert status == 200, sent
+                web.ids["announcement"] = sent["id"]
+                await runner.outbox_settled()
                 assert app.keeper is not None and app.progress is not None
                 await app.keeper.run_once()
                 await app.progress.run_once()
@@ -205,7 +234,11 @@ async def test_every_endpoint_has_its_cases() -> None:
         if r.resource is not None and r.method != "HEAD"
     }
     ids: dict[str, Any] = {
-        k: k for k in ("statement", "file", "exam", "other_exam", "name", "id", "exam_id", "victim")
+        k: k
+        for k in (
+            *("statement", "file", "exam", "other_exam", "name", "id", "exam_id", "victim"),
+            *("group", "announcement"),
+        )
     }
     called = set()
     for endpoint in ENDPOINTS:
@@ -219,6 +252,7 @@ async def test_every_endpoint_has_its_cases() -> None:
             "/roll/exam", "/roll/exam_id"
         )
         path = path.replace("/admin/exams/exam", "/admin/exams/id")
+        path = path.replace("/announcements/announcement", "/announcements/id")
         called.add((endpoint.method, path))
     assert registered - called == set()
     # The figure the issue asks for, shown with -s.
