@@ -13,8 +13,6 @@ from typing import Any
 
 from aiogram.methods import EditMessageText
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from bot.db.models import Exam, Teacher
 from bot.domain.exams import ExamForm
@@ -32,6 +30,7 @@ from bot.domain.roll import (
 from bot.handlers.teacher.roll import RollPages, _outcome_text
 from bot.i18n import gettext as _
 from bot.services import roll as service
+from bot.services.desk import teacher_exams_between
 from bot.services.roll import MarkAction, Outcome, RollView
 from bot.services.roll_messages import where_shown
 from bot.services.roll_sheet import build_sheet
@@ -80,17 +79,7 @@ async def exams_today(call: Call) -> dict[str, Any]:
     now = call.app.clock.now()
     uni = call.settings.tz
     start = datetime.combine(now.astimezone(uni).date(), time(), uni)
-    exams = await call.session.scalars(
-        select(Exam)
-        .where(
-            Exam.teacher_id == teacher.id,
-            Exam.cancelled_at.is_(None),
-            Exam.starts_at >= start,
-            Exam.starts_at < start + timedelta(days=1),
-        )
-        .options(joinedload(Exam.discipline), joinedload(Exam.group))
-        .order_by(Exam.starts_at, Exam.id)
-    )
+    exams = await teacher_exams_between(call.session, teacher, start, start + timedelta(days=1))
     return {
         "items": [
             {
