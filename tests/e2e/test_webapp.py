@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bot.app import build_application
 from bot.db.models import DeaneryChat, Exam, Notice, RollEntry, Statement, Student
 from bot.services.statements import announce_statement
-from tests.e2e.conftest import TOKEN, BotRunner, MovableClock, press
+from tests.e2e.conftest import TOKEN, MovableClock, press
 from tests.e2e.fakeapi import FakeBotAPI, button
 from tests.e2e.webapp_world import (
     DISCIPLINE,
@@ -32,7 +32,7 @@ from tests.e2e.webapp_world import (
     VICTIM_BOOK,
     WEBAPP_URL,
     Web,
-    open_web,
+    running_web,
     webapp_settings,
 )
 from tests.webapp_auth import sign_init_data
@@ -42,17 +42,8 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_asyncio.fixture
 async def web(tmp_path: Path) -> AsyncIterator[Web]:
-    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as api:
-        runner = BotRunner(api, webapp_settings(api, tmp_path), MovableClock(NOW))
-        app = await runner.start()
-        try:
-            async with asyncio.timeout(10):
-                while app.webapp_server is None or app.webapp_server.port is None:  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)
-            async with aiohttp.ClientSession() as http:
-                yield await open_web(runner, api, http)
-        finally:
-            await runner.stop()
+    async with running_web(tmp_path) as world:
+        yield world
 
 
 async def test_static_page_and_who_is_this(web: Web) -> None:
