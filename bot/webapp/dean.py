@@ -226,21 +226,30 @@ async def document(call: Call) -> web.StreamResponse:
         path = (call.settings.files_dir / row.stored_path).resolve()
         if call.settings.files_dir.resolve() in path.parents and path.is_file():
             data = await asyncio.to_thread(path.read_bytes)
-            return _file_response(data, row)
+            return _file_response(data, _download_name(row))
     if row.stored_path == "":  # Telegram refused it, or its content was no document
         raise gone
-    # Not kept yet: asked of Telegram (the keeper stores it on its next round).
+    # Not kept yet: asked of Telegram (the keeper stores it on its next round), with no
+    # transaction open while Telegram answers (this request writes nothing).
     fetch = call.app.fetch_file
     if fetch is None:
         raise gone
+    name = _download_name(row)
+    telegram_id = row.file_id
+    await call.session.rollback()
     try:
-        data = await fetch(row.file_id)
+        data = await fetch(telegram_id)
     except Exception as exc:
         raise gone from exc
-    return _file_response(data, row)
+    return _file_response(data, name)
 
 
-def _file_response(data: bytes, row: StatementFile) -> web.Response:
+def _download_name(row: StatementFile) -> str:
+    """Named from ids only, never from the name the sender gave the file."""
+    return f"statement-{row.statement_id}-{row.id}"
+
+
+def _file_response(data: bytes, name: str) -> web.Response:
     kind = sniff(data[:16])
     if kind is None:
         raise ApiError(404, _("This document is no longer available."))
@@ -250,9 +259,7 @@ def _file_response(data: bytes, row: StatementFile) -> web.Response:
         body=data,
         content_type=kind,
         headers={
-            # Named from ids only, never from the sender's file name.
-            "Content-Disposition": f'{disposition}; filename="statement-{row.statement_id}-'
-            f'{row.id}.{extension}"',
+            "Content-Disposition": f'{disposition}; filename="{name}.{extension}"',
             "Cache-Control": "private, max-age=3600",
             "X-Content-Type-Options": "nosniff",
         },

@@ -31,6 +31,7 @@ from bot.services.roll_messages import where_shown
 from bot.services.roll_sheet import build_sheet
 from bot.services.sheets import sheet_xlsx
 from bot.services.texts import exam_title, grade_name, mark_name
+from bot.views.html import plain
 from bot.webapp.server import API, ApiError, Call, api, speaking
 
 
@@ -80,7 +81,7 @@ async def exams_today(call: Call) -> dict[str, Any]:
             {
                 "id": exam.id,
                 "discipline": exam.discipline.name,
-                "title": exam_title(exam),
+                "title": plain(exam_title(exam)),
                 "group": exam.group.name,
                 "starts_at": exam.starts_at.isoformat(),
                 "status": _status(exam, now),
@@ -136,7 +137,7 @@ async def _roll(call: Call, exam: Exam, view: RollView | None = None) -> dict[st
         "exam": {
             "id": exam.id,
             "discipline": exam.discipline.name,
-            "title": exam_title(exam),
+            "title": plain(exam_title(exam)),
             "group": exam.group.name,
             "starts_at": exam.starts_at.isoformat(),
             "status": _status(exam, now),

@@ -99,6 +99,13 @@ async def test_dean_finds_a_statement_and_rejects_it_the_student_is_told(web: We
     ) as response:
         assert response.status == 200 and response.content_type == "image/jpeg"
         assert await response.read() == PHOTO
+    # Once kept in FILES_DIR, it is served from there: Telegram is not asked again.
+    assert web.runner.app is not None and web.runner.app.keeper is not None
+    assert await web.runner.app.keeper.run_once() == 2
+    asked = web.api.mark()
+    status, kept = await web.call("GET", detail["documents"][1]["url"], "dean")
+    assert status == 200 and kept == PHOTO
+    assert [c.method for c in web.api.calls[asked:] if c.method == "getFile"] == []
 
     # Rejecting needs a reason; without one nothing changes.
     url = f"/app/api/statements/{item['id']}/decision"
