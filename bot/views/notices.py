@@ -4,11 +4,13 @@ longer true (the link was posted)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.db.models import Exam, Notice, Statement
+from bot.domain.app_links import app_page
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.links import normalize_link
 from bot.domain.reminders import NoticeKind
@@ -38,6 +40,19 @@ if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
 
 
+def with_app_button(
+    rendered: Rendered, notice: Notice, settings: Settings, **page: int
+) -> Rendered:
+    """With WEBAPP_URL, a button that opens the page in the Mini App: a web_app button in
+    a private chat, a link in a group (Telegram allows web_app buttons in private only)."""
+    if not settings.webapp_url:
+        return rendered
+    button = (_("📱 Open in the desk"), app_page(settings.webapp_url, **page))
+    if notice.chat_id > 0:
+        return replace(rendered, web_apps=(*rendered.web_apps, button))
+    return replace(rendered, links=(*rendered.links, button))
+
+
 def render_facts(
     facts: NoticeFacts, settings: Settings, i18n: I18n, now: datetime | None = None
 ) -> Rendered | None:
@@ -53,7 +68,7 @@ def render_facts(
             return render_roll_notice(facts, settings)
         if facts.statement is not None:
             own_zone = facts.user.tz if facts.user is not None else None
-            return _render_statement(
+            rendered = _render_statement(
                 notice,
                 facts.statement,
                 exam,
@@ -63,6 +78,10 @@ def render_facts(
                 grade=facts.grade,
                 own_zone=own_zone,
             )
+            if rendered is not None and notice.kind == NoticeKind.STATEMENT and rendered.buttons:
+                # The dean's card (not the teacher's word of an appeal): also on the desk.
+                return with_app_button(rendered, notice, settings, statement=facts.statement.id)
+            return rendered
         return _render(notice, exam, settings.tz, facts.user_tz, locale, now=now or notice.due_at)
 
 

@@ -14,18 +14,13 @@ from aiogram.utils.i18n import gettext as _
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession
-from bot.domain.exams import ExamForm
 from bot.domain.roll import (
     Grade,
     Mark,
     TicketMethod,
-    closing_text,
-    count,
     grades_for,
-    opening_text,
     outage_deadline,
     parse_ticket_list,
-    recording_file_name,
 )
 from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
@@ -34,6 +29,7 @@ from bot.keyboards.callbacks import RollCB
 from bot.keyboards.roll import (
     ICONS,
     PAGE,
+    app_button,
     card_keyboard,
     roll_keyboard,
     split_menu,
@@ -44,6 +40,7 @@ from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
 from bot.services.roll import MarkAction, Outcome, RollRules, RollView
+from bot.services.roll_messages import RollMessage, remember
 from bot.services.sheets import sheet_csv, sheet_xlsx
 from bot.views import dates
 from bot.views.html import Html, bold, code, fmt, join, join_lines
@@ -151,6 +148,7 @@ class RollPages:
 
     def __init__(self, view: RollView, settings: Settings, locale: str) -> None:
         self.view = view
+        self.settings = settings
         self.head = join_lines(_roll_head(view, settings, locale))
         self.lines = _student_lines(view, settings, locale)
         budget = PAGE_BUDGET - len(self.head)
@@ -160,15 +158,26 @@ class RollPages:
         shown = self.ranges[clamp(page, len(self.ranges))]
         return join_lines([self.head, "", *(self.lines[i] for i in shown)])
 
-    def markup(self, page: int) -> InlineKeyboardMarkup:
+    def markup(self, page: int, chat_id: int | None = None) -> InlineKeyboardMarkup:
+        """`chat_id`: where it is shown, for the Mini App's button (WEBAPP_URL set)."""
         page = clamp(page, len(self.ranges))
         view = self.view
         items = [
             (i + 1, view.lines[i].student.id, view.lines[i].student.full_name, view.lines[i].mark)
             for i in self.ranges[page]
         ]
+        app = (
+            app_button(self.settings.webapp_url, chat_id, roll=view.exam.id)
+            if chat_id is not None
+            else None
+        )
         return roll_keyboard(
-            view.exam.id, items, page, len(self.ranges), view.exam.roll_confirmed_at is not None
+            view.exam.id,
+            items,
+            page,
+            len(self.ranges),
+            locked=view.exam.roll_confirmed_at is not None,
+            app=app,
         )
 
 
@@ -199,7 +208,8 @@ async def _show_roll(
 ) -> None:
     pages = RollPages(view, settings, locale)
     page = clamp(page, len(pages.ranges))
-    await _edit(query, pages.text(page), pages.markup(page))
+    chat_id = query.message.chat.id if isinstance(query.message, Message) else None
+    await _edit(query, pages.text(page), pages.markup(page, chat_id))
 
 
 def card_text(view: RollView, student_id: int, settings: Settings, locale: str) -> Html:
@@ -446,11 +456,22 @@ async def on_roll(
         await query.answer(_outcome_text(outcome, settings), show_alert=True)
     exam = await service.own_exam(session, actor.teacher, exam.id)
     assert exam is not None
+    if cb.action == "show":  # the console opened, refreshed or turned to another page
+        await _shown_here(session, exam.id, query, cb.page, actor.locale)
     view = await service.load_roll(session, exam, now, RollRules.of(settings))
     if back_to_card:
         await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
     else:
         await _show_roll(query, view, cb.page, settings, actor.locale)
+
+
+async def _shown_here(
+    session: AsyncSession, exam_id: int, query: CallbackQuery, page: int, locale: str
+) -> None:
+    """This message is the exam's console now: a mark made in the Mini App redraws it."""
+    if isinstance(query.message, Message):
+        shown = RollMessage(query.message.chat.id, query.message.message_id, page, locale)
+        await remember(session, exam_id, shown)
 
 
 def _int(value: str) -> int:
@@ -496,59 +517,19 @@ async def _rest_absent(
 
 def aloud_text(view: RollView, settings: Settings) -> Html:
     """What the teacher says on the recording, in Russian as the regulation words it."""
-    exam = view.exam
-    uni = settings.tz
-    form = ExamForm(exam.form)
-    teacher = exam.teacher.full_name if exam.teacher is not None else ""
+    aloud = service.texts_aloud(view, settings.tz)
     # The domain's wording is plain text (the discipline as imported): join() escapes it.
     blocks: list[object] = [fmt(_("📢 <b>To say aloud</b> (the regulation's wording):"))]
-    regular = [s for s in exam.subgroups if not s.individual]
-    if regular:
-        for subgroup in regular:
-            present = sum(
-                1 for x in view.lines if x.subgroup == subgroup.number and x.mark is Mark.PRESENT
-            )
-            blocks.append(
-                opening_text(
-                    form,
-                    exam.discipline.name,
-                    subgroup.starts_at.astimezone(uni),
-                    subgroup.number,
-                    present,
-                )
-            )
-    else:
-        blocks.append(
-            opening_text(
-                form,
-                exam.discipline.name,
-                exam.starts_at.astimezone(uni),
-                None,
-                view.counts.present,
-            )
-        )
-    closing = closing_text(form, count(x.mark for x in view.lines))
+    blocks += aloud.openings
     blocks.append(
-        closing
-        if closing is not None
+        aloud.closing
+        if aloud.closing is not None
         else _(
             "At the end: the regulation prescribes no closing text for a computer test, "
             "so there is nothing to say aloud."
         )
     )
-    blocks.append(
-        _("Recording file name:")
-        + "\n"
-        + code(
-            recording_file_name(
-                exam.discipline.name,
-                exam.starts_at.astimezone(uni),
-                exam.group.name,
-                teacher,
-                form=form,
-            )
-        )
-    )
+    blocks.append(_("Recording file name:") + "\n" + code(aloud.file_name))
     return join("\n\n", blocks)
 
 

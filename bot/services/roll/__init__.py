@@ -9,6 +9,7 @@ One module a use case; the names are re-exported here, so `bot.services.roll.X` 
 """
 
 from bot.services.roll.additional import AdditionalSitting, additional_session, valid_reason
+from bot.services.roll.aloud import Aloud, texts_aloud
 from bot.services.roll.confirm import confirm_roll, exam_for_export, unlock_roll
 from bot.services.roll.console import (
     ALBUM_GATHER,
@@ -30,6 +31,7 @@ __all__ = [
     "ALBUM_GATHER",
     "KEEP",
     "AdditionalSitting",
+    "Aloud",
     "MarkAction",
     "Outcome",
     "RollLine",
@@ -51,6 +53,7 @@ __all__ = [
     "set_mark",
     "split",
     "start_written",
+    "texts_aloud",
     "unlock_roll",
     "valid_reason",
 ]
