@@ -8,6 +8,7 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 from datetime import timedelta
+from io import BytesIO
 
 import certifi
 from aiogram import Bot, Dispatcher
@@ -50,6 +51,7 @@ from bot.notify.stored_replies import ReplyOutbox
 from bot.polling import ConfirmingDispatcher
 from bot.services.reminders import plan_upcoming
 from bot.services.semester import retention_due, run_retention
+from bot.webapp.server import WebApp, WebAppServer
 from bot.webhook import WebhookServer, set_webhook, stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,9 @@ class Application:
     # The roll's redraws, paced per chat (bot.notify.edits).
     edits: EditCoalescer = field(default_factory=EditCoalescer)
     _stop_webhook: asyncio.Event = field(default_factory=asyncio.Event)
+    # The Mini App (WEBAPP_URL set): its routes, and in polling mode its own server.
+    webapp: WebApp | None = None
+    webapp_server: WebAppServer | None = None
 
     async def prepare(self) -> None:
         """Migrations and housekeeping; before the first update (once)."""
@@ -182,7 +187,9 @@ class Application:
 
     async def run_webhook(self, *, handle_signals: bool = True) -> None:
         """Serves Telegram's webhook calls until SIGTERM (or stop_webhook()); see bot.webhook."""
-        server = WebhookServer(self.dispatcher, self.bot, self.settings, self.metrics)
+        server = WebhookServer(
+            self.dispatcher, self.bot, self.settings, self.metrics, webapp=self.webapp
+        )
         await self.prepare()
         with stop_on_signals(self._stop_webhook, enabled=handle_signals):
             try:
@@ -209,7 +216,19 @@ class Application:
         finally:
             await self.close()
 
+    async def start_webapp(self) -> None:
+        """Polling mode: the Mini App's own server (webhook mode serves it with the webhook)."""
+        if self.webapp is not None and not self.settings.webhook_url and not self.webapp_server:
+            self.webapp_server = WebAppServer(self.webapp)
+            await self.webapp_server.start()
+
+    async def stop_webapp(self) -> None:
+        if self.webapp_server is not None:
+            await self.webapp_server.stop()
+            self.webapp_server = None
+
     async def close(self) -> None:
+        await self.stop_webapp()
         await self.edits.close()
         await self.stop_sender()
         if self.monitor is not None:
@@ -307,6 +326,17 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         metrics=metrics,
         edits=edits,
     )
+    if settings.webapp_url:
+
+        async def fetch_file(file_id: str) -> bytes:
+            """A statement document the keeper has not stored yet, asked of Telegram."""
+            buffer = BytesIO()
+            await bot.download(file_id, destination=buffer)
+            return buffer.getvalue()
+
+        app.webapp = WebApp(
+            settings, sessionmaker, bot, the_clock, i18n, edits, wake=planned, fetch_file=fetch_file
+        )
     metrics.watch_sender(lambda: sender.stats)
     app.monitor = Monitor(metrics, sessionmaker, the_clock, lambda: app.sender_alive)
     progress = ProgressReporter(
@@ -338,10 +368,12 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         await menus.set_start_menus()
         menus.start()  # the staff chats' menus, in the background
         app.start_sender()
+        await app.start_webapp()
         if settings.metrics_port and app.monitor is not None:
             await app.monitor.start(settings.metrics_host, settings.metrics_port)
 
     async def on_shutdown() -> None:
+        await app.stop_webapp()  # no new taps; those answered are committed
         await wait_for_handlers(app)
         await menus.close()
         await app.stop_sender()

@@ -148,6 +148,14 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
     log_format: str = "text"
+    # The Mini App (bot.webapp): the public https base URL Telegram opens (unset: off, the
+    # chat interface alone). In polling mode it has a server of its own on WEBAPP_HOST:
+    # WEBAPP_PORT; in webhook mode its routes are served by the webhook server. A page's
+    # initData older than WEBAPP_AUTH_MAX_AGE seconds is refused.
+    webapp_url: str | None = None
+    webapp_host: str = "0.0.0.0"
+    webapp_port: int = Field(default=8081, ge=0, le=65535)  # 0: any free port (tests)
+    webapp_auth_max_age: int = Field(default=3600, gt=0)
 
     @field_validator("bot_token")
     @classmethod
@@ -216,6 +224,17 @@ class Settings(BaseSettings):
         # Telegram delivers to https only; plain http is refused by setWebhook.
         if parsed.scheme != "https" or not parsed.netloc:
             raise ValueError("must be a public https URL such as https://bot.example.org/telegram")
+        return value.strip()
+
+    @field_validator("webapp_url")
+    @classmethod
+    def _webapp_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        parsed = urlparse(value.strip())
+        # Telegram opens web apps over https only.
+        if parsed.scheme != "https" or not parsed.netloc:
+            raise ValueError("must be a public https URL such as https://bot.example.org/app/")
         return value.strip()
 
     @field_validator("webhook_secret")

@@ -29,6 +29,7 @@ from aiohttp.typedefs import Handler
 from bot.config import ConfigError, Settings
 from bot.middlewares.unit_of_work import InFlight
 from bot.monitoring import Metrics
+from bot.webapp.server import WebApp, add_routes
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,13 @@ def webhook_target(settings: Settings) -> tuple[str, str]:
 
 class WebhookServer:
     def __init__(
-        self, dispatcher: Dispatcher, bot: Bot, settings: Settings, metrics: Metrics
+        self,
+        dispatcher: Dispatcher,
+        bot: Bot,
+        settings: Settings,
+        metrics: Metrics,
+        *,
+        webapp: WebApp | None = None,
     ) -> None:
         _url, secret = webhook_target(settings)
         self._settings = settings
@@ -57,6 +64,8 @@ class WebhookServer:
         # Routed by hand, not with handler.register(): that would close the bot's session in
         # the shutdown signal, before calls still running have sent their replies.
         app.router.add_post(settings.webhook_path, handler.handle)
+        if webapp is not None:  # the Mini App is served by the same server
+            add_routes(app, webapp)
         # The dispatcher's startup and shutdown (commands, outbox sender, chores) run with
         # the server's, exactly as around polling.
         setup_application(app, dispatcher, bot=bot)
@@ -68,7 +77,7 @@ class WebhookServer:
     async def _watch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         with self._requests:
             response = await handler(request)
-        if response.status == 401:
+        if response.status == 401 and request.path == self._settings.webhook_path:
             self._metrics.webhook_refused.inc()
             log.warning("webhook call refused: missing or wrong secret token")
         return response

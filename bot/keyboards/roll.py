@@ -3,9 +3,10 @@ and the menus for tickets, subgroups and written work."""
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from aiogram.utils.i18n import gettext as _
 
+from bot.domain.app_links import app_page
 from bot.domain.roll import GRADE_RU, Grade, Mark
 from bot.keyboards.callbacks import RollCB
 
@@ -35,6 +36,18 @@ def _b(text: str, cb: RollCB) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=cb.pack())
 
 
+def app_button(base: str | None, chat_id: int, **page: int) -> InlineKeyboardButton | None:
+    """Opens the page in the Mini App (WEBAPP_URL `base`): a web_app button in a private
+    chat, a link in a group (where Telegram refuses web_app buttons); None without one."""
+    if not base:
+        return None
+    url = app_page(base, **page)
+    text = _("📱 Open in the app")
+    if chat_id > 0:
+        return InlineKeyboardButton(text=text, web_app=WebAppInfo(url=url))
+    return InlineKeyboardButton(text=text, url=url)
+
+
 def short_name(full_name: str) -> str:
     """'Иванова Мария Петровна' -> 'Иванова М. П.'"""
     surname, *rest = full_name.split() or [full_name]
@@ -47,9 +60,12 @@ def roll_keyboard(
     page: int,
     pages: int,
     locked: bool,
+    app: InlineKeyboardButton | None = None,
 ) -> InlineKeyboardMarkup:
-    """students: (number on the roll, student id, full name, mark) of this page."""
+    """students: (number on the roll, student id, full name, mark) of this page; `app`
+    opens the roll in the Mini App (a last row of its own)."""
     rows: list[list[InlineKeyboardButton]] = []
+    tail = [[app]] if app is not None else []
     if not locked:
         for number, student_id, name, mark in students:
             rows.append(
@@ -85,7 +101,7 @@ def roll_keyboard(
                 _b(_("📢 Texts"), RollCB(action="texts", exam_id=exam_id)),
             ]
         )
-        return InlineKeyboardMarkup(inline_keyboard=rows)
+        return InlineKeyboardMarkup(inline_keyboard=rows + tail)
     rows.append(
         [
             _b(_("❌ The rest absent"), RollCB(action="rest", exam_id=exam_id, page=page)),
@@ -105,7 +121,7 @@ def roll_keyboard(
             _b(_("🔒 Confirm roll"), RollCB(action="confirm", exam_id=exam_id, page=page)),
         ]
     )
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return InlineKeyboardMarkup(inline_keyboard=rows + tail)
 
 
 def card_keyboard(

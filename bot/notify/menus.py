@@ -32,6 +32,9 @@ from aiogram.types import (
     BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     BotCommandScopeDefault,
+    MenuButtonDefault,
+    MenuButtonWebApp,
+    WebAppInfo,
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -39,7 +42,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import SUPPORTED_LOCALES, Settings
-from bot.db.models import Admin, DeaneryChat, DeanMember, Student, Teacher
+from bot.db.models import Admin, DeaneryChat, DeanMember, Student, Teacher, User
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,8 @@ _BY_ROLE: dict[Role, tuple[str, ...]] = {
 }
 _PRIVATE_COMMON = ("tz", "lang", "help", "cancel")
 STAFF = frozenset({Role.TEACHER, Role.DEAN, Role.ADMIN})
+# Whose private chat opens the Mini App from its menu button (WEBAPP_URL set).
+WEB_APP_ROLES = STAFF
 
 
 def command_names(roles: Iterable[Role]) -> list[str]:
@@ -215,13 +220,35 @@ class CommandMenus:
         async with self._lock:
             async with self._sessionmaker() as session:
                 roles = await chat_roles(session, chat_id, self._settings.admin_ids)
+                locale = await session.scalar(select(User.locale).where(User.id == chat_id))
             if chat_id > 0 and not roles & STAFF:
                 await self._drop(chat_id)
+                await self._web_app_button(chat_id, set(), locale)
                 return
             try:
                 await self._set(BotCommandScopeChat(chat_id=chat_id), roles)
+                await self._web_app_button(chat_id, roles, locale)
             except TelegramBadRequest as exc:  # "chat not found": the bot was never there
                 log.info("menu of chat %s not set: %s", chat_id, exc.message)
+
+    async def _web_app_button(self, chat_id: int, roles: set[Role], locale: str | None) -> None:
+        """With WEBAPP_URL, a teacher's, a dean's or an admin's private chat opens the Mini
+        App from its menu button; a chat whose roles are gone gets the commands back."""
+        url = self._settings.webapp_url
+        if url is None or chat_id < 0:
+            return
+        if roles & WEB_APP_ROLES:
+            with (
+                self._i18n.context(),
+                self._i18n.use_locale(locale or self._settings.default_locale),
+            ):
+                text = _("Desk")
+            button: MenuButtonWebApp | MenuButtonDefault = MenuButtonWebApp(
+                text=text, web_app=WebAppInfo(url=url)
+            )
+        else:
+            button = MenuButtonDefault()
+        await self._bot.set_chat_menu_button(chat_id=chat_id, menu_button=button)
 
     async def set_descriptions(self) -> None:
         """In every language; each read back first and set only when it differs (Telegram

@@ -53,6 +53,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     InputMediaDocument,
     InputMediaPhoto,
+    WebAppInfo,
 )
 from aiogram.utils.i18n import I18n
 from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, update
@@ -99,6 +100,10 @@ def _markup(rendered: Rendered) -> InlineKeyboardMarkup | None:
     rows = [[InlineKeyboardButton(text=label, url=url)] for label, url in rendered.links]
     rows += [
         [InlineKeyboardButton(text=label, callback_data=data)] for label, data in rendered.buttons
+    ]
+    rows += [
+        [InlineKeyboardButton(text=label, web_app=WebAppInfo(url=url))]
+        for label, url in rendered.web_apps
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)
 

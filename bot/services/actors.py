@@ -57,6 +57,15 @@ async def load_actor(session: AsyncSession, tg_user: TgUser, admin_ids: frozense
     return await found.actor(session, admin_ids)
 
 
+async def find_actor(
+    session: AsyncSession, user_id: int, admin_ids: frozenset[int]
+) -> Actor | None:
+    """The actor of a known user, or None; unlike load_actor it writes nothing (the Mini
+    App: a request proves a Telegram account, not that its owner ever wrote to the bot)."""
+    found = await _roles(session, user_id)
+    return None if found is None else await found.actor(session, admin_ids)
+
+
 async def actor_for(session: AsyncSession, user: User, admin_ids: frozenset[int]) -> Actor:
     found = await _roles(session, user.id)
     assert found is not None, "the user's row is in this session"

@@ -3,6 +3,7 @@ recipient's language. None means the notice is no longer true (the link was post
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from bot.config import Settings
 from bot.db.models import Exam, ExamWork, Group, Notice, RollEntry, Statement, Student, User
+from bot.domain.app_links import app_page
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.links import normalize_link
 from bot.domain.reminders import NoticeKind
@@ -37,6 +39,19 @@ from bot.views.html import fmt, join, join_lines
 
 if TYPE_CHECKING:
     from aiogram.utils.i18n import I18n
+
+
+def with_app_button(
+    rendered: Rendered, notice: Notice, settings: Settings, **page: int
+) -> Rendered:
+    """With WEBAPP_URL, a button that opens the page in the Mini App: a web_app button in
+    a private chat, a link in a group (Telegram allows web_app buttons in private only)."""
+    if not settings.webapp_url:
+        return rendered
+    button = (_("📱 Open in the desk"), app_page(settings.webapp_url, **page))
+    if notice.chat_id > 0:
+        return replace(rendered, web_apps=(*rendered.web_apps, button))
+    return replace(rendered, links=(*rendered.links, button))
 
 
 async def render_notice(
@@ -108,9 +123,13 @@ async def render_notice(
             return await render_roll_notice(session, notice, exam, settings, locale, user_tz)
         if statement is not None:
             own_zone = user.tz if user is not None else None
-            return _render_statement(
+            rendered = _render_statement(
                 notice, statement, exam, settings.tz, locale, extra, grade, own_zone=own_zone
             )
+            if rendered is not None and notice.kind == NoticeKind.STATEMENT and rendered.buttons:
+                # The dean's card (not the teacher's word of an appeal): also on the desk.
+                return with_app_button(rendered, notice, settings, statement=statement.id)
+            return rendered
         return _render(notice, exam, settings.tz, user_tz, locale)
 
 

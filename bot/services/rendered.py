@@ -15,7 +15,10 @@ class Rendered:
     # URL buttons above those (label, http(s) URL), one per row: a conference or Moodle
     # opens with one tap instead of a search for the link in the text.
     links: tuple[tuple[str, str], ...] = ()
+    # Mini App buttons (label, https URL) under those, one per row: web_app buttons work
+    # in private chats only, so a group chat gets them as `links` instead.
+    web_apps: tuple[tuple[str, str], ...] = ()
 
     @property
     def has_buttons(self) -> bool:
-        return bool(self.buttons or self.links)
+        return bool(self.buttons or self.links or self.web_apps)

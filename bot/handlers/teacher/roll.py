@@ -34,6 +34,7 @@ from bot.keyboards.callbacks import RollCB
 from bot.keyboards.roll import (
     ICONS,
     PAGE,
+    app_button,
     card_keyboard,
     roll_keyboard,
     split_menu,
@@ -44,6 +45,7 @@ from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
 from bot.services.roll import MarkAction, Outcome, RollView
+from bot.services.roll_messages import RollMessage, remember
 from bot.services.roll_sheet import build_sheet
 from bot.services.sheets import sheet_csv, sheet_xlsx
 from bot.services.texts import exam_title, grade_name, mark_name
@@ -147,6 +149,7 @@ class RollPages:
 
     def __init__(self, view: RollView, settings: Settings, locale: str) -> None:
         self.view = view
+        self.settings = settings
         self.head = join_lines(_roll_head(view, settings, locale))
         self.lines = _student_lines(view, settings, locale)
         budget = PAGE_BUDGET - len(self.head)
@@ -156,15 +159,26 @@ class RollPages:
         shown = self.ranges[clamp(page, len(self.ranges))]
         return join_lines([self.head, "", *(self.lines[i] for i in shown)])
 
-    def markup(self, page: int) -> InlineKeyboardMarkup:
+    def markup(self, page: int, chat_id: int | None = None) -> InlineKeyboardMarkup:
+        """`chat_id`: where it is shown, for the Mini App's button (WEBAPP_URL set)."""
         page = clamp(page, len(self.ranges))
         view = self.view
         items = [
             (i + 1, view.lines[i].student.id, view.lines[i].student.full_name, view.lines[i].mark)
             for i in self.ranges[page]
         ]
+        app = (
+            app_button(self.settings.webapp_url, chat_id, roll=view.exam.id)
+            if chat_id is not None
+            else None
+        )
         return roll_keyboard(
-            view.exam.id, items, page, len(self.ranges), view.exam.roll_confirmed_at is not None
+            view.exam.id,
+            items,
+            page,
+            len(self.ranges),
+            view.exam.roll_confirmed_at is not None,
+            app,
         )
 
 
@@ -195,7 +209,8 @@ async def _show_roll(
 ) -> None:
     pages = RollPages(view, settings, locale)
     page = clamp(page, len(pages.ranges))
-    await _edit(query, pages.text(page), pages.markup(page))
+    chat_id = query.message.chat.id if isinstance(query.message, Message) else None
+    await _edit(query, pages.text(page), pages.markup(page, chat_id))
 
 
 def card_text(view: RollView, student_id: int, settings: Settings, locale: str) -> Html:
@@ -395,6 +410,7 @@ async def on_roll(
             session, actor.teacher, user_id, exam.id, now, settings
         )
         if outcome is Outcome.OK and confirmed is not None:
+            await _shown_here(session, exam.id, query, cb.page, actor.locale)
             await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
             await _show_roll(query, confirmed, cb.page, settings, actor.locale)
             await _send_sheet(query, confirmed, settings, actor.locale)
@@ -413,11 +429,22 @@ async def on_roll(
         await query.answer(_outcome_text(outcome, settings), show_alert=True)
     exam = await service.own_exam(session, actor.teacher, exam.id)
     assert exam is not None
+    if outcome is Outcome.OK:
+        await _shown_here(session, exam.id, query, cb.page, actor.locale)
     view = await service.load_roll(session, exam, now, settings)
     if back_to_card:
         await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
     else:
         await _show_roll(query, view, cb.page, settings, actor.locale)
+
+
+async def _shown_here(
+    session: AsyncSession, exam_id: int, query: CallbackQuery, page: int, locale: str
+) -> None:
+    """This message is the exam's console now: a mark made in the Mini App redraws it."""
+    if isinstance(query.message, Message):
+        shown = RollMessage(query.message.chat.id, query.message.message_id, page, locale)
+        await remember(session, exam_id, shown)
 
 
 def _int(value: str) -> int:
