@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -28,17 +27,17 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, Route, async_playwright
 
 from bot.config import Settings
-from tests.e2e.conftest import (  # the e2e fixtures, shared  # noqa: F401
-    TOKEN,
-    BotRunner,
-    api,
-    bot_runner,
-    clock,
-    database_url,
-    redis_url,
-)
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import TOKEN, BotRunner
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.webapp_auth import sign_init_data
+
+# The e2e harness's fixtures (the fake Bot API, the bot, its clock and database), shared.
+api = e2e.api
+bot_runner = e2e.bot_runner
+clock = e2e.clock
+database_url = e2e.database_url
+redis_url = e2e.redis_url
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WIDTH = 360  # a small phone
@@ -48,12 +47,6 @@ WEBAPP_URL = "https://examinator.example.org/app/"
 
 def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM") or shutil.which("chromium")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -147,7 +140,7 @@ def settings(api: FakeBotAPI, database_url: str, redis_url: str | None, tmp_path
         edit_interval=0,
         webapp_url=WEBAPP_URL,
         webapp_host="127.0.0.1",
-        webapp_port=_free_port(),
+        webapp_port=0,  # any free port: the server reports the one it got
         _env_file=None,
     )
 
@@ -161,7 +154,9 @@ def app_url(runner: BotRunner, route: str = "") -> str:
 # the Main and Back buttons, haptics. Calls are recorded in window.__tg for the tests.
 _STUB = """
 (() => {
-  const record = (name, value) => { window.__tg.calls.push([name, value === undefined ? null : value]); };
+  const record = (name, value) => {
+    window.__tg.calls.push([name, value === undefined ? null : value]);
+  };
   const handlers = { main: [], back: [] };
   window.__tg = { calls: [], handlers };
   const button = (name) => ({
@@ -224,6 +219,13 @@ async def open_app(
     dark: bool = False,
 ) -> Page:
     """A 360 px page of the Mini App at `route`, as Telegram opens it for `init_data`."""
+    page = await new_page(browser, init_data=init_data, dark=dark)
+    await page.goto(app_url(runner, route))
+    return page
+
+
+async def new_page(browser: Browser, *, init_data: str, dark: bool = False) -> Page:
+    """A blank 360 px page with Telegram's stub for `init_data` (not opened yet)."""
     context = await browser.new_context(
         viewport={"width": WIDTH, "height": HEIGHT},
         device_scale_factor=1,
@@ -251,13 +253,7 @@ async def open_app(
             "theme": json.dumps(DARK if dark else LIGHT),
         }
     )
-    page = await context.new_page()
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
-    await page.goto(app_url(runner, route))
-    return page
-
-
-page_errors: list[str] = []
+    return await context.new_page()
 
 
 def signed(runner: BotRunner, user_id: int, *, language: str = "ru", name: str = "Test") -> str:
@@ -270,10 +266,13 @@ def signed(runner: BotRunner, user_id: int, *, language: str = "ru", name: str =
     )
 
 
-async def screenshot(page: Page, name: str) -> Path:
+async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """The page as a 360 px phone shows it (whole, unless `full_page` is off: one screen)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=True)
+    if not full_page:
+        await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

@@ -13,13 +13,13 @@ from tests.e2e.conftest import BotRunner
 from tests.e2e.hostile import ROSTER_HEADER, SCHEDULE_HEADER, table
 
 FACULTY = "Лечебный & <факультет> \"Л\" 'О'"
-GROUP = "1101 <&> \"б\""
+GROUP = '1101 <&> "б"'
 DISCIPLINE = "Анатомия & <гистология> \"1\" 'А'"
 TEACHER = "Смирнова & <Елена> \"Викторовна\" 'О'"
 _BASES = ("Белов", "Чернов", "Зайцев", "Орлов", "Соколов", "Волков", "Лебедев", "Козлов")
 _ENDINGS = ("", "ский", "ченко", "ин", "ец")
 SURNAMES = tuple(base + ending for ending in _ENDINGS for base in _BASES)  # 40 distinct
-NAMES = tuple(f"{s} Артём & <{n:02d}> \"О'Нил\"" for n, s in enumerate(SURNAMES, 1))
+NAMES = tuple(f'{s} Артём & <{n:02d}> "О\'Нил"' for n, s in enumerate(SURNAMES, 1))
 BOOKS = tuple(f"26{n:05d}" for n in range(1, 41))
 # The clock starts at 12:00 Moscow; the exam is at 13:00 today.
 EXAM_START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -27,11 +27,26 @@ EXAM_START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 async def seed(runner: BotRunner) -> None:
     roster = table(
-        ROSTER_HEADER, [(FACULTY, GROUP, name, book) for name, book in zip(NAMES, BOOKS, strict=True)]
+        ROSTER_HEADER,
+        [(FACULTY, GROUP, name, book) for name, book in zip(NAMES, BOOKS, strict=True)],
     )
     schedule = table(
         SCHEDULE_HEADER,
-        [(FACULTY, GROUP, DISCIPLINE, "exam", "oral", "2026-12-01", "13:00", "90", TEACHER, "", "")],
+        [
+            (
+                FACULTY,
+                GROUP,
+                DISCIPLINE,
+                "exam",
+                "oral",
+                "2026-12-01",
+                "13:00",
+                "90",
+                TEACHER,
+                "",
+                "",
+            )
+        ],
     )
     async with runner.sessionmaker.begin() as session:
         assert (await import_roster(session, "roster.csv", roster)).ok

@@ -5,20 +5,33 @@ lands: the database, and the chat as the strict fake Bot API saw it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 from sqlalchemy import select
 
 from bot.db.models import InviteRole, RollEntry, Statement, Student
-from tests.browser.conftest import open_app, screenshot, signed, tg_calls
-from tests.browser.data import BOOKS, EXAM_START, FACULTY, NAMES, SURNAMES, TEACHER, png, seed
-from tests.e2e.conftest import ADMIN_ID, BotRunner, join_by_invite, link_student, press, say
+from tests.browser.conftest import app_url, new_page, open_app, screenshot, signed, tg_calls
+from tests.browser.data import (
+    BOOKS,
+    DISCIPLINE,
+    EXAM_START,
+    FACULTY,
+    GROUP,
+    NAMES,
+    SURNAMES,
+    TEACHER,
+    png,
+    seed,
+)
+from tests.e2e.conftest import ADMIN_ID, TOKEN, BotRunner, join_by_invite, link_student, press, say
 from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
-from tests.webapp_auth import forge
+from tests.e2e.hostile import ROSTER_HEADER, table
+from tests.webapp_auth import forge, sign_init_data
 
 DEAN = 31_001
 TEACHER_ID = 31_002
@@ -62,7 +75,13 @@ async def test_dean_filters_opens_a_statement_with_two_photos_and_rejects_it(
     await link_student(api, first, BOOKS[0], SURNAMES[0])
     second = api.user(31_011, language_code="en")
     await link_student(api, second, BOOKS[1], SURNAMES[1])
-    await file_absence(api, runner, first, "ОРВИ & <температура> \"38,5\" 'да'", [png((200, 40, 40)), png((40, 40, 200))])
+    await file_absence(
+        api,
+        runner,
+        first,
+        "ОРВИ & <температура> \"38,5\" 'да'",
+        [png((200, 40, 40)), png((40, 40, 200))],
+    )
     await file_absence(api, runner, second, "Простуда", [png((40, 160, 40))])
 
     page = await open_app(browser, runner, "inbox", init_data=signed(runner, DEAN, name="Декан"))
@@ -87,9 +106,7 @@ async def test_dean_filters_opens_a_statement_with_two_photos_and_rejects_it(
     for n in range(2):
         await expect(photos.nth(n)).to_have_js_property("complete", True)
         assert await photos.nth(n).evaluate("img => img.naturalWidth") == 48
-    await expect(page.locator("#statement-text")).to_have_text(
-        "ОРВИ & <температура> \"38,5\" 'да'"
-    )
+    await expect(page.locator("#statement-text")).to_have_text("ОРВИ & <температура> \"38,5\" 'да'")
     await screenshot(page, "dean-statement")
     assert ["back.show", None] in await tg_calls(page)
 
@@ -117,7 +134,8 @@ async def test_dean_filters_opens_a_statement_with_two_photos_and_rejects_it(
     async with page.expect_download() as download:
         await page.click("#report-statements")
     path = await (await download.value).path()
-    assert path is not None and Path(path).read_bytes()[:2] == b"PK"  # an XLSX
+    assert path is not None
+    assert (await asyncio.to_thread(Path(path).read_bytes))[:2] == b"PK"  # an XLSX
     await screenshot(page, "dean-reports")
     assert errors == []
 
@@ -175,7 +193,7 @@ async def test_teacher_marks_forty_and_sets_an_outage(
     await expect(clock).not_to_have_text(shown or "")  # counting down, live
     haptics = [c for c in await tg_calls(page) if c[0] == "haptic"]
     assert len(haptics) >= 40
-    await screenshot(page, "teacher-roll")
+    await screenshot(page, "teacher-roll", full_page=False)
 
     # The database holds what the page shows, and the roll in chat was redrawn to match.
     await runner.settle()
@@ -186,11 +204,79 @@ async def test_teacher_marks_forty_and_sets_an_outage(
     }
     assert marks[outage_id].outage_since is not None
     await api.idle(quiet=0.2)
-    chat = next(
-        m for m in api.messages(teacher.id) if m["message_id"] == in_chat["message_id"]
-    )
-    assert chat["text"] != in_chat["text"]
-    assert "39" in chat["text"], chat["text"]
-
-    # A mark made in chat shows on the page (it polls the roll).
+    chat = next(m for m in api.messages(teacher.id) if m["message_id"] == in_chat["message_id"])
+    assert "✅ 39 · 📄 0 · ❌ 0 · ⚡ 1 · ▫️ 0" in chat["text"]
+    outage_name = await lines.nth(4).locator(".name").text_content()
+    assert any("⚡" in x and str(outage_name) in x for x in chat["text"].splitlines())
     assert errors == []
+
+
+async def test_forged_or_stale_init_data_gets_401_and_a_polite_page(
+    api: FakeBotAPI, bot_runner: BotRunner, browser: Browser
+) -> None:
+    runner = bot_runner
+    await seed(runner)
+    teacher = api.user(TEACHER_ID, language_code="ru")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, TEACHER)
+    stale = sign_init_data(
+        TOKEN, TEACHER_ID, auth_date=runner.clock.now() - timedelta(hours=2), language_code="ru"
+    )
+    for name, init_data in (
+        ("forged-initdata", forge(signed(runner, TEACHER_ID))),
+        ("stale-initdata", stale),
+    ):
+        page = await new_page(browser, init_data=init_data)
+        async with page.expect_response(lambda r: r.url.endswith("/app/api/me")) as answer:
+            await page.goto(app_url(runner, "today"))
+        response = await answer.value
+        assert response.status == 401
+        said = (await response.json())["error"]
+        assert "Telegram" in said and re.search("[а-я]", said)  # the default language
+        polite = page.locator("#polite-error")
+        await expect(polite).to_have_text(said)
+        await expect(page.locator("#tabs a")).to_have_count(0)  # nothing of the app is shown
+        await expect(page.locator(".roll-line, .exam-card")).to_have_count(0)
+        await screenshot(page, name)
+
+
+async def test_admin_sees_the_exams_and_checks_an_import_before_writing(
+    api: FakeBotAPI, bot_runner: BotRunner, browser: Browser
+) -> None:
+    runner = bot_runner
+    await seed(runner)
+    await say(api, api.user(ADMIN_ID, language_code="ru"), "/start")
+    page = await open_app(browser, runner, "", init_data=signed(runner, ADMIN_ID))
+    errors = errors_of(page)
+    cards = page.locator(".exam-card")
+    await screenshot(page, "admin-exams")
+    await expect(cards).to_have_count(1)
+    await expect(cards.first.locator(".name")).to_have_text(DISCIPLINE)
+    await screenshot(page, "admin-exams")
+
+    await page.click("#tabs a[href='#/import']")
+    newcomer = "Новикова & <Анна> \"Н\" 'О'"
+    broken = table(ROSTER_HEADER, [(FACULTY, GROUP, newcomer, "")])  # no record book
+    await page.set_input_files("#import-file", files=csv_file(broken))
+    await page.click("#import-check")
+    await expect(page.locator("#import-result .err-list li")).to_have_count(1)
+    await expect(page.locator("#import-write")).to_be_disabled()
+    await screenshot(page, "admin-import-errors")
+
+    good = table(ROSTER_HEADER, [(FACULTY, GROUP, newcomer, "2699999")])
+    await page.set_input_files("#import-file", files=csv_file(good))
+    await page.click("#import-check")
+    await expect(page.locator("#import-write")).to_be_enabled()
+    assert await student_named(runner, newcomer) is None  # the check wrote nothing
+    await page.click("#import-write")
+    await expect(page.locator("#import-write")).to_be_disabled()
+    assert await student_named(runner, newcomer) == "2699999"
+    assert errors == []
+
+
+async def student_named(runner: BotRunner, name: str) -> str | None:
+    async with runner.sessionmaker() as session:
+        return await session.scalar(select(Student.record_book).where(Student.full_name == name))
+
+
+def csv_file(content: bytes) -> FilePayload:
+    return {"name": "roster.csv", "mimeType": "text/csv", "buffer": content}

@@ -2,7 +2,7 @@
 // the screen (optimistic), is saved at once (one request queue per student, so two quick taps
 // on one line arrive in order), and the server's answer corrects the screen if it refused.
 
-import { api, clear, clockText, download, field, h, haptic, mainButton, t, toast, when } from "./dom.js";
+import { api, clear, clockText, download, h, haptic, mainButton, t, toast, when } from "./dom.js";
 
 export async function today(view) {
   const data = await api("/app/api/exams/today");
@@ -22,6 +22,8 @@ export async function today(view) {
 }
 
 const POLL_MS = 5000; // the chat's marks show here too
+// The chat console's symbols for the marks (the teacher knows them from there).
+const ICONS = { present: "✅", absent: "❌", excused: "📄", outage: "⚡", resolved: "↩" };
 
 export async function roll(view, { arg }) {
   const base = "/app/api/roll/" + encodeURIComponent(arg);
@@ -63,8 +65,8 @@ export async function roll(view, { arg }) {
     const on = student.mark === value;
     return h("button", {
       type: "button", class: "chip " + value + (on ? " on" : ""), dataset: { mark: value },
-      disabled: locked(), "aria-pressed": on ? "true" : "false", onclick,
-    }, labelText);
+      disabled: locked(), "aria-pressed": on ? "true" : "false", title: labelText, onclick,
+    }, h("span", { class: "icon", "aria-hidden": "true" }, ICONS[value] || ""), h("span", { class: "label" }, labelText));
   }
 
   function chips(student) {
@@ -83,11 +85,11 @@ export async function roll(view, { arg }) {
   function gradeBox(student) {
     if (!(state.grades || []).length || student.mark !== "present") return "";
     const select = h("select", {
-      class: "grade", disabled: locked(),
+      class: "grade", disabled: locked(), "aria-label": t("grade"), title: t("grade"),
       onchange: () => setGrade(student.id, select.value),
     }, student.grade ? "" : h("option", { value: "" }, "—"), state.grades.map((g) => h("option", { value: g.value }, g.label)));
     select.value = student.grade || "";
-    return field(t("grade"), select);
+    return select;
   }
 
   function line(student) {
@@ -104,10 +106,10 @@ export async function roll(view, { arg }) {
         h("span", { class: "name grow" }, student.name),
         !marked && student.mark_label ? h("span", { class: "badge" }, student.mark_label) : "",
         student.mark === "outage" ? h("span", { class: "clock", dataset: { key: String(student.id) } }) : "",
+        gradeBox(student),
       ),
       meta.length ? h("div", { class: "meta" }, meta.join(" · ")) : "",
       chips(student),
-      gradeBox(student),
     );
   }
 
