@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.webapp import admin, dean, teacher
+from bot.webapp import admin, announcements, dean, teacher
 from bot.webapp.server import API, Call, api
 from bot.webapp.texts import ui_texts
 
@@ -47,3 +47,4 @@ def register(router: web.UrlDispatcher) -> None:
     dean.register(router)
     teacher.register(router)
     admin.register(router)
+    announcements.register(router)

@@ -161,9 +161,10 @@ def texts_aloud(view: RollView, call: Call) -> list[str]:
     return texts
 
 
-async def _roll(call: Call, exam: Exam) -> dict[str, Any]:
+async def _roll(call: Call, exam: Exam, view: RollView | None = None) -> dict[str, Any]:
     now = call.app.clock.now()
-    view = await service.load_roll(call.session, exam, now, call.settings)
+    if view is None:
+        view = await service.load_roll(call.session, exam, now, call.settings)
     handed = await service.handed_in(call.session, exam.id)
     running = [
         x.entry.outage_since
@@ -253,17 +254,16 @@ async def _changed(call: Call, exam: Exam, outcome: Outcome) -> dict[str, Any]:
     if outcome not in (Outcome.OK, Outcome.ALREADY):
         raise _refused(call, outcome)
     exam = await _exam(call)  # again: the service changed it (confirmed, tickets…)
-    answer = await _roll(call, exam)
+    view = await service.load_roll(call.session, exam, call.app.clock.now(), call.settings)
     if outcome is Outcome.OK:
-        await _redraw_in_chat(call, exam)
-    return answer
+        await _redraw_in_chat(call, view)
+    return await _roll(call, exam, view)
 
 
-async def _redraw_in_chat(call: Call, exam: Exam) -> None:
-    shown = await where_shown(call.session, exam.id)
+async def _redraw_in_chat(call: Call, view: RollView) -> None:
+    shown = await where_shown(call.session, view.exam.id)
     if shown is None:
         return
-    view = await service.load_roll(call.session, exam, call.app.clock.now(), call.settings)
     # In the language the console was drawn in: the teacher's chat, not this request.
     with speaking(call.app.i18n, shown.locale):
         pages = RollPages(view, call.settings, shown.locale)

@@ -273,3 +273,29 @@ async def test_admin_lists_moves_and_cancels_exams_and_checks_an_import(web: Web
     assert status == 200 and written["written"] is True
     async with web.runner.sessionmaker() as session:
         assert await session.scalar(select(Student.id).where(Student.record_book == "2639001"))
+
+
+async def test_dean_announces_from_the_app_and_follows_the_progress(web: Web) -> None:
+    status, targets = await web.call("GET", "/app/api/announcements/targets", "dean")
+    assert status == 200 and [g["name"] for g in targets["groups"]] == [GROUP]
+    after = web.api.mark()
+    text = "Консультация & <перенос> на 15:00"
+    status, sent = await web.call(
+        "POST",
+        "/app/api/announcements",
+        "dean",
+        json={"text": text, "audience": "group", "target_id": web.ids["group"]},
+    )
+    assert status == 200 and sent["total"] == 1, sent  # one student of the group is linked
+    told = await web.api.wait_for("sendMessage", chat_id=IDS["victim"], after=after, timeout=10)
+    assert "Консультация &amp; &lt;перенос&gt; на 15:00" in told.params["text"]
+    await web.runner.outbox_settled()
+    status, progress = await web.call("GET", f"/app/api/announcements/{sent['id']}", "dean")
+    assert status == 200 and (progress["sent"], progress["done"]) == (1, True)
+    status, empty = await web.call(
+        "POST",
+        "/app/api/announcements",
+        "dean",
+        json={"text": "  ", "audience": "group", "target_id": web.ids["group"]},
+    )
+    assert status == 400 and empty["error"]

@@ -216,6 +216,7 @@ async def build(runner: BotRunner, api: FakeBotAPI) -> dict[str, int]:
         hostile = await one(select(Student).where(Student.record_book == "2621000"))
         hostile.user_id = IDS["student"]
         exam = await one(select(Exam.id).join(Group).where(Group.name == GROUP))
+        group = await one(select(Group.id).where(Group.name == GROUP))
         other_exam = await one(select(Exam.id).join(Group).where(Group.name == OTHER_GROUP))
         statement = Statement(
             student_id=victim.id,
@@ -245,6 +246,7 @@ async def build(runner: BotRunner, api: FakeBotAPI) -> dict[str, int]:
             "victim": victim.id,
             "hostile_student": hostile.id,
             "faculty": faculty,
+            "group": group,
         }
 
 
