@@ -270,8 +270,7 @@ async def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     """The page as a 360 px phone shows it (whole, unless `full_page` is off: one screen)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    if not full_page:
-        await page.evaluate("window.scrollTo(0, 0)")
+    await page.evaluate("window.scrollTo(0, 0)")  # the sticky tabs at the top, not mid-page
     await page.screenshot(path=str(path), full_page=full_page)
     return path
 

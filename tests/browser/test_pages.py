@@ -137,6 +137,19 @@ async def test_dean_filters_opens_a_statement_with_two_photos_and_rejects_it(
     assert path is not None
     assert (await asyncio.to_thread(Path(path).read_bytes))[:2] == b"PK"  # an XLSX
     await screenshot(page, "dean-reports")
+
+    # An announcement to the group: both linked students get it in chat, the page counts.
+    await page.click("#tabs a[href='#/announce']")
+    await page.select_option("#announce-audience", label=GROUP + " · " + FACULTY)
+    notice = "Консультация & <завтра> \"в 10\" 'ауд. 1'"
+    await page.fill("#announce-text", notice)
+    after = api.mark()
+    await page.click("#announce-send")
+    for student in (first, second):
+        told = await api.next_message(student.id, after=after)
+        assert notice in told["text"]
+    await expect(page.locator("#announce-progress")).to_have_attribute("data-done", "1")
+    await screenshot(page, "dean-announcement")
     assert errors == []
 
 

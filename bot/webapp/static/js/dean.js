@@ -276,34 +276,55 @@ export async function reports(view) {
 
 export async function announce(view) {
   let timer = null;
+  const targets = await api("/app/api/announcements/targets");
+  const audience = h(
+    "select",
+    { id: "announce-audience" },
+    (targets.faculties || []).map((f) => h("option", { value: "faculty:" + f.id }, f.name)),
+    (targets.groups || []).map((g) => h("option", { value: "group:" + g.id }, g.name + " · " + g.faculty)),
+    (targets.exams || []).map((e) =>
+      h("option", { value: "exam:" + e.id }, e.discipline + " · " + e.group + " · " + when(e.starts_at)),
+    ),
+  );
   const text = h("textarea", { id: "announce-text", maxlength: 4000 });
   const progress = h("p", { id: "announce-progress", class: "muted" });
-  const watch = (id) => {
-    const poll = async () => {
+  const button = h("button", { id: "announce-send", type: "button" }, t("announce_send"));
+  const watch = (state) => {
+    progress.textContent = t("announce_progress", state);
+    progress.dataset.done = state.done ? "1" : "";
+    if (state.done) return;
+    timer = setTimeout(async () => {
       try {
-        const state = await api("/app/api/announcements/" + id);
-        progress.textContent = t("announce_progress", state);
-        if (!state.done) timer = setTimeout(poll, 1500);
+        watch(await api("/app/api/announcements/" + state.id));
       } catch (err) {
         progress.textContent = err.message;
       }
-    };
-    poll();
+    }, 1000);
   };
   const send = async () => {
-    if (!text.value.trim()) return;
+    if (!text.value.trim() || button.disabled) return;
+    const [kind, id] = audience.value.split(":");
+    button.disabled = true;
     try {
-      const created = await api("/app/api/announcements", { method: "POST", body: { text: text.value } });
+      const state = await api("/app/api/announcements", {
+        method: "POST", body: { text: text.value, audience: kind, target_id: Number(id) },
+      });
       mainButton(null);
-      watch(created.id);
+      text.disabled = true;
+      audience.disabled = true;
+      watch(state);
     } catch (err) {
+      button.disabled = false;
       toast(err.message);
     }
   };
+  button.addEventListener("click", send);
   clear(view).append(
     h("h1", {}, t("tab_announce")),
-    h("div", { class: "card" }, field(t("announce_text"), text),
-      h("div", { class: "actions" }, h("button", { id: "announce-send", onclick: send }, t("announce_send")))),
+    h("div", { class: "card" },
+      field(t("announce_audience"), audience),
+      field(t("announce_text"), text),
+      h("div", { class: "actions" }, button)),
     progress,
   );
   mainButton(t("announce_send"), send);
