@@ -14,7 +14,7 @@ from typing import Any
 from playwright.async_api import Browser, FilePayload, Page, expect
 from sqlalchemy import select
 
-from bot.db.models import InviteRole, RollEntry, Statement, Student
+from bot.db.models import Exam, InviteRole, RollEntry, Statement, Student
 from tests.browser.conftest import app_url, new_page, open_app, screenshot, signed, tg_calls
 from tests.browser.data import (
     BOOKS,
@@ -221,6 +221,24 @@ async def test_teacher_marks_forty_and_sets_an_outage(
     assert "✅ 39 · 📄 0 · ❌ 0 · ⚡ 1 · ▫️ 0" in chat["text"]
     outage_name = await lines.nth(4).locator(".name").text_content()
     assert any("⚡" in x and str(outage_name) in x for x in chat["text"].splitlines())
+
+    # No confirming while a clock runs; the student is back, and the Main button confirms.
+    assert await page.locator("#confirm").count() == 0
+    await page.locator(f".roll-line[data-id='{outage_id}'] .chip[data-mark='resolved']").click()
+    await expect(page.locator("#confirm")).to_be_visible()
+    main = await page.evaluate(
+        "[Telegram.WebApp.MainButton.isVisible, Telegram.WebApp.MainButton.text]"
+    )
+    assert main == [True, await page.locator("#confirm").text_content()]
+    await page.evaluate("window.__tg.press('main')")
+    await expect(page.locator("#roll-confirmed")).to_be_visible()
+    await expect(page.locator(".chip").first).to_be_disabled()
+    async with runner.sessionmaker() as session:
+        exam = await session.scalar(select(Exam))
+        assert exam is not None and exam.roll_confirmed_at is not None
+        marks = {e.student_id: e.mark for e in await session.scalars(select(RollEntry))}
+    assert set(marks.values()) == {"present"}
+    await screenshot(page, "teacher-roll-confirmed", full_page=False)
     assert errors == []
 
 
