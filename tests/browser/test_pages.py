@@ -29,7 +29,7 @@ from tests.browser.data import (
     seed,
 )
 from tests.e2e.conftest import ADMIN_ID, TOKEN, BotRunner, join_by_invite, link_student, press, say
-from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button, buttons
 from tests.e2e.hostile import ROSTER_HEADER, table
 from tests.webapp_auth import forge, sign_init_data
 
@@ -186,7 +186,11 @@ async def test_teacher_marks_forty_and_sets_an_outage(
     errors = errors_of(page)
     await expect(page.locator(".exam-card")).to_have_count(1)
     await screenshot(page, "teacher-today")
-    await page.locator(".exam-card").click()
+    # The chat's roll has a button to the same roll in the app (a web_app button in private).
+    [opener] = [b for b in buttons(in_chat) if "web_app" in b]
+    assert "?roll=" in opener["web_app"]["url"]
+    query = opener["web_app"]["url"].split("?", 1)[1]
+    await page.goto(app_url(runner, "").replace("/app/#/", f"/app/?{query}#tgWebAppData=x"))
     lines = page.locator(".roll-line")
     await expect(lines).to_have_count(40)
     await expect(lines.first.locator(".name")).to_have_text(NAMES[0])
@@ -232,6 +236,9 @@ async def test_teacher_marks_forty_and_sets_an_outage(
     assert main == [True, await page.locator("#confirm").text_content()]
     await page.evaluate("window.__tg.press('main')")
     await expect(page.locator("#roll-confirmed")).to_be_visible()
+    await page.evaluate("window.__tg.press('back')")  # Back: to today's exams
+    await expect(page.locator(".exam-card")).to_have_count(1)
+    await page.go_back()
     await expect(page.locator(".chip").first).to_be_disabled()
     async with runner.sessionmaker() as session:
         exam = await session.scalar(select(Exam))

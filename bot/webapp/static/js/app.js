@@ -24,6 +24,25 @@ const ROUTES = {
 
 let me = null;
 let leave = null; // the current page's clean-up (timers)
+const lastOfTab = {}; // tab -> the hash it was left at (the inbox's filters), for Back
+
+// The chat's buttons open a page by query (WEBAPP_URL?roll=7, ?statement=12).
+const DEEP_LINKS = { roll: "roll", statement: "statement" };
+
+function deepLink() {
+  const search = new URLSearchParams(location.search);
+  for (const [key, name] of Object.entries(DEEP_LINKS)) {
+    const id = search.get(key);
+    if (id && /^[0-9]+$/.test(id)) return "#/" + name + "/" + id;
+  }
+  return null;
+}
+
+function back() {
+  const { name } = parseHash();
+  const parent = ROUTES[name] && ROUTES[name][3];
+  if (parent) location.hash = lastOfTab[parent] || "#/" + parent;
+}
 
 function applyTheme() {
   if (!tg) return;
@@ -106,6 +125,7 @@ async function route() {
     history.replaceState(null, "", "#/" + name);
   }
   drawTabs(name);
+  if (!ROUTES[name][3]) lastOfTab[name] = location.hash;
   backButton(Boolean(ROUTES[name][3]));
   document.body.dataset.page = name;
   clear(view).appendChild(h("p", { class: "muted" }, t("loading")));
@@ -126,7 +146,7 @@ async function start() {
   }
   applyTheme();
   tg.onEvent("themeChanged", applyTheme);
-  tg.BackButton.onClick(() => history.back());
+  tg.BackButton.onClick(back);
   tg.ready();
   tg.expand();
   try {
@@ -137,6 +157,9 @@ async function start() {
   }
   setTexts(me.i18n, me.lang);
   document.title = t("app_title");
+  const linked = deepLink();
+  // Telegram opens the page with its own "#tgWebAppData=…": that is no route of ours.
+  if (linked && !location.hash.startsWith("#/")) history.replaceState(null, "", location.pathname + location.search + linked);
   window.addEventListener("hashchange", route);
   await route();
 }
