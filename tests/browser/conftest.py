@@ -76,6 +76,7 @@ def cdp_endpoint() -> Iterator[str]:
             "--disable-sync",
             "--hide-scrollbars",
             "--mute-audio",
+            "--lang=ru",  # the browser's own words (the file picker) as a Russian phone's
             "about:blank",
         ],
         stdout=subprocess.DEVNULL,

@@ -88,6 +88,7 @@ async def test_dean_filters_opens_a_statement_with_two_photos_and_rejects_it(
     errors = errors_of(page)
     cards = page.locator(".statement-card")
     await expect(cards).to_have_count(2)
+    await expect(page.locator("body")).to_have_css("background-color", "rgb(239, 239, 243)")
     await screenshot(page, "dean-inbox")
 
     # Search by surname: one left; its name shown as text, & < > " ' and all.
@@ -283,10 +284,12 @@ async def test_admin_sees_the_exams_and_checks_an_import_before_writing(
     runner = bot_runner
     await seed(runner)
     await say(api, api.user(ADMIN_ID, language_code="ru"), "/start")
-    page = await open_app(browser, runner, "", init_data=signed(runner, ADMIN_ID))
+    # In Telegram's dark theme: the page takes its colours from the theme parameters.
+    page = await open_app(browser, runner, "", init_data=signed(runner, ADMIN_ID), dark=True)
     errors = errors_of(page)
     cards = page.locator(".exam-card")
-    await screenshot(page, "admin-exams")
+    await expect(page.locator("body")).to_have_css("background-color", "rgb(24, 24, 24)")
+    await expect(page.locator("body")).to_have_css("color", "rgb(255, 255, 255)")
     await expect(cards).to_have_count(1)
     await expect(cards.first.locator(".name")).to_have_text(DISCIPLINE)
     await screenshot(page, "admin-exams")

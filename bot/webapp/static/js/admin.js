@@ -90,7 +90,7 @@ function errorList(result) {
   return h("div", { id: "import-result" },
     h("h2", { class: "error" }, t("import_errors")),
     h("ul", { class: "card err-list" },
-      errors.map((e) => h("li", {}, typeof e === "string" ? e : [e.row ? "#" + e.row + ": " : "", e.text || e.message || ""]))));
+      errors.map((e) => h("li", {}, typeof e === "string" ? e : e.text || e.message || ""))));
 }
 
 export async function importer(view) {
