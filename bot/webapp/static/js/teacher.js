@@ -187,8 +187,11 @@ export async function roll(view, { arg }) {
     tick();
   }
 
+  let gone = false; // the teacher left the page: late answers draw nothing (nor the Main button)
+
   // The server's roll, except the lines whose own requests are still in flight.
   function adopt(server) {
+    if (gone) return;
     const mine = new Map(state.students.map((s) => [s.id, s]));
     state = server;
     state.students = server.students.map((s) => ((pending.get(s.id) || 0) > 0 && mine.has(s.id) ? mine.get(s.id) : s));
@@ -266,6 +269,7 @@ export async function roll(view, { arg }) {
     if (!busy() && !document.hidden) reload();
   }, POLL_MS);
   return () => {
+    gone = true;
     clearInterval(ticking);
     clearInterval(polling);
   };
