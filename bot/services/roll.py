@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from enum import StrEnum
 
 from sqlalchemy import select, update
@@ -36,6 +36,7 @@ from bot.db.models import (
     SubgroupMember,
     Teacher,
 )
+from bot.domain.exams import ExamForm
 from bot.domain.reminders import NoticeKind, Planned, stamp
 from bot.domain.roll import (
     VALID_REASON,
@@ -43,10 +44,13 @@ from bot.domain.roll import (
     Grade,
     Mark,
     TicketMethod,
+    closing_text,
     count,
     effective_mark,
     grades_for,
+    opening_text,
     outage_deadline,
+    recording_file_name,
     split_alphabetical,
     subgroup_starts,
     tickets_by_last_digit,
@@ -950,6 +954,44 @@ async def exam_for_export(session: AsyncSession, exam_id: int) -> Exam | None:
         )
         .unique()
         .one_or_none()
+    )
+
+
+@dataclass(frozen=True)
+class Aloud:
+    """What the teacher says on the recording (the regulation's Russian wording): the
+    opening (one a subgroup), the closing (None for a computer test) and the file name."""
+
+    openings: list[str]
+    closing: str | None
+    file_name: str
+
+
+def texts_aloud(view: RollView, tz: tzinfo) -> Aloud:
+    exam = view.exam
+    form = ExamForm(exam.form)
+    regular = [s for s in exam.subgroups if not s.individual]
+    openings = [
+        opening_text(
+            form,
+            exam.discipline.name,
+            subgroup.starts_at.astimezone(tz),
+            subgroup.number,
+            sum(1 for x in view.lines if x.subgroup == subgroup.number and x.mark is Mark.PRESENT),
+        )
+        for subgroup in regular
+    ] or [
+        opening_text(
+            form, exam.discipline.name, exam.starts_at.astimezone(tz), None, view.counts.present
+        )
+    ]
+    teacher = exam.teacher.full_name if exam.teacher is not None else ""
+    return Aloud(
+        openings,
+        closing_text(form, count(x.mark for x in view.lines)),
+        recording_file_name(
+            exam.discipline.name, exam.starts_at.astimezone(tz), exam.group.name, teacher, form=form
+        ),
     )
 
 

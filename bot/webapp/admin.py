@@ -5,16 +5,15 @@ writes nothing (its transaction is rolled back)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, web
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
 
-from bot.db.models import Exam, Subgroup
+from bot.db.models import Exam
 from bot.domain.imports import TableKind
 from bot.i18n import gettext as _
+from bot.services.desk import every_exam, exam_with_details, move_exam
 from bot.services.imports import (
     ImportFileError,
     ImportReport,
@@ -23,7 +22,7 @@ from bot.services.imports import (
     import_schedule,
 )
 from bot.services.onboarding import dean_faculties
-from bot.services.reminders import cancel_exam, plan_after_import, plan_exam
+from bot.services.reminders import cancel_exam, plan_after_import
 from bot.services.schedule import last_end
 from bot.services.texts import file_error_text, row_error_text
 from bot.views.html import plain
@@ -57,18 +56,8 @@ async def exams(call: Call) -> dict[str, Any]:
     if when not in ("past", "upcoming"):
         raise ApiError(400, _("That does not fit this exam."))
     now = call.app.clock.now()
-    found = await call.session.scalars(
-        select(Exam)
-        .where(Exam.cancelled_at.is_(None))
-        .options(
-            joinedload(Exam.discipline),
-            joinedload(Exam.group),
-            joinedload(Exam.teacher),
-            selectinload(Exam.subgroups),
-        )
-        .order_by(Exam.starts_at, Exam.id)
-    )
-    items = [e for e in found.unique() if (last_end(e) <= now) == (when == "past")]
+    found = await every_exam(call.session)
+    items = [e for e in found if (last_end(e) <= now) == (when == "past")]
     if when == "past":
         items = list(reversed(items))[:PAST_SHOWN]  # the latest first
     return {"items": [_exam_item(e, now) for e in items]}
@@ -79,22 +68,7 @@ async def _exam(call: Call) -> Exam:
         exam_id = int(call.request.match_info["id"])
     except ValueError:
         raise ApiError(400, _("That does not fit this exam.")) from None
-    exam = (
-        await call.session.scalars(
-            select(Exam)
-            .where(Exam.id == exam_id)
-            .options(
-                joinedload(Exam.discipline),
-                joinedload(Exam.group),
-                joinedload(Exam.teacher),
-                selectinload(Exam.subgroups),
-            )
-            .execution_options(populate_existing=True)
-        )
-        if 0 < exam_id < 2**31
-        else None
-    )
-    found = exam.unique().one_or_none() if exam is not None else None
+    found = await exam_with_details(call.session, exam_id) if 0 < exam_id < 2**31 else None
     if found is None:
         raise ApiError(404, _("No such exam."))
     return found
@@ -127,15 +101,7 @@ async def move(call: Call) -> dict[str, Any]:
     exam = await _exam(call)
     if exam.cancelled_at is not None or exam.roll_confirmed_at is not None:
         raise ApiError(409, _("This exam can no longer be moved."))
-    shift: timedelta = new_start - exam.starts_at
-    if shift:
-        exam.starts_at = new_start
-        for subgroup in await call.session.scalars(
-            select(Subgroup).where(Subgroup.exam_id == exam.id)
-        ):
-            subgroup.starts_at = subgroup.starts_at + shift
-        await call.session.flush()
-    report = await plan_exam(call.session, exam.id, now, call.settings)
+    report = await move_exam(call.session, exam, new_start, now, call.settings)
     exam = await _exam(call)
     return {**_exam_item(exam, now), "told": report.created}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from bot.db.models import Announcement
 from bot.handlers.dean.announce import _outcome_text
@@ -93,7 +92,7 @@ async def status(call: Call) -> dict[str, Any]:
         raise ApiError(400, _("Bad request.")) from None
     assert call.actor is not None
     found = (
-        await call.session.scalar(select(Announcement).where(Announcement.id == announcement_id))
+        await call.session.get(Announcement, announcement_id)
         if 0 < announcement_id < 2**31
         else None
     )

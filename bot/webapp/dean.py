@@ -10,15 +10,19 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
 
-from bot.db.models import Exam, Group, RollEntry, Statement, StatementFile, Student
+from bot.db.models import Statement, StatementFile
 from bot.domain.content import sniff
-from bot.domain.imports import normalize_surname
 from bot.domain.roll import Mark, effective_mark
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.i18n import gettext as _
+from bot.services.desk import (
+    StatementFilter,
+    dean_document,
+    dean_statement,
+    find_statements,
+    roll_entry,
+)
 from bot.services.reports import ReportKind, build_report
 from bot.services.roll import additional_session
 from bot.services.sheets import table_xlsx
@@ -61,51 +65,31 @@ def _int(value: str | None, *, low: int = 1, high: int = 2**31 - 1) -> int | Non
     return number
 
 
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _filtered(call: Call, faculties: frozenset[int]) -> Select[Statement]:
+def _filter(call: Call) -> StatementFilter:
     query = call.request.query
-    stmt = (
-        select(Statement)
-        .join(Student, Student.id == Statement.student_id)
-        .join(Group, Group.id == Student.group_id)
-        .where(Group.faculty_id.in_(faculties))
-    )
     kind = query.get("kind", "")
-    if kind:
-        if kind not in {k.value for k in StatementKind}:
-            raise bad_input()
-        stmt = stmt.where(Statement.kind == kind)
+    if kind and kind not in {k.value for k in StatementKind}:
+        raise bad_input()
     status = query.get("status", "")
-    if status:
-        if status not in {s.value for s in StatementStatus}:
-            raise bad_input()
-        stmt = stmt.where(Statement.status == status)
-    exam = _int(query.get("exam"))
-    if exam is not None:
-        stmt = stmt.where(Statement.exam_id == exam)
-    group = query.get("group", "").strip()
-    if group:
-        stmt = stmt.where(Group.id == int(group) if group.isdigit() else Group.name == group)
+    if status and status not in {s.value for s in StatementStatus}:
+        raise bad_input()
+    filed_from = filed_until = None
     day = query.get("date", "").strip()
     if day:
         try:
-            start = datetime.combine(date.fromisoformat(day), time(), call.settings.tz)
+            filed_from = datetime.combine(date.fromisoformat(day), time(), call.settings.tz)
         except ValueError:
             raise bad_input() from None
-        stmt = stmt.where(
-            Statement.submitted_at >= start, Statement.submitted_at < start + timedelta(days=1)
-        )
-    text = query.get("q", "").strip()[:100]
-    if text:
-        key = normalize_surname(text)
-        matches = [Student.record_book == text]
-        if key:
-            matches.append(Student.surname_key.like(f"{_like(key)}%", escape="\\"))
-        stmt = stmt.where(or_(*matches))
-    return stmt
+        filed_until = filed_from + timedelta(days=1)
+    return StatementFilter(
+        kind=kind or None,
+        status=status or None,
+        exam_id=_int(query.get("exam")),
+        group=query.get("group", "").strip()[:100] or None,
+        filed_from=filed_from,
+        filed_until=filed_until,
+        text=query.get("q", "").strip()[:100] or None,
+    )
 
 
 def _item(statement: Statement) -> dict[str, Any]:
@@ -131,28 +115,21 @@ def _item(statement: Statement) -> dict[str, Any]:
     }
 
 
-_LOADED = (
-    joinedload(Statement.exam).joinedload(Exam.discipline),
-    joinedload(Statement.student).joinedload(Student.group),
-    selectinload(Statement.files),
-)
-
-
 async def statements(call: Call) -> dict[str, Any]:
     faculties = dean_scope(call)
     page = _int(call.request.query.get("page")) or 1
-    stmt = _filtered(call, faculties)
-    total = await call.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(page, pages)
-    rows = await call.session.scalars(
-        stmt.options(*_LOADED)
-        .order_by(Statement.submitted_at.desc(), Statement.id.desc())
-        .offset((page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
+    found = _filter(call)
+    items, total = await find_statements(
+        call.session, faculties, found, page=page, page_size=PAGE_SIZE
     )
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    if page > pages:  # past the last page: the last one
+        page = pages
+        items, total = await find_statements(
+            call.session, faculties, found, page=page, page_size=PAGE_SIZE
+        )
     return {
-        "items": [_item(s) for s in rows.unique()],
+        "items": [_item(s) for s in items],
         "page": page,
         "pages": pages,
         "total": total,
@@ -162,26 +139,17 @@ async def statements(call: Call) -> dict[str, Any]:
 async def _own_statement(call: Call, faculties: frozenset[int]) -> Statement:
     statement_id = _int(call.request.match_info["id"])
     statement = (
-        await call.session.scalars(
-            select(Statement)
-            .join(Student, Student.id == Statement.student_id)
-            .join(Group, Group.id == Student.group_id)
-            .where(Statement.id == statement_id, Group.faculty_id.in_(faculties))
-            .options(*_LOADED)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
+        await dean_statement(call.session, faculties, statement_id)
+        if statement_id is not None
+        else None
+    )
     if statement is None:
         raise ApiError(403, _("Only the dean's office of the student's faculty can decide this."))
     return statement
 
 
 async def _detail(call: Call, statement: Statement) -> dict[str, Any]:
-    entry = await call.session.scalar(
-        select(RollEntry).where(
-            RollEntry.exam_id == statement.exam_id, RollEntry.student_id == statement.student_id
-        )
-    )
+    entry = await roll_entry(call.session, statement)
     mark = (
         effective_mark(
             Mark(entry.mark), entry.outage_since, call.app.clock.now(), call.settings.outage_wait
@@ -250,13 +218,7 @@ async def decision(call: Call) -> dict[str, Any]:
 async def document(call: Call) -> web.StreamResponse:
     faculties = dean_scope(call)
     file_id = _int(call.request.match_info["id"])
-    row = await call.session.scalar(
-        select(StatementFile)
-        .join(Statement, Statement.id == StatementFile.statement_id)
-        .join(Student, Student.id == Statement.student_id)
-        .join(Group, Group.id == Student.group_id)
-        .where(StatementFile.id == file_id, Group.faculty_id.in_(faculties))
-    )
+    row = await dean_document(call.session, faculties, file_id) if file_id is not None else None
     if row is None:
         raise ApiError(403, _("Only the dean's office of the student's faculty can decide this."))
     gone = ApiError(404, _("This document is no longer available."))
@@ -264,21 +226,30 @@ async def document(call: Call) -> web.StreamResponse:
         path = (call.settings.files_dir / row.stored_path).resolve()
         if call.settings.files_dir.resolve() in path.parents and path.is_file():
             data = await asyncio.to_thread(path.read_bytes)
-            return _file_response(data, row)
+            return _file_response(data, _download_name(row))
     if row.stored_path == "":  # Telegram refused it, or its content was no document
         raise gone
-    # Not kept yet: asked of Telegram (the keeper stores it on its next round).
+    # Not kept yet: asked of Telegram (the keeper stores it on its next round), with no
+    # transaction open while Telegram answers (this request writes nothing).
     fetch = call.app.fetch_file
     if fetch is None:
         raise gone
+    name = _download_name(row)
+    telegram_id = row.file_id
+    await call.session.rollback()
     try:
-        data = await fetch(row.file_id)
+        data = await fetch(telegram_id)
     except Exception as exc:
         raise gone from exc
-    return _file_response(data, row)
+    return _file_response(data, name)
 
 
-def _file_response(data: bytes, row: StatementFile) -> web.Response:
+def _download_name(row: StatementFile) -> str:
+    """Named from ids only, never from the name the sender gave the file."""
+    return f"statement-{row.statement_id}-{row.id}"
+
+
+def _file_response(data: bytes, name: str) -> web.Response:
     kind = sniff(data[:16])
     if kind is None:
         raise ApiError(404, _("This document is no longer available."))
@@ -288,9 +259,7 @@ def _file_response(data: bytes, row: StatementFile) -> web.Response:
         body=data,
         content_type=kind,
         headers={
-            # Named from ids only, never from the sender's file name.
-            "Content-Disposition": f'{disposition}; filename="statement-{row.statement_id}-'
-            f'{row.id}.{extension}"',
+            "Content-Disposition": f'{disposition}; filename="{name}.{extension}"',
             "Cache-Control": "private, max-age=3600",
             "X-Content-Type-Options": "nosniff",
         },

@@ -31,6 +31,7 @@ from bot.domain.language import locale_for
 from bot.notify.edits import EditCoalescer
 from bot.services.actors import Actor, find_actor
 from bot.services.reminders import PLANNED_FLAG
+from bot.views.html import plain
 from bot.webapp.auth import AuthError, WebUser, authorization_data, check_init_data
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,9 @@ ApiHandler = Callable[[Call], Awaitable[web.StreamResponse | dict[str, Any]]]
 
 
 def error(status: int, text: str) -> web.Response:
-    return web.json_response({"error": text}, status=status)
+    """Plain text: some of the chat's refusals are HTML (a number in bold), the page's
+    script shows text."""
+    return web.json_response({"error": plain(text)}, status=status)
 
 
 @contextmanager
@@ -138,6 +141,10 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
                 except ApiError as exc:
                     await session.rollback()
                     return error(exc.status, exc.text)
+                except Exception:
+                    log.exception("web app request %s %s failed", request.method, request.path)
+                    await session.rollback()
+                    return error(500, app.i18n.gettext("Something went wrong. Try again."))
             if call.dry_run:
                 await session.rollback()
                 return _answer(result)

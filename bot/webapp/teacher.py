@@ -13,30 +13,25 @@ from typing import Any
 
 from aiogram.methods import EditMessageText
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from bot.db.models import Exam, Teacher
-from bot.domain.exams import ExamForm
 from bot.domain.roll import (
     Grade,
     Mark,
-    closing_text,
-    count,
     grades_for,
-    opening_text,
     outage_deadline,
-    recording_file_name,
     written_window,
 )
 from bot.handlers.teacher.roll import RollPages, _outcome_text
 from bot.i18n import gettext as _
 from bot.services import roll as service
+from bot.services.desk import teacher_exams_between
 from bot.services.roll import MarkAction, Outcome, RollView
 from bot.services.roll_messages import where_shown
 from bot.services.roll_sheet import build_sheet
 from bot.services.sheets import sheet_xlsx
 from bot.services.texts import exam_title, grade_name, mark_name
+from bot.views.html import plain
 from bot.webapp.server import API, ApiError, Call, api, speaking
 
 
@@ -80,23 +75,13 @@ async def exams_today(call: Call) -> dict[str, Any]:
     now = call.app.clock.now()
     uni = call.settings.tz
     start = datetime.combine(now.astimezone(uni).date(), time(), uni)
-    exams = await call.session.scalars(
-        select(Exam)
-        .where(
-            Exam.teacher_id == teacher.id,
-            Exam.cancelled_at.is_(None),
-            Exam.starts_at >= start,
-            Exam.starts_at < start + timedelta(days=1),
-        )
-        .options(joinedload(Exam.discipline), joinedload(Exam.group))
-        .order_by(Exam.starts_at, Exam.id)
-    )
+    exams = await teacher_exams_between(call.session, teacher, start, start + timedelta(days=1))
     return {
         "items": [
             {
                 "id": exam.id,
                 "discipline": exam.discipline.name,
-                "title": exam_title(exam),
+                "title": plain(exam_title(exam)),
                 "group": exam.group.name,
                 "starts_at": exam.starts_at.isoformat(),
                 "status": _status(exam, now),
@@ -115,50 +100,11 @@ def _clock(since: datetime, call: Call, now: datetime) -> dict[str, Any]:
     }
 
 
-def texts_aloud(view: RollView, call: Call) -> list[str]:
+def _aloud(view: RollView, call: Call) -> list[str]:
     """The regulation's wording (Russian, as it is said on the recording)."""
-    exam = view.exam
-    uni = call.settings.tz
-    form = ExamForm(exam.form)
-    texts = []
-    regular = [s for s in exam.subgroups if not s.individual]
-    for subgroup in regular:
-        present = sum(
-            1 for x in view.lines if x.subgroup == subgroup.number and x.mark is Mark.PRESENT
-        )
-        texts.append(
-            opening_text(
-                form,
-                exam.discipline.name,
-                subgroup.starts_at.astimezone(uni),
-                subgroup.number,
-                present,
-            )
-        )
-    if not regular:
-        texts.append(
-            opening_text(
-                form,
-                exam.discipline.name,
-                exam.starts_at.astimezone(uni),
-                None,
-                view.counts.present,
-            )
-        )
-    closing = closing_text(form, count(x.mark for x in view.lines))
-    if closing is not None:
-        texts.append(closing)
-    teacher = exam.teacher.full_name if exam.teacher is not None else ""
-    texts.append(
-        recording_file_name(
-            exam.discipline.name,
-            exam.starts_at.astimezone(uni),
-            exam.group.name,
-            teacher,
-            form=form,
-        )
-    )
-    return texts
+    aloud = service.texts_aloud(view, call.settings.tz)
+    closing = [aloud.closing] if aloud.closing is not None else []
+    return [*aloud.openings, *closing, aloud.file_name]
 
 
 async def _roll(call: Call, exam: Exam, view: RollView | None = None) -> dict[str, Any]:
@@ -191,7 +137,7 @@ async def _roll(call: Call, exam: Exam, view: RollView | None = None) -> dict[st
         "exam": {
             "id": exam.id,
             "discipline": exam.discipline.name,
-            "title": exam_title(exam),
+            "title": plain(exam_title(exam)),
             "group": exam.group.name,
             "starts_at": exam.starts_at.isoformat(),
             "status": _status(exam, now),
@@ -232,7 +178,7 @@ async def _roll(call: Call, exam: Exam, view: RollView | None = None) -> dict[st
             {"value": g.value, "label": grade_name(g.value)} for g in grades_for(exam.pass_fail)
         ],
         "outage": _clock(min(running), call, now) if running else None,
-        "texts_aloud": texts_aloud(view, call),
+        "texts_aloud": _aloud(view, call),
         "can_confirm": not locked and not c.unmarked and not c.outage,
     }
 
@@ -285,44 +231,29 @@ async def mark(call: Call) -> dict[str, Any]:
     return await _set_mark(call, student_id, action)
 
 
-async def _set_mark(call: Call, student_id: int, action: MarkAction) -> dict[str, Any]:
+async def _set_mark(call: Call, student_id: int, action: MarkAction | Grade) -> dict[str, Any]:
+    """A mark or a grade, through the same service calls as the console's buttons."""
     exam = await _exam(call)
     assert call.actor is not None
-    outcome = await service.set_mark(
-        call.session,
-        call.actor.teacher,
-        call.user.id,
-        exam.id,
-        student_id,
-        action,
-        call.app.clock.now(),
-        call.settings,
-    )
+    if isinstance(action, Grade) and action not in grades_for(exam.pass_fail):
+        raise ApiError(400, _("That does not fit this exam."))
+    who = (call.session, call.actor.teacher, call.user.id, exam.id, student_id)
+    when = (call.app.clock.now(), call.settings)
+    if isinstance(action, Grade):
+        outcome = await service.set_grade(*who, action, *when)
+    else:
+        outcome = await service.set_mark(*who, action, *when)
     return await _changed(call, exam, outcome)
 
 
 async def grade(call: Call) -> dict[str, Any]:
     body = await call.json()
     student_id = _student_id(body)
-    exam = await _exam(call)
     try:
         value = Grade(str(body.get("grade")))
     except ValueError:
         raise ApiError(400, _("That does not fit this exam.")) from None
-    if value not in grades_for(exam.pass_fail):
-        raise ApiError(400, _("That does not fit this exam."))
-    assert call.actor is not None
-    outcome = await service.set_grade(
-        call.session,
-        call.actor.teacher,
-        call.user.id,
-        exam.id,
-        student_id,
-        value,
-        call.app.clock.now(),
-        call.settings,
-    )
-    return await _changed(call, exam, outcome)
+    return await _set_mark(call, student_id, value)
 
 
 async def outage(call: Call) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,13 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from openpyxl import load_workbook
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from bot.db.models import Exam, Notice, RollEntry, Statement, Student
-from tests.e2e.conftest import TOKEN, BotRunner, MovableClock, press
+from bot.app import build_application
+from bot.db.models import DeaneryChat, Exam, Notice, RollEntry, Statement, Student
+from bot.services.statements import announce_statement
+from tests.e2e.conftest import TOKEN, MovableClock, press
 from tests.e2e.fakeapi import FakeBotAPI, button
 from tests.e2e.webapp_world import (
     DISCIPLINE,
@@ -27,27 +30,20 @@ from tests.e2e.webapp_world import (
     PHOTO,
     SURNAMES,
     VICTIM_BOOK,
+    WEBAPP_URL,
     Web,
-    open_web,
+    running_web,
     webapp_settings,
 )
+from tests.webapp_auth import sign_init_data
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest_asyncio.fixture
 async def web(tmp_path: Path) -> AsyncIterator[Web]:
-    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as api:
-        runner = BotRunner(api, webapp_settings(api, tmp_path), MovableClock(NOW))
-        app = await runner.start()
-        try:
-            async with asyncio.timeout(10):
-                while app.webapp_server is None or app.webapp_server.port is None:  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)
-            async with aiohttp.ClientSession() as http:
-                yield await open_web(runner, api, http)
-        finally:
-            await runner.stop()
+    async with running_web(tmp_path) as world:
+        yield world
 
 
 async def test_static_page_and_who_is_this(web: Web) -> None:
@@ -103,6 +99,13 @@ async def test_dean_finds_a_statement_and_rejects_it_the_student_is_told(web: We
     ) as response:
         assert response.status == 200 and response.content_type == "image/jpeg"
         assert await response.read() == PHOTO
+    # Once kept in FILES_DIR, it is served from there: Telegram is not asked again.
+    assert web.runner.app is not None and web.runner.app.keeper is not None
+    assert await web.runner.app.keeper.run_once() == 2
+    asked = web.api.mark()
+    status, kept = await web.call("GET", detail["documents"][1]["url"], "dean")
+    assert status == 200 and kept == PHOTO
+    assert [c.method for c in web.api.calls[asked:] if c.method == "getFile"] == []
 
     # Rejecting needs a reason; without one nothing changes.
     url = f"/app/api/statements/{item['id']}/decision"
@@ -299,3 +302,91 @@ async def test_dean_announces_from_the_app_and_follows_the_progress(web: Web) ->
         json={"text": "  ", "audience": "group", "target_id": web.ids["group"]},
     )
     assert status == 400 and empty["error"]
+
+
+async def test_the_staff_menu_button_opens_the_app_and_a_students_does_not(web: Web) -> None:
+    """Set at start and whenever a role changes (bot.notify.menus): a teacher's and a
+    dean's private chats get the Mini App, a student's the commands."""
+    assert web.runner.app is not None
+    menus = web.runner.app.dispatcher["menus"]
+    after = web.api.mark()
+    for who in ("teacher", "dean", "victim"):
+        await menus.set_chat(IDS[who])
+    calls = {
+        c.params["chat_id"]: c.params["menu_button"]
+        for c in web.api.calls[after:]
+        if c.method == "setChatMenuButton"
+    }
+    for who in ("teacher", "dean"):
+        button = calls[IDS[who]]
+        assert button["type"] == "web_app" and button["web_app"]["url"] == WEBAPP_URL
+        assert button["text"] == "Desk"
+    assert calls[IDS["victim"]] == {"type": "default"}
+
+
+async def test_the_deans_card_opens_the_statement_in_the_app(web: Web) -> None:
+    """The card in the dean's private chat carries a web_app button to the statement's
+    page; in a dean's office group chat the same page as a link."""
+    app = web.runner.app
+    assert app is not None
+
+    async def announced(chat: int | None) -> None:
+        async with web.runner.sessionmaker.begin() as session:
+            if chat is not None:
+                session.add(DeaneryChat(chat_id=chat, faculty_id=web.ids["faculty"], bound_by=1))
+                await session.flush()
+            statement = await session.get(Statement, web.ids["statement"])
+            assert statement is not None
+            await announce_statement(session, statement, NOW, web.runner.settings)
+        app.sender.wake()
+
+    page = f"{WEBAPP_URL}?statement={web.ids['statement']}"
+    await announced(None)  # no chat bound: the card goes to the dean privately
+    private = await web.api.wait_for(
+        "sendMessage", chat_id=IDS["dean"], predicate=lambda c: "Statement" in c.params["text"]
+    )
+    opener = private.params["reply_markup"]["inline_keyboard"][-1][0]
+    assert opener == {"text": "📱 Open in the desk", "web_app": {"url": page}}
+    await announced(-100_777)
+    group = await web.api.wait_for(
+        "sendMessage", chat_id=-100_777, predicate=lambda c: "№" in c.params["text"]
+    )
+    # The chat's cards are in Russian (the default locale); web_app is private-only.
+    assert group.params["reply_markup"]["inline_keyboard"][0][0]["url"] == page
+
+
+async def test_webhook_mode_serves_the_app_beside_the_webhook(
+    tmp_path: Path, unused_tcp_port_factory: Callable[[], int]
+) -> None:
+    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as api:
+        port = unused_tcp_port_factory()
+        settings = webapp_settings(
+            api,
+            tmp_path,
+            webhook_url="https://bot.example.org/telegram",
+            webhook_secret=SecretStr("webhook_Secret-42"),
+            webhook_host="127.0.0.1",
+            webhook_port=port,
+        )
+        app = build_application(settings, clock=MovableClock(NOW))
+        after = api.mark()
+        task = asyncio.create_task(app.run(handle_signals=False))
+        try:
+            await api.wait_for("setWebhook", after=after, timeout=10)
+            assert app.webapp_server is None  # no server of its own
+            headers = {
+                "Authorization": "tma "
+                + sign_init_data(TOKEN, 7, auth_date=NOW, language_code="en")
+            }
+            async with aiohttp.ClientSession() as http:
+                url = f"http://127.0.0.1:{port}/app/api/me"
+                async with http.get(url, headers=headers) as response:
+                    assert response.status == 200
+                    assert (await response.json())["roles"] == []
+                async with http.get(url) as response:
+                    assert response.status == 401
+        finally:
+            app.stop_webhook()
+            await task
+    # A refused Mini App call is no refused webhook call.
+    assert app.metrics.webhook_refused._value.get() == 0

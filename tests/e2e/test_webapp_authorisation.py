@@ -9,7 +9,6 @@ asserted, so that a new endpoint without cases fails here.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +19,12 @@ import pytest
 import pytest_asyncio
 
 from bot.webapp.server import API
-from tests.e2e.conftest import TOKEN, BotRunner, MovableClock
-from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.test_authorisation import differences, snapshot
 from tests.e2e.webapp_world import (
     DISCIPLINE,
-    NOW,
     VICTIM_BOOK,
     Web,
-    open_web,
-    webapp_settings,
+    running_web,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -163,44 +158,36 @@ CASES = list(_cases())
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Web]:
     tmp: Path = tmp_path_factory.mktemp("webapp-authorisation")
-    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as api:
-        runner = BotRunner(api, webapp_settings(api, tmp), MovableClock(NOW))
-        app = await runner.start()
-        try:
-            async with asyncio.timeout(10):
-                while app.webapp_server is None or app.webapp_server.port is None:  # noqa: ASYNC110
-                    await asyncio.sleep(0.01)
-            async with aiohttp.ClientSession() as http:
-                web = await open_web(runner, api, http)
-                # The victims' roll exists (the teacher opened it), the photos are kept,
-                # and everything due is sent: from here nothing changes unless called.
-                status, _roll = await web.call("GET", f"{API}/roll/{web.ids['exam']}", "teacher")
-                assert status == 200
-                status, _roll = await web.call(
-                    "GET", f"{API}/roll/{web.ids['other_exam']}", "other_teacher"
-                )
-                assert status == 200
-                status, sent = await web.call(
-                    "POST",
-                    f"{API}/announcements",
-                    "dean",
-                    json={
-                        "text": "Консультация",
-                        "audience": "group",
-                        "target_id": web.ids["group"],
-                    },
-                )
-                assert status == 200, sent
-                web.ids["announcement"] = sent["id"]
-                await runner.outbox_settled()
-                assert app.keeper is not None and app.progress is not None
-                await app.keeper.run_once()
-                await app.progress.run_once()
-                await runner.settle()
-                await api.idle(quiet=0.2)
-                yield web
-        finally:
-            await runner.stop()
+    async with running_web(tmp) as web:
+        runner, api, app = web.runner, web.api, web.runner.app
+        assert app is not None
+        # The victims' roll exists (the teacher opened it), the photos are kept,
+        # and everything due is sent: from here nothing changes unless called.
+        status, _roll = await web.call("GET", f"{API}/roll/{web.ids['exam']}", "teacher")
+        assert status == 200
+        status, _roll = await web.call(
+            "GET", f"{API}/roll/{web.ids['other_exam']}", "other_teacher"
+        )
+        assert status == 200
+        status, sent = await web.call(
+            "POST",
+            f"{API}/announcements",
+            "dean",
+            json={
+                "text": "Консультация",
+                "audience": "group",
+                "target_id": web.ids["group"],
+            },
+        )
+        assert status == 200, sent
+        web.ids["announcement"] = sent["id"]
+        await runner.outbox_settled()
+        assert app.keeper is not None and app.progress is not None
+        await app.keeper.run_once()
+        await app.progress.run_once()
+        await runner.settle()
+        await api.idle(quiet=0.2)
+        yield web
 
 
 async def _call(web: Web, endpoint: Endpoint, caller: str) -> tuple[int, Any]:

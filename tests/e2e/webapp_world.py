@@ -9,6 +9,9 @@ strict fake Bot API, so what the API queues reaches chat as in production.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +34,7 @@ from bot.db.models import (
 )
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.services.imports import import_roster, import_schedule
-from tests.e2e.conftest import ADMIN_ID, TOKEN, BotRunner
+from tests.e2e.conftest import ADMIN_ID, TOKEN, BotRunner, MovableClock
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.hostile import ROSTER_HEADER, SCHEDULE_HEADER, table
 from tests.webapp_auth import forge, sign_init_data
@@ -250,8 +253,18 @@ async def build(runner: BotRunner, api: FakeBotAPI) -> dict[str, int]:
         }
 
 
-async def open_web(runner: BotRunner, api: FakeBotAPI, http: aiohttp.ClientSession) -> Web:
-    assert runner.app is not None
-    server = runner.app.webapp_server
-    assert server is not None and server.port is not None
-    return Web(runner, api, http, f"http://127.0.0.1:{server.port}", await build(runner, api))
+@asynccontextmanager
+async def running_web(tmp: Path) -> AsyncIterator[Web]:
+    """The bot on the fake Bot API with its Mini App server, the world built, a client."""
+    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as api:
+        runner = BotRunner(api, webapp_settings(api, tmp), MovableClock(NOW))
+        app = await runner.start()
+        try:
+            async with asyncio.timeout(10):  # the server starts with the dispatcher
+                while app.webapp_server is None or app.webapp_server.port is None:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            base = f"http://127.0.0.1:{app.webapp_server.port}"
+            async with aiohttp.ClientSession() as http:
+                yield Web(runner, api, http, base, await build(runner, api))
+        finally:
+            await runner.stop()

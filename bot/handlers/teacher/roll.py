@@ -14,18 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain.exams import ExamForm
 from bot.domain.roll import (
     Grade,
     Mark,
     TicketMethod,
-    closing_text,
-    count,
     grades_for,
-    opening_text,
     outage_deadline,
     parse_ticket_list,
-    recording_file_name,
 )
 from bot.domain.timezones import format_clock, format_moment
 from bot.handlers.busy import showing
@@ -483,59 +478,19 @@ async def _rest_absent(
 
 def aloud_text(view: RollView, settings: Settings) -> Html:
     """What the teacher says on the recording, in Russian as the regulation words it."""
-    exam = view.exam
-    uni = settings.tz
-    form = ExamForm(exam.form)
-    teacher = exam.teacher.full_name if exam.teacher is not None else ""
+    aloud = service.texts_aloud(view, settings.tz)
     # The domain's wording is plain text (the discipline as imported): join() escapes it.
     blocks: list[object] = [fmt(_("📢 <b>To say aloud</b> (the regulation's wording):"))]
-    regular = [s for s in exam.subgroups if not s.individual]
-    if regular:
-        for subgroup in regular:
-            present = sum(
-                1 for x in view.lines if x.subgroup == subgroup.number and x.mark is Mark.PRESENT
-            )
-            blocks.append(
-                opening_text(
-                    form,
-                    exam.discipline.name,
-                    subgroup.starts_at.astimezone(uni),
-                    subgroup.number,
-                    present,
-                )
-            )
-    else:
-        blocks.append(
-            opening_text(
-                form,
-                exam.discipline.name,
-                exam.starts_at.astimezone(uni),
-                None,
-                view.counts.present,
-            )
-        )
-    closing = closing_text(form, count(x.mark for x in view.lines))
+    blocks += aloud.openings
     blocks.append(
-        closing
-        if closing is not None
+        aloud.closing
+        if aloud.closing is not None
         else _(
             "At the end: the regulation prescribes no closing text for a computer test, "
             "so there is nothing to say aloud."
         )
     )
-    blocks.append(
-        _("Recording file name:")
-        + "\n"
-        + code(
-            recording_file_name(
-                exam.discipline.name,
-                exam.starts_at.astimezone(uni),
-                exam.group.name,
-                teacher,
-                form=form,
-            )
-        )
-    )
+    blocks.append(_("Recording file name:") + "\n" + code(aloud.file_name))
     return join("\n\n", blocks)
 
 
