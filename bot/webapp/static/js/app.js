@@ -105,9 +105,8 @@ export function politeError(message) {
   mainButton(null);
   backButton(false);
   clear(tabs);
-  clear(view).appendChild(
-    h("div", { class: "polite", id: "polite-error" }, h("p", { class: "error" }, message)),
-  );
+  document.getElementById("bar").hidden = true;
+  clear(view).appendChild(h("div", { class: "polite", id: "polite-error" }, h("p", {}, message)));
 }
 
 async function route() {

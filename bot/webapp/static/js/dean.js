@@ -173,6 +173,7 @@ function decisionBox(view, item, rerender) {
       placeholder: t(action === "reject" ? "reason_reject_placeholder" : "reason_more_placeholder"),
     });
     const hint = h("p", { class: "error small", hidden: true });
+    reason.addEventListener("input", () => (hint.hidden = true));
     const submit = () => {
       if (!reason.value.trim()) {
         hint.textContent = t("reason_required");
