@@ -469,6 +469,21 @@ class GradeChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class RollConsole(Base):
+    """Where an exam's roll is shown in chat (the teacher's console message), so that a
+    mark made in the Mini App redraws it: chat and web are two views of one roll."""
+
+    __tablename__ = "roll_consoles"
+
+    exam_id: Mapped[int] = mapped_column(
+        ForeignKey("exams.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    page: Mapped[int] = mapped_column(Integer, default=0)
+    locale: Mapped[str] = mapped_column(String(8))
+
+
 class ExamWork(Base):
     """A student's written work or oral preparation sheet (a photo or a PDF)."""
 

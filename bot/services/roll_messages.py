@@ -1,9 +1,8 @@
 """Where each exam's roll is shown in chat (the teacher's console message), so that a
 mark made in the Mini App redraws it too: chat and web are two views of one roll.
 
-Kept in the `fsm_records` table (a key of its own, `roll-message:<exam id>`, that no
-dialogue key can take), across restarts and replicas; written only when the console
-moves to another message or page, not on every tap."""
+A row per exam (`roll_consoles`), kept across restarts and replicas; written when the
+console is opened or turned to another page, not on every tap."""
 
 from __future__ import annotations
 
@@ -11,9 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import FsmRecord
-
-PREFIX = "roll-message:"
+from bot.db.models import RollConsole
 
 
 @dataclass(frozen=True)
@@ -25,28 +22,17 @@ class RollMessage:
 
 
 async def remember(session: AsyncSession, exam_id: int, shown: RollMessage) -> None:
-    key = f"{PREFIX}{exam_id}"
-    data = {
-        "chat_id": shown.chat_id,
-        "message_id": shown.message_id,
-        "page": shown.page,
-        "locale": shown.locale,
-    }
-    record = await session.get(FsmRecord, key)
-    if record is None:
-        session.add(FsmRecord(key=key, state=None, data=data))
-    elif record.data != data:
-        record.data = data
+    row = await session.get(RollConsole, exam_id)
+    if row is None:
+        row = RollConsole(exam_id=exam_id)
+        session.add(row)
+    # Assigned even when equal: SQLAlchemy writes only what changed.
+    row.chat_id, row.message_id = shown.chat_id, shown.message_id
+    row.page, row.locale = shown.page, shown.locale
 
 
 async def where_shown(session: AsyncSession, exam_id: int) -> RollMessage | None:
-    record = await session.get(FsmRecord, f"{PREFIX}{exam_id}")
-    if record is None:
+    row = await session.get(RollConsole, exam_id)
+    if row is None:
         return None
-    data = record.data
-    try:
-        return RollMessage(
-            int(data["chat_id"]), int(data["message_id"]), int(data["page"]), str(data["locale"])
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
+    return RollMessage(row.chat_id, row.message_id, row.page, row.locale)

@@ -405,7 +405,6 @@ async def on_roll(
             session, actor.teacher, user_id, exam.id, now, settings
         )
         if outcome is Outcome.OK and confirmed is not None:
-            await _shown_here(session, exam.id, query, cb.page, actor.locale)
             await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
             await _show_roll(query, confirmed, cb.page, settings, actor.locale)
             await _send_sheet(query, confirmed, settings, actor.locale)
@@ -424,7 +423,7 @@ async def on_roll(
         await query.answer(_outcome_text(outcome, settings), show_alert=True)
     exam = await service.own_exam(session, actor.teacher, exam.id)
     assert exam is not None
-    if outcome is Outcome.OK:
+    if cb.action == "show":  # the console opened, refreshed or turned to another page
         await _shown_here(session, exam.id, query, cb.page, actor.locale)
     view = await service.load_roll(session, exam, now, settings)
     if back_to_card:
