@@ -18,7 +18,14 @@ from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import format_moment, resolve_timezone
 from bot.i18n import gettext as _
-from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB, StmtZoneCB
+from bot.keyboards.callbacks import (
+    DecideAction,
+    DecideCB,
+    RescheduleCB,
+    StmtAddDocsCB,
+    StmtExamCB,
+    StmtZoneCB,
+)
 from bot.services.desk_notices import DESK_KINDS, render_desk_notice
 from bot.services.plan_notices import PLAN_KINDS, render_plan_notice
 from bot.services.rendered import Rendered
@@ -145,8 +152,14 @@ def _render_statement(
             text,
             files=files,
             buttons=(
-                (_("✅ Approve"), DecideCB(action="approve", statement_id=statement.id).pack()),
-                (_("❌ Reject"), DecideCB(action="reject", statement_id=statement.id).pack()),
+                (
+                    _("✅ Approve"),
+                    DecideCB(action=DecideAction.APPROVE, statement_id=statement.id).pack(),
+                ),
+                (
+                    _("❌ Reject"),
+                    DecideCB(action=DecideAction.REJECT, statement_id=statement.id).pack(),
+                ),
             )
             if statement.status == StatementStatus.SUBMITTED
             else (),
@@ -169,7 +182,7 @@ def _render_statement(
             buttons=(
                 (
                     _("🕒 Set another time"),
-                    DecideCB(action="retime", statement_id=statement.id).pack(),
+                    DecideCB(action=DecideAction.RETIME, statement_id=statement.id).pack(),
                 ),
             ),
         )
@@ -254,10 +267,16 @@ def _render_statement(
         buttons = (
             (
                 _("✅ Uphold") if appeal else _("✅ Approve"),
-                DecideCB(action="approve", statement_id=statement.id).pack(),
+                DecideCB(action=DecideAction.APPROVE, statement_id=statement.id).pack(),
             ),
-            (_("❌ Reject"), DecideCB(action="reject", statement_id=statement.id).pack()),
-            (_("❓ Ask for more"), DecideCB(action="more", statement_id=statement.id).pack()),
+            (
+                _("❌ Reject"),
+                DecideCB(action=DecideAction.REJECT, statement_id=statement.id).pack(),
+            ),
+            (
+                _("❓ Ask for more"),
+                DecideCB(action=DecideAction.MORE, statement_id=statement.id).pack(),
+            ),
         )
         return Rendered(
             join_lines(parts),

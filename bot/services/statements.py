@@ -31,6 +31,7 @@ from bot.db.models import (
 from bot.domain.reminders import NoticeKind, Planned, change_notice, stamp
 from bot.domain.statements import (
     MAX_FILES,
+    Decision,
     StatementKind,
     StatementStatus,
     absence_open,
@@ -285,7 +286,7 @@ async def decide(
     dean_faculty_ids: frozenset[int],
     user_id: int,
     statement_id: int,
-    action: str,
+    action: Decision,
     comment: str | None,
     now: datetime,
 ) -> tuple[DecideOutcome, Statement | None]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db.models import Discipline, Exam, RollEntry, Statement, Student, Teacher
 from bot.domain.roll import Grade, Mark
+from bot.domain.statements import Decision
 from bot.services.imports import import_roster, import_schedule
 from bot.services.roll import MarkAction, Outcome, confirm_roll, load_roll, set_grade, set_mark
 from bot.services.statements import decide
@@ -77,9 +78,9 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
         is Outcome.OK
     )
     faculties = frozenset({latin.group.faculty_id})
-    await decide(session, faculties, 99, statements[0].id, "approve", None, now)
-    await decide(session, faculties, 99, statements[1].id, "reject", "нет справки", now)
-    await decide(session, faculties, 99, statements[2].id, "reject", None, now)
+    await decide(session, faculties, 99, statements[0].id, Decision.APPROVE, None, now)
+    await decide(session, faculties, 99, statements[1].id, Decision.REJECT, "нет справки", now)
+    await decide(session, faculties, 99, statements[2].id, Decision.REJECT, None, now)
     assert (await mark_of(session, latin, ivanova)).mark == Mark.EXCUSED
     assert (await mark_of(session, latin, karimov)).mark == Mark.ABSENT
     assert (await mark_of(session, latin, sokolova)).mark == Mark.PRESENT

@@ -18,7 +18,7 @@ from bot.domain.timezones import format_moment
 from bot.handlers.prompts import answered, answers_prompt, ask
 from bot.handlers.replies import answer_long
 from bot.handlers.states import Announce
-from bot.keyboards.callbacks import AnnounceActCB, AnnounceCB
+from bot.keyboards.callbacks import AnnounceActCB, AnnounceAction, AnnounceCB
 from bot.middlewares.held import after_commit
 from bot.services.actors import Actor
 from bot.services.announcements import (
@@ -146,8 +146,8 @@ async def got_content(
     await state.update_data(text=text, file_kind=file_kind, file_id=file_id)
     await state.set_state(Announce.preview)
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action="send"))
-    kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action="cancel"))
+    kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action=AnnounceAction.SEND))
+    kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action=AnnounceAction.CANCEL))
     preview = fmt(
         _("<b>Preview</b> — to {label}, {count} recipients:"), label=who.label, count=len(who.users)
     )
@@ -158,9 +158,15 @@ async def got_content(
     await answer_long(message, preview, reply_markup=kb.as_markup())
 
 
-async def preview_pressed(
+async def preview_cancelled(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("Cancelled: nothing was sent."))
+
+
+async def preview_send(
     query: CallbackQuery,
-    callback_data: AnnounceActCB,
     actor: Actor,
     session: AsyncSession,
     state: FSMContext,
@@ -169,11 +175,6 @@ async def preview_pressed(
 ) -> None:
     data = await state.get_data()
     await state.clear()
-    if callback_data.action != "send":
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.edit_text(_("Cancelled: nothing was sent."))
-        return
     outcome, announcement = await announce(
         session,
         query.from_user.id,
@@ -213,5 +214,10 @@ def setup() -> Router:
     router.callback_query.register(chose_target, AnnounceCB.filter())
     # In a group only a reply to the question counts (see bot.handlers.prompts).
     router.message.register(got_content, Announce.text, ~F.text.startswith("/"), answers_prompt)
-    router.callback_query.register(preview_pressed, Announce.preview, AnnounceActCB.filter())
+    router.callback_query.register(
+        preview_send, Announce.preview, AnnounceActCB.filter(F.action == AnnounceAction.SEND)
+    )
+    router.callback_query.register(
+        preview_cancelled, Announce.preview, AnnounceActCB.filter(F.action == AnnounceAction.CANCEL)
+    )
     return router

@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.domain.exams import EventKind
 from bot.handlers.replies import answer_long, next_page
 from bot.handlers.states import TeacherLink
-from bot.keyboards.callbacks import ExamCB, Listing, PageCB
+from bot.keyboards.callbacks import ExamAction, ExamCB, Listing, PageCB
 from bot.keyboards.inline import exam_links
 from bot.services.actors import Actor
 from bot.services.reminders import announce_link
@@ -105,11 +105,11 @@ async def ask_link(
         await query.answer(_("This is not one of your exams."), show_alert=True)
         return
     await state.set_state(TeacherLink.url)
-    await state.update_data(exam_id=exam.id, field=callback_data.action)
+    await state.update_data(exam_id=exam.id, field=callback_data.action.value)
     await query.answer()
     prompt = (
         _("Send the conference link for {title} (http:// or https://), or /cancel.")
-        if callback_data.action == LinkField.CONFERENCE
+        if callback_data.action is ExamAction.LINK
         else _("Send the Moodle link for {title} (http:// or https://), or /cancel.")
     )
     if isinstance(query.message, Message):
@@ -154,7 +154,7 @@ async def link_needs_text(message: Message) -> None:
 def setup() -> Router:
     router = Router(name="teacher-exams")
     router.message.register(list_exams, Command("exams"))
-    router.callback_query.register(ask_link, ExamCB.filter(F.action.in_({"link", "moodle"})))
+    router.callback_query.register(ask_link, ExamCB.filter())
     router.callback_query.register(exams_page_pressed, PageCB.filter(F.listing == Listing.EXAMS))
     router.message.register(got_link, TeacherLink.url, F.text, ~F.text.startswith("/"))
     router.message.register(link_needs_text, TeacherLink.url, ~F.text)
