@@ -55,9 +55,6 @@ def _outcome_text(outcome: AnnounceOutcome) -> str:
 async def start(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    if not (actor.is_dean or actor.is_admin):
-        await message.answer(_("Announcements are for the dean's office and administrators."))
-        return
     faculties, groups, exams = await targets(session, _scope(actor), clock.now())
     kb = InlineKeyboardBuilder()
     for faculty in faculties:
@@ -94,7 +91,7 @@ async def chose_target(
         target = None
     who = (
         await audience(session, target, callback_data.target_id, _scope(actor))
-        if target is not None and (actor.is_dean or actor.is_admin)
+        if target is not None
         else None
     )
     if target is None or who is None:

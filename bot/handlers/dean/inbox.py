@@ -330,9 +330,6 @@ async def _inbox_page(
 
 
 async def inbox(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
-    if not actor.is_dean:
-        await message.answer(_("This command is for the dean's office."))
-        return
     text, markup = await _inbox_page(actor, session, settings, 0)
     await message.answer(text, reply_markup=markup)
 
@@ -366,9 +363,6 @@ async def additional(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     """The additional session's list: absent for a valid reason, per exam."""
-    if not actor.is_dean:
-        await message.answer(_("This command is for the dean's office."))
-        return
     text, markup = await _additional_page(actor, session, settings, clock, 0)
     await message.answer(text, reply_markup=markup)
 
@@ -382,9 +376,6 @@ async def page_pressed(
     clock: Clock,
 ) -> None:
     """◀ ▶ under /inbox or /additional: the page is drawn anew from the data as it is now."""
-    if not actor.is_dean:
-        await query.answer(_("This command is for the dean's office."), show_alert=True)
-        return
     if callback_data.listing is Listing.INBOX:
         text, markup = await _inbox_page(actor, session, settings, callback_data.page)
     else:
@@ -410,7 +401,6 @@ def setup() -> Router:
     router.callback_query.register(
         page_pressed, PageCB.filter(F.listing.in_({Listing.INBOX, Listing.ADDITIONAL}))
     )
-    router.callback_query.register(teacher_answered, RescheduleCB.filter())
     # In a group only a reply to the question counts (see bot.handlers.prompts).
     router.message.register(
         new_start_written, DeanReschedule.when, F.text, ~F.text.startswith("/"), answers_prompt
@@ -418,5 +408,18 @@ def setup() -> Router:
     router.message.register(
         comment_written, DeanComment.text, F.text, ~F.text.startswith("/"), answers_prompt
     )
+    return router
+
+
+def setup_teachers() -> Router:
+    """The teacher's answer to the new time the dean's office set (a time-zone statement)."""
+    router = Router(name="teacher-reschedule")
+    router.callback_query.register(teacher_answered, RescheduleCB.filter())
+    return router
+
+
+def setup_open() -> Router:
+    """Anyone in a group: a reply to a question the bot put to someone else is refused."""
+    router = Router(name="others-prompts")
     router.message.register(not_yours, someone_elses_prompt)
     return router

@@ -11,8 +11,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.models import Student
 from bot.handlers.busy import showing
-from bot.handlers.replies import answer_long, edit_pressed, not_a_student
+from bot.handlers.replies import answer_long, edit_pressed
 from bot.keyboards.callbacks import MyDataAction, MyDataCB
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
@@ -76,23 +77,19 @@ def buttons() -> InlineKeyboardBuilder:
     return kb
 
 
-async def mydata(message: Message, actor: Actor, session: AsyncSession) -> None:
-    if actor.student is None:
-        await not_a_student(message)
-        return
-    data = await collect(session, actor.student, actor.user)
+async def mydata(message: Message, actor: Actor, session: AsyncSession, student: Student) -> None:
+    data = await collect(session, student, actor.user)
     await answer_long(message, summary(data), reply_markup=buttons().as_markup())
 
 
-async def file_pressed(query: CallbackQuery, actor: Actor, session: AsyncSession) -> None:
-    if actor.student is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+async def file_pressed(
+    query: CallbackQuery, actor: Actor, session: AsyncSession, student: Student
+) -> None:
     await query.answer()
     if not isinstance(query.message, Message):
         return
     async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
-        data = await collect(session, actor.student, actor.user)
+        data = await collect(session, student, actor.user)
         await query.message.answer_document(
             BufferedInputFile(data.as_json(), filename="mydata.json"),
             caption=_("Everything the bot holds about you, as JSON."),
@@ -100,9 +97,6 @@ async def file_pressed(query: CallbackQuery, actor: Actor, session: AsyncSession
 
 
 async def unlink_pressed(query: CallbackQuery, actor: Actor) -> None:
-    if actor.student is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
     await query.answer()
     kb = InlineKeyboardBuilder()
     kb.button(text=_("🔓 Yes, unlink"), callback_data=MyDataCB(action=MyDataAction.CONFIRM))
@@ -118,12 +112,9 @@ async def unlink_pressed(query: CallbackQuery, actor: Actor) -> None:
 
 
 async def unlink_confirmed(
-    query: CallbackQuery, actor: Actor, session: AsyncSession, menus: CommandMenus
+    query: CallbackQuery, actor: Actor, session: AsyncSession, menus: CommandMenus, student: Student
 ) -> None:
-    if actor.student is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    await unlink(session, actor.student, actor.user)
+    await unlink(session, student, actor.user)
     if actor.teacher or actor.is_dean or actor.is_admin:  # their menu loses a student's
         menus.refresh_after_commit(session, actor.user.id)
     await query.answer()
@@ -133,9 +124,6 @@ async def unlink_confirmed(
 
 
 async def kept(query: CallbackQuery, actor: Actor) -> None:
-    if actor.student is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
     await query.answer()
     await edit_pressed(query, _("Nothing was changed."))
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.models import Student
 from bot.domain.exams import EventKind
 from bot.domain.statements import (
     MAX_FILES,
@@ -39,7 +40,6 @@ from bot.handlers.replies import (
     edit_pressed,
     incoming_file,
     next_page,
-    not_a_student,
     unknown_zone_text,
 )
 from bot.handlers.states import StatementForm
@@ -95,11 +95,9 @@ async def start_statement(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    student: Student,
 ) -> None:
-    if actor.student is None:
-        await not_a_student(message)
-        return
-    eligible = await eligible_exams(session, actor.student, clock.now(), settings)
+    eligible = await eligible_exams(session, student, clock.now(), settings)
     if not eligible:
         await message.answer(_("There is no exam you could file a statement for now."))
         return
@@ -557,11 +555,9 @@ async def preview_send(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    student: Student,
 ) -> None:
-    if actor.student is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    result = await submit(session, actor.student, await state.get_data(), clock.now(), settings)
+    result = await submit(session, student, await state.get_data(), clock.now(), settings)
     await query.answer()
     if result.outcome is SubmitOutcome.CLOSED:
         await state.clear()
@@ -619,9 +615,6 @@ async def zone_taken(
 async def list_statements(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    if actor.student is None:
-        await not_a_student(message)
-        return
     await _statements_page(message, actor, session, settings, clock, 0)
 
 
@@ -633,7 +626,7 @@ async def statements_page_pressed(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    if actor.student is None or not isinstance(query.message, Message):
+    if not isinstance(query.message, Message):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     await next_page(query)
@@ -711,7 +704,6 @@ async def needs_text(message: Message) -> None:
 
 def setup() -> Router:
     router = Router(name="student-statements")
-    router.message.filter(F.chat.type == "private")
     text = (F.text, ~F.text.startswith("/"))
     router.message.register(start_statement, Command("statement"))
     router.message.register(list_statements, Command("statements"))
