@@ -91,8 +91,8 @@ async def test_teacher_is_nagged_and_students_get_the_link_when_posted(
     assert "will be sent as soon as the teacher posts it" in card["text"]
     # The T-36h and T-24h nags fall due with the card: they reach the teacher before /exams
     # is asked, or one lands between /exams' answer and the exam card it is waited for.
-    nags = [await api.next_message(teacher.id, after=after), await api.next_message(teacher.id)]
-    assert all("not posted yet" in nag["text"] for nag in nags)
+    early = [await api.next_message(teacher.id, after=after), await api.next_message(teacher.id)]
+    assert all("not posted yet" in nag["text"] for nag in early)
 
     # The teacher posts the link after the card went out: the student gets it at once.
     # (The T-36h and T-24h nags went out at the same jump: they come first.)
