@@ -97,6 +97,7 @@ def setup_private() -> Router:
     on(not_an_admin, Command("status", "unlock", "semester"), ~ADMIN)
     on(no_invites, Command("invite"), ~STAFF)
     on(no_imports, F.document, ~STAFF)
+    on(no_imports, Command("templates"), ~STAFF)
     on(not_a_teacher, Command("exams"), ~TEACHER)
     return router
 

@@ -88,6 +88,7 @@ COMMANDS: tuple[tuple[str, set[str], str, bool], ...] = (
     ("/reports", {"dean"}, "Reports are for the dean's office", False),
     ("/announce", {"dean"}, "Announcements are for the dean's office", False),
     ("/invite teacher Иванов", {"dean"}, "Only the dean's office or an administrator", False),
+    ("/templates", {"dean"}, "only from the dean's office or an administrator", False),
     ("/status", set(), "for administrators", False),
     ("/unlock 1", set(), "for administrators", False),
     ("/semester", set(), "for administrators", False),

@@ -96,11 +96,6 @@ async def send_templates(
 ) -> None:
     """/templates: the roster, schedule and plan templates, ready to fill in (or to send
     back as they are, to see an import work)."""
-    if not actor.can_import:
-        await message.answer(
-            _("I accept roster and schedule files only from the dean's office or an administrator.")
-        )
-        return
     faculty = await template_faculty(session, actor.dean_faculty_ids)
     today = clock.now().astimezone(settings.tz).date()
     captions = {
