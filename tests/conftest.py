@@ -10,11 +10,15 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.db.engine import run_outside_transaction
+from bot.db.engine import create_engine, run_outside_transaction
+from bot.db.migrate import upgrade
 
 POSTGRES_DSN_ENV = "TEST_POSTGRES_DSN"
 
@@ -32,3 +36,27 @@ def postgres_dsn() -> Iterator[str | None]:
         yield make_url(dsn).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(run_outside_transaction(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database at the migrations' head, made once per test process: each test
+    starts from a copy of it instead of running the migrations again (the bot's start then
+    finds it at head, as a restarted bot does). A fresh database's own start is tested by
+    tests/integration/test_migrations.py and the process tests."""
+    path = tmp_path_factory.mktemp("template") / "bot.db"
+    url = f"sqlite+aiosqlite:///{path}"
+
+    async def migrate() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+            async with engine.begin() as conn:  # everything in the main file, none in -wal
+                await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        finally:
+            await engine.dispose()
+
+    # First asked for inside a test's running loop: a thread with a loop of its own.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, migrate()).result()
+    return path

@@ -29,6 +29,15 @@ class StatementStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class Decision(StrEnum):
+    """What the dean's office decides on a statement: approving and rejecting close it,
+    asking for more keeps it open."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    MORE = "more"
+
+
 class AbsenceReason(StrEnum):
     ILLNESS = "illness"
     FAMILY = "family"

@@ -1,13 +1,36 @@
-"""Routers, one per module, put together in the order they must be tried.
+"""The router tree: common handlers first, then one parent router per role carrying the
+role filter (and the chat type its commands live in), then the per-role refusals and the
+general fallback.
 
-Each module's `setup()` makes a fresh Router, so an application can be built more than
-once in a process (tests restart the bot).
+    root
+    ├── errors, cancel (first: /cancel works inside any dialogue), help (/help, /lang), /tz
+    ├── private chats
+    │   ├── membership (blocked/unblocked), /start and linking
+    │   ├── student: schedule, plan, statements, mydata, exam works
+    │   └── teacher: exams and links, the roll console, /calendar, the new time's answer
+    ├── dean's office (any chat): /bind in a group, the inbox and decisions
+    ├── dean's office or admin (any chat): /email, /reports, /announce
+    ├── anyone: a bound chat's faculty button, /bind in private, someone else's prompt
+    ├── private chats
+    │   ├── dean's office or admin: /invite, roster and schedule files (after /announce,
+    │   │   whose dialogue takes a file too)
+    │   ├── admin: /status, /unlock, /semester
+    │   └── refusals of the private roles' commands
+    ├── refusals: the other roles' commands, and every role's buttons
+    └── fallback: whatever nobody took
+
+A handler below a role's router takes the role as given. Each module's `setup()` makes a
+fresh Router, so an application can be built more than once in a process (tests restart
+the bot).
 """
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Filter
 
+from bot.handlers import refusals, roles
 from bot.handlers.admin import invites, semester, status
 from bot.handlers.common import cancel, errors, help, membership, start
 from bot.handlers.dean import announce, chat, email, imports, inbox, reports
@@ -15,31 +38,64 @@ from bot.handlers.student import mydata, plan, schedule, statements, timezone, w
 from bot.handlers.teacher import exams, roll
 
 
+def private(name: str, *children: Router) -> Router:
+    """Messages (and the bot's own membership) in private chats only; presses pass."""
+    router = Router(name=name)
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.my_chat_member.filter(F.chat.type == ChatType.PRIVATE)
+    router.include_routers(*children)
+    return router
+
+
+def for_role(name: str, role: Filter, *children: Router) -> Router:
+    """Messages and presses of those who hold the role; the others pass it by."""
+    router = Router(name=name)
+    router.message.filter(role)
+    router.callback_query.filter(role)
+    router.include_routers(*children)
+    return router
+
+
 def setup_routers() -> Router:
     root = Router(name="root")
     root.include_routers(
         errors.setup(),
-        membership.setup(),
-        cancel.setup(),  # first: /cancel must work inside any dialogue
-        start.setup(),
+        cancel.setup(),
         help.setup(),
-        schedule.setup(),
-        plan.setup(),
         timezone.setup(),
-        statements.setup(),
-        mydata.setup(),
-        exams.setup(),
-        roll.setup(),
+        private(
+            "private",
+            membership.setup(),
+            start.setup(),
+            for_role(
+                "student",
+                roles.STUDENT,
+                schedule.setup(),
+                plan.setup(),
+                statements.setup(),
+                mydata.setup(),
+                works.setup(),
+            ),
+            for_role(
+                "teacher",
+                roles.TEACHER,
+                exams.setup(),
+                roll.setup(),
+                schedule.setup_teachers(),
+                inbox.setup_teachers(),
+            ),
+        ),
+        for_role("dean", roles.DEAN, chat.setup_dean(), inbox.setup()),
+        for_role("staff", roles.STAFF, email.setup(), reports.setup(), announce.setup()),
         chat.setup(),
-        email.setup(),
-        inbox.setup(),
-        reports.setup(),
-        announce.setup(),
-        invites.setup(),
-        status.setup(),
-        semester.setup(),
-        works.setup(),  # before imports: a student's PDF is their work, not an import
-        imports.setup(),
-        help.setup_fallback(),  # last: whatever nobody else took
+        inbox.setup_open(),
+        private(
+            "private-staff",
+            for_role("staff-private", roles.STAFF, invites.setup(), imports.setup()),
+            for_role("admin", roles.ADMIN, status.setup(), semester.setup()),
+            refusals.setup_private(),
+        ),
+        refusals.setup(),
+        help.setup_fallback(),
     )
     return root

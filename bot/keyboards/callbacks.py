@@ -1,4 +1,11 @@
-"""Callback data classes. Whatever they carry is re-checked on the server: it can be forged."""
+"""Callback data classes. Whatever they carry is re-checked on the server: it can be forged.
+
+Every action is a `StrEnum` member and every field has a type: a value outside them cannot
+be packed (pydantic refuses it when the data is built), and a forged or outdated string
+fails when it is parsed, so the press falls through to the polite "no longer valid"
+(bot.handlers.common.help.stale_button) and reaches no handler. Each action has its own
+handler, registered with `XCB.filter(F.action == XAction.Y)`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
 from bot.db.models import MAX_ID
+from bot.domain.statements import AbsenceReason, StatementKind
 
 # A row's id as the database can hold it. Anything else is forged: it fails when the data
 # is parsed, so the press falls through to "no longer valid" instead of reaching a query
@@ -30,8 +38,16 @@ class TzCB(CallbackData, prefix="tz"):
     zone: str
 
 
+class ExamAction(StrEnum):
+    """Which of the exam's links the teacher sets (the values are bot.services.schedule's
+    LinkField)."""
+
+    LINK = "link"
+    MOODLE = "moodle"
+
+
 class ExamCB(CallbackData, prefix="ex"):
-    action: str  # "link" | "moodle"
+    action: ExamAction
     exam_id: Id
 
 
@@ -44,11 +60,11 @@ class StmtExamCB(CallbackData, prefix="st-exam"):
 
 
 class StmtKindCB(CallbackData, prefix="st-kind"):
-    kind: str
+    kind: StatementKind
 
 
 class StmtReasonCB(CallbackData, prefix="st-why"):
-    reason: str
+    reason: AbsenceReason
 
 
 class StmtViolationCB(CallbackData, prefix="st-viol"):
@@ -62,8 +78,17 @@ class StmtZoneCB(CallbackData, prefix="st-tz"):
     statement_id: Id
 
 
+class StmtAction(StrEnum):
+    DONE = "done"  # no more files
+    SEND = "send"
+    EDIT = "edit"
+    CANCEL = "cancel"
+    SKIP = "skip"  # no text
+    ZONE = "zone"  # keep the zone already known
+
+
 class StmtActCB(CallbackData, prefix="st-act"):
-    action: str  # "done" (no more files) | "send" | "edit" | "cancel" | "skip"
+    action: StmtAction
 
 
 class StmtWithdrawCB(CallbackData, prefix="st-wd"):
@@ -79,16 +104,44 @@ class RescheduleCB(CallbackData, prefix="st-move"):
     confirm: bool
 
 
+class DecideAction(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    MORE = "more"  # ask the student for more
+    RETIME = "retime"  # a time-zone statement: propose another time
+
+
 class DecideCB(CallbackData, prefix="st-dec"):
-    action: str  # "approve" | "reject" | "more"
+    action: DecideAction
     statement_id: Id
 
 
-class RollCB(CallbackData, prefix="rl"):
-    """The exam-day console. `value` carries the mark, grade, method or numbers chosen;
-    the service checks the exam is the presser's and the student is in it."""
+class RollAction(StrEnum):
+    """The exam-day console's buttons. The values are short: callback data has 64 bytes."""
 
-    action: str
+    SHOW = "show"  # the roll (a page of it)
+    CARD = "card"  # a student's card
+    MARK = "mark"  # a mark from the roll (the name: present), back to the roll
+    CARD_MARK = "cmark"  # a mark from the card, back to the card
+    GRADE = "grade"
+    REST_ABSENT = "rest"
+    TICKET_MENU = "tickets"
+    TICKETS = "tk"  # value: "<method>-<count>"
+    SPLIT_MENU = "split"  # value: "" (how many?) or "<parts>" (how far apart?)
+    SPLIT = "sp"  # value: "<parts>x<minutes>"
+    WRITTEN_MENU = "written"
+    WRITTEN = "wr"  # value: minutes
+    TEXTS = "texts"
+    CONFIRM = "confirm"
+    SHEET = "sheet"
+
+
+class RollCB(CallbackData, prefix="rl"):
+    """The exam-day console. `value` carries the mark, grade, method or numbers chosen
+    (parsed by the action's handler); the service checks the exam is the presser's and the
+    student is in it."""
+
+    action: RollAction
     exam_id: Id
     student_id: Id = 0
     page: Id = 0
@@ -104,12 +157,24 @@ class AnnounceCB(CallbackData, prefix="ann"):
     target_id: Id
 
 
+class AnnounceAction(StrEnum):
+    SEND = "send"
+    CANCEL = "cancel"
+
+
 class AnnounceActCB(CallbackData, prefix="ann-act"):
-    action: str  # send | cancel
+    action: AnnounceAction
+
+
+class MyDataAction(StrEnum):
+    FILE = "file"  # what the bot holds, as a JSON file
+    UNLINK = "unlink"  # asks to confirm
+    CONFIRM = "confirm"  # unlinks
+    KEEP = "keep"  # changed one's mind
 
 
 class MyDataCB(CallbackData, prefix="my"):
-    action: str  # file | unlink | confirm | keep
+    action: MyDataAction
 
 
 class Listing(StrEnum):

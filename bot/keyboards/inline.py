@@ -9,13 +9,17 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.db.models import Faculty
+from bot.domain.statements import AbsenceReason
 from bot.keyboards.callbacks import (
     BindCB,
+    ExamAction,
     ExamCB,
     JoinCB,
     LangCB,
+    RollAction,
     RollCB,
     StmtActCB,
+    StmtAction,
     StmtAddDocsCB,
     StmtExamCB,
     StmtKindCB,
@@ -52,10 +56,16 @@ def time_zones(zones: Iterable[tuple[str, str]]) -> InlineKeyboardMarkup:
 
 def exam_links(exam_id: int, roll: bool = False) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("🔗 Conference link"), callback_data=ExamCB(action="link", exam_id=exam_id))
-    kb.button(text=_("🎓 Moodle link"), callback_data=ExamCB(action="moodle", exam_id=exam_id))
+    kb.button(
+        text=_("🔗 Conference link"), callback_data=ExamCB(action=ExamAction.LINK, exam_id=exam_id)
+    )
+    kb.button(
+        text=_("🎓 Moodle link"), callback_data=ExamCB(action=ExamAction.MOODLE, exam_id=exam_id)
+    )
     if roll:
-        kb.button(text=_("📋 Roll call"), callback_data=RollCB(action="show", exam_id=exam_id))
+        kb.button(
+            text=_("📋 Roll call"), callback_data=RollCB(action=RollAction.SHOW, exam_id=exam_id)
+        )
         kb.adjust(2, 1)
     return kb.as_markup()
 
@@ -91,9 +101,11 @@ def statement_kinds(kinds: Iterable[str]) -> InlineKeyboardMarkup:
 
 def absence_reasons() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("Illness"), callback_data=StmtReasonCB(reason="illness"))
-    kb.button(text=_("Family circumstances"), callback_data=StmtReasonCB(reason="family"))
-    kb.button(text=_("Other"), callback_data=StmtReasonCB(reason="other"))
+    kb.button(text=_("Illness"), callback_data=StmtReasonCB(reason=AbsenceReason.ILLNESS))
+    kb.button(
+        text=_("Family circumstances"), callback_data=StmtReasonCB(reason=AbsenceReason.FAMILY)
+    )
+    kb.button(text=_("Other"), callback_data=StmtReasonCB(reason=AbsenceReason.OTHER))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -116,7 +128,7 @@ def take_statement_zone(statement_id: int, zone: str) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def statement_action(action: str, label: str) -> InlineKeyboardMarkup:
+def statement_action(action: StmtAction, label: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=label, callback_data=StmtActCB(action=action))
     return kb.as_markup()
@@ -124,9 +136,9 @@ def statement_action(action: str, label: str) -> InlineKeyboardMarkup:
 
 def statement_preview() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("📨 Send"), callback_data=StmtActCB(action="send"))
-    kb.button(text=_("✏️ Edit"), callback_data=StmtActCB(action="edit"))
-    kb.button(text=_("✖️ Cancel"), callback_data=StmtActCB(action="cancel"))
+    kb.button(text=_("📨 Send"), callback_data=StmtActCB(action=StmtAction.SEND))
+    kb.button(text=_("✏️ Edit"), callback_data=StmtActCB(action=StmtAction.EDIT))
+    kb.button(text=_("✖️ Cancel"), callback_data=StmtActCB(action=StmtAction.CANCEL))
     kb.adjust(1)
     return kb.as_markup()
 

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.domain.app_links import app_page
 from bot.domain.roll import Grade, Mark
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import RollCB
+from bot.keyboards.callbacks import RollAction, RollCB
 
 # 40 students x 2 buttons and the action rows stay under Telegram's 100 buttons.
 PAGE = 40
@@ -75,7 +75,7 @@ def roll_keyboard(
                     _b(
                         f"{ICONS[mark]} {number}. {short_name(name)}",
                         RollCB(
-                            action="mark",
+                            action=RollAction.MARK,
                             exam_id=exam_id,
                             student_id=student_id,
                             page=page,
@@ -84,43 +84,53 @@ def roll_keyboard(
                     ),
                     _b(
                         f"{number} ⋯",
-                        RollCB(action="card", exam_id=exam_id, student_id=student_id, page=page),
+                        RollCB(
+                            action=RollAction.CARD,
+                            exam_id=exam_id,
+                            student_id=student_id,
+                            page=page,
+                        ),
                     ),
                 ]
             )
     if pages > 1:
         nav = []
         if page > 0:
-            nav.append(_b("◀️", RollCB(action="show", exam_id=exam_id, page=page - 1)))
-        nav.append(_b(f"{page + 1}/{pages}", RollCB(action="show", exam_id=exam_id, page=page)))
+            nav.append(_b("◀️", RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page - 1)))
+        nav.append(
+            _b(f"{page + 1}/{pages}", RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page))
+        )
         if page + 1 < pages:
-            nav.append(_b("▶️", RollCB(action="show", exam_id=exam_id, page=page + 1)))
+            nav.append(_b("▶️", RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page + 1)))
         rows.append(nav)
     if locked:
         rows.append(
             [
-                _b(_("📄 Sheet"), RollCB(action="sheet", exam_id=exam_id)),
-                _b(_("📢 Texts"), RollCB(action="texts", exam_id=exam_id)),
+                _b(_("📄 Sheet"), RollCB(action=RollAction.SHEET, exam_id=exam_id)),
+                _b(_("📢 Texts"), RollCB(action=RollAction.TEXTS, exam_id=exam_id)),
             ]
         )
         return InlineKeyboardMarkup(inline_keyboard=rows + tail)
     rows.append(
         [
-            _b(_("❌ The rest absent"), RollCB(action="rest", exam_id=exam_id, page=page)),
-            _b(_("🔄 Refresh"), RollCB(action="show", exam_id=exam_id, page=page)),
+            _b(
+                _("❌ The rest absent"),
+                RollCB(action=RollAction.REST_ABSENT, exam_id=exam_id, page=page),
+            ),
+            _b(_("🔄 Refresh"), RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page)),
         ]
     )
     rows.append(
         [
-            _b(_("🎫 Tickets"), RollCB(action="tickets", exam_id=exam_id, page=page)),
-            _b(_("👥 Subgroups"), RollCB(action="split", exam_id=exam_id, page=page)),
-            _b(_("✍️ Written"), RollCB(action="written", exam_id=exam_id, page=page)),
+            _b(_("🎫 Tickets"), RollCB(action=RollAction.TICKET_MENU, exam_id=exam_id, page=page)),
+            _b(_("👥 Subgroups"), RollCB(action=RollAction.SPLIT_MENU, exam_id=exam_id, page=page)),
+            _b(_("✍️ Written"), RollCB(action=RollAction.WRITTEN_MENU, exam_id=exam_id, page=page)),
         ]
     )
     rows.append(
         [
-            _b(_("📢 Texts"), RollCB(action="texts", exam_id=exam_id, page=page)),
-            _b(_("🔒 Confirm roll"), RollCB(action="confirm", exam_id=exam_id, page=page)),
+            _b(_("📢 Texts"), RollCB(action=RollAction.TEXTS, exam_id=exam_id, page=page)),
+            _b(_("🔒 Confirm roll"), RollCB(action=RollAction.CONFIRM, exam_id=exam_id, page=page)),
         ]
     )
     return InlineKeyboardMarkup(inline_keyboard=rows + tail)
@@ -135,40 +145,44 @@ def card_keyboard(
     pass_fail: bool,
     grades: tuple[Grade, ...],
 ) -> InlineKeyboardMarkup:
-    def cb(action: str, value: str = "") -> RollCB:
+    def cb(action: RollAction, value: str = "") -> RollCB:
         return RollCB(action=action, exam_id=exam_id, student_id=student_id, page=page, value=value)
 
     rows: list[list[InlineKeyboardButton]] = []
     if mark is not Mark.FAILURE:
         rows.append(
             [
-                _b(_("✅ Present"), cb("cmark", Mark.PRESENT.value)),
-                _b(_("❌ Absent"), cb("cmark", Mark.ABSENT.value)),
+                _b(_("✅ Present"), cb(RollAction.CARD_MARK, Mark.PRESENT.value)),
+                _b(_("❌ Absent"), cb(RollAction.CARD_MARK, Mark.ABSENT.value)),
             ]
         )
         outage = (
-            _b(_("🔧 Resolved"), cb("cmark", "resolved"))
+            _b(_("🔧 Resolved"), cb(RollAction.CARD_MARK, "resolved"))
             if mark is Mark.OUTAGE
-            else _b(_("⚡ Outage"), cb("cmark", Mark.OUTAGE.value))
+            else _b(_("⚡ Outage"), cb(RollAction.CARD_MARK, Mark.OUTAGE.value))
         )
-        rows.append([_b(_("📄 Valid reason"), cb("cmark", Mark.EXCUSED.value)), outage])
+        rows.append(
+            [_b(_("📄 Valid reason"), cb(RollAction.CARD_MARK, Mark.EXCUSED.value)), outage]
+        )
     if mark is Mark.PRESENT:
         rows.append(
             [
                 _b(
                     f"{GRADE_DIGITS.get(g, '')} {grade_label(g)}".strip(),
-                    cb("grade", g.value),
+                    cb(RollAction.GRADE, g.value),
                 )
                 for g in grades
             ][: 2 if pass_fail else 4]
         )
-    rows.append([_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))])
+    rows.append(
+        [_b(_("⬅️ Back to the roll"), RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page))]
+    )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def tickets_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
     def cb(value: str) -> RollCB:
-        return RollCB(action="tk", exam_id=exam_id, page=page, value=value)
+        return RollCB(action=RollAction.TICKETS, exam_id=exam_id, page=page, value=value)
 
     rows = [
         [_b(_("By the record book's last digit"), cb("last_digit-10"))],
@@ -178,7 +192,9 @@ def tickets_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
         [_b(_("Random of {count}").format(count=n), cb(f"random-{n}")) for n in TICKET_COUNTS[:4]],
         [_b(_("Random of {count}").format(count=n), cb(f"random-{n}")) for n in TICKET_COUNTS[4:]],
     ]
-    rows.append([_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))])
+    rows.append(
+        [_b(_("⬅️ Back to the roll"), RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page))]
+    )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -202,7 +218,7 @@ def split_menu(exam_id: int, page: int, parts: int | None) -> InlineKeyboardMark
             [
                 _b(
                     ngettext("{count} subgroup", "{count} subgroups", n).format(count=n),
-                    RollCB(action="split", exam_id=exam_id, page=page, value=str(n)),
+                    RollCB(action=RollAction.SPLIT_MENU, exam_id=exam_id, page=page, value=str(n)),
                 )
                 for n in SPLIT_PARTS
             ]
@@ -212,19 +228,25 @@ def split_menu(exam_id: int, page: int, parts: int | None) -> InlineKeyboardMark
             [
                 _b(
                     _("{minutes} min apart").format(minutes=m),
-                    RollCB(action="sp", exam_id=exam_id, page=page, value=f"{parts}x{m}"),
+                    RollCB(
+                        action=RollAction.SPLIT, exam_id=exam_id, page=page, value=f"{parts}x{m}"
+                    ),
                 )
                 for m in SPLIT_GAPS[:3]
             ],
             [
                 _b(
                     _("{minutes} min apart").format(minutes=m),
-                    RollCB(action="sp", exam_id=exam_id, page=page, value=f"{parts}x{m}"),
+                    RollCB(
+                        action=RollAction.SPLIT, exam_id=exam_id, page=page, value=f"{parts}x{m}"
+                    ),
                 )
                 for m in SPLIT_GAPS[3:]
             ],
         ]
-    rows.append([_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))])
+    rows.append(
+        [_b(_("⬅️ Back to the roll"), RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page))]
+    )
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
@@ -233,10 +255,10 @@ def written_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
         [
             _b(
                 _("{minutes} min").format(minutes=m),
-                RollCB(action="wr", exam_id=exam_id, page=page, value=str(m)),
+                RollCB(action=RollAction.WRITTEN, exam_id=exam_id, page=page, value=str(m)),
             )
             for m in WRITTEN_MINUTES
         ],
-        [_b(_("⬅️ Back to the roll"), RollCB(action="show", exam_id=exam_id, page=page))],
+        [_b(_("⬅️ Back to the roll"), RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page))],
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)

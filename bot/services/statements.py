@@ -32,6 +32,7 @@ from bot.db.models import (
 from bot.domain.reminders import NoticeKind, Planned, change_notice, notice_key, stamp
 from bot.domain.statements import (
     MAX_FILES,
+    Decision,
     StatementDraft,
     StatementKind,
     StatementStatus,
@@ -286,7 +287,7 @@ async def decide(
     user_id: int,
     *,
     statement_id: int,
-    action: str,
+    action: Decision,
     comment: str | None,
     now: datetime,
 ) -> tuple[DecideOutcome, Statement | None]:

@@ -17,7 +17,14 @@ from bot.domain.reminders import NoticeKind
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.i18n import gettext as _
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import DecideCB, RescheduleCB, StmtAddDocsCB, StmtExamCB, StmtZoneCB
+from bot.keyboards.callbacks import (
+    DecideAction,
+    DecideCB,
+    RescheduleCB,
+    StmtAddDocsCB,
+    StmtExamCB,
+    StmtZoneCB,
+)
 from bot.services.notice_facts import ROLL_KINDS, DeskFacts, NoticeFacts, PlanFacts
 from bot.services.schedule import ScheduleItem
 from bot.views import dates
@@ -127,8 +134,14 @@ def _more_documents(notice: Notice, statement: Statement) -> Rendered:
         text,
         files=files,
         buttons=(
-            (_("✅ Approve"), DecideCB(action="approve", statement_id=statement.id).pack()),
-            (_("❌ Reject"), DecideCB(action="reject", statement_id=statement.id).pack()),
+            (
+                _("✅ Approve"),
+                DecideCB(action=DecideAction.APPROVE, statement_id=statement.id).pack(),
+            ),
+            (
+                _("❌ Reject"),
+                DecideCB(action=DecideAction.REJECT, statement_id=statement.id).pack(),
+            ),
         )
         if statement.status == StatementStatus.SUBMITTED
         else (),
@@ -155,7 +168,7 @@ def _reschedule_declined(
         buttons=(
             (
                 _("🕒 Set another time"),
-                DecideCB(action="retime", statement_id=statement.id).pack(),
+                DecideCB(action=DecideAction.RETIME, statement_id=statement.id).pack(),
             ),
         ),
     )
@@ -258,10 +271,13 @@ def _statement_card(
     buttons = (
         (
             _("✅ Uphold") if appeal else _("✅ Approve"),
-            DecideCB(action="approve", statement_id=statement.id).pack(),
+            DecideCB(action=DecideAction.APPROVE, statement_id=statement.id).pack(),
         ),
-        (_("❌ Reject"), DecideCB(action="reject", statement_id=statement.id).pack()),
-        (_("❓ Ask for more"), DecideCB(action="more", statement_id=statement.id).pack()),
+        (_("❌ Reject"), DecideCB(action=DecideAction.REJECT, statement_id=statement.id).pack()),
+        (
+            _("❓ Ask for more"),
+            DecideCB(action=DecideAction.MORE, statement_id=statement.id).pack(),
+        ),
     )
     return Rendered(
         join_lines(parts),

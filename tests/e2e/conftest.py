@@ -8,6 +8,7 @@ on the same database to test restarts.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,7 +138,9 @@ async def database_url(
     """SQLite by default; `indirect` parametrisation with "postgres" uses TEST_POSTGRES_DSN."""
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        path = tmp_path / "bot.db"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), path)
+        return f"sqlite+aiosqlite:///{path}"
     dsn = postgres_dsn
     if not dsn:
         pytest.skip("PostgreSQL not configured: set TEST_POSTGRES_DSN")

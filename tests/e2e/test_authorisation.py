@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiogram.filters.callback_data import CallbackData
 from sqlalchemy import func, select, text
 
 from bot.config import Settings
@@ -143,6 +144,12 @@ def _const(data: str) -> Callable[[dict[str, int]], str]:
     return lambda _ids: data
 
 
+def _forged(cls: type[CallbackData], *parts: object) -> str:
+    """Data no button of this version carries (an action outside the enum cannot be
+    packed): a forgery, or a button of an older version."""
+    return ":".join([cls.__prefix__, *map(str, parts)])
+
+
 def _decide(action: str, statement: str = "absence") -> Callable[[dict[str, int]], str]:
     return lambda ids: DecideCB(action=action, statement_id=ids[statement]).pack()
 
@@ -159,7 +166,7 @@ CASES = (
     # The teacher's links on the victims' exam.
     Case("exam-link", lambda ids: ExamCB(action="link", exam_id=ids["latin"]).pack()),
     Case("exam-moodle", lambda ids: ExamCB(action="moodle", exam_id=ids["latin"]).pack()),
-    Case("exam-junk", lambda ids: ExamCB(action="roll", exam_id=ids["latin"]).pack()),
+    Case("exam-junk", lambda ids: _forged(ExamCB, "roll", ids["latin"])),
     # Binding a chat: the victims' faculty; one's own faculty over the victims' chat.
     Case("bind-victim-faculty", lambda ids: BindCB(faculty_id=ids["lech"]).pack()),
     Case(
@@ -190,7 +197,8 @@ CASES = (
         lambda ids: RescheduleCB(statement_id=ids["timezone"], confirm=False).pack(),
     ),
     # Deciding: forged in one's own chat, and on the real card in the victims' chat.
-    *(Case(f"decide-{a}", _decide(a)) for a in ("approve", "reject", "more", "junk")),
+    *(Case(f"decide-{a}", _decide(a)) for a in ("approve", "reject", "more")),
+    Case("decide-junk", lambda ids: _forged(DecideCB, "junk", ids["absence"])),
     Case("decide-retime", _decide("retime", "timezone")),
     *(
         Case(f"decide-{a}-on-the-card", _decide(a), "victims-chat")
@@ -215,7 +223,7 @@ CASES = (
     Case("roll-confirm", _roll("confirm")),
     Case("roll-sheet", _roll("sheet")),
     Case("roll-show", _roll("show")),
-    Case("roll-junk", _roll("junk")),
+    Case("roll-junk", lambda ids: _forged(RollCB, "junk", ids["latin"], ids["karimov"], 0, "")),
     # ...and the victim on the hostile teacher's own exam (Анатомия, group 1101).
     Case("own-roll-mark-victim", _roll("mark", "present", exam="anatomy")),
     Case("own-roll-outage-victim", _roll("cmark", "outage", exam="anatomy")),
@@ -255,7 +263,7 @@ CASES = (
     Case("mydata-file", _const(MyDataCB(action="file").pack()), own=STUDENT_ONLY),
     Case("mydata-unlink", _const(MyDataCB(action="unlink").pack()), own=STUDENT_ONLY),
     Case("mydata-keep", _const(MyDataCB(action="keep").pack()), own=STUDENT_ONLY),
-    Case("mydata-junk", _const(MyDataCB(action="junk").pack()), own=STUDENT_ONLY),
+    Case("mydata-junk", _const(_forged(MyDataCB, "junk")), own=STUDENT_ONLY),
     Case("mydata-confirm", _const(MyDataCB(action="confirm").pack()), skip=STUDENT_ONLY),
 )
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.db.models import Discipline, Exam, InviteRole, Teacher
+from bot.db.models import Discipline, Exam, InviteRole, RollEntry, Teacher
 from bot.keyboards.callbacks import ExamCB
-from tests.e2e.conftest import BotRunner, invite_token, link_student, press, say
+from tests.e2e.conftest import BotRunner, invite_token, join_by_invite, link_student, press, say
 from tests.e2e.fakeapi import FakeBotAPI, button
 
 
@@ -94,12 +94,6 @@ async def test_forged_exam_button_is_refused(api: FakeBotAPI, seeded: BotRunner)
         assert exam is not None and exam.link is None
 
 
-async def test_exams_is_for_teachers_only(api: FakeBotAPI, seeded: BotRunner) -> None:
-    stranger = api.user(6007, language_code="en")
-    reply = await say(api, stranger, "/exams")
-    assert "for teachers" in reply["text"]
-
-
 async def test_invites_from_the_bot(api: FakeBotAPI, seeded: BotRunner) -> None:
     from tests.e2e.conftest import ADMIN_ID
 
@@ -174,3 +168,26 @@ async def test_teacher_calendar_lists_what_they_run_with_the_link(
     await say(api, idle, f"/start {token}")
     reply = await say(api, idle, "/calendar")
     assert "no upcoming exams or consultations to run" in reply["text"]
+
+
+async def test_a_press_of_an_unknown_action_is_answered_and_changes_nothing(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """A button of an older version (or forged) whose action this version does not know:
+    it cannot be packed, fails to parse, and reaches the polite fallback, not a handler."""
+    teacher = api.user(6008, language_code="en")
+    reply = await join_by_invite(
+        api, seeded, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна"
+    )
+    latin = await exam_id(seeded, "Латинский язык")
+    for data in (f"rl:junk:{latin}:0:0:", f"ex:roll:{latin}", "st-dec:junk:1"):
+        answer = await api.callback_answer(teacher.click(reply, data))
+        assert answer.params.get("show_alert") is True
+        assert "no longer valid" in answer.params["text"], data
+    await seeded.settle()
+    async with seeded.sessionmaker() as session:
+        exam = await session.get(Exam, latin)
+        assert exam is not None and exam.link is None and exam.roll_confirmed_at is None
+        assert not (
+            await session.scalars(select(RollEntry).where(RollEntry.exam_id == latin))
+        ).all()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db.models import Discipline, Exam, RollEntry, Statement, Student, Teacher
 from bot.domain.roll import Grade, Mark
+from bot.domain.statements import Decision
 from bot.services.imports import import_roster, import_schedule
 from bot.services.roll import (
     MarkAction,
@@ -97,7 +98,7 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
         faculties,
         99,
         statement_id=statements[0].id,
-        action="approve",
+        action=Decision.APPROVE,
         comment=None,
         now=now,
     )
@@ -106,7 +107,7 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
         faculties,
         99,
         statement_id=statements[1].id,
-        action="reject",
+        action=Decision.REJECT,
         comment="нет справки",
         now=now,
     )
@@ -115,7 +116,7 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
         faculties,
         99,
         statement_id=statements[2].id,
-        action="reject",
+        action=Decision.REJECT,
         comment=None,
         now=now,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
@@ -107,6 +108,6 @@ def setup() -> Router:
 
 def setup_fallback() -> Router:
     router = Router(name="fallback")
-    router.message.register(not_understood, F.chat.type == "private")
+    router.message.register(not_understood, F.chat.type == ChatType.PRIVATE)
     router.callback_query.register(stale_button)
     return router

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import KICKED, MEMBER, ChatMemberUpdatedFilter
 from aiogram.types import ChatMemberUpdated
 
@@ -19,7 +19,6 @@ async def unblocked(event: ChatMemberUpdated, actor: Actor) -> None:
 
 def setup() -> Router:
     router = Router(name="membership")
-    router.my_chat_member.filter(F.chat.type == "private")
     router.my_chat_member.register(blocked, ChatMemberUpdatedFilter(member_status_changed=KICKED))
     router.my_chat_member.register(unblocked, ChatMemberUpdatedFilter(member_status_changed=MEMBER))
     return router

@@ -279,7 +279,6 @@ async def join_stale(query: CallbackQuery) -> None:
 
 def setup() -> Router:
     router = Router(name="start")
-    router.message.filter(F.chat.type == "private")
     router.message.register(start_with_token, CommandStart(deep_link=True))
     router.message.register(start, CommandStart())
     router.message.register(got_record_book, Join.record_book, F.text, ~F.text.startswith("/"))

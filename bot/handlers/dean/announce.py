@@ -18,7 +18,7 @@ from bot.handlers.prompts import answered, answers_prompt, ask
 from bot.handlers.replies import answer_long
 from bot.handlers.states import Announce
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import AnnounceActCB, AnnounceCB
+from bot.keyboards.callbacks import AnnounceActCB, AnnounceAction, AnnounceCB
 from bot.middlewares.held import after_commit
 from bot.services.actors import Actor
 from bot.services.announcements import (
@@ -61,9 +61,6 @@ def _outcome_text(outcome: AnnounceOutcome) -> str:
 async def start(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    if not (actor.is_dean or actor.is_admin):
-        await message.answer(_("Announcements are for the dean's office and administrators."))
-        return
     faculties, groups, exams = await targets(session, _scope(actor), clock.now())
     kb = InlineKeyboardBuilder()
     for faculty in faculties:
@@ -100,7 +97,7 @@ async def chose_target(
         target = None
     who = (
         await audience(session, target, callback_data.target_id, _scope(actor))
-        if target is not None and (actor.is_dean or actor.is_admin)
+        if target is not None
         else None
     )
     if target is None or who is None:
@@ -152,8 +149,8 @@ async def got_content(
     await state.update_data(text=text, file_kind=file_kind, file_id=file_id)
     await state.set_state(Announce.preview)
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action="send"))
-    kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action="cancel"))
+    kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action=AnnounceAction.SEND))
+    kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action=AnnounceAction.CANCEL))
     preview = fmt(
         ngettext(
             "<b>Preview</b> — to {label}, {count} recipient:",
@@ -170,9 +167,15 @@ async def got_content(
     await answer_long(message, preview, reply_markup=kb.as_markup())
 
 
-async def preview_pressed(
+async def preview_cancelled(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(_("Cancelled: nothing was sent."))
+
+
+async def preview_send(
     query: CallbackQuery,
-    callback_data: AnnounceActCB,
     actor: Actor,
     session: AsyncSession,
     state: FSMContext,
@@ -181,11 +184,6 @@ async def preview_pressed(
 ) -> None:
     data = await state.get_data()
     await state.clear()
-    if callback_data.action != "send":
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.edit_text(_("Cancelled: nothing was sent."))
-        return
     outcome, announcement = await announce(
         session,
         query.from_user.id,
@@ -229,5 +227,10 @@ def setup() -> Router:
     router.callback_query.register(chose_target, AnnounceCB.filter())
     # In a group only a reply to the question counts (see bot.handlers.prompts).
     router.message.register(got_content, Announce.text, ~F.text.startswith("/"), answers_prompt)
-    router.callback_query.register(preview_pressed, Announce.preview, AnnounceActCB.filter())
+    router.callback_query.register(
+        preview_send, Announce.preview, AnnounceActCB.filter(F.action == AnnounceAction.SEND)
+    )
+    router.callback_query.register(
+        preview_cancelled, Announce.preview, AnnounceActCB.filter(F.action == AnnounceAction.CANCEL)
+    )
     return router

@@ -30,9 +30,6 @@ async def bind_here(
     clock: Clock,
     menus: CommandMenus,
 ) -> None:
-    if not actor.is_dean:
-        await message.answer(_("Only a member of the dean's office can bind this chat."))
-        return
     own = await dean_faculties(session, actor.dean_faculty_ids)
     if len(own) > 1:
         await message.answer(
@@ -127,9 +124,15 @@ async def bind_in_private(message: Message) -> None:
     await message.answer(_("Add me to your dean's office group chat and send /bind there."))
 
 
-def setup() -> Router:
-    router = Router(name="dean-chat")
+def setup_dean() -> Router:
+    router = Router(name="dean-bind")
     router.message.register(bind_here, Command("bind"), F.chat.type.in_(GROUP_CHATS))
+    return router
+
+
+def setup() -> Router:
+    """Open to anyone: the service checks the faculty chosen is the presser's."""
+    router = Router(name="dean-chat")
     router.callback_query.register(bind_choice, BindCB.filter())
     router.message.register(bind_in_private, Command("bind"), F.chat.type == "private")
     return router

@@ -48,9 +48,6 @@ async def email_command(
     session: AsyncSession,
     settings: Settings,
 ) -> None:
-    if not (actor.is_admin or actor.is_dean):
-        await message.answer(_("Only the dean's office or an administrator can set this."))
-        return
     own = await manageable_faculties(session, actor.is_admin, actor.dean_faculty_ids)
     if not own:
         await message.answer(_("There are no faculties yet: import the roster first."))

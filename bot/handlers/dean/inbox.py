@@ -14,11 +14,11 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Statement
 from bot.db.session import AsyncSession
-from bot.domain.statements import StatementKind
+from bot.domain.statements import Decision, StatementKind
 from bot.domain.timezones import parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
 from bot.handlers.states import DeanComment, DeanReschedule
-from bot.keyboards.callbacks import DecideCB, Listing, PageCB, RescheduleCB
+from bot.keyboards.callbacks import DecideAction, DecideCB, Listing, PageCB, RescheduleCB
 from bot.services.actors import Actor
 from bot.services.roll import RollRules, additional_session
 from bot.services.statements import (
@@ -39,10 +39,10 @@ from bot.views.texts import kind_name, mark_name
 INBOX_PAGE = 30
 
 
-def decision_line(action: str, who: str) -> Html:
-    if action == "approve":
+def decision_line(action: Decision, who: str) -> Html:
+    if action is Decision.APPROVE:
         return fmt(_("✅ Approved by {who}"), who=who)
-    if action == "reject":
+    if action is Decision.REJECT:
         return fmt(_("❌ Rejected by {who}"), who=who)
     return fmt(_("❓ More asked by {who}"), who=who)
 
@@ -51,7 +51,7 @@ async def _apply(
     actor: Actor,
     session: AsyncSession,
     statement_id: int,
-    action: str,
+    action: Decision,
     comment: str | None,
     clock: Clock,
 ) -> tuple[DecideOutcome, str, Statement | None]:
@@ -71,7 +71,11 @@ async def _apply(
     return outcome, decision_line(action, actor.user.first_name or str(actor.user.id)), decided
 
 
-async def pressed(
+def _card(query: CallbackQuery) -> Message | None:
+    return query.message if isinstance(query.message, Message) else None
+
+
+async def approve_pressed(
     query: CallbackQuery,
     callback_data: DecideCB,
     actor: Actor,
@@ -80,58 +84,112 @@ async def pressed(
     clock: Clock,
     bot: Bot,
 ) -> None:
-    message = query.message if isinstance(query.message, Message) else None
-    if callback_data.action == "approve":
-        outcome, line, statement = await _apply(
-            actor, session, callback_data.statement_id, "approve", None, clock
-        )
-        if outcome is not DecideOutcome.OK:
-            await query.answer(line, show_alert=True)
-            return
-        await query.answer()
-        if message is not None:
-            await message.edit_text(f"{message.html_text}\n\n{line}", reply_markup=None)
-            if statement is not None and statement.kind == StatementKind.TIMEZONE:
-                await _ask_new_start(
-                    bot, message, query.from_user, state=state, statement_id=statement.id
-                )
+    message = _card(query)
+    outcome, line, statement = await _apply(
+        actor, session, callback_data.statement_id, Decision.APPROVE, None, clock
+    )
+    if outcome is not DecideOutcome.OK:
+        await query.answer(line, show_alert=True)
         return
-    if callback_data.action == "retime":
-        allowed = await dean_may_decide(session, actor.dean_faculty_ids, callback_data.statement_id)
-        if allowed is None:
-            await query.answer(
-                _("Only the dean's office of the student's faculty can decide this."),
-                show_alert=True,
+    await query.answer()
+    if message is not None:
+        await message.edit_text(f"{message.html_text}\n\n{line}", reply_markup=None)
+        if statement is not None and statement.kind == StatementKind.TIMEZONE:
+            await _ask_new_start(
+                bot, message, query.from_user, state=state, statement_id=statement.id
             )
-            return
-        await query.answer()
-        await _ask_new_start(bot, message, query.from_user, state=state, statement_id=allowed.id)
+
+
+async def retime_pressed(
+    query: CallbackQuery,
+    callback_data: DecideCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    allowed = await dean_may_decide(session, actor.dean_faculty_ids, callback_data.statement_id)
+    if allowed is None:
+        await query.answer(
+            _("Only the dean's office of the student's faculty can decide this."),
+            show_alert=True,
+        )
         return
-    if callback_data.action not in ("reject", "more"):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
+    await query.answer()
+    await _ask_new_start(bot, _card(query), query.from_user, state=state, statement_id=allowed.id)
+
+
+async def reject_pressed(
+    query: CallbackQuery,
+    callback_data: DecideCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    await _ask_comment(
+        query,
+        callback_data.statement_id,
+        Decision.REJECT,
+        _("Statement №{number}: write the reason for rejecting it (the student sees it)."),
+        actor=actor,
+        session=session,
+        state=state,
+        bot=bot,
+    )
+
+
+async def more_pressed(
+    query: CallbackQuery,
+    callback_data: DecideCB,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    await _ask_comment(
+        query,
+        callback_data.statement_id,
+        Decision.MORE,
+        _("Statement №{number}: write what else the student should provide."),
+        actor=actor,
+        session=session,
+        state=state,
+        bot=bot,
+    )
+
+
+async def _ask_comment(
+    query: CallbackQuery,
+    statement_id: int,
+    decision: Decision,
+    prompt: str,
+    *,
+    actor: Actor,
+    session: AsyncSession,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    """Rejecting and asking for more take a text: the reason, or what else is needed."""
+    message = _card(query)
     # Checked before asking for a reason, not after the dean has typed one.
-    if await dean_may_decide(session, actor.dean_faculty_ids, callback_data.statement_id) is None:
+    if await dean_may_decide(session, actor.dean_faculty_ids, statement_id) is None:
         await query.answer(
             _("Only the dean's office of the student's faculty can decide this."), show_alert=True
         )
         return
     await state.set_state(DeanComment.text)
     await state.update_data(
-        statement_id=callback_data.statement_id,
-        action=callback_data.action,
+        statement_id=statement_id,
+        action=decision.value,
         card_chat=message.chat.id if message else None,
         card_message=message.message_id if message else None,
     )
     await query.answer()
     if message is not None:
-        prompt = (
-            _("Statement №{number}: write the reason for rejecting it (the student sees it).")
-            if callback_data.action == "reject"
-            else _("Statement №{number}: write what else the student should provide.")
+        await ask(
+            bot, message.chat, query.from_user, text=prompt.format(number=statement_id), state=state
         )
-        text = prompt.format(number=callback_data.statement_id)
-        await ask(bot, message.chat, query.from_user, text=text, state=state)
 
 
 async def _ask_new_start(
@@ -160,8 +218,14 @@ async def comment_written(
 ) -> None:
     data = await state.get_data()
     comment = (message.text or "").strip()[:1000]
+    try:
+        decision = Decision(str(data.get("action")))
+    except ValueError:  # not ours (a dialogue of an older version): asked anew
+        await state.clear()
+        await message.answer(_("This button is no longer valid."))
+        return
     outcome, line, _statement = await _apply(
-        actor, session, int(data.get("statement_id", 0)), str(data.get("action")), comment, clock
+        actor, session, int(data.get("statement_id", 0)), decision, comment, clock
     )
     await answered(message, state)
     await state.clear()
@@ -273,9 +337,6 @@ async def _inbox_page(
 
 
 async def inbox(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
-    if not actor.is_dean:
-        await message.answer(_("This command is for the dean's office."))
-        return
     text, markup = await _inbox_page(actor, session, settings, 0)
     await message.answer(text, reply_markup=markup)
 
@@ -311,9 +372,6 @@ async def additional(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     """The additional session's list: absent for a valid reason, per exam."""
-    if not actor.is_dean:
-        await message.answer(_("This command is for the dean's office."))
-        return
     text, markup = await _additional_page(actor, session, settings, clock, 0)
     await message.answer(text, reply_markup=markup)
 
@@ -327,9 +385,6 @@ async def page_pressed(
     clock: Clock,
 ) -> None:
     """◀ ▶ under /inbox or /additional: the page is drawn anew from the data as it is now."""
-    if not actor.is_dean:
-        await query.answer(_("This command is for the dean's office."), show_alert=True)
-        return
     if callback_data.listing is Listing.INBOX:
         text, markup = await _inbox_page(actor, session, settings, callback_data.page)
     else:
@@ -344,12 +399,17 @@ async def page_pressed(
 def setup() -> Router:
     router = Router(name="dean-inbox")
     router.message.register(additional, Command("additional"))
-    router.callback_query.register(pressed, DecideCB.filter())
+    for action, handler in (
+        (DecideAction.APPROVE, approve_pressed),
+        (DecideAction.REJECT, reject_pressed),
+        (DecideAction.MORE, more_pressed),
+        (DecideAction.RETIME, retime_pressed),
+    ):
+        router.callback_query.register(handler, DecideCB.filter(F.action == action))
     router.message.register(inbox, Command("inbox"))
     router.callback_query.register(
         page_pressed, PageCB.filter(F.listing.in_({Listing.INBOX, Listing.ADDITIONAL}))
     )
-    router.callback_query.register(teacher_answered, RescheduleCB.filter())
     # In a group only a reply to the question counts (see bot.handlers.prompts).
     router.message.register(
         new_start_written, DeanReschedule.when, F.text, ~F.text.startswith("/"), answers_prompt
@@ -357,5 +417,18 @@ def setup() -> Router:
     router.message.register(
         comment_written, DeanComment.text, F.text, ~F.text.startswith("/"), answers_prompt
     )
+    return router
+
+
+def setup_teachers() -> Router:
+    """The teacher's answer to the new time the dean's office set (a time-zone statement)."""
+    router = Router(name="teacher-reschedule")
+    router.callback_query.register(teacher_answered, RescheduleCB.filter())
+    return router
+
+
+def setup_open() -> Router:
+    """Anyone in a group: a reply to a question the bot put to someone else is refused."""
+    router = Router(name="others-prompts")
     router.message.register(not_yours, someone_elses_prompt)
     return router

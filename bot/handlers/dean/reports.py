@@ -28,9 +28,6 @@ def _scope(actor: Actor) -> frozenset[int] | None:
 
 
 async def reports_menu(message: Message, actor: Actor) -> None:
-    if not (actor.is_dean or actor.is_admin):
-        await message.answer(_("Reports are for the dean's office and administrators."))
-        return
     kb = InlineKeyboardBuilder()
     for kind in ReportKind:
         kb.button(text=report_title(kind), callback_data=ReportCB(kind=kind.value))
@@ -46,11 +43,6 @@ async def report_pressed(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    if not (actor.is_dean or actor.is_admin):
-        await query.answer(
-            _("Reports are for the dean's office and administrators."), show_alert=True
-        )
-        return
     try:
         kind = ReportKind(callback_data.kind)
     except ValueError:

@@ -3,17 +3,18 @@ a file, and can unlink their Telegram account."""
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.enums import ChatAction
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.db.models import Student
 from bot.db.session import AsyncSession
 from bot.handlers.busy import showing
-from bot.handlers.replies import answer_long, edit_pressed, not_a_student
-from bot.keyboards.callbacks import MyDataCB
+from bot.handlers.replies import answer_long, edit_pressed
+from bot.keyboards.callbacks import MyDataAction, MyDataCB
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.mydata import MyData, collect, unlink
@@ -70,64 +71,59 @@ def summary(data: MyData) -> Html:
 
 def buttons() -> InlineKeyboardBuilder:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("📄 As a file"), callback_data=MyDataCB(action="file"))
-    kb.button(text=_("🔓 Unlink my account"), callback_data=MyDataCB(action="unlink"))
+    kb.button(text=_("📄 As a file"), callback_data=MyDataCB(action=MyDataAction.FILE))
+    kb.button(text=_("🔓 Unlink my account"), callback_data=MyDataCB(action=MyDataAction.UNLINK))
     kb.adjust(1)
     return kb
 
 
-async def mydata(message: Message, actor: Actor, session: AsyncSession) -> None:
-    if actor.student is None:
-        await not_a_student(message)
-        return
-    data = await collect(session, actor.student, actor.user)
+async def mydata(message: Message, actor: Actor, session: AsyncSession, student: Student) -> None:
+    data = await collect(session, student, actor.user)
     await answer_long(message, summary(data), reply_markup=buttons().as_markup())
 
 
-async def pressed(
-    query: CallbackQuery,
-    callback_data: MyDataCB,
-    actor: Actor,
-    session: AsyncSession,
-    menus: CommandMenus,
+async def file_pressed(
+    query: CallbackQuery, actor: Actor, session: AsyncSession, student: Student
 ) -> None:
-    if actor.student is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+    await query.answer()
+    if not isinstance(query.message, Message):
         return
-    if callback_data.action == "file":
-        await query.answer()
-        if not isinstance(query.message, Message):
-            return
-        async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
-            data = await collect(session, actor.student, actor.user)
-            await query.message.answer_document(
-                BufferedInputFile(data.as_json(), filename="mydata.json"),
-                caption=_("Everything the bot holds about you, as JSON."),
-            )
-        return
-    if callback_data.action == "unlink":
-        await query.answer()
-        kb = InlineKeyboardBuilder()
-        kb.button(text=_("🔓 Yes, unlink"), callback_data=MyDataCB(action="confirm"))
-        kb.button(text=_("Keep it"), callback_data=MyDataCB(action="keep"))
-        await edit_pressed(
-            query,
-            _(
-                "Unlink your Telegram account? You will get no more reminders; to come back, "
-                "send /start and your record book again."
-            ),
-            reply_markup=kb.as_markup(),
+    async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
+        data = await collect(session, student, actor.user)
+        await query.message.answer_document(
+            BufferedInputFile(data.as_json(), filename="mydata.json"),
+            caption=_("Everything the bot holds about you, as JSON."),
         )
-        return
-    if callback_data.action == "confirm":
-        await unlink(session, actor.student, actor.user)
-        if actor.teacher or actor.is_dean or actor.is_admin:  # their menu loses a student's
-            menus.refresh_after_commit(session, actor.user.id)
-        await query.answer()
-        await edit_pressed(
-            query, _("Done: your Telegram account is unlinked and removed from the bot.")
-        )
-        return
+
+
+async def unlink_pressed(query: CallbackQuery, actor: Actor) -> None:
+    await query.answer()
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("🔓 Yes, unlink"), callback_data=MyDataCB(action=MyDataAction.CONFIRM))
+    kb.button(text=_("Keep it"), callback_data=MyDataCB(action=MyDataAction.KEEP))
+    await edit_pressed(
+        query,
+        _(
+            "Unlink your Telegram account? You will get no more reminders; to come back, "
+            "send /start and your record book again."
+        ),
+        reply_markup=kb.as_markup(),
+    )
+
+
+async def unlink_confirmed(
+    query: CallbackQuery, actor: Actor, session: AsyncSession, menus: CommandMenus, student: Student
+) -> None:
+    await unlink(session, student, actor.user)
+    if actor.teacher or actor.is_dean or actor.is_admin:  # their menu loses a student's
+        menus.refresh_after_commit(session, actor.user.id)
+    await query.answer()
+    await edit_pressed(
+        query, _("Done: your Telegram account is unlinked and removed from the bot.")
+    )
+
+
+async def kept(query: CallbackQuery, actor: Actor) -> None:
     await query.answer()
     await edit_pressed(query, _("Nothing was changed."))
 
@@ -135,5 +131,11 @@ async def pressed(
 def setup() -> Router:
     router = Router(name="student-mydata")
     router.message.register(mydata, Command("mydata"))
-    router.callback_query.register(pressed, MyDataCB.filter())
+    for action, handler in (
+        (MyDataAction.FILE, file_pressed),
+        (MyDataAction.UNLINK, unlink_pressed),
+        (MyDataAction.CONFIRM, unlink_confirmed),
+        (MyDataAction.KEEP, kept),
+    ):
+        router.callback_query.register(handler, MyDataCB.filter(F.action == action))
     return router

@@ -7,8 +7,9 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.db.models import Student
 from bot.db.session import AsyncSession
-from bot.handlers.replies import answer_long, not_a_student
+from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
 from bot.services.plans import student_plan
 from bot.views.html import fmt
@@ -18,11 +19,10 @@ from bot.views.texts import plan_card
 MESSAGE_BUDGET = 3800
 
 
-async def show_plan(message: Message, actor: Actor, session: AsyncSession) -> None:
-    if actor.student is None:
-        await not_a_student(message)
-        return
-    items = await student_plan(session, actor.student.id)
+async def show_plan(
+    message: Message, actor: Actor, session: AsyncSession, student: Student
+) -> None:
+    items = await student_plan(session, student.id)
     if not items:
         await message.answer(
             _(

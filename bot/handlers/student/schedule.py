@@ -11,10 +11,11 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.models import Student
 from bot.db.session import AsyncSession
 from bot.domain.timezones import resolve_timezone
 from bot.handlers.busy import showing
-from bot.handlers.replies import answer_long, not_a_student
+from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
 from bot.services.schedule import student_schedule, teacher_schedule
 from bot.views.calendar import schedule_ics
@@ -26,12 +27,14 @@ MESSAGE_BUDGET = 3800
 
 
 async def show_schedule(
-    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    student: Student,
 ) -> None:
-    if actor.student is None:
-        await not_a_student(message)
-        return
-    items = await student_schedule(session, actor.student, clock.now())
+    items = await student_schedule(session, student, clock.now())
     if not items:
         await message.answer(_("You have no upcoming exams or consultations."))
         return
@@ -52,15 +55,14 @@ async def show_schedule(
 
 
 async def send_calendar(
-    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    student: Student,
 ) -> None:
-    if actor.student is None and actor.teacher is not None:
-        await _send_teacher_calendar(message, actor, session, settings, clock)
-        return
-    if actor.student is None:
-        await not_a_student(message)
-        return
-    items = await student_schedule(session, actor.student, clock.now())
+    items = await student_schedule(session, student, clock.now())
     if not items:
         await message.answer(_("You have no upcoming exams or consultations."))
         return
@@ -72,7 +74,7 @@ async def send_calendar(
         )
 
 
-async def _send_teacher_calendar(
+async def send_teacher_calendar(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     assert actor.teacher is not None
@@ -94,4 +96,11 @@ def setup() -> Router:
     router = Router(name="student-schedule")
     router.message.register(show_schedule, Command("schedule"))
     router.message.register(send_calendar, Command("calendar"))
+    return router
+
+
+def setup_teachers() -> Router:
+    """/calendar of a teacher who is no student: the exams they run (a student's wins)."""
+    router = Router(name="teacher-calendar")
+    router.message.register(send_teacher_calendar, Command("calendar"))
     return router

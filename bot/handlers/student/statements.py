@@ -19,6 +19,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.models import Student
 from bot.db.session import AsyncSession
 from bot.domain.exams import EventKind
 from bot.domain.statements import (
@@ -42,7 +43,6 @@ from bot.handlers.replies import (
     edit_pressed,
     incoming_file,
     next_page,
-    not_a_student,
     unknown_zone_text,
 )
 from bot.handlers.states import StatementForm
@@ -51,6 +51,7 @@ from bot.keyboards.callbacks import (
     Listing,
     PageCB,
     StmtActCB,
+    StmtAction,
     StmtAddDocsCB,
     StmtExamCB,
     StmtKindCB,
@@ -99,11 +100,9 @@ async def start_statement(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    student: Student,
 ) -> None:
-    if actor.student is None:
-        await not_a_student(message)
-        return
-    eligible = await eligible_exams(session, actor.student, clock.now(), settings)
+    eligible = await eligible_exams(session, student, clock.now(), settings)
     if not eligible:
         await message.answer(_("There is no exam you could file a statement for now."))
         return
@@ -213,7 +212,7 @@ async def chose_kind(
             await edit_pressed(
                 query,
                 text + "\n" + fmt(_("Or keep the one you set: {zone}."), zone=current),
-                reply_markup=statement_action("zone", current),
+                reply_markup=statement_action(StmtAction.ZONE, current),
             )
         else:
             await edit_pressed(query, text)
@@ -299,7 +298,7 @@ async def window_typed(message: Message, state: FSMContext) -> None:
     await state.set_state(StatementForm.text)
     await message.answer(
         _("Anything to add for the dean's office? Write it, or press Skip."),
-        reply_markup=statement_action("skip", _("Skip")),
+        reply_markup=statement_action(StmtAction.SKIP, _("Skip")),
     )
 
 
@@ -351,7 +350,7 @@ async def text_typed(message: Message, state: FSMContext) -> None:
                 ),
                 count=MAX_FILES,
             ),
-            reply_markup=statement_action("done", _("Done")),
+            reply_markup=statement_action(StmtAction.DONE, _("Done")),
         )
         return
     if data.get("kind") == StatementKind.ABSENCE:
@@ -364,7 +363,7 @@ async def text_typed(message: Message, state: FSMContext) -> None:
                 ),
                 count=MAX_FILES,
             ),
-            reply_markup=statement_action("done", _("Done")),
+            reply_markup=statement_action(StmtAction.DONE, _("Done")),
         )
         return
     await _preview(message, state)
@@ -399,7 +398,7 @@ async def file_sent(message: Message, state: FSMContext) -> None:
         await state.update_data(acked_groups=acked)
     await message.answer(
         _("Attached. Send more, or press Done."),
-        reply_markup=statement_action("done", _("Done")),
+        reply_markup=statement_action(StmtAction.DONE, _("Done")),
     )
 
 
@@ -439,7 +438,7 @@ async def add_documents_pressed(
                 number=statement.id,
             )
         )
-        await query.message.answer(text, reply_markup=statement_action("done", _("Done")))
+        await query.message.answer(text, reply_markup=statement_action(StmtAction.DONE, _("Done")))
 
 
 async def answer_typed(message: Message, state: FSMContext) -> None:
@@ -451,7 +450,8 @@ async def answer_typed(message: Message, state: FSMContext) -> None:
         return
     await state.update_data(answer=answer)
     await message.answer(
-        _("Noted. Send more, or press Done."), reply_markup=statement_action("done", _("Done"))
+        _("Noted. Send more, or press Done."),
+        reply_markup=statement_action(StmtAction.DONE, _("Done")),
     )
 
 
@@ -548,33 +548,32 @@ async def _preview(target: Message, state: FSMContext) -> None:
     await answer_long(target, join_lines(lines), reply_markup=statement_preview())
 
 
-async def preview_action(
+async def preview_cancelled(query: CallbackQuery, state: FSMContext) -> None:
+    await state.clear()
+    await query.answer()
+    await edit_pressed(query, _("Cancelled: nothing was sent."))
+
+
+async def preview_edit(query: CallbackQuery, state: FSMContext) -> None:
+    data = await state.get_data()
+    await state.set_data({"exam_id": data.get("exam_id"), "files": [], "acked_groups": []})
+    await state.set_state(StatementForm.kind)
+    await query.answer()
+    exam_kinds = [str(data.get("kind"))]
+    await edit_pressed(query, _("Let's start over."), reply_markup=statement_kinds(exam_kinds))
+
+
+async def preview_send(
     query: CallbackQuery,
-    callback_data: StmtActCB,
     actor: Actor,
     session: AsyncSession,
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    student: Student,
 ) -> None:
-    if callback_data.action == "cancel":
-        await state.clear()
-        await query.answer()
-        await edit_pressed(query, _("Cancelled: nothing was sent."))
-        return
-    if callback_data.action == "edit":
-        data = await state.get_data()
-        await state.set_data({"exam_id": data.get("exam_id"), "files": [], "acked_groups": []})
-        await state.set_state(StatementForm.kind)
-        await query.answer()
-        exam_kinds = [str(data.get("kind"))]
-        await edit_pressed(query, _("Let's start over."), reply_markup=statement_kinds(exam_kinds))
-        return
-    if actor.student is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
     draft = StatementDraft.from_form(await state.get_data())
-    result = await submit(session, actor.student, draft, clock.now(), settings)
+    result = await submit(session, student, draft, clock.now(), settings)
     await query.answer()
     if result.outcome is SubmitOutcome.CLOSED:
         await state.clear()
@@ -632,9 +631,6 @@ async def zone_taken(
 async def list_statements(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    if actor.student is None:
-        await not_a_student(message)
-        return
     await _statements_page(message, actor, session, settings, clock, 0)
 
 
@@ -646,7 +642,7 @@ async def statements_page_pressed(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    if actor.student is None or not isinstance(query.message, Message):
+    if not isinstance(query.message, Message):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
     await next_page(query)
@@ -724,14 +720,13 @@ async def needs_text(message: Message) -> None:
 
 def setup() -> Router:
     router = Router(name="student-statements")
-    router.message.filter(F.chat.type == "private")
     text = (F.text, ~F.text.startswith("/"))
     router.message.register(start_statement, Command("statement"))
     router.message.register(list_statements, Command("statements"))
     router.callback_query.register(chose_exam, StmtExamCB.filter())
     router.callback_query.register(chose_kind, StatementForm.kind, StmtKindCB.filter())
     router.callback_query.register(
-        zone_kept, StatementForm.zone, StmtActCB.filter(F.action == "zone")
+        zone_kept, StatementForm.zone, StmtActCB.filter(F.action == StmtAction.ZONE)
     )
     router.message.register(zone_typed, StatementForm.zone, *text)
     router.message.register(window_typed, StatementForm.window, *text)
@@ -743,17 +738,20 @@ def setup() -> Router:
     router.callback_query.register(zone_taken, StmtZoneCB.filter())
     router.message.register(text_typed, StatementForm.text, *text)
     router.callback_query.register(
-        text_skipped, StatementForm.text, StmtActCB.filter(F.action == "skip")
+        text_skipped, StatementForm.text, StmtActCB.filter(F.action == StmtAction.SKIP)
     )
     router.message.register(file_sent, StatementForm.files, ~F.text)
     router.callback_query.register(
-        files_done, StatementForm.files, StmtActCB.filter(F.action == "done")
+        files_done, StatementForm.files, StmtActCB.filter(F.action == StmtAction.DONE)
     )
-    router.callback_query.register(
-        preview_action,
-        StatementForm.preview,
-        StmtActCB.filter(F.action.in_({"send", "edit", "cancel"})),
-    )
+    for action, handler in (
+        (StmtAction.SEND, preview_send),
+        (StmtAction.EDIT, preview_edit),
+        (StmtAction.CANCEL, preview_cancelled),
+    ):
+        router.callback_query.register(
+            handler, StatementForm.preview, StmtActCB.filter(F.action == action)
+        )
     router.callback_query.register(withdraw_pressed, StmtWithdrawCB.filter())
     router.callback_query.register(
         statements_page_pressed, PageCB.filter(F.listing == Listing.STATEMENTS)
@@ -762,7 +760,7 @@ def setup() -> Router:
     router.message.register(file_sent, StatementForm.more_files, ~F.text)
     router.message.register(answer_typed, StatementForm.more_files, *text)
     router.callback_query.register(
-        more_files_done, StatementForm.more_files, StmtActCB.filter(F.action == "done")
+        more_files_done, StatementForm.more_files, StmtActCB.filter(F.action == StmtAction.DONE)
     )
     for waiting_for_text in (StatementForm.zone, StatementForm.window, StatementForm.text):
         router.message.register(needs_text, waiting_for_text, ~F.text)

@@ -19,10 +19,6 @@ from bot.views.html import fmt
 from bot.views.texts import exam_title
 
 
-def is_student(message: Message, actor: Actor) -> bool:
-    return actor.student is not None
-
-
 async def work_sent(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
@@ -84,7 +80,7 @@ async def work_sent(
 
 def setup() -> Router:
     router = Router(name="student-works")
-    router.message.filter(F.chat.type == "private", StateFilter(None), is_student)
+    router.message.filter(StateFilter(None))
     # A spreadsheet is an import attempt: the imports router answers it.
     spreadsheet = F.document.file_name.regexp(r"(?i).*\.(csv|xlsx)$")
     router.message.register(work_sent, F.photo | (F.document & ~spreadsheet))

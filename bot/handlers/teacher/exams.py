@@ -16,7 +16,7 @@ from bot.db.session import AsyncSession
 from bot.domain.exams import EventKind
 from bot.handlers.replies import answer_long, next_page
 from bot.handlers.states import TeacherLink
-from bot.keyboards.callbacks import ExamCB, Listing, PageCB
+from bot.keyboards.callbacks import ExamAction, ExamCB, Listing, PageCB
 from bot.keyboards.inline import exam_links
 from bot.services.actors import Actor
 from bot.services.reminders import announce_link
@@ -32,11 +32,6 @@ EXAMS_PAGE = 10
 async def list_exams(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    if actor.teacher is None:
-        await message.answer(
-            _("This command is for teachers. Ask the administrator for an invite link.")
-        )
-        return
     await _exams_page(message, actor, session, settings, clock, 0)
 
 
@@ -48,7 +43,7 @@ async def exams_page_pressed(
     settings: Settings,
     clock: Clock,
 ) -> None:
-    if actor.teacher is None or not isinstance(query.message, Message):
+    if not isinstance(query.message, Message):
         await query.answer(_("This is not one of your exams."), show_alert=True)
         return
     await next_page(query)
@@ -105,11 +100,11 @@ async def ask_link(
         await query.answer(_("This is not one of your exams."), show_alert=True)
         return
     await state.set_state(TeacherLink.url)
-    await state.update_data(exam_id=exam.id, field=callback_data.action)
+    await state.update_data(exam_id=exam.id, field=callback_data.action.value)
     await query.answer()
     prompt = (
         _("Send the conference link for {title} (http:// or https://), or /cancel.")
-        if callback_data.action == LinkField.CONFERENCE
+        if callback_data.action is ExamAction.LINK
         else _("Send the Moodle link for {title} (http:// or https://), or /cancel.")
     )
     if isinstance(query.message, Message):
@@ -154,7 +149,7 @@ async def link_needs_text(message: Message) -> None:
 def setup() -> Router:
     router = Router(name="teacher-exams")
     router.message.register(list_exams, Command("exams"))
-    router.callback_query.register(ask_link, ExamCB.filter(F.action.in_({"link", "moodle"})))
+    router.callback_query.register(ask_link, ExamCB.filter())
     router.callback_query.register(exams_page_pressed, PageCB.filter(F.listing == Listing.EXAMS))
     router.message.register(got_link, TeacherLink.url, F.text, ~F.text.startswith("/"))
     router.message.register(link_needs_text, TeacherLink.url, ~F.text)

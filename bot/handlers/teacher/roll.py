@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.models import Exam
 from bot.db.session import AsyncSession
 from bot.domain.roll import (
     Grade,
@@ -25,7 +26,7 @@ from bot.domain.roll import (
 from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import RollCB
+from bot.keyboards.callbacks import RollAction, RollCB
 from bot.keyboards.roll import (
     ICONS,
     PAGE,
@@ -278,191 +279,59 @@ async def _show_card(
     )
 
 
-async def on_roll(
+async def _own_exam(
+    query: CallbackQuery, cb: RollCB, actor: Actor, session: AsyncSession, settings: Settings
+) -> Exam | None:
+    """The exam pressed, if it is the presser's; else the press is refused with an alert."""
+    exam = await service.own_exam(session, actor.teacher, cb.exam_id)
+    if exam is None:
+        await _refuse(query, settings)
+    return exam
+
+
+async def _refuse(query: CallbackQuery, settings: Settings) -> None:
+    await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
+
+
+async def _redraw(
+    query: CallbackQuery,
+    cb: RollCB,
+    outcome: Outcome,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    now: datetime,
+    *,
+    back_to_card: bool = False,
+) -> None:
+    """After an action: say how it went, then redraw the roll (or the student's card)."""
+    if outcome is Outcome.OK or outcome is Outcome.ALREADY:
+        await query.answer(_("Already done.") if outcome is Outcome.ALREADY else None)
+    else:
+        await query.answer(_outcome_text(outcome, settings), show_alert=True)
+    exam = await service.own_exam(session, actor.teacher, cb.exam_id)
+    assert exam is not None
+    view = await service.load_roll(session, exam, now, RollRules.of(settings))
+    if back_to_card:
+        await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
+    else:
+        await _show_roll(query, view, cb.page, settings, actor.locale)
+
+
+async def on_show(
     query: CallbackQuery,
     callback_data: RollCB,
     actor: Actor,
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
-    state: FSMContext,
 ) -> None:
-    """Every press of the console goes through here: act, then redraw what was pressed."""
-    now = clock.now()
-    cb = callback_data
-    exam = await service.own_exam(session, actor.teacher, cb.exam_id)
+    exam = await _own_exam(query, callback_data, actor, session, settings)
     if exam is None:
-        await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
         return
-    user_id = query.from_user.id
-    outcome = Outcome.OK
-    back_to_card = False
-    if cb.action in ("mark", "cmark"):
-        try:
-            action = MarkAction(cb.value)
-        except ValueError:
-            await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
-            return
-        outcome = await service.set_mark(
-            session,
-            actor.teacher,
-            user_id,
-            exam_id=exam.id,
-            student_id=cb.student_id,
-            action=action,
-            now=now,
-            rules=RollRules.of(settings),
-        )
-        back_to_card = cb.action == "cmark"
-    elif cb.action == "grade":
-        try:
-            grade = Grade(cb.value)
-        except ValueError:
-            await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
-            return
-        outcome = await service.set_grade(
-            session,
-            actor.teacher,
-            user_id,
-            exam_id=exam.id,
-            student_id=cb.student_id,
-            grade=grade,
-            now=now,
-            rules=RollRules.of(settings),
-        )
-        back_to_card = True
-    elif cb.action == "rest":
-        outcome = await _rest_absent(session, actor, user_id, exam.id, now, settings)
-    elif cb.action == "card":
-        view = await service.load_roll(session, exam, now, RollRules.of(settings))
-        if view.line(cb.student_id) is None:
-            await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
-            return
-        await query.answer()
-        await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
-        return
-    elif cb.action in ("tickets", "split", "written") and exam.roll_confirmed_at is not None:
-        outcome = Outcome.LOCKED
-    elif cb.action == "tickets":
-        await query.answer()
-        await _edit(
-            query,
-            _("🎫 How are tickets handed out to the present students?"),
-            tickets_menu(exam.id, cb.page),
-        )
-        return
-    elif cb.action == "tk":
-        method, _sep, number = cb.value.partition("-")
-        if method == TicketMethod.LIST:
-            await state.set_state(TeacherTickets.ticket_list)
-            await state.update_data(exam_id=exam.id)
-            await query.answer()
-            if isinstance(query.message, Message):
-                await query.message.answer(
-                    _(
-                        "Send the list, a line per student: surname (or full name, or record "
-                        "book) and the ticket number, e.g. «Иванова 7». Or /cancel."
-                    )
-                )
-            return
-        try:
-            ticket_method = TicketMethod(method)
-            tickets = int(number)
-        except ValueError:
-            await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
-            return
-        outcome, _assigned = await service.hand_out_tickets(
-            session,
-            actor.teacher,
-            exam.id,
-            method=ticket_method,
-            tickets=tickets,
-            now=now,
-            rules=RollRules.of(settings),
-        )
-    elif cb.action == "split" and not cb.value:
-        await query.answer()
-        await _edit(query, _("👥 Into how many subgroups?"), split_menu(exam.id, cb.page, None))
-        return
-    elif cb.action == "split":
-        await query.answer()
-        await _edit(
-            query,
-            fmt(
-                ngettext(
-                    "👥 {count} subgroup, alphabetically. How far apart do they start?",
-                    "👥 {count} subgroups, alphabetically. How far apart do they start?",
-                    _int(cb.value),
-                ),
-                count=cb.value,
-            ),
-            split_menu(exam.id, cb.page, _int(cb.value)),
-        )
-        return
-    elif cb.action == "sp":
-        parts, _sep, gap = cb.value.partition("x")
-        outcome, _chunks = await service.split(
-            session,
-            actor.teacher,
-            exam.id,
-            parts=_int(parts),
-            gap=timedelta(minutes=_int(gap)),
-            now=now,
-            settings=settings,
-        )
-    elif cb.action == "written":
-        await query.answer()
-        await _edit(
-            query,
-            _("✍️ How long is the written work? The clock starts when you choose."),
-            written_menu(exam.id, cb.page),
-        )
-        return
-    elif cb.action == "wr":
-        outcome = await service.start_written(
-            session,
-            actor.teacher,
-            exam.id,
-            minutes=_int(cb.value),
-            now=now,
-            rules=RollRules.of(settings),
-        )
-    elif cb.action == "texts":
-        view = await service.load_roll(session, exam, now, RollRules.of(settings))
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(aloud_text(view, settings))
-        return
-    elif cb.action == "confirm":
-        outcome, confirmed = await service.confirm_roll(
-            session, actor.teacher, user_id, exam_id=exam.id, now=now, rules=RollRules.of(settings)
-        )
-        if outcome is Outcome.OK and confirmed is not None:
-            await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
-            await _show_roll(query, confirmed, cb.page, settings, actor.locale)
-            await _send_sheet(query, confirmed, settings, actor.locale)
-            return
-    elif cb.action == "sheet":
-        view = await service.load_roll(session, exam, now, RollRules.of(settings))
-        await query.answer()
-        await _send_sheet(query, view, settings, actor.locale)
-        return
-    elif cb.action != "show":
-        await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
-        return
-    if outcome is Outcome.OK or outcome is Outcome.ALREADY:
-        await query.answer(_("Already done.") if outcome is Outcome.ALREADY else None)
-    else:
-        await query.answer(_outcome_text(outcome, settings), show_alert=True)
-    exam = await service.own_exam(session, actor.teacher, exam.id)
-    assert exam is not None
-    if cb.action == "show":  # the console opened, refreshed or turned to another page
-        await _shown_here(session, exam.id, query, cb.page, actor.locale)
-    view = await service.load_roll(session, exam, now, RollRules.of(settings))
-    if back_to_card:
-        await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
-    else:
-        await _show_roll(query, view, cb.page, settings, actor.locale)
+    # The console opened, refreshed or turned to another page: a web mark redraws it here.
+    await _shown_here(session, exam.id, query, callback_data.page, actor.locale)
+    await _redraw(query, callback_data, Outcome.OK, actor, session, settings, clock.now())
 
 
 async def _shown_here(
@@ -472,6 +341,357 @@ async def _shown_here(
     if isinstance(query.message, Message):
         shown = RollMessage(query.message.chat.id, query.message.message_id, page, locale)
         await remember(session, exam_id, shown)
+
+
+async def on_mark(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """A mark from the roll (back to the roll) or from the card (back to the card)."""
+    cb = callback_data
+    now = clock.now()
+    exam = await _own_exam(query, cb, actor, session, settings)
+    if exam is None:
+        return
+    try:
+        action = MarkAction(cb.value)
+    except ValueError:
+        await _refuse(query, settings)
+        return
+    outcome = await service.set_mark(
+        session,
+        actor.teacher,
+        query.from_user.id,
+        exam_id=exam.id,
+        student_id=cb.student_id,
+        action=action,
+        now=now,
+        rules=RollRules.of(settings),
+    )
+    await _redraw(
+        query,
+        cb,
+        outcome,
+        actor,
+        session,
+        settings,
+        now,
+        back_to_card=cb.action is RollAction.CARD_MARK,
+    )
+
+
+async def on_grade(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    cb = callback_data
+    now = clock.now()
+    exam = await _own_exam(query, cb, actor, session, settings)
+    if exam is None:
+        return
+    try:
+        grade = Grade(cb.value)
+    except ValueError:
+        await _refuse(query, settings)
+        return
+    outcome = await service.set_grade(
+        session,
+        actor.teacher,
+        query.from_user.id,
+        exam_id=exam.id,
+        student_id=cb.student_id,
+        grade=grade,
+        now=now,
+        rules=RollRules.of(settings),
+    )
+    await _redraw(query, cb, outcome, actor, session, settings, now, back_to_card=True)
+
+
+async def on_rest_absent(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    now = clock.now()
+    exam = await _own_exam(query, callback_data, actor, session, settings)
+    if exam is None:
+        return
+    outcome = await _rest_absent(session, actor, query.from_user.id, exam.id, now, settings)
+    await _redraw(query, callback_data, outcome, actor, session, settings, now)
+
+
+async def on_card(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    cb = callback_data
+    exam = await _own_exam(query, cb, actor, session, settings)
+    if exam is None:
+        return
+    view = await service.load_roll(session, exam, clock.now(), RollRules.of(settings))
+    if view.line(cb.student_id) is None:
+        await _refuse(query, settings)
+        return
+    await query.answer()
+    await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
+
+
+async def _open_menu(
+    query: CallbackQuery,
+    cb: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> Exam | None:
+    """The exam whose tickets, subgroups or written work menu is opened; a confirmed roll
+    is locked (said, and the roll redrawn)."""
+    exam = await _own_exam(query, cb, actor, session, settings)
+    if exam is not None and exam.roll_confirmed_at is not None:
+        await _redraw(query, cb, Outcome.LOCKED, actor, session, settings, clock.now())
+        return None
+    return exam
+
+
+async def on_ticket_menu(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    exam = await _open_menu(query, callback_data, actor, session, settings, clock)
+    if exam is None:
+        return
+    await query.answer()
+    await _edit(
+        query,
+        _("🎫 How are tickets handed out to the present students?"),
+        tickets_menu(exam.id, callback_data.page),
+    )
+
+
+async def on_tickets(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    state: FSMContext,
+) -> None:
+    cb = callback_data
+    now = clock.now()
+    exam = await _own_exam(query, cb, actor, session, settings)
+    if exam is None:
+        return
+    method, _sep, number = cb.value.partition("-")
+    if method == TicketMethod.LIST:
+        await state.set_state(TeacherTickets.ticket_list)
+        await state.update_data(exam_id=exam.id)
+        await query.answer()
+        if isinstance(query.message, Message):
+            await query.message.answer(
+                _(
+                    "Send the list, a line per student: surname (or full name, or record "
+                    "book) and the ticket number, e.g. «Иванова 7». Or /cancel."
+                )
+            )
+        return
+    try:
+        ticket_method = TicketMethod(method)
+        tickets = int(number)
+    except ValueError:
+        await _refuse(query, settings)
+        return
+    outcome, _assigned = await service.hand_out_tickets(
+        session,
+        actor.teacher,
+        exam.id,
+        method=ticket_method,
+        tickets=tickets,
+        now=now,
+        rules=RollRules.of(settings),
+    )
+    await _redraw(query, cb, outcome, actor, session, settings, now)
+
+
+async def on_split_menu(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """How many subgroups (no value yet), then how far apart they start."""
+    cb = callback_data
+    exam = await _open_menu(query, cb, actor, session, settings, clock)
+    if exam is None:
+        return
+    await query.answer()
+    if not cb.value:
+        await _edit(query, _("👥 Into how many subgroups?"), split_menu(exam.id, cb.page, None))
+        return
+    await _edit(
+        query,
+        fmt(
+            ngettext(
+                "👥 {count} subgroup, alphabetically. How far apart do they start?",
+                "👥 {count} subgroups, alphabetically. How far apart do they start?",
+                _int(cb.value),
+            ),
+            count=cb.value,
+        ),
+        split_menu(exam.id, cb.page, _int(cb.value)),
+    )
+
+
+async def on_split(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    cb = callback_data
+    now = clock.now()
+    exam = await _own_exam(query, cb, actor, session, settings)
+    if exam is None:
+        return
+    parts, _sep, gap = cb.value.partition("x")
+    outcome, _chunks = await service.split(
+        session,
+        actor.teacher,
+        exam.id,
+        parts=_int(parts),
+        gap=timedelta(minutes=_int(gap)),
+        now=now,
+        settings=settings,
+    )
+    await _redraw(query, cb, outcome, actor, session, settings, now)
+
+
+async def on_written_menu(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    exam = await _open_menu(query, callback_data, actor, session, settings, clock)
+    if exam is None:
+        return
+    await query.answer()
+    await _edit(
+        query,
+        _("✍️ How long is the written work? The clock starts when you choose."),
+        written_menu(exam.id, callback_data.page),
+    )
+
+
+async def on_written(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    cb = callback_data
+    now = clock.now()
+    exam = await _own_exam(query, cb, actor, session, settings)
+    if exam is None:
+        return
+    outcome = await service.start_written(
+        session,
+        actor.teacher,
+        exam.id,
+        minutes=_int(cb.value),
+        now=now,
+        rules=RollRules.of(settings),
+    )
+    await _redraw(query, cb, outcome, actor, session, settings, now)
+
+
+async def on_texts(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    exam = await _own_exam(query, callback_data, actor, session, settings)
+    if exam is None:
+        return
+    view = await service.load_roll(session, exam, clock.now(), RollRules.of(settings))
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(aloud_text(view, settings))
+
+
+async def on_confirm(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    cb = callback_data
+    now = clock.now()
+    exam = await _own_exam(query, cb, actor, session, settings)
+    if exam is None:
+        return
+    outcome, confirmed = await service.confirm_roll(
+        session,
+        actor.teacher,
+        query.from_user.id,
+        exam_id=exam.id,
+        now=now,
+        rules=RollRules.of(settings),
+    )
+    if outcome is Outcome.OK and confirmed is not None:
+        await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
+        await _show_roll(query, confirmed, cb.page, settings, actor.locale)
+        await _send_sheet(query, confirmed, settings, actor.locale)
+        return
+    await _redraw(query, cb, outcome, actor, session, settings, now)
+
+
+async def on_sheet(
+    query: CallbackQuery,
+    callback_data: RollCB,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    exam = await _own_exam(query, callback_data, actor, session, settings)
+    if exam is None:
+        return
+    view = await service.load_roll(session, exam, clock.now(), RollRules.of(settings))
+    await query.answer()
+    await _send_sheet(query, view, settings, actor.locale)
 
 
 def _int(value: str) -> int:
@@ -613,7 +833,24 @@ async def ticket_list_needs_text(message: Message) -> None:
 
 def setup() -> Router:
     router = Router(name="teacher-roll")
-    router.callback_query.register(on_roll, RollCB.filter())
+    for action, handler in (
+        (RollAction.SHOW, on_show),
+        (RollAction.CARD, on_card),
+        (RollAction.MARK, on_mark),
+        (RollAction.CARD_MARK, on_mark),
+        (RollAction.GRADE, on_grade),
+        (RollAction.REST_ABSENT, on_rest_absent),
+        (RollAction.TICKET_MENU, on_ticket_menu),
+        (RollAction.TICKETS, on_tickets),
+        (RollAction.SPLIT_MENU, on_split_menu),
+        (RollAction.SPLIT, on_split),
+        (RollAction.WRITTEN_MENU, on_written_menu),
+        (RollAction.WRITTEN, on_written),
+        (RollAction.TEXTS, on_texts),
+        (RollAction.CONFIRM, on_confirm),
+        (RollAction.SHEET, on_sheet),
+    ):
+        router.callback_query.register(handler, RollCB.filter(F.action == action))
     router.message.register(
         got_ticket_list, TeacherTickets.ticket_list, F.text, ~F.text.startswith("/")
     )
