@@ -3,7 +3,11 @@ and what the update says to Telegram goes out after its commit.
 
 Telegram re-sends updates after a restart (aiogram keeps the polling offset in memory
 only), so the ids of handled updates are committed together with the handler's own
-changes: either both are kept, or the update is handled again.
+changes: either both are kept, or the update is handled again. The row is added at the
+commit, not at the start: on SQLite the first write takes the database's one write lock
+until the commit, and most updates only read (a burst of /help or /schedule then queued
+on that lock). A locking read (`FOR UPDATE`), which SQLite has no row locks for, writes
+the row first and so runs under the write lock, as every update used to.
 
 Commit, then speak (bot.middlewares.held): the sends, edits and callback answers a
 handler makes are held while it runs and released in order after the commit, once the
