@@ -402,7 +402,12 @@ async def test_dean_asks_for_more_and_the_student_answers(
     after = api.mark()
     asked = dean.click(card, button(card, "Запросить")["callback_data"])
     await api.callback_answer(asked)
-    prompt = await api.next_message(group["id"], after=after)  # the question's prompt
+    # The question's prompt (the card's photo may still be on its way to the chat: paced).
+    asking = await api.wait_for(
+        "sendMessage", group["id"], lambda c: c.ok and "what else" in str(c.params), after
+    )
+    prompt = asking.result
+    assert isinstance(prompt, dict)
     dean.reply(prompt, "Справка без печати. Пришлите справку с печатью поликлиники.")
     # Through the outbox, behind the student's earlier messages in the chat's pace.
     question = await api.next_message(student.id, after=after, timeout=20)
