@@ -112,9 +112,19 @@ async def test_demo_then_the_printed_student_and_teacher(
         teacher = api.user(31002, language_code="ru")
         welcome = await say(api, teacher, f"/start {teacher_token}")
         assert "Смирнова Елена Викторовна" in welcome["text"]
+        after = api.mark()
         teacher.send("/exams")
-        await api.idle()  # every card of /exams is in
-        [card] = [m for m in api.messages(teacher.id) if "Анатомия — экзамен" in m["text"]]
+        # The exam cards come paced, one a message: wait for today's, not for a quiet spell.
+        sent = await api.wait_for(
+            MESSAGE_METHODS,
+            chat_id=teacher.id,
+            after=after,
+            predicate=lambda c: c.ok and "Анатомия — экзамен" in str(c.params.get("text")),
+            timeout=15,
+        )
+        [card] = [
+            m for m in api.messages(teacher.id) if m["message_id"] == sent.result["message_id"]
+        ]
         after = api.mark()
         teacher.click(card, button(card, "📋")["callback_data"])
         roll = await api.wait_for(
