@@ -34,8 +34,8 @@ from bot.db.engine import (  # noqa: E402
 )
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Discipline, Exam, Faculty, Group, Student, Teacher  # noqa: E402
-from bot.handlers.teacher.roll import roll_markup, roll_text  # noqa: E402
 from bot.services.roll import MarkAction, RollRules, load_roll, own_exam, set_mark  # noqa: E402
+from bot.views.roll import roll_markup, roll_text  # noqa: E402
 
 START = datetime(2026, 12, 23, 6, 0, tzinfo=UTC)
 ACTIONS = (MarkAction.PRESENT, MarkAction.ABSENT, MarkAction.EXCUSED, MarkAction.PRESENT)

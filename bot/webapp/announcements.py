@@ -8,9 +8,9 @@ from typing import Any
 from aiohttp import web
 
 from bot.db.models import Announcement
-from bot.handlers.dean.announce import _outcome_text
 from bot.i18n import gettext as _
 from bot.services.announcements import AnnounceOutcome, Target, announce, progress, targets
+from bot.views.announcements import outcome_text
 from bot.webapp.server import API, ApiError, Call, api
 
 
@@ -47,10 +47,10 @@ async def send(call: Call) -> dict[str, Any]:
         target = Target(str(body.get("audience")))
         target_id = int(str(body.get("target_id")))
     except (ValueError, TypeError):
-        raise ApiError(400, _outcome_text(AnnounceOutcome.FORBIDDEN)) from None
+        raise ApiError(400, outcome_text(AnnounceOutcome.FORBIDDEN)) from None
     text = body.get("text")
     if not isinstance(text, str):
-        raise ApiError(400, _outcome_text(AnnounceOutcome.EMPTY))
+        raise ApiError(400, outcome_text(AnnounceOutcome.EMPTY))
     assert call.actor is not None
     outcome, made = await announce(
         call.session,
@@ -64,9 +64,9 @@ async def send(call: Call) -> dict[str, Any]:
         now=call.app.clock.now(),
     )
     if outcome is AnnounceOutcome.FORBIDDEN:
-        raise ApiError(403, _outcome_text(outcome))
+        raise ApiError(403, outcome_text(outcome))
     if outcome is not AnnounceOutcome.OK or made is None:
-        raise ApiError(400, _outcome_text(outcome))
+        raise ApiError(400, outcome_text(outcome))
     return await _progress(call, made)
 
 
@@ -97,7 +97,7 @@ async def status(call: Call) -> dict[str, Any]:
         else None
     )
     if found is None or not (scope_all or found.author_id == call.actor.user.id):
-        raise ApiError(403, _outcome_text(AnnounceOutcome.FORBIDDEN))
+        raise ApiError(403, outcome_text(AnnounceOutcome.FORBIDDEN))
     return await _progress(call, found)
 
 

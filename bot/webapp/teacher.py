@@ -22,7 +22,6 @@ from bot.domain.roll import (
     outage_deadline,
     written_window,
 )
-from bot.handlers.teacher.roll import RollPages, _outcome_text
 from bot.i18n import gettext as _
 from bot.services import roll as service
 from bot.services.desk import teacher_exams_between
@@ -30,6 +29,7 @@ from bot.services.roll import MarkAction, Outcome, RollRules, RollView
 from bot.services.roll_messages import where_shown
 from bot.services.sheets import sheet_xlsx
 from bot.views.html import plain
+from bot.views.roll import RollPages, outcome_text
 from bot.views.roll_sheet import build_sheet
 from bot.views.texts import exam_title, grade_name, mark_name
 from bot.webapp.server import API, ApiError, Call, api, speaking
@@ -192,7 +192,7 @@ async def roll(call: Call) -> dict[str, Any]:
 
 def _refused(call: Call, outcome: Outcome) -> ApiError:
     status = 403 if outcome is Outcome.NOT_YOURS else 409
-    return ApiError(status, str(_outcome_text(outcome, call.settings)))
+    return ApiError(status, str(outcome_text(outcome, call.settings)))
 
 
 async def _changed(call: Call, exam: Exam, outcome: Outcome) -> dict[str, Any]:

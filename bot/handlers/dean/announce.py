@@ -31,6 +31,7 @@ from bot.services.announcements import (
     targets,
 )
 from bot.views import dates
+from bot.views.announcements import outcome_text
 from bot.views.html import fmt
 
 MAX_BUTTONS = 40
@@ -38,24 +39,6 @@ MAX_BUTTONS = 40
 
 def _scope(actor: Actor) -> frozenset[int] | None:
     return None if actor.is_admin else actor.dean_faculty_ids
-
-
-def _outcome_text(outcome: AnnounceOutcome) -> str:
-    return {
-        AnnounceOutcome.EMPTY: _("There is nothing to send: write a text or attach a file."),
-        AnnounceOutcome.TOO_LONG: fmt(
-            ngettext(
-                "That is too long: at most {limit} character.",
-                "That is too long: at most {limit} characters.",
-                MAX_TEXT,
-            ),
-            limit=MAX_TEXT,
-        ),
-        AnnounceOutcome.FORBIDDEN: _("You can only write to your own faculty's students."),
-        AnnounceOutcome.NOBODY: _(
-            "Nobody there has linked their account to the bot yet, so nobody would get it."
-        ),
-    }.get(outcome, "")
 
 
 async def start(
@@ -101,10 +84,10 @@ async def chose_target(
         else None
     )
     if target is None or who is None:
-        await query.answer(_outcome_text(AnnounceOutcome.FORBIDDEN), show_alert=True)
+        await query.answer(outcome_text(AnnounceOutcome.FORBIDDEN), show_alert=True)
         return
     if not who.users:
-        await query.answer(_outcome_text(AnnounceOutcome.NOBODY), show_alert=True)
+        await query.answer(outcome_text(AnnounceOutcome.NOBODY), show_alert=True)
         return
     await state.set_state(Announce.text)
     await state.set_data({"target": target.value, "target_id": callback_data.target_id})
@@ -134,16 +117,16 @@ async def got_content(
         await message.answer(_("Send a text, a photo or a document, or /cancel."))
         return
     if not text.strip() and file_id is None:
-        await message.answer(_outcome_text(AnnounceOutcome.EMPTY))
+        await message.answer(outcome_text(AnnounceOutcome.EMPTY))
         return
     if len(text) > MAX_TEXT:
-        await message.answer(_outcome_text(AnnounceOutcome.TOO_LONG))
+        await message.answer(outcome_text(AnnounceOutcome.TOO_LONG))
         return
     data = await state.get_data()
     who = await audience(session, Target(data["target"]), int(data["target_id"]), _scope(actor))
     if who is None:
         await state.clear()
-        await message.answer(_outcome_text(AnnounceOutcome.FORBIDDEN))
+        await message.answer(outcome_text(AnnounceOutcome.FORBIDDEN))
         return
     await answered(message, state)
     await state.update_data(text=text, file_kind=file_kind, file_id=file_id)
@@ -196,7 +179,7 @@ async def preview_send(
         now=clock.now(),
     )
     if outcome is not AnnounceOutcome.OK or announcement is None:
-        await query.answer(_outcome_text(outcome), show_alert=True)
+        await query.answer(outcome_text(outcome), show_alert=True)
         return
     await query.answer()
     if isinstance(query.message, Message):

@@ -29,10 +29,7 @@ from bot.i18n import ngettext
 from bot.keyboards.callbacks import RollAction, RollCB
 from bot.keyboards.roll import (
     ICONS,
-    PAGE,
-    app_button,
     card_keyboard,
-    roll_keyboard,
     split_menu,
     tickets_menu,
     written_menu,
@@ -45,149 +42,10 @@ from bot.services.roll_messages import RollMessage, remember
 from bot.services.sheets import sheet_csv, sheet_xlsx
 from bot.views import dates
 from bot.views.html import Html, bold, code, fmt, join, join_lines
-from bot.views.paging import PAGE_BUDGET, clamp, pages_of
+from bot.views.paging import clamp
+from bot.views.roll import RollPages, outcome_text
 from bot.views.roll_sheet import build_sheet
 from bot.views.texts import exam_title, grade_name, mark_name
-
-
-def _outcome_text(outcome: Outcome, settings: Settings) -> str:
-    return {
-        Outcome.NOT_YOURS: _("This is not one of your exams."),
-        Outcome.LOCKED: _(
-            "The roll is confirmed and locked. An administrator can unlock it if a "
-            "correction is needed."
-        ),
-        Outcome.ALREADY: _("Already done."),
-        Outcome.NOT_PRESENT: _("Only a student marked present can get a grade or a ticket."),
-        Outcome.HAS_GRADE: _("This student already has a grade; they cannot be marked absent."),
-        Outcome.TOO_LATE: fmt(
-            ngettext(
-                "The {minutes} minute is over: the student is recorded as absent for a valid "
-                "reason (technical failure) and was told so.",
-                "The {minutes} minutes are over: the student is recorded as absent for a valid "
-                "reason (technical failure) and was told so.",
-                int(settings.outage_wait.total_seconds() // 60),
-            ),
-            minutes=int(settings.outage_wait.total_seconds() // 60),
-        ),
-        Outcome.UNMARKED: _("Mark every student first: some are not marked yet."),
-        Outcome.OUTAGE_RUNNING: _(
-            "An outage clock is still running: mark it resolved, or wait until it runs out."
-        ),
-        Outcome.NOBODY: _("Nobody is marked present yet."),
-        Outcome.INVALID: _("That does not fit this exam."),
-        Outcome.STARTED: _("The exam has started: subgroups are set before the start."),
-    }.get(outcome, _("Done."))
-
-
-def _student_lines(view: RollView, settings: Settings, locale: str) -> list[Html]:
-    uni = settings.tz
-    lines = []
-    for number, line in enumerate(view.lines, start=1):
-        parts: list[object] = [fmt("{}. {} {}", number, ICONS[line.mark], line.student.full_name)]
-        if line.subgroup is not None:
-            parts.append(fmt(_("sg {number}"), number=line.subgroup))
-        if line.entry.ticket:
-            parts.append(fmt("🎫 {}", line.entry.ticket))
-        if line.entry.grade:
-            parts.append(grade_name(line.entry.grade))
-        if line.mark is Mark.OUTAGE and line.entry.outage_since is not None:
-            parts.append(
-                fmt(
-                    _("outage until {clock}"),
-                    clock=dates.clock(
-                        outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
-                    ),
-                )
-            )
-        lines.append(join(" · ", parts))
-    return lines
-
-
-def _roll_head(view: RollView, settings: Settings, locale: str) -> list[object]:
-    exam = view.exam
-    uni = settings.tz
-    c = view.counts
-    lines: list[object] = [
-        fmt(_("📋 <b>{title}</b>, group {group}"), title=exam_title(exam), group=exam.group.name),
-        dates.when(exam.starts_at, uni, locale),
-    ]
-    regular = [s for s in exam.subgroups if not s.individual]
-    if regular:
-        lines.append(
-            fmt(
-                _("Subgroups: {list}"),
-                list=", ".join(
-                    f"{s.number} — {dates.hhmm(s.starts_at, uni, locale)}" for s in regular
-                ),
-            )
-        )
-    lines.append(
-        fmt(
-            _(
-                "✅ {present} · 📄 {excused} · ❌ {absent} · ⚡ {outage} · ▫️ {unmarked} · "
-                "total {total}"
-            ),
-            present=c.present,
-            excused=c.excused,
-            absent=c.absent,
-            outage=c.outage,
-            unmarked=c.unmarked,
-            total=c.total,
-        )
-    )
-    if exam.roll_confirmed_at is not None:
-        lines.append(
-            fmt(_("🔒 Confirmed {when}"), when=dates.when(exam.roll_confirmed_at, uni, locale))
-        )
-    return lines
-
-
-class RollPages:
-    """The roll cut into pages: at most PAGE students (two buttons each, within Telegram's
-    100 buttons) and as many as fit one message, whatever the length of the names."""
-
-    def __init__(self, view: RollView, settings: Settings, locale: str) -> None:
-        self.view = view
-        self.settings = settings
-        self.head = join_lines(_roll_head(view, settings, locale))
-        self.lines = _student_lines(view, settings, locale)
-        budget = PAGE_BUDGET - len(self.head)
-        self.ranges = pages_of(self.lines, budget, max_items=PAGE)
-
-    def text(self, page: int) -> Html:
-        shown = self.ranges[clamp(page, len(self.ranges))]
-        return join_lines([self.head, "", *(self.lines[i] for i in shown)])
-
-    def markup(self, page: int, chat_id: int | None = None) -> InlineKeyboardMarkup:
-        """`chat_id`: where it is shown, for the Mini App's button (WEBAPP_URL set)."""
-        page = clamp(page, len(self.ranges))
-        view = self.view
-        items = [
-            (i + 1, view.lines[i].student.id, view.lines[i].student.full_name, view.lines[i].mark)
-            for i in self.ranges[page]
-        ]
-        app = (
-            app_button(self.settings.webapp_url, chat_id, roll=view.exam.id)
-            if chat_id is not None
-            else None
-        )
-        return roll_keyboard(
-            view.exam.id,
-            items,
-            page,
-            len(self.ranges),
-            locked=view.exam.roll_confirmed_at is not None,
-            app=app,
-        )
-
-
-def roll_text(view: RollView, page: int, settings: Settings, locale: str) -> Html:
-    return RollPages(view, settings, locale).text(page)
-
-
-def roll_markup(view: RollView, page: int, settings: Settings, locale: str) -> InlineKeyboardMarkup:
-    return RollPages(view, settings, locale).markup(page)
 
 
 async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
@@ -290,7 +148,7 @@ async def _own_exam(
 
 
 async def _refuse(query: CallbackQuery, settings: Settings) -> None:
-    await query.answer(_outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
+    await query.answer(outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
 
 
 async def _redraw(
@@ -308,7 +166,7 @@ async def _redraw(
     if outcome is Outcome.OK or outcome is Outcome.ALREADY:
         await query.answer(_("Already done.") if outcome is Outcome.ALREADY else None)
     else:
-        await query.answer(_outcome_text(outcome, settings), show_alert=True)
+        await query.answer(outcome_text(outcome, settings), show_alert=True)
     exam = await service.own_exam(session, actor.teacher, cb.exam_id)
     assert exam is not None
     view = await service.load_roll(session, exam, now, RollRules.of(settings))
@@ -782,7 +640,7 @@ async def got_ticket_list(
     exam = await service.own_exam(session, actor.teacher, int(data.get("exam_id", 0)))
     if exam is None:
         await state.clear()
-        await message.answer(_outcome_text(Outcome.NOT_YOURS, settings))
+        await message.answer(outcome_text(Outcome.NOT_YOURS, settings))
         return
     view = await service.load_roll(session, exam, now, RollRules.of(settings))
     students = {x.student.id: (x.student.full_name, x.student.record_book) for x in view.lines}
@@ -819,7 +677,7 @@ async def got_ticket_list(
     )
     await state.clear()
     if outcome is not Outcome.OK:
-        await message.answer(_outcome_text(outcome, settings))
+        await message.answer(outcome_text(outcome, settings))
         return
     text = fmt(_("🎫 Tickets handed out: {count}."), count=len(present_assigned))
     if absent:
