@@ -38,6 +38,17 @@ class Mark(StrEnum):
 VALID_REASON: frozenset[Mark] = frozenset({Mark.EXCUSED, Mark.FAILURE})
 
 
+class MarkAction(StrEnum):
+    """What a teacher may set on the roll: a mark, or "resolved" (the outage is over: the
+    student is present again). UNMARKED and FAILURE are never set by hand."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+    EXCUSED = "excused"
+    OUTAGE = "outage"
+    RESOLVED = "resolved"
+
+
 def outage_deadline(since: datetime, wait: timedelta) -> datetime:
     """When a running outage stops being "wait" and becomes a failure."""
     return since + wait

@@ -7,12 +7,14 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.handlers.replies import not_a_student
 from bot.handlers.roles import ADMIN, DEAN, STAFF, STUDENT, TEACHER
 from bot.keyboards.callbacks import (
+    ROLL_BUTTONS,
     AnnounceCB,
     DecideCB,
     ExamCB,
@@ -20,7 +22,6 @@ from bot.keyboards.callbacks import (
     PageCB,
     ReportCB,
     RescheduleCB,
-    RollCB,
 )
 
 GROUP_CHATS = {ChatType.GROUP, ChatType.SUPERGROUP}
@@ -113,7 +114,8 @@ def setup() -> Router:
     on(no_reports, Command("reports"), ~STAFF)
     on(no_announcements, Command("announce"), ~STAFF)
     pressed = router.callback_query.register
-    for teachers in (ExamCB, RollCB, RescheduleCB):
+    teachers_buttons: tuple[type[CallbackData], ...] = (ExamCB, *ROLL_BUTTONS, RescheduleCB)
+    for teachers in teachers_buttons:
         pressed(not_your_exam, teachers.filter(), ~TEACHER)
     pressed(not_your_exam, PageCB.filter(F.listing == Listing.EXAMS), ~TEACHER)
     pressed(

@@ -16,6 +16,7 @@ from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
 from bot.db.models import MAX_ID
+from bot.domain.roll import Grade, MarkAction, TicketMethod
 from bot.domain.statements import AbsenceReason, StatementKind
 
 # A row's id as the database can hold it. Anything else is forged: it fails when the data
@@ -117,35 +118,96 @@ class DecideCB(CallbackData, prefix="st-dec"):
 
 
 class RollAction(StrEnum):
-    """The exam-day console's buttons. The values are short: callback data has 64 bytes."""
+    """The exam-day console's buttons that carry nothing but where they were pressed (the
+    exam, the student, the page). The values are short: callback data has 64 bytes."""
 
     SHOW = "show"  # the roll (a page of it)
     CARD = "card"  # a student's card
-    MARK = "mark"  # a mark from the roll (the name: present), back to the roll
-    CARD_MARK = "cmark"  # a mark from the card, back to the card
-    GRADE = "grade"
     REST_ABSENT = "rest"
     TICKET_MENU = "tickets"
-    TICKETS = "tk"  # value: "<method>-<count>"
-    SPLIT_MENU = "split"  # value: "" (how many?) or "<parts>" (how far apart?)
-    SPLIT = "sp"  # value: "<parts>x<minutes>"
+    SPLIT_MENU = "split"  # how many subgroups?
     WRITTEN_MENU = "written"
-    WRITTEN = "wr"  # value: minutes
     TEXTS = "texts"
     CONFIRM = "confirm"
     SHEET = "sheet"
 
 
+# A page of the roll, and the console's small numbers (a ticket count, subgroups, minutes):
+# a forged number past these fails when the data is parsed; one within them is still
+# refused by the service when it does not fit the exam.
+Page = Annotated[int, Field(ge=0, le=10_000)]
+Small = Annotated[int, Field(ge=0, le=1_000)]
+
+
 class RollCB(CallbackData, prefix="rl"):
-    """The exam-day console. `value` carries the mark, grade, method or numbers chosen
-    (parsed by the action's handler); the service checks the exam is the presser's and the
-    student is in it."""
+    """The exam-day console's plain buttons. Every console button (this class and the
+    typed ones below) carries `exam_id` and `page`: the service checks the exam is the
+    presser's and the student is in it."""
 
     action: RollAction
     exam_id: Id
     student_id: Id = 0
-    page: Id = 0
-    value: str = ""
+    page: Page = 0
+
+
+class RollMarkCB(CallbackData, prefix="rm"):
+    """A mark set from the roll (the name: present), or from the card (`card`: the card is
+    drawn again, not the roll)."""
+
+    exam_id: Id
+    student_id: Id
+    page: Page
+    mark: MarkAction
+    card: bool = False
+
+
+class RollGradeCB(CallbackData, prefix="rg"):
+    exam_id: Id
+    student_id: Id
+    page: Page
+    grade: Grade
+
+
+class RollTicketsCB(CallbackData, prefix="rt"):
+    """Tickets handed out by `method` out of `count` (a list is sent as a message next)."""
+
+    exam_id: Id
+    page: Page
+    method: TicketMethod
+    count: Small = 0
+
+
+class RollPartsCB(CallbackData, prefix="rp"):
+    """How many subgroups were chosen: asks how far apart they start."""
+
+    exam_id: Id
+    page: Page
+    parts: Small
+
+
+class RollSplitCB(CallbackData, prefix="rs"):
+    exam_id: Id
+    page: Page
+    parts: Small
+    minutes: Small  # apart
+
+
+class RollWrittenCB(CallbackData, prefix="rw"):
+    exam_id: Id
+    page: Page
+    minutes: Small  # the written work's length
+
+
+# Every console button: each carries `exam_id` and `page` (bot.handlers.teacher.roll).
+ROLL_BUTTONS: tuple[type[CallbackData], ...] = (
+    RollCB,
+    RollMarkCB,
+    RollGradeCB,
+    RollTicketsCB,
+    RollPartsCB,
+    RollSplitCB,
+    RollWrittenCB,
+)
 
 
 class ReportCB(CallbackData, prefix="rep"):

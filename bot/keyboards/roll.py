@@ -3,13 +3,23 @@ and the menus for tickets, subgroups and written work."""
 
 from __future__ import annotations
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 from aiogram.utils.i18n import gettext as _
 
 from bot.domain.app_links import app_page
-from bot.domain.roll import Grade, Mark
+from bot.domain.roll import Grade, Mark, MarkAction, TicketMethod
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import RollAction, RollCB
+from bot.keyboards.callbacks import (
+    RollAction,
+    RollCB,
+    RollGradeCB,
+    RollMarkCB,
+    RollPartsCB,
+    RollSplitCB,
+    RollTicketsCB,
+    RollWrittenCB,
+)
 
 # 40 students x 2 buttons and the action rows stay under Telegram's 100 buttons.
 PAGE = 40
@@ -33,7 +43,7 @@ SPLIT_GAPS = (20, 30, 45, 60, 90)
 WRITTEN_MINUTES = (45, 60, 90, 120, 180)
 
 
-def _b(text: str, cb: RollCB) -> InlineKeyboardButton:
+def _b(text: str, cb: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=cb.pack())
 
 
@@ -74,12 +84,11 @@ def roll_keyboard(
                 [
                     _b(
                         f"{ICONS[mark]} {number}. {short_name(name)}",
-                        RollCB(
-                            action=RollAction.MARK,
+                        RollMarkCB(
                             exam_id=exam_id,
                             student_id=student_id,
                             page=page,
-                            value=Mark.PRESENT.value,
+                            mark=MarkAction.PRESENT,
                         ),
                     ),
                     _b(
@@ -145,31 +154,29 @@ def card_keyboard(
     pass_fail: bool,
     grades: tuple[Grade, ...],
 ) -> InlineKeyboardMarkup:
-    def cb(action: RollAction, value: str = "") -> RollCB:
-        return RollCB(action=action, exam_id=exam_id, student_id=student_id, page=page, value=value)
+    def mark_cb(action: MarkAction) -> RollMarkCB:
+        return RollMarkCB(exam_id=exam_id, student_id=student_id, page=page, mark=action, card=True)
 
     rows: list[list[InlineKeyboardButton]] = []
     if mark is not Mark.FAILURE:
         rows.append(
             [
-                _b(_("✅ Present"), cb(RollAction.CARD_MARK, Mark.PRESENT.value)),
-                _b(_("❌ Absent"), cb(RollAction.CARD_MARK, Mark.ABSENT.value)),
+                _b(_("✅ Present"), mark_cb(MarkAction.PRESENT)),
+                _b(_("❌ Absent"), mark_cb(MarkAction.ABSENT)),
             ]
         )
         outage = (
-            _b(_("🔧 Resolved"), cb(RollAction.CARD_MARK, "resolved"))
+            _b(_("🔧 Resolved"), mark_cb(MarkAction.RESOLVED))
             if mark is Mark.OUTAGE
-            else _b(_("⚡ Outage"), cb(RollAction.CARD_MARK, Mark.OUTAGE.value))
+            else _b(_("⚡ Outage"), mark_cb(MarkAction.OUTAGE))
         )
-        rows.append(
-            [_b(_("📄 Valid reason"), cb(RollAction.CARD_MARK, Mark.EXCUSED.value)), outage]
-        )
+        rows.append([_b(_("📄 Valid reason"), mark_cb(MarkAction.EXCUSED)), outage])
     if mark is Mark.PRESENT:
         rows.append(
             [
                 _b(
                     f"{GRADE_DIGITS.get(g, '')} {grade_label(g)}".strip(),
-                    cb(RollAction.GRADE, g.value),
+                    RollGradeCB(exam_id=exam_id, student_id=student_id, page=page, grade=g),
                 )
                 for g in grades
             ][: 2 if pass_fail else 4]
@@ -181,16 +188,17 @@ def card_keyboard(
 
 
 def tickets_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
-    def cb(value: str) -> RollCB:
-        return RollCB(action=RollAction.TICKETS, exam_id=exam_id, page=page, value=value)
+    def cb(method: TicketMethod, count: int = 0) -> RollTicketsCB:
+        return RollTicketsCB(exam_id=exam_id, page=page, method=method, count=count)
 
+    random = TicketMethod.RANDOM
     rows = [
-        [_b(_("By the record book's last digit"), cb("last_digit-10"))],
-        [_b(_("From a list I send"), cb("list-0"))],
+        [_b(_("By the record book's last digit"), cb(TicketMethod.LAST_DIGIT, 10))],
+        [_b(_("From a list I send"), cb(TicketMethod.LIST))],
     ]
     rows += [
-        [_b(_("Random of {count}").format(count=n), cb(f"random-{n}")) for n in TICKET_COUNTS[:4]],
-        [_b(_("Random of {count}").format(count=n), cb(f"random-{n}")) for n in TICKET_COUNTS[4:]],
+        [_b(_("Random of {count}").format(count=n), cb(random, n)) for n in TICKET_COUNTS[:4]],
+        [_b(_("Random of {count}").format(count=n), cb(random, n)) for n in TICKET_COUNTS[4:]],
     ]
     rows.append(
         [_b(_("⬅️ Back to the roll"), RollCB(action=RollAction.SHOW, exam_id=exam_id, page=page))]
@@ -218,7 +226,7 @@ def split_menu(exam_id: int, page: int, parts: int | None) -> InlineKeyboardMark
             [
                 _b(
                     ngettext("{count} subgroup", "{count} subgroups", n).format(count=n),
-                    RollCB(action=RollAction.SPLIT_MENU, exam_id=exam_id, page=page, value=str(n)),
+                    RollPartsCB(exam_id=exam_id, page=page, parts=n),
                 )
                 for n in SPLIT_PARTS
             ]
@@ -228,18 +236,14 @@ def split_menu(exam_id: int, page: int, parts: int | None) -> InlineKeyboardMark
             [
                 _b(
                     _("{minutes} min apart").format(minutes=m),
-                    RollCB(
-                        action=RollAction.SPLIT, exam_id=exam_id, page=page, value=f"{parts}x{m}"
-                    ),
+                    RollSplitCB(exam_id=exam_id, page=page, parts=parts, minutes=m),
                 )
                 for m in SPLIT_GAPS[:3]
             ],
             [
                 _b(
                     _("{minutes} min apart").format(minutes=m),
-                    RollCB(
-                        action=RollAction.SPLIT, exam_id=exam_id, page=page, value=f"{parts}x{m}"
-                    ),
+                    RollSplitCB(exam_id=exam_id, page=page, parts=parts, minutes=m),
                 )
                 for m in SPLIT_GAPS[3:]
             ],
@@ -255,7 +259,7 @@ def written_menu(exam_id: int, page: int) -> InlineKeyboardMarkup:
         [
             _b(
                 _("{minutes} min").format(minutes=m),
-                RollCB(action=RollAction.WRITTEN, exam_id=exam_id, page=page, value=str(m)),
+                RollWrittenCB(exam_id=exam_id, page=page, minutes=m),
             )
             for m in WRITTEN_MINUTES
         ],

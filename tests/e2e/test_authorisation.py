@@ -56,6 +56,12 @@ from bot.keyboards.callbacks import (
     ReportCB,
     RescheduleCB,
     RollCB,
+    RollGradeCB,
+    RollMarkCB,
+    RollPartsCB,
+    RollSplitCB,
+    RollTicketsCB,
+    RollWrittenCB,
     StmtActCB,
     StmtAddDocsCB,
     StmtExamCB,
@@ -134,9 +140,26 @@ class Case:
     skip: frozenset[str] = frozenset()
 
 
-def _roll(action: str, value: str = "", exam: str = "latin") -> Callable[[dict[str, int]], str]:
-    return lambda ids: RollCB(
-        action=action, exam_id=ids[exam], student_id=ids["karimov"], value=value
+def _roll(action: str, exam: str = "latin") -> Callable[[dict[str, int]], str]:
+    return lambda ids: RollCB(action=action, exam_id=ids[exam], student_id=ids["karimov"]).pack()
+
+
+def _roll_typed(
+    cls: type[CallbackData], exam: str = "latin", **fields: object
+) -> Callable[[dict[str, int]], str]:
+    """A console button with typed fields (a mark, a grade, a count ...) on `exam`."""
+    return lambda ids: cls(exam_id=ids[exam], page=0, **fields).pack()
+
+
+def _mark(mark: str, exam: str = "latin", *, card: bool = False) -> Callable[[dict[str, int]], str]:
+    return lambda ids: RollMarkCB(
+        exam_id=ids[exam], student_id=ids["karimov"], page=0, mark=mark, card=card
+    ).pack()
+
+
+def _grade(grade: str, exam: str = "latin") -> Callable[[dict[str, int]], str]:
+    return lambda ids: RollGradeCB(
+        exam_id=ids[exam], student_id=ids["karimov"], page=0, grade=grade
     ).pack()
 
 
@@ -205,29 +228,33 @@ CASES = (
         for a in ("approve", "reject", "more")
     ),
     # The exam-day console on the victims' exam, aimed at the victim.
-    Case("roll-mark", _roll("mark", "absent")),
-    Case("roll-card-mark", _roll("cmark", "excused")),
-    Case("roll-outage", _roll("cmark", "outage")),
-    Case("roll-grade", _roll("grade", "excellent")),
+    Case("roll-mark", _mark("absent")),
+    Case("roll-card-mark", _mark("excused", card=True)),
+    Case("roll-outage", _mark("outage", card=True)),
+    Case("roll-grade", _grade("excellent")),
     Case("roll-rest-absent", _roll("rest")),
     Case("roll-card", _roll("card")),
     Case("roll-tickets", _roll("tickets")),
-    Case("roll-tickets-random", _roll("tk", "random-10")),
-    Case("roll-tickets-list", _roll("tk", "list-0")),
+    Case("roll-tickets-random", _roll_typed(RollTicketsCB, method="random", count=10)),
+    Case("roll-tickets-list", _roll_typed(RollTicketsCB, method="list")),
     Case("roll-split", _roll("split")),
-    Case("roll-split-2", _roll("split", "2")),
-    Case("roll-split-2x30", _roll("sp", "2x30")),
+    Case("roll-split-2", _roll_typed(RollPartsCB, parts=2)),
+    Case("roll-split-2x30", _roll_typed(RollSplitCB, parts=2, minutes=30)),
     Case("roll-written", _roll("written")),
-    Case("roll-written-60", _roll("wr", "60")),
+    Case("roll-written-60", _roll_typed(RollWrittenCB, minutes=60)),
     Case("roll-texts", _roll("texts")),
     Case("roll-confirm", _roll("confirm")),
     Case("roll-sheet", _roll("sheet")),
     Case("roll-show", _roll("show")),
-    Case("roll-junk", lambda ids: _forged(RollCB, "junk", ids["latin"], ids["karimov"], 0, "")),
+    Case("roll-junk", lambda ids: _forged(RollCB, "junk", ids["latin"], ids["karimov"], 0)),
+    Case(
+        "roll-mark-junk",
+        lambda ids: _forged(RollMarkCB, ids["latin"], ids["karimov"], 0, "junk", 0),
+    ),
     # ...and the victim on the hostile teacher's own exam (Анатомия, group 1101).
-    Case("own-roll-mark-victim", _roll("mark", "present", exam="anatomy")),
-    Case("own-roll-outage-victim", _roll("cmark", "outage", exam="anatomy")),
-    Case("own-roll-grade-victim", _roll("grade", "excellent", exam="anatomy")),
+    Case("own-roll-mark-victim", _mark("present", exam="anatomy")),
+    Case("own-roll-outage-victim", _mark("outage", exam="anatomy", card=True)),
+    Case("own-roll-grade-victim", _grade("excellent", exam="anatomy")),
     Case("own-roll-card-victim", _roll("card", exam="anatomy")),
     # Reports: a dean gets their own faculty's, never the victims'.
     *(
@@ -564,8 +591,8 @@ async def test_the_same_press_by_the_owner_does_count(world: World) -> None:
     """The control: the checks above would see a change. The victims' teacher marks
     Иванова absent with the very kind of press the others were refused."""
     api, runner = world.api, world.runner
-    data = RollCB(
-        action="mark", exam_id=world.ids["latin"], student_id=world.ids["ivanova"], value="absent"
+    data = RollMarkCB(
+        exam_id=world.ids["latin"], student_id=world.ids["ivanova"], page=0, mark="absent"
     ).pack()
     before = await snapshot(runner)
     update = world.teacher.user.click(world.teacher.private, data)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.db.models import Exam, InviteRole, Notice, RollEntry, Statement, Student
-from bot.keyboards.callbacks import RollCB
+from bot.keyboards.callbacks import RollMarkCB
 from tests.e2e.conftest import BotRunner, join_by_invite, link_student, press, say
 from tests.e2e.fakeapi import TOO_OLD, FakeBotAPI, button
 from tests.e2e.test_roll import LATIN_START, exam_of, open_roll
@@ -98,7 +98,7 @@ async def test_roll_taps_faster_than_telegram_edits_keep_every_mark(
     for student in ids:
         teacher.click(
             roll,
-            RollCB(action="mark", exam_id=latin.id, student_id=student, value="present").pack(),
+            RollMarkCB(exam_id=latin.id, student_id=student, page=0, mark="present").pack(),
         )
         # Three taps a second: faster than Telegram edits, within FLOOD_LIMIT (30 in 10 s).
         await asyncio.sleep(0.35)

@@ -9,7 +9,9 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from bot.db.models import (
@@ -22,7 +24,14 @@ from bot.db.models import (
     Student,
     Subgroup,
 )
-from bot.keyboards.callbacks import RollCB
+from bot.keyboards.callbacks import (
+    RollCB,
+    RollGradeCB,
+    RollMarkCB,
+    RollSplitCB,
+    RollTicketsCB,
+    RollWrittenCB,
+)
 from tests.e2e.conftest import (
     ADMIN_ID,
     BotRunner,
@@ -93,8 +102,16 @@ async def tap(
     return edited, str(answer.params.get("text") or "")
 
 
-def cb(exam: int, action: str, student: int = 0, value: str = "") -> str:
-    return RollCB(action=action, exam_id=exam, student_id=student, value=value).pack()
+def cb(exam: int, action: str, student: int = 0) -> str:
+    return RollCB(action=action, exam_id=exam, student_id=student).pack()
+
+
+def mark(exam: int, student: int, action: str, *, card: bool = False) -> str:
+    return RollMarkCB(exam_id=exam, student_id=student, page=0, mark=action, card=card).pack()
+
+
+def grade_cb(exam: int, student: int, value: str) -> str:
+    return RollGradeCB(exam_id=exam, student_id=student, page=0, grade=value).pack()
 
 
 async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -> None:
@@ -130,7 +147,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
 
     # Exam time. Иванова is present (one tap on her name; a second tap changes nothing).
     runner.at(LATIN_START + timedelta(minutes=2))
-    present = cb(latin.id, "mark", ids["Иванова"], "present")
+    present = mark(latin.id, ids["Иванова"], "present")
     roll, _ = await tap(runner, api, teacher, roll, present)
     roll, toast = await tap(runner, api, teacher, roll, present)
     assert toast == "Already done."
@@ -139,13 +156,17 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     assert "2611022" in card["text"]
     card, _ = await tap(runner, api, teacher, card, button(card, "Outage")["callback_data"])
     assert "Outage since 08:32" in card["text"] and "08:47" in card["text"]
+    # A mark no button carries cannot be packed; forged, it reaches no handler and
+    # changes nothing.
+    with pytest.raises(ValidationError):
+        mark(latin.id, ids["Каримов"], "bogus", card=True)
+    forged = f"rm:{latin.id}:{ids['Каримов']}:0:bogus:1"
+    _card, alert = await tap(runner, api, teacher, card, forged)
+    assert "no longer valid" in alert
+    assert (await entries(runner, latin.id))["Каримов"].mark == "outage"
     # A grade for a student not present is refused (a forged press: no such button shown).
     _card, alert = await tap(
-        runner, api, teacher, card, cb(latin.id, "cmark", ids["Каримов"], "bogus")
-    )
-    assert "not one of your exams" in alert
-    _card, alert = await tap(
-        runner, api, teacher, card, cb(latin.id, "grade", ids["Каримов"], "excellent")
+        runner, api, teacher, card, grade_cb(latin.id, ids["Каримов"], "excellent")
     )
     assert "Only a student marked present" in alert
     roll, _ = await tap(runner, api, teacher, card, button(card, "Back")["callback_data"])
@@ -163,7 +184,13 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     roll, _ = await tap(runner, api, teacher, roll, button(roll, "last digit")["callback_data"])
     ticket = await api.next_message(ivanova.id)
     assert "№1" in ticket["text"]
-    _roll, alert = await tap(runner, api, teacher, roll, cb(latin.id, "tk", value="random-20"))
+    _roll, alert = await tap(
+        runner,
+        api,
+        teacher,
+        roll,
+        RollTicketsCB(exam_id=latin.id, page=0, method="random", count=20).pack(),
+    )
     assert "Already done" in alert
 
     # The outage runs out at 15 minutes: the student and the dean's office are told.
@@ -176,7 +203,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     card, _ = await tap(runner, api, teacher, roll, cb(latin.id, "card", ids["Каримов"]))
     assert "technical failure" in card["text"]
     _card, alert = await tap(
-        runner, api, teacher, card, cb(latin.id, "cmark", ids["Каримов"], "present")
+        runner, api, teacher, card, mark(latin.id, ids["Каримов"], "present", card=True)
     )
     assert "15 minutes are over" in alert
 
@@ -192,7 +219,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     assert "отлично → хорошо" in changed["text"]
     # Marking a graded student absent is refused.
     _card, alert = await tap(
-        runner, api, teacher, card, cb(latin.id, "cmark", ids["Иванова"], "absent")
+        runner, api, teacher, card, mark(latin.id, ids["Иванова"], "absent", card=True)
     )
     assert "already has a grade" in alert
 
@@ -260,9 +287,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     reply = await say(api, admin, f"/unlock {latin.id}")
     assert "open again" in reply["text"]
     roll, _ = await tap(runner, api, teacher, roll, cb(latin.id, "show"))
-    _roll, alert = await tap(
-        runner, api, teacher, roll, cb(latin.id, "mark", ids["Соколова"], "excused")
-    )
+    _roll, alert = await tap(runner, api, teacher, roll, mark(latin.id, ids["Соколова"], "excused"))
     assert alert == ""
     assert (await entries(runner, latin.id))["Соколова"].mark == "excused"
 
@@ -300,9 +325,7 @@ async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: Bot
 
     # Another teacher pressing this exam's buttons (a forged callback) changes nothing.
     reply = await say(api, stranger, "/help")
-    _msg, alert = await tap(
-        runner, api, stranger, reply, cb(histology.id, "mark", sokolova, "absent")
-    )
+    _msg, alert = await tap(runner, api, stranger, reply, mark(histology.id, sokolova, "absent"))
     assert "not one of your exams" in alert
     marks = await entries(runner, histology.id)
     assert marks["Соколова"].mark == "present"
@@ -325,20 +348,28 @@ async def test_written_work_is_taken_until_the_grace_ends(
     roll = await open_roll(api, teacher, "Нормальная физиология")
     for surname in ("Фёдоров", "Хабибуллина"):
         roll, _ = await tap(
-            runner, api, teacher, roll, cb(physiology.id, "mark", ids[surname], "present")
+            runner, api, teacher, roll, mark(physiology.id, ids[surname], "present")
         )
     roll, _ = await tap(
-        runner, api, teacher, roll, cb(physiology.id, "mark", ids["Шайхутдинов"], "absent")
+        runner, api, teacher, roll, mark(physiology.id, ids["Шайхутдинов"], "absent")
     )
     roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
     roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
     heading = await api.next_message(fedorov.id)
     assert "Фёдоров Никита Павлович" in heading["text"] and "10:30" in heading["text"]
     assert "10:40" in heading["text"]  # the grace
-    _roll, alert = await tap(runner, api, teacher, roll, cb(physiology.id, "wr", value="90"))
+    _roll, alert = await tap(
+        runner, api, teacher, roll, RollWrittenCB(exam_id=physiology.id, page=0, minutes=90).pack()
+    )
     assert "Already done" in alert
     # Too late to split the group now that the exam has started.
-    _roll, alert = await tap(runner, api, teacher, roll, cb(physiology.id, "sp", value="2x30"))
+    _roll, alert = await tap(
+        runner,
+        api,
+        teacher,
+        roll,
+        RollSplitCB(exam_id=physiology.id, page=0, parts=2, minutes=30).pack(),
+    )
     assert "subgroups are set before the start" in alert
 
     runner.tick(timedelta(minutes=30))  # 30 minutes left
@@ -398,9 +429,7 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
 
     roll = await open_roll(api, teacher, "Латинский язык")
     for surname in ("Иванова", "Каримов"):
-        roll, _ = await tap(
-            runner, api, teacher, roll, cb(latin.id, "mark", ids[surname], "present")
-        )
+        roll, _ = await tap(runner, api, teacher, roll, mark(latin.id, ids[surname], "present"))
 
     # Before the grade: no appeal button, and the student is told when it opens.
     menu = await say(api, karimov, "/statement")
@@ -419,7 +448,7 @@ async def test_appeal_opens_with_the_grade_and_closes_next_day(
 
     # Grades: 2 for Иванова, 4 for Каримов (posted at 08:35 on 23 December).
     for surname, grade in (("Иванова", "fail"), ("Каримов", "good")):
-        await tap(runner, api, teacher, roll, cb(latin.id, "grade", ids[surname], grade))
+        await tap(runner, api, teacher, roll, grade_cb(latin.id, ids[surname], grade))
     await api.next_message(ivanova.id)  # the grade
 
     menu = await say(api, ivanova, "/statement")
@@ -490,9 +519,7 @@ async def test_tickets_from_a_list_the_teacher_sends(api: FakeBotAPI, seeded: Bo
     assert "no closing text for a computer test" in aloud["text"]
     assert "прошли" not in aloud["text"] and "компьютерное тестирование" in aloud["text"]
     for surname in ("Иванова", "Соколова"):
-        roll, _ = await tap(
-            runner, api, teacher, roll, cb(histology.id, "mark", ids[surname], "present")
-        )
+        roll, _ = await tap(runner, api, teacher, roll, mark(histology.id, ids[surname], "present"))
     roll, _ = await tap(runner, api, teacher, roll, cb(histology.id, "tickets"))
     prompt = await press(api, teacher, roll, button(roll, "From a list")["callback_data"])
     assert "ticket number" in prompt["text"]

@@ -1,630 +1,354 @@
 """The exam-day console: the roll (one message that edits itself), a student's card with
-marks and grades, tickets, subgroups, written work, the texts to say aloud, confirming."""
+marks and grades, tickets, subgroups, written work, the texts to say aloud, confirming.
+
+Every console button carries its exam: before any handler runs, the router's middleware
+(`pressed_on_own_exam`) checks the exam is the presser's and hands the handler a
+`RollPress` (the exam, the page, the time, the reply); a press on anyone else's exam is
+refused there, once for all. The handlers only parse what is typed already, call the
+service and hand the view (bot.views.roll) back.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from aiogram import F, Router
 from aiogram.enums import ChatAction
 from aiogram.fsm.context import FSMContext
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import gettext as _
+from aiogram.types import BufferedInputFile, CallbackQuery, Message, TelegramObject
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import Exam
+from bot.db.models import Exam, Teacher
 from bot.db.session import AsyncSession
-from bot.domain.roll import (
-    Grade,
-    Mark,
-    TicketMethod,
-    grades_for,
-    outage_deadline,
-    parse_ticket_list,
-)
+from bot.domain.roll import Mark, MarkAction, TicketMethod, parse_ticket_list
 from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
-from bot.i18n import ngettext
-from bot.keyboards.callbacks import RollAction, RollCB
-from bot.keyboards.roll import (
-    ICONS,
-    card_keyboard,
-    split_menu,
-    tickets_menu,
-    written_menu,
+from bot.keyboards.callbacks import (
+    ROLL_BUTTONS,
+    RollAction,
+    RollCB,
+    RollGradeCB,
+    RollMarkCB,
+    RollPartsCB,
+    RollSplitCB,
+    RollTicketsCB,
+    RollWrittenCB,
 )
 from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
-from bot.services.roll import MarkAction, Outcome, RollRules, RollView
+from bot.services.roll import Outcome, RollRules, RollView
 from bot.services.roll_messages import RollMessage, remember
 from bot.services.sheets import sheet_csv, sheet_xlsx
-from bot.views import dates
-from bot.views.html import Html, bold, code, fmt, join, join_lines
 from bot.views.paging import clamp
-from bot.views.roll import RollPages, outcome_text
+from bot.views.roll import (
+    RollPages,
+    aloud_text,
+    card_screen,
+    confirmed_toast,
+    gaps_screen,
+    outcome_text,
+    parts_screen,
+    press_answer,
+    sheet_caption,
+    ticket_list_mistakes,
+    ticket_list_needs_text,
+    ticket_list_prompt,
+    tickets_listed,
+    tickets_screen,
+    written_screen,
+)
 from bot.views.roll_sheet import build_sheet
-from bot.views.texts import exam_title, grade_name, mark_name
+from bot.views.screen import Screen
 
 
-async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup) -> None:
-    """The console redraws itself as the latest state: taps faster than Telegram lets a
-    message be edited show in the next redraw (bot.middlewares.held)."""
-    if not isinstance(query.message, Message):
-        return
-    # A double tap's identical edit counts as done in the request layer (bot.notify.retry).
-    with latest_state():
-        await query.message.edit_text(text, reply_markup=markup)
+@dataclass
+class RollPress:
+    """A console button pressed on the presser's own exam: what every handler of the
+    console needs, and how it answers (the toast, the redrawn roll or card)."""
 
+    query: CallbackQuery
+    exam: Exam
+    page: int
+    student_id: int
+    teacher: Teacher
+    session: AsyncSession
+    settings: Settings
+    locale: str
+    clock: Clock
 
-async def _show_roll(
-    query: CallbackQuery,
-    view: RollView,
-    page: int,
-    settings: Settings,
-    locale: str,
-) -> None:
-    pages = RollPages(view, settings, locale)
-    page = clamp(page, len(pages.ranges))
-    chat_id = query.message.chat.id if isinstance(query.message, Message) else None
-    await _edit(query, pages.text(page), pages.markup(page, chat_id))
+    @property
+    def rules(self) -> RollRules:
+        return RollRules.of(self.settings)
 
+    @property
+    def message(self) -> Message | None:
+        return self.query.message if isinstance(self.query.message, Message) else None
 
-def card_text(view: RollView, student_id: int, settings: Settings, locale: str) -> Html:
-    line = view.line(student_id)
-    assert line is not None
-    uni = settings.tz
-    student = line.student
-    lines: list[object] = [
-        bold(student.full_name),
-        fmt(
-            _("Record book {book}, group {group}"),
-            book=student.record_book,
-            group=view.exam.group.name,
-        ),
-        exam_title(view.exam),
-        fmt(_("State: {mark}"), mark=f"{ICONS[line.mark]} {mark_name(line.mark)}"),
-    ]
-    if line.subgroup is not None:
-        lines.append(
-            fmt(
-                _("Subgroup {number}, start {clock}"),
-                number=line.subgroup,
-                clock=dates.clock(line.starts_at, uni, locale),
+    async def roll(self) -> RollView:
+        return await service.load_roll(self.session, self.exam, self.clock.now(), self.rules)
+
+    async def edit(self, screen: Screen) -> None:
+        """The console redraws itself as the latest state: taps faster than Telegram lets a
+        message be edited show in the next redraw (bot.middlewares.held)."""
+        if self.message is None:
+            return
+        # A double tap's identical edit counts as done in the request layer (bot.notify.retry).
+        with latest_state():
+            await self.message.edit_text(screen.text, reply_markup=screen.markup)
+
+    async def show_roll(self, view: RollView) -> None:
+        pages = RollPages(view, self.settings, self.locale)
+        page = clamp(self.page, len(pages.ranges))
+        chat_id = self.message.chat.id if self.message is not None else None
+        await self.edit(Screen(pages.text(page), pages.markup(page, chat_id)))
+
+    async def show_card(self, view: RollView) -> None:
+        if view.line(self.student_id) is None:
+            await self.show_roll(view)
+            return
+        await self.edit(
+            card_screen(
+                view, self.student_id, page=self.page, settings=self.settings, locale=self.locale
             )
         )
-    if line.entry.outage_since is not None and line.mark in (Mark.OUTAGE, Mark.FAILURE):
-        lines.append(
-            fmt(
-                _("Outage since {since}; recorded as a failure at {until} unless resolved."),
-                since=dates.clock(line.entry.outage_since, uni, locale),
-                until=dates.clock(
-                    outage_deadline(line.entry.outage_since, settings.outage_wait), uni, locale
-                ),
+
+    async def refuse(self) -> None:
+        await self.query.answer(outcome_text(Outcome.NOT_YOURS, self.settings), show_alert=True)
+
+    async def redraw(self, outcome: Outcome, *, card: bool = False) -> None:
+        """After an action: say how it went, then redraw the roll (or the student's card)."""
+        text, alert = press_answer(outcome, self.settings)
+        await self.query.answer(text, show_alert=alert)
+        # The exam as the action left it (a service may have changed or locked it).
+        exam = await service.own_exam(self.session, self.teacher, self.exam.id)
+        assert exam is not None
+        self.exam = exam
+        view = await self.roll()
+        if card:
+            await self.show_card(view)
+        else:
+            await self.show_roll(view)
+
+    async def open_menu(self, screen: Screen) -> None:
+        """The tickets', subgroups' or written work's menu; a confirmed roll is locked
+        (said, and the roll redrawn)."""
+        if self.exam.roll_confirmed_at is not None:
+            await self.redraw(Outcome.LOCKED)
+            return
+        await self.query.answer()
+        await self.edit(screen)
+
+    async def send_sheet(self, view: RollView) -> None:
+        if self.message is None:
+            return
+        async with showing(self.message, ChatAction.UPLOAD_DOCUMENT):
+            sheet, name = build_sheet(view, self.settings, self.locale)
+            await self.message.answer_document(
+                BufferedInputFile(sheet_xlsx(sheet), filename=f"{name}.xlsx"),
+                caption=sheet_caption(view),
             )
-        )
-    if line.entry.ticket:
-        lines.append(fmt(_("Ticket №{number}"), number=line.entry.ticket))
-    if line.entry.grade:
-        lines.append(fmt(_("Grade: {grade}"), grade=grade_name(line.entry.grade)))
-    return join_lines(lines)
+            await self.message.answer_document(
+                BufferedInputFile(sheet_csv(sheet), filename=f"{name}.csv")
+            )
 
 
-async def _show_card(
-    query: CallbackQuery,
-    view: RollView,
-    student_id: int,
-    page: int,
-    settings: Settings,
-    locale: str,
-) -> None:
-    line = view.line(student_id)
-    if line is None:
-        await _show_roll(query, view, page, settings, locale)
-        return
-    await _edit(
-        query,
-        card_text(view, student_id, settings, locale),
-        card_keyboard(
-            view.exam.id,
-            student_id,
-            page,
-            mark=line.mark,
-            pass_fail=view.exam.pass_fail,
-            grades=grades_for(view.exam.pass_fail),
-        ),
-    )
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
-async def _own_exam(
-    query: CallbackQuery, cb: RollCB, actor: Actor, session: AsyncSession, settings: Settings
-) -> Exam | None:
-    """The exam pressed, if it is the presser's; else the press is refused with an alert."""
-    exam = await service.own_exam(session, actor.teacher, cb.exam_id)
-    if exam is None:
-        await _refuse(query, settings)
-    return exam
-
-
-async def _refuse(query: CallbackQuery, settings: Settings) -> None:
-    await query.answer(outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
-
-
-async def _redraw(
-    query: CallbackQuery,
-    cb: RollCB,
-    outcome: Outcome,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    now: datetime,
-    *,
-    back_to_card: bool = False,
-) -> None:
-    """After an action: say how it went, then redraw the roll (or the student's card)."""
-    if outcome is Outcome.OK or outcome is Outcome.ALREADY:
-        await query.answer(_("Already done.") if outcome is Outcome.ALREADY else None)
-    else:
-        await query.answer(outcome_text(outcome, settings), show_alert=True)
-    exam = await service.own_exam(session, actor.teacher, cb.exam_id)
-    assert exam is not None
-    view = await service.load_roll(session, exam, now, RollRules.of(settings))
-    if back_to_card:
-        await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
-    else:
-        await _show_roll(query, view, cb.page, settings, actor.locale)
-
-
-async def on_show(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    exam = await _own_exam(query, callback_data, actor, session, settings)
-    if exam is None:
-        return
-    # The console opened, refreshed or turned to another page: a web mark redraws it here.
-    await _shown_here(session, exam.id, query, callback_data.page, actor.locale)
-    await _redraw(query, callback_data, Outcome.OK, actor, session, settings, clock.now())
-
-
-async def _shown_here(
-    session: AsyncSession, exam_id: int, query: CallbackQuery, page: int, locale: str
-) -> None:
-    """This message is the exam's console now: a mark made in the Mini App redraws it."""
-    if isinstance(query.message, Message):
-        shown = RollMessage(query.message.chat.id, query.message.message_id, page, locale)
-        await remember(session, exam_id, shown)
-
-
-async def on_mark(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    """A mark from the roll (back to the roll) or from the card (back to the card)."""
-    cb = callback_data
-    now = clock.now()
-    exam = await _own_exam(query, cb, actor, session, settings)
-    if exam is None:
-        return
-    try:
-        action = MarkAction(cb.value)
-    except ValueError:
-        await _refuse(query, settings)
-        return
-    outcome = await service.set_mark(
-        session,
-        actor.teacher,
-        query.from_user.id,
-        exam_id=exam.id,
-        student_id=cb.student_id,
-        action=action,
-        now=now,
-        rules=RollRules.of(settings),
-    )
-    await _redraw(
-        query,
-        cb,
-        outcome,
-        actor,
-        session,
-        settings,
-        now,
-        back_to_card=cb.action is RollAction.CARD_MARK,
-    )
-
-
-async def on_grade(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    cb = callback_data
-    now = clock.now()
-    exam = await _own_exam(query, cb, actor, session, settings)
-    if exam is None:
-        return
-    try:
-        grade = Grade(cb.value)
-    except ValueError:
-        await _refuse(query, settings)
-        return
-    outcome = await service.set_grade(
-        session,
-        actor.teacher,
-        query.from_user.id,
-        exam_id=exam.id,
-        student_id=cb.student_id,
-        grade=grade,
-        now=now,
-        rules=RollRules.of(settings),
-    )
-    await _redraw(query, cb, outcome, actor, session, settings, now, back_to_card=True)
-
-
-async def on_rest_absent(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    now = clock.now()
-    exam = await _own_exam(query, callback_data, actor, session, settings)
-    if exam is None:
-        return
-    outcome = await _rest_absent(session, actor, query.from_user.id, exam.id, now, settings)
-    await _redraw(query, callback_data, outcome, actor, session, settings, now)
-
-
-async def on_card(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    cb = callback_data
-    exam = await _own_exam(query, cb, actor, session, settings)
-    if exam is None:
-        return
-    view = await service.load_roll(session, exam, clock.now(), RollRules.of(settings))
-    if view.line(cb.student_id) is None:
-        await _refuse(query, settings)
-        return
-    await query.answer()
-    await _show_card(query, view, cb.student_id, cb.page, settings, actor.locale)
-
-
-async def _open_menu(
-    query: CallbackQuery,
-    cb: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> Exam | None:
-    """The exam whose tickets, subgroups or written work menu is opened; a confirmed roll
-    is locked (said, and the roll redrawn)."""
-    exam = await _own_exam(query, cb, actor, session, settings)
-    if exam is not None and exam.roll_confirmed_at is not None:
-        await _redraw(query, cb, Outcome.LOCKED, actor, session, settings, clock.now())
+async def pressed_on_own_exam(handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+    """The console's one prologue: the exam pressed is the presser's (else refused with an
+    alert, and no handler runs), handed on as `press`."""
+    cb = data.get("callback_data")
+    if not isinstance(event, CallbackQuery) or not isinstance(cb, ROLL_BUTTONS):
+        return await handler(event, data)
+    actor: Actor = data["actor"]
+    settings: Settings = data["settings"]
+    session: AsyncSession = data["session"]
+    exam = await service.own_exam(session, actor.teacher, cb.exam_id)  # type: ignore[attr-defined]
+    if exam is None or actor.teacher is None:
+        await event.answer(outcome_text(Outcome.NOT_YOURS, settings), show_alert=True)
         return None
-    return exam
-
-
-async def on_ticket_menu(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    exam = await _open_menu(query, callback_data, actor, session, settings, clock)
-    if exam is None:
-        return
-    await query.answer()
-    await _edit(
-        query,
-        _("🎫 How are tickets handed out to the present students?"),
-        tickets_menu(exam.id, callback_data.page),
-    )
-
-
-async def on_tickets(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    state: FSMContext,
-) -> None:
-    cb = callback_data
-    now = clock.now()
-    exam = await _own_exam(query, cb, actor, session, settings)
-    if exam is None:
-        return
-    method, _sep, number = cb.value.partition("-")
-    if method == TicketMethod.LIST:
-        await state.set_state(TeacherTickets.ticket_list)
-        await state.update_data(exam_id=exam.id)
-        await query.answer()
-        if isinstance(query.message, Message):
-            await query.message.answer(
-                _(
-                    "Send the list, a line per student: surname (or full name, or record "
-                    "book) and the ticket number, e.g. «Иванова 7». Or /cancel."
-                )
-            )
-        return
-    try:
-        ticket_method = TicketMethod(method)
-        tickets = int(number)
-    except ValueError:
-        await _refuse(query, settings)
-        return
-    outcome, _assigned = await service.hand_out_tickets(
-        session,
-        actor.teacher,
-        exam.id,
-        method=ticket_method,
-        tickets=tickets,
-        now=now,
-        rules=RollRules.of(settings),
-    )
-    await _redraw(query, cb, outcome, actor, session, settings, now)
-
-
-async def on_split_menu(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    """How many subgroups (no value yet), then how far apart they start."""
-    cb = callback_data
-    exam = await _open_menu(query, cb, actor, session, settings, clock)
-    if exam is None:
-        return
-    await query.answer()
-    if not cb.value:
-        await _edit(query, _("👥 Into how many subgroups?"), split_menu(exam.id, cb.page, None))
-        return
-    await _edit(
-        query,
-        fmt(
-            ngettext(
-                "👥 {count} subgroup, alphabetically. How far apart do they start?",
-                "👥 {count} subgroups, alphabetically. How far apart do they start?",
-                _int(cb.value),
-            ),
-            count=cb.value,
-        ),
-        split_menu(exam.id, cb.page, _int(cb.value)),
-    )
-
-
-async def on_split(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    cb = callback_data
-    now = clock.now()
-    exam = await _own_exam(query, cb, actor, session, settings)
-    if exam is None:
-        return
-    parts, _sep, gap = cb.value.partition("x")
-    outcome, _chunks = await service.split(
-        session,
-        actor.teacher,
-        exam.id,
-        parts=_int(parts),
-        gap=timedelta(minutes=_int(gap)),
-        now=now,
+    data["press"] = RollPress(
+        query=event,
+        exam=exam,
+        page=cb.page,  # type: ignore[attr-defined]
+        student_id=getattr(cb, "student_id", 0),
+        teacher=actor.teacher,
+        session=session,
         settings=settings,
+        locale=actor.locale,
+        clock=data["clock"],
     )
-    await _redraw(query, cb, outcome, actor, session, settings, now)
+    return await handler(event, data)
 
 
-async def on_written_menu(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    exam = await _open_menu(query, callback_data, actor, session, settings, clock)
-    if exam is None:
+async def on_show(_query: CallbackQuery, press: RollPress) -> None:
+    # The console opened, refreshed or turned to another page: a web mark redraws it here.
+    if press.message is not None:
+        shown = RollMessage(
+            press.message.chat.id, press.message.message_id, press.page, press.locale
+        )
+        await remember(press.session, press.exam.id, shown)
+    await press.redraw(Outcome.OK)
+
+
+async def on_card(_query: CallbackQuery, press: RollPress) -> None:
+    view = await press.roll()
+    if view.line(press.student_id) is None:
+        await press.refuse()
         return
-    await query.answer()
-    await _edit(
-        query,
-        _("✍️ How long is the written work? The clock starts when you choose."),
-        written_menu(exam.id, callback_data.page),
+    await press.query.answer()
+    await press.show_card(view)
+
+
+async def on_mark(_query: CallbackQuery, press: RollPress, callback_data: RollMarkCB) -> None:
+    """A mark from the roll (back to the roll) or from the card (back to the card)."""
+    outcome = await service.set_mark(
+        press.session,
+        press.teacher,
+        press.query.from_user.id,
+        exam_id=press.exam.id,
+        student_id=press.student_id,
+        action=callback_data.mark,
+        now=press.clock.now(),
+        rules=press.rules,
     )
+    await press.redraw(outcome, card=callback_data.card)
 
 
-async def on_written(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    cb = callback_data
-    now = clock.now()
-    exam = await _own_exam(query, cb, actor, session, settings)
-    if exam is None:
-        return
-    outcome = await service.start_written(
-        session,
-        actor.teacher,
-        exam.id,
-        minutes=_int(cb.value),
-        now=now,
-        rules=RollRules.of(settings),
+async def on_grade(_query: CallbackQuery, press: RollPress, callback_data: RollGradeCB) -> None:
+    outcome = await service.set_grade(
+        press.session,
+        press.teacher,
+        press.query.from_user.id,
+        exam_id=press.exam.id,
+        student_id=press.student_id,
+        grade=callback_data.grade,
+        now=press.clock.now(),
+        rules=press.rules,
     )
-    await _redraw(query, cb, outcome, actor, session, settings, now)
+    await press.redraw(outcome, card=True)
 
 
-async def on_texts(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    exam = await _own_exam(query, callback_data, actor, session, settings)
-    if exam is None:
-        return
-    view = await service.load_roll(session, exam, clock.now(), RollRules.of(settings))
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer(aloud_text(view, settings))
-
-
-async def on_confirm(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    cb = callback_data
-    now = clock.now()
-    exam = await _own_exam(query, cb, actor, session, settings)
-    if exam is None:
-        return
-    outcome, confirmed = await service.confirm_roll(
-        session,
-        actor.teacher,
-        query.from_user.id,
-        exam_id=exam.id,
-        now=now,
-        rules=RollRules.of(settings),
-    )
-    if outcome is Outcome.OK and confirmed is not None:
-        await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
-        await _show_roll(query, confirmed, cb.page, settings, actor.locale)
-        await _send_sheet(query, confirmed, settings, actor.locale)
-        return
-    await _redraw(query, cb, outcome, actor, session, settings, now)
-
-
-async def on_sheet(
-    query: CallbackQuery,
-    callback_data: RollCB,
-    actor: Actor,
-    session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-) -> None:
-    exam = await _own_exam(query, callback_data, actor, session, settings)
-    if exam is None:
-        return
-    view = await service.load_roll(session, exam, clock.now(), RollRules.of(settings))
-    await query.answer()
-    await _send_sheet(query, view, settings, actor.locale)
-
-
-def _int(value: str) -> int:
-    """A count from a button's value; 0 (which every use refuses) unless it is a sane one:
-    a forged huge number would break timedelta() before the service could refuse it."""
-    try:
-        number = int(value)
-    except ValueError:
-        return 0
-    return number if abs(number) <= 100_000 else 0
-
-
-async def _rest_absent(
-    session: AsyncSession,
-    actor: Actor,
-    user_id: int,
-    exam_id: int,
-    now: datetime,
-    settings: Settings,
-) -> Outcome:
-    exam = await service.own_exam(session, actor.teacher, exam_id)
-    assert exam is not None
-    view = await service.load_roll(session, exam, now, RollRules.of(settings))
+async def on_rest_absent(_query: CallbackQuery, press: RollPress) -> None:
+    """Every student not marked yet is marked absent, until one mark is refused."""
+    view = await press.roll()
     unmarked = [x.student.id for x in view.lines if x.mark is Mark.UNMARKED]
-    if not unmarked:
-        return Outcome.ALREADY
-    outcome = Outcome.OK
+    outcome = Outcome.ALREADY if not unmarked else Outcome.OK
     for student_id in unmarked:
         outcome = await service.set_mark(
-            session,
-            actor.teacher,
-            user_id,
-            exam_id=exam_id,
+            press.session,
+            press.teacher,
+            press.query.from_user.id,
+            exam_id=press.exam.id,
             student_id=student_id,
             action=MarkAction.ABSENT,
-            now=now,
-            rules=RollRules.of(settings),
+            now=press.clock.now(),
+            rules=press.rules,
         )
         if outcome is not Outcome.OK:
             break
-    return outcome
+    await press.redraw(outcome)
 
 
-def aloud_text(view: RollView, settings: Settings) -> Html:
-    """What the teacher says on the recording, in Russian as the regulation words it."""
-    aloud = service.texts_aloud(view, settings.tz)
-    # The domain's wording is plain text (the discipline as imported): join() escapes it.
-    blocks: list[object] = [fmt(_("📢 <b>To say aloud</b> (the regulation's wording):"))]
-    blocks += aloud.openings
-    blocks.append(
-        aloud.closing
-        if aloud.closing is not None
-        else _(
-            "At the end: the regulation prescribes no closing text for a computer test, "
-            "so there is nothing to say aloud."
-        )
+async def on_ticket_menu(_query: CallbackQuery, press: RollPress) -> None:
+    await press.open_menu(tickets_screen(press.exam.id, press.page))
+
+
+async def on_tickets(_query: CallbackQuery, press: RollPress, callback_data: RollTicketsCB) -> None:
+    outcome, _assigned = await service.hand_out_tickets(
+        press.session,
+        press.teacher,
+        press.exam.id,
+        method=callback_data.method,
+        tickets=callback_data.count,
+        now=press.clock.now(),
+        rules=press.rules,
     )
-    blocks.append(_("Recording file name:") + "\n" + code(aloud.file_name))
-    return join("\n\n", blocks)
+    await press.redraw(outcome)
 
 
-async def _send_sheet(
-    query: CallbackQuery, view: RollView, settings: Settings, locale: str
+async def on_ticket_list(_query: CallbackQuery, press: RollPress, state: FSMContext) -> None:
+    """Tickets from a list the teacher sends next (got_ticket_list)."""
+    await state.set_state(TeacherTickets.ticket_list)
+    await state.update_data(exam_id=press.exam.id)
+    await press.query.answer()
+    if press.message is not None:
+        await press.message.answer(ticket_list_prompt())
+
+
+async def on_split_menu(_query: CallbackQuery, press: RollPress) -> None:
+    await press.open_menu(parts_screen(press.exam.id, press.page))
+
+
+async def on_parts(_query: CallbackQuery, press: RollPress, callback_data: RollPartsCB) -> None:
+    await press.open_menu(gaps_screen(press.exam.id, press.page, callback_data.parts))
+
+
+async def on_split(
+    _query: CallbackQuery, press: RollPress, callback_data: RollSplitCB, settings: Settings
 ) -> None:
-    if not isinstance(query.message, Message):
+    outcome, _chunks = await service.split(
+        press.session,
+        press.teacher,
+        press.exam.id,
+        parts=callback_data.parts,
+        gap=timedelta(minutes=callback_data.minutes),
+        now=press.clock.now(),
+        settings=settings,
+    )
+    await press.redraw(outcome)
+
+
+async def on_written_menu(_query: CallbackQuery, press: RollPress) -> None:
+    await press.open_menu(written_screen(press.exam.id, press.page))
+
+
+async def on_written(_query: CallbackQuery, press: RollPress, callback_data: RollWrittenCB) -> None:
+    outcome = await service.start_written(
+        press.session,
+        press.teacher,
+        press.exam.id,
+        minutes=callback_data.minutes,
+        now=press.clock.now(),
+        rules=press.rules,
+    )
+    await press.redraw(outcome)
+
+
+async def on_texts(_query: CallbackQuery, press: RollPress) -> None:
+    view = await press.roll()
+    await press.query.answer()
+    if press.message is not None:
+        await press.message.answer(aloud_text(view, press.settings))
+
+
+async def on_confirm(_query: CallbackQuery, press: RollPress) -> None:
+    outcome, confirmed = await service.confirm_roll(
+        press.session,
+        press.teacher,
+        press.query.from_user.id,
+        exam_id=press.exam.id,
+        now=press.clock.now(),
+        rules=press.rules,
+    )
+    if outcome is Outcome.OK and confirmed is not None:
+        await press.query.answer(confirmed_toast())
+        await press.show_roll(confirmed)
+        await press.send_sheet(confirmed)
         return
-    async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
-        sheet, name = build_sheet(view, settings, locale)
-        await query.message.answer_document(
-            BufferedInputFile(sheet_xlsx(sheet), filename=f"{name}.xlsx"),
-            caption=fmt(_("Attendance sheet: {title}"), title=exam_title(view.exam)),
-        )
-        await query.message.answer_document(
-            BufferedInputFile(sheet_csv(sheet), filename=f"{name}.csv")
-        )
+    await press.redraw(outcome)
+
+
+async def on_sheet(_query: CallbackQuery, press: RollPress) -> None:
+    view = await press.roll()
+    await press.query.answer()
+    await press.send_sheet(view)
 
 
 async def got_ticket_list(
@@ -646,20 +370,7 @@ async def got_ticket_list(
     students = {x.student.id: (x.student.full_name, x.student.record_book) for x in view.lines}
     assigned, errors = parse_ticket_list(message.text or "", students, None)
     if errors:
-        reasons = {
-            "unknown": _("nobody of this group"),
-            "ambiguous": _("more than one student matches: give the full name"),
-            "bad_number": _("no ticket number"),
-            "duplicate": _("this student is already listed"),
-            "out_of_range": _("the number is out of range"),
-        }
-        await message.answer(
-            _("The list has mistakes; nothing was handed out. Fix these lines and send it again:")
-            + "".join(
-                "\n" + fmt(_("line {line}: {reason}"), line=line, reason=reasons.get(code, code))
-                for line, code in errors
-            )
-        )
+        await message.answer(ticket_list_mistakes(errors))
         return
     absent = [
         s for s in assigned if (line := view.line(s)) is None or line.mark is not Mark.PRESENT
@@ -679,38 +390,37 @@ async def got_ticket_list(
     if outcome is not Outcome.OK:
         await message.answer(outcome_text(outcome, settings))
         return
-    text = fmt(_("🎫 Tickets handed out: {count}."), count=len(present_assigned))
-    if absent:
-        text += "\n" + fmt(_("Not present, so not given: {count}."), count=len(absent))
-    await message.answer(text)
+    await message.answer(tickets_listed(len(present_assigned), len(absent)))
 
 
-async def ticket_list_needs_text(message: Message) -> None:
-    await message.answer(_("Send the list as text, or /cancel."))
+async def ticket_list_needs_it(message: Message) -> None:
+    await message.answer(ticket_list_needs_text())
 
 
 def setup() -> Router:
     router = Router(name="teacher-roll")
+    router.callback_query.middleware(pressed_on_own_exam)
+    press = router.callback_query.register
     for action, handler in (
         (RollAction.SHOW, on_show),
         (RollAction.CARD, on_card),
-        (RollAction.MARK, on_mark),
-        (RollAction.CARD_MARK, on_mark),
-        (RollAction.GRADE, on_grade),
         (RollAction.REST_ABSENT, on_rest_absent),
         (RollAction.TICKET_MENU, on_ticket_menu),
-        (RollAction.TICKETS, on_tickets),
         (RollAction.SPLIT_MENU, on_split_menu),
-        (RollAction.SPLIT, on_split),
         (RollAction.WRITTEN_MENU, on_written_menu),
-        (RollAction.WRITTEN, on_written),
         (RollAction.TEXTS, on_texts),
         (RollAction.CONFIRM, on_confirm),
         (RollAction.SHEET, on_sheet),
     ):
-        router.callback_query.register(handler, RollCB.filter(F.action == action))
-    router.message.register(
-        got_ticket_list, TeacherTickets.ticket_list, F.text, ~F.text.startswith("/")
-    )
-    router.message.register(ticket_list_needs_text, TeacherTickets.ticket_list, ~F.text)
+        press(handler, RollCB.filter(F.action == action))
+    press(on_mark, RollMarkCB.filter())
+    press(on_grade, RollGradeCB.filter())
+    press(on_ticket_list, RollTicketsCB.filter(F.method == TicketMethod.LIST))
+    press(on_tickets, RollTicketsCB.filter(F.method != TicketMethod.LIST))
+    press(on_parts, RollPartsCB.filter())
+    press(on_split, RollSplitCB.filter())
+    press(on_written, RollWrittenCB.filter())
+    text_sent = (TeacherTickets.ticket_list, F.text, ~F.text.startswith("/"))
+    router.message.register(got_ticket_list, *text_sent)
+    router.message.register(ticket_list_needs_it, TeacherTickets.ticket_list, ~F.text)
     return router

@@ -28,6 +28,9 @@ from bot.domain.roll import (
     count,
     effective_mark,
 )
+from bot.domain.roll import (
+    MarkAction as MarkAction,  # re-exported: the console's actions are the domain's
+)
 from bot.domain.statements import StatementKind, StatementStatus
 
 
@@ -64,14 +67,6 @@ class Outcome(StrEnum):
     NOBODY = "nobody"  # nobody is present (tickets, written work)
     INVALID = "invalid"  # a bad number of subgroups, gap, ticket count
     STARTED = "started"  # subgroups are set before the exam starts
-
-
-class MarkAction(StrEnum):
-    PRESENT = "present"
-    ABSENT = "absent"
-    EXCUSED = "excused"
-    OUTAGE = "outage"
-    RESOLVED = "resolved"
 
 
 @dataclass
