@@ -274,7 +274,11 @@ async def report_cli(
                 scope = frozenset({found})
             with catalogs.use(settings.default_locale):
                 data = await report_data(
-                    session, ReportKind(kind), scope, SystemClock().now(), settings
+                    session,
+                    ReportKind(kind),
+                    scope,
+                    now=SystemClock().now(),
+                    rules=RollRules.of(settings),
                 )
                 report = render_report(data, settings)
     finally:

@@ -15,16 +15,10 @@ from typing import TypeVarTuple
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Statement, Student
-from bot.domain.roll import (
-    MAYBE_VALID_REASON,
-    Grade,
-    Mark,
-    additional_reason,
-    effective_mark,
-)
+from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Statement
+from bot.domain.roll import Mark, effective_mark
 from bot.domain.statements import StatementKind
+from bot.services.roll import AdditionalSitting, RollRules, additional_session
 
 _Ts = TypeVarTuple("_Ts")
 
@@ -35,26 +29,12 @@ class ReportKind(StrEnum):
     ATTENDANCE = "attendance"
 
 
-FAILED_GRADES = (Grade.FAIL.value, Grade.NOT_PASSED.value)
-
-
 @dataclass(frozen=True)
 class ExamCells:
     faculty: str
     group: str
     discipline: str
     starts_at: datetime
-
-
-@dataclass(frozen=True)
-class SitAgain:
-    """A line of the additional session's list: a failed grade, or else the valid reason."""
-
-    exam: ExamCells
-    student: str
-    record_book: str
-    failed_grade: str | None
-    mark: Mark
 
 
 @dataclass(frozen=True)
@@ -77,7 +57,7 @@ class ReportData:
     kind: ReportKind
     now: datetime
     faculties: list[str] | None  # sorted names; None: every faculty (an admin)
-    sit_again: list[SitAgain] = field(default_factory=list)
+    sit_again: list[AdditionalSitting] = field(default_factory=list)
     statements: list[StatementCounts] = field(default_factory=list)
     attendance: list[Attendance] = field(default_factory=list)
 
@@ -97,10 +77,12 @@ async def report_data(
     session: AsyncSession,
     kind: ReportKind,
     faculty_ids: frozenset[int] | None,
+    *,
     now: datetime,
-    settings: Settings,
+    rules: RollRules,
 ) -> ReportData:
-    """`faculty_ids` None: every faculty (an admin)."""
+    """`faculty_ids` None: every faculty (an admin). Of the settings only the roll's rules
+    matter (when an outage becomes a failure)."""
     faculties = None
     if faculty_ids is not None:
         faculties = sorted(
@@ -108,56 +90,21 @@ async def report_data(
         )
     data = ReportData(kind, now, faculties)
     if kind is ReportKind.ADDITIONAL:
-        data.sit_again.extend(await _additional(session, faculty_ids, now, settings))
+        data.sit_again.extend(await _additional(session, faculty_ids, now, rules))
     elif kind is ReportKind.STATEMENTS:
         data.statements.extend(await _statements(session, faculty_ids))
     else:
-        data.attendance.extend(await _attendance(session, faculty_ids, now, settings))
+        data.attendance.extend(await _attendance(session, faculty_ids, now, rules))
     return data
 
 
 async def _additional(
-    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, settings: Settings
-) -> list[SitAgain]:
-    query = (
-        select(
-            Faculty.name,
-            Group.name,
-            Discipline.name,
-            Exam.starts_at,
-            Student.full_name,
-            Student.record_book,
-            RollEntry.mark,
-            RollEntry.outage_since,
-            RollEntry.grade,
-        )
-        .join(Exam, Exam.id == RollEntry.exam_id)
-        .join(Student, Student.id == RollEntry.student_id)
-        .where(
-            Exam.cancelled_at.is_(None),
-            RollEntry.mark.in_(MAYBE_VALID_REASON) | RollEntry.grade.in_(FAILED_GRADES),
-        )
-    )
-    rows = await session.execute(
-        _of_exams(query, faculty_ids).order_by(
-            Faculty.name, Discipline.name, Group.name, Student.full_name
-        )
-    )
-    found: list[SitAgain] = []
-    for faculty, group, discipline, starts, name, book, mark, since, grade in rows:
-        # The report lists the failed grades too ("students to sit again"), then the
-        # additional session's own list, judged as /additional judges it.
-        current = effective_mark(Mark(mark), since, now, settings.outage_wait)
-        if grade in FAILED_GRADES:
-            failed = grade
-        elif additional_reason(Mark(mark), since, now, settings.outage_wait) is not None:
-            failed = None
-        else:
-            continue  # an outage still within its minutes
-        found.append(
-            SitAgain(ExamCells(faculty, group, discipline, starts), name, book, failed, current)
-        )
-    return found
+    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, rules: RollRules
+) -> list[AdditionalSitting]:
+    """The additional session's list as `/additional` shows it (one predicate), ordered
+    as the educational office drafts its order: by faculty, discipline, group, name."""
+    sittings = await additional_session(session, faculty_ids, now, rules)
+    return sorted(sittings, key=lambda x: (x.faculty, x.discipline, x.group, x.student))
 
 
 async def _statements(
@@ -191,7 +138,7 @@ async def _statements(
 
 
 async def _attendance(
-    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, settings: Settings
+    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, rules: RollRules
 ) -> list[Attendance]:
     query = (
         select(
@@ -218,7 +165,7 @@ async def _attendance(
     grades: dict[int, Counter[str]] = defaultdict(Counter)
     for exam_id, faculty, group, discipline, starts, confirmed, mark, since, grade in rows:
         exams[exam_id] = (ExamCells(faculty, group, discipline, starts), confirmed is not None)
-        marks[exam_id][effective_mark(Mark(mark), since, now, settings.outage_wait)] += 1
+        marks[exam_id][effective_mark(Mark(mark), since, now, rules.outage_wait)] += 1
         if grade:
             grades[exam_id][grade] += 1
     return [

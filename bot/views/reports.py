@@ -63,21 +63,16 @@ def _scope_line(faculties: list[str] | None) -> str:
 def _additional(data: ReportData, settings: Settings, header: list[str]) -> Table:
     table_rows: list[tuple[str | int, ...]] = []
     for line in data.sit_again:
-        if line.failed_grade is not None:
-            reason = _("failed: {grade}").format(grade=grade_name(line.failed_grade))
-        else:
-            reason = mark_name(line.mark)
-        exam = line.exam
         table_rows.append(
             (
                 len(table_rows) + 1,
-                exam.faculty,
-                exam.group,
-                exam.discipline,
-                _day(exam.starts_at, settings),
+                line.faculty,
+                line.group,
+                line.discipline,
+                _day(line.starts_at, settings),
                 line.student,
                 line.record_book,
-                reason,
+                mark_name(line.mark),
             )
         )
     per_discipline = Counter(str(row[3]) for row in table_rows)

@@ -297,7 +297,9 @@ async def report(call: Call) -> web.StreamResponse:
     except ValueError:
         raise bad_input() from None
     scope = None if actor.is_admin else actor.dean_faculty_ids
-    data = await report_data(call.session, kind, scope, call.app.clock.now(), call.settings)
+    data = await report_data(
+        call.session, kind, scope, now=call.app.clock.now(), rules=RollRules.of(call.settings)
+    )
     built = render_report(data, call.settings)
     xlsx = await asyncio.to_thread(table_xlsx, built.table)
     return web.Response(

@@ -17,6 +17,7 @@ from bot.i18n import ngettext
 from bot.keyboards.callbacks import ReportCB
 from bot.services.actors import Actor
 from bot.services.reports import ReportKind, report_data
+from bot.services.roll import RollRules
 from bot.services.sheets import table_csv, table_xlsx
 from bot.views.html import fmt
 from bot.views.reports import render_report, report_title
@@ -52,7 +53,9 @@ async def report_pressed(
     if not isinstance(query.message, Message):
         return
     async with showing(query.message, ChatAction.UPLOAD_DOCUMENT):
-        data = await report_data(session, kind, _scope(actor), clock.now(), settings)
+        data = await report_data(
+            session, kind, _scope(actor), now=clock.now(), rules=RollRules.of(settings)
+        )
         report = render_report(data, settings)
         caption = fmt(
             ngettext("{title}: {count} row", "{title}: {count} rows", len(report.table.rows)),

@@ -8,7 +8,7 @@ Whoever must hear of a change hears it through the outbox.
 One module a use case; the names are re-exported here, so `bot.services.roll.X` stays.
 """
 
-from bot.services.roll.additional import AdditionalSitting, additional_session, valid_reason
+from bot.services.roll.additional import AdditionalSitting, additional_session
 from bot.services.roll.aloud import Aloud, texts_aloud
 from bot.services.roll.confirm import confirm_roll, exam_for_export, unlock_roll
 from bot.services.roll.console import (
@@ -55,5 +55,4 @@ __all__ = [
     "start_written",
     "texts_aloud",
     "unlock_roll",
-    "valid_reason",
 ]

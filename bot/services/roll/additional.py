@@ -1,4 +1,10 @@
-"""The additional session's list: who sits an exam again, absent for a valid reason."""
+"""The additional session's list: who sits an exam again, absent for a valid reason.
+
+One list, read by `/additional`, the Mini App and the report of the same name alike:
+the regulation's additional session is for those absent for a valid reason (an approved
+statement) or hit by a technical failure (PRODUCT §3, §5; the table: "УМУ готовит приказ
+о дополнительной сессии"), judged row by row by `bot.domain.roll.additional_reason`.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import (
-    Discipline,
-    Exam,
-    Group,
-    RollEntry,
-    Student,
-)
-from bot.domain.roll import (
-    MAYBE_VALID_REASON,
-    VALID_REASON,
-    Mark,
-    additional_reason,
-)
+from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Student
+from bot.domain.roll import MAYBE_VALID_REASON, Mark, additional_reason
 from bot.services.roll.console import RollRules
-
-
-def valid_reason(mark: Mark) -> bool:
-    return mark in VALID_REASON
 
 
 @dataclass(frozen=True)
@@ -35,34 +26,40 @@ class AdditionalSitting:
     group: str
     discipline: str
     starts_at: datetime
-    mark: Mark
+    mark: Mark  # why: absent for a valid reason (EXCUSED) or a technical failure (FAILURE)
+    faculty: str = ""
 
 
 async def additional_session(
-    session: AsyncSession, faculty_ids: frozenset[int], now: datetime, rules: RollRules
+    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, rules: RollRules
 ) -> list[AdditionalSitting]:
-    """Who sits an exam again in the additional session: absent for a valid reason
-    (an approved statement, or a technical failure), per the faculty's exams."""
-    rows = await session.execute(
-        select(Student, Group.name, Discipline.name, Exam.starts_at, RollEntry)
+    """Who sits an exam again in the additional session, within the faculties (None:
+    every faculty, an admin's report), by group, discipline and name."""
+    query = (
+        select(Student, Faculty.name, Group.name, Discipline.name, Exam.starts_at, RollEntry)
         .join(RollEntry, RollEntry.student_id == Student.id)
         .join(Exam, Exam.id == RollEntry.exam_id)
         .join(Group, Group.id == Exam.group_id)
+        .join(Faculty, Faculty.id == Group.faculty_id)
         .join(Discipline, Discipline.id == Exam.discipline_id)
-        .where(
-            Group.faculty_id.in_(faculty_ids),
-            Exam.cancelled_at.is_(None),
-            RollEntry.mark.in_(MAYBE_VALID_REASON),
-        )
+        .where(Exam.cancelled_at.is_(None), RollEntry.mark.in_(MAYBE_VALID_REASON))
         .order_by(Group.name, Discipline.name, Student.full_name)
     )
+    if faculty_ids is not None:
+        query = query.where(Group.faculty_id.in_(faculty_ids))
     result = []
-    for student, group, discipline, starts_at, entry in rows:
+    for student, faculty, group, discipline, starts_at, entry in await session.execute(query):
         mark = additional_reason(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
         if mark is not None:
             result.append(
                 AdditionalSitting(
-                    student.full_name, student.record_book, group, discipline, starts_at, mark
+                    student.full_name,
+                    student.record_book,
+                    group,
+                    discipline,
+                    starts_at,
+                    mark,
+                    faculty,
                 )
             )
     return result
