@@ -9,12 +9,29 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.domain.statements import document_accepted
 from bot.views.paging import split_html
+from bot.views.screen import Screen
+from bot.views.texts import no_longer_valid
 
 
 async def edit_pressed(query: CallbackQuery, text: str, **kwargs: Any) -> None:
     """Replaces the text of the message whose button was pressed (if it is still there)."""
     if isinstance(query.message, Message):
         await query.message.edit_text(text, **kwargs)
+
+
+async def stale(query: CallbackQuery) -> None:
+    """A press of a button that is no longer valid: an alert, nothing changed."""
+    await query.answer(no_longer_valid(), show_alert=True)
+
+
+async def show(target: Message, screen: Screen) -> None:
+    """A view sent as a new message."""
+    await target.answer(screen.text, reply_markup=screen.markup)
+
+
+async def edit_into(query: CallbackQuery, screen: Screen) -> None:
+    """The pressed message becomes the view (if it is still there)."""
+    await edit_pressed(query, screen.text, reply_markup=screen.markup)
 
 
 async def answer_long(message: Message, text: str, **kwargs: Any) -> None:

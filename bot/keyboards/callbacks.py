@@ -17,7 +17,7 @@ from pydantic import Field
 
 from bot.db.models import MAX_ID
 from bot.domain.roll import Grade, MarkAction, TicketMethod
-from bot.domain.statements import AbsenceReason, StatementKind
+from bot.domain.statements import AbsenceReason, AppealViolation, StatementKind
 
 # A row's id as the database can hold it. Anything else is forged: it fails when the data
 # is parsed, so the press falls through to "no longer valid" instead of reaching a query
@@ -69,7 +69,7 @@ class StmtReasonCB(CallbackData, prefix="st-why"):
 
 
 class StmtViolationCB(CallbackData, prefix="st-viol"):
-    violation: str  # an AppealViolation; checked again when the statement is sent
+    violation: AppealViolation
 
 
 class StmtZoneCB(CallbackData, prefix="st-tz"):

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.db.models import Faculty
-from bot.domain.statements import AbsenceReason
+from bot.domain.statements import AbsenceReason, AppealViolation
 from bot.keyboards.callbacks import (
     BindCB,
     ExamAction,
@@ -110,7 +110,7 @@ def absence_reasons() -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def appeal_violations(items: Iterable[tuple[str, str]]) -> InlineKeyboardMarkup:
+def appeal_violations(items: Iterable[tuple[AppealViolation, str]]) -> InlineKeyboardMarkup:
     """(violation, label) pairs, one a row."""
     kb = InlineKeyboardBuilder()
     for violation, label in items:

@@ -36,6 +36,11 @@ from bot.views import dates
 from bot.views.html import Html, bold, fmt, join, join_lines
 
 
+def no_longer_valid() -> str:
+    """A button that is forged, or left from an older message or version."""
+    return _("This button is no longer valid.")
+
+
 def kind_label(kind: str) -> str:
     if kind == EventKind.CONSULTATION:
         return _("consultation")

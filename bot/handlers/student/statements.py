@@ -7,32 +7,23 @@ nothing; an album of photos arrives as separate updates and all of them join the
 from __future__ import annotations
 
 import math
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import gettext as _
+from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Student
 from bot.db.session import AsyncSession
-from bot.domain.exams import EventKind
 from bot.domain.statements import (
     MAX_FILES,
-    MAX_TEXT,
-    MIN_APPEAL_TEXT,
-    AbsenceReason,
     AppealProblem,
-    AppealViolation,
     StatementDraft,
     StatementKind,
     StatementStatus,
-    appeal_deadline,
     appeal_problem,
     documents_problem,
     text_problem,
@@ -40,13 +31,15 @@ from bot.domain.statements import (
 from bot.domain.timezones import parse_timezone
 from bot.handlers.replies import (
     answer_long,
+    edit_into,
     edit_pressed,
     incoming_file,
     next_page,
+    show,
+    stale,
     unknown_zone_text,
 )
 from bot.handlers.states import StatementForm
-from bot.i18n import ngettext
 from bot.keyboards.callbacks import (
     Listing,
     PageCB,
@@ -60,19 +53,8 @@ from bot.keyboards.callbacks import (
     StmtWithdrawCB,
     StmtZoneCB,
 )
-from bot.keyboards.inline import (
-    absence_reasons,
-    appeal_violations,
-    statement_action,
-    statement_actions,
-    statement_exams,
-    statement_kinds,
-    statement_preview,
-    take_statement_zone,
-)
 from bot.services.actors import Actor
 from bot.services.statements import (
-    Eligible,
     SubmitOutcome,
     add_documents,
     announce_statement,
@@ -84,10 +66,8 @@ from bot.services.statements import (
     take_zone,
     withdraw,
 )
-from bot.views import dates
-from bot.views.html import fmt, join_lines
-from bot.views.paging import clamp, pager_row
-from bot.views.texts import kind_label, kind_name, reason_name, status_name, violation_name
+from bot.views import statements as view
+from bot.views.paging import clamp
 
 # Statements a page: each is its own message with its own buttons.
 STATEMENTS_PAGE = 10
@@ -104,20 +84,12 @@ async def start_statement(
 ) -> None:
     eligible = await eligible_exams(session, student, clock.now(), settings)
     if not eligible:
-        await message.answer(_("There is no exam you could file a statement for now."))
+        await message.answer(view.no_exam_to_file())
         return
     await state.clear()
     await state.set_state(StatementForm.exam)
-    items = [
-        (
-            e.exam.id,
-            f"{e.exam.discipline.name} — {kind_label(e.exam.kind)}, "
-            + dates.when(e.exam.starts_at, settings.tz, actor.locale, dates.zone_of(actor.user.tz)),
-        )
-        for e in eligible
-    ]
-    await message.answer(
-        _("Which exam is the statement about?"), reply_markup=statement_exams(items)
+    await show(
+        message, view.exam_choice(eligible, settings, locale=actor.locale, zone=actor.user.tz)
     )
 
 
@@ -137,49 +109,24 @@ async def chose_exam(
     )
     chosen = eligible.get(callback_data.exam_id)
     if chosen is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await stale(query)
         return
     # Also pressed on the day-before card, possibly in the middle of another dialogue:
     # the card itself stays as it is, the questions come as a new message.
     from_menu = await state.get_state() == StatementForm.exam.state
     await query.answer()
-    text = fmt(_("{exam}: what would you like to ask?"), exam=chosen.exam.discipline.name)
-    window = _appeal_window_text(chosen, clock.now(), settings, actor.locale)
+    window = view.appeal_window(chosen, clock.now(), settings, actor.locale)
     if not chosen.kinds:
-        # Graded lately but the appeal window is closed: say when it was open.
         await state.clear()
-        await edit_pressed(query, fmt("{}: {}", chosen.exam.discipline.name, window))
+        await edit_pressed(query, view.window_closed(chosen, window))
         return
     await state.set_data({"exam_id": chosen.exam.id, "files": [], "acked_groups": []})
     await state.set_state(StatementForm.kind)
-    if window:
-        text += "\n\n" + window
-    markup = statement_kinds(k.value for k in chosen.kinds)
+    screen = view.kind_choice(chosen, window)
     if from_menu:
-        await edit_pressed(query, text, reply_markup=markup)
+        await edit_into(query, screen)
     elif isinstance(query.message, Message):
-        await query.message.answer(text, reply_markup=markup)
-
-
-def _appeal_window_text(chosen: Eligible, now: datetime, settings: Settings, locale: str) -> str:
-    """Why there is no appeal button (or until when there is one)."""
-    exam = chosen.exam
-    if chosen.grade_posted_at is None:
-        if exam.starts_at <= now and exam.kind == EventKind.EXAM:
-            return _(
-                "An appeal can be filed once your grade is posted, until the end of the next day."
-            )
-        return ""
-    deadline = dates.when(appeal_deadline(chosen.grade_posted_at, settings.tz), settings.tz, locale)
-    if StatementKind.APPEAL in chosen.kinds:
-        return fmt(_("An appeal is possible until {deadline}."), deadline=deadline)
-    return fmt(
-        _(
-            "The appeal window for this exam was open from the grade's posting until {deadline}; "
-            "it is closed now."
-        ),
-        deadline=deadline,
-    )
+        await show(query.message, screen)
 
 
 async def chose_kind(
@@ -188,94 +135,43 @@ async def chose_kind(
     actor: Actor,
     state: FSMContext,
 ) -> None:
-    if callback_data.kind not in (
-        StatementKind.TIMEZONE,
-        StatementKind.ABSENCE,
-        StatementKind.APPEAL,
-    ):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
-    await state.update_data(kind=callback_data.kind)
+    kind = callback_data.kind
+    await state.update_data(kind=kind)
     await query.answer()
-    if callback_data.kind == StatementKind.APPEAL:
+    if kind is StatementKind.APPEAL:
         await state.set_state(StatementForm.violation)
-        await edit_pressed(query, violation_question(), reply_markup=_violations())
-        return
-    if callback_data.kind == StatementKind.TIMEZONE:
+        await edit_into(query, view.violation_choice())
+    elif kind is StatementKind.TIMEZONE:
         await state.set_state(StatementForm.zone)
-        current = actor.user.tz
-        text = _(
-            "Which time zone do you live in? Type its name (e.g. Asia/Novosibirsk) or a UTC "
-            "offset (e.g. UTC+7)."
-        )
-        if current:
-            await edit_pressed(
-                query,
-                text + "\n" + fmt(_("Or keep the one you set: {zone}."), zone=current),
-                reply_markup=statement_action(StmtAction.ZONE, current),
-            )
-        else:
-            await edit_pressed(query, text)
-        return
-    await state.set_state(StatementForm.reason)
-    await edit_pressed(query, _("What is the reason?"), reply_markup=absence_reasons())
+        await edit_into(query, view.zone_question(actor.user.tz))
+    else:
+        await state.set_state(StatementForm.reason)
+        await edit_into(query, view.reason_question())
 
 
-def violation_question() -> str:
-    return _(
-        "Under the regulation an appeal is considered only for a concrete violation of the "
-        "exam procedure, not for disagreement with the grade as such. What was violated?"
-    )
-
-
-def _violations() -> InlineKeyboardMarkup:
-    return appeal_violations((v.value, violation_name(v.value)) for v in AppealViolation)
-
-
-async def _chosen(
-    query: CallbackQuery, state: FSMContext, field: str, value: str, *, allowed: type[StrEnum]
-) -> bool:
-    """A reason or a violation pressed: kept in the draft, the description asked next;
-    False for a value that is none of `allowed` (a forged or stale button)."""
-    if value not in allowed._value2member_map_:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return False
+async def _chosen(state: FSMContext, field: str, value: str) -> None:
+    """A reason or a violation pressed: kept in the draft, the description asked next."""
     await state.update_data({field: value})
     await state.set_state(StatementForm.text)
-    await query.answer()
-    return True
 
 
 async def chose_violation(
     query: CallbackQuery, callback_data: StmtViolationCB, state: FSMContext
 ) -> None:
-    value = callback_data.violation
-    if await _chosen(query, state, "violation", value, allowed=AppealViolation):
-        await edit_pressed(query, appeal_prompt(value))
+    await _chosen(state, "violation", callback_data.violation)
+    await query.answer()
+    await edit_pressed(query, view.appeal_prompt(callback_data.violation))
 
 
 async def violation_needed(message: Message) -> None:
     """Text typed before a violation is chosen: no appeal without one (the table)."""
-    await message.answer(
-        _("First choose with a button what was violated; then describe it.")
-        + "\n\n"
-        + violation_question(),
-        reply_markup=_violations(),
-    )
+    await show(message, view.violation_needed())
 
 
 async def _ask_window(target: Message, state: FSMContext, zone: str) -> None:
     await state.update_data(time_zone=zone)
     await state.set_state(StatementForm.window)
-    await target.answer(
-        fmt(
-            _(
-                "Time zone: {zone}. When could you take the exam? Write a window in your own "
-                "time, e.g. “10:00–14:00”."
-            ),
-            zone=zone,
-        )
-    )
+    await target.answer(view.window_question(zone))
 
 
 async def zone_typed(message: Message, state: FSMContext) -> None:
@@ -296,75 +192,37 @@ async def window_typed(message: Message, state: FSMContext) -> None:
     window = (message.text or "").strip()[:255]
     await state.update_data(window=window)
     await state.set_state(StatementForm.text)
-    await message.answer(
-        _("Anything to add for the dean's office? Write it, or press Skip."),
-        reply_markup=statement_action(StmtAction.SKIP, _("Skip")),
-    )
+    await show(message, view.anything_to_add())
 
 
 async def chose_reason(
     query: CallbackQuery, callback_data: StmtReasonCB, state: FSMContext
 ) -> None:
-    if await _chosen(query, state, "reason", callback_data.reason, allowed=AbsenceReason):
-        await edit_pressed(query, _("Describe the reason in a few words."))
+    await _chosen(state, "reason", callback_data.reason)
+    await query.answer()
+    await edit_pressed(query, view.describe_reason())
 
 
 async def text_typed(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip()
     if text_problem(text) is not None:
-        await message.answer(fmt(_too_long(), limit=MAX_TEXT))
+        await message.answer(view.too_long())
         return
     data = await state.get_data()
-    problem = (
-        appeal_problem(data.get("violation"), text)
-        if data.get("kind") == StatementKind.APPEAL
-        else None
-    )
+    draft = StatementDraft.from_form(data)
+    problem = appeal_problem(draft.violation, text) if draft.kind is StatementKind.APPEAL else None
     if problem is AppealProblem.NO_VIOLATION:
         # A draft from before the choice existed (kept in the FSM over an update): ask it.
         await state.set_state(StatementForm.violation)
-        await message.answer(violation_question(), reply_markup=_violations())
+        await show(message, view.violation_choice())
         return
     if problem is AppealProblem.TOO_SHORT:
-        await message.answer(
-            fmt(
-                ngettext(
-                    "Please describe the violation in more detail (at least {count} character).",
-                    "Please describe the violation in more detail (at least {count} characters).",
-                    MIN_APPEAL_TEXT,
-                ),
-                count=MIN_APPEAL_TEXT,
-            )
-            + "\n\n"
-            + appeal_prompt(str(data.get("violation")))
-        )
+        await message.answer(view.appeal_too_short(str(draft.violation)))
         return
     await state.update_data(text=text)
-    if data.get("kind") == StatementKind.APPEAL:
+    if draft.kind is StatementKind.APPEAL or draft.kind is StatementKind.ABSENCE:
         await state.set_state(StatementForm.files)
-        await message.answer(
-            fmt(
-                _(
-                    "If you have scans (e.g. the signed appeal), send them now as photos or "
-                    "PDF (up to {count}); otherwise just press Done."
-                ),
-                count=MAX_FILES,
-            ),
-            reply_markup=statement_action(StmtAction.DONE, _("Done")),
-        )
-        return
-    if data.get("kind") == StatementKind.ABSENCE:
-        await state.set_state(StatementForm.files)
-        await message.answer(
-            fmt(
-                _(
-                    "Now send the supporting documents: photos, or PDF or image files (up to "
-                    "{count}). Press Done when all are sent."
-                ),
-                count=MAX_FILES,
-            ),
-            reply_markup=statement_action(StmtAction.DONE, _("Done")),
-        )
+        await show(message, view.files_question(draft.kind))
         return
     await _preview(message, state)
 
@@ -383,9 +241,7 @@ async def file_sent(message: Message, state: FSMContext) -> None:
     if entry is None:
         return
     if len(files) >= MAX_FILES:
-        await message.answer(
-            fmt(_("That is the most I can attach ({count}). Press Done."), count=MAX_FILES)
-        )
+        await message.answer(view.too_many_files())
         return
     files.append(entry)
     acked: list[str] = list(data.get("acked_groups", []))
@@ -396,10 +252,7 @@ async def file_sent(message: Message, state: FSMContext) -> None:
             return
         acked.append(message.media_group_id)
         await state.update_data(acked_groups=acked)
-    await message.answer(
-        _("Attached. Send more, or press Done."),
-        reply_markup=statement_action(StmtAction.DONE, _("Done")),
-    )
+    await show(message, view.attached())
 
 
 async def add_documents_pressed(
@@ -415,30 +268,13 @@ async def add_documents_pressed(
         session, actor.student, callback_data.statement_id, clock.now(), settings
     )
     if statement is None:
-        await query.answer(
-            _("Documents can no longer be added to this statement."), show_alert=True
-        )
+        await query.answer(view.documents_closed(), show_alert=True)
         return
     await state.set_state(StatementForm.more_files)
     await state.set_data({"statement_id": statement.id, "files": [], "acked_groups": []})
     await query.answer()
     if isinstance(query.message, Message):
-        text = (
-            fmt(
-                _(
-                    "Statement №{number}. The dean's office asks: {question}\nWrite your answer "
-                    "and/or send the documents, then press Done."
-                ),
-                number=statement.id,
-                question=statement.decision_comment or "…",
-            )
-            if statement.decision_comment is not None
-            else fmt(
-                _("Send the documents for statement №{number}, then press Done."),
-                number=statement.id,
-            )
-        )
-        await query.message.answer(text, reply_markup=statement_action(StmtAction.DONE, _("Done")))
+        await show(query.message, view.more_documents(statement))
 
 
 async def answer_typed(message: Message, state: FSMContext) -> None:
@@ -446,13 +282,10 @@ async def answer_typed(message: Message, state: FSMContext) -> None:
     data = await state.get_data()
     answer = (str(data.get("answer", "")) + "\n" + (message.text or "")).strip()
     if text_problem(answer) is not None:
-        await message.answer(fmt(_too_long(), limit=MAX_TEXT))
+        await message.answer(view.too_long())
         return
     await state.update_data(answer=answer)
-    await message.answer(
-        _("Noted. Send more, or press Done."),
-        reply_markup=statement_action(StmtAction.DONE, _("Done")),
-    )
+    await show(message, view.answer_noted())
 
 
 async def more_files_done(
@@ -474,84 +307,34 @@ async def more_files_done(
         answer=str(data.get("answer", "")),
     )
     if statement is None:
-        await query.answer(
-            _("Write an answer or attach a document first (or it is too late now)."),
-            show_alert=True,
-        )
+        await query.answer(view.answer_or_document_first(), show_alert=True)
         return
     await state.clear()
     await query.answer()
-    await edit_pressed(
-        query,
-        fmt(
-            _("Added to statement №{number}; the dean's office will see them."), number=statement.id
-        ),
-    )
+    await edit_pressed(query, view.documents_added(statement))
 
 
 async def files_done(query: CallbackQuery, state: FSMContext) -> None:
-    data = await state.get_data()
-    draft = StatementDraft.from_form(data)
+    draft = StatementDraft.from_form(await state.get_data())
     if documents_problem(draft.kind, len(draft.files)) is not None:
-        await query.answer(_("Attach at least one document first."), show_alert=True)
+        await query.answer(view.attach_first(), show_alert=True)
         return
     await query.answer()
     if isinstance(query.message, Message):
         await _preview(query.message, state)
 
 
-def _too_long() -> str:
-    return ngettext(
-        "That is too long: at most {limit} character, please.",
-        "That is too long: at most {limit} characters, please.",
-        MAX_TEXT,
-    )
-
-
-def appeal_prompt(violation: str) -> str:
-    return fmt(
-        ngettext(
-            "Violation: {violation}. Describe it (at least {count} character): what happened, "
-            "and when.",
-            "Violation: {violation}. Describe it (at least {count} characters): what happened, "
-            "and when.",
-            MIN_APPEAL_TEXT,
-        ),
-        violation=violation_name(violation),
-        count=MIN_APPEAL_TEXT,
-    )
-
-
 async def _preview(target: Message, state: FSMContext) -> None:
-    data = await state.get_data()
+    draft = StatementDraft.from_form(await state.get_data())
     await state.set_state(StatementForm.preview)
-    lines: list[object] = [
-        fmt(_("<b>Your statement</b> (not sent yet)")),
-        fmt(_("Kind: {kind}"), kind=kind_name(str(data.get("kind")))),
-    ]
-    if data.get("time_zone"):
-        lines.append(fmt(_("Time zone: {zone}"), zone=str(data["time_zone"])))
-        lines.append(fmt(_("Preferred time: {window}"), window=str(data.get("window"))))
-    if data.get("reason"):
-        lines.append(fmt(_("Reason: {reason}"), reason=reason_name(str(data["reason"]))))
-    if data.get("violation"):
-        lines.append(
-            fmt(
-                _("Violation of the procedure: {violation}"),
-                violation=violation_name(str(data["violation"])),
-            )
-        )
-    if data.get("text"):
-        lines.append(str(data["text"]))
-    if data.get("files"):
-        lines.append(fmt(_("Documents: {count}"), count=len(data["files"])))
-    await answer_long(target, join_lines(lines), reply_markup=statement_preview())
+    screen = view.preview(draft)
+    await answer_long(target, screen.text, reply_markup=screen.markup)
 
 
 async def preview_cancelled(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
     await query.answer()
-    await edit_pressed(query, _("Cancelled: nothing was sent."))
+    await edit_pressed(query, view.cancelled())
 
 
 async def preview_edit(query: CallbackQuery, state: FSMContext) -> None:
@@ -559,8 +342,7 @@ async def preview_edit(query: CallbackQuery, state: FSMContext) -> None:
     await state.set_data({"exam_id": data.get("exam_id"), "files": [], "acked_groups": []})
     await state.set_state(StatementForm.kind)
     await query.answer()
-    exam_kinds = [str(data.get("kind"))]
-    await edit_pressed(query, _("Let's start over."), reply_markup=statement_kinds(exam_kinds))
+    await edit_into(query, view.start_over([str(data.get("kind"))]))
 
 
 async def preview_send(
@@ -575,36 +357,16 @@ async def preview_send(
     draft = StatementDraft.from_form(await state.get_data())
     result = await submit(session, student, draft, clock.now(), settings)
     await query.answer()
+    await state.clear()
     if result.outcome is SubmitOutcome.CLOSED:
-        await state.clear()
-        await edit_pressed(query, _("It is too late for this kind of statement for that exam."))
+        await edit_pressed(query, view.too_late())
         return
     if result.outcome is not SubmitOutcome.OK or result.statement is None:
-        await state.clear()
-        await edit_pressed(
-            query, _("Something in the statement is missing. Start again: /statement")
-        )
+        await edit_pressed(query, view.something_missing())
         return
-    await state.clear()
     await announce_statement(session, result.statement, clock.now(), settings)
     # Told after the commit (bot.middlewares.held): the student hears it only once it is kept.
-    filed = result.statement
-    text = fmt(
-        _(
-            "Statement №{number} is submitted to the dean's office. You will be told the "
-            "decision here; /statements shows all of yours."
-        ),
-        number=filed.id,
-    )
-    markup = None
-    if filed.time_zone and filed.time_zone != actor.user.tz:
-        # The zone is known now: one press instead of asking for it again with /tz.
-        text += fmt(
-            "\n\n" + _("Show the bot's times in your zone, {zone}, as well?"),
-            zone=filed.time_zone,
-        )
-        markup = take_statement_zone(filed.id, filed.time_zone)
-    await edit_pressed(query, text, reply_markup=markup)
+    await edit_into(query, view.submitted(result.statement, actor.user.tz))
 
 
 async def zone_taken(
@@ -616,16 +378,10 @@ async def zone_taken(
     """The time-zone statement's zone becomes the student's own (as /tz would set it)."""
     zone = await take_zone(session, actor.student, actor.user, callback_data.statement_id)
     if zone is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await stale(query)
         return
     await query.answer()
-    await edit_pressed(
-        query,
-        fmt(
-            _("Your time zone is now {zone}: times are shown in it as well. /tz changes it."),
-            zone=zone,
-        ),
-    )
+    await edit_pressed(query, view.zone_taken(zone))
 
 
 async def list_statements(
@@ -643,7 +399,7 @@ async def statements_page_pressed(
     clock: Clock,
 ) -> None:
     if not isinstance(query.message, Message):
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await stale(query)
         return
     await next_page(query)
     await _statements_page(query.message, actor, session, settings, clock, callback_data.page)
@@ -662,41 +418,27 @@ async def _statements_page(
     assert actor.student is not None
     statements = await student_statements(session, actor.student)
     if not statements:
-        await target.answer(_("You have no statements yet. /statement files one."))
+        await target.answer(view.no_statements())
         return
     pages = max(1, math.ceil(len(statements) / STATEMENTS_PAGE))
     page = clamp(page, pages)
     shown = statements[page * STATEMENTS_PAGE : (page + 1) * STATEMENTS_PAGE]
     for statement in shown:
-        text = fmt(
-            _("№{number}: {kind}, {exam} — {status}"),
-            number=statement.id,
-            kind=kind_name(statement.kind),
-            exam=statement.exam.discipline.name,
-            status=status_name(statement.status),
+        item = view.statement_item(
+            statement,
+            can_add_documents=can_add_documents(statement, statement.exam, clock.now(), settings),
+            open_=statement.status == StatementStatus.SUBMITTED,
         )
-        if statement.decision_comment:
-            text = join_lines([text, statement.decision_comment])
-        markup = (
-            statement_actions(
-                statement.id, can_add_documents(statement, statement.exam, clock.now(), settings)
-            )
-            if statement.status == StatementStatus.SUBMITTED
-            else None
-        )
-        await answer_long(target, text, reply_markup=markup)
-    row = pager_row(page, pages, lambda p: PageCB(listing=Listing.STATEMENTS, page=p))
-    if row:
-        first = page * STATEMENTS_PAGE + 1
-        await target.answer(
-            fmt(
-                _("Statements {first}–{last} of {total}."),
-                first=first,
-                last=first + len(shown) - 1,
-                total=len(statements),
-            ),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[row]),
-        )
+        await answer_long(target, item.text, reply_markup=item.markup)
+    pager = view.statements_pager(
+        page,
+        pages,
+        first=page * STATEMENTS_PAGE + 1,
+        shown=len(shown),
+        total=len(statements),
+    )
+    if pager is not None:
+        await show(target, pager)
 
 
 async def withdraw_pressed(
@@ -708,14 +450,14 @@ async def withdraw_pressed(
 ) -> None:
     statement = await withdraw(session, actor.student, callback_data.statement_id, clock.now())
     if statement is None:
-        await query.answer(_("This statement cannot be withdrawn."), show_alert=True)
+        await query.answer(view.cannot_withdraw(), show_alert=True)
         return
     await query.answer()
-    await edit_pressed(query, fmt(_("Statement №{number} is withdrawn."), number=statement.id))
+    await edit_pressed(query, view.withdrawn(statement))
 
 
 async def needs_text(message: Message) -> None:
-    await message.answer(_("Please answer with text, or /cancel."))
+    await message.answer(view.needs_text())
 
 
 def setup() -> Router:
