@@ -3,19 +3,21 @@
 Every action is a `StrEnum` member and every field has a type: a value outside them cannot
 be packed (pydantic refuses it when the data is built), and a forged or outdated string
 fails when it is parsed, so the press falls through to the polite "no longer valid"
-(bot.handlers.common.help.stale_button) and reaches no handler. Each action has its own
+(bot.handlers.replies.stale) and reaches no handler. Each action has its own
 handler, registered with `XCB.filter(F.action == XAction.Y)`.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
 from bot.db.models import MAX_ID
+from bot.domain.announcements import Target
+from bot.domain.reports import ReportKind
 from bot.domain.roll import Grade, MarkAction, TicketMethod
 from bot.domain.statements import AbsenceReason, AppealViolation, StatementKind
 
@@ -32,7 +34,7 @@ class JoinCB(CallbackData, prefix="join"):
 
 
 class LangCB(CallbackData, prefix="lang"):
-    code: str
+    code: Literal["ru", "en"]  # bot.config.SUPPORTED_LOCALES
 
 
 class TzCB(CallbackData, prefix="tz"):
@@ -211,11 +213,11 @@ ROLL_BUTTONS: tuple[type[CallbackData], ...] = (
 
 
 class ReportCB(CallbackData, prefix="rep"):
-    kind: str  # additional | statements | attendance
+    kind: ReportKind
 
 
 class AnnounceCB(CallbackData, prefix="ann"):
-    target: str  # group | faculty | exam; re-checked against the author's faculties
+    target: Target  # re-checked against the author's faculties
     target_id: Id
 
 

@@ -14,17 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.db.models import Announcement, Exam, Faculty, Group, Notice, NoticeStatus, Student, User
+from bot.domain.announcements import Target as Target  # re-exported: the audience's kinds
 from bot.domain.reminders import NoticeKind, Planned, notice_key, notice_key_prefix
 from bot.services.reminders import queue
 
 MAX_TEXT = 3500  # a message, with the header, stays one Telegram message
 KEEP = timedelta(days=3)  # an announcement not delivered in three days is stale
-
-
-class Target(StrEnum):
-    GROUP = "group"
-    FACULTY = "faculty"
-    EXAM = "exam"
 
 
 class AnnounceOutcome(StrEnum):

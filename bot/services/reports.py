@@ -9,24 +9,18 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TypeVarTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Statement
+from bot.domain.reports import ReportKind as ReportKind  # re-exported: the reports' names
 from bot.domain.roll import Mark, effective_mark
 from bot.domain.statements import StatementKind
 from bot.services.roll import AdditionalSitting, RollRules, additional_session
 
 _Ts = TypeVarTuple("_Ts")
-
-
-class ReportKind(StrEnum):
-    ADDITIONAL = "additional"
-    STATEMENTS = "statements"
-    ATTENDANCE = "attendance"
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ CASES = (
     # Getting in, language, time zone: no object of anyone else's to aim at; junk values.
     Case("join-confirm", _const(JoinCB(confirm=True).pack())),
     Case("join-no", _const(JoinCB(confirm=False).pack())),
-    Case("lang-unknown", _const(LangCB(code="xx").pack())),
+    Case("lang-unknown", _const(_forged(LangCB, "xx"))),
     Case("tz-unknown", _const(TzCB(zone="Mars/Olympus").pack())),
     # The teacher's links on the victims' exam.
     Case("exam-link", lambda ids: ExamCB(action="link", exam_id=ids["latin"]).pack()),
@@ -261,14 +261,14 @@ CASES = (
         Case(f"report-{kind}", _const(ReportCB(kind=kind).pack()), own=DEAN_ONLY)
         for kind in ("additional", "statements", "attendance")
     ),
-    Case("report-junk", _const(ReportCB(kind="junk").pack())),
+    Case("report-junk", _const(_forged(ReportCB, "junk"))),
     # Announcements to the victims.
     Case("announce-group", lambda ids: AnnounceCB(target="group", target_id=ids["g1102"]).pack()),
     Case(
         "announce-faculty", lambda ids: AnnounceCB(target="faculty", target_id=ids["lech"]).pack()
     ),
     Case("announce-exam", lambda ids: AnnounceCB(target="exam", target_id=ids["latin"]).pack()),
-    Case("announce-junk", lambda ids: AnnounceCB(target="junk", target_id=ids["g1102"]).pack()),
+    Case("announce-junk", lambda ids: _forged(AnnounceCB, "junk", ids["g1102"])),
     Case("announce-send", _const(AnnounceActCB(action="send").pack())),
     Case("announce-cancel", _const(AnnounceActCB(action="cancel").pack())),
     # Pages of a list: only ever the presser's own list, refused to anyone else.

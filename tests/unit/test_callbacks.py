@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from enum import StrEnum
 
 import pytest
@@ -9,18 +10,22 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, User
 from pydantic import ValidationError
 
+from bot.config import SUPPORTED_LOCALES
 from bot.db.models import MAX_ID
 from bot.domain.roll import Grade, MarkAction, TicketMethod
 from bot.keyboards.callbacks import (
     ROLL_BUTTONS,
     AnnounceActCB,
     AnnounceAction,
+    AnnounceCB,
     DecideAction,
     DecideCB,
     ExamAction,
     ExamCB,
+    LangCB,
     MyDataAction,
     MyDataCB,
+    ReportCB,
     RollAction,
     RollCB,
     RollGradeCB,
@@ -31,6 +36,7 @@ from bot.keyboards.callbacks import (
     RollWrittenCB,
     StmtActCB,
     StmtAction,
+    StmtViolationCB,
 )
 
 # (class, its action enum, the other fields a valid instance needs)
@@ -139,3 +145,24 @@ async def test_a_bad_typed_value_can_be_neither_packed_nor_parsed(
 
 def _packed(value: object) -> str:
     return str(int(value)) if isinstance(value, bool) else str(value)
+
+
+def test_the_language_button_offers_the_supported_locales_only() -> None:
+    assert set(typing.get_args(LangCB.model_fields["code"].annotation)) == set(SUPPORTED_LOCALES)
+    with pytest.raises(ValidationError):
+        LangCB(code="xx")
+
+
+@pytest.mark.parametrize(
+    ("cls", "forged"),
+    [
+        (ReportCB, "rep:junk"),
+        (AnnounceCB, "ann:junk:7"),
+        (LangCB, "lang:xx"),
+        (StmtViolationCB, "st-viol:junk"),
+    ],
+)
+async def test_a_forged_choice_is_not_parsed(cls: type[CallbackData], forged: str) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        cls.unpack(forged)
+    assert await cls.filter()(_query(forged)) is False

@@ -9,8 +9,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.config import SUPPORTED_LOCALES
 from bot.db.session import AsyncSession
+from bot.handlers.replies import stale
 from bot.keyboards.callbacks import LangCB
 from bot.keyboards.inline import languages
 from bot.services.actors import Actor
@@ -75,9 +75,6 @@ async def choose_language(message: Message) -> None:
 async def set_language(
     query: CallbackQuery, callback_data: LangCB, actor: Actor, session: AsyncSession, i18n: I18n
 ) -> None:
-    if callback_data.code not in SUPPORTED_LOCALES:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
-        return
     actor.user.locale = actor.locale = callback_data.code
     with i18n.use_locale(callback_data.code):
         await query.answer()
@@ -94,10 +91,6 @@ async def not_understood(message: Message, actor: Actor) -> None:
     await message.answer(prefix + "\n\n" + help_text(actor))
 
 
-async def stale_button(query: CallbackQuery) -> None:
-    await query.answer(_("This button is no longer valid."), show_alert=True)
-
-
 def setup() -> Router:
     router = Router(name="help")
     router.message.register(show_help, Command("help"))
@@ -109,5 +102,5 @@ def setup() -> Router:
 def setup_fallback() -> Router:
     router = Router(name="fallback")
     router.message.register(not_understood, F.chat.type == ChatType.PRIVATE)
-    router.callback_query.register(stale_button)
+    router.callback_query.register(stale)  # any press no handler took
     return router

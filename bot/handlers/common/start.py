@@ -13,7 +13,7 @@ from bot.config import Settings
 from bot.db.models import InviteRole
 from bot.db.session import AsyncSession
 from bot.handlers.common.help import help_text
-from bot.handlers.replies import edit_pressed
+from bot.handlers.replies import edit_pressed, stale
 from bot.handlers.states import Join
 from bot.keyboards.callbacks import JoinCB
 from bot.keyboards.inline import join_confirm
@@ -274,7 +274,7 @@ async def join_confirmed(
 
 
 async def join_stale(query: CallbackQuery) -> None:
-    await query.answer(_("This button is no longer valid."), show_alert=True)
+    await stale(query)
 
 
 def setup() -> Router:

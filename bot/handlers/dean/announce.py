@@ -74,16 +74,9 @@ async def chose_target(
     state: FSMContext,
     bot: Bot,
 ) -> None:
-    try:
-        target = Target(callback_data.target)
-    except ValueError:
-        target = None
-    who = (
-        await audience(session, target, callback_data.target_id, _scope(actor))
-        if target is not None
-        else None
-    )
-    if target is None or who is None:
+    target = callback_data.target
+    who = await audience(session, target, callback_data.target_id, _scope(actor))
+    if who is None:
         await query.answer(outcome_text(AnnounceOutcome.FORBIDDEN), show_alert=True)
         return
     if not who.users:

@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Faculty
 from bot.db.session import AsyncSession
+from bot.handlers.replies import stale
 from bot.keyboards.callbacks import BindCB
 from bot.keyboards.inline import faculties
 from bot.notify.menus import CommandMenus
@@ -97,7 +98,7 @@ async def bind_choice(
 ) -> None:
     message = query.message
     if not isinstance(message, Message) or message.chat.type not in GROUP_CHATS:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await stale(query)
         return
     before = await deanery_chat_id(session, callback_data.faculty_id)
     faculty = await bind_deanery_chat(

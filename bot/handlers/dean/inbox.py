@@ -17,6 +17,7 @@ from bot.db.session import AsyncSession
 from bot.domain.statements import Decision, StatementKind
 from bot.domain.timezones import parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
+from bot.handlers.replies import stale
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideAction, DecideCB, Listing, PageCB, RescheduleCB
 from bot.services.actors import Actor
@@ -33,7 +34,7 @@ from bot.services.statements import (
 from bot.views import dates
 from bot.views.html import Html, fmt, join_lines
 from bot.views.paging import paged
-from bot.views.texts import kind_name, mark_name
+from bot.views.texts import kind_name, mark_name, no_longer_valid
 
 # Statements a page: the inbox is for finding one, not for reading them all at once.
 INBOX_PAGE = 30
@@ -222,7 +223,7 @@ async def comment_written(
         decision = Decision(str(data.get("action")))
     except ValueError:  # not ours (a dialogue of an older version): asked anew
         await state.clear()
-        await message.answer(_("This button is no longer valid."))
+        await message.answer(no_longer_valid())
         return
     outcome, line, _statement = await _apply(
         actor, session, int(data.get("statement_id", 0)), decision, comment, clock
@@ -296,7 +297,7 @@ async def teacher_answered(
         await query.answer(_("This is not one of your exams."), show_alert=True)
         return
     if outcome is MoveOutcome.NOT_APPROVED:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await stale(query)
         return
     await query.answer()
     line = (

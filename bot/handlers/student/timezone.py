@@ -18,7 +18,7 @@ from bot.domain.timezones import (
     resolve_timezone,
     zone_label,
 )
-from bot.handlers.replies import unknown_zone_text
+from bot.handlers.replies import stale, unknown_zone_text
 from bot.handlers.states import TzInput
 from bot.keyboards.callbacks import TzCB
 from bot.keyboards.inline import time_zones
@@ -68,7 +68,7 @@ async def zone_button(
 ) -> None:
     zone = parse_timezone(callback_data.zone)
     if zone is None:
-        await query.answer(_("This button is no longer valid."), show_alert=True)
+        await stale(query)
         return
     await state.clear()
     text = await _save(actor, zone, settings, clock)
