@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, User
-from aiogram.utils.i18n import gettext as _
+from aiogram.types import CallbackQuery, Message, User
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -17,7 +14,7 @@ from bot.db.session import AsyncSession
 from bot.domain.statements import Decision, StatementKind
 from bot.domain.timezones import parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
-from bot.handlers.replies import stale
+from bot.handlers.replies import show, stale
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideAction, DecideCB, Listing, PageCB, RescheduleCB
 from bot.services.actors import Actor
@@ -31,21 +28,10 @@ from bot.services.statements import (
     propose_new_start,
     undecided,
 )
-from bot.views import dates
-from bot.views.html import Html, fmt, join_lines
-from bot.views.paging import paged
-from bot.views.texts import kind_name, mark_name, no_longer_valid
-
-# Statements a page: the inbox is for finding one, not for reading them all at once.
-INBOX_PAGE = 30
-
-
-def decision_line(action: Decision, who: str) -> Html:
-    if action is Decision.APPROVE:
-        return fmt(_("✅ Approved by {who}"), who=who)
-    if action is Decision.REJECT:
-        return fmt(_("❌ Rejected by {who}"), who=who)
-    return fmt(_("❓ More asked by {who}"), who=who)
+from bot.views import inbox as view
+from bot.views.html import join_lines
+from bot.views.screen import Screen
+from bot.views.texts import no_longer_valid
 
 
 async def _apply(
@@ -65,11 +51,9 @@ async def _apply(
         comment=comment,
         now=clock.now(),
     )
-    if outcome is DecideOutcome.FORBIDDEN:
-        return outcome, _("Only the dean's office of the student's faculty can decide this."), None
-    if outcome is DecideOutcome.ALREADY:
-        return outcome, _("This statement is already decided or withdrawn."), decided
-    return outcome, decision_line(action, actor.user.first_name or str(actor.user.id)), decided
+    who = actor.user.first_name or str(actor.user.id)
+    line = view.decided_line(outcome, action, who)
+    return outcome, line, decided if outcome is not DecideOutcome.FORBIDDEN else None
 
 
 def _card(query: CallbackQuery) -> Message | None:
@@ -111,10 +95,7 @@ async def retime_pressed(
 ) -> None:
     allowed = await dean_may_decide(session, actor.dean_faculty_ids, callback_data.statement_id)
     if allowed is None:
-        await query.answer(
-            _("Only the dean's office of the student's faculty can decide this."),
-            show_alert=True,
-        )
+        await query.answer(view.not_your_faculty(), show_alert=True)
         return
     await query.answer()
     await _ask_new_start(bot, _card(query), query.from_user, state=state, statement_id=allowed.id)
@@ -132,7 +113,6 @@ async def reject_pressed(
         query,
         callback_data.statement_id,
         Decision.REJECT,
-        _("Statement №{number}: write the reason for rejecting it (the student sees it)."),
         actor=actor,
         session=session,
         state=state,
@@ -152,7 +132,6 @@ async def more_pressed(
         query,
         callback_data.statement_id,
         Decision.MORE,
-        _("Statement №{number}: write what else the student should provide."),
         actor=actor,
         session=session,
         state=state,
@@ -164,7 +143,6 @@ async def _ask_comment(
     query: CallbackQuery,
     statement_id: int,
     decision: Decision,
-    prompt: str,
     *,
     actor: Actor,
     session: AsyncSession,
@@ -175,9 +153,7 @@ async def _ask_comment(
     message = _card(query)
     # Checked before asking for a reason, not after the dean has typed one.
     if await dean_may_decide(session, actor.dean_faculty_ids, statement_id) is None:
-        await query.answer(
-            _("Only the dean's office of the student's faculty can decide this."), show_alert=True
-        )
+        await query.answer(view.not_your_faculty(), show_alert=True)
         return
     await state.set_state(DeanComment.text)
     await state.update_data(
@@ -189,7 +165,11 @@ async def _ask_comment(
     await query.answer()
     if message is not None:
         await ask(
-            bot, message.chat, query.from_user, text=prompt.format(number=statement_id), state=state
+            bot,
+            message.chat,
+            query.from_user,
+            text=view.comment_prompt(decision, statement_id),
+            state=state,
         )
 
 
@@ -199,14 +179,7 @@ async def _ask_new_start(
     await state.set_state(DeanReschedule.when)
     await state.update_data(statement_id=statement_id)
     if message is not None:
-        text = fmt(
-            _(
-                "Statement №{number}: send the student's new date and time, university "
-                "time (e.g. 24.12.2026 14:00)."
-            ),
-            number=statement_id,
-        )
-        await ask(bot, message.chat, who, text=text, state=state)
+        await ask(bot, message.chat, who, text=view.new_start_prompt(statement_id), state=state)
 
 
 async def comment_written(
@@ -251,9 +224,7 @@ async def new_start_written(
 ) -> None:
     moment = parse_moment(message.text or "", settings.tz)
     if moment is None:
-        await message.answer(
-            _("Please send a date and time such as 24.12.2026 14:00 (university time).")
-        )
+        await message.answer(view.moment_expected())
         return
     data = await state.get_data()
     outcome, _statement = await propose_new_start(
@@ -265,16 +236,11 @@ async def new_start_written(
         settings=settings,
     )
     if outcome is MoveOutcome.IN_PAST:
-        await message.answer(_("That time has already passed. Send a later one."))
+        await message.answer(view.moment_passed())
         return
     await answered(message, state)
     await state.clear()
-    texts = {
-        MoveOutcome.ASKED: _("The teacher is asked to confirm {when}; the student will be told."),
-        MoveOutcome.MOVED: _("Done: the student now sits the exam on {when} and is told."),
-    }
-    text = texts.get(outcome, _("This statement cannot be rescheduled."))
-    await message.answer(text.format(when=dates.when(moment, settings.tz, actor.locale)))
+    await message.answer(view.rescheduled(outcome, moment, settings, actor.locale))
 
 
 async def teacher_answered(
@@ -294,87 +260,40 @@ async def teacher_answered(
         settings=settings,
     )
     if outcome is MoveOutcome.FORBIDDEN or statement is None:
-        await query.answer(_("This is not one of your exams."), show_alert=True)
+        await query.answer(view.not_your_exam(), show_alert=True)
         return
     if outcome is MoveOutcome.NOT_APPROVED:
         await stale(query)
         return
     await query.answer()
-    line = (
-        _("✅ Confirmed: the student is told.")
-        if outcome is MoveOutcome.MOVED
-        else _("❌ Declined: the dean's office will set another time.")
-    )
+    line = view.teacher_answer_line(outcome)
     if isinstance(query.message, Message):
         await query.message.edit_text(f"{query.message.html_text}\n\n{line}", reply_markup=None)
 
 
-async def _inbox_page(
-    actor: Actor, session: AsyncSession, settings: Settings, page: int
-) -> tuple[Html, InlineKeyboardMarkup | None]:
+async def _inbox_page(actor: Actor, session: AsyncSession, settings: Settings, page: int) -> Screen:
     items = await undecided(session, actor.dean_faculty_ids)
-    if not items:
-        return fmt(_("No undecided statements.")), None
-    counts = Counter(kind_name(s.kind) for s in items)
-    head = [
-        fmt(_("<b>Undecided statements: {count}</b>"), count=len(items)),
-        ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items())),
-        "",
-    ]
-    lines = [
-        fmt(
-            _("№{number} {kind} — {exam}, filed {when}"),
-            number=statement.id,
-            kind=kind_name(statement.kind),
-            exam=statement.exam.discipline.name,
-            when=dates.when(statement.submitted_at, settings.tz, actor.locale),
-        )
-        for statement in items
-    ]
-    text, markup, _page = paged(
-        head, lines, page, lambda p: PageCB(listing=Listing.INBOX, page=p), max_items=INBOX_PAGE
-    )
-    return text, markup
+    return view.inbox_page(items, page, settings, actor.locale)
 
 
 async def inbox(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
-    text, markup = await _inbox_page(actor, session, settings, 0)
-    await message.answer(text, reply_markup=markup)
+    await show(message, await _inbox_page(actor, session, settings, 0))
 
 
 async def _additional_page(
     actor: Actor, session: AsyncSession, settings: Settings, clock: Clock, page: int
-) -> tuple[Html, InlineKeyboardMarkup | None]:
+) -> Screen:
     items = await additional_session(
         session, actor.dean_faculty_ids, clock.now(), RollRules.of(settings)
     )
-    if not items:
-        return fmt(_("Nobody is on the additional session's list yet.")), None
-    lines = [
-        fmt(
-            "• {} ({}), {} — {}, {}: {}",
-            item.student,
-            item.record_book,
-            item.group,
-            item.discipline,
-            dates.when(item.starts_at, settings.tz, actor.locale),
-            mark_name(item.mark),
-        )
-        for item in items
-    ]
-    head = [fmt(_("<b>Additional session: {count}</b>"), count=len(items))]
-    text, markup, _page = paged(
-        head, lines, page, lambda p: PageCB(listing=Listing.ADDITIONAL, page=p)
-    )
-    return text, markup
+    return view.additional_page(items, page, settings, actor.locale)
 
 
 async def additional(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
     """The additional session's list: absent for a valid reason, per exam."""
-    text, markup = await _additional_page(actor, session, settings, clock, 0)
-    await message.answer(text, reply_markup=markup)
+    await show(message, await _additional_page(actor, session, settings, clock, 0))
 
 
 async def page_pressed(
@@ -387,14 +306,14 @@ async def page_pressed(
 ) -> None:
     """◀ ▶ under /inbox or /additional: the page is drawn anew from the data as it is now."""
     if callback_data.listing is Listing.INBOX:
-        text, markup = await _inbox_page(actor, session, settings, callback_data.page)
+        screen = await _inbox_page(actor, session, settings, callback_data.page)
     else:
-        text, markup = await _additional_page(actor, session, settings, clock, callback_data.page)
+        screen = await _additional_page(actor, session, settings, clock, callback_data.page)
     await query.answer()
     if isinstance(query.message, Message):
         # The n/N button itself edits into the same page: "not modified" counts as done
         # (bot.notify.retry).
-        await query.message.edit_text(text, reply_markup=markup)
+        await query.message.edit_text(screen.text, reply_markup=screen.markup)
 
 
 def setup() -> Router:

@@ -1,0 +1,142 @@
+"""The dean's office deciding statements: the line a decision adds to the card, the
+prompts for a reason or a new time, what rescheduling says, and the two paged lists,
+/inbox (the undecided statements) and /additional (the additional session's list)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from bot.config import Settings
+from bot.db.models import Statement
+from bot.domain.statements import Decision
+from bot.i18n import gettext as _
+from bot.keyboards.callbacks import Listing, PageCB
+from bot.services.roll import AdditionalSitting
+from bot.services.statements import DecideOutcome, MoveOutcome
+from bot.views import dates
+from bot.views.html import Html, fmt
+from bot.views.paging import paged
+from bot.views.screen import Screen
+from bot.views.texts import kind_name, mark_name
+
+# Statements a page: the inbox is for finding one, not for reading them all at once.
+INBOX_PAGE = 30
+
+
+def decision_line(action: Decision, who: str) -> Html:
+    if action is Decision.APPROVE:
+        return fmt(_("✅ Approved by {who}"), who=who)
+    if action is Decision.REJECT:
+        return fmt(_("❌ Rejected by {who}"), who=who)
+    return fmt(_("❓ More asked by {who}"), who=who)
+
+
+def not_your_faculty() -> str:
+    return _("Only the dean's office of the student's faculty can decide this.")
+
+
+def decided_line(outcome: DecideOutcome, action: Decision, who: str) -> str:
+    """What a decision says: the line added to the card, or why it was refused."""
+    if outcome is DecideOutcome.FORBIDDEN:
+        return not_your_faculty()
+    if outcome is DecideOutcome.ALREADY:
+        return _("This statement is already decided or withdrawn.")
+    return decision_line(action, who)
+
+
+def comment_prompt(decision: Decision, statement_id: int) -> str:
+    """Rejecting asks for the reason, asking for more for what is missing."""
+    if decision is Decision.REJECT:
+        template = _(
+            "Statement №{number}: write the reason for rejecting it (the student sees it)."
+        )
+    else:
+        template = _("Statement №{number}: write what else the student should provide.")
+    return template.format(number=statement_id)
+
+
+def new_start_prompt(statement_id: int) -> Html:
+    return fmt(
+        _(
+            "Statement №{number}: send the student's new date and time, university "
+            "time (e.g. 24.12.2026 14:00)."
+        ),
+        number=statement_id,
+    )
+
+
+def moment_expected() -> str:
+    return _("Please send a date and time such as 24.12.2026 14:00 (university time).")
+
+
+def moment_passed() -> str:
+    return _("That time has already passed. Send a later one.")
+
+
+def rescheduled(outcome: MoveOutcome, moment: datetime, settings: Settings, locale: str) -> str:
+    texts = {
+        MoveOutcome.ASKED: _("The teacher is asked to confirm {when}; the student will be told."),
+        MoveOutcome.MOVED: _("Done: the student now sits the exam on {when} and is told."),
+    }
+    text = texts.get(outcome, _("This statement cannot be rescheduled."))
+    return text.format(when=dates.when(moment, settings.tz, locale))
+
+
+def not_your_exam() -> str:
+    return _("This is not one of your exams.")
+
+
+def teacher_answer_line(outcome: MoveOutcome) -> str:
+    if outcome is MoveOutcome.MOVED:
+        return _("✅ Confirmed: the student is told.")
+    return _("❌ Declined: the dean's office will set another time.")
+
+
+def inbox_page(items: list[Statement], page: int, settings: Settings, locale: str) -> Screen:
+    if not items:
+        return Screen(fmt(_("No undecided statements.")))
+    counts = Counter(kind_name(s.kind) for s in items)
+    head = [
+        fmt(_("<b>Undecided statements: {count}</b>"), count=len(items)),
+        ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items())),
+        "",
+    ]
+    lines = [
+        fmt(
+            _("№{number} {kind} — {exam}, filed {when}"),
+            number=statement.id,
+            kind=kind_name(statement.kind),
+            exam=statement.exam.discipline.name,
+            when=dates.when(statement.submitted_at, settings.tz, locale),
+        )
+        for statement in items
+    ]
+    text, markup, _page = paged(
+        head, lines, page, lambda p: PageCB(listing=Listing.INBOX, page=p), max_items=INBOX_PAGE
+    )
+    return Screen(text, markup)
+
+
+def additional_page(
+    items: list[AdditionalSitting], page: int, settings: Settings, locale: str
+) -> Screen:
+    if not items:
+        return Screen(fmt(_("Nobody is on the additional session's list yet.")))
+    lines = [
+        fmt(
+            "• {} ({}), {} — {}, {}: {}",
+            item.student,
+            item.record_book,
+            item.group,
+            item.discipline,
+            dates.when(item.starts_at, settings.tz, locale),
+            mark_name(item.mark),
+        )
+        for item in items
+    ]
+    head = [fmt(_("<b>Additional session: {count}</b>"), count=len(items))]
+    text, markup, _page = paged(
+        head, lines, page, lambda p: PageCB(listing=Listing.ADDITIONAL, page=p)
+    )
+    return Screen(text, markup)
