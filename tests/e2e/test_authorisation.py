@@ -437,7 +437,11 @@ async def _victims(api: FakeBotAPI, runner: BotRunner) -> tuple[JsonDict, FakeUs
     roll = await press(api, teacher, roll, button(roll, "60")["callback_data"])
     karimov = button(roll, "Каримов")["callback_data"]
     roll = await press(api, teacher, roll, karimov)
-    card_of = await press(api, teacher, roll, karimov.replace("rl:mark", "rl:card", 1))
+    marked = RollMarkCB.unpack(karimov)
+    to_card = RollCB(
+        action="card", exam_id=marked.exam_id, student_id=marked.student_id, page=marked.page
+    )
+    card_of = await press(api, teacher, roll, to_card.pack())
     await press(api, teacher, card_of, button(card_of, "good")["callback_data"])
 
     # An announcement to the victim's group.

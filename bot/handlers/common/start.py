@@ -6,40 +6,26 @@ from aiogram import F, Router
 from aiogram.filters import CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db.models import InviteRole
 from bot.db.session import AsyncSession
-from bot.handlers.common.help import help_text
-from bot.handlers.replies import edit_pressed, stale
+from bot.handlers.replies import edit_pressed, show, stale
 from bot.handlers.states import Join
 from bot.keyboards.callbacks import JoinCB
-from bot.keyboards.inline import join_confirm
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor, actor_for
 from bot.services.onboarding import (
     LinkOutcome,
-    RedeemOutcome,
     confirm_link,
     find_roster_entry,
     login_budget,
     redeem_invite,
 )
 from bot.services.reminders import plan_faculty, plan_for_student
-from bot.views import dates
-from bot.views.html import fmt
+from bot.views import start as view
 
 MAX_FIELD = 64
-
-
-def _role_name(role: InviteRole | None) -> str:
-    if role is InviteRole.TEACHER:
-        return _("teacher")
-    if role is InviteRole.DEAN:
-        return _("dean's office staff")
-    return _("administrator")
 
 
 async def start_with_token(
@@ -53,38 +39,17 @@ async def start_with_token(
     menus: CommandMenus,
 ) -> None:
     result = await redeem_invite(session, actor.user, (command.args or "").strip(), clock.now())
-    if result.outcome is RedeemOutcome.UNKNOWN:
-        await message.answer(_("This invite link is not valid. Ask for a new one."))
-        return
-    if result.outcome is RedeemOutcome.USED:
-        await message.answer(
-            _("This invite link has already been used. Ask the administrator for a new one.")
-        )
-        return
-    if result.outcome is RedeemOutcome.TEACHER_TAKEN:
-        await message.answer(
-            fmt(
-                _(
-                    "The teacher profile {name} is already linked to another Telegram account. "
-                    "Contact the administrator."
-                ),
-                name=result.name,
-            )
-        )
+    refused = view.invite_refused(result)
+    if refused is not None:
+        await message.answer(refused)
         return
     await state.clear()
     menus.refresh_after_commit(session, actor.user.id)  # the menu of the new role
-    role = _role_name(result.role)
-    text = (
-        fmt(_("Welcome! You are now registered as {role}: {name}."), role=role, name=result.name)
-        if result.name
-        else fmt(_("Welcome! You are now registered as {role}."), role=role)
-    )
     actor = await actor_for(session, actor.user, settings.admin_ids)
     for faculty_id in actor.dean_faculty_ids:
         # A new dean without a bound chat is told of missing links privately.
         await plan_faculty(session, faculty_id, clock.now(), settings)
-    await message.answer(text + "\n\n" + help_text(actor))
+    await message.answer(view.welcome(result, actor))
 
 
 async def start(
@@ -97,31 +62,15 @@ async def start(
 ) -> None:
     await state.clear()
     if actor.student is not None:
-        await message.answer(
-            fmt(
-                _("You are linked as {name}, group {group}."),
-                name=actor.student.full_name,
-                group=actor.student.group.name,
-            )
-            + "\n\n"
-            + help_text(actor)
-        )
+        await message.answer(view.linked_already(actor.student, actor))
         return
     if actor.teacher or actor.is_dean or actor.is_admin:
-        await message.answer(help_text(actor))
+        await message.answer(view.help_text(actor))
         return
     if not await _attempts_left(message, actor, session, settings, clock):
         return
     await state.set_state(Join.record_book)
-    await message.answer(
-        fmt(
-            _(
-                "Hello! I am the exam session bot of {institution}.\n\n"
-                "To find you in the roster, send your record-book number (№ зачётной книжки)."
-            ),
-            institution=settings.institution_name,
-        )
-    )
+    await message.answer(view.hello(settings))
 
 
 async def _attempts_left(
@@ -131,12 +80,7 @@ async def _attempts_left(
         session, actor.user.id, clock.now(), settings.login_attempts_per_hour, settings.login_window
     )
     if budget.left == 0 and budget.retry_at is not None:
-        await message.answer(
-            fmt(
-                _("Too many unsuccessful attempts. Try again after {clock} (university time)."),
-                clock=dates.clock(budget.retry_at, settings.tz, actor.locale),
-            )
-        )
+        await message.answer(view.too_many_attempts(budget.retry_at, settings, actor.locale))
         return False
     return True
 
@@ -144,11 +88,11 @@ async def _attempts_left(
 async def got_record_book(message: Message, state: FSMContext) -> None:
     text = (message.text or "").strip()
     if not 0 < len(text) <= MAX_FIELD:
-        await message.answer(_("That does not look like a record-book number. Try again."))
+        await message.answer(view.not_a_record_book())
         return
     await state.update_data(record_book=text)
     await state.set_state(Join.surname)
-    await message.answer(_("Now send your surname (as in the roster)."))
+    await message.answer(view.surname_question())
 
 
 async def got_surname(
@@ -161,13 +105,13 @@ async def got_surname(
 ) -> None:
     surname = (message.text or "").strip()
     if not 0 < len(surname) <= MAX_FIELD:
-        await message.answer(_("Please send your surname, or /cancel."))
+        await message.answer(view.surname_expected())
         return
     data = await state.get_data()
     if surname == data.get("record_book"):
         # The number again (sent twice while the bot was slow to answer): not a failed
         # attempt, just the question once more.
-        await message.answer(_("Now send your surname (as in the roster)."))
+        await message.answer(view.surname_question())
         return
     result = await find_roster_entry(
         session,
@@ -189,41 +133,20 @@ async def got_surname(
             await _attempts_left(message, actor, session, settings, clock)
             return
         await state.set_state(Join.record_book)
-        await message.answer(
-            fmt(
-                _(
-                    "No student with this record-book number and surname was found. "
-                    "Check both and send the record-book number again. Attempts left: {left}."
-                ),
-                left=left,
-            )
-        )
+        await message.answer(view.not_found(left))
         return
     if result.outcome is LinkOutcome.TAKEN:
         await state.clear()
-        await message.answer(
-            _(
-                "This roster entry is already linked to another Telegram account. "
-                "Please contact your dean's office."
-            )
-        )
+        await message.answer(view.entry_taken())
         return
     assert result.student is not None
     await state.set_state(Join.confirm)
     await state.update_data(student_id=result.student.id)
-    await message.answer(
-        fmt(
-            _("Is this you?\n<b>{name}</b>\nGroup {group}, {faculty}"),
-            name=result.student.full_name,
-            group=result.student.group.name,
-            faculty=result.student.group.faculty.name,
-        ),
-        reply_markup=join_confirm(),
-    )
+    await show(message, view.is_this_you(result.student))
 
 
 async def join_needs_text(message: Message) -> None:
-    await message.answer(_("Please answer with text, or /cancel."))
+    await message.answer(view.needs_text())
 
 
 async def join_confirmed(
@@ -240,7 +163,7 @@ async def join_confirmed(
     await state.clear()
     if not callback_data.confirm:
         await query.answer()
-        await edit_pressed(query, _("Let's try again: send /start."))
+        await edit_pressed(query, view.try_again())
         return
     result = await confirm_link(session, actor.user, int(data.get("student_id", 0)), clock.now())
     await query.answer()
@@ -249,28 +172,10 @@ async def join_confirmed(
         if actor.teacher or actor.is_dean or actor.is_admin:  # their own menu gains a student's
             menus.refresh_after_commit(session, actor.user.id)
         await plan_for_student(session, result.student, clock.now(), settings)
-        await edit_pressed(
-            query,
-            fmt(
-                _("Done! You are linked as {name}, group {group}."),
-                name=result.student.full_name,
-                group=result.student.group.name,
-            ),
-        )
-        if isinstance(query.message, Message):
-            await query.message.answer(help_text(actor))
-    elif result.outcome is LinkOutcome.ALREADY:
-        await edit_pressed(query, _("Your Telegram account is already linked to a roster entry."))
-    elif result.outcome is LinkOutcome.TAKEN:
-        await edit_pressed(
-            query,
-            _(
-                "This roster entry is already linked to another Telegram account. "
-                "Please contact your dean's office."
-            ),
-        )
-    else:
-        await edit_pressed(query, _("Something changed in the roster. Send /start to try again."))
+    await edit_pressed(query, view.link_outcome(result.outcome, result.student))
+    linked = result.outcome is LinkOutcome.LINKED and result.student is not None
+    if linked and isinstance(query.message, Message):
+        await query.message.answer(view.help_text(actor))
 
 
 async def join_stale(query: CallbackQuery) -> None:

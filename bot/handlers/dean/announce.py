@@ -8,16 +8,13 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession, async_sessionmaker
 from bot.handlers.prompts import answered, answers_prompt, ask
-from bot.handlers.replies import answer_long
+from bot.handlers.replies import answer_long, show
 from bot.handlers.states import Announce
-from bot.i18n import ngettext
 from bot.keyboards.callbacks import AnnounceActCB, AnnounceAction, AnnounceCB
 from bot.middlewares.held import after_commit
 from bot.services.actors import Actor
@@ -30,11 +27,8 @@ from bot.services.announcements import (
     show_progress_in,
     targets,
 )
-from bot.views import dates
+from bot.views import announcements as view
 from bot.views.announcements import outcome_text
-from bot.views.html import fmt
-
-MAX_BUTTONS = 40
 
 
 def _scope(actor: Actor) -> frozenset[int] | None:
@@ -44,26 +38,8 @@ def _scope(actor: Actor) -> frozenset[int] | None:
 async def start(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> None:
-    faculties, groups, exams = await targets(session, _scope(actor), clock.now())
-    kb = InlineKeyboardBuilder()
-    for faculty in faculties:
-        kb.button(
-            text=_("🏛 Whole faculty: {name}").format(name=faculty.name),
-            callback_data=AnnounceCB(target=Target.FACULTY, target_id=faculty.id),
-        )
-    for group in groups[:MAX_BUTTONS]:
-        kb.button(
-            text=_("👥 Group {name}").format(name=group.name),
-            callback_data=AnnounceCB(target=Target.GROUP, target_id=group.id),
-        )
-    for exam in exams[:MAX_BUTTONS]:
-        kb.button(
-            text=f"📝 {exam.discipline.name}, {exam.group.name}, "
-            f"{dates.when(exam.starts_at, settings.tz, actor.locale)}",
-            callback_data=AnnounceCB(target=Target.EXAM, target_id=exam.id),
-        )
-    kb.adjust(1)
-    await message.answer(_("📢 To whom?"), reply_markup=kb.as_markup())
+    found = await targets(session, _scope(actor), clock.now())
+    await show(message, view.targets_screen(found, settings, actor.locale))
 
 
 async def chose_target(
@@ -86,14 +62,7 @@ async def chose_target(
     await state.set_data({"target": target.value, "target_id": callback_data.target_id})
     await query.answer()
     if isinstance(query.message, Message):
-        text = fmt(
-            _(
-                "To {label} ({count} with the bot). Send the text — or a photo or a document "
-                "with a caption. /cancel to stop."
-            ),
-            label=who.label,
-            count=len(who.users),
-        )
+        text = view.content_question(who)
         await ask(bot, query.message.chat, query.from_user, text=text, state=state)
 
 
@@ -107,7 +76,7 @@ async def got_content(
     elif message.document:
         file_kind, file_id = "document", message.document.file_id
     elif message.text is None:
-        await message.answer(_("Send a text, a photo or a document, or /cancel."))
+        await message.answer(view.content_expected())
         return
     if not text.strip() and file_id is None:
         await message.answer(outcome_text(AnnounceOutcome.EMPTY))
@@ -124,30 +93,16 @@ async def got_content(
     await answered(message, state)
     await state.update_data(text=text, file_kind=file_kind, file_id=file_id)
     await state.set_state(Announce.preview)
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("📤 Send"), callback_data=AnnounceActCB(action=AnnounceAction.SEND))
-    kb.button(text=_("✖️ Cancel"), callback_data=AnnounceActCB(action=AnnounceAction.CANCEL))
-    preview = fmt(
-        ngettext(
-            "<b>Preview</b> — to {label}, {count} recipient:",
-            "<b>Preview</b> — to {label}, {count} recipients:",
-            len(who.users),
-        ),
-        label=who.label,
-        count=len(who.users),
-    )
-    preview += "\n\n" + fmt(_("📢 <b>From the dean's office</b>")) + "\n\n" + text
-    if file_kind is not None:
-        preview += "\n\n" + _("(with the attached file)")
+    preview = view.preview(who, text, with_file=file_kind is not None)
     # Escaped, a text within MAX_TEXT can still outgrow one message: the buttons go last.
-    await answer_long(message, preview, reply_markup=kb.as_markup())
+    await answer_long(message, preview.text, reply_markup=preview.markup)
 
 
 async def preview_cancelled(query: CallbackQuery, state: FSMContext) -> None:
     await state.clear()
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.edit_text(_("Cancelled: nothing was sent."))
+        await query.message.edit_text(view.cancelled())
 
 
 async def preview_send(
@@ -177,15 +132,7 @@ async def preview_send(
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=None)
-        text = fmt(
-            ngettext(
-                "📤 Announcement №{number}: sending to {total} recipient…",
-                "📤 Announcement №{number}: sending to {total} recipients…",
-                announcement.recipients,
-            ),
-            number=announcement.id,
-            total=announcement.recipients,
-        )
+        text = view.sending(announcement.id, announcement.recipients)
         origin, number = query.message, announcement.id
 
         async def show_progress() -> None:
