@@ -9,9 +9,7 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
-from bot.handlers.replies import not_a_student
 from bot.handlers.roles import ADMIN, DEAN, STAFF, STUDENT, TEACHER
 from bot.keyboards.callbacks import (
     ROLL_BUTTONS,
@@ -23,70 +21,70 @@ from bot.keyboards.callbacks import (
     ReportCB,
     RescheduleCB,
 )
+from bot.views import refusals as view
+from bot.views.refusals import Refusal
 
 GROUP_CHATS = {ChatType.GROUP, ChatType.SUPERGROUP}
 
 
 async def not_a_teacher(message: Message) -> None:
-    await message.answer(
-        _("This command is for teachers. Ask the administrator for an invite link.")
-    )
+    await message.answer(view.refusal(Refusal.TEACHERS))
+
+
+async def not_a_student(message: Message) -> None:
+    await message.answer(view.refusal(Refusal.STUDENTS))
 
 
 async def not_your_exam(query: CallbackQuery) -> None:
-    await query.answer(_("This is not one of your exams."), show_alert=True)
+    await query.answer(view.refusal(Refusal.NOT_YOUR_EXAM), show_alert=True)
 
 
 async def not_an_admin(message: Message) -> None:
-    await message.answer(_("This command is for administrators."))
+    await message.answer(view.refusal(Refusal.ADMINS))
 
 
 async def not_in_dean_office(message: Message) -> None:
-    await message.answer(_("This command is for the dean's office."))
+    await message.answer(view.refusal(Refusal.DEAN_OFFICE))
 
 
 async def not_in_dean_office_pressed(query: CallbackQuery) -> None:
-    await query.answer(_("This command is for the dean's office."), show_alert=True)
+    await query.answer(view.refusal(Refusal.DEAN_OFFICE), show_alert=True)
 
 
 async def may_not_decide(query: CallbackQuery) -> None:
-    await query.answer(
-        _("Only the dean's office of the student's faculty can decide this."), show_alert=True
-    )
+    await query.answer(view.refusal(Refusal.DECIDE), show_alert=True)
 
 
 async def may_not_bind(message: Message) -> None:
-    await message.answer(_("Only a member of the dean's office can bind this chat."))
+    await message.answer(view.refusal(Refusal.BIND))
 
 
 async def no_invites(message: Message) -> None:
-    await message.answer(_("Only the dean's office or an administrator can make invites."))
+    await message.answer(view.refusal(Refusal.INVITES))
 
 
 async def no_email(message: Message) -> None:
-    await message.answer(_("Only the dean's office or an administrator can set this."))
+    await message.answer(view.refusal(Refusal.EMAIL))
 
 
 async def no_reports(message: Message) -> None:
-    await message.answer(_("Reports are for the dean's office and administrators."))
+    await message.answer(view.refusal(Refusal.REPORTS))
 
 
 async def no_reports_pressed(query: CallbackQuery) -> None:
-    await query.answer(_("Reports are for the dean's office and administrators."), show_alert=True)
+    await query.answer(view.refusal(Refusal.REPORTS), show_alert=True)
 
 
 async def no_announcements(message: Message) -> None:
-    await message.answer(_("Announcements are for the dean's office and administrators."))
+    await message.answer(view.refusal(Refusal.ANNOUNCEMENTS))
 
 
 async def no_announcement_pressed(query: CallbackQuery) -> None:
-    await query.answer(_("You can only write to your own faculty's students."), show_alert=True)
+    await query.answer(view.refusal(Refusal.ANNOUNCE_TO), show_alert=True)
 
 
 async def no_imports(message: Message) -> None:
-    await message.answer(
-        _("I accept roster and schedule files only from the dean's office or an administrator.")
-    )
+    await message.answer(view.refusal(Refusal.IMPORTS))
 
 
 def setup_private() -> Router:

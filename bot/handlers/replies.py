@@ -51,12 +51,6 @@ async def next_page(query: CallbackQuery) -> None:
         await query.message.edit_reply_markup(reply_markup=None)
 
 
-async def not_a_student(message: Message) -> None:
-    await message.answer(
-        _("This command is for students. Send /start to link your account to the roster.")
-    )
-
-
 def unknown_zone_text() -> str:
     return _(
         "I don't know this time zone. Type a name such as Asia/Novosibirsk "

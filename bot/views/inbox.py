@@ -19,6 +19,7 @@ from bot.views.html import Html, fmt
 from bot.views.paging import paged
 from bot.views.screen import Screen
 from bot.views.texts import kind_name, mark_name
+from bot.views.texts import not_your_exam as not_your_exam  # re-exported: a teacher's answer
 
 # Statements a page: the inbox is for finding one, not for reading them all at once.
 INBOX_PAGE = 30
@@ -81,10 +82,6 @@ def rescheduled(outcome: MoveOutcome, moment: datetime, settings: Settings, loca
     }
     text = texts.get(outcome, _("This statement cannot be rescheduled."))
     return text.format(when=dates.when(moment, settings.tz, locale))
-
-
-def not_your_exam() -> str:
-    return _("This is not one of your exams.")
 
 
 def teacher_answer_line(outcome: MoveOutcome) -> str:

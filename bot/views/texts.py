@@ -41,6 +41,10 @@ def no_longer_valid() -> str:
     return _("This button is no longer valid.")
 
 
+def not_your_exam() -> str:
+    return _("This is not one of your exams.")
+
+
 def kind_label(kind: str) -> str:
     if kind == EventKind.CONSULTATION:
         return _("consultation")

@@ -8,7 +8,6 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.db.models import Faculty
@@ -21,24 +20,9 @@ from bot.services.deanery_mail import (
     manageable_faculties,
     set_faculty_email,
 )
-from bot.views.html import Html, fmt, join_lines
+from bot.views import email as view
 
 OFF = "off"
-
-
-def _usage() -> str:
-    return _(
-        "Send /email name@university.ru to get a copy of every statement by e-mail, "
-        "/email off to stop. With several faculties, add the faculty's name: "
-        "/email name@university.ru Faculty name"
-    )
-
-
-def _listing(faculties: list[Faculty]) -> Html:
-    lines = [fmt(_("<b>Dean's office e-mail</b> (a copy of every statement goes there):"))]
-    for faculty in faculties:
-        lines.append(fmt("{}: {}", faculty.name, faculty.email or _("not set")))
-    return join_lines(lines)
 
 
 async def email_command(
@@ -50,57 +34,30 @@ async def email_command(
 ) -> None:
     own = await manageable_faculties(session, actor.is_admin, actor.dean_faculty_ids)
     if not own:
-        await message.answer(_("There are no faculties yet: import the roster first."))
+        await message.answer(view.no_faculties())
         return
     word, _space, name = (command.args or "").strip().partition(" ")
     if not word:
-        await message.answer(_listing(own) + "\n\n" + _usage())
+        await message.answer(view.listing(own))
         return
     if word.casefold() == OFF:
         address = None
     else:
         address = normalize_address(word)
         if address is None:
-            await message.answer(
-                fmt(_("“{text}” is not an e-mail address."), text=word[:100]) + "\n" + _usage()
-            )
+            await message.answer(view.not_an_address(word))
             return
     faculty = await _which(session, message, own, name)
     if faculty is None:
-        await message.answer(
-            fmt(
-                _("Which faculty? Add its name after the address. Yours: {names}"),
-                names=", ".join(f.name for f in own),
-            )
-            if not name
-            else fmt(
-                _("No faculty of yours is called “{name}”. Yours: {names}"),
-                name=name.strip(),
-                names=", ".join(f.name for f in own),
-            )
-        )
+        await message.answer(view.which_faculty(own, name))
         return
     changed = await set_faculty_email(
         session, actor.is_admin, actor.dean_faculty_ids, faculty.id, address
     )
     if changed is None:  # chosen from the actor's own list, so only a race gets here
-        await message.answer(_("Only the dean's office or an administrator can set this."))
+        await message.answer(view.may_not_set())
         return
-    if address is None:
-        await message.answer(
-            fmt(_("Statements of {faculty} are no longer e-mailed."), faculty=changed.name)
-        )
-        return
-    reply = fmt(
-        _("Every new statement of {faculty} will also be e-mailed to {address}."),
-        faculty=changed.name,
-        address=address,
-    )
-    if settings.smtp is None:
-        reply += "\n" + _(
-            "E-mail is not set up on the server yet (SMTP_URL), so nothing is sent until it is."
-        )
-    await message.answer(reply)
+    await message.answer(view.email_set(changed, address, smtp=settings.smtp is not None))
 
 
 async def _which(

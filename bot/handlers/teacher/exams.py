@@ -7,23 +7,20 @@ import math
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.i18n import gettext as _
+from aiogram.types import CallbackQuery, Message
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession
-from bot.domain.exams import EventKind
-from bot.handlers.replies import answer_long, next_page
+from bot.handlers.replies import answer_long, next_page, show
 from bot.handlers.states import TeacherLink
-from bot.keyboards.callbacks import ExamAction, ExamCB, Listing, PageCB
-from bot.keyboards.inline import exam_links
+from bot.keyboards.callbacks import ExamCB, Listing, PageCB
 from bot.services.actors import Actor
 from bot.services.reminders import announce_link
 from bot.services.schedule import LinkField, LinkOutcome, set_exam_link, teacher_exam, teacher_exams
-from bot.views.html import fmt
-from bot.views.paging import clamp, pager_row
-from bot.views.texts import exam_title, teacher_card
+from bot.views import exams as view
+from bot.views.paging import clamp
+from bot.views.texts import not_your_exam
 
 # One message per exam keeps every exam's buttons next to it; the rest are a page away.
 EXAMS_PAGE = 10
@@ -44,7 +41,7 @@ async def exams_page_pressed(
     clock: Clock,
 ) -> None:
     if not isinstance(query.message, Message):
-        await query.answer(_("This is not one of your exams."), show_alert=True)
+        await query.answer(not_your_exam(), show_alert=True)
         return
     await next_page(query)
     await _exams_page(query.message, actor, session, settings, clock, callback_data.page)
@@ -61,31 +58,21 @@ async def _exams_page(
     assert actor.teacher is not None
     exams = await teacher_exams(session, actor.teacher, clock.now())
     if not exams:
-        await target.answer(_("You have no upcoming exams."))
+        await target.answer(view.no_exams())
         return
     pages = max(1, math.ceil(len(exams) / EXAMS_PAGE))
     page = clamp(page, pages)
     if page == 0:
-        await target.answer(_("Your upcoming exams: {count}").format(count=len(exams)))
+        await target.answer(view.exams_count(len(exams)))
     shown = exams[page * EXAMS_PAGE : (page + 1) * EXAMS_PAGE]
     for exam in shown:
-        await answer_long(
-            target,
-            teacher_card(exam, settings.tz, actor.locale),
-            reply_markup=exam_links(exam.id, roll=exam.kind == EventKind.EXAM),
-        )
-    row = pager_row(page, pages, lambda p: PageCB(listing=Listing.EXAMS, page=p))
-    if row:
-        first = page * EXAMS_PAGE + 1
-        await target.answer(
-            fmt(
-                _("Exams {first}–{last} of {total}."),
-                first=first,
-                last=first + len(shown) - 1,
-                total=len(exams),
-            ),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[row]),
-        )
+        item = view.exam_item(exam, settings, actor.locale)
+        await answer_long(target, item.text, reply_markup=item.markup)
+    pager = view.exams_pager(
+        page, pages, first=page * EXAMS_PAGE + 1, shown=len(shown), total=len(exams)
+    )
+    if pager is not None:
+        await show(target, pager)
 
 
 async def ask_link(
@@ -97,18 +84,13 @@ async def ask_link(
 ) -> None:
     exam = await teacher_exam(session, actor.teacher, callback_data.exam_id)
     if exam is None:
-        await query.answer(_("This is not one of your exams."), show_alert=True)
+        await query.answer(not_your_exam(), show_alert=True)
         return
     await state.set_state(TeacherLink.url)
     await state.update_data(exam_id=exam.id, field=callback_data.action.value)
     await query.answer()
-    prompt = (
-        _("Send the conference link for {title} (http:// or https://), or /cancel.")
-        if callback_data.action is ExamAction.LINK
-        else _("Send the Moodle link for {title} (http:// or https://), or /cancel.")
-    )
     if isinstance(query.message, Message):
-        await query.message.answer(fmt(prompt, title=exam_title(exam)))
+        await query.message.answer(view.link_prompt(callback_data.action, exam))
 
 
 async def got_link(
@@ -125,25 +107,20 @@ async def got_link(
         session, actor.teacher, int(data.get("exam_id", 0)), field, message.text or ""
     )
     if outcome is LinkOutcome.INVALID:
-        await message.answer(
-            _("This is not a link. Send an address starting with http:// or https://, or /cancel.")
-        )
+        await message.answer(view.not_a_link())
         return
     await state.clear()
     if outcome is not LinkOutcome.OK or exam is None:
-        await message.answer(_("This is not one of your exams."))
+        await message.answer(not_your_exam())
         return
     if field is LinkField.CONFERENCE:
         await announce_link(session, exam, clock.now(), settings)
-    await answer_long(
-        message,
-        _("Saved.") + "\n\n" + teacher_card(exam, settings.tz, actor.locale),
-        reply_markup=exam_links(exam.id, roll=exam.kind == EventKind.EXAM),
-    )
+    saved = view.exam_item(exam, settings, actor.locale, saved=True)
+    await answer_long(message, saved.text, reply_markup=saved.markup)
 
 
 async def link_needs_text(message: Message) -> None:
-    await message.answer(_("Send the link as text, or /cancel."))
+    await message.answer(view.link_needs_text())
 
 
 def setup() -> Router:
