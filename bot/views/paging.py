@@ -7,7 +7,7 @@ counts against its limits, so a part that fits here fits there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -77,3 +77,24 @@ def paged(
     text = join_lines([top, *(items[i] for i in ranges[page])])
     row = pager_row(page, len(ranges), data)
     return text, InlineKeyboardMarkup(inline_keyboard=[row]) if row else None, page
+
+
+# Telegram's limit is 4096 characters a message; cards are split between messages below it.
+CARDS_BUDGET = 3800
+
+
+def cards_in_messages(head: str, cards: Iterable[str], tail: str | None = None) -> list[str]:
+    """Whole cards (a blank line apart) in as few messages as fit, the head first and the
+    tail last; a card alone may still outgrow one (a long place, escaped): the sender
+    splits it too (bot.handlers.replies.answer_long)."""
+    messages = []
+    chunk: list[str] = [head]
+    for card in cards:
+        if sum(len(c) + 2 for c in chunk) + len(card) > CARDS_BUDGET:
+            messages.append("\n\n".join(chunk))
+            chunk = []
+        chunk.append(card)
+    if tail is not None:
+        chunk.append(tail)
+    messages.append("\n\n".join(chunk))
+    return messages
