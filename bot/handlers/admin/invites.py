@@ -5,14 +5,13 @@ from __future__ import annotations
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.db.models import InviteRole
 from bot.db.session import AsyncSession
 from bot.domain.imports import name_key
 from bot.services.actors import Actor
 from bot.services.onboarding import InviteError, create_invite, dean_faculties
-from bot.views.html import fmt
+from bot.views import admin as view
 
 ROLE_WORDS = {
     "teacher": InviteRole.TEACHER,
@@ -26,15 +25,6 @@ ROLE_WORDS = {
 }
 
 
-def usage() -> str:
-    return _(
-        "How to invite:\n"
-        "/invite teacher Full Name — a teacher\n"
-        "/invite dean Faculty — a member of a faculty's dean's office\n"
-        "/invite admin — an administrator (administrators only)"
-    )
-
-
 async def invite(
     message: Message, command: CommandObject, bot: Bot, actor: Actor, session: AsyncSession
 ) -> None:
@@ -42,43 +32,26 @@ async def invite(
     name = " ".join(name.split())
     role = ROLE_WORDS.get(role_word.lower())
     if role is None:
-        await message.answer(usage())
+        await message.answer(view.invite_usage())
         return
     if role is InviteRole.ADMIN and not actor.is_admin:
-        await message.answer(_("Only an administrator can invite administrators."))
+        await message.answer(view.admins_only_invite())
         return
     if role is InviteRole.DEAN and not actor.is_admin:
         own = {f.name for f in await dean_faculties(session, actor.dean_faculty_ids)}
         if name_key(name) not in {name_key(f) for f in own}:
-            await message.answer(
-                fmt(
-                    _("You can invite only to your own dean's office: {faculties}."),
-                    faculties=", ".join(sorted(own)),
-                )
-            )
+            await message.answer(view.own_dean_office_only(own))
             return
     if role is not InviteRole.ADMIN and not name:
-        await message.answer(usage())
+        await message.answer(view.invite_usage())
         return
     try:
         created = await create_invite(session, role, name=name or None)
     except InviteError as exc:
-        known = ", ".join(exc.known) or "—"
-        await message.answer(
-            fmt(_("Unknown faculty “{name}”. Known faculties: {known}."), name=name, known=known)
-        )
+        await message.answer(view.unknown_faculty(name, exc.known))
         return
     me = await bot.me()
-    await message.answer(
-        fmt(
-            _(
-                "One-time invite link (send it to that person only; it works once):\n"
-                "https://t.me/{username}?start={token}"
-            ),
-            username=me.username,
-            token=created.token,
-        ),
-    )
+    await message.answer(view.invite_link(me.username, created.token))
 
 
 def setup() -> Router:

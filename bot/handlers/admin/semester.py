@@ -3,22 +3,15 @@ recordings and works are to be destroyed (bot.services.semester does it)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.db.session import AsyncSession
 from bot.domain.imports import parse_date
 from bot.services.actors import Actor
 from bot.services.semester import SemesterOutcome, semesters, set_semester
-from bot.views.html import fmt
-
-
-def _day(value: date) -> str:
-    return value.strftime("%d.%m.%Y")
+from bot.views import admin as view
 
 
 async def semester(
@@ -26,39 +19,20 @@ async def semester(
 ) -> None:
     parts = (command.args or "").split()
     if not parts:
-        known = await semesters(session)
-        lines = [_("Semesters (start — end):")] + [
-            f"• {_day(s.starts_on)} — {_day(s.ends_on)}"
-            + (" ✓" if s.retention_done_at is not None else "")
-            for s in known
-        ]
-        if not known:
-            lines = [_("No semester is set yet.")]
-        lines.append(_("Set one: /semester 09.02.2027 30.06.2027"))
-        await message.answer("\n".join(lines))
+        await message.answer(view.semesters_list(await semesters(session)))
         return
     start = parse_date(parts[0]) if len(parts) == 2 else None
     end = parse_date(parts[1]) if len(parts) == 2 else None
     if start is None or end is None:
-        await message.answer(_("Send the start and the end, e.g. /semester 09.02.2027 30.06.2027."))
+        await message.answer(view.semester_usage())
         return
     outcome = await set_semester(
         session, start, end, message.from_user.id if message.from_user else None
     )
     if outcome is SemesterOutcome.BAD_ORDER:
-        await message.answer(_("The end must come after the start. Nothing was changed."))
+        await message.answer(view.semester_bad_order())
         return
-    await message.answer(
-        fmt(
-            _(
-                "Semester {start} — {end} saved. On {start}, teachers are reminded to destroy "
-                "the past session's recordings and written works, and the bot deletes the "
-                "documents it kept."
-            ),
-            start=_day(start),
-            end=_day(end),
-        )
-    )
+    await message.answer(view.semester_saved(start, end))
 
 
 def setup() -> Router:

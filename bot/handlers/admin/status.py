@@ -5,14 +5,13 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.db.session import AsyncSession
 from bot.services.actors import Actor
 from bot.services.reminders import outbox_summary
 from bot.services.roll import unlock_roll
-from bot.views.html import fmt
+from bot.views import admin as view
 from bot.views.texts import summary_text
 
 
@@ -27,19 +26,10 @@ async def unlock(
     try:
         exam_id = int((command.args or "").strip())
     except ValueError:
-        await message.answer(_("Send /unlock and the exam's number, e.g. /unlock 42."))
+        await message.answer(view.unlock_usage())
         return
-    if not await unlock_roll(session, exam_id):
-        await message.answer(
-            fmt(_("Exam {number} does not exist or its roll is not confirmed."), number=exam_id)
-        )
-        return
-    await message.answer(
-        fmt(
-            _("The roll of exam {number} is open again; the teacher can correct and confirm it."),
-            number=exam_id,
-        )
-    )
+    done = await unlock_roll(session, exam_id)
+    await message.answer(view.unlocked(exam_id, done=done))
 
 
 def setup() -> Router:

@@ -5,20 +5,18 @@ from __future__ import annotations
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Faculty
 from bot.db.session import AsyncSession
-from bot.handlers.replies import stale
+from bot.handlers.replies import show, stale
 from bot.keyboards.callbacks import BindCB
-from bot.keyboards.inline import faculties
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.onboarding import bind_deanery_chat, dean_faculties, deanery_chat_id
 from bot.services.reminders import plan_faculty
-from bot.views.html import fmt
+from bot.views import chat as view
 
 GROUP_CHATS = {"group", "supergroup"}
 
@@ -33,9 +31,7 @@ async def bind_here(
 ) -> None:
     own = await dean_faculties(session, actor.dean_faculty_ids)
     if len(own) > 1:
-        await message.answer(
-            _("Which faculty's dean's office is this chat?"), reply_markup=faculties(own)
-        )
+        await show(message, view.which_faculty(own))
         return
     before = await deanery_chat_id(session, own[0].id)
     faculty = await bind_deanery_chat(
@@ -48,12 +44,7 @@ async def bind_here(
         now=clock.now(),
     )
     if faculty is None:  # the chat is another faculty's dean's office chat
-        await message.answer(
-            _(
-                "This chat is already another faculty's dean's office chat: only a member of "
-                "that dean's office can bind it anew."
-            )
-        )
+        await message.answer(view.bound_elsewhere())
         return
     _menus_after(menus, session, message.chat.id, before)
     await _bound(message, faculty, session, settings, clock)
@@ -79,12 +70,7 @@ async def _bound(
         return
     # Notices for the dean's office now go to this chat.
     await plan_faculty(session, faculty.id, clock.now(), settings)
-    await message.answer(
-        fmt(
-            _("This chat is now the dean's office chat of {faculty}. Requests will arrive here."),
-            faculty=faculty.name,
-        )
-    )
+    await message.answer(view.bound(faculty))
 
 
 async def bind_choice(
@@ -111,9 +97,7 @@ async def bind_choice(
         now=clock.now(),
     )
     if faculty is None:
-        await query.answer(
-            _("Only a member of this faculty's dean's office can choose it."), show_alert=True
-        )
+        await query.answer(view.not_this_faculty(), show_alert=True)
         return
     _menus_after(menus, session, message.chat.id, before)
     await query.answer()
@@ -122,7 +106,7 @@ async def bind_choice(
 
 
 async def bind_in_private(message: Message) -> None:
-    await message.answer(_("Add me to your dean's office group chat and send /bind there."))
+    await message.answer(view.bind_in_a_group())
 
 
 def setup_dean() -> Router:

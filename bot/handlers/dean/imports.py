@@ -8,24 +8,18 @@ from io import BytesIO
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession
 from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
-from bot.services.imports import ImportFileError, TableKind, import_table
+from bot.services.imports import ImportFileError, import_table
 from bot.services.onboarding import dean_faculties
 from bot.services.reminders import plan_after_import
 from bot.services.templates import template_faculty, template_files
-from bot.views.html import fmt
-from bot.views.texts import (
-    distance_warning_text,
-    file_error_text,
-    import_result_text,
-    plan_warning_text,
-)
+from bot.views import imports as view
+from bot.views.texts import file_error_text
 
 ACCEPTED_SUFFIXES = (".csv", ".xlsx")
 
@@ -45,18 +39,14 @@ async def import_document(
         await message.answer(file_error_text("unsupported_type"))
         return
     if (document.file_size or 0) > settings.max_upload_bytes:
-        await message.answer(
-            fmt(_("The file is too large: the limit is {mb:g} MB."), mb=settings.max_upload_mb)
-        )
+        await message.answer(view.too_large(settings))
         return
     buffer = BytesIO()
     await bot.download(document, destination=buffer)
     content = buffer.getvalue()
     # The size Telegram reports may be missing; the bytes are what counts.
     if len(content) > settings.max_upload_bytes:
-        await message.answer(
-            fmt(_("The file is too large: the limit is {mb:g} MB."), mb=settings.max_upload_mb)
-        )
+        await message.answer(view.too_large(settings))
         return
     faculties = (
         None
@@ -75,8 +65,7 @@ async def import_document(
     except ImportFileError as exc:
         await message.answer(file_error_text(exc.code))
         return
-    text = import_result_text(kind or TableKind.ROSTER, report)
-    text += distance_warning_text(report.distance_excesses)
+    planned = None
     if report.ok and kind is not None and (report.added or report.updated):
         planned = await plan_after_import(
             session,
@@ -86,9 +75,8 @@ async def import_document(
             settings,
             changed_student_ids=report.changed_student_ids,
         )
-        text += plan_warning_text(planned)
     # Every row error is listed: a long list comes in several messages.
-    await answer_long(message, text)
+    await answer_long(message, view.imported(kind, report, planned))
 
 
 async def send_templates(
@@ -98,26 +86,11 @@ async def send_templates(
     back as they are, to see an import work)."""
     faculty = await template_faculty(session, actor.dean_faculty_ids)
     today = clock.now().astimezone(settings.tz).date()
-    captions = {
-        "roster.xlsx": _("The roster: one student a row."),
-        "schedule.xlsx": _(
-            "The schedule: dates as DD.MM.YYYY, times in the university's time zone; the "
-            "teacher and the links may stay empty."
-        ),
-        "plan.xlsx": _(
-            "Individual study plans (appendix 1): import them after the roster, whose record "
-            "books they name."
-        ),
-    }
-    await message.answer(
-        _(
-            "Three templates: fill them in (or send them back as they are, to try) — each is "
-            "imported when you send it to me."
-        )
-    )
+    await message.answer(view.templates_intro())
     for file in template_files(faculty, today):
         await message.answer_document(
-            BufferedInputFile(file.content, filename=file.name), caption=captions[file.name]
+            BufferedInputFile(file.content, filename=file.name),
+            caption=view.template_caption(file.name),
         )
 
 
