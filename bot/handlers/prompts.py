@@ -21,10 +21,9 @@ from typing import Any
 from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Chat, ForceReply, Message, User
-from aiogram.utils.i18n import gettext as _
 
 from bot.middlewares.held import after_commit
-from bot.views.html import fmt
+from bot.views.common import question_for
 
 GROUP_CHATS = frozenset({"group", "supergroup"})
 PROMPTS = "prompt_messages"  # in the asker's dialogue data: ids of questions put to them
@@ -103,6 +102,4 @@ async def someone_elses_prompt(
 
 
 async def not_yours(message: Message, asked: dict[str, Any]) -> None:
-    await message.reply(
-        fmt(_("This question is for {name}; only they can answer it."), name=asked["name"])
-    )
+    await message.reply(question_for(asked["name"]))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.domain.statements import document_accepted
+from bot.views.common import file_too_large, files_only, unknown_zone
 from bot.views.paging import split_html
 from bot.views.screen import Screen
 from bot.views.texts import no_longer_valid
@@ -52,10 +52,7 @@ async def next_page(query: CallbackQuery) -> None:
 
 
 def unknown_zone_text() -> str:
-    return _(
-        "I don't know this time zone. Type a name such as Asia/Novosibirsk "
-        "or an offset such as UTC+7, or /cancel."
-    )
+    return unknown_zone()
 
 
 async def incoming_file(message: Message) -> dict[str, Any] | None:
@@ -75,10 +72,10 @@ async def incoming_file(message: Message) -> dict[str, Any] | None:
     document = message.document
     problem = document_accepted(document.mime_type, document.file_size) if document else "type"
     if problem == "size":
-        await message.answer(_("This file is larger than 20 MB; send a smaller scan."))
+        await message.answer(file_too_large())
         return None
     if problem is not None or document is None:
-        await message.answer(_("Please send photos, PDF or image files only."))
+        await message.answer(files_only())
         return None
     return {
         "kind": "document",

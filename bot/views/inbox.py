@@ -15,7 +15,7 @@ from bot.keyboards.callbacks import Listing, PageCB
 from bot.services.roll import AdditionalSitting
 from bot.services.statements import DecideOutcome, MoveOutcome
 from bot.views import dates
-from bot.views.html import Html, fmt
+from bot.views.html import Html, fmt, join_lines
 from bot.views.paging import paged
 from bot.views.screen import Screen
 from bot.views.texts import kind_name, mark_name
@@ -44,6 +44,11 @@ def decided_line(outcome: DecideOutcome, action: Decision, who: str) -> str:
     if outcome is DecideOutcome.ALREADY:
         return _("This statement is already decided or withdrawn.")
     return decision_line(action, who)
+
+
+def with_comment(line: str, comment: str) -> Html:
+    """The decision and the dean's comment, as the dean sees them confirmed."""
+    return join_lines([line, comment])
 
 
 def comment_prompt(decision: Decision, statement_id: int) -> str:

@@ -6,15 +6,16 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
+
+from bot.views import common as view
 
 
 async def cancel(message: Message, state: FSMContext) -> None:
     if await state.get_state() is None:
-        await message.answer(_("Nothing to cancel."))
+        await message.answer(view.nothing_to_cancel())
         return
     await state.clear()
-    await message.answer(_("Cancelled."))
+    await message.answer(view.cancelled())
 
 
 def setup() -> Router:

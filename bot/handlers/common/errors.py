@@ -7,9 +7,9 @@ import logging
 from aiogram import Bot, Router
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 
 from bot.domain.language import locale_for
+from bot.views.common import went_wrong
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> None:
         return
     # The per-update i18n context is gone by now; the database may be the very thing failing.
     with i18n.context(), i18n.use_locale(locale_for(user.language_code, i18n.default_locale)):
-        text = _("Sorry, something went wrong on my side. Please try again in a minute.")
+        text = went_wrong()
     try:
         if update.callback_query is not None:
             await bot.answer_callback_query(update.callback_query.id, text, show_alert=True)

@@ -29,7 +29,6 @@ from bot.services.statements import (
     undecided,
 )
 from bot.views import inbox as view
-from bot.views.html import join_lines
 from bot.views.screen import Screen
 from bot.views.texts import no_longer_valid
 
@@ -211,7 +210,7 @@ async def comment_written(
         # The card's buttons go: the decision is made (a second press is refused anyway).
         # Held until the commit (bot.middlewares.held): a refused edit is only logged.
         await bot.edit_message_reply_markup(chat_id=chat, message_id=card, reply_markup=None)
-    await message.answer(join_lines([line, comment]))
+    await message.answer(view.with_comment(line, comment))
 
 
 async def new_start_written(

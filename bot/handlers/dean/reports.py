@@ -6,21 +6,18 @@ from aiogram import Router
 from aiogram.enums import ChatAction
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession
 from bot.handlers.busy import showing
-from bot.i18n import ngettext
+from bot.handlers.replies import show
 from bot.keyboards.callbacks import ReportCB
 from bot.services.actors import Actor
-from bot.services.reports import ReportKind, report_data
+from bot.services.reports import report_data
 from bot.services.roll import RollRules
 from bot.services.sheets import table_csv, table_xlsx
-from bot.views.html import fmt
-from bot.views.reports import render_report, report_title
+from bot.views.reports import render_report, report_caption, reports_menu_screen
 
 
 def _scope(actor: Actor) -> frozenset[int] | None:
@@ -29,11 +26,7 @@ def _scope(actor: Actor) -> frozenset[int] | None:
 
 
 async def reports_menu(message: Message, actor: Actor) -> None:
-    kb = InlineKeyboardBuilder()
-    for kind in ReportKind:
-        kb.button(text=report_title(kind), callback_data=ReportCB(kind=kind))
-    kb.adjust(1)
-    await message.answer(_("Which report? It comes as XLSX and CSV."), reply_markup=kb.as_markup())
+    await show(message, reports_menu_screen())
 
 
 async def report_pressed(
@@ -53,11 +46,7 @@ async def report_pressed(
             session, kind, _scope(actor), now=clock.now(), rules=RollRules.of(settings)
         )
         report = render_report(data, settings)
-        caption = fmt(
-            ngettext("{title}: {count} row", "{title}: {count} rows", len(report.table.rows)),
-            title=report_title(kind),
-            count=len(report.table.rows),
-        )
+        caption = report_caption(kind, report)
         await query.message.answer_document(
             BufferedInputFile(table_xlsx(report.table), filename=f"{report.file_name}.xlsx"),
             caption=caption,

@@ -6,24 +6,20 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import gettext as _
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.session import AsyncSession
 from bot.domain.timezones import (
     COMMON_ZONES,
-    format_clock,
     parse_timezone,
-    resolve_timezone,
     zone_label,
 )
-from bot.handlers.replies import stale, unknown_zone_text
+from bot.handlers.replies import show, stale, unknown_zone_text
 from bot.handlers.states import TzInput
 from bot.keyboards.callbacks import TzCB
-from bot.keyboards.inline import time_zones
 from bot.services.actors import Actor
-from bot.views.html import fmt
+from bot.views import common as view
 
 
 async def ask_zone(
@@ -33,28 +29,12 @@ async def ask_zone(
     zones = [(zone, zone_label(zone, now, actor.locale)) for zone in COMMON_ZONES]
     current = actor.user.tz or settings.timezone
     await state.set_state(TzInput.zone)
-    await message.answer(
-        fmt(
-            _(
-                "Your time zone now: {zone}.\n"
-                "Choose yours below, or type its name (e.g. Asia/Dubai) or a UTC offset "
-                "(e.g. UTC+5, +05:30)."
-            ),
-            zone=current,
-        ),
-        reply_markup=time_zones(zones),
-    )
+    await show(message, view.zone_question(current, zones))
 
 
 async def _save(actor: Actor, zone: str, settings: Settings, clock: Clock) -> str:
     actor.user.tz = zone
-    now = clock.now()
-    return fmt(
-        _("Time zone set: {zone} (now {clock} there; {uni_clock} at the university)."),
-        zone=zone,
-        clock=format_clock(now, resolve_timezone(zone), actor.locale),
-        uni_clock=format_clock(now, settings.tz, actor.locale),
-    )
+    return view.zone_set(zone, clock.now(), settings, actor.locale)
 
 
 async def zone_button(
