@@ -9,18 +9,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiogram.utils.keyboard import InlineKeyboardBuilder
-
 from bot.config import Settings
 from bot.domain.roll import Grade, Mark
 from bot.domain.statements import StatementStatus
 from bot.i18n import gettext as _
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import ReportCB
 from bot.services.reports import ReportData, ReportKind
 from bot.services.sheets import Chart, Table
-from bot.views.html import Html, fmt
-from bot.views.screen import Screen
 from bot.views.texts import grade_name, kind_name, mark_name
 
 
@@ -36,23 +31,6 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.STATEMENTS: _("Statements by exam"),
         ReportKind.ATTENDANCE: _("Attendance and grades"),
     }[kind]
-
-
-def reports_menu_screen() -> Screen:
-    kb = InlineKeyboardBuilder()
-    for kind in ReportKind:
-        kb.button(text=report_title(kind), callback_data=ReportCB(kind=kind))
-    kb.adjust(1)
-    return Screen(_("Which report? It comes as XLSX and CSV."), kb.as_markup())
-
-
-def report_caption(kind: ReportKind, report: Report) -> Html:
-    rows = len(report.table.rows)
-    return fmt(
-        ngettext("{title}: {count} row", "{title}: {count} rows", rows),
-        title=report_title(kind),
-        count=rows,
-    )
 
 
 def _day(moment: datetime, settings: Settings) -> str:

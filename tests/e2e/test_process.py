@@ -192,14 +192,14 @@ async def test_flood_limit_delays_the_reply_instead_of_losing_it(
 async def test_a_failing_handler_apologises_and_changes_nothing(
     api: FakeBotAPI, seeded: BotRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.handlers.student import timezone
+    from bot.views import common
 
     def broken(*_args: object) -> str:
         raise RuntimeError("boom")
 
     user = api.user(9009, language_code="ru")
     await say(api, user, "/tz")
-    monkeypatch.setattr(timezone, "format_clock", broken)
+    monkeypatch.setattr(common, "format_clock", broken)  # /tz's answer, drawn by its view
     reply = await say(api, user, "Asia/Omsk")
     assert "что-то пошло не так" in reply["text"].lower()
     await seeded.settle()
@@ -266,7 +266,7 @@ async def _prepare_due_notices(database_url: str, student_user: int) -> None:
         async with create_sessionmaker(engine).begin() as session:
             roster = (SAMPLES / "roster.csv").read_bytes()
             assert (await import_roster(session, "roster.csv", roster)).ok
-            assert (await import_schedule(session, "s.csv", schedule, settings.tz)).ok
+            assert (await import_schedule(session, "s.csv", schedule, tz=settings.tz)).ok
             session.add(User(id=student_user, first_name="S", locale="en"))
             await session.flush()
             student = await session.scalar(select(Student).where(Student.record_book == "2611001"))

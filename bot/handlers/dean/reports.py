@@ -17,7 +17,8 @@ from bot.services.actors import Actor
 from bot.services.reports import report_data
 from bot.services.roll import RollRules
 from bot.services.sheets import table_csv, table_xlsx
-from bot.views.reports import render_report, report_caption, reports_menu_screen
+from bot.views.report_menu import report_caption, reports_menu_screen
+from bot.views.reports import render_report
 
 
 def _scope(actor: Actor) -> frozenset[int] | None:
