@@ -78,7 +78,7 @@ async def seed(database_url: str, students: int) -> None:
         first_day = datetime.now(UTC).date() + timedelta(days=20)
         async with sessionmaker.begin() as session:
             content = schedule_csv(300, first_day).encode()
-            await import_schedule(session, "schedule.csv", content, settings.tz)
+            await import_schedule(session, "schedule.csv", content, tz=settings.tz)
         async with sessionmaker.begin() as session:
             await plan_upcoming(session, datetime.now(UTC), settings)
     finally:

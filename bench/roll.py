@@ -99,7 +99,7 @@ async def measure(url: str, students: int, taps: int) -> None:
                 teacher = await session.get(Teacher, teacher_id)
                 exam = await own_exam(session, teacher, exam_id)
                 assert exam is not None
-                view = await load_roll(session, exam, now, RollRules.of(settings))
+                view = await load_roll(session, exam, now, rules=RollRules.of(settings))
                 text = roll_text(view, 0, settings, "ru")
                 markup = roll_markup(view, 0, settings, "ru")
             renders.append(time.perf_counter() - started)
@@ -122,7 +122,7 @@ async def measure(url: str, students: int, taps: int) -> None:
                 )
                 exam = await own_exam(session, teacher, exam_id)
                 assert exam is not None
-                view = await load_roll(session, exam, now, RollRules.of(settings))
+                view = await load_roll(session, exam, now, rules=RollRules.of(settings))
                 roll_text(view, 0, settings, "ru")
                 roll_markup(view, 0, settings, "ru")
             updates.append(time.perf_counter() - started)

@@ -369,7 +369,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             semester = await retention_due(session, the_clock.now(), settings)
             if semester is None:
                 return 0
-            await run_retention(session, semester, the_clock.now(), settings)
+            await run_retention(session, semester, the_clock.now(), settings=settings)
         sender.wake()
         return 1
 

@@ -130,7 +130,7 @@ async def import_file(settings: Settings, what: str, filename: str, content: byt
                             distance_limit=settings.plan_distance_limit,
                         )
                     else:
-                        report = await import_schedule(session, filename, content, settings.tz)
+                        report = await import_schedule(session, filename, content, tz=settings.tz)
                 except ImportFileError as exc:
                     complain(file_error_text(exc.code))
                     return 1
@@ -216,7 +216,7 @@ async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Pa
             if exam is None:
                 complain(_no_exam(exam_id))
                 return 1
-            view = await load_roll(session, exam, SystemClock().now(), RollRules.of(settings))
+            view = await load_roll(session, exam, SystemClock().now(), rules=RollRules.of(settings))
             await session.commit()  # the roll's rows, created on first look
             with catalogs.use(settings.default_locale):
                 sheet, name = build_sheet(view, settings, settings.default_locale)
@@ -320,7 +320,7 @@ async def faculty_email_cli(settings: Settings, name: str, address: str | None) 
             if address is None:
                 say(f"{faculty.name}: {faculty.email or _('no e-mail set')}")
                 return 0
-            await set_faculty_email(session, True, frozenset(), faculty.id, new)
+            await set_faculty_email(session, True, frozenset(), faculty_id=faculty.id, address=new)
     finally:
         await engine.dispose()
     if new is None:
@@ -345,7 +345,7 @@ async def semester_cli(settings: Settings, start: str, end: str) -> int:
     try:
         await upgrade(engine)
         async with create_sessionmaker(engine).begin() as session:
-            outcome = await set_semester(session, starts_on, ends_on, None)
+            outcome = await set_semester(session, starts_on, ends_on, by=None)
     finally:
         await engine.dispose()
     if outcome is SemesterOutcome.BAD_ORDER:

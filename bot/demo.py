@@ -187,7 +187,7 @@ async def fill(session: AsyncSession, now: datetime, settings: Settings) -> dict
     events = demo_events(now.astimezone(settings.tz))
     roster = await import_roster(session, "demo-roster.csv", roster_csv())
     schedule = await import_schedule(
-        session, "demo-schedule.csv", schedule_csv(events), settings.tz
+        session, "demo-schedule.csv", schedule_csv(events), tz=settings.tz
     )
     if not (roster.ok and schedule.ok):  # the demo's own tables: a bug, not user input
         raise RuntimeError(f"demo import failed: {roster.errors + schedule.errors}")

@@ -30,6 +30,6 @@ class ActorMiddleware(BaseMiddleware):
             return None
         if tg_user is not None:
             data["actor"] = await load_actor(
-                data["session"], tg_user, self._admin_ids, self._default_locale
+                data["session"], tg_user, self._admin_ids, default_locale=self._default_locale
             )
         return await handler(event, data)

@@ -47,7 +47,7 @@ class Actor:
 
 
 async def load_actor(
-    session: AsyncSession, tg_user: TgUser, admin_ids: frozenset[int], default_locale: str = "ru"
+    session: AsyncSession, tg_user: TgUser, admin_ids: frozenset[int], *, default_locale: str = "ru"
 ) -> Actor:
     """The actor for this update; a first-time user gets a row (locale from their client)."""
     found = await _roles(session, tg_user.id)

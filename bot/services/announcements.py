@@ -37,7 +37,7 @@ class Audience:
 
 
 async def audience(
-    session: AsyncSession, target: Target, target_id: int, faculty_ids: frozenset[int] | None
+    session: AsyncSession, target: Target, target_id: int, *, faculty_ids: frozenset[int] | None
 ) -> Audience | None:
     """Who would get it; None if the target does not exist or is not the author's."""
     students = (
@@ -87,7 +87,7 @@ async def announce(
         return AnnounceOutcome.EMPTY, None
     if len(text) > MAX_TEXT:
         return AnnounceOutcome.TOO_LONG, None
-    who = await audience(session, target, target_id, faculty_ids)
+    who = await audience(session, target, target_id, faculty_ids=faculty_ids)
     if who is None:
         return AnnounceOutcome.FORBIDDEN, None
     if not who.users:
@@ -156,7 +156,7 @@ async def progress(session: AsyncSession, announcement: Announcement) -> Progres
 
 
 async def show_progress_in(
-    session: AsyncSession, announcement_id: int, chat_id: int, message_id: int
+    session: AsyncSession, announcement_id: int, chat_id: int, *, message_id: int
 ) -> None:
     """The message that shows the announcement's progress (edited as it goes out)."""
     await session.execute(

@@ -94,6 +94,7 @@ async def set_faculty_email(
     session: AsyncSession,
     is_admin: bool,
     dean_faculty_ids: frozenset[int],
+    *,
     faculty_id: int,
     address: str | None,
 ) -> Faculty | None:
@@ -115,6 +116,7 @@ async def queue_statement_mail(
     session: AsyncSession,
     statement: Statement,
     now: datetime,
+    *,
     settings: Settings,
     added: Sequence[StatementFile] | None = None,
 ) -> int:

@@ -138,7 +138,7 @@ async def dean_document(
 
 
 async def teacher_exams_between(
-    session: AsyncSession, teacher: Teacher, start: datetime, end: datetime
+    session: AsyncSession, teacher: Teacher, start: datetime, *, end: datetime
 ) -> list[Exam]:
     """The teacher's exams and consultations starting in [start, end), not cancelled."""
     return list(
@@ -192,7 +192,7 @@ async def exam_with_details(session: AsyncSession, exam_id: int) -> Exam | None:
 
 
 async def move_exam(
-    session: AsyncSession, exam: Exam, new_start: datetime, now: datetime, settings: Settings
+    session: AsyncSession, exam: Exam, new_start: datetime, *, now: datetime, settings: Settings
 ) -> PlanReport:
     """The exam (and its subgroups, keeping their gaps) to a new start; its notices are
     planned again, so its students are told as after a schedule import."""

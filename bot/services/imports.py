@@ -277,8 +277,8 @@ async def import_schedule(
     session: AsyncSession,
     filename: str,
     content: bytes,
-    tz: ZoneInfo,
     *,
+    tz: ZoneInfo,
     allowed_faculties: Collection[str] | None = None,
 ) -> ImportReport:
     """Upsert exams by (group, discipline, kind); dates and times are read in `tz`.
@@ -324,8 +324,8 @@ async def import_table(
     session: AsyncSession,
     filename: str,
     content: bytes,
-    tz: ZoneInfo,
     *,
+    tz: ZoneInfo,
     allowed_faculties: Collection[str] | None = None,
     distance_limit: float = DEFAULT_DISTANCE_LIMIT,
 ) -> tuple[TableKind | None, ImportReport]:
@@ -382,7 +382,7 @@ async def _import_kind(
     distance_limit: float,
 ) -> ImportReport:
     if kind is TableKind.PLAN:
-        return await _import_plan(session, table, allowed_faculties, distance_limit)
+        return await _import_plan(session, table, allowed_faculties, distance_limit=distance_limit)
     if kind is TableKind.ROSTER:
         roster = parse_roster(table)
         if errors := _all_errors(roster, allowed_faculties):
@@ -448,10 +448,10 @@ async def _write_roster(session: AsyncSession, rows: Sequence[RosterRow]) -> Imp
 async def _write_schedule(session: AsyncSession, rows: Sequence[ScheduleRow]) -> ImportReport:
     group_ids = await _ensure_groups(session, [(r.faculty, r.group) for r in rows])
     discipline_ids = await ensure_named(
-        session, Discipline, Discipline.name, (r.discipline for r in rows)
+        session, Discipline, Discipline.name, names=(r.discipline for r in rows)
     )
     teacher_ids = await ensure_named(
-        session, Teacher, Teacher.full_name, (r.teacher for r in rows if r.teacher)
+        session, Teacher, Teacher.full_name, names=(r.teacher for r in rows if r.teacher)
     )
     query = (
         select(Exam)
@@ -533,6 +533,7 @@ async def _import_plan(
     session: AsyncSession,
     table: list[list[str]],
     allowed_faculties: Collection[str] | None,
+    *,
     distance_limit: float,
 ) -> ImportReport:
     plan = parse_plan(table)
@@ -638,6 +639,7 @@ async def ensure_named(
     session: AsyncSession,
     model: NamedModel,
     name_column: InstrumentedAttribute[str],
+    *,
     names: Iterable[str],
 ) -> dict[str, int]:
     """name_key → id for one table of named things, creating the missing ones."""
@@ -659,7 +661,7 @@ async def _ensure_groups(
 ) -> dict[tuple[str, str], int]:
     """(faculty key, group key) → group id, creating missing faculties and groups."""
     faculty_ids = await ensure_named(
-        session, Faculty, Faculty.name, (faculty for faculty, _ in pairs)
+        session, Faculty, Faculty.name, names=(faculty for faculty, _ in pairs)
     )
 
     async def load() -> dict[tuple[int, str], int]:

@@ -178,7 +178,7 @@ async def notice_facts(
         )
     roll = None
     if notice.kind in ROLL_KINDS and exam.cancelled_at is None:
-        roll = await _roll_facts(session, notice, exam, settings)
+        roll = await _roll_facts(session, notice, exam, settings=settings)
     return ExamNoticeFacts(
         notice=notice,
         exam=exam,
@@ -217,7 +217,7 @@ async def _plan_facts(
 
 
 async def _roll_facts(
-    session: AsyncSession, notice: Notice, exam: Exam, settings: Settings
+    session: AsyncSession, notice: Notice, exam: Exam, *, settings: Settings
 ) -> RollFacts:
     kind = NoticeKind(notice.kind)
     student_id = notice.student_id or notice.payload.get("student_id")
@@ -254,7 +254,7 @@ async def _roll_facts(
         )
         return RollFacts(student, entry, works=works)
     if kind is NoticeKind.WRITTEN_MISSING:
-        missing = await _missing_works(session, exam, notice.due_at, settings)
+        missing = await _missing_works(session, exam, notice.due_at, settings=settings)
         return RollFacts(student, entry, missing=tuple(missing))
     if kind is NoticeKind.NO_SHOWS:
         rows = await session.execute(
@@ -288,7 +288,7 @@ async def _other_sittings(session: AsyncSession, exam: Exam, now: datetime) -> l
 
 
 async def _missing_works(
-    session: AsyncSession, exam: Exam, now: datetime, settings: Settings
+    session: AsyncSession, exam: Exam, now: datetime, *, settings: Settings
 ) -> list[str]:
     handed = set(
         await session.scalars(

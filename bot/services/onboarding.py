@@ -46,7 +46,7 @@ class LinkResult:
 
 
 async def login_budget(
-    session: AsyncSession, user_id: int, now: datetime, limit: int, window: timedelta
+    session: AsyncSession, user_id: int, now: datetime, *, limit: int, window: timedelta
 ) -> AttemptBudget:
     failures = await session.scalars(
         select(LoginAttempt.at).where(
@@ -66,7 +66,7 @@ async def find_roster_entry(
     limit: int,
     window: timedelta,
 ) -> LinkResult:
-    budget = await login_budget(session, user.id, now, limit, window)
+    budget = await login_budget(session, user.id, now, limit=limit, window=window)
     if budget.left == 0:
         return LinkResult(LinkOutcome.LIMITED, budget=budget)
     student = await session.scalar(
@@ -78,7 +78,8 @@ async def find_roster_entry(
         session.add(LoginAttempt(user_id=user.id, at=now))
         await session.flush()
         return LinkResult(
-            LinkOutcome.NOT_FOUND, budget=await login_budget(session, user.id, now, limit, window)
+            LinkOutcome.NOT_FOUND,
+            budget=await login_budget(session, user.id, now, limit=limit, window=window),
         )
     if student.user_id is not None and student.user_id != user.id:
         return LinkResult(LinkOutcome.TAKEN, student=student)
@@ -86,7 +87,7 @@ async def find_roster_entry(
 
 
 async def confirm_link(
-    session: AsyncSession, user: User, student_id: int, now: datetime
+    session: AsyncSession, user: User, student_id: int, *, now: datetime
 ) -> LinkResult:
     """Links the account; re-checked here because time passed since the match was shown."""
     # Locked: two accounts confirming one entry at once must not both win (PostgreSQL).
@@ -131,7 +132,7 @@ async def create_invite(
         if not full_name:
             raise InviteError("empty_name")
         # Matched like imports match (case, ё/е), so the invite finds the schedule's teacher.
-        teachers = await ensure_named(session, Teacher, Teacher.full_name, [full_name])
+        teachers = await ensure_named(session, Teacher, Teacher.full_name, names=[full_name])
         invite.teacher_id = teachers[name_key(full_name)]
     elif role is InviteRole.DEAN:
         faculty_id = (await named_ids(session, Faculty, Faculty.name)).get(name_key(name or ""))
@@ -159,7 +160,7 @@ class RedeemResult:
 
 
 async def redeem_invite(
-    session: AsyncSession, user: User, token: str, now: datetime
+    session: AsyncSession, user: User, token: str, *, now: datetime
 ) -> RedeemResult:
     # FOR UPDATE: two accounts redeeming one token at once on PostgreSQL must not both win.
     invite = await session.scalar(select(Invite).where(Invite.token == token).with_for_update())

@@ -84,20 +84,20 @@ async def report_data(
         )
     data = ReportData(kind, now, faculties)
     if kind is ReportKind.ADDITIONAL:
-        data.sit_again.extend(await _additional(session, faculty_ids, now, rules))
+        data.sit_again.extend(await _additional(session, faculty_ids, now, rules=rules))
     elif kind is ReportKind.STATEMENTS:
         data.statements.extend(await _statements(session, faculty_ids))
     else:
-        data.attendance.extend(await _attendance(session, faculty_ids, now, rules))
+        data.attendance.extend(await _attendance(session, faculty_ids, now, rules=rules))
     return data
 
 
 async def _additional(
-    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, rules: RollRules
+    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, *, rules: RollRules
 ) -> list[AdditionalSitting]:
     """The additional session's list as `/additional` shows it (one predicate), ordered
     as the educational office drafts its order: by faculty, discipline, group, name."""
-    sittings = await additional_session(session, faculty_ids, now, rules)
+    sittings = await additional_session(session, faculty_ids, now, rules=rules)
     return sorted(sittings, key=lambda x: (x.faculty, x.discipline, x.group, x.student))
 
 
@@ -132,7 +132,7 @@ async def _statements(
 
 
 async def _attendance(
-    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, rules: RollRules
+    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, *, rules: RollRules
 ) -> list[Attendance]:
     query = (
         select(

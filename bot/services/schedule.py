@@ -141,7 +141,7 @@ async def teacher_exam(session: AsyncSession, teacher: Teacher | None, exam_id: 
 
 
 async def set_exam_link(
-    session: AsyncSession, teacher: Teacher | None, exam_id: int, field: LinkField, text: str
+    session: AsyncSession, teacher: Teacher | None, exam_id: int, *, field: LinkField, text: str
 ) -> tuple[LinkOutcome, Exam | None]:
     exam = await teacher_exam(session, teacher, exam_id)
     if exam is None:

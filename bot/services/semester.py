@@ -29,7 +29,7 @@ class SemesterOutcome(StrEnum):
 
 
 async def set_semester(
-    session: AsyncSession, starts_on: date, ends_on: date, by: int | None
+    session: AsyncSession, starts_on: date, ends_on: date, *, by: int | None
 ) -> SemesterOutcome:
     if ends_on <= starts_on:
         return SemesterOutcome.BAD_ORDER
@@ -74,7 +74,7 @@ async def retention_due(
 
 
 async def run_retention(
-    session: AsyncSession, semester: Semester, now: datetime, settings: Settings
+    session: AsyncSession, semester: Semester, now: datetime, *, settings: Settings
 ) -> RetentionReport:
     cutoff = _start_moment(semester.starts_on, settings)
     kept_dir = Path(settings.files_dir)

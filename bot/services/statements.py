@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,7 +56,7 @@ class Eligible:
 
 
 async def eligible_exams(
-    session: AsyncSession, student: Student, now: datetime, settings: Settings
+    session: AsyncSession, student: Student, now: datetime, *, settings: Settings
 ) -> list[Eligible]:
     """The student's exams a statement may be about now; an exam graded lately is listed
     even when its appeal window is closed, so that the student can be told when it was."""
@@ -69,7 +70,7 @@ async def eligible_exams(
     result = []
     for exam in exams:
         graded = posted.get(exam.id)
-        kinds = allowed_kinds(exam, now, settings, graded)
+        kinds = allowed_kinds(exam, now, StatementRules.of(settings), grade_posted_at=graded)
         if kinds or (graded is not None and now - graded < RECENT_GRADE):
             result.append(Eligible(exam, kinds, graded))
     return result
@@ -89,15 +90,28 @@ async def grades_posted(session: AsyncSession, student: Student) -> dict[int, da
     return {exam_id: posted for exam_id, posted in rows if posted is not None}
 
 
+@dataclass(frozen=True)
+class StatementRules:
+    """What the statements' windows read of the settings: the university's zone (an
+    appeal's "end of the next day") and how long absence documents may follow."""
+
+    tz: ZoneInfo
+    absence_docs_days: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> StatementRules:
+        return cls(settings.tz, settings.absence_docs_days)
+
+
 def allowed_kinds(
-    exam: Exam, now: datetime, settings: Settings, grade_posted_at: datetime | None = None
+    exam: Exam, now: datetime, rules: StatementRules, *, grade_posted_at: datetime | None = None
 ) -> list[StatementKind]:
     kinds = []
     if timezone_open(exam.starts_at, now):
         kinds.append(StatementKind.TIMEZONE)
-    if absence_open(exam.starts_at, now, settings.absence_docs_days) and grade_posted_at is None:
+    if absence_open(exam.starts_at, now, rules.absence_docs_days) and grade_posted_at is None:
         kinds.append(StatementKind.ABSENCE)
-    if appeal_open(grade_posted_at, now, settings.tz):
+    if appeal_open(grade_posted_at, now, rules.tz):
         kinds.append(StatementKind.APPEAL)
     return kinds
 
@@ -119,6 +133,7 @@ async def submit(
     session: AsyncSession,
     student: Student,
     draft: StatementDraft | Mapping[str, Any],
+    *,
     now: datetime,
     settings: Settings,
 ) -> SubmitResult:
@@ -133,7 +148,7 @@ async def submit(
     if kind is None:
         return SubmitResult(SubmitOutcome.INCOMPLETE)
     graded = (await grades_posted(session, student)).get(exam.id)
-    if kind not in allowed_kinds(exam, now, settings, graded):
+    if kind not in allowed_kinds(exam, now, StatementRules.of(settings), grade_posted_at=graded):
         return SubmitResult(SubmitOutcome.CLOSED)
     if draft_problem(draft) is not None:
         return SubmitResult(SubmitOutcome.INCOMPLETE)
@@ -182,7 +197,7 @@ async def student_statements(session: AsyncSession, student: Student) -> list[St
 
 
 async def withdraw(
-    session: AsyncSession, student: Student | None, statement_id: int, now: datetime
+    session: AsyncSession, student: Student | None, statement_id: int, *, now: datetime
 ) -> Statement | None:
     """Withdraws the student's own undecided statement; None if it is not theirs or decided."""
     if student is None:
@@ -203,7 +218,7 @@ async def withdraw(
 
 
 async def take_zone(
-    session: AsyncSession, student: Student | None, user: User, statement_id: int
+    session: AsyncSession, student: Student | None, user: User, *, statement_id: int
 ) -> str | None:
     """Sets the zone of the student's own time-zone statement as their zone (whatever its
     status: the student lives there either way); None if the statement is not theirs."""
@@ -234,7 +249,7 @@ async def faculty_of(session: AsyncSession, statement: Statement) -> int | None:
 
 
 async def announce_statement(
-    session: AsyncSession, statement: Statement, now: datetime, settings: Settings
+    session: AsyncSession, statement: Statement, now: datetime, *, settings: Settings
 ) -> int:
     """Queues the statement's card for the faculty's dean's office (and its e-mail copy,
     when the faculty has an address); returns how many."""
@@ -265,7 +280,7 @@ async def announce_statement(
                 {"statement_id": statement.id, "for": "teacher"},
             )
             items.append((planned, teacher_user, teacher_user, None))
-    mailed = await queue_statement_mail(session, statement, now, settings)
+    mailed = await queue_statement_mail(session, statement, now, settings=settings)
     return await queue(session, items, statement.exam_id) + mailed
 
 
@@ -330,7 +345,7 @@ async def decide(
         # The roll: approved is "absent, valid reason" (the additional session's list);
         # rejected is "absent, no valid reason" unless the student did attend.
         await mark_excused_by_statement(
-            session, statement.exam_id, statement.student_id, action == "approve", now
+            session, statement.exam_id, statement.student_id, valid=action == "approve", now=now
         )
     if action != "more":
         # The teacher runs the roll call: they hear the outcome too.
@@ -413,7 +428,7 @@ async def propose_new_start(
         else None
     )
     if teacher_user is None:
-        await _move_student(session, statement, now, settings)
+        await _move_student(session, statement, now, settings=settings)
         return MoveOutcome.MOVED, statement
     planned = Planned(
         NoticeKind.RESCHEDULE,
@@ -465,12 +480,12 @@ async def answer_new_start(
         await queue(session, items, statement.exam_id)
         await session.flush()
         return MoveOutcome.DECLINED, statement
-    await _move_student(session, statement, now, settings)
+    await _move_student(session, statement, now, settings=settings)
     return MoveOutcome.MOVED, statement
 
 
 async def _move_student(
-    session: AsyncSession, statement: Statement, now: datetime, settings: Settings
+    session: AsyncSession, statement: Statement, now: datetime, *, settings: Settings
 ) -> None:
     """An individual sitting: a subgroup of one, so the student's reminders follow it."""
     assert statement.new_start is not None
@@ -517,7 +532,9 @@ async def _move_student(
     await plan_exam(session, statement.exam_id, now, settings)
 
 
-def can_add_documents(statement: Statement, exam: Exam, now: datetime, settings: Settings) -> bool:
+def can_add_documents(
+    statement: Statement, exam: Exam, now: datetime, *, rules: StatementRules
+) -> bool:
     """An undecided absence statement until ABSENCE_DOCS_DAYS after the exam; any undecided
     statement the dean's office asked more about ("Ask for more" leaves a comment)."""
     if statement.status != StatementStatus.SUBMITTED:
@@ -525,7 +542,7 @@ def can_add_documents(statement: Statement, exam: Exam, now: datetime, settings:
     if statement.decision_comment is not None:
         return True
     return statement.kind == StatementKind.ABSENCE and absence_open(
-        exam.starts_at, now, settings.absence_docs_days
+        exam.starts_at, now, rules.absence_docs_days
     )
 
 
@@ -533,6 +550,7 @@ async def open_for_documents(
     session: AsyncSession,
     student: Student | None,
     statement_id: int,
+    *,
     now: datetime,
     settings: Settings,
 ) -> Statement | None:
@@ -545,7 +563,7 @@ async def open_for_documents(
         statement is None
         or exam is None
         or statement.student_id != student.id
-        or not can_add_documents(statement, exam, now, settings)
+        or not can_add_documents(statement, exam, now, rules=StatementRules.of(settings))
     ):
         return None
     return statement
@@ -566,7 +584,7 @@ async def add_documents(
     answer = answer.strip()
     if not files and not answer:
         return None
-    statement = await open_for_documents(session, student, statement_id, now, settings)
+    statement = await open_for_documents(session, student, statement_id, now=now, settings=settings)
     if statement is None:
         return None
     room = MAX_FILES * 2 - len(statement.files)
@@ -617,5 +635,5 @@ async def add_documents(
         for chat, user in recipients
     ]
     await queue(session, items, statement.exam_id)
-    await queue_statement_mail(session, statement, now, settings, added)
+    await queue_statement_mail(session, statement, now, settings=settings, added=added)
     return statement

@@ -101,7 +101,7 @@ async def move(call: Call) -> dict[str, Any]:
     exam = await _exam(call)
     if exam.cancelled_at is not None or exam.roll_confirmed_at is not None:
         raise ApiError(409, _("This exam can no longer be moved."))
-    report = await move_exam(call.session, exam, new_start, now, call.settings)
+    report = await move_exam(call.session, exam, new_start, now=now, settings=call.settings)
     exam = await _exam(call)
     return {**_exam_item(exam, now), "told": report.created}
 
@@ -157,7 +157,7 @@ async def import_file(call: Call) -> dict[str, Any]:
             report = await import_roster(call.session, filename, content, allowed_faculties=allowed)
         elif kind is TableKind.SCHEDULE:
             report = await import_schedule(
-                call.session, filename, content, settings.tz, allowed_faculties=allowed
+                call.session, filename, content, tz=settings.tz, allowed_faculties=allowed
             )
         else:
             report = await import_plan(

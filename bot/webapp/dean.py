@@ -270,7 +270,7 @@ def _file_response(data: bytes, name: str) -> web.Response:
 async def additional(call: Call) -> dict[str, Any]:
     faculties = dean_scope(call)
     items = await additional_session(
-        call.session, faculties, call.app.clock.now(), RollRules.of(call.settings)
+        call.session, faculties, call.app.clock.now(), rules=RollRules.of(call.settings)
     )
     return {
         "items": [

@@ -75,7 +75,7 @@ async def exams_today(call: Call) -> dict[str, Any]:
     now = call.app.clock.now()
     uni = call.settings.tz
     start = datetime.combine(now.astimezone(uni).date(), time(), uni)
-    exams = await teacher_exams_between(call.session, teacher, start, start + timedelta(days=1))
+    exams = await teacher_exams_between(call.session, teacher, start, end=start + timedelta(days=1))
     return {
         "items": [
             {
@@ -110,7 +110,7 @@ def _aloud(view: RollView, call: Call) -> list[str]:
 async def _roll(call: Call, exam: Exam, view: RollView | None = None) -> dict[str, Any]:
     now = call.app.clock.now()
     if view is None:
-        view = await service.load_roll(call.session, exam, now, RollRules.of(call.settings))
+        view = await service.load_roll(call.session, exam, now, rules=RollRules.of(call.settings))
     handed = await service.handed_in(call.session, exam.id)
     running = [
         x.entry.outage_since
@@ -201,7 +201,7 @@ async def _changed(call: Call, exam: Exam, outcome: Outcome) -> dict[str, Any]:
         raise _refused(call, outcome)
     exam = await _exam(call)  # again: the service changed it (confirmed, tickets…)
     view = await service.load_roll(
-        call.session, exam, call.app.clock.now(), RollRules.of(call.settings)
+        call.session, exam, call.app.clock.now(), rules=RollRules.of(call.settings)
     )
     if outcome is Outcome.OK:
         await _redraw_in_chat(call, view)
@@ -293,7 +293,7 @@ async def sheet(call: Call) -> web.StreamResponse:
     """The attendance sheet (XLSX), as the chat sends it after confirming."""
     exam = await _exam(call)
     view = await service.load_roll(
-        call.session, exam, call.app.clock.now(), RollRules.of(call.settings)
+        call.session, exam, call.app.clock.now(), rules=RollRules.of(call.settings)
     )
     built, name = build_sheet(view, call.settings, call.locale)
     data = await asyncio.to_thread(sheet_xlsx, built)

@@ -50,7 +50,7 @@ async def seed(runner: BotRunner) -> None:
     )
     async with runner.sessionmaker.begin() as session:
         assert (await import_roster(session, "roster.csv", roster)).ok
-        assert (await import_schedule(session, "schedule.csv", schedule, runner.settings.tz)).ok
+        assert (await import_schedule(session, "schedule.csv", schedule, tz=runner.settings.tz)).ok
 
 
 def png(rgb: tuple[int, int, int], size: int = 48) -> bytes:

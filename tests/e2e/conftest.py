@@ -197,7 +197,7 @@ async def seed_samples(runner: BotRunner) -> None:
         roster = (SAMPLES / "roster.csv").read_bytes()
         schedule = (SAMPLES / "schedule.csv").read_bytes()
         assert (await import_roster(session, "roster.csv", roster)).ok
-        assert (await import_schedule(session, "schedule.csv", schedule, runner.settings.tz)).ok
+        assert (await import_schedule(session, "schedule.csv", schedule, tz=runner.settings.tz)).ok
 
 
 @pytest_asyncio.fixture

@@ -608,7 +608,7 @@ class FuzzWorld:
             roster = (SAMPLES / "roster.csv").read_bytes()
             schedule = (SAMPLES / "schedule.csv").read_bytes()
             assert (await import_roster(session, "roster.csv", roster)).ok
-            assert (await import_schedule(session, "schedule.csv", schedule, settings.tz)).ok
+            assert (await import_schedule(session, "schedule.csv", schedule, tz=settings.tz)).ok
         async with self.app.sessionmaker.begin() as session:
             for user_id in (STUDENT, OTHER_STUDENT, TEACHER, DEAN):
                 session.add(User(id=user_id, first_name="Fuzz", locale="ru", is_active=True))
@@ -660,12 +660,12 @@ class FuzzWorld:
                     }
                 ],
             }
-            result = await submit(session, students["2611022"], draft, NOW, settings)
+            result = await submit(session, students["2611022"], draft, now=NOW, settings=settings)
             assert result.statement is not None, result.outcome
-            await announce_statement(session, result.statement, NOW, settings)
+            await announce_statement(session, result.statement, NOW, settings=settings)
             exam = await own_exam(session, teacher, latin)
             assert exam is not None
-            await load_roll(session, exam, NOW, RollRules.of(settings))
+            await load_roll(session, exam, NOW, rules=RollRules.of(settings))
 
     def materialise(self, draft: JsonDict) -> JsonDict:
         """Fills the draft's blanks: ids, uploaded files, the message a button is on."""

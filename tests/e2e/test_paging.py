@@ -138,7 +138,9 @@ async def tap(
 async def seed(runner: BotRunner) -> None:
     """Imported as the CLI would (the upload path is the hostile walk's)."""
     async with runner.sessionmaker.begin() as session:
-        assert (await import_schedule(session, "schedule.csv", schedule(), runner.settings.tz)).ok
+        assert (
+            await import_schedule(session, "schedule.csv", schedule(), tz=runner.settings.tz)
+        ).ok
         assert (await import_plan(session, "plan.csv", plan())).ok
 
 

@@ -142,7 +142,7 @@ async def seed(database_url: str) -> None:
             imported = await import_roster(session, "r.csv", "\n".join(roster).encode())
             assert imported.ok
             planned = await import_schedule(
-                session, "s.csv", "\n".join(schedule).encode(), settings.tz
+                session, "s.csv", "\n".join(schedule).encode(), tz=settings.tz
             )
             assert planned.ok
             for k, chat in enumerate(DEANERIES):

@@ -337,7 +337,7 @@ async def test_the_deans_card_opens_the_statement_in_the_app(web: Web) -> None:
                 await session.flush()
             statement = await session.get(Statement, web.ids["statement"])
             assert statement is not None
-            await announce_statement(session, statement, NOW, web.runner.settings)
+            await announce_statement(session, statement, NOW, settings=web.runner.settings)
         app.sender.wake()
 
     page = f"{WEBAPP_URL}?statement={web.ids['statement']}"

@@ -196,7 +196,7 @@ async def build(runner: BotRunner, api: FakeBotAPI) -> dict[str, int]:
     photos = [api.register_file(PHOTO, "photo.jpg", folder="photos") for _ in range(2)]
     async with runner.sessionmaker.begin() as session:
         assert (await import_roster(session, "roster.csv", roster())).ok
-        assert (await import_schedule(session, "schedule.csv", schedule(), settings.tz)).ok
+        assert (await import_schedule(session, "schedule.csv", schedule(), tz=settings.tz)).ok
         for who, user_id in IDS.items():
             if who != "stranger":
                 session.add(User(id=user_id, first_name=who, locale="en", is_active=True))

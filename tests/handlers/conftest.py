@@ -228,7 +228,7 @@ async def open_fast(tmp_path: Path, template: Path, clock: MovableClock) -> Asyn
     async with app.sessionmaker.begin() as db:
         assert (await import_roster(db, "roster.csv", (SAMPLES / "roster.csv").read_bytes())).ok
         schedule = (SAMPLES / "schedule.csv").read_bytes()
-        assert (await import_schedule(db, "schedule.csv", schedule, settings.tz)).ok
+        assert (await import_schedule(db, "schedule.csv", schedule, tz=settings.tz)).ok
     try:
         yield FastBot(app, session, clock)
     finally:

@@ -24,7 +24,7 @@ async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
         (SAMPLES / "schedule.csv").read_bytes(),
     )
     assert (await import_roster(session, "r.csv", roster)).ok
-    assert (await import_schedule(session, "s.csv", schedule, settings.tz)).ok
+    assert (await import_schedule(session, "s.csv", schedule, tz=settings.tz)).ok
     exam_id = await session.scalar(select(Exam.id).order_by(Exam.id))
     assert exam_id is not None
     due, until = NOW + timedelta(days=1), NOW + timedelta(days=30)

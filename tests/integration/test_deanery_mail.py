@@ -163,9 +163,9 @@ class World:
         chosen = settings or self.settings
         async with self.sessionmaker.begin() as session:
             student = await karimov(session)
-            result = await submit(session, student, draft, self.clock.now(), chosen)
+            result = await submit(session, student, draft, now=self.clock.now(), settings=chosen)
             assert result.statement is not None, result.outcome
-            await announce_statement(session, result.statement, self.clock.now(), chosen)
+            await announce_statement(session, result.statement, self.clock.now(), settings=chosen)
             return result.statement.id
 
     async def mail_notices(self) -> list[Notice]:
@@ -386,7 +386,7 @@ async def test_withdrawn_or_address_removed_before_it_goes_is_dropped(
 ) -> None:
     withdrawn = await world.file([("photo", b"p")])
     async with world.sessionmaker.begin() as session:
-        assert await withdraw(session, await karimov(session), withdrawn, START) is not None
+        assert await withdraw(session, await karimov(session), withdrawn, now=START) is not None
     await world.file([], kind="timezone")
     await set_address(world.sessionmaker, None)
     await world.send(world.sender())
@@ -456,7 +456,7 @@ async def test_appeal_carries_the_grade_and_the_preparation_sheets(
         )
         session.add(statement)
         await session.flush()
-        await announce_statement(session, statement, START, world.settings)
+        await announce_statement(session, statement, START, settings=world.settings)
     await world.send(world.sender())
     [letter] = smtp.letters()
     assert "апелляция" in letter["Subject"]

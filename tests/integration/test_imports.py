@@ -204,7 +204,7 @@ async def test_names_match_existing_ones_case_and_yo_insensitively(
 
 
 async def test_schedule_samples_import_and_reimport_unchanged(session: AsyncSession) -> None:
-    report = await import_schedule(session, "schedule.csv", sample("schedule.csv"), MOSCOW)
+    report = await import_schedule(session, "schedule.csv", sample("schedule.csv"), tz=MOSCOW)
     await session.commit()
     assert report.ok
     assert (report.added, report.updated, report.unchanged) == (6, 0, 0)
@@ -221,7 +221,7 @@ async def test_schedule_samples_import_and_reimport_unchanged(session: AsyncSess
     before = await snapshot(session)
     # The XLSX sample: Russian headers and values, real date and time cells.
     for name in ("schedule.xlsx", "schedule.csv"):
-        again = await import_schedule(session, name, sample(name), MOSCOW)
+        again = await import_schedule(session, name, sample(name), tz=MOSCOW)
         await session.commit()
         assert (again.added, again.updated, again.unchanged) == (0, 0, 6)
         assert again.changed_exam_ids == []
@@ -230,27 +230,27 @@ async def test_schedule_samples_import_and_reimport_unchanged(session: AsyncSess
 
 async def test_schedule_and_roster_share_faculties_and_groups(session: AsyncSession) -> None:
     await import_roster(session, "roster.xlsx", sample("roster.xlsx"))
-    await import_schedule(session, "schedule.xlsx", sample("schedule.xlsx"), MOSCOW)
+    await import_schedule(session, "schedule.xlsx", sample("schedule.xlsx"), tz=MOSCOW)
     await session.commit()
     assert await count(session, Faculty) == 2
     assert await count(session, Group) == 3
 
 
 async def test_schedule_bad_row_writes_nothing(session: AsyncSession) -> None:
-    await import_schedule(session, "schedule.csv", sample("schedule.csv"), MOSCOW)
+    await import_schedule(session, "schedule.csv", sample("schedule.csv"), tz=MOSCOW)
     await session.commit()
     before = await snapshot(session)
     lines = sample("schedule.csv").decode().splitlines()
     lines[1] = lines[1].replace("2027-01-11", "2027-01-10")  # a valid change ...
     lines[4] = lines[4].replace(",oral,", ",устно-письменно,")  # ... and a bad row
-    report = await import_schedule(session, "schedule.csv", csv_bytes(*lines), MOSCOW)
+    report = await import_schedule(session, "schedule.csv", csv_bytes(*lines), tz=MOSCOW)
     await session.commit()
     assert report.errors == [RowError(5, "form", "unknown_form", "устно-письменно")]
     assert await snapshot(session) == before
 
 
 async def test_schedule_update_is_counted_and_moves_subgroups(session: AsyncSession) -> None:
-    await import_schedule(session, "schedule.csv", sample("schedule.csv"), MOSCOW)
+    await import_schedule(session, "schedule.csv", sample("schedule.csv"), tz=MOSCOW)
     histology = await exam_by(session, "Гистология", "exam", "1102")
     created_at = histology.created_at
     session.add_all(
@@ -264,7 +264,7 @@ async def test_schedule_update_is_counted_and_moves_subgroups(session: AsyncSess
     lines = sample("schedule.csv").decode().splitlines()
     assert ",Гистология,exam,test,2026-12-28,10:00,60," in lines[3]
     lines[3] = lines[3].replace("2026-12-28,10:00,60,", "2026-12-29,12:30,90,")
-    report = await import_schedule(session, "schedule.csv", csv_bytes(*lines), MOSCOW)
+    report = await import_schedule(session, "schedule.csv", csv_bytes(*lines), tz=MOSCOW)
     await session.commit()
     assert (report.added, report.updated, report.unchanged) == (0, 1, 5)
     assert report.changed_exam_ids == [histology.id]
@@ -283,13 +283,13 @@ async def test_schedule_update_is_counted_and_moves_subgroups(session: AsyncSess
 
 
 async def test_empty_link_keeps_what_the_teacher_set(session: AsyncSession) -> None:
-    await import_schedule(session, "schedule.csv", sample("schedule.csv"), MOSCOW)
+    await import_schedule(session, "schedule.csv", sample("schedule.csv"), tz=MOSCOW)
     anatomy = await exam_by(session, "Анатомия", "exam", "1101")
     anatomy.link = "https://my.mts-link.ru/j/999/set-in-the-bot"
     await session.commit()
 
     # The file's link cell for this exam is empty: nothing changes.
-    report = await import_schedule(session, "schedule.csv", sample("schedule.csv"), MOSCOW)
+    report = await import_schedule(session, "schedule.csv", sample("schedule.csv"), tz=MOSCOW)
     await session.commit()
     assert (report.updated, report.unchanged) == (0, 6)
     anatomy = await exam_by(session, "Анатомия", "exam", "1101")
@@ -298,7 +298,7 @@ async def test_empty_link_keeps_what_the_teacher_set(session: AsyncSession) -> N
     # A link in the file replaces it.
     lines = sample("schedule.csv").decode().splitlines()
     lines[2] = lines[2].replace(",240,Смирнова Елена Викторовна,,", ",240,,https://new.example/x,")
-    report = await import_schedule(session, "schedule.csv", csv_bytes(*lines), MOSCOW)
+    report = await import_schedule(session, "schedule.csv", csv_bytes(*lines), tz=MOSCOW)
     await session.commit()
     assert report.updated == 1
     anatomy = await exam_by(session, "Анатомия", "exam", "1101")
@@ -308,17 +308,17 @@ async def test_empty_link_keeps_what_the_teacher_set(session: AsyncSession) -> N
 
 
 async def test_schedule_teacher_change_counts(session: AsyncSession) -> None:
-    await import_schedule(session, "schedule.csv", sample("schedule.csv"), MOSCOW)
+    await import_schedule(session, "schedule.csv", sample("schedule.csv"), tz=MOSCOW)
     await session.commit()
     content = (
         sample("schedule.csv")
         .decode()
         .replace("Николаева Ольга Петровна", "Николаева  ольга петровна")
     )
-    report = await import_schedule(session, "schedule.csv", content.encode(), MOSCOW)
+    report = await import_schedule(session, "schedule.csv", content.encode(), tz=MOSCOW)
     assert report.updated == 0  # the same teacher, typed differently
     content = content.replace("Николаева  ольга петровна", "Кузнецов Андрей Игоревич")
-    report = await import_schedule(session, "schedule.csv", content.encode(), MOSCOW)
+    report = await import_schedule(session, "schedule.csv", content.encode(), tz=MOSCOW)
     await session.commit()
     assert (report.added, report.updated, report.unchanged) == (0, 1, 5)
     assert await count(session, Teacher) == 5
@@ -330,7 +330,7 @@ async def test_schedule_times_in_another_zone(session: AsyncSession) -> None:
         "Лечебный факультет,1101,Анатомия,exam,oral,25.10.2026,02:30,60,,,",
     )
     berlin = ZoneInfo("Europe/Berlin")
-    report = await import_schedule(session, "s.csv", content, berlin)
+    report = await import_schedule(session, "s.csv", content, tz=berlin)
     await session.commit()
     assert report.ok
     exam = await exam_by(session, "Анатомия", "exam", "1101")
@@ -340,7 +340,7 @@ async def test_schedule_times_in_another_zone(session: AsyncSession) -> None:
         SCHEDULE_HEADER,
         "Лечебный факультет,1101,Анатомия,exam,oral,29.03.2026,02:30,60,,,",
     )
-    report = await import_schedule(session, "s.csv", content, berlin)
+    report = await import_schedule(session, "s.csv", content, tz=berlin)
     assert report.errors == [RowError(2, "start", "nonexistent_time", "02:30")]
 
 
@@ -359,7 +359,7 @@ async def test_schedule_times_in_another_zone(session: AsyncSession) -> None:
 async def test_import_table_detects_the_template(
     session: AsyncSession, name: str, kind: TableKind
 ) -> None:
-    detected, report = await import_table(session, name, sample(name), MOSCOW)
+    detected, report = await import_table(session, name, sample(name), tz=MOSCOW)
     await session.commit()
     assert detected is kind
     assert report.ok
@@ -368,7 +368,7 @@ async def test_import_table_detects_the_template(
 
 async def test_import_table_refuses_an_unknown_header(session: AsyncSession) -> None:
     content = csv_bytes("Фамилия,Имя,Отчество", "Иванов,Иван,Иванович")
-    kind, report = await import_table(session, "people.csv", content, MOSCOW)
+    kind, report = await import_table(session, "people.csv", content, tz=MOSCOW)
     assert kind is None
     assert report.errors == [RowError(1, None, "unknown_table", "")]
     await session.commit()
@@ -380,7 +380,7 @@ async def test_dean_imports_only_their_faculty(session: AsyncSession) -> None:
         session,
         "roster.csv",
         sample("roster.csv"),
-        MOSCOW,
+        tz=MOSCOW,
         allowed_faculties=frozenset({"Лечебный факультет"}),
     )
     await session.commit()
@@ -394,7 +394,7 @@ async def test_dean_imports_only_their_faculty(session: AsyncSession) -> None:
         session,
         "schedule.csv",
         sample("schedule.csv"),
-        MOSCOW,
+        tz=MOSCOW,
         allowed_faculties=["лечебный факультет", "Педиатрический факультет"],
     )
     assert (report.added, report.errors) == (6, [])

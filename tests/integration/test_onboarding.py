@@ -117,7 +117,7 @@ async def test_not_found_records_an_attempt(
 async def test_entry_linked_to_another_account_is_taken(roster: AsyncSession) -> None:
     owner = await make_user(roster, 1)
     intruder = await make_user(roster, 2)
-    linked = await confirm_link(roster, owner, await student_id(roster, "2611002"), NOW)
+    linked = await confirm_link(roster, owner, await student_id(roster, "2611002"), now=NOW)
     assert linked.outcome is LinkOutcome.LINKED
 
     taken = await find_roster_entry(
@@ -206,7 +206,7 @@ async def test_confirm_links_and_clears_own_failed_attempts(roster: AsyncSession
     sid = await student_id(roster, "2611002")
     linked_at = NOW + timedelta(minutes=1)
 
-    result = await confirm_link(roster, user, sid, linked_at)
+    result = await confirm_link(roster, user, sid, now=linked_at)
     assert result.outcome is LinkOutcome.LINKED
     assert result.student is not None and result.student.id == sid
     await roster.commit()
@@ -220,7 +220,7 @@ async def test_confirm_links_and_clears_own_failed_attempts(roster: AsyncSession
     assert await count(roster, LoginAttempt, LoginAttempt.user_id == other.id) == 1
 
     # Confirming again (a double tap) changes nothing.
-    again = await confirm_link(roster, user, sid, linked_at + HOUR)
+    again = await confirm_link(roster, user, sid, now=linked_at + HOUR)
     assert again.outcome is LinkOutcome.LINKED
     assert await roster.scalar(select(Student.linked_at).where(Student.id == sid)) == linked_at
 
@@ -229,9 +229,9 @@ async def test_confirm_refuses_second_entry_for_one_account(roster: AsyncSession
     user = await make_user(roster, 1)
     first = await student_id(roster, "2611001")
     second = await student_id(roster, "2611002")
-    assert (await confirm_link(roster, user, first, NOW)).outcome is LinkOutcome.LINKED
+    assert (await confirm_link(roster, user, first, now=NOW)).outcome is LinkOutcome.LINKED
 
-    result = await confirm_link(roster, user, second, NOW)
+    result = await confirm_link(roster, user, second, now=NOW)
     assert result.outcome is LinkOutcome.ALREADY
     assert result.student is not None and result.student.id == first
     assert await roster.scalar(select(Student.user_id).where(Student.id == second)) is None
@@ -247,9 +247,9 @@ async def test_confirm_refuses_entry_someone_else_got_first(roster: AsyncSession
             roster, loser, "2611002", surname="Белов", now=NOW, limit=LIMIT, window=HOUR
         )
     ).outcome is LinkOutcome.FOUND
-    assert (await confirm_link(roster, winner, sid, NOW)).outcome is LinkOutcome.LINKED
+    assert (await confirm_link(roster, winner, sid, now=NOW)).outcome is LinkOutcome.LINKED
 
-    result = await confirm_link(roster, loser, sid, NOW)
+    result = await confirm_link(roster, loser, sid, now=NOW)
     assert result.outcome is LinkOutcome.TAKEN
     assert await roster.scalar(select(Student.user_id).where(Student.id == sid)) == winner.id
     assert await count(roster, Student, Student.user_id == loser.id) == 0
@@ -257,7 +257,7 @@ async def test_confirm_refuses_entry_someone_else_got_first(roster: AsyncSession
 
 async def test_confirm_unknown_student(roster: AsyncSession) -> None:
     user = await make_user(roster, 1)
-    result = await confirm_link(roster, user, 10_000, NOW)
+    result = await confirm_link(roster, user, 10_000, now=NOW)
     assert result.outcome is LinkOutcome.NOT_FOUND
     assert await count(roster, Student, Student.user_id.is_not(None)) == 0
 
@@ -338,7 +338,7 @@ async def test_teacher_invite_works_once(session: AsyncSession) -> None:
     invite = await create_invite(session, InviteRole.TEACHER, name="Иванов Иван")
     token = invite.token
 
-    result = await redeem_invite(session, user, token, NOW)
+    result = await redeem_invite(session, user, token, now=NOW)
     assert result.outcome is RedeemOutcome.OK
     assert result.role is InviteRole.TEACHER
     assert result.name == "Иванов Иван"
@@ -348,7 +348,7 @@ async def test_teacher_invite_works_once(session: AsyncSession) -> None:
     assert used.used_by == user.id and used.used_at == NOW
 
     for who in (user, other):
-        again = await redeem_invite(session, who, token, NOW + HOUR)
+        again = await redeem_invite(session, who, token, now=NOW + HOUR)
         assert again.outcome is RedeemOutcome.USED
     assert await session.scalar(select(Teacher.user_id)) == user.id
     assert await session.scalar(select(Invite.used_by)) == user.id
@@ -357,7 +357,7 @@ async def test_teacher_invite_works_once(session: AsyncSession) -> None:
 async def test_unknown_token(session: AsyncSession) -> None:
     user = await make_user(session, 1)
     await create_invite(session, InviteRole.ADMIN)
-    result = await redeem_invite(session, user, "no-such-token", NOW)
+    result = await redeem_invite(session, user, "no-such-token", now=NOW)
     assert result.outcome is RedeemOutcome.UNKNOWN
     assert result.role is None
     assert await count(session, Admin) == 0
@@ -368,9 +368,9 @@ async def test_teacher_profile_linked_to_another_account(session: AsyncSession) 
     second = await make_user(session, 2)
     one = await create_invite(session, InviteRole.TEACHER, name="Иванов Иван")
     two = await create_invite(session, InviteRole.TEACHER, name="Иванов Иван")
-    assert (await redeem_invite(session, first, one.token, NOW)).outcome is RedeemOutcome.OK
+    assert (await redeem_invite(session, first, one.token, now=NOW)).outcome is RedeemOutcome.OK
 
-    result = await redeem_invite(session, second, two.token, NOW)
+    result = await redeem_invite(session, second, two.token, now=NOW)
     assert result.outcome is RedeemOutcome.TEACHER_TAKEN
     assert result.role is InviteRole.TEACHER
     assert result.name == "Иванов Иван"
@@ -383,8 +383,8 @@ async def test_teacher_invite_moves_account_to_new_profile(session: AsyncSession
     user = await make_user(session, 1)
     old = await create_invite(session, InviteRole.TEACHER, name="Иванов Иван")
     new = await create_invite(session, InviteRole.TEACHER, name="Петров Пётр")
-    assert (await redeem_invite(session, user, old.token, NOW)).outcome is RedeemOutcome.OK
-    assert (await redeem_invite(session, user, new.token, NOW)).outcome is RedeemOutcome.OK
+    assert (await redeem_invite(session, user, old.token, now=NOW)).outcome is RedeemOutcome.OK
+    assert (await redeem_invite(session, user, new.token, now=NOW)).outcome is RedeemOutcome.OK
     await session.commit()
     rows = await session.execute(select(Teacher.full_name, Teacher.user_id))
     assert {name: uid for name, uid in rows} == {"Иванов Иван": None, "Петров Пётр": user.id}
@@ -395,7 +395,7 @@ async def test_dean_invite_adds_dean_member_once(roster: AsyncSession) -> None:
     fid = await faculty_id(roster, MEDICAL)
     tokens = [(await create_invite(roster, InviteRole.DEAN, name=MEDICAL)).token for _ in "ab"]
 
-    result = await redeem_invite(roster, user, tokens[0], NOW)
+    result = await redeem_invite(roster, user, tokens[0], now=NOW)
     assert result.outcome is RedeemOutcome.OK
     assert result.role is InviteRole.DEAN
     assert result.name == MEDICAL
@@ -403,7 +403,7 @@ async def test_dean_invite_adds_dean_member_once(roster: AsyncSession) -> None:
     assert [tuple(m) for m in members] == [(user.id, fid)]
 
     # A second invite to the same faculty is used up but adds no duplicate.
-    assert (await redeem_invite(roster, user, tokens[1], NOW)).outcome is RedeemOutcome.OK
+    assert (await redeem_invite(roster, user, tokens[1], now=NOW)).outcome is RedeemOutcome.OK
     assert await count(roster, DeanMember) == 1
     assert await count(roster, Invite, Invite.used_at.is_not(None)) == 2
 
@@ -411,7 +411,7 @@ async def test_dean_invite_adds_dean_member_once(roster: AsyncSession) -> None:
 async def test_admin_invite_adds_admin(session: AsyncSession) -> None:
     user = await make_user(session, 1)
     invite = await create_invite(session, InviteRole.ADMIN)
-    result = await redeem_invite(session, user, invite.token, NOW)
+    result = await redeem_invite(session, user, invite.token, now=NOW)
     assert result.outcome is RedeemOutcome.OK
     assert result.role is InviteRole.ADMIN
     assert result.name == ""

@@ -146,7 +146,7 @@ async def seed(
         roster = (SAMPLES / "roster.csv").read_bytes()
         schedule = (SAMPLES / "schedule.csv").read_bytes()
         assert (await import_roster(session, "roster.csv", roster)).ok
-        assert (await import_schedule(session, "schedule.csv", schedule, settings.tz)).ok
+        assert (await import_schedule(session, "schedule.csv", schedule, tz=settings.tz)).ok
         for record_book, (user_id, locale) in (linked or {}).items():
             session.add(User(id=user_id, first_name=f"user{user_id}", locale=locale))
             await session.flush()

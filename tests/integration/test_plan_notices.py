@@ -59,7 +59,7 @@ async def test_replicas_planning_the_same_notices_at_once_keep_each_once(
     settings = Settings(_env_file=None)
     async with sessionmaker.begin() as session:
         assert (await import_roster(session, "roster.csv", ROSTER.encode())).ok
-        assert (await import_schedule(session, "s.csv", SCHEDULE.encode(), ZoneInfo("UTC"))).ok
+        assert (await import_schedule(session, "s.csv", SCHEDULE.encode(), tz=ZoneInfo("UTC"))).ok
         for n, student in enumerate(await session.scalars(select(Student))):
             session.add(User(id=700 + n, first_name="S", locale="en"))
             await session.flush()
@@ -115,7 +115,7 @@ async def _bulk_world(session: AsyncSession) -> list[int]:
     exam moved, one cancelled, a subgroup starting later. Returns the exam ids."""
     utc = ZoneInfo("UTC")
     assert (await import_roster(session, "roster.csv", BULK_ROSTER.encode())).ok
-    assert (await import_schedule(session, "s.csv", BULK_SCHEDULE.encode(), utc)).ok
+    assert (await import_schedule(session, "s.csv", BULK_SCHEDULE.encode(), tz=utc)).ok
     students = list(await session.scalars(select(Student).order_by(Student.id)))
     for n, student in enumerate(students):
         if n % 4 == 3:

@@ -128,7 +128,7 @@ async def test_the_header_tells_a_plan_file(session: AsyncSession, settings: Set
             "Практические;Дистанционно (ч);Место и время;Срок сдачи;Преподаватель"
         ),
     )
-    kind, report = await import_table(session, "план.csv", russian, settings.tz)
+    kind, report = await import_table(session, "план.csv", russian, tz=settings.tz)
     assert kind is TableKind.PLAN
     assert report.added == 1
 

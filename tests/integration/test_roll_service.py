@@ -35,7 +35,7 @@ LATIN_START = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)
 async def latin(session: AsyncSession) -> Exam:
     await import_roster(session, "roster.csv", (SAMPLES / "roster.csv").read_bytes())
     await import_schedule(
-        session, "schedule.csv", (SAMPLES / "schedule.csv").read_bytes(), SETTINGS.tz
+        session, "schedule.csv", (SAMPLES / "schedule.csv").read_bytes(), tz=SETTINGS.tz
     )
     exam = await session.scalar(
         select(Exam).join(Discipline).where(Discipline.name == "Латинский язык")
@@ -202,7 +202,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
     other = Teacher(full_name="Чужой Преподаватель")
     session.add(other)
     await session.flush()
-    view = await load_roll(session, latin, later, RollRules.of(SETTINGS))
+    view = await load_roll(session, latin, later, rules=RollRules.of(SETTINGS))
     assert view.counts.present == 1 and view.counts.absent == 1 and view.counts.excused == 1
     assert (
         await set_mark(

@@ -56,7 +56,7 @@ def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
 @pytest.fixture
 async def db(session: AsyncSession) -> AsyncSession:
     assert (await import_roster(session, "roster.csv", ROSTER.encode())).ok
-    assert (await import_schedule(session, "schedule.csv", SCHEDULE.encode(), UTC_ZONE)).ok
+    assert (await import_schedule(session, "schedule.csv", SCHEDULE.encode(), tz=UTC_ZONE)).ok
     await session.commit()
     return session
 
@@ -228,7 +228,7 @@ async def test_link_refused_for_someone_elses_exam(db: AsyncSession) -> None:
     smirnova = await teacher(db, SMIRNOVA)
     for who in (smirnova, None):
         outcome, exam = await set_exam_link(
-            db, who, chemistry, LinkField.CONFERENCE, "https://evil.example.com/"
+            db, who, chemistry, field=LinkField.CONFERENCE, text="https://evil.example.com/"
         )
         assert outcome is LinkOutcome.FORBIDDEN
         assert exam is None
@@ -236,7 +236,7 @@ async def test_link_refused_for_someone_elses_exam(db: AsyncSession) -> None:
     orphan = await exam_id(db, "1102", "Химия", EventKind.EXAM)
     for target in (orphan, 10_000):
         outcome, _ = await set_exam_link(
-            db, smirnova, target, LinkField.MOODLE, "https://m.example.com/"
+            db, smirnova, target, field=LinkField.MOODLE, text="https://m.example.com/"
         )
         assert outcome is LinkOutcome.FORBIDDEN
     await db.commit()
@@ -249,7 +249,7 @@ async def test_invalid_link_changes_nothing(db: AsyncSession) -> None:
     zakirov = await teacher(db, ZAKIROV)
     for field in LinkField:
         for text in ("ftp://x", "not a link", "", "https://", "http://host/"):
-            outcome, exam = await set_exam_link(db, zakirov, chemistry, field, text)
+            outcome, exam = await set_exam_link(db, zakirov, chemistry, field=field, text=text)
             assert outcome is LinkOutcome.INVALID, (field, text)
             assert exam is not None and exam.id == chemistry
     await db.commit()
@@ -261,7 +261,11 @@ async def test_teacher_saves_conference_and_moodle_links(db: AsyncSession) -> No
     zakirov = await teacher(db, ZAKIROV)
 
     outcome, exam = await set_exam_link(
-        db, zakirov, chemistry, LinkField.CONFERENCE, "  https://meet.example.com/room?id=7 \n"
+        db,
+        zakirov,
+        chemistry,
+        field=LinkField.CONFERENCE,
+        text="  https://meet.example.com/room?id=7 \n",
     )
     assert outcome is LinkOutcome.OK
     assert exam is not None and exam.link == "https://meet.example.com/room?id=7"
@@ -269,7 +273,11 @@ async def test_teacher_saves_conference_and_moodle_links(db: AsyncSession) -> No
     assert await stored_links(db, chemistry) == ("https://meet.example.com/room?id=7", None)
 
     outcome, _ = await set_exam_link(
-        db, zakirov, chemistry, LinkField.MOODLE, "http://moodle.example.com/course/view.php?id=3"
+        db,
+        zakirov,
+        chemistry,
+        field=LinkField.MOODLE,
+        text="http://moodle.example.com/course/view.php?id=3",
     )
     assert outcome is LinkOutcome.OK
     await db.commit()

@@ -32,7 +32,7 @@ async def test_the_templates_import_as_they_are(session: AsyncSession) -> None:
     }
     for name, content in files.items():
         kind, report = await import_table(
-            session, name, content, MOSCOW, allowed_faculties=[FACULTY]
+            session, name, content, tz=MOSCOW, allowed_faculties=[FACULTY]
         )
         assert kind is expected[name], name
         assert report.ok and report.added > 0, (name, report.errors)
@@ -51,21 +51,21 @@ async def test_errors_name_the_files_own_columns(session: AsyncSession) -> None:
     roster = (
         "Факультет;Группа;ФИО студента;№ зачетки\nЛечебный факультет;1101;;2611001\n"
     ).encode()
-    kind, report = await import_table(session, "r.csv", roster, MOSCOW)
+    kind, report = await import_table(session, "r.csv", roster, tz=MOSCOW)
     assert kind is TableKind.ROSTER and not report.ok
     with CATALOGS.use("ru"):
         text = str(import_result_text(TableKind.ROSTER, report))
     assert "столбец «ФИО студента» не заполнен" in text
     assert "full_name" not in text
     missing = "Факультет,Группа,ФИО\nЛечебный факультет,1101,Иванов\n".encode()
-    _kind, report = await import_table(session, "r.csv", missing, MOSCOW)
+    _kind, report = await import_table(session, "r.csv", missing, tz=MOSCOW)
     with CATALOGS.use("en"):
         text = str(import_result_text(TableKind.ROSTER, report))
     assert "missing columns: Номер зачётной книжки" in text
 
 
 async def test_an_unknown_table_lists_the_russian_headers(session: AsyncSession) -> None:
-    kind, report = await import_table(session, "x.csv", "Нечто,Другое\n1,2\n".encode(), MOSCOW)
+    kind, report = await import_table(session, "x.csv", "Нечто,Другое\n1,2\n".encode(), tz=MOSCOW)
     assert kind is None
     with CATALOGS.use("ru"):
         text = str(import_result_text(TableKind.ROSTER, report))

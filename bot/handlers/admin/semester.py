@@ -27,7 +27,7 @@ async def semester(
         await message.answer(view.semester_usage())
         return
     outcome = await set_semester(
-        session, start, end, message.from_user.id if message.from_user else None
+        session, start, end, by=message.from_user.id if message.from_user else None
     )
     if outcome is SemesterOutcome.BAD_ORDER:
         await message.answer(view.semester_bad_order())

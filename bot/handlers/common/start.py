@@ -38,7 +38,7 @@ async def start_with_token(
     clock: Clock,
     menus: CommandMenus,
 ) -> None:
-    result = await redeem_invite(session, actor.user, (command.args or "").strip(), clock.now())
+    result = await redeem_invite(session, actor.user, (command.args or "").strip(), now=clock.now())
     refused = view.invite_refused(result)
     if refused is not None:
         await message.answer(refused)
@@ -77,7 +77,11 @@ async def _attempts_left(
     message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
 ) -> bool:
     budget = await login_budget(
-        session, actor.user.id, clock.now(), settings.login_attempts_per_hour, settings.login_window
+        session,
+        actor.user.id,
+        clock.now(),
+        limit=settings.login_attempts_per_hour,
+        window=settings.login_window,
     )
     if budget.left == 0 and budget.retry_at is not None:
         await message.answer(view.too_many_attempts(budget.retry_at, settings, actor.locale))
@@ -165,7 +169,9 @@ async def join_confirmed(
         await query.answer()
         await edit_pressed(query, view.try_again())
         return
-    result = await confirm_link(session, actor.user, int(data.get("student_id", 0)), clock.now())
+    result = await confirm_link(
+        session, actor.user, int(data.get("student_id", 0)), now=clock.now()
+    )
     await query.answer()
     if result.outcome is LinkOutcome.LINKED and result.student is not None:
         actor.student = result.student

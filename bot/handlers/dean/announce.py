@@ -51,7 +51,7 @@ async def chose_target(
     bot: Bot,
 ) -> None:
     target = callback_data.target
-    who = await audience(session, target, callback_data.target_id, _scope(actor))
+    who = await audience(session, target, callback_data.target_id, faculty_ids=_scope(actor))
     if who is None:
         await query.answer(outcome_text(AnnounceOutcome.FORBIDDEN), show_alert=True)
         return
@@ -85,7 +85,9 @@ async def got_content(
         await message.answer(outcome_text(AnnounceOutcome.TOO_LONG))
         return
     data = await state.get_data()
-    who = await audience(session, Target(data["target"]), int(data["target_id"]), _scope(actor))
+    who = await audience(
+        session, Target(data["target"]), int(data["target_id"]), faculty_ids=_scope(actor)
+    )
     if who is None:
         await state.clear()
         await message.answer(outcome_text(AnnounceOutcome.FORBIDDEN))
@@ -139,7 +141,7 @@ async def preview_send(
             # After the commit (its id is needed): the message is edited as it goes out.
             shown = await origin.answer(text)
             async with sessionmaker.begin() as kept:
-                await show_progress_in(kept, number, shown.chat.id, shown.message_id)
+                await show_progress_in(kept, number, shown.chat.id, message_id=shown.message_id)
 
         after_commit(show_progress)
 

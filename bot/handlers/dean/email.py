@@ -52,7 +52,7 @@ async def email_command(
         await message.answer(view.which_faculty(own, name))
         return
     changed = await set_faculty_email(
-        session, actor.is_admin, actor.dean_faculty_ids, faculty.id, address
+        session, actor.is_admin, actor.dean_faculty_ids, faculty_id=faculty.id, address=address
     )
     if changed is None:  # chosen from the actor's own list, so only a race gets here
         await message.answer(view.may_not_set())

@@ -58,7 +58,7 @@ async def import_document(
             session,
             filename,
             content,
-            settings.tz,
+            tz=settings.tz,
             allowed_faculties=faculties,
             distance_limit=settings.plan_distance_limit,
         )

@@ -283,7 +283,7 @@ async def _additional_page(
     actor: Actor, session: AsyncSession, settings: Settings, clock: Clock, page: int
 ) -> Screen:
     items = await additional_session(
-        session, actor.dean_faculty_ids, clock.now(), RollRules.of(settings)
+        session, actor.dean_faculty_ids, clock.now(), rules=RollRules.of(settings)
     )
     return view.additional_page(items, page, settings, actor.locale)
 

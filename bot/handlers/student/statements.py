@@ -55,6 +55,7 @@ from bot.keyboards.callbacks import (
 )
 from bot.services.actors import Actor
 from bot.services.statements import (
+    StatementRules,
     SubmitOutcome,
     add_documents,
     announce_statement,
@@ -82,7 +83,7 @@ async def start_statement(
     clock: Clock,
     student: Student,
 ) -> None:
-    eligible = await eligible_exams(session, student, clock.now(), settings)
+    eligible = await eligible_exams(session, student, clock.now(), settings=settings)
     if not eligible:
         await message.answer(view.no_exam_to_file())
         return
@@ -103,7 +104,10 @@ async def chose_exam(
     clock: Clock,
 ) -> None:
     eligible = (
-        {e.exam.id: e for e in await eligible_exams(session, actor.student, clock.now(), settings)}
+        {
+            e.exam.id: e
+            for e in await eligible_exams(session, actor.student, clock.now(), settings=settings)
+        }
         if actor.student is not None
         else {}
     )
@@ -265,7 +269,7 @@ async def add_documents_pressed(
     clock: Clock,
 ) -> None:
     statement = await open_for_documents(
-        session, actor.student, callback_data.statement_id, clock.now(), settings
+        session, actor.student, callback_data.statement_id, now=clock.now(), settings=settings
     )
     if statement is None:
         await query.answer(view.documents_closed(), show_alert=True)
@@ -355,7 +359,7 @@ async def preview_send(
     student: Student,
 ) -> None:
     draft = StatementDraft.from_form(await state.get_data())
-    result = await submit(session, student, draft, clock.now(), settings)
+    result = await submit(session, student, draft, now=clock.now(), settings=settings)
     await query.answer()
     await state.clear()
     if result.outcome is SubmitOutcome.CLOSED:
@@ -364,7 +368,7 @@ async def preview_send(
     if result.outcome is not SubmitOutcome.OK or result.statement is None:
         await edit_pressed(query, view.something_missing())
         return
-    await announce_statement(session, result.statement, clock.now(), settings)
+    await announce_statement(session, result.statement, clock.now(), settings=settings)
     # Told after the commit (bot.middlewares.held): the student hears it only once it is kept.
     await edit_into(query, view.submitted(result.statement, actor.user.tz))
 
@@ -376,7 +380,9 @@ async def zone_taken(
     session: AsyncSession,
 ) -> None:
     """The time-zone statement's zone becomes the student's own (as /tz would set it)."""
-    zone = await take_zone(session, actor.student, actor.user, callback_data.statement_id)
+    zone = await take_zone(
+        session, actor.student, actor.user, statement_id=callback_data.statement_id
+    )
     if zone is None:
         await stale(query)
         return
@@ -426,7 +432,9 @@ async def _statements_page(
     for statement in shown:
         item = view.statement_item(
             statement,
-            can_add_documents=can_add_documents(statement, statement.exam, clock.now(), settings),
+            can_add_documents=can_add_documents(
+                statement, statement.exam, clock.now(), rules=StatementRules.of(settings)
+            ),
             open_=statement.status == StatementStatus.SUBMITTED,
         )
         await answer_long(target, item.text, reply_markup=item.markup)
@@ -448,7 +456,7 @@ async def withdraw_pressed(
     session: AsyncSession,
     clock: Clock,
 ) -> None:
-    statement = await withdraw(session, actor.student, callback_data.statement_id, clock.now())
+    statement = await withdraw(session, actor.student, callback_data.statement_id, now=clock.now())
     if statement is None:
         await query.answer(view.cannot_withdraw(), show_alert=True)
         return

@@ -104,7 +104,7 @@ async def got_link(
     data = await state.get_data()
     field = LinkField(data.get("field", LinkField.CONFERENCE))
     outcome, exam = await set_exam_link(
-        session, actor.teacher, int(data.get("exam_id", 0)), field, message.text or ""
+        session, actor.teacher, int(data.get("exam_id", 0)), field=field, text=message.text or ""
     )
     if outcome is LinkOutcome.INVALID:
         await message.answer(view.not_a_link())

@@ -90,7 +90,7 @@ class RollPress:
         return self.query.message if isinstance(self.query.message, Message) else None
 
     async def roll(self) -> RollView:
-        return await service.load_roll(self.session, self.exam, self.clock.now(), self.rules)
+        return await service.load_roll(self.session, self.exam, self.clock.now(), rules=self.rules)
 
     async def edit(self, screen: Screen) -> None:
         """The console redraws itself as the latest state: taps faster than Telegram lets a
@@ -366,7 +366,7 @@ async def got_ticket_list(
         await state.clear()
         await message.answer(outcome_text(Outcome.NOT_YOURS, settings))
         return
-    view = await service.load_roll(session, exam, now, RollRules.of(settings))
+    view = await service.load_roll(session, exam, now, rules=RollRules.of(settings))
     students = {x.student.id: (x.student.full_name, x.student.record_book) for x in view.lines}
     assigned, errors = parse_ticket_list(message.text or "", students, None)
     if errors:

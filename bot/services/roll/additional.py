@@ -31,7 +31,7 @@ class AdditionalSitting:
 
 
 async def additional_session(
-    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, rules: RollRules
+    session: AsyncSession, faculty_ids: frozenset[int] | None, now: datetime, *, rules: RollRules
 ) -> list[AdditionalSitting]:
     """Who sits an exam again in the additional session, within the faculties (None:
     every faculty, an admin's report), by group, discipline and name."""

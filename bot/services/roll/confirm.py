@@ -35,7 +35,7 @@ async def confirm_roll(
     exam = await own_exam(session, teacher, exam_id, lock=True)
     if exam is None:
         return Outcome.NOT_YOURS, None
-    view = await load_roll(session, exam, now, rules)
+    view = await load_roll(session, exam, now, rules=rules)
     if exam.roll_confirmed_at is not None:
         return Outcome.LOCKED, view
     if view.counts.unmarked:

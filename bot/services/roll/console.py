@@ -144,7 +144,9 @@ async def _ensure_entries(session: AsyncSession, exam: Exam) -> None:
     )
 
 
-async def load_roll(session: AsyncSession, exam: Exam, now: datetime, rules: RollRules) -> RollView:
+async def load_roll(
+    session: AsyncSession, exam: Exam, now: datetime, *, rules: RollRules
+) -> RollView:
     await _ensure_entries(session, exam)
     rows = await session.execute(
         select(RollEntry, Student)

@@ -38,7 +38,7 @@ from bot.services.roll.tickets import _late_ticket
 
 
 async def mark_excused_by_statement(
-    session: AsyncSession, exam_id: int, student_id: int, valid: bool, now: datetime
+    session: AsyncSession, exam_id: int, student_id: int, *, valid: bool, now: datetime
 ) -> None:
     """The dean decided an absence statement: approved is "absent, valid reason"; rejected
     is "absent, no valid reason" unless the student was marked present after all."""
@@ -114,15 +114,15 @@ async def set_mark(
     if target is Mark.OUTAGE:
         entry.outage_since = now
         entry.outage_resolved_at = None
-        await _plan_outage(session, exam, entry, now, rules)
+        await _plan_outage(session, exam, entry, now=now, rules=rules)
     if target is Mark.PRESENT and exam.tickets_handed_at is not None and entry.ticket is None:
-        await _late_ticket(session, exam, entry, now)
+        await _late_ticket(session, exam, entry, now=now)
     await session.flush()
     return Outcome.OK
 
 
 async def _plan_outage(
-    session: AsyncSession, exam: Exam, entry: RollEntry, now: datetime, rules: RollRules
+    session: AsyncSession, exam: Exam, entry: RollEntry, *, now: datetime, rules: RollRules
 ) -> None:
     """Both notices wait for the clock; each checks at sending time that the outage is
     still unresolved, so no timer needs to survive a restart."""

@@ -93,7 +93,7 @@ async def split(
         )
     await session.flush()
     await plan_exam(session, exam.id, now, settings)
-    await _tell_subgroups(session, exam, created, now)
+    await _tell_subgroups(session, exam, created, now=now)
     await session.refresh(exam, ["subgroups"])
     return Outcome.OK, chunks
 
@@ -102,6 +102,7 @@ async def _tell_subgroups(
     session: AsyncSession,
     exam: Exam,
     created: Iterable[tuple[Subgroup, list[int]]],
+    *,
     now: datetime,
 ) -> None:
     chats: dict[int, int | None] = {

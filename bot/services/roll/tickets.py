@@ -47,7 +47,7 @@ async def hand_out_tickets(
         return Outcome.ALREADY, {}
     if not 1 <= tickets <= 500:
         return Outcome.INVALID, {}
-    view = await load_roll(session, exam, now, rules)
+    view = await load_roll(session, exam, now, rules=rules)
     present = [x for x in view.lines if x.mark is Mark.PRESENT]
     if not present:
         return Outcome.NOBODY, {}
@@ -77,13 +77,13 @@ async def hand_out_tickets(
             continue
         line.entry.ticket = number
         if line.student.user_id is not None:
-            items.append((_ticket_notice(exam.id, line.student.id, number, now), *_to(line)))
+            items.append((_ticket_notice(exam.id, line.student.id, number, now=now), *_to(line)))
     await queue(session, items, exam.id)
     await session.flush()
     return Outcome.OK, assigned
 
 
-def _ticket_notice(exam_id: int, student_id: int, number: int, now: datetime) -> Planned:
+def _ticket_notice(exam_id: int, student_id: int, number: int, *, now: datetime) -> Planned:
     return Planned(
         NoticeKind.TICKET,
         notice_key(NoticeKind.TICKET, exam_id, student_id, number),
@@ -93,7 +93,9 @@ def _ticket_notice(exam_id: int, student_id: int, number: int, now: datetime) ->
     )
 
 
-async def _late_ticket(session: AsyncSession, exam: Exam, entry: RollEntry, now: datetime) -> None:
+async def _late_ticket(
+    session: AsyncSession, exam: Exam, entry: RollEntry, *, now: datetime
+) -> None:
     """A student marked present after the hand-out: the last digit still decides; for a
     random draw the student gets the first ticket nobody holds (the same from the seed)."""
     tickets = exam.ticket_count or 0
@@ -126,7 +128,7 @@ async def _late_ticket(session: AsyncSession, exam: Exam, entry: RollEntry, now:
             session,
             [
                 (
-                    _ticket_notice(exam.id, entry.student_id, number, now),
+                    _ticket_notice(exam.id, entry.student_id, number, now=now),
                     chat,
                     chat,
                     entry.student_id,

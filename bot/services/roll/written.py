@@ -59,7 +59,7 @@ async def start_written(
         return Outcome.ALREADY
     if not 5 <= minutes <= 600:
         return Outcome.INVALID
-    view = await load_roll(session, exam, now, rules)
+    view = await load_roll(session, exam, now, rules=rules)
     present = [x for x in view.lines if x.mark is Mark.PRESENT]
     if not present:
         return Outcome.NOBODY
