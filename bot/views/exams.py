@@ -4,16 +4,14 @@ a link."""
 
 from __future__ import annotations
 
-from aiogram.types import InlineKeyboardMarkup
-
 from bot.config import Settings
 from bot.db.models import Exam
 from bot.domain.exams import EventKind
 from bot.i18n import gettext as _
-from bot.keyboards.callbacks import ExamAction, Listing, PageCB
+from bot.keyboards.callbacks import ExamAction, Listing
 from bot.keyboards.inline import exam_links
 from bot.views.html import Html, fmt
-from bot.views.paging import pager_row
+from bot.views.paging import pager_screen
 from bot.views.screen import Screen
 from bot.views.texts import exam_title, teacher_card
 
@@ -35,16 +33,10 @@ def exam_item(exam: Exam, settings: Settings, locale: str, *, saved: bool = Fals
 
 def exams_pager(page: int, pages: int, *, first: int, shown: int, total: int) -> Screen | None:
     """◀ n/N ▶ under the last exam of a page, when there are more pages."""
-    row = pager_row(page, pages, lambda p: PageCB(listing=Listing.EXAMS, page=p))
-    if not row:
-        return None
     text = fmt(
-        _("Exams {first}–{last} of {total}."),
-        first=first,
-        last=first + shown - 1,
-        total=total,
+        _("Exams {first}–{last} of {total}."), first=first, last=first + shown - 1, total=total
     )
-    return Screen(text, InlineKeyboardMarkup(inline_keyboard=[row]))
+    return pager_screen(Listing.EXAMS, page, pages, text)
 
 
 def link_prompt(action: ExamAction, exam: Exam) -> Html:

@@ -13,7 +13,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.domain.reminders import split_text
+from bot.keyboards.callbacks import Listing, PageCB
 from bot.views.html import Html, join_lines
+from bot.views.screen import Screen
 
 # Telegram's limits: 4096 characters a message, 1024 a caption.
 MESSAGE_LIMIT = 4096
@@ -98,3 +100,12 @@ def cards_in_messages(head: str, cards: Iterable[str], tail: str | None = None) 
         chunk.append(tail)
     messages.append("\n\n".join(chunk))
     return messages
+
+
+def pager_screen(listing: Listing, page: int, pages: int, text: str) -> Screen | None:
+    """◀ n/N ▶ under the last message of a list sent a message an item (`text` says which
+    items these are), or None when the list has one page."""
+    row = pager_row(page, pages, lambda p: PageCB(listing=listing, page=p))
+    if not row:
+        return None
+    return Screen(text, InlineKeyboardMarkup(inline_keyboard=[row]))

@@ -23,7 +23,7 @@ from bot.domain.statements import (
 )
 from bot.i18n import gettext as _
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import Listing, PageCB, StmtAction
+from bot.keyboards.callbacks import Listing, StmtAction
 from bot.keyboards.inline import (
     absence_reasons,
     appeal_violations,
@@ -37,7 +37,7 @@ from bot.keyboards.inline import (
 from bot.services.statements import Eligible
 from bot.views import dates
 from bot.views.html import Html, fmt, join_lines
-from bot.views.paging import pager_row
+from bot.views.paging import pager_screen
 from bot.views.screen import Screen
 from bot.views.texts import kind_label, kind_name, reason_name, status_name, violation_name
 
@@ -354,16 +354,10 @@ def statement_item(statement: Statement, *, can_add_documents: bool, open_: bool
 
 def statements_pager(page: int, pages: int, *, first: int, shown: int, total: int) -> Screen | None:
     """◀ n/N ▶ under the last statement of a page, when there are more pages."""
-    row = pager_row(page, pages, lambda p: PageCB(listing=Listing.STATEMENTS, page=p))
-    if not row:
-        return None
     text = fmt(
-        _("Statements {first}–{last} of {total}."),
-        first=first,
-        last=first + shown - 1,
-        total=total,
+        _("Statements {first}–{last} of {total}."), first=first, last=first + shown - 1, total=total
     )
-    return Screen(text, InlineKeyboardMarkup(inline_keyboard=[row]))
+    return pager_screen(Listing.STATEMENTS, page, pages, text)
 
 
 def cannot_withdraw() -> str:
