@@ -41,12 +41,12 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
 from aiogram.types import TelegramObject, Update
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from bot.db.fsm import STATE_UNREAD, update_session
-from bot.db.models import ProcessedUpdate
+from bot.db.fsm import STATE_UNREAD, stored_state_key, update_session
+from bot.db.models import FsmRecord, ProcessedUpdate
 from bot.db.outage import database_busy, database_unavailable, wait_for_database
 from bot.middlewares.held import (
     EditSink,
@@ -131,6 +131,14 @@ class InFlight:
     async def wait_idle(self) -> None:
         await self._idle.wait()
 
+
+# An update's first read, built once (building a statement cost as much as running it):
+# whether it was handled before, and its dialogue state when that is in this database.
+_HANDLED = exists().where(ProcessedUpdate.update_id == bindparam("update_id"))
+_HANDLED_BEFORE = select(_HANDLED)
+_HANDLED_BEFORE_AND_STATE = select(
+    _HANDLED, select(FsmRecord.state).where(FsmRecord.key == bindparam("key")).scalar_subquery()
+)
 
 # session.info key: the update id whose ProcessedUpdate row this session adds at its commit.
 UNCLAIMED = "unclaimed_update"
@@ -256,7 +264,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         hold_replies(data["bot"])
         held = HeldReplies()
         async with self._sessionmaker() as session:
-            if await session.get(ProcessedUpdate, event.update_id) is not None:
+            # The dialogue state read with it in one statement when it is kept here.
+            key = stored_state_key(data["state"]) if data.get(STATE_UNREAD) else None
+            state: str | None = None
+            if key is None:
+                handled = await session.scalar(_HANDLED_BEFORE, {"update_id": event.update_id})
+            else:
+                handled, state = (
+                    await session.execute(
+                        _HANDLED_BEFORE_AND_STATE, {"update_id": event.update_id, "key": key}
+                    )
+                ).one()
+            if handled:
                 log.info("update %s was handled before; skipped", event.update_id)
                 return None
             data["session"] = session
@@ -270,7 +289,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 # The dialogue state, in this transaction (bot.polling.StateLockMiddleware
                 # leaves it to us; aiogram's own middleware has read it already).
                 if data.get(STATE_UNREAD):
-                    data["raw_state"] = await data["state"].get_state()
+                    data["raw_state"] = (
+                        state if key is not None else await data["state"].get_state()
+                    )
                 result = await handler(event, data)
             except Exception as exc:
                 if again(exc):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -111,20 +111,27 @@ class _Roles:
         )
 
 
+def _roles_query() -> Select[User, Student, Teacher, bool, bool]:
+    in_dean_office = select(DeanMember.id).where(DeanMember.user_id == User.id).exists()
+    invited_admin = select(Admin.user_id).where(Admin.user_id == User.id).exists()
+    return (
+        select(User, Student, Teacher, in_dean_office, invited_admin)
+        .outerjoin(Student, Student.user_id == User.id)
+        .outerjoin(Teacher, Teacher.user_id == User.id)
+        .where(User.id == bindparam("user_id"))
+        .options(joinedload(Student.group).joinedload(Group.faculty))
+    )
+
+
+# Built once: every update asks it, and building the statement and its cache key again
+# each time cost as much as running it.
+_ROLES = _roles_query()
+
+
 async def _roles(session: AsyncSession, user_id: int) -> _Roles | None:
     """Every update asks this: one query for the user and all their roles (it was five,
     a good part of an update's database time)."""
-    in_dean_office = select(DeanMember.id).where(DeanMember.user_id == User.id).exists()
-    invited_admin = select(Admin.user_id).where(Admin.user_id == User.id).exists()
-    row = (
-        await session.execute(
-            select(User, Student, Teacher, in_dean_office, invited_admin)
-            .outerjoin(Student, Student.user_id == User.id)
-            .outerjoin(Teacher, Teacher.user_id == User.id)
-            .where(User.id == user_id)
-            .options(joinedload(Student.group).joinedload(Group.faculty))
-        )
-    ).first()
+    row = (await session.execute(_ROLES, {"user_id": user_id})).first()
     if row is None:
         return None
     user, student, teacher, dean, admin = row
