@@ -31,7 +31,11 @@ from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
 if TYPE_CHECKING:
-    from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
+    from sqlalchemy.connectors.asyncio import (
+        AsyncAdapt_dbapi_connection,
+        AsyncAdapt_dbapi_cursor,
+        AsyncIODBAPIConnection,
+    )
 
 _Result = tuple[Any, list[Any], int, int | None]
 
@@ -123,8 +127,32 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Also skips the hand-off of a rollback with nothing to roll back: the pool rolls
+    back every connection given back, even one whose transaction the session has just
+    committed, and sqlite3 would find no transaction and do nothing. "Nothing": no
+    cursor was made (so no statement ran) since the last commit or rollback that
+    returned; one cancelled midway leaves it unknown, and the rollback is handed off."""
+
+    __slots__ = ("_settled",)
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: AsyncIODBAPIConnection) -> None:
+        super().__init__(dbapi, connection)
+        self._settled = False
+
+    def cursor(self, server_side: bool = False) -> AsyncAdapt_dbapi_cursor:
+        self._settled = False
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        super().commit()
+        self._settled = True
+
+    def rollback(self) -> None:
+        if self._settled:
+            return
+        super().rollback()
+        self._settled = True
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -160,3 +160,35 @@ async def test_a_locked_database_is_the_drivers_operational_error(tmp_path: Path
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_a_rollback_with_nothing_to_roll_back_is_not_handed_off(
+    engines: tuple[AsyncEngine, AsyncEngine], hand_offs: list[str]
+) -> None:
+    """The pool rolls back each connection given back, even one just committed."""
+    ours, _plain = engines
+    async with ours.connect() as conn:
+        raw = (await conn.get_raw_connection()).dbapi_connection
+        assert raw is not None
+
+        def statement(sql: str) -> None:
+            cursor = raw.cursor()
+            cursor.execute(sql)
+            cursor.close()
+
+        await conn.run_sync(lambda _: statement("INSERT INTO t (name, n) VALUES ('kept', 1)"))
+        await conn.run_sync(lambda _: raw.commit())
+        hand_offs.clear()
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == []  # nothing ran since the commit
+        await conn.run_sync(lambda _: statement("INSERT INTO t (name, n) VALUES ('gone', 2)"))
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == ["_run", "rollback"]
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == ["_run", "rollback"]  # rolled back already
+        await conn.run_sync(lambda _: statement("SELECT 1"))
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == ["_run", "rollback", "_run", "rollback"]  # a read: handed off
+    async with ours.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+    assert names == ["kept"]
