@@ -27,6 +27,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         # A handler may wait on another's write for a moment; never fail with "locked".
         kwargs.setdefault("connect_args", {"timeout": 30})
+        if parsed.get_driver_name() == "aiosqlite":
+            # One thread hand-off per statement instead of four (bot.db.sqlite_trips).
+            from bot.db.sqlite_trips import dbapi
+
+            kwargs.setdefault("module", dbapi())
     else:
         kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **kwargs)

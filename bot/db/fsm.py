@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
     BaseStorage,
@@ -37,6 +38,15 @@ update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", d
 # In an update's data: its dialogue state is to be read in the update's transaction
 # (bot.polling.StateLockMiddleware sets it, bot.middlewares.unit_of_work reads the state).
 STATE_UNREAD = "state_unread"
+
+
+def stored_state_key(context: FSMContext) -> str | None:
+    """The `fsm_records` key of the context's state when SQLAlchemyStorage keeps it (so
+    the unit of work reads it in the update's first statement); None for Redis."""
+    storage = context.storage
+    if isinstance(storage, SQLAlchemyStorage):
+        return storage._keys.build(context.key)
+    return None
 
 
 class SQLAlchemyStorage(BaseStorage):

@@ -26,7 +26,11 @@ the bot).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from aiogram import F, Router
+from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.enums import ChatType
 from aiogram.filters import Filter
 
@@ -98,4 +102,29 @@ def setup_routers() -> Router:
         refusals.setup(),
         help.setup_fallback(),
     )
+    run_sync_filters_inline(root)
     return root
+
+
+def run_sync_filters_inline(root: Router) -> None:
+    """aiogram runs a filter that is a plain function (a dialogue State, an `F.…` magic
+    filter) in a thread of the default executor, as if it could block: a thread hand-off
+    for every such filter on an update's way down the tree (four for a /schedule), each
+    costing more than the comparison it runs. Ours compare values in memory, so they run
+    in the event loop, as the async filters do; the handlers are left as they are."""
+    for router in root.chain_tail:
+        for observer in router.observers.values():
+            filters: list[FilterObject] = list(observer._handler.filters or ())  # the router's
+            for handler in observer.handlers:
+                filters.extend(handler.filters or ())
+            for item in filters:
+                if not item.awaitable:
+                    item.callback = _awaitable(item.callback)
+                    item.awaitable = True
+
+
+def _awaitable(check: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    async def inline(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    return inline

@@ -9,7 +9,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, User
 
 from bot.config import Settings
-from bot.services.actors import load_actor
+from bot.services.actors import ROLES_READ, load_actor
 
 
 class ActorMiddleware(BaseMiddleware):
@@ -30,6 +30,10 @@ class ActorMiddleware(BaseMiddleware):
             return None
         if tg_user is not None:
             data["actor"] = await load_actor(
-                data["session"], tg_user, self._admin_ids, default_locale=self._default_locale
+                data["session"],
+                tg_user,
+                self._admin_ids,
+                default_locale=self._default_locale,
+                read=data.pop(ROLES_READ, None),  # by the unit of work's first statement
             )
         return await handler(event, data)

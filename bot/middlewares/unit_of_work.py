@@ -40,13 +40,13 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter, TelegramServerError
-from aiogram.types import TelegramObject, Update
-from sqlalchemy import event
+from aiogram.types import TelegramObject, Update, User
+from sqlalchemy import bindparam, event, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from bot.db.fsm import STATE_UNREAD, update_session
-from bot.db.models import ProcessedUpdate
+from bot.db.fsm import STATE_UNREAD, stored_state_key, update_session
+from bot.db.models import FsmRecord, ProcessedUpdate
 from bot.db.outage import database_busy, database_unavailable, wait_for_database
 from bot.middlewares.held import (
     EditSink,
@@ -57,6 +57,7 @@ from bot.middlewares.held import (
     release,
     unavailable,
 )
+from bot.services.actors import ROLES_READ, Roles, roles_of, roles_query
 from bot.services.reminders import PLANNED_FLAG
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,41 @@ class InFlight:
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
+
+
+# An update's first read, one statement built once (building a statement cost as much as
+# running it): whether it was handled before, its dialogue state when that is kept in this
+# database, and its user with their roles (bot.middlewares.actor takes them from here).
+_HANDLED = exists().where(ProcessedUpdate.update_id == bindparam("update_id"))
+_STATE = select(FsmRecord.state).where(FsmRecord.key == bindparam("key")).scalar_subquery()
+_FIRST_READS = {
+    # (with the user's roles, with the state): the statement
+    (False, False): select(_HANDLED),
+    (False, True): select(_HANDLED, _STATE),
+    (True, False): roles_query(_HANDLED),
+    (True, True): roles_query(_HANDLED, _STATE),
+}
+ROLES_WITH = 5  # the columns of roles_query before ours
+
+
+async def first_read(
+    session: AsyncSession, update_id: int, state_key: str | None, user_id: int | None
+) -> tuple[bool, str | None, Roles | None]:
+    """Handled before?, the dialogue state (None unless `state_key`), and the user's roles
+    (None for no user, or one not seen yet: the actor middleware makes their row)."""
+    params: dict[str, object] = {"update_id": update_id}
+    if state_key is not None:
+        params["key"] = state_key
+    if user_id is not None:
+        params["user_id"] = user_id
+        statement = _FIRST_READS[True, state_key is not None]
+        row = (await session.execute(statement, params)).first()
+        if row is not None:
+            state = row[ROLES_WITH + 1] if state_key is not None else None
+            return bool(row[ROLES_WITH]), state, roles_of(row)
+        del params["user_id"]  # not seen yet: no row to carry ours
+    row = (await session.execute(_FIRST_READS[False, state_key is not None], params)).one()
+    return bool(row[0]), row[1] if state_key is not None else None, None
 
 
 # session.info key: the update id whose ProcessedUpdate row this session adds at its commit.
@@ -256,7 +292,12 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         hold_replies(data["bot"])
         held = HeldReplies()
         async with self._sessionmaker() as session:
-            if await session.get(ProcessedUpdate, event.update_id) is not None:
+            key = stored_state_key(data["state"]) if data.get(STATE_UNREAD) else None
+            user: User | None = data.get("event_from_user")
+            handled, state, data[ROLES_READ] = await first_read(
+                session, event.update_id, key, user.id if user and not user.is_bot else None
+            )
+            if handled:
                 log.info("update %s was handled before; skipped", event.update_id)
                 return None
             data["session"] = session
@@ -270,7 +311,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 # The dialogue state, in this transaction (bot.polling.StateLockMiddleware
                 # leaves it to us; aiogram's own middleware has read it already).
                 if data.get(STATE_UNREAD):
-                    data["raw_state"] = await data["state"].get_state()
+                    data["raw_state"] = (
+                        state if key is not None else await data["state"].get_state()
+                    )
                 result = await handler(event, data)
             except Exception as exc:
                 if again(exc):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -47,10 +47,17 @@ class Actor:
 
 
 async def load_actor(
-    session: AsyncSession, tg_user: TgUser, admin_ids: frozenset[int], *, default_locale: str = "ru"
+    session: AsyncSession,
+    tg_user: TgUser,
+    admin_ids: frozenset[int],
+    *,
+    default_locale: str = "ru",
+    read: Roles | None = None,
 ) -> Actor:
-    """The actor for this update; a first-time user gets a row (locale from their client)."""
-    found = await _roles(session, tg_user.id)
+    """The actor for this update; a first-time user gets a row (locale from their client).
+    `read`: their roles read already in this session (the unit of work's first statement,
+    `roles_query`); without them they are read here."""
+    found = read if read is not None else await _roles(session, tg_user.id)
     if found is None:
         user = User(
             id=tg_user.id,
@@ -88,7 +95,7 @@ async def actor_for(session: AsyncSession, user: User, admin_ids: frozenset[int]
 
 
 @dataclass
-class _Roles:
+class Roles:
     user: User
     student: Student | None
     teacher: Teacher | None
@@ -111,21 +118,37 @@ class _Roles:
         )
 
 
-async def _roles(session: AsyncSession, user_id: int) -> _Roles | None:
-    """Every update asks this: one query for the user and all their roles (it was five,
-    a good part of an update's database time)."""
+# In an update's data: the user's Roles read with the update's first statement
+# (bot.middlewares.unit_of_work), for load_actor; None when not read there.
+ROLES_READ = "roles_read"
+
+
+def roles_query(*also: Any) -> Select[Any]:
+    """The user and every role they hold, one row (none for a user not seen yet), with
+    the `also` columns after them (the unit of work reads the update's own in the same
+    statement). The user's id is the bound parameter `user_id`; `roles_of` reads a row."""
     in_dean_office = select(DeanMember.id).where(DeanMember.user_id == User.id).exists()
     invited_admin = select(Admin.user_id).where(Admin.user_id == User.id).exists()
-    row = (
-        await session.execute(
-            select(User, Student, Teacher, in_dean_office, invited_admin)
-            .outerjoin(Student, Student.user_id == User.id)
-            .outerjoin(Teacher, Teacher.user_id == User.id)
-            .where(User.id == user_id)
-            .options(joinedload(Student.group).joinedload(Group.faculty))
-        )
-    ).first()
-    if row is None:
-        return None
-    user, student, teacher, dean, admin = row
-    return _Roles(user, student, teacher, bool(dean), bool(admin))
+    return (
+        select(User, Student, Teacher, in_dean_office, invited_admin, *also)
+        .outerjoin(Student, Student.user_id == User.id)
+        .outerjoin(Teacher, Teacher.user_id == User.id)
+        .where(User.id == bindparam("user_id"))
+        .options(joinedload(Student.group).joinedload(Group.faculty))
+    )
+
+
+def roles_of(row: Sequence[Any]) -> Roles:
+    return Roles(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
+
+
+# Built once: every update asks it, and building the statement and its cache key again
+# each time cost as much as running it.
+_ROLES = roles_query()
+
+
+async def _roles(session: AsyncSession, user_id: int) -> Roles | None:
+    """One query for the user and all their roles (it was five, a good part of an
+    update's database time)."""
+    row = (await session.execute(_ROLES, {"user_id": user_id})).first()
+    return None if row is None else roles_of(row)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -34,29 +34,35 @@ def _with_details() -> list[object]:
     ]
 
 
+# A student's exams with their own subgroup's start, in one statement built once:
+# /schedule is the command of an exam morning, and building a statement with its loader
+# options cost about as much as running it (a student sits in one subgroup of an exam).
+_STUDENT_SCHEDULE = (
+    select(Exam, Subgroup.number, Subgroup.starts_at)
+    .outerjoin(
+        SubgroupMember,
+        and_(
+            SubgroupMember.exam_id == Exam.id,
+            SubgroupMember.student_id == bindparam("student_id"),
+        ),
+    )
+    .outerjoin(Subgroup, Subgroup.id == SubgroupMember.subgroup_id)
+    .where(Exam.group_id == bindparam("group_id"), Exam.cancelled_at.is_(None))
+    .options(*_with_details())  # type: ignore[arg-type]
+    .order_by(Exam.starts_at, Exam.id)
+)
+
+
 async def student_schedule(
     session: AsyncSession, student: Student, now: datetime
 ) -> list[ScheduleItem]:
     """Everything not yet over, soonest first."""
-    exams = list(
-        await session.scalars(
-            select(Exam)
-            .where(Exam.group_id == student.group_id, Exam.cancelled_at.is_(None))
-            .options(*_with_details())  # type: ignore[arg-type]
-            .order_by(Exam.starts_at, Exam.id)
-        )
+    rows = await session.execute(
+        _STUDENT_SCHEDULE, {"student_id": student.id, "group_id": student.group_id}
     )
-    placements = {
-        exam_id: (number, starts_at)
-        for exam_id, number, starts_at in await session.execute(
-            select(SubgroupMember.exam_id, Subgroup.number, Subgroup.starts_at)
-            .join(Subgroup, Subgroup.id == SubgroupMember.subgroup_id)
-            .where(SubgroupMember.student_id == student.id)
-        )
-    }
     items = []
-    for exam in exams:
-        number, start = placements.get(exam.id, (None, exam.starts_at))
+    for exam, number, subgroup_start in rows:
+        start = exam.starts_at if number is None else subgroup_start
         item = ScheduleItem(exam=exam, starts_at=start, subgroup=number)
         if item.ends_at > now:
             items.append(item)

@@ -1,0 +1,194 @@
+"""SQLite's statements in one hand-off to aiosqlite's thread each (bot.db.sqlite_trips):
+the same rows, counts, ids and errors as the plain adapter, and the one hand-off."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.db.engine import create_engine
+from bot.db.sqlite_trips import OneTripCursor
+
+SCHEMA = "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER)"
+
+
+async def made(engine: AsyncEngine) -> AsyncEngine:
+    async with engine.begin() as conn:
+        await conn.execute(text(SCHEMA))
+    return engine
+
+
+@pytest.fixture
+async def engines(tmp_path: Path) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
+    """The bot's engine and a plain aiosqlite one, each on a database of its own."""
+    ours = await made(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'ours.db'}"))
+    plain = await made(create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'plain.db'}"))
+    yield ours, plain
+    await ours.dispose()
+    await plain.dispose()
+
+
+@pytest.fixture
+def hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of every function handed to an aiosqlite thread."""
+    seen: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
+
+
+async def session_of_work(engine: AsyncEngine) -> dict[str, Any]:
+    """Inserts (one, many, RETURNING), updates, selects and deletes: what each answered."""
+    seen: dict[str, Any] = {}
+    async with engine.begin() as conn:
+        one = await conn.execute(insert(table()).values(name="a", n=1))
+        seen["inserted"] = (tuple(one.inserted_primary_key or ()), one.rowcount)
+        many = await conn.execute(insert(table()), [{"name": f"m{i}", "n": i} for i in range(5)])
+        seen["many"] = many.rowcount
+        returned = await conn.execute(
+            insert(table()).values(name="r", n=9).returning(text("id"), text("name"))
+        )
+        seen["returning"] = [tuple(r) for r in returned]
+        changed = await conn.execute(update(table()).where(text("n < 3")).values(n=0))
+        seen["updated"] = changed.rowcount
+        rows = await conn.execute(select(text("id, name, n")).select_from(table()).order_by("id"))
+        seen["keys"] = list(rows.keys())
+        seen["rows"] = [tuple(r) for r in rows]
+        seen["first"] = (await conn.execute(text("SELECT name FROM t WHERE n = 9"))).first()
+        seen["none"] = (await conn.execute(text("SELECT name FROM t WHERE n = 99"))).first()
+        gone = await conn.execute(text("DELETE FROM t WHERE n = 0"))
+        seen["deleted"] = gone.rowcount
+        streamed = await conn.stream(text("SELECT name FROM t ORDER BY id"))
+        seen["streamed"] = [r[0] async for r in streamed]
+    return seen
+
+
+def table() -> Any:
+    from sqlalchemy import Column, Integer, MetaData, String, Table
+
+    return Table(
+        "t",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("name", String),
+        Column("n", Integer),
+    )
+
+
+async def test_the_same_answers_as_the_plain_adapter(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    ours, plain = engines
+    async with ours.connect() as conn:
+        raw = await conn.get_raw_connection()
+        assert isinstance(raw.driver_connection, aiosqlite.Connection)
+        assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)  # type: ignore[union-attr]
+    answers = await session_of_work(ours)
+    assert answers == await session_of_work(plain)
+    assert answers["inserted"] == ((1,), 1)
+    assert answers["many"] == 5
+    assert answers["returning"] == [(7, "r")]
+    assert answers["updated"] == 4  # a (1), m0, m1, m2
+    assert answers["keys"] == ["id", "name", "n"]
+    assert answers["rows"][:5] == [
+        (1, "a", 0),
+        (2, "m0", 0),
+        (3, "m1", 0),
+        (4, "m2", 0),
+        (5, "m3", 3),
+    ]
+    assert answers["first"] == ("r",)
+    assert answers["none"] is None
+    assert answers["deleted"] == 4
+    assert answers["streamed"] == ["m3", "m4", "r"]
+
+
+async def test_one_hand_off_per_statement(
+    engines: tuple[AsyncEngine, AsyncEngine], hand_offs: list[str]
+) -> None:
+    ours, plain = engines
+    for engine, per_select in ((ours, 1), (plain, 4)):
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))  # the connection is made and checked
+            hand_offs.clear()
+            for _ in range(10):
+                assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+            assert len(hand_offs) == 10 * per_select, hand_offs
+
+
+async def test_errors_are_the_drivers_and_roll_back(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    ours, _plain = engines
+    async with ours.begin() as conn:
+        await conn.execute(text("INSERT INTO t (name, n) VALUES ('x', 1)"))
+    with pytest.raises(IntegrityError):
+        async with ours.begin() as conn:
+            await conn.execute(text("INSERT INTO t (name, n) VALUES ('y', 2)"))
+            await conn.execute(text("INSERT INTO t (name, n) VALUES ('x', 3)"))
+    with pytest.raises(OperationalError, match="no such table"):
+        async with ours.connect() as conn:
+            await conn.execute(text("SELECT * FROM nowhere"))
+    async with ours.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM t ORDER BY name"))).scalars().all()
+    assert names == ["x"]  # 'y' went with its transaction's rollback
+
+
+async def test_a_locked_database_is_the_drivers_operational_error(tmp_path: Path) -> None:
+    """bot.db.outage tells a busy SQLite by sqlite3's "database is locked"."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'locked.db'}"
+    first = await made(create_engine(url))
+    second = create_engine(url, connect_args={"timeout": 0.1})
+    try:
+        async with first.begin() as holder:
+            await holder.execute(text("INSERT INTO t (name, n) VALUES ('held', 1)"))
+            with pytest.raises(OperationalError, match="database is locked"):
+                async with second.begin() as conn:
+                    await conn.execute(text("INSERT INTO t (name, n) VALUES ('late', 2)"))
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_a_rollback_with_nothing_to_roll_back_is_not_handed_off(
+    engines: tuple[AsyncEngine, AsyncEngine], hand_offs: list[str]
+) -> None:
+    """The pool rolls back each connection given back, even one just committed."""
+    ours, _plain = engines
+    async with ours.connect() as conn:
+        raw = (await conn.get_raw_connection()).dbapi_connection
+        assert raw is not None
+
+        def statement(sql: str) -> None:
+            cursor = raw.cursor()
+            cursor.execute(sql)
+            cursor.close()
+
+        await conn.run_sync(lambda _: statement("INSERT INTO t (name, n) VALUES ('kept', 1)"))
+        await conn.run_sync(lambda _: raw.commit())
+        hand_offs.clear()
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == []  # nothing ran since the commit
+        await conn.run_sync(lambda _: statement("INSERT INTO t (name, n) VALUES ('gone', 2)"))
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == ["_run", "rollback"]
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == ["_run", "rollback"]  # rolled back already
+        await conn.run_sync(lambda _: statement("SELECT 1"))
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == ["_run", "rollback", "_run", "rollback"]  # a read: handed off
+    async with ours.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+    assert names == ["kept"]
