@@ -8,18 +8,14 @@ on the same database to test restarts.
 from __future__ import annotations
 
 import asyncio
-import functools
 import shutil
-import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiogram.client.session import aiohttp as aiogram_aiohttp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -48,21 +44,6 @@ FAST_CHAT_INTERVAL = 0.11
 def telegram_pace(request: pytest.FixtureRequest) -> bool:
     """Whether the test asks for Telegram's own pace in a chat (the mark)."""
     return request.node.get_closest_marker("telegram_pace") is not None
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_ssl_context() -> Iterator[None]:
-    """aiogram's session loads the CA bundle afresh for every Bot (load_verify_locations,
-    ~15 ms of CPU; a bot start makes four): here one context per set of arguments, made
-    once. The same verification, for connections that are plain HTTP to the fake anyway."""
-    make = ssl.create_default_context
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            aiogram_aiohttp,
-            "ssl",
-            SimpleNamespace(create_default_context=functools.cache(make)),
-        )
-        yield
 
 
 class MovableClock:

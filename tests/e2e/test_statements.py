@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from bot.db.models import Statement, User
 from bot.keyboards.callbacks import StmtAddDocsCB, StmtWithdrawCB, StmtZoneCB
 from tests.e2e.conftest import BotRunner, deanery_chat, join_by_invite, link_student, press, say
-from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
+from tests.e2e.fakeapi import MESSAGE_METHODS, FakeBotAPI, FakeUser, button
 
 
 async def stored(runner: BotRunner) -> list[Statement]:
@@ -423,8 +423,16 @@ async def test_dean_asks_for_more_and_the_student_answers(
     done = await press(api, student, noted, button(noted, "Готово")["callback_data"])
     assert "№" in done["text"]
 
-    follow_up = await api.next_message(group["id"], after=after)
-    assert "дополнительные документы" in follow_up["text"]
+    # The follow-up card; the first card's edit (the question asked) may come before it,
+    # paced in the chat behind the prompt.
+    sent = await api.wait_for(
+        MESSAGE_METHODS,
+        group["id"],
+        lambda c: c.ok and "дополнительные документы" in str(c.result.get("text")),
+        after,
+    )
+    assert sent.method == "sendMessage"
+    follow_up = sent.result
     assert "Прикладываю справку с печатью." in follow_up["text"]
     photo = await api.wait_for("sendPhoto", chat_id=group["id"], after=after)
     assert photo.ok
