@@ -291,6 +291,15 @@ async def test_time_zone_approved_dean_sets_time_teacher_confirms_student_moves(
         predicate=lambda c: "Join now" in str(c.params.get("text")),
     )
     assert "Гистология" in call.params["text"]
+    # The card too, before the press below: else it may come between the press and its
+    # answer, and be taken for the answer (seen under load).
+    card = await api.wait_for(
+        "sendMessage",
+        chat_id=student.id,
+        after=after,
+        predicate=lambda c: c.ok and "Exam reminder" in str(c.params.get("text")),
+    )
+    assert "Гистология" in card.params["text"] and "Tue 29 Dec, 04:00" in card.params["text"]
     [statement] = await stored(seeded)
     assert statement.status == "approved" and statement.teacher_confirmed_at is not None
     outcome = [m for m in api.messages(teacher.id) if "Statement №" in m.get("text", "")]
