@@ -280,7 +280,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         i18n=i18n,
     )
     # One pace for every Bot: replies, notices and reports count against the same limits.
-    limiter = RateLimiter(settings.send_rate)
+    limiter = RateLimiter(settings.send_rate, settings.chat_interval)
     smtp = settings.smtp
     # Its own Bot, like the keeper's: downloading a letter's documents must not queue
     # behind notices (and getFile is not a message: no SEND_RATE slot is taken).

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     # Seconds between two redraws of the roll in one chat: Telegram edits a message in a
     # chat about once a second (429 beyond); the taps in between show in the next redraw.
     edit_interval: float = Field(default=1.05, ge=0)
+    # Seconds from the answer to one message or edit in a chat to the next one there
+    # (bot.notify.pacing): Telegram takes about one a second per chat, so a margin over it.
+    # A group's twenty a minute and the 30/s in all hold whatever this is.
+    chat_interval: float = Field(default=1.1, gt=0)
     # Statement documents and exam works are also kept here, in case Telegram forgets them.
     files_dir: Path = Path("data/files")
     # The outbox's sent journal (bot.notify.journal): one small file per running process.

@@ -8,10 +8,13 @@ and a developer's run) never drop each other's tables. It is dropped at the end.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+import ssl
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
@@ -21,6 +24,22 @@ from bot.db.engine import create_engine, run_outside_transaction
 from bot.db.migrate import upgrade
 
 POSTGRES_DSN_ENV = "TEST_POSTGRES_DSN"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_ca_bundle() -> Iterator[None]:
+    """aiogram's session loads the CA bundle afresh for every Bot (load_verify_locations,
+    ~15 ms of CPU; a bot start makes four): here one context per set of arguments, made
+    once, with the same verification. (Its 250 ms wait after each close stays: without it
+    a stopped bot's late work met closed sessions, seen as a restart test's failure.)"""
+    from aiogram.client.session import aiohttp as aiogram_aiohttp  # not for the unit tests
+
+    make = ssl.create_default_context
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            aiogram_aiohttp, "ssl", SimpleNamespace(create_default_context=functools.cache(make))
+        )
+        yield
 
 
 @pytest.fixture(scope="session")

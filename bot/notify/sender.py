@@ -214,7 +214,7 @@ class OutboxSender:
             exclusive if exclusive is not None else sessionmaker.kw["bind"].dialect.name == "sqlite"
         )
         # The bot's one limiter (bot.app: replies share it); its own, for a sender alone.
-        self._limiter = limiter or RateLimiter(settings.send_rate)
+        self._limiter = limiter or RateLimiter(settings.send_rate, settings.chat_interval)
         # Join calls sent ahead of their time (see _plan_ahead), recomputed now and then.
         self._early_until: datetime | None = None
         self._ahead_wake = float("inf")  # monotonic time the plan changes next

@@ -26,11 +26,24 @@ from bot.db.models import InviteRole
 from bot.keyboards.callbacks import JoinCB
 from bot.services.imports import import_roster, import_schedule
 from bot.services.onboarding import create_invite
-from tests.e2e.fakeapi import FakeBotAPI, FakeUser
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser, Pace
 
 TOKEN = "123456:TEST-token"
 ADMIN_ID = 900_001
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
+# Telegram's pace in one chat, ten times faster on both sides: the fake takes ten messages
+# or edits a second per chat (with Telegram's burst of ten), the bot keeps 0.11 s between
+# them (CHAT_INTERVAL). Every flow still meets the pace, and its 429 if the bot broke it,
+# in a tenth of the time: the bot's second between a message and a press's edit was most
+# of the suite's time. A group's twenty a minute and the 30/s in all stay Telegram's.
+# Tests about the pace in a chat itself are marked `telegram_pace`: Telegram's own.
+FAST_PACE = Pace(chat_per_second=10.0)
+FAST_CHAT_INTERVAL = 0.11
+
+
+def telegram_pace(request: pytest.FixtureRequest) -> bool:
+    """Whether the test asks for Telegram's own pace in a chat (the mark)."""
+    return request.node.get_closest_marker("telegram_pace") is not None
 
 
 class MovableClock:
@@ -120,8 +133,9 @@ class BotRunner:
 
 
 @pytest_asyncio.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as server:
+async def api(request: pytest.FixtureRequest) -> AsyncIterator[FakeBotAPI]:
+    pace = Pace() if telegram_pace(request) else FAST_PACE
+    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot", pace=pace) as server:
         yield server
 
 
@@ -160,7 +174,14 @@ def redis_url() -> str | None:
 
 
 @pytest.fixture
-def settings(api: FakeBotAPI, database_url: str, redis_url: str | None, tmp_path: Path) -> Settings:
+def settings(
+    request: pytest.FixtureRequest,
+    api: FakeBotAPI,
+    database_url: str,
+    redis_url: str | None,
+    tmp_path: Path,
+) -> Settings:
+    own: float = Settings.model_fields["chat_interval"].default
     return Settings(
         bot_token=TOKEN,
         telegram_api_url=api.base_url,
@@ -174,6 +195,7 @@ def settings(api: FakeBotAPI, database_url: str, redis_url: str | None, tmp_path
         # The roll redraws at once: the fake does not pace edits unless a test asks it to
         # (test_roll_taps does, with the real interval).
         edit_interval=0,
+        chat_interval=own if telegram_pace(request) else FAST_CHAT_INTERVAL,
         _env_file=None,
     )
 

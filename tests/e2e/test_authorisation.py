@@ -72,6 +72,8 @@ from bot.keyboards.callbacks import (
 )
 from tests.e2e.conftest import (
     ADMIN_ID,
+    FAST_CHAT_INTERVAL,
+    FAST_PACE,
     TOKEN,
     BotRunner,
     MovableClock,
@@ -484,7 +486,7 @@ async def _hostile(api: FakeBotAPI, runner: BotRunner) -> dict[str, Hostile]:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     tmp: Path = tmp_path_factory.mktemp("authorisation")
-    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as api:
+    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot", pace=FAST_PACE) as api:
         settings = Settings(
             bot_token=TOKEN,
             telegram_api_url=api.base_url,
@@ -496,6 +498,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             journal_dir=tmp / "journal",
             flood_limit=0,  # a few hundred presses in a row are the test, not a flood
             edit_interval=0,  # the roll redrawn at once, as in tests/e2e/conftest.py
+            chat_interval=FAST_CHAT_INTERVAL,  # and the pace in a chat ten times faster
             _env_file=None,
         )
         runner = BotRunner(api, settings, MovableClock(NOW))

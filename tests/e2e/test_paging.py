@@ -75,6 +75,11 @@ def plan() -> bytes:
 async def texts_until_quiet(api: FakeBotAPI, runner: BotRunner, chat_id: int, after: int) -> str:
     await runner.settle()
     await api.idle(quiet=0.3, timeout=30)
+    return chat_texts(api, chat_id, after)
+
+
+def chat_texts(api: FakeBotAPI, chat_id: int, after: int) -> str:
+    """Texts and captions of the messages sent or edited into the chat since ``after``."""
     return "\n".join(
         str(c.result.get("text") or c.result.get("caption") or "")
         for c in api.calls[after:]
@@ -121,8 +126,12 @@ async def sent_pages(api: FakeBotAPI, runner: BotRunner, user: FakeUser, command
             return seen
         after = api.mark()
         user.click(last, button(last, "▶")["callback_data"])
-        seen += "\n" + await texts_until_quiet(api, runner, user.id, after)
+        # A page is the press's reply: sent by the time the press is handled, no quiet
+        # spell needed (one a page cost 0.3 s). Its last message shows the next number.
+        await runner.settle()
+        seen += "\n" + chat_texts(api, user.id, after)
         pages += 1
+        assert pager(api.messages(user.id)[-1]) == (position[0] + 1, position[1])
         assert pages <= ITEMS
 
 

@@ -60,7 +60,7 @@ from bot.db.models import (
 from bot.keyboards.callbacks import JoinCB
 from bot.services.imports import import_roster, import_schedule
 from bot.services.reminders import plan_exam
-from tests.e2e.conftest import TOKEN
+from tests.e2e.conftest import FAST_CHAT_INTERVAL, TOKEN
 from tests.e2e.fakeapi import MESSAGE_METHODS, Call, FakeBotAPI, FakeUser, button
 from tests.e2e.test_webhook import PUBLIC_URL, SECRET, SECRET_HEADER, free_port
 
@@ -240,6 +240,7 @@ async def start_replica(
         "LOG_FORMAT": "json",
         "FILES_DIR": str(tmp_path / "files"),  # shared, as a volume both replicas mount
         "SHUTDOWN_GRACE_SECONDS": "5",
+        "CHAT_INTERVAL": str(FAST_CHAT_INTERVAL),  # the `api` fixture's pace in a chat
     }
     # Settings a developer's environment may carry that would add to what is sent or drop
     # updates (the rest are read alike here, by seed(), and there).

@@ -14,6 +14,7 @@ import asyncio
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import Exam, InviteRole, Notice, RollEntry, Statement, Student
@@ -56,6 +57,7 @@ async def test_a_statement_is_acknowledged_through_the_outbox_when_telegram_fail
     assert sum("is submitted" in text for text in said) == 1  # told once
 
 
+@pytest.mark.telegram_pace
 async def test_roll_taps_faster_than_telegram_edits_keep_every_mark(
     api: FakeBotAPI, seeded: BotRunner
 ) -> None:

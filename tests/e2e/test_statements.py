@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from bot.db.models import Statement, User
 from bot.keyboards.callbacks import StmtAddDocsCB, StmtWithdrawCB, StmtZoneCB
 from tests.e2e.conftest import BotRunner, deanery_chat, join_by_invite, link_student, press, say
-from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
+from tests.e2e.fakeapi import MESSAGE_METHODS, FakeBotAPI, FakeUser, button
 
 
 async def stored(runner: BotRunner) -> list[Statement]:
@@ -291,6 +291,15 @@ async def test_time_zone_approved_dean_sets_time_teacher_confirms_student_moves(
         predicate=lambda c: "Join now" in str(c.params.get("text")),
     )
     assert "Гистология" in call.params["text"]
+    # The card too, before the press below: else it may come between the press and its
+    # answer, and be taken for the answer (seen under load).
+    card = await api.wait_for(
+        "sendMessage",
+        chat_id=student.id,
+        after=after,
+        predicate=lambda c: c.ok and "Exam reminder" in str(c.params.get("text")),
+    )
+    assert "Гистология" in card.params["text"] and "Tue 29 Dec, 04:00" in card.params["text"]
     [statement] = await stored(seeded)
     assert statement.status == "approved" and statement.teacher_confirmed_at is not None
     outcome = [m for m in api.messages(teacher.id) if "Statement №" in m.get("text", "")]
@@ -423,8 +432,16 @@ async def test_dean_asks_for_more_and_the_student_answers(
     done = await press(api, student, noted, button(noted, "Готово")["callback_data"])
     assert "№" in done["text"]
 
-    follow_up = await api.next_message(group["id"], after=after)
-    assert "дополнительные документы" in follow_up["text"]
+    # The follow-up card; the first card's edit (the question asked) may come before it,
+    # paced in the chat behind the prompt.
+    sent = await api.wait_for(
+        MESSAGE_METHODS,
+        group["id"],
+        lambda c: c.ok and "дополнительные документы" in str(c.result.get("text")),
+        after,
+    )
+    assert sent.method == "sendMessage"
+    follow_up = sent.result
     assert "Прикладываю справку с печатью." in follow_up["text"]
     photo = await api.wait_for("sendPhoto", chat_id=group["id"], after=after)
     assert photo.ok

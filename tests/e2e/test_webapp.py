@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from bot.app import build_application
 from bot.db.models import DeaneryChat, Exam, Notice, RollEntry, Statement, Student
 from bot.services.statements import announce_statement
-from tests.e2e.conftest import TOKEN, MovableClock, press
+from tests.e2e.conftest import FAST_PACE, TOKEN, MovableClock, press
 from tests.e2e.fakeapi import FakeBotAPI, button
 from tests.e2e.webapp_world import (
     DISCIPLINE,
@@ -358,7 +358,7 @@ async def test_the_deans_card_opens_the_statement_in_the_app(web: Web) -> None:
 async def test_webhook_mode_serves_the_app_beside_the_webhook(
     tmp_path: Path, unused_tcp_port_factory: Callable[[], int]
 ) -> None:
-    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as api:
+    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot", pace=FAST_PACE) as api:
         port = unused_tcp_port_factory()
         settings = webapp_settings(
             api,

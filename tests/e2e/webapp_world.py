@@ -34,7 +34,14 @@ from bot.db.models import (
 )
 from bot.domain.statements import StatementKind, StatementStatus
 from bot.services.imports import import_roster, import_schedule
-from tests.e2e.conftest import ADMIN_ID, TOKEN, BotRunner, MovableClock
+from tests.e2e.conftest import (
+    ADMIN_ID,
+    FAST_CHAT_INTERVAL,
+    FAST_PACE,
+    TOKEN,
+    BotRunner,
+    MovableClock,
+)
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.hostile import ROSTER_HEADER, SCHEDULE_HEADER, table
 from tests.webapp_auth import forge, sign_init_data
@@ -122,6 +129,7 @@ def webapp_settings(api: FakeBotAPI, tmp: Path, **overrides: Any) -> Settings:
         "journal_dir": tmp / "journal",
         "flood_limit": 0,
         "edit_interval": 0,
+        "chat_interval": FAST_CHAT_INTERVAL,  # with FAST_PACE (tests/e2e/conftest.py)
         "webapp_url": WEBAPP_URL,
         "webapp_host": "127.0.0.1",
         "webapp_port": 0,
@@ -256,7 +264,7 @@ async def build(runner: BotRunner, api: FakeBotAPI) -> dict[str, int]:
 @asynccontextmanager
 async def running_web(tmp: Path) -> AsyncIterator[Web]:
     """The bot on the fake Bot API with its Mini App server, the world built, a client."""
-    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot") as api:
+    async with FakeBotAPI(token=TOKEN, bot_username="examinator_test_bot", pace=FAST_PACE) as api:
         runner = BotRunner(api, webapp_settings(api, tmp), MovableClock(NOW))
         app = await runner.start()
         try:
