@@ -51,12 +51,13 @@ from bot.db.outage import database_busy, database_unavailable, wait_for_database
 from bot.middlewares.held import (
     EditSink,
     HeldReplies,
-    Outbox,
+    durable,
     held_replies,
     hold_replies,
     release,
     unavailable,
 )
+from bot.notify.stored_replies import ReplyStore
 from bot.services.reminders import PLANNED_FLAG
 
 log = logging.getLogger(__name__)
@@ -132,8 +133,10 @@ class InFlight:
         await self._idle.wait()
 
 
-# session.info key: the update id whose ProcessedUpdate row this session adds at its commit.
+# session.info keys: the update id whose ProcessedUpdate row this session adds at its
+# commit; and whether the update wrote anything else (False until it does).
 UNCLAIMED = "unclaimed_update"
+WROTE = "wrote"
 
 
 def claim(session: Session) -> None:
@@ -160,6 +163,24 @@ def _write_lock_before_locking_read(state: ORMExecuteState) -> None:
         session.flush()
 
 
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement_write(state: ORMExecuteState) -> None:
+    """A statement that is not a SELECT (a bulk insert or update, raw SQL) writes."""
+    info = state.session.info
+    if info.get(WROTE) is False and not state.is_select:
+        info[WROTE] = True
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush_write(session: Session, _context: object) -> None:
+    """A flush that changed a row other than the update's ProcessedUpdate writes."""
+    if session.info.get(WROTE) is not False:
+        return
+    changed = (*session.new, *session.deleted, *session.dirty)
+    if any(not isinstance(row, ProcessedUpdate) for row in changed):
+        session.info[WROTE] = True
+
+
 class UnitOfWorkMiddleware(BaseMiddleware):
     def __init__(
         self,
@@ -167,12 +188,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         in_flight: InFlight,
         on_planned: Callable[[], None] | None = None,
         *,
-        outbox: Outbox | None = None,
+        outbox: ReplyStore | None = None,
         edits: EditSink | None = None,
     ) -> None:
-        """`outbox` keeps the messages Telegram failed after the commit (without one
-        they are logged as lost); `edits` sends the latest-state edits (without one
-        they go out with the other replies)."""
+        """`outbox` keeps the messages of an update that wrote something with it, and
+        those Telegram failed after the commit (without one they are said after the
+        commit only, and logged as lost when Telegram fails them); `edits` sends the
+        latest-state edits (without one they go out with the other replies)."""
         self._sessionmaker = sessionmaker
         self._in_flight = in_flight
         self._on_planned = on_planned
@@ -264,6 +286,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             # first write takes the database's one write lock until the commit, and an
             # update that only reads (most of them) would hold it through all its work.
             session.info[UNCLAIMED] = event.update_id
+            session.info[WROTE] = False
             token = update_session.set(session)
             speaking = held_replies.set(held)
             try:
@@ -288,6 +311,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 held_replies.reset(speaking)
                 update_session.reset(token)
             planned = session.info.pop(PLANNED_FLAG, False)
+            if self._outbox is not None and session.info[WROTE]:
+                # Kept with what it wrote: a kill before they go out loses no answer.
+                await self._keep_replies(session, held)
             claim(session.sync_session)
             await session.commit()
         # Only now can the sender see the new notices: wake it after the commit.
@@ -295,6 +321,17 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             self._on_planned()
         await release(held, outbox=self._outbox, edits=self._edits)
         return result
+
+    async def _keep_replies(self, session: AsyncSession, held: HeldReplies) -> None:
+        assert self._outbox is not None
+        replies = durable(held)
+        if not replies:
+            return
+        kept = await self._outbox.keep_in(
+            session, [(reply.bot, message) for reply, message in replies]
+        )
+        for reply, message in replies:
+            reply.kept = kept[int(message.chat_id)]
 
     async def _remember(self, update_id: int) -> None:
         # A failing update is not retried after a restart: it would only fail again.

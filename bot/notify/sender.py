@@ -33,7 +33,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -245,6 +245,16 @@ class OutboxSender:
         self._planned_at = -1e9  # new notices: plan ahead again
         self._wake.set()
 
+    def record_sent(self, notice_id: int, parts_done: int, parts: int) -> None:
+        """A reply the unit of work sent itself (bot.notify.stored_replies), in the journal
+        as the sender's own: a kill before it is marked does not send it again."""
+        if self._journal is not None:
+            self._journal.record(notice_id, parts_done, parts)
+
+    def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
+        """Replies Telegram accepted that could not be marked sent: the next claim does."""
+        self._sent_unmarked.update(notice_ids)
+
     async def run(self) -> None:
         """Sends until stop(); sleeps until the next due notice in between."""
         await self._open_journal()
@@ -413,10 +423,14 @@ class OutboxSender:
         self._ahead_wake = time.monotonic() + min(max(wait, 0.5), PLAN_EVERY * 12)
 
     async def _release_all_claims(self) -> None:
+        # Not this sender's own: replies kept by updates handled meanwhile are being sent.
         async with self._sessionmaker.begin() as session:
             await session.execute(
                 update(Notice)
-                .where(Notice.status == NoticeStatus.CLAIMED)
+                .where(
+                    Notice.status == NoticeStatus.CLAIMED,
+                    or_(Notice.claimed_by.is_(None), Notice.claimed_by != self.worker_id),
+                )
                 .values(status=NoticeStatus.PENDING.value, claimed_by=None, claimed_at=None)
             )
 
