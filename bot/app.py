@@ -52,6 +52,7 @@ from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
 from bot.notify.stored_replies import ReplyStore
 from bot.polling import ConfirmingDispatcher
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_upcoming
 from bot.services.semester import retention_due, run_retention
 from bot.webapp.server import WebApp, WebAppServer
@@ -171,7 +172,9 @@ class Application:
             )
         # Catch up: exams imported by the CLI, or changed while the bot was down.
         async with self.sessionmaker.begin() as session:
-            report = await plan_upcoming(session, self.dispatcher["clock"].now(), self.settings)
+            report = await plan_upcoming(
+                session, self.dispatcher["clock"].now(), self.settings, outbox=Outbox()
+            )
         log.info("outbox planned at start: %d new, %d cancelled", report.created, report.cancelled)
 
     def start_sender(self) -> None:
@@ -306,7 +309,6 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         mailer=mailer,
         limiter=limiter,
     )
-    dispatcher["outbox"] = sender
     # Its own Bot (session): downloads must not queue behind replies or notices.
     keeper = FileKeeper(create_bot(settings, retry=False, limiter=limiter), sessionmaker, settings)
 
@@ -373,7 +375,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             semester = await retention_due(session, the_clock.now(), settings)
             if semester is None:
                 return 0
-            await run_retention(session, semester, the_clock.now(), settings)
+            await run_retention(session, semester, the_clock.now(), settings, outbox=Outbox())
         sender.wake()
         return 1
 
@@ -424,9 +426,9 @@ async def wait_for_handlers(app: Application) -> None:
     except TimeoutError:
         log.warning("the last redraws of a roll did not go out before shutdown")
     if app.replies is not None:
-        # Before the sender's journal closes: a reply sent and not marked would go again.
+        # Before the sender's journal closes: a reply sent and not settled would go again.
         try:
             async with asyncio.timeout(10):
-                await app.replies.wait_marked()
+                await app.replies.settled()
         except TimeoutError:
-            log.warning("replies sent before shutdown not marked yet: the journal has them")
+            log.warning("replies sent before shutdown not settled: they may go again")

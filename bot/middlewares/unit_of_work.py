@@ -58,7 +58,7 @@ from bot.middlewares.held import (
     unavailable,
 )
 from bot.notify.stored_replies import ReplyStore
-from bot.services.reminders import PLANNED_FLAG
+from bot.services.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +282,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 log.info("update %s was handled before; skipped", event.update_id)
                 return None
             data["session"] = session
+            # What the update plans for the outbox, said by the services it calls.
+            outbox = data["outbox"] = Outbox()
             # Added at the commit (or at a locking read on SQLite), not now: on SQLite the
             # first write takes the database's one write lock until the commit, and an
             # update that only reads (most of them) would hold it through all its work.
@@ -310,14 +312,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 held.open = False
                 held_replies.reset(speaking)
                 update_session.reset(token)
-            planned = session.info.pop(PLANNED_FLAG, False)
             if self._outbox is not None and session.info[WROTE]:
                 # Kept with what it wrote: a kill before they go out loses no answer.
                 await self._keep_replies(session, held)
             claim(session.sync_session)
             await session.commit()
         # Only now can the sender see the new notices: wake it after the commit.
-        if planned and self._on_planned is not None:
+        if outbox.wakes_sender and self._on_planned is not None:
             self._on_planned()
         await release(held, outbox=self._outbox, edits=self._edits)
         return result

@@ -245,11 +245,12 @@ class OutboxSender:
         self._planned_at = -1e9  # new notices: plan ahead again
         self._wake.set()
 
-    def record_sent(self, notice_id: int, parts_done: int, parts: int) -> None:
+    def record_sent(self, notice_id: int, parts_done: int, parts: int, key: str) -> None:
         """A reply the unit of work sent itself (bot.notify.stored_replies), in the journal
-        as the sender's own: a kill before it is marked does not send it again."""
+        as the sender's own: a kill before it is settled does not send it again. With its
+        key: it is deleted once settled, and its id may come back for another notice."""
         if self._journal is not None:
-            self._journal.record(notice_id, parts_done, parts)
+            self._journal.record(notice_id, parts_done, parts, key)
 
     def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
         """Replies Telegram accepted that could not be marked sent: the next claim does."""

@@ -7,11 +7,12 @@ messages are stored in the same transaction as what it wrote, one notice of kind
 per chat, claimed by this process's outbox sender (`ReplyStore.keep_in`): either both
 are kept, or neither. After the commit the unit of work sends them at once, as before;
 each message Telegram accepts goes into the sender's journal at that instant, and the
-notice is marked sent right after (`ReplyStore.sent`, several updates' marks in one
-transaction). A notice Telegram failed (5xx, network, 429 beyond the retries) is handed
-back to the sender with what went out already (`ReplyStore.hand_back`). After a kill the
+notice is deleted right after (`ReplyStore.accepted`: nothing is owed any more; several
+updates' notices in one transaction). A notice Telegram failed (5xx, network, 429 beyond
+the retries) is handed back to the sender with what went out already
+(`ReplyStore.hand_back`). After a kill the
 next start's sender finds it claimed by a dead worker: what the journal says Telegram
-accepted is marked, the rest is sent. So the normal path sends each message once, a
+accepted is marked sent, the rest is sent. So the normal path sends each message once, a
 crash at least once (twice only if killed between Telegram's answer and the journal's
 line).
 
@@ -36,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram.client.default import Default
 from aiogram.methods import SendMessage
-from sqlalchemy import update
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -89,7 +90,7 @@ class Claims(Protocol):
 
     def wake(self) -> None: ...
 
-    def record_sent(self, notice_id: int, parts_done: int, parts: int) -> None:
+    def record_sent(self, notice_id: int, parts_done: int, parts: int, key: str) -> None:
         """Telegram accepted part `parts_done`: into the sent journal, nothing awaited."""
 
     def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
@@ -101,6 +102,7 @@ class KeptReply:
     """One chat's messages of an update, kept in the outbox notice `notice_id`."""
 
     notice_id: int
+    key: str
     chat_id: int
     parts: int
     done: int = 0
@@ -129,8 +131,9 @@ class ReplyStore:
         self._sessionmaker = sessionmaker
         self._clock = clock
         self._claims = claims
-        self._to_mark: set[int] = set()
-        self._marking: asyncio.Task[None] | None = None
+        self._delivered: set[int] = set()
+        self._forgetting: asyncio.Task[None] | None = None
+        self.kept = 0  # notices kept with their update so far
 
     async def keep_in(
         self, session: AsyncSession, messages: list[tuple[Bot, SendMessage]]
@@ -153,47 +156,47 @@ class ReplyStore:
             for chat, stored in by_chat.items()
         ]
         session.add_all(notices)
+        self.kept += len(notices)
         await session.flush()  # their ids, for the journal after the commit
-        return {n.chat_id: KeptReply(n.id, n.chat_id, len(n.payload["messages"])) for n in notices}
+        return {
+            n.chat_id: KeptReply(n.id, n.key, n.chat_id, len(n.payload["messages"]))
+            for n in notices
+        }
 
     def accepted(self, kept: KeptReply) -> None:
         """Telegram accepted (or refused for good) the next of `kept`'s messages."""
         kept.done += 1
-        self._claims.record_sent(kept.notice_id, kept.done, kept.parts)
+        self._claims.record_sent(kept.notice_id, kept.done, kept.parts, kept.key)
         if kept.done == kept.parts:
-            self._to_mark.add(kept.notice_id)
-            if self._marking is None or self._marking.done():
-                self._marking = asyncio.create_task(self._mark(), name="replies-marked")
+            self._delivered.add(kept.notice_id)
+            if self._forgetting is None or self._forgetting.done():
+                self._forgetting = asyncio.create_task(self._forget(), name="replies-delivered")
 
-    async def _mark(self) -> None:
-        """Marks what went out as sent: what comes in while one transaction waits for the
-        database goes in the next, so a burst of updates costs a few writes, not one each.
-        The journal has every line already: a kill meanwhile sends nothing twice."""
-        while self._to_mark:
-            ids, self._to_mark = self._to_mark, set()
+    async def _forget(self) -> None:
+        """Deletes the notices of what went out: the outbox keeps what is owed, and an
+        answer said at once owes nothing (nor does it outlive an account deleted by the
+        same update). What comes in while one transaction waits for the database goes in
+        the next, so a burst of updates costs a few writes, not one each. The journal has
+        every line already: a kill meanwhile sends nothing twice."""
+        while self._delivered:
+            ids, self._delivered = self._delivered, set()
             try:
                 async with self._sessionmaker.begin() as session:
                     await session.execute(
-                        update(Notice)
-                        .where(
+                        delete(Notice).where(
                             Notice.id.in_(ids),
                             Notice.claimed_by == self._claims.worker_id,
                             Notice.status == NoticeStatus.CLAIMED,
                         )
-                        .values(
-                            status=NoticeStatus.SENT.value,
-                            sent_at=self._clock.now(),
-                            last_error=None,
-                        )
                     )
             except Exception as exc:
-                log.warning("%d reply notice(s) sent, not marked yet: %r", len(ids), exc)
-                self._claims.sent_unmarked(ids)
+                log.warning("%d reply notice(s) sent, not settled yet: %r", len(ids), exc)
+                self._claims.sent_unmarked(ids)  # the sender marks them sent
 
-    async def wait_marked(self) -> None:
-        """Until every reply sent so far is marked (shutdown, tests)."""
-        while self._marking is not None and not self._marking.done():
-            await asyncio.wait([self._marking])
+    async def settled(self) -> None:
+        """Until every reply sent so far is settled in the database (shutdown, tests)."""
+        while self._forgetting is not None and not self._forgetting.done():
+            await asyncio.wait([self._forgetting])
 
     async def hand_back(self, kept: KeptReply, error: Exception) -> None:
         """Telegram failed one of `kept`'s messages: the sender delivers it and the rest."""

@@ -91,13 +91,13 @@ class Claims:
 
     def __init__(self, woken: list[bool]) -> None:
         self.woken = woken
-        self.journal: list[tuple[int, int, int]] = []
+        self.journal: list[tuple[int, int, int, str]] = []
 
     def wake(self) -> None:
         self.woken.append(True)
 
-    def record_sent(self, notice_id: int, parts_done: int, parts: int) -> None:
-        self.journal.append((notice_id, parts_done, parts))
+    def record_sent(self, notice_id: int, parts_done: int, parts: int, key: str) -> None:
+        self.journal.append((notice_id, parts_done, parts, key))
 
     def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
         raise AssertionError(f"not marked: {notice_ids}")

@@ -16,6 +16,7 @@ from bot.keyboards.inline import faculties
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.onboarding import bind_deanery_chat, dean_faculties, deanery_chat_id
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_faculty
 from bot.views.html import fmt
 
@@ -29,6 +30,8 @@ async def bind_here(
     settings: Settings,
     clock: Clock,
     menus: CommandMenus,
+    *,
+    outbox: Outbox,
 ) -> None:
     own = await dean_faculties(session, actor.dean_faculty_ids)
     if len(own) > 1:
@@ -55,7 +58,7 @@ async def bind_here(
         )
         return
     _menus_after(menus, session, message.chat.id, before)
-    await _bound(message, faculty, session, settings, clock)
+    await _bound(message, faculty, session, settings, clock, outbox=outbox)
 
 
 def _menus_after(
@@ -73,11 +76,13 @@ async def _bound(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     if faculty is None:
         return
     # Notices for the dean's office now go to this chat.
-    await plan_faculty(session, faculty.id, clock.now(), settings)
+    await plan_faculty(session, faculty.id, clock.now(), settings, outbox=outbox)
     await message.answer(
         fmt(
             _("This chat is now the dean's office chat of {faculty}. Requests will arrive here."),
@@ -94,6 +99,8 @@ async def bind_choice(
     settings: Settings,
     clock: Clock,
     menus: CommandMenus,
+    *,
+    outbox: Outbox,
 ) -> None:
     message = query.message
     if not isinstance(message, Message) or message.chat.type not in GROUP_CHATS:
@@ -117,7 +124,7 @@ async def bind_choice(
     _menus_after(menus, session, message.chat.id, before)
     await query.answer()
     await message.edit_reply_markup(reply_markup=None)
-    await _bound(message, faculty, session, settings, clock)
+    await _bound(message, faculty, session, settings, clock, outbox=outbox)
 
 
 async def bind_in_private(message: Message) -> None:

@@ -17,6 +17,7 @@ from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, TableKind, import_table
 from bot.services.onboarding import dean_faculties
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_after_import
 from bot.services.templates import template_faculty, template_files
 from bot.views.html import fmt
@@ -37,6 +38,8 @@ async def import_document(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     document = message.document
     assert document is not None
@@ -85,6 +88,7 @@ async def import_document(
             clock.now(),
             settings,
             changed_student_ids=report.changed_student_ids,
+            outbox=outbox,
         )
         text += plan_warning_text(planned)
     # Every row error is listed: a long list comes in several messages.

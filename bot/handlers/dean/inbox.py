@@ -20,6 +20,7 @@ from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someo
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideAction, DecideCB, Listing, PageCB, RescheduleCB
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.roll import RollRules, additional_session
 from bot.services.statements import (
     DecideOutcome,
@@ -54,6 +55,8 @@ async def _apply(
     action: Decision,
     comment: str | None,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> tuple[DecideOutcome, str, Statement | None]:
     outcome, decided = await decide(
         session,
@@ -63,6 +66,7 @@ async def _apply(
         action=action,
         comment=comment,
         now=clock.now(),
+        outbox=outbox,
     )
     if outcome is DecideOutcome.FORBIDDEN:
         return outcome, _("Only the dean's office of the student's faculty can decide this."), None
@@ -83,10 +87,12 @@ async def approve_pressed(
     state: FSMContext,
     clock: Clock,
     bot: Bot,
+    *,
+    outbox: Outbox,
 ) -> None:
     message = _card(query)
     outcome, line, statement = await _apply(
-        actor, session, callback_data.statement_id, Decision.APPROVE, None, clock
+        actor, session, callback_data.statement_id, Decision.APPROVE, None, clock, outbox=outbox
     )
     if outcome is not DecideOutcome.OK:
         await query.answer(line, show_alert=True)
@@ -215,6 +221,8 @@ async def comment_written(
     session: AsyncSession,
     state: FSMContext,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     comment = (message.text or "").strip()[:1000]
@@ -225,7 +233,7 @@ async def comment_written(
         await message.answer(_("This button is no longer valid."))
         return
     outcome, line, _statement = await _apply(
-        actor, session, int(data.get("statement_id", 0)), decision, comment, clock
+        actor, session, int(data.get("statement_id", 0)), decision, comment, clock, outbox=outbox
     )
     await answered(message, state)
     await state.clear()
@@ -247,6 +255,8 @@ async def new_start_written(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     moment = parse_moment(message.text or "", settings.tz)
     if moment is None:
@@ -262,6 +272,7 @@ async def new_start_written(
         new_start=moment,
         now=clock.now(),
         settings=settings,
+        outbox=outbox,
     )
     if outcome is MoveOutcome.IN_PAST:
         await message.answer(_("That time has already passed. Send a later one."))
@@ -283,6 +294,8 @@ async def teacher_answered(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     outcome, statement = await answer_new_start(
         session,
@@ -291,6 +304,7 @@ async def teacher_answered(
         confirm=callback_data.confirm,
         now=clock.now(),
         settings=settings,
+        outbox=outbox,
     )
     if outcome is MoveOutcome.FORBIDDEN or statement is None:
         await query.answer(_("This is not one of your exams."), show_alert=True)

@@ -71,6 +71,7 @@ from bot.keyboards.inline import (
     take_statement_zone,
 )
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.statements import (
     Eligible,
     SubmitOutcome,
@@ -462,6 +463,8 @@ async def more_files_done(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     statement = await add_documents(
@@ -472,6 +475,7 @@ async def more_files_done(
         now=clock.now(),
         settings=settings,
         answer=str(data.get("answer", "")),
+        outbox=outbox,
     )
     if statement is None:
         await query.answer(
@@ -571,6 +575,8 @@ async def preview_send(
     settings: Settings,
     clock: Clock,
     student: Student,
+    *,
+    outbox: Outbox,
 ) -> None:
     draft = StatementDraft.from_form(await state.get_data())
     result = await submit(session, student, draft, clock.now(), settings)
@@ -586,7 +592,7 @@ async def preview_send(
         )
         return
     await state.clear()
-    await announce_statement(session, result.statement, clock.now(), settings)
+    await announce_statement(session, result.statement, clock.now(), settings, outbox=outbox)
     # Told after the commit (bot.middlewares.held): the student hears it only once it is kept.
     filed = result.statement
     text = fmt(

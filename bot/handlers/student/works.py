@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.db.session import AsyncSession
 from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.roll import RollRules, WorkOutcome, accept_work
 from bot.views import dates
 from bot.views.html import fmt
@@ -20,7 +21,13 @@ from bot.views.texts import exam_title
 
 
 async def work_sent(
-    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     assert actor.student is not None
     entry = await incoming_file(message)
@@ -37,6 +44,7 @@ async def work_sent(
         media_group_id=entry["media_group_id"],
         now=clock.now(),
         rules=RollRules.of(settings),
+        outbox=outbox,
     )
     if result.outcome is WorkOutcome.ACCEPTED and result.exam is not None:
         if result.first:  # an album: one answer, not one per photo

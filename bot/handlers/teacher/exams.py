@@ -19,6 +19,7 @@ from bot.handlers.states import TeacherLink
 from bot.keyboards.callbacks import ExamAction, ExamCB, Listing, PageCB
 from bot.keyboards.inline import exam_links
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.reminders import announce_link
 from bot.services.schedule import LinkField, LinkOutcome, set_exam_link, teacher_exam, teacher_exams
 from bot.views.html import fmt
@@ -118,6 +119,8 @@ async def got_link(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     field = LinkField(data.get("field", LinkField.CONFERENCE))
@@ -134,7 +137,7 @@ async def got_link(
         await message.answer(_("This is not one of your exams."))
         return
     if field is LinkField.CONFERENCE:
-        await announce_link(session, exam, clock.now(), settings)
+        await announce_link(session, exam, clock.now(), settings, outbox=outbox)
     await answer_long(
         message,
         _("Saved.") + "\n\n" + teacher_card(exam, settings.tz, actor.locale),

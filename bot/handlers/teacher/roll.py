@@ -37,6 +37,7 @@ from bot.keyboards.roll import (
 from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.roll import MarkAction, Outcome, RollRules, RollView
 from bot.services.roll_messages import RollMessage, remember
 from bot.services.sheets import sheet_csv, sheet_xlsx
@@ -208,6 +209,8 @@ async def on_mark(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     """A mark from the roll (back to the roll) or from the card (back to the card)."""
     cb = callback_data
@@ -229,6 +232,7 @@ async def on_mark(
         action=action,
         now=now,
         rules=RollRules.of(settings),
+        outbox=outbox,
     )
     await _redraw(
         query,
@@ -249,6 +253,8 @@ async def on_grade(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     cb = callback_data
     now = clock.now()
@@ -269,6 +275,7 @@ async def on_grade(
         grade=grade,
         now=now,
         rules=RollRules.of(settings),
+        outbox=outbox,
     )
     await _redraw(query, cb, outcome, actor, session, settings, now, back_to_card=True)
 
@@ -280,12 +287,16 @@ async def on_rest_absent(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     now = clock.now()
     exam = await _own_exam(query, callback_data, actor, session, settings)
     if exam is None:
         return
-    outcome = await _rest_absent(session, actor, query.from_user.id, exam.id, now, settings)
+    outcome = await _rest_absent(
+        session, actor, query.from_user.id, exam.id, now, settings, outbox=outbox
+    )
     await _redraw(query, callback_data, outcome, actor, session, settings, now)
 
 
@@ -353,6 +364,8 @@ async def on_tickets(
     settings: Settings,
     clock: Clock,
     state: FSMContext,
+    *,
+    outbox: Outbox,
 ) -> None:
     cb = callback_data
     now = clock.now()
@@ -386,6 +399,7 @@ async def on_tickets(
         tickets=tickets,
         now=now,
         rules=RollRules.of(settings),
+        outbox=outbox,
     )
     await _redraw(query, cb, outcome, actor, session, settings, now)
 
@@ -428,6 +442,8 @@ async def on_split(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     cb = callback_data
     now = clock.now()
@@ -443,6 +459,7 @@ async def on_split(
         gap=timedelta(minutes=_int(gap)),
         now=now,
         settings=settings,
+        outbox=outbox,
     )
     await _redraw(query, cb, outcome, actor, session, settings, now)
 
@@ -473,6 +490,8 @@ async def on_written(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     cb = callback_data
     now = clock.now()
@@ -486,6 +505,7 @@ async def on_written(
         minutes=_int(cb.value),
         now=now,
         rules=RollRules.of(settings),
+        outbox=outbox,
     )
     await _redraw(query, cb, outcome, actor, session, settings, now)
 
@@ -514,6 +534,8 @@ async def on_confirm(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     cb = callback_data
     now = clock.now()
@@ -527,6 +549,7 @@ async def on_confirm(
         exam_id=exam.id,
         now=now,
         rules=RollRules.of(settings),
+        outbox=outbox,
     )
     if outcome is Outcome.OK and confirmed is not None:
         await query.answer(_("🔒 The roll is confirmed. The sheet follows."))
@@ -569,6 +592,8 @@ async def _rest_absent(
     exam_id: int,
     now: datetime,
     settings: Settings,
+    *,
+    outbox: Outbox,
 ) -> Outcome:
     exam = await service.own_exam(session, actor.teacher, exam_id)
     assert exam is not None
@@ -587,6 +612,7 @@ async def _rest_absent(
             action=MarkAction.ABSENT,
             now=now,
             rules=RollRules.of(settings),
+            outbox=outbox,
         )
         if outcome is not Outcome.OK:
             break
@@ -634,6 +660,8 @@ async def got_ticket_list(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     now = clock.now()
@@ -674,6 +702,7 @@ async def got_ticket_list(
         now=now,
         rules=RollRules.of(settings),
         listed=present_assigned,
+        outbox=outbox,
     )
     await state.clear()
     if outcome is not Outcome.OK:
