@@ -12,6 +12,10 @@
   go by their expiry, or within ten minutes (`_urgency`). When more join calls fall due
   together than the rate can send by then, they are claimed early, up to ten minutes
   before they are due and never before the conference link is posted (`_plan_ahead`).
+- Replies kept with their update (bot.notify.stored_replies) are claimed by this
+  sender's worker id in that update's transaction and sent by the unit of work; the
+  sender takes them only when handed back, or after a kill (never its own claims at
+  start), and their lines in its journal say what Telegram accepted.
 - Drops notices that expired (a join call after the start) instead of sending them late.
 - Paces through the bot's one `RateLimiter` (bot.notify.pacing; replies share it): the
   overall rate (SEND_RATE/s), 1 message/s per chat, 20 a minute to a group; a 429 holds
