@@ -3,8 +3,9 @@ deadline reminders of individual study plans.
 
 Called whenever an exam, its link, its students or their links change, and at start-up.
 Planning is idempotent (notices are keyed), so calling it too often costs a few queries
-and nothing else. A session that planned something is flagged in `session.info`, and the
-unit of work wakes the sender once the transaction commits.
+and nothing else. Every function that adds notices takes the unit of work's `Outbox`
+(bot.services.outbox) and counts them on it; the unit of work wakes the sender once the
+transaction commits.
 """
 
 from __future__ import annotations
