@@ -178,14 +178,23 @@ def _note_statement_write(state: ORMExecuteState) -> None:
         info[WROTE] = True
 
 
+def _changes(session: Session) -> bool:
+    """Rows the session adds, deletes or changes, other than the update's ProcessedUpdate."""
+    return any(
+        not isinstance(row, ProcessedUpdate) for row in (*session.new, *session.deleted)
+    ) or any(session.is_modified(row) for row in session.dirty)
+
+
 @event.listens_for(Session, "after_flush")
 def _note_flush_write(session: Session, _context: object) -> None:
     """A flush that changed a row other than the update's ProcessedUpdate writes."""
-    if session.info.get(WROTE) is not False:
-        return
-    changed = (*session.new, *session.deleted, *session.dirty)
-    if any(not isinstance(row, ProcessedUpdate) for row in changed):
+    if session.info.get(WROTE) is False and _changes(session):
         session.info[WROTE] = True
+
+
+def wrote(session: Session) -> bool:
+    """Did the update write anything: flushed, executed, or still pending for its commit?"""
+    return bool(session.info.get(WROTE)) or _changes(session)
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
@@ -319,7 +328,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 held.open = False
                 held_replies.reset(speaking)
                 update_session.reset(token)
-            if self._outbox is not None and session.info[WROTE]:
+            if self._outbox is not None and wrote(session.sync_session):
                 # Kept with what it wrote: a kill before they go out loses no answer.
                 await self._keep_replies(session, held)
             claim(session.sync_session)

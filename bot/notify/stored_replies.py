@@ -7,8 +7,8 @@ messages are stored in the same transaction as what it wrote, one notice of kind
 per chat, claimed by this process's outbox sender (`ReplyStore.keep_in`): either both
 are kept, or neither. After the commit the unit of work sends them at once, as before;
 each message Telegram accepts goes into the sender's journal at that instant, and the
-notice is deleted right after (`ReplyStore.accepted`: nothing is owed any more; several
-updates' notices in one transaction). A notice Telegram failed (5xx, network, 429 beyond
+notice is deleted soon after (`ReplyStore.accepted`: nothing is owed any more; a
+second's notices in one transaction). A notice Telegram failed (5xx, network, 429 beyond
 the retries) is handed back to the sender with what went out already
 (`ReplyStore.hand_back`). After a kill the
 next start's sender finds it claimed by a dead worker: what the journal says Telegram
@@ -28,6 +28,7 @@ the roll's latest-state edits are not stored: they go out after the commit only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The notices of replies said are deleted this often, together (see ReplyStore._forget).
+SETTLE_EVERY = 1.0
 # Telegram itself keeps an update for a day: an answer later than that answers nothing.
 REPLY_LIFETIME = timedelta(days=1)
 # Quoting the user's message is left out: by the time the outbox sends, it may be gone.
@@ -133,6 +136,7 @@ class ReplyStore:
         self._claims = claims
         self._delivered: set[int] = set()
         self._forgetting: asyncio.Task[None] | None = None
+        self._settle_now = asyncio.Event()
         self.kept = 0  # notices kept with their update so far
 
     async def keep_in(
@@ -175,10 +179,13 @@ class ReplyStore:
     async def _forget(self) -> None:
         """Deletes the notices of what went out: the outbox keeps what is owed, and an
         answer said at once owes nothing (nor does it outlive an account deleted by the
-        same update). What comes in while one transaction waits for the database goes in
-        the next, so a burst of updates costs a few writes, not one each. The journal has
-        every line already: a kill meanwhile sends nothing twice."""
+        same update). Those of `SETTLE_EVERY` seconds go in one transaction, so a stream
+        of updates costs SQLite's one writer a write a second, not one each. The journal
+        has every line already: a kill meanwhile sends nothing twice."""
         while self._delivered:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SETTLE_EVERY):
+                    await self._settle_now.wait()
             ids, self._delivered = self._delivered, set()
             try:
                 async with self._sessionmaker.begin() as session:
@@ -194,9 +201,13 @@ class ReplyStore:
                 self._claims.sent_unmarked(ids)  # the sender marks them sent
 
     async def settled(self) -> None:
-        """Until every reply sent so far is settled in the database (shutdown, tests)."""
-        while self._forgetting is not None and not self._forgetting.done():
-            await asyncio.wait([self._forgetting])
+        """Settles every reply sent so far, now (shutdown, tests)."""
+        self._settle_now.set()
+        try:
+            while self._forgetting is not None and not self._forgetting.done():
+                await asyncio.wait([self._forgetting])
+        finally:
+            self._settle_now.clear()
 
     async def hand_back(self, kept: KeptReply, error: Exception) -> None:
         """Telegram failed one of `kept`'s messages: the sender delivers it and the rest."""
