@@ -10,8 +10,8 @@ rolled-back update never told anyone anything.
 - The messages and edited texts of an update that wrote something are kept in the
   outbox in its own transaction (bot.notify.stored_replies): `durable()` says which,
   and the unit of work ties each to its chat's notice (`_Reply.kept`). Sent after the
-  commit as usual, each is reported to the store (`accepted`), which marks the notice
-  sent; if Telegram fails one (5xx, network, 429 beyond the retries), the notice is
+  commit as usual, each is reported to the store (`accepted`), which deletes the notice
+  once all are out; if Telegram fails one (5xx, network, 429 beyond the retries), the notice is
   handed back to the outbox sender with the rest of that chat's messages, in order. A
   process killed after the commit leaves the notice to the next start's sender: the
   user still learns that their statement is kept.

@@ -17,14 +17,14 @@ cannot undo what the update recorded: a message goes through the durable outbox 
 (bot.notify.stored_replies), a failed edit or callback answer is logged. An update that
 wrote anything keeps its messages in the outbox in its own transaction (`WROTE`, noted by
 the session events below), so a kill between the commit and the release loses no
-answer either; one that only read stores nothing.
+answer either; one that only read stores nothing. Edits asked for as the latest state
+(the roll) go to the edit coalescer, at the chat's pace (bot.notify.edits). A handler
+needing a result from Telegram (a message id to keep) gets it in an `after_commit` step
+with its own short transaction.
 
 What an update plans for the outbox sender, its services say on the `Outbox` made here
 and handed to the handlers as data (bot.services.outbox); the sender is woken after the
-commit if anything was planned. Edits asked for
-as the latest state (the roll) go to the edit coalescer, at the chat's pace
-(bot.notify.edits). A handler needing a result from Telegram (a message id to keep)
-gets it in an `after_commit` step with its own short transaction.
+commit if anything was planned.
 
 When the database goes away (PostgreSQL restarting), the update is neither failed nor
 remembered: its transaction is rolled back, its held replies dropped, it waits until the
