@@ -35,6 +35,7 @@ from bot.config import Settings  # noqa: E402
 from bot.db.engine import create_engine, create_sessionmaker  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.services.imports import import_roster, import_schedule  # noqa: E402
+from bot.services.outbox import Outbox  # noqa: E402
 from bot.services.reminders import plan_upcoming  # noqa: E402
 from tests.e2e.fakeapi import FakeBotAPI  # noqa: E402
 
@@ -80,7 +81,7 @@ async def seed(database_url: str, students: int) -> None:
             content = schedule_csv(300, first_day).encode()
             await import_schedule(session, "schedule.csv", content, tz=settings.tz)
         async with sessionmaker.begin() as session:
-            await plan_upcoming(session, datetime.now(UTC), settings)
+            await plan_upcoming(session, datetime.now(UTC), settings, outbox=Outbox())
     finally:
         await engine.dispose()
 

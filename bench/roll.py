@@ -34,6 +34,7 @@ from bot.db.engine import (  # noqa: E402
 )
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Discipline, Exam, Faculty, Group, Student, Teacher  # noqa: E402
+from bot.services.outbox import Outbox  # noqa: E402
 from bot.services.roll import MarkAction, RollRules, load_roll, own_exam, set_mark  # noqa: E402
 from bot.views.roll import roll_markup, roll_text  # noqa: E402
 
@@ -119,6 +120,7 @@ async def measure(url: str, students: int, taps: int) -> None:
                     action=ACTIONS[n % 4],
                     now=now,
                     rules=RollRules.of(settings),
+                    outbox=Outbox(),
                 )
                 exam = await own_exam(session, teacher, exam_id)
                 assert exam is not None

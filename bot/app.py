@@ -50,8 +50,9 @@ from bot.notify.pacing import PacingMiddleware, RateLimiter
 from bot.notify.progress import ProgressReporter
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
-from bot.notify.stored_replies import ReplyOutbox
+from bot.notify.stored_replies import ReplyStore
 from bot.polling import ConfirmingDispatcher
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_upcoming
 from bot.services.semester import retention_due, run_retention
 from bot.webapp.server import WebApp, WebAppServer
@@ -150,6 +151,8 @@ class Application:
     monitor: Monitor | None = None
     # The roll's redraws, paced per chat (bot.notify.edits).
     edits: EditCoalescer = field(default_factory=EditCoalescer)
+    # The updates' answers kept in the outbox (bot.notify.stored_replies).
+    replies: ReplyStore | None = None
     _stop_webhook: asyncio.Event = field(default_factory=asyncio.Event)
     # The Mini App (WEBAPP_URL set): its routes, and in polling mode its own server.
     webapp: WebApp | None = None
@@ -169,7 +172,9 @@ class Application:
             )
         # Catch up: exams imported by the CLI, or changed while the bot was down.
         async with self.sessionmaker.begin() as session:
-            report = await plan_upcoming(session, self.dispatcher["clock"].now(), self.settings)
+            report = await plan_upcoming(
+                session, self.dispatcher["clock"].now(), self.settings, outbox=Outbox()
+            )
         log.info("outbox planned at start: %d new, %d cancelled", report.created, report.cancelled)
 
     def start_sender(self) -> None:
@@ -304,7 +309,6 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         mailer=mailer,
         limiter=limiter,
     )
-    dispatcher["outbox"] = sender
     # Its own Bot (session): downloads must not queue behind replies or notices.
     keeper = FileKeeper(create_bot(settings, retry=False, limiter=limiter), sessionmaker, settings)
 
@@ -318,12 +322,13 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     # First: a flood is dropped before it costs a database transaction.
     dispatcher.update.outer_middleware(FloodMiddleware(settings.flood_limit, settings.flood_window))
     edits = EditCoalescer(settings.edit_interval)
+    replies = ReplyStore(sessionmaker, the_clock, sender)
     dispatcher.update.outer_middleware(
         UnitOfWorkMiddleware(
             sessionmaker,
             in_flight,
             on_planned=planned,
-            outbox=ReplyOutbox(sessionmaker, the_clock, on_stored=sender.wake),
+            outbox=replies,
             edits=edits,
         )
     )
@@ -346,6 +351,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         in_flight,
         metrics=metrics,
         edits=edits,
+        replies=replies,
     )
     if settings.webapp_url:
 
@@ -369,7 +375,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             semester = await retention_due(session, the_clock.now(), settings)
             if semester is None:
                 return 0
-            await run_retention(session, semester, the_clock.now(), settings=settings)
+            await run_retention(
+                session, semester, the_clock.now(), settings=settings, outbox=Outbox()
+            )
         sender.wake()
         return 1
 
@@ -419,3 +427,10 @@ async def wait_for_handlers(app: Application) -> None:
             await app.edits.wait_idle()
     except TimeoutError:
         log.warning("the last redraws of a roll did not go out before shutdown")
+    if app.replies is not None:
+        # Before the sender's journal closes: a reply sent and not settled would go again.
+        try:
+            async with asyncio.timeout(10):
+                await app.replies.settled()
+        except TimeoutError:
+            log.warning("replies sent before shutdown not settled: they may go again")

@@ -19,6 +19,7 @@ from bot.i18n import gettext as _
 from bot.services.deanery_mail import faculty_named, manageable_faculties, set_faculty_email
 from bot.services.imports import ImportFileError, import_plan, import_roster, import_schedule
 from bot.services.onboarding import InviteError, create_invite
+from bot.services.outbox import Outbox
 from bot.services.reminders import cancel_exam, outbox_summary, plan_after_import
 from bot.services.reports import ReportKind, report_data
 from bot.services.roll import RollRules, exam_for_export, load_roll, unlock_roll
@@ -144,6 +145,8 @@ async def import_file(settings: Settings, what: str, filename: str, content: byt
                         SystemClock().now(),
                         settings,
                         changed_student_ids=report.changed_student_ids,
+                        # The bot's sender, another process, finds them when it next looks.
+                        outbox=Outbox(),
                     )
                     text += plan_warning_text(planned)
             (say if report.ok else complain)(plain(text))
@@ -190,7 +193,9 @@ async def cancel_exam_cli(settings: Settings, exam_id: int) -> int:
     try:
         await upgrade(engine)
         async with create_sessionmaker(engine).begin() as session:
-            report = await cancel_exam(session, exam_id, SystemClock().now(), settings)
+            report = await cancel_exam(
+                session, exam_id, SystemClock().now(), settings, outbox=Outbox()
+            )
     finally:
         await engine.dispose()
     if report is None:

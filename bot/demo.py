@@ -40,6 +40,7 @@ from bot.i18n import Catalogs, ngettext
 from bot.i18n import gettext as _
 from bot.services.imports import import_roster, import_schedule
 from bot.services.onboarding import create_invite
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_after_import
 from bot.views.texts import form_label, kind_label
 
@@ -191,7 +192,9 @@ async def fill(session: AsyncSession, now: datetime, settings: Settings) -> dict
     )
     if not (roster.ok and schedule.ok):  # the demo's own tables: a bug, not user input
         raise RuntimeError(f"demo import failed: {roster.errors + schedule.errors}")
-    await plan_after_import(session, TableKind.SCHEDULE, schedule.changed_exam_ids, now, settings)
+    await plan_after_import(
+        session, TableKind.SCHEDULE, schedule.changed_exam_ids, now, settings, outbox=Outbox()
+    )
     await grade_yesterday(session)
     return {
         "teacher": (await create_invite(session, InviteRole.TEACHER, name=TEACHER)).token,

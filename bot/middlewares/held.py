@@ -7,10 +7,16 @@ bot.middlewares.unit_of_work), and answers at once with `NOT_SENT`. After the co
 unit of work releases them in order (`release`); on a rollback they are dropped, so a
 rolled-back update never told anyone anything.
 
-- A message or an edited text that Telegram fails after the commit (5xx, network, 429
-  beyond the retries) goes to the durable outbox as a message
-  (bot.notify.stored_replies), and so do the texts after it to that chat, in order: the
+- The messages and edited texts of an update that wrote something are kept in the
+  outbox in its own transaction (bot.notify.stored_replies): `durable()` says which,
+  and the unit of work ties each to its chat's notice (`_Reply.kept`). Sent after the
+  commit as usual, each is reported to the store (`accepted`), which deletes the notice
+  once all are out; if Telegram fails one (5xx, network, 429 beyond the retries), the notice is
+  handed back to the outbox sender with the rest of that chat's messages, in order. A
+  process killed after the commit leaves the notice to the next start's sender: the
   user still learns that their statement is kept.
+- A message or an edited text of an update that only read, failed likewise, goes to
+  the outbox then, with the texts after it to that chat.
 - A failed edit, callback answer or deletion is logged: what the update recorded stays.
 - Edits made inside `latest_state()` go to an `EditCoalescer` (bot.notify.edits), which
   sends only the latest state of each message at Telegram's pace for the chat.
@@ -61,6 +67,8 @@ from bot.notify.retry import not_modified
 if TYPE_CHECKING:
     from aiogram import Bot
 
+    from bot.notify.stored_replies import KeptReply
+
 log = logging.getLogger(__name__)
 
 SPOKEN: tuple[type[TelegramMethod[Any]], ...] = (
@@ -102,6 +110,8 @@ class _Reply:
     bot: Bot
     method: TelegramMethod[Any]
     latest_state: bool = False
+    # The outbox notice this message is kept in (an update that wrote something).
+    kept: KeptReply | None = None
 
 
 @dataclass
@@ -121,8 +131,16 @@ class EditSink(Protocol):
 
 
 class Outbox(Protocol):
+    """Where the messages go that must not be lost (bot.notify.stored_replies.ReplyStore)."""
+
     async def keep(self, bot: Bot, messages: list[SendMessage]) -> None:
         """Stores the messages for the outbox sender (in order, one notice)."""
+
+    def accepted(self, kept: KeptReply) -> None:
+        """The next of the kept messages went out (or was refused for good)."""
+
+    async def hand_back(self, kept: KeptReply, error: Exception) -> None:
+        """Telegram failed one of them: the outbox sender delivers it and the rest."""
 
 
 class HoldReplies(BaseRequestMiddleware):
@@ -178,6 +196,18 @@ def unavailable(error: BaseException) -> bool:
     return isinstance(error, TelegramServerError | TelegramNetworkError | TelegramRetryAfter)
 
 
+def durable(held: HeldReplies) -> list[tuple[_Reply, SendMessage]]:
+    """What is kept in the outbox when the update wrote something: its messages and
+    edited texts (as messages), not the roll's latest-state edits, files or answers."""
+    return [
+        (item, message)
+        for item in held.items
+        if isinstance(item, _Reply)
+        and not item.latest_state
+        and (message := as_message(item.method)) is not None
+    ]
+
+
 async def release(
     held: HeldReplies, *, outbox: Outbox | None = None, edits: EditSink | None = None
 ) -> None:
@@ -194,6 +224,12 @@ async def release(
         if item.latest_state and edits is not None:
             edits.submit(item.bot, item.method)
             continue
+        kept = item.kept
+        if kept is not None:
+            assert outbox is not None  # kept by it
+            if not kept.handed_back:  # else the outbox sender says it, after the others
+                await _say_kept(item, kept, outbox)
+            continue
         try:
             await item.bot(item.method)
         except Exception as exc:
@@ -202,6 +238,17 @@ async def release(
                 await _to_outbox(item, message, items[index + 1 :], exc, outbox=outbox, edits=edits)
                 return
             _log_failure(item.method, exc)
+
+
+async def _say_kept(item: _Reply, kept: KeptReply, outbox: Outbox) -> None:
+    try:
+        await item.bot(item.method)
+    except Exception as exc:
+        if unavailable(exc):
+            await outbox.hand_back(kept, exc)
+            return
+        _log_failure(item.method, exc)  # refused for good: not tried again either
+    outbox.accepted(kept)
 
 
 def as_message(method: TelegramMethod[Any]) -> SendMessage | None:
@@ -239,6 +286,7 @@ async def _to_outbox(
         for r in rest
         if isinstance(r, _Reply)
         and not r.latest_state
+        and r.kept is None
         and (text := as_message(r.method)) is not None
         and text.chat_id == chat
     ]

@@ -14,10 +14,17 @@ handler makes are held while it runs and released in order after the commit, onc
 session is closed. So no transaction (SQLite's write lock, PostgreSQL's row locks) waits
 on Telegram; a rolled-back update has told nobody anything; and a reply Telegram fails
 cannot undo what the update recorded: a message goes through the durable outbox instead
-(bot.notify.stored_replies), a failed edit or callback answer is logged. Edits asked for
-as the latest state (the roll) go to the edit coalescer, at the chat's pace
-(bot.notify.edits). A handler needing a result from Telegram (a message id to keep)
-gets it in an `after_commit` step with its own short transaction.
+(bot.notify.stored_replies), a failed edit or callback answer is logged. An update that
+wrote anything keeps its messages in the outbox in its own transaction (`WROTE`, noted by
+the session events below), so a kill between the commit and the release loses no
+answer either; one that only read stores nothing. Edits asked for as the latest state
+(the roll) go to the edit coalescer, at the chat's pace (bot.notify.edits). A handler
+needing a result from Telegram (a message id to keep) gets it in an `after_commit` step
+with its own short transaction.
+
+What an update plans for the outbox sender, its services say on the `Outbox` made here
+and handed to the handlers as data (bot.services.outbox); the sender is woken after the
+commit if anything was planned.
 
 When the database goes away (PostgreSQL restarting), the update is neither failed nor
 remembered: its transaction is rolled back, its held replies dropped, it waits until the
@@ -51,14 +58,15 @@ from bot.db.outage import database_busy, database_unavailable, wait_for_database
 from bot.middlewares.held import (
     EditSink,
     HeldReplies,
-    Outbox,
+    durable,
     held_replies,
     hold_replies,
     release,
     unavailable,
 )
+from bot.notify.stored_replies import ReplyStore
 from bot.services.actors import ROLES_READ, Roles, roles_of, roles_query
-from bot.services.reminders import PLANNED_FLAG
+from bot.services.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +176,10 @@ async def first_read(
     return bool(row[0]), row[1] if state_key is not None else None, None
 
 
-# session.info key: the update id whose ProcessedUpdate row this session adds at its commit.
+# session.info keys: the update id whose ProcessedUpdate row this session adds at its
+# commit; and whether the update wrote anything else (False until it does).
 UNCLAIMED = "unclaimed_update"
+WROTE = "wrote"
 
 
 def claim(session: Session) -> None:
@@ -196,6 +206,33 @@ def _write_lock_before_locking_read(state: ORMExecuteState) -> None:
         session.flush()
 
 
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement_write(state: ORMExecuteState) -> None:
+    """A statement that is not a SELECT (a bulk insert or update, raw SQL) writes."""
+    info = state.session.info
+    if info.get(WROTE) is False and not state.is_select:
+        info[WROTE] = True
+
+
+def _changes(session: Session) -> bool:
+    """Rows the session adds, deletes or changes, other than the update's ProcessedUpdate."""
+    return any(
+        not isinstance(row, ProcessedUpdate) for row in (*session.new, *session.deleted)
+    ) or any(session.is_modified(row) for row in session.dirty)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush_write(session: Session, _context: object) -> None:
+    """A flush that changed a row other than the update's ProcessedUpdate writes."""
+    if session.info.get(WROTE) is False and _changes(session):
+        session.info[WROTE] = True
+
+
+def wrote(session: Session) -> bool:
+    """Did the update write anything: flushed, executed, or still pending for its commit?"""
+    return bool(session.info.get(WROTE)) or _changes(session)
+
+
 class UnitOfWorkMiddleware(BaseMiddleware):
     def __init__(
         self,
@@ -203,12 +240,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         in_flight: InFlight,
         on_planned: Callable[[], None] | None = None,
         *,
-        outbox: Outbox | None = None,
+        outbox: ReplyStore | None = None,
         edits: EditSink | None = None,
     ) -> None:
-        """`outbox` keeps the messages Telegram failed after the commit (without one
-        they are logged as lost); `edits` sends the latest-state edits (without one
-        they go out with the other replies)."""
+        """`outbox` keeps the messages of an update that wrote something with it, and
+        those Telegram failed after the commit (without one they are said after the
+        commit only, and logged as lost when Telegram fails them); `edits` sends the
+        latest-state edits (without one they go out with the other replies)."""
         self._sessionmaker = sessionmaker
         self._in_flight = in_flight
         self._on_planned = on_planned
@@ -301,10 +339,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 log.info("update %s was handled before; skipped", event.update_id)
                 return None
             data["session"] = session
+            # What the update plans for the outbox, said by the services it calls.
+            outbox = data["outbox"] = Outbox()
             # Added at the commit (or at a locking read on SQLite), not now: on SQLite the
             # first write takes the database's one write lock until the commit, and an
             # update that only reads (most of them) would hold it through all its work.
             session.info[UNCLAIMED] = event.update_id
+            session.info[WROTE] = False
             token = update_session.set(session)
             speaking = held_replies.set(held)
             try:
@@ -330,14 +371,27 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 held.open = False
                 held_replies.reset(speaking)
                 update_session.reset(token)
-            planned = session.info.pop(PLANNED_FLAG, False)
+            if self._outbox is not None and wrote(session.sync_session):
+                # Kept with what it wrote: a kill before they go out loses no answer.
+                await self._keep_replies(session, held)
             claim(session.sync_session)
             await session.commit()
         # Only now can the sender see the new notices: wake it after the commit.
-        if planned and self._on_planned is not None:
+        if outbox.wakes_sender and self._on_planned is not None:
             self._on_planned()
         await release(held, outbox=self._outbox, edits=self._edits)
         return result
+
+    async def _keep_replies(self, session: AsyncSession, held: HeldReplies) -> None:
+        assert self._outbox is not None
+        replies = durable(held)
+        if not replies:
+            return
+        kept = await self._outbox.keep_in(
+            session, [(reply.bot, message) for reply, message in replies]
+        )
+        for reply, message in replies:
+            reply.kept = kept[int(message.chat_id)]
 
     async def _remember(self, update_id: int) -> None:
         # A failing update is not retried after a restart: it would only fail again.

@@ -44,6 +44,10 @@ class Entry:
     notice_id: int
     parts_done: int
     parts: int
+    # The notice's key, for one that is deleted once sent (a reply said at once,
+    # bot.notify.stored_replies): its id may be given to a new notice, which the line
+    # must not touch.
+    key: str | None = None
 
 
 def parse(text: str) -> list[Entry]:
@@ -51,11 +55,11 @@ def parse(text: str) -> list[Entry]:
     entries = []
     for line in text.splitlines():
         fields = line.split()
-        if len(fields) != 4:
+        if len(fields) not in (4, 5):
             continue
-        worker, notice_id, done, parts = fields
+        worker, notice_id, done, parts, *key = fields
         try:
-            entries.append(Entry(worker, int(notice_id), int(done), int(parts)))
+            entries.append(Entry(worker, int(notice_id), int(done), int(parts), *key))
         except ValueError:
             continue
     return entries
@@ -79,11 +83,12 @@ class SentJournal:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._fd, self._size = fd, 0
 
-    def record(self, notice_id: int, parts_done: int, parts: int) -> None:
+    def record(self, notice_id: int, parts_done: int, parts: int, key: str | None = None) -> None:
         """Telegram accepted part `parts_done` of `parts`: one write, nothing awaited."""
         if self._fd is None:
             return
-        line = f"{self._worker} {notice_id} {parts_done} {parts}\n".encode()
+        keyed = f" {key}" if key is not None else ""
+        line = f"{self._worker} {notice_id} {parts_done} {parts}{keyed}\n".encode()
         try:
             self._size += os.write(self._fd, line)
         except OSError:  # a full disk must not stop the sending: the database mark follows
@@ -143,9 +148,9 @@ class SentJournal:
 
 async def replay(text: str, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock) -> int:
     """Marks what the lines say Telegram accepted, if the notice is still its worker's."""
-    latest: dict[tuple[str, int], Entry] = {}
+    latest: dict[tuple[str, int, str | None], Entry] = {}
     for entry in parse(text):
-        key = (entry.worker, entry.notice_id)
+        key = (entry.worker, entry.notice_id, entry.key)
         if key not in latest or entry.parts_done > latest[key].parts_done:
             latest[key] = entry
     marked = 0
@@ -155,6 +160,7 @@ async def replay(text: str, sessionmaker: async_sessionmaker[AsyncSession], cloc
                 Notice.id == entry.notice_id,
                 Notice.claimed_by == entry.worker,
                 Notice.status == NoticeStatus.CLAIMED,
+                *([Notice.key == entry.key] if entry.key is not None else []),
             )
             if entry.parts_done >= entry.parts:
                 result = await session.execute(
@@ -167,6 +173,7 @@ async def replay(text: str, sessionmaker: async_sessionmaker[AsyncSession], cloc
             notice = await session.get(Notice, entry.notice_id)
             if (
                 notice is not None
+                and entry.key in (None, notice.key)
                 and notice.claimed_by == entry.worker
                 and notice.status == NoticeStatus.CLAIMED
                 and int(notice.payload.get(PARTS_SENT, 0)) < entry.parts_done

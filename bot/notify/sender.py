@@ -12,6 +12,10 @@
   go by their expiry, or within ten minutes (`_urgency`). When more join calls fall due
   together than the rate can send by then, they are claimed early, up to ten minutes
   before they are due and never before the conference link is posted (`_plan_ahead`).
+- Replies kept with their update (bot.notify.stored_replies) are claimed by this
+  sender's worker id in that update's transaction and sent by the unit of work; the
+  sender takes them only when handed back, or after a kill (never its own claims at
+  start), and their lines in its journal say what Telegram accepted.
 - Drops notices that expired (a join call after the start) instead of sending them late.
 - Paces through the bot's one `RateLimiter` (bot.notify.pacing; replies share it): the
   overall rate (SEND_RATE/s), 1 message/s per chat, 20 a minute to a group; a 429 holds
@@ -33,7 +37,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -245,6 +249,17 @@ class OutboxSender:
         self._planned_at = -1e9  # new notices: plan ahead again
         self._wake.set()
 
+    def record_sent(self, notice_id: int, parts_done: int, parts: int, key: str) -> None:
+        """A reply the unit of work sent itself (bot.notify.stored_replies), in the journal
+        as the sender's own: a kill before it is settled does not send it again. With its
+        key: it is deleted once settled, and its id may come back for another notice."""
+        if self._journal is not None:
+            self._journal.record(notice_id, parts_done, parts, key)
+
+    def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
+        """Replies Telegram accepted that could not be marked sent: the next claim does."""
+        self._sent_unmarked.update(notice_ids)
+
     async def run(self) -> None:
         """Sends until stop(); sleeps until the next due notice in between."""
         await self._open_journal()
@@ -413,10 +428,14 @@ class OutboxSender:
         self._ahead_wake = time.monotonic() + min(max(wait, 0.5), PLAN_EVERY * 12)
 
     async def _release_all_claims(self) -> None:
+        # Not this sender's own: replies kept by updates handled meanwhile are being sent.
         async with self._sessionmaker.begin() as session:
             await session.execute(
                 update(Notice)
-                .where(Notice.status == NoticeStatus.CLAIMED)
+                .where(
+                    Notice.status == NoticeStatus.CLAIMED,
+                    or_(Notice.claimed_by.is_(None), Notice.claimed_by != self.worker_id),
+                )
                 .values(status=NoticeStatus.PENDING.value, claimed_by=None, claimed_at=None)
             )
 

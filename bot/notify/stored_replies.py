@@ -1,33 +1,59 @@
-"""Replies that Telegram failed after their update committed, kept as an outbox notice.
+"""An update's answer, kept in the outbox: in its own transaction, or after Telegram failed it.
 
-The update is done (what it recorded is committed); only its answer is missing. The
-messages are stored as Telegram would have got them (text, parse mode, buttons), in one
-notice of kind `reply`, and the outbox sender delivers them in order, retried through
-outages like any notice (bot.notify.sender).
+Commit, then speak (bot.middlewares.held) sends what an update says after its commit. A
+process killed in between would lose it, and a student who submitted a statement would
+never learn it is kept. So when an update wrote something (it did more than read), its
+messages are stored in the same transaction as what it wrote, one notice of kind `reply`
+per chat, claimed by this process's outbox sender (`ReplyStore.keep_in`): either both
+are kept, or neither. After the commit the unit of work sends them at once, as before;
+each message Telegram accepts goes into the sender's journal at that instant, and the
+notice is deleted soon after (`ReplyStore.accepted`: nothing is owed any more; a
+second's notices in one transaction). A notice Telegram failed (5xx, network, 429 beyond
+the retries) is handed back to the sender with what went out already
+(`ReplyStore.hand_back`). After a kill the
+next start's sender finds it claimed by a dead worker: what the journal says Telegram
+accepted is marked sent, the rest is sent. So the normal path sends each message once, a
+crash at least once (twice only if killed between Telegram's answer and the journal's
+line).
+
+An update that only read (/help, /schedule) stores nothing: no write for SQLite's single
+writer. If Telegram fails its answer, the messages are stored then (`ReplyStore.keep`).
+
+The messages are stored as Telegram would have got them (text, parse mode, buttons, the
+bot's defaults filled in), an edited text as a new message (it acknowledged something:
+a statement submitted). Files, callback answers (they expire in 15 s), deletions and
+the roll's latest-state edits are not stored: they go out after the commit only.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram.client.default import Default
 from aiogram.methods import SendMessage
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.db.models import Notice
+from bot.db.models import Notice, NoticeStatus
 from bot.db.outage import database_busy, database_unavailable, wait_for_database
-from bot.domain.reminders import NoticeKind
+from bot.domain.reminders import NoticeKind, notice_key
+from bot.notify.journal import PARTS_SENT
 
 if TYPE_CHECKING:
     from aiogram import Bot
 
 log = logging.getLogger(__name__)
 
+# The notices of replies said are deleted this often, together (see ReplyStore._forget).
+SETTLE_EVERY = 1.0
 # Telegram itself keeps an update for a day: an answer later than that answers nothing.
 REPLY_LIFETIME = timedelta(days=1)
 # Quoting the user's message is left out: by the time the outbox sends, it may be gone.
@@ -60,43 +86,179 @@ def reply_parts(payload: dict[str, Any]) -> list[Callable[[Bot, int], Awaitable[
     return [part(dict(params)) for params in payload.get("messages", [])]
 
 
-class ReplyOutbox:
-    """Stores failed replies for the outbox sender, and wakes it."""
+class Claims(Protocol):
+    """The outbox sender, as the store sees it (bot.notify.sender.OutboxSender)."""
+
+    worker_id: str
+
+    def wake(self) -> None: ...
+
+    def record_sent(self, notice_id: int, parts_done: int, parts: int, key: str) -> None:
+        """Telegram accepted part `parts_done`: into the sent journal, nothing awaited."""
+
+    def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
+        """Accepted by Telegram, not marked sent: the next claim marks them."""
+
+
+@dataclass
+class KeptReply:
+    """One chat's messages of an update, kept in the outbox notice `notice_id`."""
+
+    notice_id: int
+    key: str
+    chat_id: int
+    parts: int
+    done: int = 0
+    handed_back: bool = False
+
+
+def _notice(chat: int, messages: list[dict[str, Any]], now: datetime, **claim: Any) -> Notice:
+    return Notice(
+        key=notice_key(NoticeKind.REPLY, chat, uuid.uuid4().hex),
+        kind=NoticeKind.REPLY.value,
+        chat_id=chat,
+        user_id=chat if chat > 0 else None,  # a private chat is its user
+        payload={"messages": messages},
+        due_at=now,
+        expires_at=now + REPLY_LIFETIME,
+        **claim,
+    )
+
+
+class ReplyStore:
+    """Keeps an update's messages in the outbox (see the module's docstring)."""
 
     def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        clock: Clock,
-        on_stored: Callable[[], None] | None = None,
+        self, sessionmaker: async_sessionmaker[AsyncSession], clock: Clock, claims: Claims
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
-        self._on_stored = on_stored
+        self._claims = claims
+        self._delivered: set[int] = set()
+        self._forgetting: asyncio.Task[None] | None = None
+        self._settle_now = asyncio.Event()
+        self.kept = 0  # notices kept with their update so far
+
+    async def keep_in(
+        self, session: AsyncSession, messages: list[tuple[Bot, SendMessage]]
+    ) -> dict[int, KeptReply]:
+        """Adds the messages to the update's transaction, one notice per chat (in order),
+        claimed by this process's sender so that it leaves them to the unit of work."""
+        by_chat: dict[int, list[dict[str, Any]]] = {}
+        for bot, message in messages:
+            by_chat.setdefault(int(message.chat_id), []).append(stored_message(bot, message))
+        now = self._clock.now()
+        notices = [
+            _notice(
+                chat,
+                stored,
+                now,
+                status=NoticeStatus.CLAIMED.value,
+                claimed_by=self._claims.worker_id,
+                claimed_at=now,
+            )
+            for chat, stored in by_chat.items()
+        ]
+        session.add_all(notices)
+        self.kept += len(notices)
+        await session.flush()  # their ids, for the journal after the commit
+        return {
+            n.chat_id: KeptReply(n.id, n.key, n.chat_id, len(n.payload["messages"]))
+            for n in notices
+        }
+
+    def accepted(self, kept: KeptReply) -> None:
+        """Telegram accepted (or refused for good) the next of `kept`'s messages."""
+        kept.done += 1
+        self._claims.record_sent(kept.notice_id, kept.done, kept.parts, kept.key)
+        if kept.done == kept.parts:
+            self._delivered.add(kept.notice_id)
+            if self._forgetting is None or self._forgetting.done():
+                self._forgetting = asyncio.create_task(self._forget(), name="replies-delivered")
+
+    async def _forget(self) -> None:
+        """Deletes the notices of what went out: the outbox keeps what is owed, and an
+        answer said at once owes nothing (nor does it outlive an account deleted by the
+        same update). Those of `SETTLE_EVERY` seconds go in one transaction, so a stream
+        of updates costs SQLite's one writer a write a second, not one each. The journal
+        has every line already: a kill meanwhile sends nothing twice."""
+        while self._delivered:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SETTLE_EVERY):
+                    await self._settle_now.wait()
+            ids, self._delivered = self._delivered, set()
+            try:
+                async with self._sessionmaker.begin() as session:
+                    await session.execute(
+                        delete(Notice).where(
+                            Notice.id.in_(ids),
+                            Notice.claimed_by == self._claims.worker_id,
+                            Notice.status == NoticeStatus.CLAIMED,
+                        )
+                    )
+            except Exception as exc:
+                log.warning("%d reply notice(s) sent, not settled yet: %r", len(ids), exc)
+                self._claims.sent_unmarked(ids)  # the sender marks them sent
+
+    async def settled(self) -> None:
+        """Settles every reply sent so far, now (shutdown, tests)."""
+        self._settle_now.set()
+        try:
+            while self._forgetting is not None and not self._forgetting.done():
+                await asyncio.wait([self._forgetting])
+        finally:
+            self._settle_now.clear()
+
+    async def hand_back(self, kept: KeptReply, error: Exception) -> None:
+        """Telegram failed one of `kept`'s messages: the sender delivers it and the rest."""
+        kept.handed_back = True
+        log.warning(
+            "a reply to chat %s failed after the commit (%s): %d message(s) go through the outbox",
+            kept.chat_id,
+            error.__class__.__name__,
+            kept.parts - kept.done,
+        )
+        try:
+            await self._retrying(self._give_back, kept)
+        except Exception:
+            # Still claimed by this worker: the sender takes it when the lease runs out.
+            log.exception("reply notice %s could not be handed back now", kept.notice_id)
+        self._claims.wake()
+
+    async def _give_back(self, session: AsyncSession, kept: KeptReply) -> None:
+        notice = await session.get(Notice, kept.notice_id)
+        if (
+            notice is None
+            or notice.status != NoticeStatus.CLAIMED
+            or notice.claimed_by != self._claims.worker_id
+        ):
+            return
+        notice.payload = {**notice.payload, PARTS_SENT: kept.done}
+        notice.status = NoticeStatus.PENDING.value
+        notice.claimed_by = notice.claimed_at = None
 
     async def keep(self, bot: Bot, messages: list[SendMessage]) -> None:
+        """Stores messages Telegram failed (of an update that stored none), for the sender."""
         chat = int(messages[0].chat_id)
-        payload = {"messages": [stored_message(bot, m) for m in messages]}
+        stored = [stored_message(bot, m) for m in messages]
+
+        async def add(session: AsyncSession, _: None) -> None:
+            session.add(_notice(chat, stored, self._clock.now()))
+
+        await self._retrying(add, None)
+        self._claims.wake()
+
+    async def _retrying(
+        self, work: Callable[[AsyncSession, Any], Awaitable[None]], arg: Any
+    ) -> None:
         retries = 0
         while True:
             try:
                 async with self._sessionmaker.begin() as session:
-                    now = self._clock.now()
-                    session.add(
-                        Notice(
-                            key=f"reply:{chat}:{uuid.uuid4().hex}",
-                            kind=NoticeKind.REPLY.value,
-                            chat_id=chat,
-                            user_id=chat if chat > 0 else None,  # a private chat is its user
-                            payload=payload,
-                            due_at=now,
-                            expires_at=now + REPLY_LIFETIME,
-                        )
-                    )
-                break
+                    await work(session, arg)
+                return
             except Exception as exc:
                 if not (database_unavailable(exc) or database_busy(exc)) or retries >= 5:
                     raise
                 retries += 1
                 await wait_for_database(self._sessionmaker.kw["bind"])
-        if self._on_stored is not None:
-            self._on_stored()

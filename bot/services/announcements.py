@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload
 from bot.db.models import Announcement, Exam, Faculty, Group, Notice, NoticeStatus, Student, User
 from bot.domain.announcements import Target as Target  # re-exported: the audience's kinds
 from bot.domain.reminders import NoticeKind, Planned, notice_key, notice_key_prefix
+from bot.services.outbox import Outbox
 from bot.services.reminders import queue
 
 MAX_TEXT = 3500  # a message, with the header, stays one Telegram message
@@ -81,6 +82,7 @@ async def announce(
     file_kind: str | None,
     file_id: str | None,
     now: datetime,
+    outbox: Outbox,
 ) -> tuple[AnnounceOutcome, Announcement | None]:
     text = text.strip()
     if not text and not file_id:
@@ -119,7 +121,7 @@ async def announce(
         )
         for student_id, user_id in who.users
     ]
-    await queue(session, items, None)
+    await queue(session, items, None, outbox=outbox)
     return AnnounceOutcome.OK, announcement
 
 

@@ -34,6 +34,7 @@ from bot.db.models import (
 )
 from bot.domain.reminders import NoticeKind, Planned, notice_key
 from bot.domain.statements import StatementKind, StatementStatus
+from bot.services.outbox import Outbox
 from bot.services.reminders import queue
 
 # The letter's own wording is plain Russian (it is a document for the dean's office, not a
@@ -119,6 +120,7 @@ async def queue_statement_mail(
     *,
     settings: Settings,
     added: Sequence[StatementFile] | None = None,
+    outbox: Outbox,
 ) -> int:
     """Queues the e-mail copy of a new statement, or with `added` of documents that
     followed it; nothing when SMTP_URL is unset or the faculty has no address."""
@@ -151,7 +153,7 @@ async def queue_statement_mail(
         return 0
     payload = {"statement_id": statement.id, "file_ids": file_ids, "follow_up": added is not None}
     planned = Planned(kind, key, now, now + LETTER_KEPT, payload)
-    return await queue(session, [(planned, 0, None, None)], statement.exam_id)
+    return await queue(session, [(planned, 0, None, None)], statement.exam_id, outbox=outbox)
 
 
 # --- the letter's facts --------------------------------------------------------------------

@@ -24,6 +24,7 @@ from bot.db.models import (
     Teacher,
 )
 from bot.domain.imports import normalize_surname
+from bot.services.outbox import Outbox
 from bot.services.reminders import PlanReport, plan_exam
 
 
@@ -192,7 +193,13 @@ async def exam_with_details(session: AsyncSession, exam_id: int) -> Exam | None:
 
 
 async def move_exam(
-    session: AsyncSession, exam: Exam, new_start: datetime, *, now: datetime, settings: Settings
+    session: AsyncSession,
+    exam: Exam,
+    new_start: datetime,
+    *,
+    now: datetime,
+    settings: Settings,
+    outbox: Outbox,
 ) -> PlanReport:
     """The exam (and its subgroups, keeping their gaps) to a new start; its notices are
     planned again, so its students are told as after a schedule import."""
@@ -202,4 +209,4 @@ async def move_exam(
         for subgroup in await session.scalars(select(Subgroup).where(Subgroup.exam_id == exam.id)):
             subgroup.starts_at = subgroup.starts_at + shift
         await session.flush()
-    return await plan_exam(session, exam.id, now, settings)
+    return await plan_exam(session, exam.id, now, settings, outbox=outbox)

@@ -3,8 +3,9 @@ deadline reminders of individual study plans.
 
 Called whenever an exam, its link, its students or their links change, and at start-up.
 Planning is idempotent (notices are keyed), so calling it too often costs a few queries
-and nothing else. A session that planned something is flagged in `session.info`, and the
-unit of work wakes the sender once the transaction commits.
+and nothing else. Every function that adds notices takes the unit of work's `Outbox`
+(bot.services.outbox) and counts them on it; the unit of work wakes the sender once the
+transaction commits.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from bot.domain.reminders import (
     stamp,
     student_notices,
 )
+from bot.services.outbox import Outbox
 
-PLANNED_FLAG = "notices_planned"
 STUDENT_KINDS = (NoticeKind.DAY_BEFORE.value, NoticeKind.JOIN_CALL.value)
 LINK_KINDS = (NoticeKind.LINK_NAG.value, NoticeKind.LINK_MISSING.value)
 EXAM_PLAN_KINDS = (
@@ -124,7 +125,7 @@ class _ExamFacts:
 
 
 async def plan_exam(
-    session: AsyncSession, exam_id: int, now: datetime, settings: Settings
+    session: AsyncSession, exam_id: int, now: datetime, settings: Settings, *, outbox: Outbox
 ) -> PlanReport:
     report = PlanReport()
     exam = await session.get(
@@ -140,7 +141,7 @@ async def plan_exam(
     existing = {n.key: n for n in rows}
     if exam.cancelled_at is not None:
         _note_past(exam, starts, now, report)
-        return await _plan_cancellation(session, exam, existing, now, report)
+        return await _plan_cancellation(session, exam, existing, now, report, outbox=outbox)
     students = await session.execute(
         select(Student.id, Student.user_id, User.is_active)
         .outerjoin(User, User.id == Student.user_id)
@@ -157,7 +158,7 @@ async def plan_exam(
         facts.deanery = await _deanery(session, faculty_id or 0)
     wanted, stale = _exam_plan(exam, facts, now, settings, report)
     report.cancelled = await _cancel(session, stale)
-    report.created = await _insert(session, wanted, exam.id, existing.keys())
+    report.created = await _insert(session, wanted, exam.id, existing.keys(), outbox=outbox)
     return report
 
 
@@ -238,6 +239,8 @@ async def _plan_cancellation(
     existing: dict[str, _Existing],
     now: datetime,
     report: PlanReport,
+    *,
+    outbox: Outbox,
 ) -> PlanReport:
     """Withdraw what is pending; tell each student who had already been told of the exam."""
     # Only the exam's own reminders: statement cards and decisions still have to go out.
@@ -273,12 +276,12 @@ async def _plan_cancellation(
         )
         for student_id, (chat_id, user_id) in told.items()
     ]
-    report.created = await _insert(session, wanted, exam.id, existing.keys())
+    report.created = await _insert(session, wanted, exam.id, existing.keys(), outbox=outbox)
     return report
 
 
 async def cancel_exam(
-    session: AsyncSession, exam_id: int, now: datetime, settings: Settings
+    session: AsyncSession, exam_id: int, now: datetime, settings: Settings, *, outbox: Outbox
 ) -> PlanReport | None:
     """Marks the exam cancelled and tells whoever was told of it; None if there is no such exam."""
     exam = await session.get(Exam, exam_id)
@@ -287,7 +290,7 @@ async def cancel_exam(
     if exam.cancelled_at is None:
         exam.cancelled_at = now
         await session.flush()
-    return await plan_exam(session, exam_id, now, settings)
+    return await plan_exam(session, exam_id, now, settings, outbox=outbox)
 
 
 def _told_start(notices: Iterable[_Existing], student_id: int) -> datetime | None:
@@ -356,9 +359,11 @@ async def _insert(
     wanted: list[tuple[Planned, _Recipient]],
     exam_id: int | None,
     existing: Iterable[str],
+    *,
+    outbox: Outbox,
 ) -> int:
     rows = _notice_rows([(p, r, exam_id) for p, r in wanted], set(existing))
-    return await _insert_rows(session, rows)
+    return await _insert_rows(session, rows, outbox=outbox)
 
 
 def _notice_rows(
@@ -388,7 +393,7 @@ def _notice_rows(
     return rows
 
 
-async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]], *, outbox: Outbox) -> int:
     if not rows:
         return 0
     # Another process may plan the same notices at the same moment (replicas starting
@@ -398,22 +403,31 @@ async def _insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> int
     rows.sort(key=lambda row: str(row["key"]))
     statement = dialect_insert(session, Notice).on_conflict_do_nothing(index_elements=[Notice.key])
     created = len((await session.scalars(statement.returning(Notice.id), rows)).all())
-    if created:
-        session.info[PLANNED_FLAG] = True
+    outbox.planned(created)
     return created
 
 
 async def plan_exams(
-    session: AsyncSession, exam_ids: Iterable[int], now: datetime, settings: Settings
+    session: AsyncSession,
+    exam_ids: Iterable[int],
+    now: datetime,
+    settings: Settings,
+    *,
+    outbox: Outbox,
 ) -> PlanReport:
     report = PlanReport()
     for exam_id in exam_ids:
-        report.add(await plan_exam(session, exam_id, now, settings))
+        report.add(await plan_exam(session, exam_id, now, settings, outbox=outbox))
     return report
 
 
 async def plan_exams_bulk(
-    session: AsyncSession, exam_ids: Iterable[int], now: datetime, settings: Settings
+    session: AsyncSession,
+    exam_ids: Iterable[int],
+    now: datetime,
+    settings: Settings,
+    *,
+    outbox: Outbox,
 ) -> PlanReport:
     """As plan_exams, in bulk: a few queries and one insert per round of exams with about
     BULK_PAIRS linked students between them. For imports of thousands of exams."""
@@ -432,7 +446,7 @@ async def plan_exams_bulk(
             )
         }
         for round_ in _rounds(exams, linked):
-            report.add(await _plan_bulk(session, round_, now, settings))
+            report.add(await _plan_bulk(session, round_, now, settings, outbox=outbox))
     return report
 
 
@@ -450,7 +464,7 @@ def _rounds(exams: list[Exam], linked: dict[int, int]) -> Iterator[list[Exam]]:
 
 
 async def _plan_bulk(
-    session: AsyncSession, exams: list[Exam], now: datetime, settings: Settings
+    session: AsyncSession, exams: list[Exam], now: datetime, settings: Settings, *, outbox: Outbox
 ) -> PlanReport:
     report = PlanReport()
     facts = await _bulk_facts(session, [e for e in exams if e.cancelled_at is None])
@@ -459,14 +473,14 @@ async def _plan_bulk(
     known: set[str] = set()
     for exam in exams:
         if exam.cancelled_at is not None:  # rare: the exam-by-exam path
-            report.add(await plan_exam(session, exam.id, now, settings))
+            report.add(await plan_exam(session, exam.id, now, settings, outbox=outbox))
             continue
         owed, old = _exam_plan(exam, facts[exam.id], now, settings, report)
         wanted += [(planned, recipient, exam.id) for planned, recipient in owed]
         stale += old
         known.update(facts[exam.id].existing)
     report.cancelled += await _cancel(session, stale)
-    report.created += await _insert_rows(session, _notice_rows(wanted, known))
+    report.created += await _insert_rows(session, _notice_rows(wanted, known), outbox=outbox)
     return report
 
 
@@ -542,7 +556,7 @@ async def _deaneries(session: AsyncSession, group_ids: set[int]) -> dict[int, li
 
 
 async def plan_upcoming(
-    session: AsyncSession, now: datetime, settings: Settings, *, bulk: bool = False
+    session: AsyncSession, now: datetime, settings: Settings, *, bulk: bool = False, outbox: Outbox
 ) -> PlanReport:
     """Every exam not yet started (subgroups included): at start-up, to catch up."""
     ids = await session.scalars(
@@ -551,24 +565,29 @@ async def plan_upcoming(
         .order_by(Exam.id)
     )
     plan = plan_exams_bulk if bulk else plan_exams
-    return await plan(session, list(ids), now, settings)
+    return await plan(session, list(ids), now, settings, outbox=outbox)
 
 
 async def plan_for_student(
-    session: AsyncSession, student: Student, now: datetime, settings: Settings
+    session: AsyncSession, student: Student, now: datetime, settings: Settings, *, outbox: Outbox
 ) -> PlanReport:
     """A student just linked their account: their exams, and their study plan's
     deadlines, owe them notices now."""
     ids = await session.scalars(
         select(Exam.id).where(Exam.group_id == student.group_id, Exam.starts_at > now)
     )
-    report = await plan_exams(session, list(ids), now, settings)
-    report.add(await plan_deadlines(session, [student.id], now, settings))
+    report = await plan_exams(session, list(ids), now, settings, outbox=outbox)
+    report.add(await plan_deadlines(session, [student.id], now, settings, outbox=outbox))
     return report
 
 
 async def plan_deadlines(
-    session: AsyncSession, student_ids: Collection[int], now: datetime, settings: Settings
+    session: AsyncSession,
+    student_ids: Collection[int],
+    now: datetime,
+    settings: Settings,
+    *,
+    outbox: Outbox,
 ) -> PlanReport:
     """Deadline reminders of these students' study plans (PLAN_REMINDER_DAYS before each
     deadline), kept in step with the plans: a moved deadline gets new reminders and its
@@ -631,13 +650,13 @@ async def plan_deadlines(
             notice.expires_at = planned.expires_at
             notice.attempts = 0
             report.created += 1
-            session.info[PLANNED_FLAG] = True
-    report.created += await _insert(session, wanted, None, existing.keys())
+            outbox.planned()
+    report.created += await _insert(session, wanted, None, existing.keys(), outbox=outbox)
     return report
 
 
 async def plan_faculty(
-    session: AsyncSession, faculty_id: int, now: datetime, settings: Settings
+    session: AsyncSession, faculty_id: int, now: datetime, settings: Settings, *, outbox: Outbox
 ) -> PlanReport:
     """The faculty's dean's office changed (a chat bound, a dean joined): who is told moves."""
     ids = await session.scalars(
@@ -645,15 +664,15 @@ async def plan_faculty(
         .join(Group, Group.id == Exam.group_id)
         .where(Group.faculty_id == faculty_id, Exam.starts_at > now)
     )
-    return await plan_exams(session, list(ids), now, settings)
+    return await plan_exams(session, list(ids), now, settings, outbox=outbox)
 
 
 async def announce_link(
-    session: AsyncSession, exam: Exam, now: datetime, settings: Settings
+    session: AsyncSession, exam: Exam, now: datetime, settings: Settings, *, outbox: Outbox
 ) -> PlanReport:
     """The link was posted or changed: students who already got the card get the link now,
     and reminders about the missing link are withdrawn."""
-    report = await plan_exam(session, exam.id, now, settings)
+    report = await plan_exam(session, exam.id, now, settings, outbox=outbox)
     if not exam.link or _until(exam) <= now:
         return report
     digest = hashlib.sha256(exam.link.encode()).hexdigest()[:16]
@@ -683,7 +702,7 @@ async def announce_link(
         if student_id is not None
     ]
     keys = set(await session.scalars(select(Notice.key).where(Notice.exam_id == exam.id)))
-    report.created += await _insert(session, wanted, exam.id, keys)
+    report.created += await _insert(session, wanted, exam.id, keys, outbox=outbox)
     return report
 
 
@@ -735,15 +754,16 @@ async def plan_after_import(
     settings: Settings,
     *,
     changed_student_ids: Collection[int] = (),
+    outbox: Outbox,
 ) -> PlanReport:
     """A schedule import re-plans the exams it touched; a plan import, the deadlines of
     the students whose plans it changed; a roster import (students moved between groups)
     re-plans everything upcoming."""
     if kind == "plan":
-        return await plan_deadlines(session, changed_student_ids, now, settings)
+        return await plan_deadlines(session, changed_student_ids, now, settings, outbox=outbox)
     if kind == "schedule":
-        return await plan_exams_bulk(session, changed_exam_ids, now, settings)
-    return await plan_upcoming(session, now, settings, bulk=True)
+        return await plan_exams_bulk(session, changed_exam_ids, now, settings, outbox=outbox)
+    return await plan_upcoming(session, now, settings, bulk=True, outbox=outbox)
 
 
 async def deanery_recipients(
@@ -757,6 +777,8 @@ async def queue(
     session: AsyncSession,
     items: Sequence[tuple[Planned, int, int | None, int | None]],
     exam_id: int | None,
+    *,
+    outbox: Outbox,
 ) -> int:
     """Queues notices not tied to an exam's plan: (planned, chat, user, student)."""
     keys = [p.key for p, *_ in items]
@@ -766,4 +788,5 @@ async def queue(
         [(p, _Recipient(chat, user, student)) for p, chat, user, student in items],
         exam_id,
         known,
+        outbox=outbox,
     )

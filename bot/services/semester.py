@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db.models import ExamWork, Semester, StatementFile, Teacher
 from bot.domain.reminders import NoticeKind, Planned, notice_key
+from bot.services.outbox import Outbox
 from bot.services.reminders import queue
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,12 @@ async def retention_due(
 
 
 async def run_retention(
-    session: AsyncSession, semester: Semester, now: datetime, *, settings: Settings
+    session: AsyncSession,
+    semester: Semester,
+    now: datetime,
+    *,
+    settings: Settings,
+    outbox: Outbox,
 ) -> RetentionReport:
     cutoff = _start_moment(semester.starts_on, settings)
     kept_dir = Path(settings.files_dir)
@@ -125,7 +131,7 @@ async def run_retention(
         )
         for uid in teachers
     ]
-    await queue(session, items, None)
+    await queue(session, items, None, outbox=outbox)
     semester.retention_done_at = now
     await session.flush()
     report = RetentionReport(

@@ -44,6 +44,7 @@ from bot.domain.statements import (
 )
 from bot.domain.timezones import parse_timezone
 from bot.services.deanery_mail import queue_statement_mail
+from bot.services.outbox import Outbox
 from bot.services.reminders import deanery_recipients, plan_exam, queue
 from bot.services.roll import mark_excused_by_statement
 
@@ -249,7 +250,12 @@ async def faculty_of(session: AsyncSession, statement: Statement) -> int | None:
 
 
 async def announce_statement(
-    session: AsyncSession, statement: Statement, now: datetime, *, settings: Settings
+    session: AsyncSession,
+    statement: Statement,
+    now: datetime,
+    *,
+    settings: Settings,
+    outbox: Outbox,
 ) -> int:
     """Queues the statement's card for the faculty's dean's office (and its e-mail copy,
     when the faculty has an address); returns how many."""
@@ -280,8 +286,8 @@ async def announce_statement(
                 {"statement_id": statement.id, "for": "teacher"},
             )
             items.append((planned, teacher_user, teacher_user, None))
-    mailed = await queue_statement_mail(session, statement, now, settings=settings)
-    return await queue(session, items, statement.exam_id) + mailed
+    mailed = await queue_statement_mail(session, statement, now, settings=settings, outbox=outbox)
+    return await queue(session, items, statement.exam_id, outbox=outbox) + mailed
 
 
 async def _teacher_user(session: AsyncSession, exam_id: int) -> int | None:
@@ -305,6 +311,7 @@ async def decide(
     action: Decision,
     comment: str | None,
     now: datetime,
+    outbox: Outbox,
 ) -> tuple[DecideOutcome, Statement | None]:
     """Approve, reject or ask for more; only a dean of the student's faculty, only once."""
     statement = await session.get(Statement, statement_id, with_for_update={"of": Statement})
@@ -340,6 +347,7 @@ async def decide(
             session,
             [(planned, student_chat, student_chat, statement.student_id)],
             statement.exam_id,
+            outbox=outbox,
         )
     if action != "more" and statement.kind == StatementKind.ABSENCE:
         # The roll: approved is "absent, valid reason" (the additional session's list);
@@ -358,7 +366,12 @@ async def decide(
                 now + timedelta(days=60),
                 {"statement_id": statement.id, "action": action, "for": "teacher"},
             )
-            await queue(session, [(planned, teacher_user, teacher_user, None)], statement.exam_id)
+            await queue(
+                session,
+                [(planned, teacher_user, teacher_user, None)],
+                statement.exam_id,
+                outbox=outbox,
+            )
     await session.flush()
     return DecideOutcome.OK, statement
 
@@ -407,6 +420,7 @@ async def propose_new_start(
     new_start: datetime,
     now: datetime,
     settings: Settings,
+    outbox: Outbox,
 ) -> tuple[MoveOutcome, Statement | None]:
     """The dean sets the student's new start; the teacher is asked to confirm it."""
     statement = await session.get(Statement, statement_id, with_for_update={"of": Statement})
@@ -428,7 +442,7 @@ async def propose_new_start(
         else None
     )
     if teacher_user is None:
-        await _move_student(session, statement, now, settings=settings)
+        await _move_student(session, statement, now, settings=settings, outbox=outbox)
         return MoveOutcome.MOVED, statement
     planned = Planned(
         NoticeKind.RESCHEDULE,
@@ -437,7 +451,9 @@ async def propose_new_start(
         new_start,
         {"statement_id": statement.id},
     )
-    await queue(session, [(planned, teacher_user, teacher_user, None)], statement.exam_id)
+    await queue(
+        session, [(planned, teacher_user, teacher_user, None)], statement.exam_id, outbox=outbox
+    )
     await session.flush()
     return MoveOutcome.ASKED, statement
 
@@ -450,6 +466,7 @@ async def answer_new_start(
     confirm: bool,
     now: datetime,
     settings: Settings,
+    outbox: Outbox,
 ) -> tuple[MoveOutcome, Statement | None]:
     """The teacher of the exam confirms (or declines) the student's new start."""
     statement = await session.get(Statement, statement_id, with_for_update={"of": Statement})
@@ -477,15 +494,20 @@ async def answer_new_start(
             )
             for chat, user in await deanery_recipients(session, faculty_id or 0)
         ]
-        await queue(session, items, statement.exam_id)
+        await queue(session, items, statement.exam_id, outbox=outbox)
         await session.flush()
         return MoveOutcome.DECLINED, statement
-    await _move_student(session, statement, now, settings=settings)
+    await _move_student(session, statement, now, settings=settings, outbox=outbox)
     return MoveOutcome.MOVED, statement
 
 
 async def _move_student(
-    session: AsyncSession, statement: Statement, now: datetime, *, settings: Settings
+    session: AsyncSession,
+    statement: Statement,
+    now: datetime,
+    *,
+    settings: Settings,
+    outbox: Outbox,
 ) -> None:
     """An individual sitting: a subgroup of one, so the student's reminders follow it."""
     assert statement.new_start is not None
@@ -528,8 +550,13 @@ async def _move_student(
             until=statement.new_start,
             payload={"start": statement.new_start.isoformat()},
         )
-        await queue(session, [(change, student_chat, student_chat, statement.student_id)], exam.id)
-    await plan_exam(session, statement.exam_id, now, settings)
+        await queue(
+            session,
+            [(change, student_chat, student_chat, statement.student_id)],
+            exam.id,
+            outbox=outbox,
+        )
+    await plan_exam(session, statement.exam_id, now, settings, outbox=outbox)
 
 
 def can_add_documents(
@@ -578,6 +605,7 @@ async def add_documents(
     now: datetime,
     settings: Settings,
     answer: str = "",
+    outbox: Outbox,
 ) -> Statement | None:
     """Documents (and a written answer to the dean's question) that follow a statement;
     the dean's office gets them as a follow-up. None if not allowed or nothing given."""
@@ -634,6 +662,8 @@ async def add_documents(
         )
         for chat, user in recipients
     ]
-    await queue(session, items, statement.exam_id)
-    await queue_statement_mail(session, statement, now, settings=settings, added=added)
+    await queue(session, items, statement.exam_id, outbox=outbox)
+    await queue_statement_mail(
+        session, statement, now, settings=settings, added=added, outbox=outbox
+    )
     return statement

@@ -80,7 +80,7 @@ async def cancel(call: Call) -> dict[str, Any]:
     now = call.app.clock.now()
     if exam.cancelled_at is not None:
         raise ApiError(409, _("Already done."))
-    report = await cancel_exam(call.session, exam.id, now, call.settings)
+    report = await cancel_exam(call.session, exam.id, now, call.settings, outbox=call.outbox)
     exam = await _exam(call)
     return {**_exam_item(exam, now), "told": report.created if report is not None else 0}
 
@@ -101,7 +101,9 @@ async def move(call: Call) -> dict[str, Any]:
     exam = await _exam(call)
     if exam.cancelled_at is not None or exam.roll_confirmed_at is not None:
         raise ApiError(409, _("This exam can no longer be moved."))
-    report = await move_exam(call.session, exam, new_start, now=now, settings=call.settings)
+    report = await move_exam(
+        call.session, exam, new_start, now=now, settings=call.settings, outbox=call.outbox
+    )
     exam = await _exam(call)
     return {**_exam_item(exam, now), "told": report.created}
 
@@ -180,6 +182,7 @@ async def import_file(call: Call) -> dict[str, Any]:
             call.app.clock.now(),
             settings,
             changed_student_ids=report.changed_student_ids,
+            outbox=call.outbox,
         )
     return _import_answer(report, written=not call.dry_run)
 

@@ -62,6 +62,7 @@ async def send(call: Call) -> dict[str, Any]:
         file_kind=None,
         file_id=None,
         now=call.app.clock.now(),
+        outbox=call.outbox,
     )
     if outcome is AnnounceOutcome.FORBIDDEN:
         raise ApiError(403, outcome_text(outcome))

@@ -208,6 +208,7 @@ async def decision(call: Call) -> dict[str, Any]:
         action=action,
         comment=reason or None,
         now=call.app.clock.now(),
+        outbox=call.outbox,
     )
     if outcome is DecideOutcome.FORBIDDEN:
         raise ApiError(403, _("Only the dean's office of the student's faculty can decide this."))

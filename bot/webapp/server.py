@@ -30,7 +30,7 @@ from bot.db.session import AsyncSession, async_sessionmaker
 from bot.domain.language import locale_for
 from bot.notify.edits import EditCoalescer
 from bot.services.actors import Actor, find_actor
-from bot.services.reminders import PLANNED_FLAG
+from bot.services.outbox import Outbox
 from bot.views.html import plain
 from bot.webapp.auth import AuthError, WebUser, authorization_data, check_init_data
 
@@ -79,6 +79,9 @@ class Call:
     session: AsyncSession
     locale: str
     edits: list[tuple[Bot, TelegramMethod[Any]]] = field(default_factory=list)
+    # The notices this request plans (bot.services.outbox): the sender is woken after
+    # the commit if there are any.
+    outbox: Outbox = field(default_factory=Outbox)
     # Set by a handler that must leave nothing written (an import's dry run).
     dry_run: bool = False
 
@@ -148,9 +151,8 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
             if call.dry_run:
                 await session.rollback()
                 return _answer(result)
-            planned = session.info.pop(PLANNED_FLAG, False)
             await session.commit()
-        if planned:
+        if call.outbox.wakes_sender:
             app.wake()
         for bot, method in call.edits:
             app.edits.submit(bot, method)

@@ -243,11 +243,23 @@ async def _set_mark(call: Call, student_id: int, action: MarkAction | Grade) -> 
     now, rules = call.app.clock.now(), RollRules.of(call.settings)
     if isinstance(action, Grade):
         outcome = await service.set_grade(
-            *who, exam_id=exam.id, student_id=student_id, grade=action, now=now, rules=rules
+            *who,
+            exam_id=exam.id,
+            student_id=student_id,
+            grade=action,
+            now=now,
+            rules=rules,
+            outbox=call.outbox,
         )
     else:
         outcome = await service.set_mark(
-            *who, exam_id=exam.id, student_id=student_id, action=action, now=now, rules=rules
+            *who,
+            exam_id=exam.id,
+            student_id=student_id,
+            action=action,
+            now=now,
+            rules=rules,
+            outbox=call.outbox,
         )
     return await _changed(call, exam, outcome)
 
@@ -283,6 +295,7 @@ async def confirm(call: Call) -> dict[str, Any]:
         exam_id=exam.id,
         now=call.app.clock.now(),
         rules=RollRules.of(call.settings),
+        outbox=call.outbox,
     )
     if outcome is Outcome.LOCKED:
         outcome = Outcome.ALREADY  # confirming twice: done

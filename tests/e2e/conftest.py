@@ -98,6 +98,8 @@ class BotRunner:
             while self.app.in_flight.count:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             await self.app.edits.wait_idle()  # the roll's redraw, sent after the update
+            if self.app.replies is not None:  # the answers said at once, settled in the outbox
+                await self.app.replies.settled()
 
     async def outbox_settled(self) -> None:
         """Waits until the sender holds no claimed notice (what it sent is marked sent)."""

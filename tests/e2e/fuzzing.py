@@ -55,6 +55,7 @@ from bot.domain.timezones import parse_timezone
 from bot.handlers import states
 from bot.keyboards import callbacks
 from bot.services.imports import import_roster, import_schedule
+from bot.services.outbox import Outbox
 from bot.services.roll import RollRules, load_roll, own_exam
 from bot.services.statements import announce_statement, submit
 from tests.e2e.conftest import SAMPLES, MovableClock
@@ -662,7 +663,9 @@ class FuzzWorld:
             }
             result = await submit(session, students["2611022"], draft, now=NOW, settings=settings)
             assert result.statement is not None, result.outcome
-            await announce_statement(session, result.statement, NOW, settings=settings)
+            await announce_statement(
+                session, result.statement, NOW, settings=settings, outbox=Outbox()
+            )
             exam = await own_exam(session, teacher, latin)
             assert exam is not None
             await load_roll(session, exam, NOW, rules=RollRules.of(settings))

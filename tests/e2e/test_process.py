@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.db.models import DeaneryChat, InviteRole, User
 from bot.keyboards.callbacks import JoinCB
+from bot.services.outbox import Outbox
 from tests.e2e.conftest import TOKEN, BotRunner, invite_token, press, say
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.test_join import linked_user
@@ -273,7 +274,7 @@ async def _prepare_due_notices(database_url: str, student_user: int) -> None:
             assert student is not None
             student.user_id = student_user
             await session.flush()
-            report = await plan_upcoming(session, datetime.now(UTC), settings)
+            report = await plan_upcoming(session, datetime.now(UTC), settings, outbox=Outbox())
             assert report.created == 2  # the card (late, so due now) and the join call
     finally:
         await engine.dispose()

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Discipline, Exam, InviteRole, Notice, NoticeStatus
+from bot.services.outbox import Outbox
 from tests.e2e.conftest import (
     ADMIN_ID,
     BotRunner,
@@ -226,7 +227,9 @@ async def test_cancelled_exam_tells_those_told_and_withdraws_the_rest(
             select(Exam.id).join(Discipline).where(Discipline.name == "Латинский язык")
         )
         assert latin is not None
-        report = await cancel_exam(session, latin, seeded.clock.now(), seeded.settings)
+        report = await cancel_exam(
+            session, latin, seeded.clock.now(), seeded.settings, outbox=Outbox()
+        )
     assert report is not None and report.created == 1 and report.cancelled == 1
     after = api.mark()
     seeded.tick(timedelta(0))

@@ -59,6 +59,7 @@ from bot.db.models import (
 )
 from bot.keyboards.callbacks import JoinCB
 from bot.services.imports import import_roster, import_schedule
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_exam
 from tests.e2e.conftest import FAST_CHAT_INTERVAL, TOKEN
 from tests.e2e.fakeapi import MESSAGE_METHODS, Call, FakeBotAPI, FakeUser, button
@@ -182,7 +183,7 @@ async def link_burst(database_url: str) -> int:
                 select(Exam.id).where(Exam.group_id == students[0].group_id)
             )
             assert exam_id is not None
-            report = await plan_exam(session, exam_id, now, settings)
+            report = await plan_exam(session, exam_id, now, settings, outbox=Outbox())
     finally:
         await engine.dispose()
     assert report.created == 2 * BURST  # the card (late, so due now) and the join call

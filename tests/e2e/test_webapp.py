@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from bot.app import build_application
 from bot.db.models import DeaneryChat, Exam, Notice, RollEntry, Statement, Student
+from bot.services.outbox import Outbox
 from bot.services.statements import announce_statement
 from tests.e2e.conftest import FAST_PACE, TOKEN, MovableClock, press
 from tests.e2e.fakeapi import FakeBotAPI, button
@@ -337,7 +338,9 @@ async def test_the_deans_card_opens_the_statement_in_the_app(web: Web) -> None:
                 await session.flush()
             statement = await session.get(Statement, web.ids["statement"])
             assert statement is not None
-            await announce_statement(session, statement, NOW, settings=web.runner.settings)
+            await announce_statement(
+                session, statement, NOW, settings=web.runner.settings, outbox=Outbox()
+            )
         app.sender.wake()
 
     page = f"{WEBAPP_URL}?statement={web.ids['statement']}"

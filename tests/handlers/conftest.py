@@ -125,6 +125,8 @@ class FastBot:
         before = len(self.session.calls)
         await self.app.dispatcher.feed_update(self.app.bot, update)
         await self.app.edits.wait_idle()
+        if self.app.replies is not None:  # the answers said at once, settled in the outbox
+            await self.app.replies.settled()
         return self.session.calls[before:]
 
     def _message(self, user: User, text: str, chat: Chat | None = None) -> Message:

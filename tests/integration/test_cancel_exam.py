@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.db.models import Exam, Notice
 from bot.services.imports import import_roster, import_schedule
+from bot.services.outbox import Outbox
 from bot.services.reminders import cancel_exam
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
@@ -43,7 +44,7 @@ async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
             )
         )
     await session.flush()
-    report = await cancel_exam(session, exam_id, NOW, settings)
+    report = await cancel_exam(session, exam_id, NOW, settings, outbox=Outbox())
     assert report is not None and report.cancelled == 1
     statuses = dict((await session.execute(select(Notice.kind, Notice.status))).all())
     assert statuses == {"day_before": "cancelled", "statement": "pending"}

@@ -40,6 +40,7 @@ from bot.db.models import (
 from bot.domain.reminders import NoticeKind, backoff
 from bot.notify.mail import Mailer
 from bot.notify.sender import OutboxSender
+from bot.services.outbox import Outbox
 from bot.services.reminders import outbox_summary
 from bot.services.statements import add_documents, announce_statement, submit, withdraw
 from bot.views.texts import summary_text
@@ -165,7 +166,9 @@ class World:
             student = await karimov(session)
             result = await submit(session, student, draft, now=self.clock.now(), settings=chosen)
             assert result.statement is not None, result.outcome
-            await announce_statement(session, result.statement, self.clock.now(), settings=chosen)
+            await announce_statement(
+                session, result.statement, self.clock.now(), settings=chosen, outbox=Outbox()
+            )
             return result.statement.id
 
     async def mail_notices(self) -> list[Notice]:
@@ -413,7 +416,13 @@ async def test_documents_added_later_get_a_letter_of_their_own(
     async with world.sessionmaker.begin() as session:
         student = await karimov(session)
         assert await add_documents(
-            session, student, statement_id, files=[added], now=START, settings=world.settings
+            session,
+            student,
+            statement_id,
+            files=[added],
+            now=START,
+            settings=world.settings,
+            outbox=Outbox(),
         )
     await world.send(world.sender())
     # Two letters, handed over side by side: told apart by subject, not by arrival.
@@ -456,7 +465,9 @@ async def test_appeal_carries_the_grade_and_the_preparation_sheets(
         )
         session.add(statement)
         await session.flush()
-        await announce_statement(session, statement, START, settings=world.settings)
+        await announce_statement(
+            session, statement, START, settings=world.settings, outbox=Outbox()
+        )
     await world.send(world.sender())
     [letter] = smtp.letters()
     assert "апелляция" in letter["Subject"]

@@ -33,6 +33,7 @@ from bot.notify.pacing import RateLimiter as SharedLimiter
 from bot.notify.render import render_notice
 from bot.notify.sender import OutboxSender, RateLimiter
 from bot.services.imports import import_roster, import_schedule
+from bot.services.outbox import Outbox
 from bot.services.reminders import outbox_summary, plan_upcoming
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import Call, FakeBotAPI
@@ -162,7 +163,7 @@ async def plan(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
 ) -> int:
     async with sessionmaker.begin() as session:
-        return (await plan_upcoming(session, now, settings)).created
+        return (await plan_upcoming(session, now, settings, outbox=Outbox())).created
 
 
 async def exam_id(sessionmaker: async_sessionmaker[AsyncSession], discipline: str) -> int:
@@ -878,6 +879,27 @@ async def test_a_split_notice_resumes_after_the_parts_the_journal_saw_accepted(
     found = await notice(sessionmaker, ru)
     assert (found.status, found.payload[PARTS_SENT]) == (NoticeStatus.CLAIMED, 2)
     assert await replay(f"{sender.worker_id} {ru} 3 3\n", sessionmaker, clock) == 1
+    assert (await notice(sessionmaker, ru)).status == NoticeStatus.SENT
+
+
+async def test_a_keyed_line_touches_only_its_own_notice_when_the_id_came_back(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    senders: Senders,
+    settings: Settings,
+    clock: MovableClock,
+) -> None:
+    """A reply said at once is deleted once settled, and SQLite may give its id to the next
+    notice: the journal's line for the old reply (with its key) must not mark the new one."""
+    await seed(sessionmaker, settings, LINKED)
+    await plan(sessionmaker, settings, clock.now())
+    clock.move(LATIN - DAY - clock.now())
+    sender = senders(exclusive=False)
+    [ru, _] = await sender._claim()
+    key = (await notice(sessionmaker, ru)).key
+    gone = f"{sender.worker_id} {ru} 1 1 reply:{RU_USER}:0123abcd\n"
+    assert await replay(gone, sessionmaker, clock) == 0
+    assert (await notice(sessionmaker, ru)).status == NoticeStatus.CLAIMED
+    assert await replay(f"{sender.worker_id} {ru} 1 1 {key}\n", sessionmaker, clock) == 1
     assert (await notice(sessionmaker, ru)).status == NoticeStatus.SENT
 
 

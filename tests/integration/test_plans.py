@@ -22,6 +22,7 @@ from bot.db.models import Notice, NoticeStatus, PlanItem, Student, User
 from bot.domain.reminders import NoticeKind
 from bot.notify.render import render_notice
 from bot.services.imports import TableKind, import_plan, import_roster, import_table
+from bot.services.outbox import Outbox
 from bot.services.plans import student_plan
 from bot.services.reminders import PlanReport, plan_after_import, plan_for_student
 
@@ -72,7 +73,13 @@ async def import_and_plan(session: AsyncSession, settings: Settings, content: by
     report = await import_plan(session, "plan.csv", content)
     assert report.ok
     return await plan_after_import(
-        session, "plan", [], NOW, settings, changed_student_ids=report.changed_student_ids
+        session,
+        "plan",
+        [],
+        NOW,
+        settings,
+        changed_student_ids=report.changed_student_ids,
+        outbox=Outbox(),
     )
 
 
@@ -215,7 +222,7 @@ async def test_deadline_reminders_follow_the_plan(
 
     # The same file again plans nothing new, nor does planning the student again.
     assert (await import_and_plan(session, settings, sample("plan.csv"))).created == 0
-    assert (await plan_for_student(session, student, NOW, settings)).created == 0
+    assert (await plan_for_student(session, student, NOW, settings, outbox=Outbox())).created == 0
 
     # A moved deadline: new reminders, the old pending ones withdrawn.
     moved = sample("plan.csv").decode().replace("2026-12-20", "2026-12-27").encode()
@@ -243,7 +250,7 @@ async def test_a_student_who_links_later_is_reminded(
     await import_and_plan(session, settings, sample("plan.csv"))
     assert await count(session, Notice) == 0
     student = await link(session, IVANOVA, 502)
-    planned = await plan_for_student(session, student, NOW, settings)
+    planned = await plan_for_student(session, student, NOW, settings, outbox=Outbox())
     assert planned.created >= 2  # the deadline's two (and her exams' notices)
     await session.commit()
     keys = await deadline_notices(session)

@@ -15,6 +15,7 @@ from bot.db.models import Discipline, Exam, RollEntry, Statement, Student, Teach
 from bot.domain.roll import Grade, Mark
 from bot.domain.statements import Decision
 from bot.services.imports import import_roster, import_schedule
+from bot.services.outbox import Outbox
 from bot.services.roll import (
     MarkAction,
     Outcome,
@@ -89,6 +90,7 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
             action=MarkAction.PRESENT,
             now=now,
             rules=RollRules.of(SETTINGS),
+            outbox=Outbox(),
         )
         is Outcome.OK
     )
@@ -101,6 +103,7 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
         action=Decision.APPROVE,
         comment=None,
         now=now,
+        outbox=Outbox(),
     )
     await decide(
         session,
@@ -110,6 +113,7 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
         action=Decision.REJECT,
         comment="нет справки",
         now=now,
+        outbox=Outbox(),
     )
     await decide(
         session,
@@ -119,6 +123,7 @@ async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exa
         action=Decision.REJECT,
         comment=None,
         now=now,
+        outbox=Outbox(),
     )
     assert (await mark_of(session, latin, ivanova)).mark == Mark.EXCUSED
     assert (await mark_of(session, latin, karimov)).mark == Mark.ABSENT
@@ -144,6 +149,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
             action=action,
             now=now,
             rules=RollRules.of(SETTINGS),
+            outbox=Outbox(),
         )
 
     assert await mark(ivanova, MarkAction.PRESENT) is Outcome.OK
@@ -158,6 +164,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         grade=Grade.GOOD,
         now=now,
         rules=RollRules.of(SETTINGS),
+        outbox=Outbox(),
     )
     assert grade is Outcome.NOT_PRESENT
     grade = await set_grade(
@@ -169,6 +176,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         grade=Grade.PASSED,
         now=now,
         rules=RollRules.of(SETTINGS),
+        outbox=Outbox(),
     )
     assert grade is Outcome.NOT_YOURS  # a pass/fail grade on a graded exam: forged
     grade = await set_grade(
@@ -180,20 +188,39 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         grade=Grade.GOOD,
         now=now,
         rules=RollRules.of(SETTINGS),
+        outbox=Outbox(),
     )
     assert grade is Outcome.OK
     outcome, _view = await confirm_roll(
-        session, teacher, 7, exam_id=latin.id, now=now, rules=RollRules.of(SETTINGS)
+        session,
+        teacher,
+        7,
+        exam_id=latin.id,
+        now=now,
+        rules=RollRules.of(SETTINGS),
+        outbox=Outbox(),
     )
     assert outcome is Outcome.UNMARKED  # Соколова
     assert await mark(sokolova, MarkAction.OUTAGE) is Outcome.OK
     outcome, _view = await confirm_roll(
-        session, teacher, 7, exam_id=latin.id, now=now, rules=RollRules.of(SETTINGS)
+        session,
+        teacher,
+        7,
+        exam_id=latin.id,
+        now=now,
+        rules=RollRules.of(SETTINGS),
+        outbox=Outbox(),
     )
     assert outcome is Outcome.OUTAGE_RUNNING
     later = now + SETTINGS.outage_wait
     outcome, view = await confirm_roll(
-        session, teacher, 7, exam_id=latin.id, now=later, rules=RollRules.of(SETTINGS)
+        session,
+        teacher,
+        7,
+        exam_id=latin.id,
+        now=later,
+        rules=RollRules.of(SETTINGS),
+        outbox=Outbox(),
     )
     assert outcome is Outcome.OK and view is not None
     assert {x.student.id: x.mark for x in view.lines}[sokolova.id] is Mark.FAILURE
@@ -214,6 +241,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
             action=MarkAction.PRESENT,
             now=later,
             rules=RollRules.of(SETTINGS),
+            outbox=Outbox(),
         )
         is Outcome.NOT_YOURS
     )

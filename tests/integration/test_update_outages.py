@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +49,7 @@ from bot.middlewares import unit_of_work
 from bot.middlewares.unit_of_work import InFlight, UnitOfWorkMiddleware
 from bot.notify.retry import RetryMiddleware
 from bot.notify.sender import OutboxSender
-from bot.notify.stored_replies import ReplyOutbox
+from bot.notify.stored_replies import ReplyStore
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.integration.dbfaults import Outage
@@ -84,12 +84,31 @@ async def bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
         yield client
 
 
+class Claims:
+    """The outbox sender as the reply store sees it: a worker id, and being woken."""
+
+    worker_id = "updates"
+
+    def __init__(self, woken: list[bool]) -> None:
+        self.woken = woken
+        self.journal: list[tuple[int, int, int, str]] = []
+
+    def wake(self) -> None:
+        self.woken.append(True)
+
+    def record_sent(self, notice_id: int, parts_done: int, parts: int, key: str) -> None:
+        self.journal.append((notice_id, parts_done, parts, key))
+
+    def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
+        raise AssertionError(f"not marked: {notice_ids}")
+
+
 def dispatcher_with(
     sessionmaker: async_sessionmaker[AsyncSession],
     calls: list[str],
     failure: str = "",
     *,
-    outbox: ReplyOutbox | None = None,
+    outbox: ReplyStore | None = None,
     asks_telegram: bool = False,
 ) -> Dispatcher:
     """As the application wires it: the FSM state in the database, one transaction per
@@ -281,7 +300,7 @@ async def test_a_reply_the_bot_api_fails_after_the_commit_goes_through_the_outbo
     a notice and the outbox sender delivers it once the Bot API answers again."""
     woken: list[bool] = []
     clock = MovableClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
-    outbox = ReplyOutbox(sessionmaker, clock, on_stored=lambda: woken.append(True))
+    outbox = ReplyStore(sessionmaker, clock, Claims(woken))
     calls: list[str] = []
     dispatcher = dispatcher_with(sessionmaker, calls, outbox=outbox)
     api.outage(mode, 0.5, retry_after=1)

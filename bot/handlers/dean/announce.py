@@ -27,6 +27,7 @@ from bot.services.announcements import (
     show_progress_in,
     targets,
 )
+from bot.services.outbox import Outbox
 from bot.views import announcements as view
 from bot.views.announcements import outcome_text
 
@@ -114,6 +115,8 @@ async def preview_send(
     state: FSMContext,
     clock: Clock,
     sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     await state.clear()
@@ -127,6 +130,7 @@ async def preview_send(
         file_kind=data.get("file_kind"),
         file_id=data.get("file_id"),
         now=clock.now(),
+        outbox=outbox,
     )
     if outcome is not AnnounceOutcome.OK or announcement is None:
         await query.answer(outcome_text(outcome), show_alert=True)

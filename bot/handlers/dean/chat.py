@@ -15,6 +15,7 @@ from bot.keyboards.callbacks import BindCB
 from bot.notify.menus import CommandMenus
 from bot.services.actors import Actor
 from bot.services.onboarding import bind_deanery_chat, dean_faculties, deanery_chat_id
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_faculty
 from bot.views import chat as view
 
@@ -28,6 +29,8 @@ async def bind_here(
     settings: Settings,
     clock: Clock,
     menus: CommandMenus,
+    *,
+    outbox: Outbox,
 ) -> None:
     own = await dean_faculties(session, actor.dean_faculty_ids)
     if len(own) > 1:
@@ -47,7 +50,7 @@ async def bind_here(
         await message.answer(view.bound_elsewhere())
         return
     _menus_after(menus, session, message.chat.id, before)
-    await _bound(message, faculty, session, settings, clock)
+    await _bound(message, faculty, session, settings, clock, outbox=outbox)
 
 
 def _menus_after(
@@ -65,11 +68,13 @@ async def _bound(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     if faculty is None:
         return
     # Notices for the dean's office now go to this chat.
-    await plan_faculty(session, faculty.id, clock.now(), settings)
+    await plan_faculty(session, faculty.id, clock.now(), settings, outbox=outbox)
     await message.answer(view.bound(faculty))
 
 
@@ -81,6 +86,8 @@ async def bind_choice(
     settings: Settings,
     clock: Clock,
     menus: CommandMenus,
+    *,
+    outbox: Outbox,
 ) -> None:
     message = query.message
     if not isinstance(message, Message) or message.chat.type not in GROUP_CHATS:
@@ -102,7 +109,7 @@ async def bind_choice(
     _menus_after(menus, session, message.chat.id, before)
     await query.answer()
     await message.edit_reply_markup(reply_markup=None)
-    await _bound(message, faculty, session, settings, clock)
+    await _bound(message, faculty, session, settings, clock, outbox=outbox)
 
 
 async def bind_in_private(message: Message) -> None:

@@ -16,6 +16,7 @@ from bot.handlers.replies import answer_long
 from bot.services.actors import Actor
 from bot.services.imports import ImportFileError, import_table
 from bot.services.onboarding import dean_faculties
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_after_import
 from bot.services.templates import template_faculty, template_files
 from bot.views import imports as view
@@ -31,6 +32,8 @@ async def import_document(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     document = message.document
     assert document is not None
@@ -74,6 +77,7 @@ async def import_document(
             clock.now(),
             settings,
             changed_student_ids=report.changed_student_ids,
+            outbox=outbox,
         )
     # Every row error is listed: a long list comes in several messages.
     await answer_long(message, view.imported(kind, report, planned))

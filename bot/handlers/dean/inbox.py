@@ -18,6 +18,7 @@ from bot.handlers.replies import show, stale
 from bot.handlers.states import DeanComment, DeanReschedule
 from bot.keyboards.callbacks import DecideAction, DecideCB, Listing, PageCB, RescheduleCB
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.roll import RollRules, additional_session
 from bot.services.statements import (
     DecideOutcome,
@@ -40,6 +41,8 @@ async def _apply(
     action: Decision,
     comment: str | None,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> tuple[DecideOutcome, str, Statement | None]:
     outcome, decided = await decide(
         session,
@@ -49,6 +52,7 @@ async def _apply(
         action=action,
         comment=comment,
         now=clock.now(),
+        outbox=outbox,
     )
     who = actor.user.first_name or str(actor.user.id)
     line = view.decided_line(outcome, action, who)
@@ -67,10 +71,12 @@ async def approve_pressed(
     state: FSMContext,
     clock: Clock,
     bot: Bot,
+    *,
+    outbox: Outbox,
 ) -> None:
     message = _card(query)
     outcome, line, statement = await _apply(
-        actor, session, callback_data.statement_id, Decision.APPROVE, None, clock
+        actor, session, callback_data.statement_id, Decision.APPROVE, None, clock, outbox=outbox
     )
     if outcome is not DecideOutcome.OK:
         await query.answer(line, show_alert=True)
@@ -188,6 +194,8 @@ async def comment_written(
     session: AsyncSession,
     state: FSMContext,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     comment = (message.text or "").strip()[:1000]
@@ -198,7 +206,7 @@ async def comment_written(
         await message.answer(no_longer_valid())
         return
     outcome, line, _statement = await _apply(
-        actor, session, int(data.get("statement_id", 0)), decision, comment, clock
+        actor, session, int(data.get("statement_id", 0)), decision, comment, clock, outbox=outbox
     )
     await answered(message, state)
     await state.clear()
@@ -220,6 +228,8 @@ async def new_start_written(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     moment = parse_moment(message.text or "", settings.tz)
     if moment is None:
@@ -233,6 +243,7 @@ async def new_start_written(
         new_start=moment,
         now=clock.now(),
         settings=settings,
+        outbox=outbox,
     )
     if outcome is MoveOutcome.IN_PAST:
         await message.answer(view.moment_passed())
@@ -249,6 +260,8 @@ async def teacher_answered(
     session: AsyncSession,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     outcome, statement = await answer_new_start(
         session,
@@ -257,6 +270,7 @@ async def teacher_answered(
         confirm=callback_data.confirm,
         now=clock.now(),
         settings=settings,
+        outbox=outbox,
     )
     if outcome is MoveOutcome.FORBIDDEN or statement is None:
         await query.answer(view.not_your_exam(), show_alert=True)

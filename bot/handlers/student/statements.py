@@ -54,6 +54,7 @@ from bot.keyboards.callbacks import (
     StmtZoneCB,
 )
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.statements import (
     StatementRules,
     SubmitOutcome,
@@ -299,6 +300,8 @@ async def more_files_done(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     statement = await add_documents(
@@ -309,6 +312,7 @@ async def more_files_done(
         now=clock.now(),
         settings=settings,
         answer=str(data.get("answer", "")),
+        outbox=outbox,
     )
     if statement is None:
         await query.answer(view.answer_or_document_first(), show_alert=True)
@@ -357,6 +361,8 @@ async def preview_send(
     settings: Settings,
     clock: Clock,
     student: Student,
+    *,
+    outbox: Outbox,
 ) -> None:
     draft = StatementDraft.from_form(await state.get_data())
     result = await submit(session, student, draft, now=clock.now(), settings=settings)
@@ -368,7 +374,9 @@ async def preview_send(
     if result.outcome is not SubmitOutcome.OK or result.statement is None:
         await edit_pressed(query, view.something_missing())
         return
-    await announce_statement(session, result.statement, clock.now(), settings=settings)
+    await announce_statement(
+        session, result.statement, clock.now(), settings=settings, outbox=outbox
+    )
     # Told after the commit (bot.middlewares.held): the student hears it only once it is kept.
     await edit_into(query, view.submitted(result.statement, actor.user.tz))
 

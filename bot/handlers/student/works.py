@@ -12,12 +12,19 @@ from bot.config import Settings
 from bot.db.session import AsyncSession
 from bot.handlers.replies import incoming_file
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.roll import RollRules, accept_work
 from bot.views import common as view
 
 
 async def work_sent(
-    message: Message, actor: Actor, session: AsyncSession, settings: Settings, clock: Clock
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     assert actor.student is not None
     entry = await incoming_file(message)
@@ -34,6 +41,7 @@ async def work_sent(
         media_group_id=entry["media_group_id"],
         now=clock.now(),
         rules=RollRules.of(settings),
+        outbox=outbox,
     )
     answer = view.work_answer(result, settings, actor.locale)
     if answer is not None:

@@ -16,6 +16,7 @@ from bot.handlers.replies import answer_long, next_page, show
 from bot.handlers.states import TeacherLink
 from bot.keyboards.callbacks import ExamCB, Listing, PageCB
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.reminders import announce_link
 from bot.services.schedule import LinkField, LinkOutcome, set_exam_link, teacher_exam, teacher_exams
 from bot.views import exams as view
@@ -100,6 +101,8 @@ async def got_link(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     field = LinkField(data.get("field", LinkField.CONFERENCE))
@@ -114,7 +117,7 @@ async def got_link(
         await message.answer(not_your_exam())
         return
     if field is LinkField.CONFERENCE:
-        await announce_link(session, exam, clock.now(), settings)
+        await announce_link(session, exam, clock.now(), settings, outbox=outbox)
     saved = view.exam_item(exam, settings, actor.locale, saved=True)
     await answer_long(message, saved.text, reply_markup=saved.markup)
 

@@ -41,6 +41,7 @@ from bot.keyboards.callbacks import (
 from bot.middlewares.held import latest_state
 from bot.services import roll as service
 from bot.services.actors import Actor
+from bot.services.outbox import Outbox
 from bot.services.roll import Outcome, RollRules, RollView
 from bot.services.roll_messages import RollMessage, remember
 from bot.services.sheets import sheet_csv, sheet_xlsx
@@ -80,6 +81,7 @@ class RollPress:
     settings: Settings
     locale: str
     clock: Clock
+    outbox: Outbox
 
     @property
     def rules(self) -> RollRules:
@@ -183,6 +185,7 @@ async def pressed_on_own_exam(handler: Handler, event: TelegramObject, data: dic
         settings=settings,
         locale=actor.locale,
         clock=data["clock"],
+        outbox=data["outbox"],
     )
     return await handler(event, data)
 
@@ -217,6 +220,7 @@ async def on_mark(_query: CallbackQuery, press: RollPress, callback_data: RollMa
         action=callback_data.mark,
         now=press.clock.now(),
         rules=press.rules,
+        outbox=press.outbox,
     )
     await press.redraw(outcome, card=callback_data.card)
 
@@ -231,6 +235,7 @@ async def on_grade(_query: CallbackQuery, press: RollPress, callback_data: RollG
         grade=callback_data.grade,
         now=press.clock.now(),
         rules=press.rules,
+        outbox=press.outbox,
     )
     await press.redraw(outcome, card=True)
 
@@ -250,6 +255,7 @@ async def on_rest_absent(_query: CallbackQuery, press: RollPress) -> None:
             action=MarkAction.ABSENT,
             now=press.clock.now(),
             rules=press.rules,
+            outbox=press.outbox,
         )
         if outcome is not Outcome.OK:
             break
@@ -269,6 +275,7 @@ async def on_tickets(_query: CallbackQuery, press: RollPress, callback_data: Rol
         tickets=callback_data.count,
         now=press.clock.now(),
         rules=press.rules,
+        outbox=press.outbox,
     )
     await press.redraw(outcome)
 
@@ -301,6 +308,7 @@ async def on_split(
         gap=timedelta(minutes=callback_data.minutes),
         now=press.clock.now(),
         settings=settings,
+        outbox=press.outbox,
     )
     await press.redraw(outcome)
 
@@ -317,6 +325,7 @@ async def on_written(_query: CallbackQuery, press: RollPress, callback_data: Rol
         minutes=callback_data.minutes,
         now=press.clock.now(),
         rules=press.rules,
+        outbox=press.outbox,
     )
     await press.redraw(outcome)
 
@@ -336,6 +345,7 @@ async def on_confirm(_query: CallbackQuery, press: RollPress) -> None:
         exam_id=press.exam.id,
         now=press.clock.now(),
         rules=press.rules,
+        outbox=press.outbox,
     )
     if outcome is Outcome.OK and confirmed is not None:
         await press.query.answer(confirmed_toast())
@@ -358,6 +368,8 @@ async def got_ticket_list(
     state: FSMContext,
     settings: Settings,
     clock: Clock,
+    *,
+    outbox: Outbox,
 ) -> None:
     data = await state.get_data()
     now = clock.now()
@@ -385,6 +397,7 @@ async def got_ticket_list(
         now=now,
         rules=RollRules.of(settings),
         listed=present_assigned,
+        outbox=outbox,
     )
     await state.clear()
     if outcome is not Outcome.OK:

@@ -18,6 +18,7 @@ from bot.domain.reminders import NoticeKind, Planned, notice_key, stamp
 from bot.domain.roll import (
     Mark,
 )
+from bot.services.outbox import Outbox
 from bot.services.reminders import deanery_recipients, queue
 from bot.services.roll.console import KEEP, Outcome, RollRules, RollView, load_roll, own_exam
 
@@ -30,6 +31,7 @@ async def confirm_roll(
     exam_id: int,
     now: datetime,
     rules: RollRules,
+    outbox: Outbox,
 ) -> tuple[Outcome, RollView | None]:
     """Locks the roll; the dean's office gets the no-shows without a valid reason."""
     exam = await own_exam(session, teacher, exam_id, lock=True)
@@ -57,7 +59,7 @@ async def confirm_roll(
             {},
         )
         items.append((planned, chat, user, None))
-    await queue(session, items, exam.id)
+    await queue(session, items, exam.id, outbox=outbox)
     await session.flush()
     return Outcome.OK, view
 

@@ -23,6 +23,7 @@ from bot.domain.roll import (
     grades_for,
     outage_deadline,
 )
+from bot.services.outbox import Outbox
 from bot.services.reminders import deanery_recipients, queue
 from bot.services.roll.console import (
     KEEP,
@@ -83,6 +84,7 @@ async def set_mark(
     action: MarkAction,
     now: datetime,
     rules: RollRules,
+    outbox: Outbox,
 ) -> Outcome:
     exam = await own_exam(session, teacher, exam_id, lock=True)
     if exam is None:
@@ -114,15 +116,21 @@ async def set_mark(
     if target is Mark.OUTAGE:
         entry.outage_since = now
         entry.outage_resolved_at = None
-        await _plan_outage(session, exam, entry, now=now, rules=rules)
+        await _plan_outage(session, exam, entry, now=now, rules=rules, outbox=outbox)
     if target is Mark.PRESENT and exam.tickets_handed_at is not None and entry.ticket is None:
-        await _late_ticket(session, exam, entry, now=now)
+        await _late_ticket(session, exam, entry, now=now, outbox=outbox)
     await session.flush()
     return Outcome.OK
 
 
 async def _plan_outage(
-    session: AsyncSession, exam: Exam, entry: RollEntry, *, now: datetime, rules: RollRules
+    session: AsyncSession,
+    exam: Exam,
+    entry: RollEntry,
+    *,
+    now: datetime,
+    rules: RollRules,
+    outbox: Outbox,
 ) -> None:
     """Both notices wait for the clock; each checks at sending time that the outage is
     still unresolved, so no timer needs to survive a restart."""
@@ -149,7 +157,7 @@ async def _plan_outage(
             payload,
         )
         items.append((planned, dean_chat, dean_user, None))
-    await queue(session, items, exam.id)
+    await queue(session, items, exam.id, outbox=outbox)
 
 
 async def set_grade(
@@ -162,6 +170,7 @@ async def set_grade(
     grade: Grade,
     now: datetime,
     rules: RollRules,
+    outbox: Outbox,
 ) -> Outcome:
     exam = await own_exam(session, teacher, exam_id, lock=True)
     if exam is None or grade not in grades_for(exam.pass_fail):
@@ -198,7 +207,7 @@ async def set_grade(
             now + timedelta(days=3),
             {"grade": grade.value, "posted": now.isoformat(), "changed": change.old_grade},
         )
-        await queue(session, [(planned, chat, chat, student_id)], exam.id)
+        await queue(session, [(planned, chat, chat, student_id)], exam.id, outbox=outbox)
     return Outcome.OK
 
 

@@ -23,6 +23,7 @@ from bot.domain.roll import (
     split_alphabetical,
     subgroup_starts,
 )
+from bot.services.outbox import Outbox
 from bot.services.reminders import plan_exam, queue
 from bot.services.roll.console import Outcome, own_exam
 
@@ -37,6 +38,7 @@ async def split(
     now: datetime,
     settings: Settings,
     order: list[int] | None = None,
+    outbox: Outbox,
 ) -> tuple[Outcome, list[list[int]]]:
     """Splits the group (alphabetically, or in the order given) into `parts` subgroups
     starting `gap` apart within the exam's slot; students on an individual sitting keep it."""
@@ -92,8 +94,8 @@ async def split(
             SubgroupMember(exam_id=exam.id, subgroup_id=subgroup.id, student_id=s) for s in chunk
         )
     await session.flush()
-    await plan_exam(session, exam.id, now, settings)
-    await _tell_subgroups(session, exam, created, now=now)
+    await plan_exam(session, exam.id, now, settings, outbox=outbox)
+    await _tell_subgroups(session, exam, created, now=now, outbox=outbox)
     await session.refresh(exam, ["subgroups"])
     return Outcome.OK, chunks
 
@@ -104,6 +106,7 @@ async def _tell_subgroups(
     created: Iterable[tuple[Subgroup, list[int]]],
     *,
     now: datetime,
+    outbox: Outbox,
 ) -> None:
     chats: dict[int, int | None] = {
         sid: chat
@@ -142,4 +145,4 @@ async def _tell_subgroups(
                 {"number": subgroup.number, "start": subgroup.starts_at.isoformat()},
             )
             items.append((planned, chat, chat, student_id))
-    await queue(session, items, exam.id)
+    await queue(session, items, exam.id, outbox=outbox)

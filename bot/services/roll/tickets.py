@@ -22,6 +22,7 @@ from bot.domain.roll import (
     tickets_by_last_digit,
     tickets_random,
 )
+from bot.services.outbox import Outbox
 from bot.services.reminders import queue
 from bot.services.roll.console import Outcome, RollRules, _student_chat, _to, load_roll, own_exam
 
@@ -36,6 +37,7 @@ async def hand_out_tickets(
     now: datetime,
     rules: RollRules,
     listed: Mapping[int, int] | None = None,
+    outbox: Outbox,
 ) -> tuple[Outcome, dict[int, int]]:
     """Each present student gets a ticket number in chat; only once per exam."""
     exam = await own_exam(session, teacher, exam_id, lock=True)
@@ -78,7 +80,7 @@ async def hand_out_tickets(
         line.entry.ticket = number
         if line.student.user_id is not None:
             items.append((_ticket_notice(exam.id, line.student.id, number, now=now), *_to(line)))
-    await queue(session, items, exam.id)
+    await queue(session, items, exam.id, outbox=outbox)
     await session.flush()
     return Outcome.OK, assigned
 
@@ -94,7 +96,7 @@ def _ticket_notice(exam_id: int, student_id: int, number: int, *, now: datetime)
 
 
 async def _late_ticket(
-    session: AsyncSession, exam: Exam, entry: RollEntry, *, now: datetime
+    session: AsyncSession, exam: Exam, entry: RollEntry, *, now: datetime, outbox: Outbox
 ) -> None:
     """A student marked present after the hand-out: the last digit still decides; for a
     random draw the student gets the first ticket nobody holds (the same from the seed)."""
@@ -135,4 +137,5 @@ async def _late_ticket(
                 )
             ],
             exam.id,
+            outbox=outbox,
         )

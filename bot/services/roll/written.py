@@ -26,6 +26,7 @@ from bot.domain.roll import (
     time_left_reminders,
     written_window,
 )
+from bot.services.outbox import Outbox
 from bot.services.reminders import queue
 from bot.services.roll.console import (
     ALBUM_GATHER,
@@ -47,6 +48,7 @@ async def start_written(
     minutes: int,
     now: datetime,
     rules: RollRules,
+    outbox: Outbox,
 ) -> Outcome:
     """Starts the written work's clock: headings and deadline to every present student,
     time-left reminders, and the teacher's list of missing works at the deadline."""
@@ -113,7 +115,7 @@ async def start_written(
                 None,
             )
         )
-    await queue(session, items, exam.id)
+    await queue(session, items, exam.id, outbox=outbox)
     await session.flush()
     return Outcome.OK
 
@@ -145,6 +147,7 @@ async def accept_work(
     media_group_id: str | None,
     now: datetime,
     rules: RollRules,
+    outbox: Outbox,
 ) -> WorkResult:
     """A photo or PDF from a student outside any dialogue: written work while its clock
     runs (plus the grace), or an oral exam's preparation sheets on the exam day."""
@@ -209,6 +212,7 @@ async def accept_work(
             size=size,
             media_group_id=media_group_id,
             now=now,
+            outbox=outbox,
         )
     return late or absent or WorkResult(WorkOutcome.NONE)
 
@@ -226,6 +230,7 @@ async def _store_work(
     size: int | None,
     media_group_id: str | None,
     now: datetime,
+    outbox: Outbox,
 ) -> WorkResult:
     first = True
     if media_group_id is not None:
@@ -257,7 +262,9 @@ async def _store_work(
     await session.flush()
     teacher_chat = exam.teacher.user_id if exam.teacher is not None else None
     if teacher_chat is not None:
-        await _forward_to_teacher(session, exam, student, work=work, chat=teacher_chat, now=now)
+        await _forward_to_teacher(
+            session, exam, student, work=work, chat=teacher_chat, now=now, outbox=outbox
+        )
     return WorkResult(WorkOutcome.ACCEPTED, exam, first=first)
 
 
@@ -269,6 +276,7 @@ async def _forward_to_teacher(
     work: ExamWork,
     chat: int,
     now: datetime,
+    outbox: Outbox,
 ) -> None:
     """An album's photos gather into one pending notice for a few seconds, so the teacher
     gets one labelled album, not a message per photo."""
@@ -290,7 +298,7 @@ async def _forward_to_teacher(
         now + KEEP,
         {"works": [work.id], "student_id": student.id, "purpose": work.purpose},
     )
-    await queue(session, [(planned, chat, chat, None)], exam.id)
+    await queue(session, [(planned, chat, chat, None)], exam.id, outbox=outbox)
 
 
 async def handed_in(session: AsyncSession, exam_id: int) -> set[int]:
