@@ -8,6 +8,7 @@ on the same database to test restarts.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -36,13 +37,17 @@ SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 # them (CHAT_INTERVAL). Every flow still meets the pace, and its 429 if the bot broke it,
 # in a tenth of the time: the bot's second between a message and a press's edit was most
 # of the suite's time. A group's twenty a minute and the 30/s in all stay Telegram's.
-# Tests about the pace in a chat itself are marked `telegram_pace`: Telegram's own.
+# Tests about the pace in a chat itself, and one whole flow per role, are marked
+# `telegram_pace`: Telegram's own. TEST_TELEGRAM_PACE=1 runs every test at Telegram's own.
 FAST_PACE = Pace(chat_per_second=10.0)
 FAST_CHAT_INTERVAL = 0.11
 
 
 def telegram_pace(request: pytest.FixtureRequest) -> bool:
-    """Whether the test asks for Telegram's own pace in a chat (the mark)."""
+    """Whether the test meets Telegram's own pace in a chat: the mark, or the whole run
+    asked for it (TEST_TELEGRAM_PACE=1)."""
+    if os.environ.get("TEST_TELEGRAM_PACE", "") not in ("", "0"):
+        return True
     return request.node.get_closest_marker("telegram_pace") is not None
 
 

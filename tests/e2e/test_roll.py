@@ -114,6 +114,7 @@ def grade_cb(exam: int, student: int, value: str) -> str:
     return RollGradeCB(exam_id=exam, student_id=student, page=0, grade=value).pack()
 
 
+@pytest.mark.telegram_pace  # a teacher's whole exam at Telegram's pace
 async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -> None:
     runner = seeded
     dean = api.user(12001, language_code="ru")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -158,6 +159,7 @@ async def test_time_zone_closes_at_the_start_absence_stays_open_three_days(
     assert "Латинский язык" not in str(menu.get("reply_markup"))
 
 
+@pytest.mark.telegram_pace  # a statement's whole way at Telegram's pace
 async def test_dean_gets_the_card_with_documents_and_decides(
     api: FakeBotAPI, seeded: BotRunner
 ) -> None:
