@@ -237,7 +237,7 @@ async def _roll_facts(
             and student is not None
             and entry.outage_since == since
             and effective_mark(
-                Mark(entry.mark), entry.outage_since, notice.due_at, settings.outage_wait
+                Mark(entry.mark), entry.outage_since, notice.due_at, wait=settings.outage_wait
             )
             is Mark.FAILURE
         )
@@ -306,6 +306,6 @@ async def _missing_works(
     return [
         name
         for sid, name, mark, since in rows
-        if effective_mark(Mark(mark), since, now, settings.outage_wait) is Mark.PRESENT
+        if effective_mark(Mark(mark), since, now, wait=settings.outage_wait) is Mark.PRESENT
         and sid not in handed
     ]

@@ -556,7 +556,7 @@ async def _move_student(
             exam.id,
             outbox=outbox,
         )
-    await plan_exam(session, statement.exam_id, now, settings, outbox=outbox)
+    await plan_exam(session, statement.exam_id, now, settings=settings, outbox=outbox)
 
 
 def can_add_documents(

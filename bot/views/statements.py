@@ -47,7 +47,7 @@ def no_exam_to_file() -> str:
 
 
 def exam_choice(
-    eligible: list[Eligible], settings: Settings, locale: str, zone: str | None
+    eligible: list[Eligible], settings: Settings, locale: str, *, zone: str | None
 ) -> Screen:
     """The exams a statement may be filed about, with their times (in the student's zone
     too, when they set one)."""
@@ -55,14 +55,14 @@ def exam_choice(
         (
             e.exam.id,
             f"{e.exam.discipline.name} — {kind_label(e.exam.kind)}, "
-            + dates.when(e.exam.starts_at, settings.tz, locale, dates.zone_of(zone)),
+            + dates.when(e.exam.starts_at, settings.tz, locale, own=dates.zone_of(zone)),
         )
         for e in eligible
     ]
     return Screen(_("Which exam is the statement about?"), statement_exams(items))
 
 
-def appeal_window(chosen: Eligible, now: datetime, settings: Settings, locale: str) -> str:
+def appeal_window(chosen: Eligible, now: datetime, settings: Settings, *, locale: str) -> str:
     """Why there is no appeal button (or until when there is one)."""
     exam = chosen.exam
     if chosen.grade_posted_at is None:
@@ -357,7 +357,7 @@ def statements_pager(page: int, pages: int, *, first: int, shown: int, total: in
     text = fmt(
         _("Statements {first}–{last} of {total}."), first=first, last=first + shown - 1, total=total
     )
-    return pager_screen(Listing.STATEMENTS, page, pages, text)
+    return pager_screen(Listing.STATEMENTS, page, pages, text=text)
 
 
 def cannot_withdraw() -> str:
