@@ -262,6 +262,14 @@ def written_screen(exam_id: int, page: int) -> Screen:
     )
 
 
+def console_updated() -> str:
+    """A press on a console button from before the bot was updated: nothing was done."""
+    return _(
+        "The bot has been updated: the roll call is shown again. Nothing was changed, "
+        "press the button once more."
+    )
+
+
 def confirmed_toast() -> str:
     return _("🔒 The roll is confirmed. The sheet follows.")
 
