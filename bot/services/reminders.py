@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -158,7 +159,7 @@ async def plan_exam(
         )
         faculty_id = await session.scalar(select(Group.faculty_id).where(Group.id == exam.group_id))
         facts.deanery = await _deanery(session, faculty_id or 0)
-    wanted, stale = _exam_plan(exam, facts, now, settings=settings, report=report)
+    wanted, stale = _exam_plan(exam, facts, now, leads=Leads.of(settings), report=report)
     report.cancelled = await _cancel(session, stale)
     report.created = await _insert(
         session, wanted, exam.id, existing=existing.keys(), outbox=outbox
@@ -173,8 +174,32 @@ def _note_past(
         report.past_exams.append(exam.id)
 
 
+@dataclass(frozen=True)
+class Leads:
+    """How long before an exam its student is reminded (the day before; the join link)."""
+
+    day_before: timedelta
+    join_early: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> Leads:
+        return cls(settings.day_before_lead, settings.join_early_lead)
+
+
+@dataclass(frozen=True)
+class DeadlineRules:
+    """When a study plan's deadline is reminded of: days before, in the university's zone."""
+
+    lead_days: tuple[int, ...]
+    tz: ZoneInfo
+
+    @classmethod
+    def of(cls, settings: Settings) -> DeadlineRules:
+        return cls(settings.plan_reminder_days, settings.tz)
+
+
 def _exam_plan(
-    exam: Exam, facts: _ExamFacts, now: datetime, *, settings: Settings, report: PlanReport
+    exam: Exam, facts: _ExamFacts, now: datetime, *, leads: Leads, report: PlanReport
 ) -> tuple[list[tuple[Planned, _Recipient]], list[int]]:
     """The notices one exam owes (not cancelled), and its pending ones no longer owed."""
     _note_past(exam, facts.starts, now, report=report)
@@ -207,14 +232,14 @@ def _exam_plan(
             exam.kind,
             start=start,
             now=now,
-            day_lead=settings.day_before_lead,
-            join_lead=settings.join_early_lead,
+            day_lead=leads.day_before,
+            join_lead=leads.join_early,
         ):
             # A change announced shortly before the new time already is the card.
             if (
                 planned.kind is NoticeKind.DAY_BEFORE
                 and announced_at is not None
-                and start - announced_at <= 2 * settings.day_before_lead
+                and start - announced_at <= 2 * leads.day_before
             ):
                 continue
             wanted.append((planned, recipient))
@@ -485,7 +510,7 @@ async def _plan_bulk(
         if exam.cancelled_at is not None:  # rare: the exam-by-exam path
             report.add(await plan_exam(session, exam.id, now, settings=settings, outbox=outbox))
             continue
-        owed, old = _exam_plan(exam, facts[exam.id], now, settings=settings, report=report)
+        owed, old = _exam_plan(exam, facts[exam.id], now, leads=Leads.of(settings), report=report)
         wanted += [(planned, recipient, exam.id) for planned, recipient in owed]
         stale += old
         known.update(facts[exam.id].existing)
@@ -587,7 +612,11 @@ async def plan_for_student(
         select(Exam.id).where(Exam.group_id == student.group_id, Exam.starts_at > now)
     )
     report = await plan_exams(session, list(ids), now, settings=settings, outbox=outbox)
-    report.add(await plan_deadlines(session, [student.id], now, settings=settings, outbox=outbox))
+    report.add(
+        await plan_deadlines(
+            session, [student.id], now, rules=DeadlineRules.of(settings), outbox=outbox
+        )
+    )
     return report
 
 
@@ -596,7 +625,7 @@ async def plan_deadlines(
     student_ids: Collection[int],
     now: datetime,
     *,
-    settings: Settings,
+    rules: DeadlineRules,
     outbox: Outbox,
 ) -> PlanReport:
     """Deadline reminders of these students' study plans (PLAN_REMINDER_DAYS before each
@@ -629,8 +658,8 @@ async def plan_deadlines(
             item_id,
             deadline,
             now=now,
-            lead_days=settings.plan_reminder_days,
-            tz=settings.tz,
+            lead_days=rules.lead_days,
+            tz=rules.tz,
         )
     ]
     existing = {
@@ -771,7 +800,7 @@ async def plan_after_import(
     re-plans everything upcoming."""
     if kind == "plan":
         return await plan_deadlines(
-            session, changed_student_ids, now, settings=settings, outbox=outbox
+            session, changed_student_ids, now, rules=DeadlineRules.of(settings), outbox=outbox
         )
     if kind == "schedule":
         return await plan_exams_bulk(
