@@ -37,8 +37,8 @@ from bot.views.texts import (
     exam_title,
     grade_name,
     kind_name,
-    reason_name,
     schedule_card,
+    statement_details,
     violation_name,
     when_line,
 )
@@ -255,20 +255,13 @@ def _statement_card(
             when=dates.when(exam.starts_at, uni_tz, locale),
         ),
     ]
-    if statement.time_zone:
-        parts.append(fmt(_("Time zone: {zone}"), zone=statement.time_zone))
-        parts.append(fmt(_("Preferred time: {window}"), window=statement.window or ""))
-    if statement.reason:
-        parts.append(fmt(_("Reason: {reason}"), reason=reason_name(statement.reason)))
-    if statement.violation:
-        parts.append(
-            fmt(
-                _("Violation of the procedure: {violation}"),
-                violation=violation_name(statement.violation),
-            )
-        )
-    if statement.text:
-        parts.append(statement.text)
+    parts += statement_details(
+        time_zone=statement.time_zone,
+        window=statement.window or "",
+        reason=statement.reason,
+        violation=statement.violation,
+        text=statement.text,
+    )
     if grade:
         parts.append(fmt(_("Grade: {grade}"), grade=grade_name(grade)))
     if statement.files:

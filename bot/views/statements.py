@@ -39,7 +39,13 @@ from bot.views import dates
 from bot.views.html import Html, fmt, join_lines
 from bot.views.paging import pager_screen
 from bot.views.screen import Screen
-from bot.views.texts import kind_label, kind_name, reason_name, status_name, violation_name
+from bot.views.texts import (
+    kind_label,
+    kind_name,
+    statement_details,
+    status_name,
+    violation_name,
+)
 
 
 def no_exam_to_file() -> str:
@@ -272,20 +278,13 @@ def preview(draft: StatementDraft) -> Screen:
         fmt(_("<b>Your statement</b> (not sent yet)")),
         fmt(_("Kind: {kind}"), kind=kind_name(str(draft.kind))),
     ]
-    if draft.time_zone:
-        lines.append(fmt(_("Time zone: {zone}"), zone=draft.time_zone))
-        lines.append(fmt(_("Preferred time: {window}"), window=str(draft.window)))
-    if draft.reason:
-        lines.append(fmt(_("Reason: {reason}"), reason=reason_name(draft.reason)))
-    if draft.violation:
-        lines.append(
-            fmt(
-                _("Violation of the procedure: {violation}"),
-                violation=violation_name(draft.violation),
-            )
-        )
-    if draft.text:
-        lines.append(draft.text)
+    lines += statement_details(
+        time_zone=draft.time_zone,
+        window=str(draft.window),
+        reason=draft.reason,
+        violation=draft.violation,
+        text=draft.text,
+    )
     if draft.files:
         lines.append(fmt(_("Documents: {count}"), count=len(draft.files)))
     return Screen(join_lines(lines), statement_preview())

@@ -375,3 +375,28 @@ def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> Htm
             target = "✉️" if kind == NoticeKind.STATEMENT_EMAIL else chat
             lines.append(fmt("{} — {} → {}", dates.when(due, settings.tz, locale), kind, target))
     return join_lines(lines)
+
+
+def statement_details(
+    *,
+    time_zone: str | None,
+    window: str,
+    reason: str | None,
+    violation: str | None,
+    text: str | None,
+) -> list[object]:
+    """A statement's particulars, the same in the student's preview of the draft and on the
+    deanery's card: the zone and preferred time, the reason, the violation, the text."""
+    lines: list[object] = []
+    if time_zone:
+        lines.append(fmt(_("Time zone: {zone}"), zone=time_zone))
+        lines.append(fmt(_("Preferred time: {window}"), window=window))
+    if reason:
+        lines.append(fmt(_("Reason: {reason}"), reason=reason_name(reason)))
+    if violation:
+        lines.append(
+            fmt(_("Violation of the procedure: {violation}"), violation=violation_name(violation))
+        )
+    if text:
+        lines.append(text)
+    return lines

@@ -108,6 +108,24 @@ async def mark_of(runner: BotRunner, exam_id: int, surname: str) -> str:
     return "unmarked" if entry is None else entry.mark
 
 
+async def histology_begins(
+    api: FakeBotAPI, runner: BotRunner, first_id: int
+) -> tuple[FakeUser, FakeUser, FakeUser, Exam, int]:
+    """Histology's teacher (ru), another teacher (en) and Sokolova (ru), users from
+    `first_id` on, all joined, and the clock at the exam's start: (teacher, stranger, the
+    student's user, the exam, Sokolova's student id)."""
+    teacher = api.user(first_id, language_code="ru")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
+    stranger = api.user(first_id + 1, language_code="en")
+    await join_by_invite(api, runner, stranger, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    student = api.user(first_id + 2, language_code="ru")
+    await link_student(api, student, "2611023", "Соколова")
+    histology = await exam_of(runner, "Гистология")
+    sokolova = await student_id(runner, "Соколова")
+    runner.at(histology.starts_at)
+    return teacher, stranger, student, histology, sokolova
+
+
 def cb(exam: int, action: str, student: int = 0) -> str:
     return RollCB(action=action, exam_id=exam, student_id=student).pack()
 
@@ -305,15 +323,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
 
 async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: BotRunner) -> None:
     runner = seeded
-    teacher = api.user(12101, language_code="ru")
-    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
-    stranger = api.user(12102, language_code="en")
-    await join_by_invite(api, runner, stranger, InviteRole.TEACHER, "Николаева Ольга Петровна")
-    student = api.user(12103, language_code="ru")
-    await link_student(api, student, "2611023", "Соколова")
-    histology = await exam_of(runner, "Гистология")
-    sokolova = await student_id(runner, "Соколова")
-    runner.at(histology.starts_at)
+    teacher, stranger, student, histology, sokolova = await histology_begins(api, runner, 12101)
 
     roll = await open_roll(api, teacher, "Гистология")
     card, _ = await tap(runner, api, teacher, roll, cb(histology.id, "card", sokolova))
@@ -559,15 +569,7 @@ async def test_a_console_button_from_before_the_update_redraws_the_console(
     but say so and draw the console again, with today's buttons, so a teacher mid-exam is
     never stuck; it is still refused on anyone else's exam."""
     runner = seeded
-    teacher = api.user(12111, language_code="ru")
-    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
-    stranger = api.user(12112, language_code="en")
-    await join_by_invite(api, runner, stranger, InviteRole.TEACHER, "Николаева Ольга Петровна")
-    student = api.user(12113, language_code="ru")
-    await link_student(api, student, "2611023", "Соколова")
-    histology = await exam_of(runner, "Гистология")
-    sokolova = await student_id(runner, "Соколова")
-    runner.at(histology.starts_at)
+    teacher, stranger, _student, histology, sokolova = await histology_begins(api, runner, 12111)
 
     roll = await open_roll(api, teacher, "Гистология")
     assert any(b["callback_data"].startswith("rm:") for b in buttons(roll))
