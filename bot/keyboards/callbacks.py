@@ -225,7 +225,6 @@ class RollLegacyCB(CallbackData, prefix="rl"):
 # Every console button: each carries `exam_id` and `page` (bot.handlers.teacher.roll).
 ROLL_BUTTONS: tuple[type[CallbackData], ...] = (
     RollCB,
-    RollLegacyCB,
     RollMarkCB,
     RollGradeCB,
     RollTicketsCB,
@@ -233,6 +232,8 @@ ROLL_BUTTONS: tuple[type[CallbackData], ...] = (
     RollSplitCB,
     RollWrittenCB,
 )
+# Every press the console answers: its buttons, and the old form's still in chats.
+ROLL_PRESSES: tuple[type[CallbackData], ...] = (*ROLL_BUTTONS, RollLegacyCB)
 
 
 class ReportCB(CallbackData, prefix="rep"):

@@ -12,7 +12,7 @@ from bot.domain.announcements import Target
 from bot.domain.reports import ReportKind
 from bot.domain.statements import AppealViolation
 from bot.keyboards.callbacks import (
-    ROLL_BUTTONS,
+    ROLL_PRESSES,
     AnnounceCB,
     LangCB,
     ReportCB,
@@ -100,7 +100,7 @@ def test_an_old_console_button_is_recognised_as_one(
     old = RollLegacyCB.unpack(data)
     assert (old.exam_id, old.page, old.student_id) == (31, page, student)
     assert old.on_card is (action in ("card", "cmark", "grade"))
-    assert RollLegacyCB in ROLL_BUTTONS  # the exam is checked as the presser's first
+    assert RollLegacyCB in ROLL_PRESSES  # the exam is checked as the presser's first
 
 
 def test_todays_console_button_is_not_taken_for_an_old_one() -> None:

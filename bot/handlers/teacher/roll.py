@@ -28,7 +28,7 @@ from bot.domain.roll import Mark, MarkAction, TicketMethod, parse_ticket_list
 from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
 from bot.keyboards.callbacks import (
-    ROLL_BUTTONS,
+    ROLL_PRESSES,
     RollAction,
     RollCB,
     RollGradeCB,
@@ -168,7 +168,7 @@ async def pressed_on_own_exam(handler: Handler, event: TelegramObject, data: dic
     """The console's one prologue: the exam pressed is the presser's (else refused with an
     alert, and no handler runs), handed on as `press`."""
     cb = data.get("callback_data")
-    if not isinstance(event, CallbackQuery) or not isinstance(cb, ROLL_BUTTONS):
+    if not isinstance(event, CallbackQuery) or not isinstance(cb, ROLL_PRESSES):
         return await handler(event, data)
     actor: Actor = data["actor"]
     settings: Settings = data["settings"]
