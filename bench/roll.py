@@ -101,8 +101,8 @@ async def measure(url: str, students: int, taps: int) -> None:
                 exam = await own_exam(session, teacher, exam_id)
                 assert exam is not None
                 view = await load_roll(session, exam, now, rules=RollRules.of(settings))
-                text = roll_text(view, 0, settings, "ru")
-                markup = roll_markup(view, 0, settings, "ru")
+                text = roll_text(view, 0, settings, locale="ru")
+                markup = roll_markup(view, 0, settings, locale="ru")
             renders.append(time.perf_counter() - started)
             size = len(text)
             buttons = sum(len(row) for row in markup.inline_keyboard)
@@ -125,8 +125,8 @@ async def measure(url: str, students: int, taps: int) -> None:
                 exam = await own_exam(session, teacher, exam_id)
                 assert exam is not None
                 view = await load_roll(session, exam, now, rules=RollRules.of(settings))
-                roll_text(view, 0, settings, "ru")
-                roll_markup(view, 0, settings, "ru")
+                roll_text(view, 0, settings, locale="ru")
+                roll_markup(view, 0, settings, locale="ru")
             updates.append(time.perf_counter() - started)
     await engine.dispose()
     backend = make_url(url).get_backend_name()

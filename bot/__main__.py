@@ -112,11 +112,13 @@ def _command(command: str, args: argparse.Namespace, settings: Settings) -> int:
     if command == "report":
         from bot.cli import report_cli
 
-        return asyncio.run(report_cli(settings, args.kind, args.faculty, args.fmt, args.output))
+        return asyncio.run(
+            report_cli(settings, args.kind, args.faculty, fmt=args.fmt, output=args.output)
+        )
     if command == "export":
         from bot.cli import export_roll_cli
 
-        return asyncio.run(export_roll_cli(settings, args.exam_id, args.fmt, args.output))
+        return asyncio.run(export_roll_cli(settings, args.exam_id, args.fmt, output=args.output))
     if command == "demo":
         from bot.demo import demo_cli
 
@@ -170,7 +172,7 @@ def cli_import(settings: Settings, what: str, path: Path) -> int:
     except OSError as exc:
         complain(_("Cannot read {path}: {error}").format(path=path, error=exc.strerror))
         return 1
-    return asyncio.run(import_file(settings, what, path.name, content))
+    return asyncio.run(import_file(settings, what, path.name, content=content))
 
 
 async def cli_invite(settings: Settings, role: InviteRole, name: str | None) -> int:

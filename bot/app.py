@@ -372,7 +372,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
 
     async def retention() -> int:
         async with sessionmaker.begin() as session:
-            semester = await retention_due(session, the_clock.now(), settings)
+            semester = await retention_due(session, the_clock.now(), settings.tz)
             if semester is None:
                 return 0
             await run_retention(

@@ -111,7 +111,7 @@ async def make_invite(settings: Settings, role: InviteRole, name: str | None) ->
     return 0
 
 
-async def import_file(settings: Settings, what: str, filename: str, content: bytes) -> int:
+async def import_file(settings: Settings, what: str, filename: str, *, content: bytes) -> int:
     """Imports a roster, schedule or study-plan file; messages in the default locale, like
     the bot's."""
     engine = create_engine(settings.database_url)
@@ -142,8 +142,8 @@ async def import_file(settings: Settings, what: str, filename: str, content: byt
                         session,
                         what,
                         report.changed_exam_ids,
-                        SystemClock().now(),
-                        settings,
+                        now=SystemClock().now(),
+                        settings=settings,
                         changed_student_ids=report.changed_student_ids,
                         # The bot's sender, another process, finds them when it next looks.
                         outbox=Outbox(),
@@ -194,7 +194,7 @@ async def cancel_exam_cli(settings: Settings, exam_id: int) -> int:
         await upgrade(engine)
         async with create_sessionmaker(engine).begin() as session:
             report = await cancel_exam(
-                session, exam_id, SystemClock().now(), settings, outbox=Outbox()
+                session, exam_id, SystemClock().now(), settings=settings, outbox=Outbox()
             )
     finally:
         await engine.dispose()
@@ -210,7 +210,9 @@ async def cancel_exam_cli(settings: Settings, exam_id: int) -> int:
     return 0
 
 
-async def export_roll_cli(settings: Settings, exam_id: int, fmt: str, output: Path | None) -> int:
+async def export_roll_cli(
+    settings: Settings, exam_id: int, fmt: str, *, output: Path | None
+) -> int:
     """The attendance sheet of one exam as XLSX or CSV, in DEFAULT_LOCALE's captions."""
     engine = create_engine(settings.database_url)
     catalogs = Catalogs()
@@ -262,7 +264,7 @@ async def unlock_roll_cli(settings: Settings, exam_id: int) -> int:
 
 
 async def report_cli(
-    settings: Settings, kind: str, faculty: str | None, fmt: str, output: Path | None
+    settings: Settings, kind: str, faculty: str | None, *, fmt: str, output: Path | None
 ) -> int:
     """A report for one faculty (by name) or all, in DEFAULT_LOCALE's captions."""
     engine = create_engine(settings.database_url)

@@ -193,7 +193,12 @@ async def fill(session: AsyncSession, now: datetime, settings: Settings) -> dict
     if not (roster.ok and schedule.ok):  # the demo's own tables: a bug, not user input
         raise RuntimeError(f"demo import failed: {roster.errors + schedule.errors}")
     await plan_after_import(
-        session, TableKind.SCHEDULE, schedule.changed_exam_ids, now, settings, outbox=Outbox()
+        session,
+        TableKind.SCHEDULE,
+        schedule.changed_exam_ids,
+        now=now,
+        settings=settings,
+        outbox=Outbox(),
     )
     await grade_yesterday(session)
     return {

@@ -50,7 +50,7 @@ class Catalogs:
                 self.locales[mo_path.parent.parent.name] = stdlib_gettext.GNUTranslations(mo_file)
 
     def gettext(
-        self, singular: str, plural: str | None = None, n: int = 1, locale: str = ""
+        self, singular: str, plural: str | None = None, n: int = 1, *, locale: str = ""
     ) -> str:
         translator = self.locales.get(locale)
         if translator is None:
@@ -69,11 +69,13 @@ class Catalogs:
             _active.reset(token)
 
 
-def gettext(singular: str, plural: str | None = None, n: int = 1, locale: str | None = None) -> str:
+def gettext(
+    singular: str, plural: str | None = None, n: int = 1, *, locale: str | None = None
+) -> str:
     active = _active.get()
     if active is not None:
         catalogs, current = active
-        return catalogs.gettext(singular, plural, n, locale or current)
+        return catalogs.gettext(singular, plural, n, locale=locale or current)
     return _aiogram_gettext()(singular, plural, n, locale)
 
 
@@ -87,6 +89,6 @@ def _aiogram_gettext() -> Callable[..., str]:
     return _aiogram
 
 
-def ngettext(singular: str, plural: str, n: int, locale: str | None = None) -> str:
+def ngettext(singular: str, plural: str, n: int, *, locale: str | None = None) -> str:
     """`gettext` of a count: the plural form that `n` takes in the active language."""
-    return gettext(singular, plural, n, locale)
+    return gettext(singular, plural, n, locale=locale)

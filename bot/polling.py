@@ -115,7 +115,7 @@ class Runner:
     """Starts fetched updates as tasks, `limit` at a time in the order given, and
     collects the ids of those finished."""
 
-    def __init__(self, dispatcher: Dispatcher, bot: Bot, limit: int, data: dict[str, Any]) -> None:
+    def __init__(self, dispatcher: Dispatcher, bot: Bot, limit: int, data: dict[str, Any]) -> None:  # noqa: PLR0917
         self._dispatcher = dispatcher
         self._bot = bot
         self._limit = limit

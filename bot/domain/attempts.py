@@ -14,7 +14,7 @@ class AttemptBudget:
 
 
 def attempt_budget(
-    failures: Iterable[datetime], now: datetime, limit: int, window: timedelta
+    failures: Iterable[datetime], now: datetime, limit: int, *, window: timedelta
 ) -> AttemptBudget:
     """Sliding window: failures older than `window` no longer count."""
     recent = sorted(t for t in failures if now - window < t <= now)

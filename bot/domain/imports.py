@@ -452,6 +452,7 @@ def _map_header(
     header: Sequence[str],
     lookup: Mapping[str, str],
     columns: Sequence[str],
+    *,
     optional: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, int], list[RowError]]:
     """Column name → index; unknown header cells are ignored (notes, row numbers...)."""
@@ -495,7 +496,7 @@ class _Cells:
     __slots__ = ("errors", "index", "number", "row")
 
     def __init__(
-        self, number: int, row: Sequence[str], index: Mapping[str, int], errors: list[RowError]
+        self, number: int, row: Sequence[str], index: Mapping[str, int], *, errors: list[RowError]
     ) -> None:
         self.number = number
         self.row = row
@@ -506,7 +507,7 @@ class _Cells:
         i = self.index.get(column)
         return clean_text(self.row[i]) if i is not None and i < len(self.row) else ""
 
-    def error(self, column: str, code: str, value: str, ref_row: int | None = None) -> None:
+    def error(self, column: str, code: str, value: str, *, ref_row: int | None = None) -> None:
         self.errors.append(RowError(self.number, column, code, value, ref_row))
 
     def text(self, column: str, max_len: int, *, required: bool = True) -> str | None:
@@ -545,11 +546,12 @@ def _prelude(
     table: Sequence[Sequence[str]],
     lookup: Mapping[str, str],
     columns: Sequence[str],
+    *,
     optional: frozenset[str] = frozenset(),
 ) -> tuple[dict[str, int], list[RowError]]:
     if not table:
         return {}, [RowError(HEADER_ROW, None, "missing_columns", ",".join(columns))]
-    index, errors = _map_header(table[0], lookup, columns, optional)
+    index, errors = _map_header(table[0], lookup, columns, optional=optional)
     if errors:
         return index, errors
     count_error = _count_error(table)
@@ -607,14 +609,14 @@ def parse_roster(table: Sequence[Sequence[str]]) -> ParseResult[RosterRow]:
     first_seen: dict[str, int] = {}
     for number, row in _data_rows(table):
         before = len(errors)
-        cells = _Cells(number, row, index, errors)
+        cells = _Cells(number, row, index, errors=errors)
         faculty = cells.text("faculty", MAX_NAME_LEN)
         group = cells.text("group", MAX_GROUP_LEN)
         full_name = cells.text("full_name", MAX_NAME_LEN)
         record_book = cells.record_book()
         if record_book in first_seen:
             cells.error(
-                "record_book", "duplicate_record_book", record_book, first_seen[record_book]
+                "record_book", "duplicate_record_book", record_book, ref_row=first_seen[record_book]
             )
         elif record_book:
             first_seen[record_book] = number
@@ -634,19 +636,19 @@ def parse_schedule(table: Sequence[Sequence[str]], tz: ZoneInfo) -> ParseResult[
     "nonexistent_time" error, an ambiguous one (autumn fall-back) is its first occurrence.
     `teacher`, `link` and `moodle_url` may be empty, or missing as columns altogether.
     """
-    index, errors = _prelude(table, _SCHEDULE_LOOKUP, SCHEDULE_COLUMNS, SCHEDULE_OPTIONAL)
+    index, errors = _prelude(table, _SCHEDULE_LOOKUP, SCHEDULE_COLUMNS, optional=SCHEDULE_OPTIONAL)
     if errors:
         return ParseResult(errors=errors)
     rows: list[ScheduleRow] = []
     first_seen: dict[tuple[str, str, str, str], int] = {}
     for number, row in _data_rows(table):
         before = len(errors)
-        cells = _Cells(number, row, index, errors)
+        cells = _Cells(number, row, index, errors=errors)
         faculty = cells.text("faculty", MAX_NAME_LEN)
         group = cells.text("group", MAX_GROUP_LEN)
         discipline = cells.text("discipline", MAX_NAME_LEN)
-        kind = _choice(cells, "kind", _KIND_VALUES, "unknown_kind")
-        form = _choice(cells, "form", _FORM_VALUES, "unknown_form")
+        kind = _choice(cells, "kind", _KIND_VALUES, code="unknown_kind")
+        form = _choice(cells, "form", _FORM_VALUES, code="unknown_form")
         starts_at = _starts_at(cells, tz)
         duration = _duration(cells)
         teacher = cells.text("teacher", MAX_NAME_LEN, required=False)
@@ -655,7 +657,7 @@ def parse_schedule(table: Sequence[Sequence[str]], tz: ZoneInfo) -> ParseResult[
         if faculty and group and discipline and kind:
             key = (name_key(faculty), name_key(group), name_key(discipline), kind)
             if key in first_seen:
-                cells.error("discipline", "duplicate_exam", discipline, first_seen[key])
+                cells.error("discipline", "duplicate_exam", discipline, ref_row=first_seen[key])
             else:
                 first_seen[key] = number
         if len(errors) > before:
@@ -679,7 +681,7 @@ def parse_schedule(table: Sequence[Sequence[str]], tz: ZoneInfo) -> ParseResult[
     return ParseResult(rows=rows, errors=errors)
 
 
-def _choice(cells: _Cells, column: str, values: Mapping[str, str], code: str) -> str | None:
+def _choice(cells: _Cells, column: str, values: Mapping[str, str], *, code: str) -> str | None:
     raw = cells.raw(column)
     if not raw:
         cells.error(column, "empty", raw)
@@ -729,14 +731,14 @@ def parse_plan(table: Sequence[Sequence[str]]) -> ParseResult[PlanRow]:
     (`record_book_errors`): that needs the database. Empty hours are 0, empty credits
     unknown; department, place and time, and teacher may be empty.
     """
-    index, errors = _prelude(table, _PLAN_LOOKUP, PLAN_COLUMNS, PLAN_OPTIONAL)
+    index, errors = _prelude(table, _PLAN_LOOKUP, PLAN_COLUMNS, optional=PLAN_OPTIONAL)
     if errors:
         return ParseResult(errors=errors)
     rows: list[PlanRow] = []
     first_seen: dict[tuple[str, str], int] = {}
     for number, row in _data_rows(table):
         before = len(errors)
-        cells = _Cells(number, row, index, errors)
+        cells = _Cells(number, row, index, errors=errors)
         record_book = cells.record_book()
         discipline = cells.text("discipline", MAX_NAME_LEN)
         department = cells.text("department", MAX_NAME_LEN, required=False)
@@ -762,7 +764,9 @@ def parse_plan(table: Sequence[Sequence[str]]) -> ParseResult[PlanRow]:
         if record_book and discipline:
             key = (record_book, name_key(discipline))
             if key in first_seen:
-                cells.error("discipline", "duplicate_plan_item", discipline, first_seen[key])
+                cells.error(
+                    "discipline", "duplicate_plan_item", discipline, ref_row=first_seen[key]
+                )
             else:
                 first_seen[key] = number
         if len(errors) > before:

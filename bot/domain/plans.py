@@ -116,7 +116,7 @@ def applicable_limit(items: Iterable[PlanHours], default: float | Fraction) -> F
 
 
 def share_excess(
-    record_book: str, full_name: str, items: Iterable[PlanHours], default: float | Fraction
+    record_book: str, full_name: str, items: Iterable[PlanHours], *, default: float | Fraction
 ) -> ShareExcess | None:
     """The student's excess over the limit that applies to them, or None if within it."""
     lines = list(items)

@@ -202,7 +202,7 @@ def link_nags(exam_id: int, start: datetime, now: datetime) -> list[Planned]:
 
 
 def link_missing_for_deans(
-    exam_id: int, chat_id: int, start: datetime, now: datetime
+    exam_id: int, chat_id: int, start: datetime, *, now: datetime
 ) -> Planned | None:
     """The dean's office is told at T-24h if the link is still missing then."""
     if start <= now:

@@ -55,7 +55,7 @@ def outage_deadline(since: datetime, wait: timedelta) -> datetime:
 
 
 def effective_mark(
-    mark: Mark, outage_since: datetime | None, now: datetime, wait: timedelta
+    mark: Mark, outage_since: datetime | None, now: datetime, *, wait: timedelta
 ) -> Mark:
     """The mark as it stands at `now`: an outage whose wait has run out is a failure.
 
@@ -78,12 +78,12 @@ MAYBE_VALID_REASON: tuple[Mark, ...] = (Mark.EXCUSED, Mark.FAILURE, Mark.OUTAGE)
 
 
 def additional_reason(
-    mark: Mark, outage_since: datetime | None, now: datetime, wait: timedelta
+    mark: Mark, outage_since: datetime | None, now: datetime, *, wait: timedelta
 ) -> Mark | None:
     """Why the student sits this exam in the additional session (the PRODUCT's list: absent
     for a valid reason — an approved statement — or a technical failure whose wait has run
     out), or None. `/additional` and the report of that name both ask this."""
-    current = effective_mark(mark, outage_since, now, wait)
+    current = effective_mark(mark, outage_since, now, wait=wait)
     return current if current in VALID_REASON else None
 
 
@@ -157,7 +157,7 @@ _FORM_SAID: dict[ExamForm, str] = {
 
 
 def opening_text(
-    form: ExamForm, discipline: str, starts_local: datetime, subgroup: int | None, present: int
+    form: ExamForm, discipline: str, starts_local: datetime, *, subgroup: int | None, present: int
 ) -> str:
     """What the teacher says at the start of the recording: date, time, discipline, kind of
     assessment, form, whether the whole group or a subgroup is present, and how many."""
@@ -218,8 +218,8 @@ def recording_file_name(
     discipline: str,
     starts_local: datetime,
     group: str,
-    teacher: str,
     *,
+    teacher: str,
     form: ExamForm = ExamForm.ORAL,
 ) -> str:
     """«Дисциплина _ дата _ экзамен _ время начала _ группа _ ФИО преподавателя» (the oral
@@ -232,16 +232,16 @@ def recording_file_name(
     cleaning becomes "-" so that the structure stays readable.
     """
     label = None if form is ExamForm.WRITTEN else "экзамен"
-    return _file_name(discipline, starts_local, group, teacher, label=label)
+    return _file_name(discipline, starts_local, group, teacher=teacher, label=label)
 
 
-def sheet_file_name(discipline: str, starts_local: datetime, group: str, teacher: str) -> str:
+def sheet_file_name(discipline: str, starts_local: datetime, group: str, *, teacher: str) -> str:
     """The attendance sheet's file name: the recording's, with «ведомость» in the middle."""
-    return _file_name(discipline, starts_local, group, teacher, label="ведомость")
+    return _file_name(discipline, starts_local, group, teacher=teacher, label="ведомость")
 
 
 def _file_name(
-    discipline: str, starts_local: datetime, group: str, teacher: str, *, label: str | None
+    discipline: str, starts_local: datetime, group: str, *, teacher: str, label: str | None
 ) -> str:
     parts = [
         _clean_part(discipline) or "-",
@@ -428,7 +428,7 @@ def split_alphabetical(students: Sequence[tuple[int, str]], parts: int) -> list[
 
 
 def subgroup_starts(
-    start: datetime, duration: timedelta, parts: int, gap: timedelta
+    start: datetime, duration: timedelta, parts: int, *, gap: timedelta
 ) -> list[datetime]:
     """start, start + gap, ...: every subgroup must start within the exam's slot."""
     if parts < 1:

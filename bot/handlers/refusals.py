@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.handlers.roles import ADMIN, DEAN, STAFF, STUDENT, TEACHER
 from bot.keyboards.callbacks import (
-    ROLL_BUTTONS,
+    ROLL_PRESSES,
     AnnounceCB,
     DecideCB,
     ExamCB,
@@ -112,7 +112,7 @@ def setup() -> Router:
     on(no_reports, Command("reports"), ~STAFF)
     on(no_announcements, Command("announce"), ~STAFF)
     pressed = router.callback_query.register
-    teachers_buttons: tuple[type[CallbackData], ...] = (ExamCB, *ROLL_BUTTONS, RescheduleCB)
+    teachers_buttons: tuple[type[CallbackData], ...] = (ExamCB, *ROLL_PRESSES, RescheduleCB)
     for teachers in teachers_buttons:
         pressed(not_your_exam, teachers.filter(), ~TEACHER)
     pressed(not_your_exam, PageCB.filter(F.listing == Listing.EXAMS), ~TEACHER)

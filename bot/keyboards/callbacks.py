@@ -200,6 +200,28 @@ class RollWrittenCB(CallbackData, prefix="rw"):
     minutes: Small  # the written work's length
 
 
+class RollLegacyCB(CallbackData, prefix="rl"):
+    """A console button as the version before the typed ones packed it,
+    `rl:<action>:<exam>:<student>:<page>:<value>` (one field more than `RollCB`, so neither
+    parses the other's data). Such buttons stay in chats after a deploy: a press on one
+    redraws the console as it is now and does nothing else (bot.handlers.teacher.roll).
+    Never packed by the bot; its actions are the old ones, nothing else parses."""
+
+    action: Literal[
+        "show", "card", "rest", "mark", "cmark", "grade", "tickets", "tk", "split", "sp",
+        "written", "wr", "texts", "confirm", "sheet",
+    ]  # fmt: skip
+    exam_id: Id
+    student_id: Id = 0
+    page: Page = 0
+    value: Annotated[str, Field(max_length=32)] = ""
+
+    @property
+    def on_card(self) -> bool:
+        """The button was on a student's card (or opened it): the card is drawn again."""
+        return self.action in ("card", "cmark", "grade") and self.student_id > 0
+
+
 # Every console button: each carries `exam_id` and `page` (bot.handlers.teacher.roll).
 ROLL_BUTTONS: tuple[type[CallbackData], ...] = (
     RollCB,
@@ -210,6 +232,8 @@ ROLL_BUTTONS: tuple[type[CallbackData], ...] = (
     RollSplitCB,
     RollWrittenCB,
 )
+# Every press the console answers: its buttons, and the old form's still in chats.
+ROLL_PRESSES: tuple[type[CallbackData], ...] = (*ROLL_BUTTONS, RollLegacyCB)
 
 
 class ReportCB(CallbackData, prefix="rep"):

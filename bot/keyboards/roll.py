@@ -69,9 +69,9 @@ def roll_keyboard(
     exam_id: int,
     students: list[tuple[int, int, str, Mark]],
     page: int,
+    *,
     pages: int,
     locked: bool,
-    *,
     app: InlineKeyboardButton | None = None,
 ) -> InlineKeyboardMarkup:
     """students: (number on the roll, student id, full name, mark) of this page; `app`

@@ -29,7 +29,7 @@ async def render_notice(
     """The notice as it goes out `now` (by default when it was due); None: the notice is no
     longer true (see `bot.services.notice_facts`)."""
     facts = await notice_facts(session, notice, settings)
-    return None if facts is None else render_facts(facts, settings, i18n, now)
+    return None if facts is None else render_facts(facts, settings, i18n, now=now)
 
 
 async def render_letter(

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from bot.config import Settings
 from bot.db.models import (
     DeaneryChat,
     Exam,
@@ -118,13 +117,14 @@ async def queue_statement_mail(
     statement: Statement,
     now: datetime,
     *,
-    settings: Settings,
+    mail_on: bool,
     added: Sequence[StatementFile] | None = None,
     outbox: Outbox,
 ) -> int:
     """Queues the e-mail copy of a new statement, or with `added` of documents that
-    followed it; nothing when SMTP_URL is unset or the faculty has no address."""
-    if settings.smtp is None:
+    followed it; nothing when mail is off (`mail_on`: SMTP_URL is set) or the faculty has
+    no address."""
+    if not mail_on:
         return 0
     address = await session.scalar(
         select(Faculty.email)

@@ -209,4 +209,4 @@ async def move_exam(
         for subgroup in await session.scalars(select(Subgroup).where(Subgroup.exam_id == exam.id)):
             subgroup.starts_at = subgroup.starts_at + shift
         await session.flush()
-    return await plan_exam(session, exam.id, now, settings, outbox=outbox)
+    return await plan_exam(session, exam.id, now, settings=settings, outbox=outbox)

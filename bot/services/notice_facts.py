@@ -110,21 +110,21 @@ class ExamNoticeFacts:
 NoticeFacts = DeskFacts | PlanFacts | ExamNoticeFacts
 
 
-async def _recipient(session: AsyncSession, notice: Notice, settings: Settings) -> User | None:
+async def _recipient(session: AsyncSession, notice: Notice) -> User | None:
     return await session.get(User, notice.user_id) if notice.user_id is not None else None
 
 
-def _locale(user: User | None, settings: Settings) -> str:
-    return user.locale if user is not None else settings.default_locale
+def _locale(user: User | None, default: str) -> str:
+    return user.locale if user is not None else default
 
 
 async def notice_facts(
     session: AsyncSession, notice: Notice, settings: Settings
 ) -> NoticeFacts | None:
     if notice.kind in DESK_KINDS:
-        return await _desk_facts(session, notice, settings)
+        return await _desk_facts(session, notice, settings.default_locale)
     if notice.kind in PLAN_KINDS:
-        return await _plan_facts(session, notice, settings)
+        return await _plan_facts(session, notice, settings.default_locale)
     exam = (
         await session.get(
             Exam,
@@ -141,8 +141,8 @@ async def notice_facts(
     )
     if exam is None:
         return None
-    user = await _recipient(session, notice, settings)
-    locale = _locale(user, settings)
+    user = await _recipient(session, notice)
+    locale = _locale(user, settings.default_locale)
     user_tz = resolve_timezone(user.tz) if user is not None and user.tz else None
     statement = None
     if notice.kind in STATEMENT_KINDS:
@@ -178,7 +178,7 @@ async def notice_facts(
         )
     roll = None
     if notice.kind in ROLL_KINDS and exam.cancelled_at is None:
-        roll = await _roll_facts(session, notice, exam, settings=settings)
+        roll = await _roll_facts(session, notice, exam, outage_wait=settings.outage_wait)
     return ExamNoticeFacts(
         notice=notice,
         exam=exam,
@@ -192,16 +192,16 @@ async def notice_facts(
     )
 
 
-async def _desk_facts(session: AsyncSession, notice: Notice, settings: Settings) -> DeskFacts:
-    user = await _recipient(session, notice, settings)
+async def _desk_facts(session: AsyncSession, notice: Notice, default_locale: str) -> DeskFacts:
+    user = await _recipient(session, notice)
     announcement = None
     if notice.kind == NoticeKind.ANNOUNCEMENT:
         announcement = await session.get(Announcement, int(notice.payload.get("announcement", 0)))
-    return DeskFacts(notice, _locale(user, settings), announcement)
+    return DeskFacts(notice, _locale(user, default_locale), announcement)
 
 
 async def _plan_facts(
-    session: AsyncSession, notice: Notice, settings: Settings
+    session: AsyncSession, notice: Notice, default_locale: str
 ) -> PlanFacts | None:
     """None if the deadline has moved since (the new deadline has reminders of its own),
     the discipline is gone, or the roster entry is no longer this account's (someone else's
@@ -212,12 +212,12 @@ async def _plan_facts(
     owner = await session.scalar(select(Student.user_id).where(Student.id == item.student_id))
     if owner is None or owner != notice.user_id:
         return None
-    user = await _recipient(session, notice, settings)
-    return PlanFacts(notice, _locale(user, settings), item)
+    user = await _recipient(session, notice)
+    return PlanFacts(notice, _locale(user, default_locale), item)
 
 
 async def _roll_facts(
-    session: AsyncSession, notice: Notice, exam: Exam, *, settings: Settings
+    session: AsyncSession, notice: Notice, exam: Exam, *, outage_wait: timedelta
 ) -> RollFacts:
     kind = NoticeKind(notice.kind)
     student_id = notice.student_id or notice.payload.get("student_id")
@@ -237,7 +237,7 @@ async def _roll_facts(
             and student is not None
             and entry.outage_since == since
             and effective_mark(
-                Mark(entry.mark), entry.outage_since, notice.due_at, settings.outage_wait
+                Mark(entry.mark), entry.outage_since, notice.due_at, wait=outage_wait
             )
             is Mark.FAILURE
         )
@@ -254,7 +254,7 @@ async def _roll_facts(
         )
         return RollFacts(student, entry, works=works)
     if kind is NoticeKind.WRITTEN_MISSING:
-        missing = await _missing_works(session, exam, notice.due_at, settings=settings)
+        missing = await _missing_works(session, exam, notice.due_at, outage_wait=outage_wait)
         return RollFacts(student, entry, missing=tuple(missing))
     if kind is NoticeKind.NO_SHOWS:
         rows = await session.execute(
@@ -288,7 +288,7 @@ async def _other_sittings(session: AsyncSession, exam: Exam, now: datetime) -> l
 
 
 async def _missing_works(
-    session: AsyncSession, exam: Exam, now: datetime, *, settings: Settings
+    session: AsyncSession, exam: Exam, now: datetime, *, outage_wait: timedelta
 ) -> list[str]:
     handed = set(
         await session.scalars(
@@ -306,6 +306,6 @@ async def _missing_works(
     return [
         name
         for sid, name, mark, since in rows
-        if effective_mark(Mark(mark), since, now, settings.outage_wait) is Mark.PRESENT
+        if effective_mark(Mark(mark), since, now, wait=outage_wait) is Mark.PRESENT
         and sid not in handed
     ]

@@ -53,7 +53,7 @@ async def login_budget(
             LoginAttempt.user_id == user_id, LoginAttempt.at > now - window
         )
     )
-    return attempt_budget(failures, now, limit, window)
+    return attempt_budget(failures, now, limit, window=window)
 
 
 async def find_roster_entry(

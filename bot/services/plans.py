@@ -55,7 +55,7 @@ async def distance_excesses(
     for record_book, full_name, item in rows:
         plans[record_book, full_name].append(plan_hours(item))
     excesses = (
-        share_excess(record_book, full_name, items, default_limit)
+        share_excess(record_book, full_name, items, default=default_limit)
         for (record_book, full_name), items in sorted(plans.items())
     )
     return [excess for excess in excesses if excess is not None]

@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -125,7 +126,7 @@ class _ExamFacts:
 
 
 async def plan_exam(
-    session: AsyncSession, exam_id: int, now: datetime, settings: Settings, *, outbox: Outbox
+    session: AsyncSession, exam_id: int, now: datetime, *, settings: Settings, outbox: Outbox
 ) -> PlanReport:
     report = PlanReport()
     exam = await session.get(
@@ -140,8 +141,10 @@ async def plan_exam(
     rows = await session.execute(_EXISTING.where(Notice.exam_id == exam.id))
     existing = {n.key: n for n in rows}
     if exam.cancelled_at is not None:
-        _note_past(exam, starts, now, report)
-        return await _plan_cancellation(session, exam, existing, now, report, outbox=outbox)
+        _note_past(exam, starts, now, report=report)
+        return await _plan_cancellation(
+            session, exam, existing, now=now, report=report, outbox=outbox
+        )
     students = await session.execute(
         select(Student.id, Student.user_id, User.is_active)
         .outerjoin(User, User.id == Student.user_id)
@@ -156,22 +159,50 @@ async def plan_exam(
         )
         faculty_id = await session.scalar(select(Group.faculty_id).where(Group.id == exam.group_id))
         facts.deanery = await _deanery(session, faculty_id or 0)
-    wanted, stale = _exam_plan(exam, facts, now, settings, report)
+    wanted, stale = _exam_plan(exam, facts, now, leads=Leads.of(settings), report=report)
     report.cancelled = await _cancel(session, stale)
-    report.created = await _insert(session, wanted, exam.id, existing.keys(), outbox=outbox)
+    report.created = await _insert(
+        session, wanted, exam.id, existing=existing.keys(), outbox=outbox
+    )
     return report
 
 
-def _note_past(exam: Exam, starts: dict[int, datetime], now: datetime, report: PlanReport) -> None:
+def _note_past(
+    exam: Exam, starts: dict[int, datetime], now: datetime, *, report: PlanReport
+) -> None:
     if max([exam.starts_at, *starts.values()]) <= now:
         report.past_exams.append(exam.id)
 
 
+@dataclass(frozen=True)
+class Leads:
+    """How long before an exam its student is reminded (the day before; the join link)."""
+
+    day_before: timedelta
+    join_early: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> Leads:
+        return cls(settings.day_before_lead, settings.join_early_lead)
+
+
+@dataclass(frozen=True)
+class DeadlineRules:
+    """When a study plan's deadline is reminded of: days before, in the university's zone."""
+
+    lead_days: tuple[int, ...]
+    tz: ZoneInfo
+
+    @classmethod
+    def of(cls, settings: Settings) -> DeadlineRules:
+        return cls(settings.plan_reminder_days, settings.tz)
+
+
 def _exam_plan(
-    exam: Exam, facts: _ExamFacts, now: datetime, settings: Settings, report: PlanReport
+    exam: Exam, facts: _ExamFacts, now: datetime, *, leads: Leads, report: PlanReport
 ) -> tuple[list[tuple[Planned, _Recipient]], list[int]]:
     """The notices one exam owes (not cancelled), and its pending ones no longer owed."""
-    _note_past(exam, facts.starts, now, report)
+    _note_past(exam, facts.starts, now, report=report)
     existing = facts.existing
     wanted: list[tuple[Planned, _Recipient]] = []
     for student_id, user_id, is_active in facts.students:
@@ -201,14 +232,14 @@ def _exam_plan(
             exam.kind,
             start=start,
             now=now,
-            day_lead=settings.day_before_lead,
-            join_lead=settings.join_early_lead,
+            day_lead=leads.day_before,
+            join_lead=leads.join_early,
         ):
             # A change announced shortly before the new time already is the card.
             if (
                 planned.kind is NoticeKind.DAY_BEFORE
                 and announced_at is not None
-                and start - announced_at <= 2 * settings.day_before_lead
+                and start - announced_at <= 2 * leads.day_before
             ):
                 continue
             wanted.append((planned, recipient))
@@ -218,7 +249,9 @@ def _exam_plan(
             teacher = _Recipient(facts.teacher_user, facts.teacher_user)
             wanted += [(p, teacher) for p in link_nags(exam.id, exam.starts_at, now)]
         for recipient in facts.deanery:
-            planned_dean = link_missing_for_deans(exam.id, recipient.chat_id, exam.starts_at, now)
+            planned_dean = link_missing_for_deans(
+                exam.id, recipient.chat_id, exam.starts_at, now=now
+            )
             if planned_dean is not None:
                 wanted.append((planned_dean, recipient))
 
@@ -237,9 +270,9 @@ async def _plan_cancellation(
     session: AsyncSession,
     exam: Exam,
     existing: dict[str, _Existing],
+    *,
     now: datetime,
     report: PlanReport,
-    *,
     outbox: Outbox,
 ) -> PlanReport:
     """Withdraw what is pending; tell each student who had already been told of the exam."""
@@ -276,12 +309,14 @@ async def _plan_cancellation(
         )
         for student_id, (chat_id, user_id) in told.items()
     ]
-    report.created = await _insert(session, wanted, exam.id, existing.keys(), outbox=outbox)
+    report.created = await _insert(
+        session, wanted, exam.id, existing=existing.keys(), outbox=outbox
+    )
     return report
 
 
 async def cancel_exam(
-    session: AsyncSession, exam_id: int, now: datetime, settings: Settings, *, outbox: Outbox
+    session: AsyncSession, exam_id: int, now: datetime, *, settings: Settings, outbox: Outbox
 ) -> PlanReport | None:
     """Marks the exam cancelled and tells whoever was told of it; None if there is no such exam."""
     exam = await session.get(Exam, exam_id)
@@ -290,7 +325,7 @@ async def cancel_exam(
     if exam.cancelled_at is None:
         exam.cancelled_at = now
         await session.flush()
-    return await plan_exam(session, exam_id, now, settings, outbox=outbox)
+    return await plan_exam(session, exam_id, now, settings=settings, outbox=outbox)
 
 
 def _told_start(notices: Iterable[_Existing], student_id: int) -> datetime | None:
@@ -358,8 +393,8 @@ async def _insert(
     session: AsyncSession,
     wanted: list[tuple[Planned, _Recipient]],
     exam_id: int | None,
-    existing: Iterable[str],
     *,
+    existing: Iterable[str],
     outbox: Outbox,
 ) -> int:
     rows = _notice_rows([(p, r, exam_id) for p, r in wanted], set(existing))
@@ -411,13 +446,13 @@ async def plan_exams(
     session: AsyncSession,
     exam_ids: Iterable[int],
     now: datetime,
-    settings: Settings,
     *,
+    settings: Settings,
     outbox: Outbox,
 ) -> PlanReport:
     report = PlanReport()
     for exam_id in exam_ids:
-        report.add(await plan_exam(session, exam_id, now, settings, outbox=outbox))
+        report.add(await plan_exam(session, exam_id, now, settings=settings, outbox=outbox))
     return report
 
 
@@ -425,8 +460,8 @@ async def plan_exams_bulk(
     session: AsyncSession,
     exam_ids: Iterable[int],
     now: datetime,
-    settings: Settings,
     *,
+    settings: Settings,
     outbox: Outbox,
 ) -> PlanReport:
     """As plan_exams, in bulk: a few queries and one insert per round of exams with about
@@ -446,7 +481,7 @@ async def plan_exams_bulk(
             )
         }
         for round_ in _rounds(exams, linked):
-            report.add(await _plan_bulk(session, round_, now, settings, outbox=outbox))
+            report.add(await _plan_bulk(session, round_, now, settings=settings, outbox=outbox))
     return report
 
 
@@ -464,7 +499,7 @@ def _rounds(exams: list[Exam], linked: dict[int, int]) -> Iterator[list[Exam]]:
 
 
 async def _plan_bulk(
-    session: AsyncSession, exams: list[Exam], now: datetime, settings: Settings, *, outbox: Outbox
+    session: AsyncSession, exams: list[Exam], now: datetime, *, settings: Settings, outbox: Outbox
 ) -> PlanReport:
     report = PlanReport()
     facts = await _bulk_facts(session, [e for e in exams if e.cancelled_at is None])
@@ -473,9 +508,9 @@ async def _plan_bulk(
     known: set[str] = set()
     for exam in exams:
         if exam.cancelled_at is not None:  # rare: the exam-by-exam path
-            report.add(await plan_exam(session, exam.id, now, settings, outbox=outbox))
+            report.add(await plan_exam(session, exam.id, now, settings=settings, outbox=outbox))
             continue
-        owed, old = _exam_plan(exam, facts[exam.id], now, settings, report)
+        owed, old = _exam_plan(exam, facts[exam.id], now, leads=Leads.of(settings), report=report)
         wanted += [(planned, recipient, exam.id) for planned, recipient in owed]
         stale += old
         known.update(facts[exam.id].existing)
@@ -565,19 +600,23 @@ async def plan_upcoming(
         .order_by(Exam.id)
     )
     plan = plan_exams_bulk if bulk else plan_exams
-    return await plan(session, list(ids), now, settings, outbox=outbox)
+    return await plan(session, list(ids), now=now, settings=settings, outbox=outbox)
 
 
 async def plan_for_student(
-    session: AsyncSession, student: Student, now: datetime, settings: Settings, *, outbox: Outbox
+    session: AsyncSession, student: Student, now: datetime, *, settings: Settings, outbox: Outbox
 ) -> PlanReport:
     """A student just linked their account: their exams, and their study plan's
     deadlines, owe them notices now."""
     ids = await session.scalars(
         select(Exam.id).where(Exam.group_id == student.group_id, Exam.starts_at > now)
     )
-    report = await plan_exams(session, list(ids), now, settings, outbox=outbox)
-    report.add(await plan_deadlines(session, [student.id], now, settings, outbox=outbox))
+    report = await plan_exams(session, list(ids), now, settings=settings, outbox=outbox)
+    report.add(
+        await plan_deadlines(
+            session, [student.id], now, rules=DeadlineRules.of(settings), outbox=outbox
+        )
+    )
     return report
 
 
@@ -585,8 +624,8 @@ async def plan_deadlines(
     session: AsyncSession,
     student_ids: Collection[int],
     now: datetime,
-    settings: Settings,
     *,
+    rules: DeadlineRules,
     outbox: Outbox,
 ) -> PlanReport:
     """Deadline reminders of these students' study plans (PLAN_REMINDER_DAYS before each
@@ -619,8 +658,8 @@ async def plan_deadlines(
             item_id,
             deadline,
             now=now,
-            lead_days=settings.plan_reminder_days,
-            tz=settings.tz,
+            lead_days=rules.lead_days,
+            tz=rules.tz,
         )
     ]
     existing = {
@@ -651,12 +690,12 @@ async def plan_deadlines(
             notice.attempts = 0
             report.created += 1
             outbox.planned()
-    report.created += await _insert(session, wanted, None, existing.keys(), outbox=outbox)
+    report.created += await _insert(session, wanted, None, existing=existing.keys(), outbox=outbox)
     return report
 
 
 async def plan_faculty(
-    session: AsyncSession, faculty_id: int, now: datetime, settings: Settings, *, outbox: Outbox
+    session: AsyncSession, faculty_id: int, now: datetime, *, settings: Settings, outbox: Outbox
 ) -> PlanReport:
     """The faculty's dean's office changed (a chat bound, a dean joined): who is told moves."""
     ids = await session.scalars(
@@ -664,15 +703,15 @@ async def plan_faculty(
         .join(Group, Group.id == Exam.group_id)
         .where(Group.faculty_id == faculty_id, Exam.starts_at > now)
     )
-    return await plan_exams(session, list(ids), now, settings, outbox=outbox)
+    return await plan_exams(session, list(ids), now, settings=settings, outbox=outbox)
 
 
 async def announce_link(
-    session: AsyncSession, exam: Exam, now: datetime, settings: Settings, *, outbox: Outbox
+    session: AsyncSession, exam: Exam, now: datetime, *, settings: Settings, outbox: Outbox
 ) -> PlanReport:
     """The link was posted or changed: students who already got the card get the link now,
     and reminders about the missing link are withdrawn."""
-    report = await plan_exam(session, exam.id, now, settings, outbox=outbox)
+    report = await plan_exam(session, exam.id, now, settings=settings, outbox=outbox)
     if not exam.link or _until(exam) <= now:
         return report
     digest = hashlib.sha256(exam.link.encode()).hexdigest()[:16]
@@ -702,7 +741,7 @@ async def announce_link(
         if student_id is not None
     ]
     keys = set(await session.scalars(select(Notice.key).where(Notice.exam_id == exam.id)))
-    report.created += await _insert(session, wanted, exam.id, keys, outbox=outbox)
+    report.created += await _insert(session, wanted, exam.id, existing=keys, outbox=outbox)
     return report
 
 
@@ -750,9 +789,9 @@ async def plan_after_import(
     session: AsyncSession,
     kind: str,
     changed_exam_ids: list[int],
+    *,
     now: datetime,
     settings: Settings,
-    *,
     changed_student_ids: Collection[int] = (),
     outbox: Outbox,
 ) -> PlanReport:
@@ -760,9 +799,13 @@ async def plan_after_import(
     the students whose plans it changed; a roster import (students moved between groups)
     re-plans everything upcoming."""
     if kind == "plan":
-        return await plan_deadlines(session, changed_student_ids, now, settings, outbox=outbox)
+        return await plan_deadlines(
+            session, changed_student_ids, now, rules=DeadlineRules.of(settings), outbox=outbox
+        )
     if kind == "schedule":
-        return await plan_exams_bulk(session, changed_exam_ids, now, settings, outbox=outbox)
+        return await plan_exams_bulk(
+            session, changed_exam_ids, now, settings=settings, outbox=outbox
+        )
     return await plan_upcoming(session, now, settings, bulk=True, outbox=outbox)
 
 
@@ -787,6 +830,6 @@ async def queue(
         session,
         [(p, _Recipient(chat, user, student)) for p, chat, user, student in items],
         exam_id,
-        known,
+        existing=known,
         outbox=outbox,
     )

@@ -159,7 +159,7 @@ async def _attendance(
     grades: dict[int, Counter[str]] = defaultdict(Counter)
     for exam_id, faculty, group, discipline, starts, confirmed, mark, since, grade in rows:
         exams[exam_id] = (ExamCells(faculty, group, discipline, starts), confirmed is not None)
-        marks[exam_id][effective_mark(Mark(mark), since, now, rules.outage_wait)] += 1
+        marks[exam_id][effective_mark(Mark(mark), since, now, wait=rules.outage_wait)] += 1
         if grade:
             grades[exam_id][grade] += 1
     return [

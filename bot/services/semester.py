@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from pathlib import Path
 
@@ -57,15 +57,14 @@ class RetentionReport:
     teachers_told: int
 
 
-def _start_moment(day: date, settings: Settings) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=settings.tz)
+def _start_moment(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=tz)
 
 
-async def retention_due(
-    session: AsyncSession, now: datetime, settings: Settings
-) -> Semester | None:
-    """The latest semester that has begun and whose retention has not run yet."""
-    today = now.astimezone(settings.tz).date()
+async def retention_due(session: AsyncSession, now: datetime, tz: tzinfo) -> Semester | None:
+    """The latest semester that has begun (in the university's zone `tz`) and whose
+    retention has not run yet."""
+    today = now.astimezone(tz).date()
     return await session.scalar(
         select(Semester)
         .where(Semester.starts_on <= today, Semester.retention_done_at.is_(None))
@@ -82,7 +81,7 @@ async def run_retention(
     settings: Settings,
     outbox: Outbox,
 ) -> RetentionReport:
-    cutoff = _start_moment(semester.starts_on, settings)
+    cutoff = _start_moment(semester.starts_on, settings.tz)
     kept_dir = Path(settings.files_dir)
     removed = 0
     paths = list(

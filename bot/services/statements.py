@@ -286,7 +286,9 @@ async def announce_statement(
                 {"statement_id": statement.id, "for": "teacher"},
             )
             items.append((planned, teacher_user, teacher_user, None))
-    mailed = await queue_statement_mail(session, statement, now, settings=settings, outbox=outbox)
+    mailed = await queue_statement_mail(
+        session, statement, now, mail_on=settings.smtp is not None, outbox=outbox
+    )
     return await queue(session, items, statement.exam_id, outbox=outbox) + mailed
 
 
@@ -556,7 +558,7 @@ async def _move_student(
             exam.id,
             outbox=outbox,
         )
-    await plan_exam(session, statement.exam_id, now, settings, outbox=outbox)
+    await plan_exam(session, statement.exam_id, now, settings=settings, outbox=outbox)
 
 
 def can_add_documents(
@@ -664,6 +666,6 @@ async def add_documents(
     ]
     await queue(session, items, statement.exam_id, outbox=outbox)
     await queue_statement_mail(
-        session, statement, now, settings=settings, added=added, outbox=outbox
+        session, statement, now, mail_on=settings.smtp is not None, added=added, outbox=outbox
     )
     return statement

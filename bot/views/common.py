@@ -61,7 +61,7 @@ def zone_question(current: str, zones: list[tuple[str, str]]) -> Screen:
     return Screen(text, time_zones(zones))
 
 
-def zone_set(zone: str, now: datetime, settings: Settings, locale: str) -> Html:
+def zone_set(zone: str, now: datetime, settings: Settings, *, locale: str) -> Html:
     return fmt(
         _("Time zone set: {zone} (now {clock} there; {uni_clock} at the university)."),
         zone=zone,

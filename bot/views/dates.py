@@ -117,8 +117,8 @@ def when(
     moment: datetime,
     zone: tzinfo,
     locale: str,
-    own: tzinfo | None = None,
     *,
+    own: tzinfo | None = None,
     year: bool = False,
     with_day: bool = True,
 ) -> str:

@@ -36,7 +36,7 @@ def exams_pager(page: int, pages: int, *, first: int, shown: int, total: int) ->
     text = fmt(
         _("Exams {first}–{last} of {total}."), first=first, last=first + shown - 1, total=total
     )
-    return pager_screen(Listing.EXAMS, page, pages, text)
+    return pager_screen(Listing.EXAMS, page, pages, text=text)
 
 
 def link_prompt(action: ExamAction, exam: Exam) -> Html:

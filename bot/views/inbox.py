@@ -80,7 +80,7 @@ def moment_passed() -> str:
     return _("That time has already passed. Send a later one.")
 
 
-def rescheduled(outcome: MoveOutcome, moment: datetime, settings: Settings, locale: str) -> str:
+def rescheduled(outcome: MoveOutcome, moment: datetime, settings: Settings, *, locale: str) -> str:
     texts = {
         MoveOutcome.ASKED: _("The teacher is asked to confirm {when}; the student will be told."),
         MoveOutcome.MOVED: _("Done: the student now sits the exam on {when} and is told."),
@@ -95,7 +95,7 @@ def teacher_answer_line(outcome: MoveOutcome) -> str:
     return _("❌ Declined: the dean's office will set another time.")
 
 
-def inbox_page(items: list[Statement], page: int, settings: Settings, locale: str) -> Screen:
+def inbox_page(items: list[Statement], page: int, settings: Settings, *, locale: str) -> Screen:
     if not items:
         return Screen(fmt(_("No undecided statements.")))
     counts = Counter(kind_name(s.kind) for s in items)
@@ -115,13 +115,17 @@ def inbox_page(items: list[Statement], page: int, settings: Settings, locale: st
         for statement in items
     ]
     text, markup, _page = paged(
-        head, lines, page, lambda p: PageCB(listing=Listing.INBOX, page=p), max_items=INBOX_PAGE
+        head,
+        lines,
+        page,
+        data=lambda p: PageCB(listing=Listing.INBOX, page=p),
+        max_items=INBOX_PAGE,
     )
     return Screen(text, markup)
 
 
 def additional_page(
-    items: list[AdditionalSitting], page: int, settings: Settings, locale: str
+    items: list[AdditionalSitting], page: int, settings: Settings, *, locale: str
 ) -> Screen:
     if not items:
         return Screen(fmt(_("Nobody is on the additional session's list yet.")))
@@ -139,6 +143,6 @@ def additional_page(
     ]
     head = [fmt(_("<b>Additional session: {count}</b>"), count=len(items))]
     text, markup, _page = paged(
-        head, lines, page, lambda p: PageCB(listing=Listing.ADDITIONAL, page=p)
+        head, lines, page, data=lambda p: PageCB(listing=Listing.ADDITIONAL, page=p)
     )
     return Screen(text, markup)

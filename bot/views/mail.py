@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 def render_letter(facts: LetterFacts, settings: Settings, i18n: I18n) -> Letter:
     with i18n.context(), i18n.use_locale(LETTER_LOCALE):
-        subject, body = letter_text(facts.statement, settings, facts.grade, facts.follow_up)
+        subject, body = letter_text(
+            facts.statement, settings, facts.grade, follow_up=facts.follow_up
+        )
     return Letter(facts.address, subject, body, facts.attachments, facts.reference)
 
 
@@ -26,6 +28,7 @@ def letter_text(
     statement: Statement,
     settings: Settings,
     grade: str | None = None,
+    *,
     follow_up: int | None = None,
 ) -> tuple[str, str]:
     """Subject and body, in Russian; `follow_up` is the number of documents added later

@@ -37,8 +37,8 @@ from bot.views.texts import (
     exam_title,
     grade_name,
     kind_name,
-    reason_name,
     schedule_card,
+    statement_details,
     violation_name,
     when_line,
 )
@@ -61,7 +61,7 @@ def with_app_button(
 
 
 def render_facts(
-    facts: NoticeFacts, settings: Settings, i18n: I18n, now: datetime | None = None
+    facts: NoticeFacts, settings: Settings, i18n: I18n, *, now: datetime | None = None
 ) -> Rendered | None:
     """The notice as it goes out `now` (a join call counts the minutes to the start from
     it; by default from when it was due)."""
@@ -89,7 +89,14 @@ def render_facts(
                 # The dean's card (not the teacher's word of an appeal): also on the desk.
                 return with_app_button(rendered, notice, settings, statement=facts.statement.id)
             return rendered
-        return _render(notice, exam, settings.tz, facts.user_tz, locale, now=now or notice.due_at)
+        return _render(
+            notice,
+            exam,
+            settings.tz,
+            user_tz=facts.user_tz,
+            locale=locale,
+            now=now or notice.due_at,
+        )
 
 
 def _render_statement(
@@ -248,20 +255,13 @@ def _statement_card(
             when=dates.when(exam.starts_at, uni_tz, locale),
         ),
     ]
-    if statement.time_zone:
-        parts.append(fmt(_("Time zone: {zone}"), zone=statement.time_zone))
-        parts.append(fmt(_("Preferred time: {window}"), window=statement.window or ""))
-    if statement.reason:
-        parts.append(fmt(_("Reason: {reason}"), reason=reason_name(statement.reason)))
-    if statement.violation:
-        parts.append(
-            fmt(
-                _("Violation of the procedure: {violation}"),
-                violation=violation_name(statement.violation),
-            )
-        )
-    if statement.text:
-        parts.append(statement.text)
+    parts += statement_details(
+        time_zone=statement.time_zone,
+        window=statement.window or "",
+        reason=statement.reason,
+        violation=statement.violation,
+        text=statement.text,
+    )
     if grade:
         parts.append(fmt(_("Grade: {grade}"), grade=grade_name(grade)))
     if statement.files:
@@ -362,9 +362,9 @@ def _render(
     notice: Notice,
     exam: Exam,
     uni_tz: tzinfo,
+    *,
     user_tz: tzinfo | None,
     locale: str,
-    *,
     now: datetime,
 ) -> Rendered | None:
     kind = NoticeKind(notice.kind)
@@ -387,7 +387,7 @@ def _render(
                 ),
                 title=exam_title(exam),
                 group=exam.group.name,
-                when=dates.when(exam.starts_at, uni_tz, locale, user_tz),
+                when=dates.when(exam.starts_at, uni_tz, locale, own=user_tz),
             )
         )
     if kind is NoticeKind.LINK_MISSING:
@@ -402,7 +402,7 @@ def _render(
                 ),
                 title=exam_title(exam),
                 group=exam.group.name,
-                when=dates.when(exam.starts_at, uni_tz, locale, user_tz),
+                when=dates.when(exam.starts_at, uni_tz, locale, own=user_tz),
                 teacher=teacher,
             )
         )
@@ -411,7 +411,7 @@ def _render(
             fmt(
                 _("🕒 <b>The time has changed</b>: {title} is now on {when}."),
                 title=exam_title(exam),
-                when=when_line(start, uni_tz, user_tz, locale),
+                when=when_line(start, uni_tz, user_tz, locale=locale),
             )
         )
     if kind is NoticeKind.CANCELLED:
@@ -422,7 +422,7 @@ def _render(
                     "will announce a new date."
                 ),
                 title=exam_title(exam),
-                when=dates.when(start, uni_tz, locale, user_tz),
+                when=dates.when(start, uni_tz, locale, own=user_tz),
             )
         )
     link = notice.payload.get("link")
@@ -455,7 +455,7 @@ def _day_before(
     item = ScheduleItem(exam=exam, starts_at=start, subgroup=None)
     parts: list[str] = [
         fmt(_("📅 <b>Exam reminder</b>")),
-        schedule_card(item, uni_tz, user_tz, locale),
+        schedule_card(item, uni_tz, user_tz, locale=locale),
     ]
     if exam.form == ExamForm.TEST and not exam.moodle_url:
         parts.append(_("The Moodle link will be sent as soon as the teacher posts it."))
@@ -515,7 +515,7 @@ def countdown(
 ) -> Html:
     """«⏰ Подключайтесь: … начнётся в 10:00 МСК, через 15 минут.» — the join call's line,
     with the minutes left counted when it goes out (whole minutes, rounded up)."""
-    at = dates.when(start, uni_tz, locale, user_tz, with_day=False)
+    at = dates.when(start, uni_tz, locale, own=user_tz, with_day=False)
     minutes = -(-int((start - now).total_seconds()) // 60)
     if minutes <= 0:
         template = (

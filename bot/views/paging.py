@@ -67,8 +67,8 @@ def paged(
     head: Sequence[object],
     items: Sequence[Html],
     page: int,
-    data: Callable[[int], CallbackData],
     *,
+    data: Callable[[int], CallbackData],
     max_items: int | None = None,
 ) -> tuple[Html, InlineKeyboardMarkup | None, int]:
     """One page of a list under its heading, the ◀ n/N ▶ row, and the page shown (a page
@@ -102,7 +102,7 @@ def cards_in_messages(head: str, cards: Iterable[str], tail: str | None = None) 
     return messages
 
 
-def pager_screen(listing: Listing, page: int, pages: int, text: str) -> Screen | None:
+def pager_screen(listing: Listing, page: int, pages: int, *, text: str) -> Screen | None:
     """◀ n/N ▶ under the last message of a list sent a message an item (`text` says which
     items these are), or None when the list has one page."""
     row = pager_row(page, pages, lambda p: PageCB(listing=listing, page=p))

@@ -155,17 +155,19 @@ class RollPages:
             view.exam.id,
             items,
             page,
-            len(self.ranges),
+            pages=len(self.ranges),
             locked=view.exam.roll_confirmed_at is not None,
             app=app,
         )
 
 
-def roll_text(view: RollView, page: int, settings: Settings, locale: str) -> Html:
+def roll_text(view: RollView, page: int, settings: Settings, *, locale: str) -> Html:
     return RollPages(view, settings, locale).text(page)
 
 
-def roll_markup(view: RollView, page: int, settings: Settings, locale: str) -> InlineKeyboardMarkup:
+def roll_markup(
+    view: RollView, page: int, settings: Settings, *, locale: str
+) -> InlineKeyboardMarkup:
     return RollPages(view, settings, locale).markup(page)
 
 
@@ -180,7 +182,7 @@ def press_answer(outcome: Outcome, settings: Settings) -> tuple[str | None, bool
 
 
 def card_screen(
-    view: RollView, student_id: int, page: int, settings: Settings, locale: str
+    view: RollView, student_id: int, page: int, *, settings: Settings, locale: str
 ) -> Screen:
     """A student's card: who, the state, the subgroup, the outage's clock, the ticket, the
     grade; and the marks and grades to set."""
@@ -257,6 +259,14 @@ def written_screen(exam_id: int, page: int) -> Screen:
     return Screen(
         _("✍️ How long is the written work? The clock starts when you choose."),
         written_menu(exam_id, page),
+    )
+
+
+def console_updated() -> str:
+    """A press on a console button from before the bot was updated: nothing was done."""
+    return _(
+        "The bot has been updated: the roll call is shown again. Nothing was changed, "
+        "press the button once more."
     )
 
 

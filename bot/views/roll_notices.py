@@ -45,7 +45,7 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
                 _("👥 {title}: you are in subgroup {number}. Your start: {when}."),
                 title=title,
                 number=notice.payload.get("number"),
-                when=when_line(start, uni, user_tz, locale),
+                when=when_line(start, uni, user_tz, locale=locale),
             )
         )
     if kind is NoticeKind.WRITTEN_START:
@@ -102,7 +102,7 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
         _("📋 Roll confirmed: {title}, group {group}, {when}."),
         title=title,
         group=exam.group.name,
-        when=dates.when(exam.starts_at, uni, locale, user_tz),
+        when=dates.when(exam.starts_at, uni, locale, own=user_tz),
     )
     if absent:
         text += "\n" + fmt(_("Absent without a valid reason ({count}):"), count=len(absent))
@@ -138,7 +138,7 @@ def _outage(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
                 group=student.group.name,
                 book=student.record_book,
                 title=title,
-                when=dates.when(exam.starts_at, uni, locale, user_tz),
+                when=dates.when(exam.starts_at, uni, locale, own=user_tz),
                 since=dates.clock(since, uni, locale),
                 ended=dates.clock(ended, uni, locale),
             )
@@ -165,7 +165,7 @@ def _outage(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:
             text += "\n• " + fmt(
                 _("group {group}: {when}"),
                 group=other.group.name,
-                when=when_line(other.starts_at, uni, user_tz, locale),
+                when=when_line(other.starts_at, uni, user_tz, locale=locale),
             )
     return Rendered(text)
 
@@ -204,7 +204,7 @@ def _grade_posted(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None
                 "If the exam procedure was violated, you may file an appeal until {deadline}, "
                 "naming the violation: /statement"
             ),
-            deadline=dates.when(deadline, uni, locale, facts.user_tz),
+            deadline=dates.when(deadline, uni, locale, own=facts.user_tz),
         )
     )
 

@@ -64,6 +64,6 @@ def build_sheet(view: RollView, settings: Settings, locale: str) -> tuple[Sheet,
         totals=[closing] if closing is not None else [],
     )
     name = sheet_file_name(
-        exam.discipline.name, exam.starts_at.astimezone(uni), exam.group.name, teacher
+        exam.discipline.name, exam.starts_at.astimezone(uni), exam.group.name, teacher=teacher
     )
     return sheet, name

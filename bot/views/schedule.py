@@ -22,7 +22,7 @@ def nothing_ahead(*, to_run: bool = False) -> str:
 
 
 def schedule_messages(
-    items: list[ScheduleItem], settings: Settings, user_tz: tzinfo | None, locale: str
+    items: list[ScheduleItem], settings: Settings, user_tz: tzinfo | None, *, locale: str
 ) -> list[str]:
     """The schedule as messages of whole cards; a card alone may still outgrow one (a long
     place and time, escaped): the sender splits it too."""
@@ -31,7 +31,7 @@ def schedule_messages(
         footer += " " + _("Set yours with /tz to see them in your own time as well.")
     return cards_in_messages(
         fmt(_("<b>Your schedule</b>")),
-        (schedule_card(item, settings.tz, user_tz, locale) for item in items),
+        (schedule_card(item, settings.tz, user_tz, locale=locale) for item in items),
         footer + "\n" + _("/calendar — add these to your calendar."),
     )
 

@@ -39,7 +39,13 @@ from bot.views import dates
 from bot.views.html import Html, fmt, join_lines
 from bot.views.paging import pager_screen
 from bot.views.screen import Screen
-from bot.views.texts import kind_label, kind_name, reason_name, status_name, violation_name
+from bot.views.texts import (
+    kind_label,
+    kind_name,
+    statement_details,
+    status_name,
+    violation_name,
+)
 
 
 def no_exam_to_file() -> str:
@@ -47,7 +53,7 @@ def no_exam_to_file() -> str:
 
 
 def exam_choice(
-    eligible: list[Eligible], settings: Settings, locale: str, zone: str | None
+    eligible: list[Eligible], settings: Settings, locale: str, *, zone: str | None
 ) -> Screen:
     """The exams a statement may be filed about, with their times (in the student's zone
     too, when they set one)."""
@@ -55,14 +61,14 @@ def exam_choice(
         (
             e.exam.id,
             f"{e.exam.discipline.name} — {kind_label(e.exam.kind)}, "
-            + dates.when(e.exam.starts_at, settings.tz, locale, dates.zone_of(zone)),
+            + dates.when(e.exam.starts_at, settings.tz, locale, own=dates.zone_of(zone)),
         )
         for e in eligible
     ]
     return Screen(_("Which exam is the statement about?"), statement_exams(items))
 
 
-def appeal_window(chosen: Eligible, now: datetime, settings: Settings, locale: str) -> str:
+def appeal_window(chosen: Eligible, now: datetime, settings: Settings, *, locale: str) -> str:
     """Why there is no appeal button (or until when there is one)."""
     exam = chosen.exam
     if chosen.grade_posted_at is None:
@@ -272,20 +278,13 @@ def preview(draft: StatementDraft) -> Screen:
         fmt(_("<b>Your statement</b> (not sent yet)")),
         fmt(_("Kind: {kind}"), kind=kind_name(str(draft.kind))),
     ]
-    if draft.time_zone:
-        lines.append(fmt(_("Time zone: {zone}"), zone=draft.time_zone))
-        lines.append(fmt(_("Preferred time: {window}"), window=str(draft.window)))
-    if draft.reason:
-        lines.append(fmt(_("Reason: {reason}"), reason=reason_name(draft.reason)))
-    if draft.violation:
-        lines.append(
-            fmt(
-                _("Violation of the procedure: {violation}"),
-                violation=violation_name(draft.violation),
-            )
-        )
-    if draft.text:
-        lines.append(draft.text)
+    lines += statement_details(
+        time_zone=draft.time_zone,
+        window=str(draft.window),
+        reason=draft.reason,
+        violation=draft.violation,
+        text=draft.text,
+    )
     if draft.files:
         lines.append(fmt(_("Documents: {count}"), count=len(draft.files)))
     return Screen(join_lines(lines), statement_preview())
@@ -357,7 +356,7 @@ def statements_pager(page: int, pages: int, *, first: int, shown: int, total: in
     text = fmt(
         _("Statements {first}–{last} of {total}."), first=first, last=first + shown - 1, total=total
     )
-    return pager_screen(Listing.STATEMENTS, page, pages, text)
+    return pager_screen(Listing.STATEMENTS, page, pages, text=text)
 
 
 def cannot_withdraw() -> str:

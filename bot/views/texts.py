@@ -66,20 +66,20 @@ def exam_title(exam: Exam) -> Html:
 
 
 def when_line(
-    item_start: datetime, university_tz: tzinfo, user_tz: tzinfo | None, locale: str
+    item_start: datetime, university_tz: tzinfo, user_tz: tzinfo | None, *, locale: str
 ) -> Html:
     """The start in university time and, when the clocks differ, in the user's own."""
-    return fmt("{}", dates.when(item_start, university_tz, locale, user_tz))
+    return fmt("{}", dates.when(item_start, university_tz, locale, own=user_tz))
 
 
 def schedule_card(
-    item: ScheduleItem, university_tz: tzinfo, user_tz: tzinfo | None, locale: str
+    item: ScheduleItem, university_tz: tzinfo, user_tz: tzinfo | None, *, locale: str
 ) -> Html:
     exam = item.exam
     parts: list[object] = [bold(exam_title(exam))]
     if exam.kind == EventKind.EXAM:
         parts.append(fmt(_("Form: {form}"), form=form_label(exam.form)))
-    parts.append("🗓 " + when_line(item.starts_at, university_tz, user_tz, locale))
+    parts.append("🗓 " + when_line(item.starts_at, university_tz, user_tz, locale=locale))
     if item.subgroup is not None:
         parts.append(fmt(_("Your subgroup: {number}"), number=item.subgroup))
     parts.append(fmt(_("Duration: {minutes} min"), minutes=exam.duration_min))
@@ -375,3 +375,28 @@ def summary_text(summary: OutboxSummary, settings: Settings, locale: str) -> Htm
             target = "✉️" if kind == NoticeKind.STATEMENT_EMAIL else chat
             lines.append(fmt("{} — {} → {}", dates.when(due, settings.tz, locale), kind, target))
     return join_lines(lines)
+
+
+def statement_details(
+    *,
+    time_zone: str | None,
+    window: str,
+    reason: str | None,
+    violation: str | None,
+    text: str | None,
+) -> list[object]:
+    """A statement's particulars, the same in the student's preview of the draft and on the
+    deanery's card: the zone and preferred time, the reason, the violation, the text."""
+    lines: list[object] = []
+    if time_zone:
+        lines.append(fmt(_("Time zone: {zone}"), zone=time_zone))
+        lines.append(fmt(_("Preferred time: {window}"), window=window))
+    if reason:
+        lines.append(fmt(_("Reason: {reason}"), reason=reason_name(reason)))
+    if violation:
+        lines.append(
+            fmt(_("Violation of the procedure: {violation}"), violation=violation_name(violation))
+        )
+    if text:
+        lines.append(text)
+    return lines

@@ -80,7 +80,9 @@ async def cancel(call: Call) -> dict[str, Any]:
     now = call.app.clock.now()
     if exam.cancelled_at is not None:
         raise ApiError(409, _("Already done."))
-    report = await cancel_exam(call.session, exam.id, now, call.settings, outbox=call.outbox)
+    report = await cancel_exam(
+        call.session, exam.id, now, settings=call.settings, outbox=call.outbox
+    )
     exam = await _exam(call)
     return {**_exam_item(exam, now), "told": report.created if report is not None else 0}
 
@@ -179,8 +181,8 @@ async def import_file(call: Call) -> dict[str, Any]:
             call.session,
             kind,
             report.changed_exam_ids,
-            call.app.clock.now(),
-            settings,
+            now=call.app.clock.now(),
+            settings=settings,
             changed_student_ids=report.changed_student_ids,
             outbox=call.outbox,
         )

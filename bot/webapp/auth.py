@@ -36,7 +36,7 @@ def authorization_data(header: str | None) -> str:
     return data.strip()
 
 
-def check_init_data(token: str, init_data: str, now: datetime, max_age: timedelta) -> WebUser:
+def check_init_data(token: str, init_data: str, now: datetime, *, max_age: timedelta) -> WebUser:
     """The user the initData was signed for; AuthError when forged, stale or userless."""
     try:
         parsed = safe_parse_webapp_init_data(token, init_data)

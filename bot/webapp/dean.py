@@ -153,7 +153,10 @@ async def _detail(call: Call, statement: Statement) -> dict[str, Any]:
     entry = await roll_entry(call.session, statement)
     mark = (
         effective_mark(
-            Mark(entry.mark), entry.outage_since, call.app.clock.now(), call.settings.outage_wait
+            Mark(entry.mark),
+            entry.outage_since,
+            call.app.clock.now(),
+            wait=call.settings.outage_wait,
         )
         if entry is not None
         else None

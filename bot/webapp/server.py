@@ -127,7 +127,7 @@ def api(handler: ApiHandler) -> Callable[[web.Request], Awaitable[web.StreamResp
                 settings.token(),
                 authorization_data(request.headers.get("Authorization")),
                 app.clock.now(),
-                timedelta(seconds=settings.webapp_auth_max_age),
+                max_age=timedelta(seconds=settings.webapp_auth_max_age),
             )
         except AuthError as exc:
             log.info("web app request refused: %s", exc.reason)

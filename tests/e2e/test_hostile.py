@@ -310,7 +310,7 @@ async def test_every_screen_with_hostile_data(
     capsys.readouterr()
     assert await cli.show_outbox(runner.settings) == 0
     bad = schedule_csv(f"10.12.2026 {MARKUP}", "10:00")
-    assert await cli.import_file(runner.settings, "schedule", "schedule.csv", bad) == 1
+    assert await cli.import_file(runner.settings, "schedule", "schedule.csv", content=bad) == 1
     printed = "".join(capsys.readouterr())
     assert f"10.12.2026 {MARKUP}" in printed and "pending:" in printed
     assert double_escaped([printed]) == [] and "<b>" not in printed

@@ -228,7 +228,7 @@ async def test_cancelled_exam_tells_those_told_and_withdraws_the_rest(
         )
         assert latin is not None
         report = await cancel_exam(
-            session, latin, seeded.clock.now(), seeded.settings, outbox=Outbox()
+            session, latin, seeded.clock.now(), settings=seeded.settings, outbox=Outbox()
         )
     assert report is not None and report.created == 1 and report.cancelled == 1
     after = api.mark()

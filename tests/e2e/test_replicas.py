@@ -183,7 +183,7 @@ async def link_burst(database_url: str) -> int:
                 select(Exam.id).where(Exam.group_id == students[0].group_id)
             )
             assert exam_id is not None
-            report = await plan_exam(session, exam_id, now, settings, outbox=Outbox())
+            report = await plan_exam(session, exam_id, now, settings=settings, outbox=Outbox())
     finally:
         await engine.dispose()
     assert report.created == 2 * BURST  # the card (late, so due now) and the join call

@@ -50,12 +50,7 @@ async def test_a_statement_is_acknowledged_through_the_outbox_when_telegram_fail
 ) -> None:
     student = api.user(13001, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
-    await start_absence(api, student, "Латинский язык", "Illness", "Flu & fever <38,5>")
-    after = api.mark()
-    api.send_document(student, "справка.pdf", content=b"%PDF-1.4", mime_type="application/pdf")
-    attached = await api.next_message(student.id, after=after)
-    preview = await press(api, student, attached, button(attached, "Done")["callback_data"])
-    assert "not sent yet" in preview["text"]
+    preview = await statement_preview(api, student)
 
     # The acknowledgement (an edit of the preview) fails at Telegram, retries included.
     api.fail_next("editMessageText", 500, count=3, chat_id=student.id)

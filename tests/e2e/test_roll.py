@@ -41,7 +41,7 @@ from tests.e2e.conftest import (
     press,
     say,
 )
-from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button, buttons
 
 LATIN_START = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)  # 08:30 Moscow
 WRITTEN_START = datetime(2027, 1, 19, 6, 30, tzinfo=UTC)  # 09:30 Moscow
@@ -100,6 +100,30 @@ async def tap(
         message,
     )
     return edited, str(answer.params.get("text") or "")
+
+
+async def mark_of(runner: BotRunner, exam_id: int, surname: str) -> str:
+    """The student's mark on the roll ("unmarked" while there is no entry yet)."""
+    entry = (await entries(runner, exam_id)).get(surname)
+    return "unmarked" if entry is None else entry.mark
+
+
+async def histology_begins(
+    api: FakeBotAPI, runner: BotRunner, first_id: int
+) -> tuple[FakeUser, FakeUser, FakeUser, Exam, int]:
+    """Histology's teacher (ru), another teacher (en) and Sokolova (ru), users from
+    `first_id` on, all joined, and the clock at the exam's start: (teacher, stranger, the
+    student's user, the exam, Sokolova's student id)."""
+    teacher = api.user(first_id, language_code="ru")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
+    stranger = api.user(first_id + 1, language_code="en")
+    await join_by_invite(api, runner, stranger, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    student = api.user(first_id + 2, language_code="ru")
+    await link_student(api, student, "2611023", "Соколова")
+    histology = await exam_of(runner, "Гистология")
+    sokolova = await student_id(runner, "Соколова")
+    runner.at(histology.starts_at)
+    return teacher, stranger, student, histology, sokolova
 
 
 def cb(exam: int, action: str, student: int = 0) -> str:
@@ -300,15 +324,7 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
 
 async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: BotRunner) -> None:
     runner = seeded
-    teacher = api.user(12101, language_code="ru")
-    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
-    stranger = api.user(12102, language_code="en")
-    await join_by_invite(api, runner, stranger, InviteRole.TEACHER, "Николаева Ольга Петровна")
-    student = api.user(12103, language_code="ru")
-    await link_student(api, student, "2611023", "Соколова")
-    histology = await exam_of(runner, "Гистология")
-    sokolova = await student_id(runner, "Соколова")
-    runner.at(histology.starts_at)
+    teacher, stranger, student, histology, sokolova = await histology_begins(api, runner, 12101)
 
     roll = await open_roll(api, teacher, "Гистология")
     card, _ = await tap(runner, api, teacher, roll, cb(histology.id, "card", sokolova))
@@ -544,3 +560,43 @@ async def test_tickets_from_a_list_the_teacher_sends(api: FakeBotAPI, seeded: Bo
         7,
         None,
     )
+
+
+async def test_a_console_button_from_before_the_update_redraws_the_console(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """A console still in the chat when the typed buttons were deployed carries the old
+    packed form `rl:<action>:<exam>:<student>:<page>:<value>`: a press on it does nothing
+    but say so and draw the console again, with today's buttons, so a teacher mid-exam is
+    never stuck; it is still refused on anyone else's exam."""
+    runner = seeded
+    teacher, stranger, _student, histology, sokolova = await histology_begins(api, runner, 12111)
+
+    roll = await open_roll(api, teacher, "Гистология")
+    assert any(b["callback_data"].startswith("rm:") for b in buttons(roll))
+    # The old "present" on the roll: the card was not asked for, the roll comes back as it
+    # is, and the mark is not set behind the teacher's back.
+    old_mark = f"rl:mark:{histology.id}:{sokolova}:0:present"
+    redrawn, alert = await tap(runner, api, teacher, roll, old_mark)
+    assert "Бот обновлён" in alert and "нажмите кнопку ещё раз" in alert
+    assert "Соколова" in redrawn["text"]
+    assert all(not b["callback_data"].startswith("rl:mark") for b in buttons(redrawn))
+    assert await mark_of(runner, histology.id, "Соколова") == "unmarked"
+
+    # An old card's button draws the card again (with the new typed marks on it).
+    old_card_mark = f"rl:cmark:{histology.id}:{sokolova}:0:present"
+    card, alert = await tap(runner, api, teacher, redrawn, old_card_mark)
+    assert "Бот обновлён" in alert
+    assert card["text"] != redrawn["text"]
+    card_marks = [b["callback_data"] for b in buttons(card) if b["callback_data"].startswith("rm:")]
+    assert card_marks and all(RollMarkCB.unpack(d).card for d in card_marks)
+    # From the card, the old "back to the roll" draws the roll again.
+    back, alert = await tap(runner, api, teacher, card, f"rl:show:{histology.id}:0:0:")
+    assert "Бот обновлён" in alert
+    assert back["text"] == redrawn["text"]
+    assert await mark_of(runner, histology.id, "Соколова") == "unmarked"
+
+    # Someone else's exam is refused as before, whatever the button's age.
+    reply = await say(api, stranger, "/help")
+    _msg, alert = await tap(runner, api, stranger, reply, old_mark)
+    assert "not one of your exams" in alert

@@ -44,7 +44,7 @@ async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
             )
         )
     await session.flush()
-    report = await cancel_exam(session, exam_id, NOW, settings, outbox=Outbox())
+    report = await cancel_exam(session, exam_id, NOW, settings=settings, outbox=Outbox())
     assert report is not None and report.cancelled == 1
     statuses = dict((await session.execute(select(Notice.kind, Notice.status))).all())
     assert statuses == {"day_before": "cancelled", "statement": "pending"}

@@ -139,7 +139,11 @@ async def _bulk_world(session: AsyncSession) -> list[int]:
     settings = Settings(_env_file=None)
     exams = list(await session.scalars(select(Exam).order_by(Exam.id)))
     await plan_exams(
-        session, [e.id for e in exams], BULK_NOW - timedelta(days=3), settings, outbox=Outbox()
+        session,
+        [e.id for e in exams],
+        BULK_NOW - timedelta(days=3),
+        settings=settings,
+        outbox=Outbox(),
     )
     # Some went out, some are pending; then the schedule changes under them.
     for notice in await session.scalars(select(Notice).order_by(Notice.id)):
@@ -199,12 +203,16 @@ async def test_bulk_planning_plans_what_exam_by_exam_planning_did(
     async with sessionmaker() as session:
         one_by_one = PlanReport()
         for exam_id in exam_ids:
-            one_by_one.add(await plan_exam(session, exam_id, BULK_NOW, settings, outbox=Outbox()))
+            one_by_one.add(
+                await plan_exam(session, exam_id, BULK_NOW, settings=settings, outbox=Outbox())
+            )
         expected = await _outbox(session)
         await session.rollback()
     async with sessionmaker() as session:
         before = await _outbox(session)
-        bulk = await plan_exams_bulk(session, exam_ids, BULK_NOW, settings, outbox=Outbox())
+        bulk = await plan_exams_bulk(
+            session, exam_ids, BULK_NOW, settings=settings, outbox=Outbox()
+        )
         got = await _outbox(session)
         await session.rollback()
 
@@ -232,7 +240,12 @@ async def test_not_yet_linked_counts_each_student_once(engine: AsyncEngine) -> N
         await _bulk_world(session)
         exam_ids = list(await session.scalars(select(Exam.id)))
         report = await plan_after_import(
-            session, "schedule", exam_ids, BULK_NOW, Settings(_env_file=None), outbox=Outbox()
+            session,
+            "schedule",
+            exam_ids,
+            now=BULK_NOW,
+            settings=Settings(_env_file=None),
+            outbox=Outbox(),
         )
     assert len(exam_ids) == 15
     assert report.unlinked_students == 3  # one per group: 2003, 2013, 2023

@@ -76,8 +76,8 @@ async def import_and_plan(session: AsyncSession, settings: Settings, content: by
         session,
         "plan",
         [],
-        NOW,
-        settings,
+        now=NOW,
+        settings=settings,
         changed_student_ids=report.changed_student_ids,
         outbox=Outbox(),
     )
@@ -222,7 +222,9 @@ async def test_deadline_reminders_follow_the_plan(
 
     # The same file again plans nothing new, nor does planning the student again.
     assert (await import_and_plan(session, settings, sample("plan.csv"))).created == 0
-    assert (await plan_for_student(session, student, NOW, settings, outbox=Outbox())).created == 0
+    assert (
+        await plan_for_student(session, student, NOW, settings=settings, outbox=Outbox())
+    ).created == 0
 
     # A moved deadline: new reminders, the old pending ones withdrawn.
     moved = sample("plan.csv").decode().replace("2026-12-20", "2026-12-27").encode()
@@ -250,7 +252,7 @@ async def test_a_student_who_links_later_is_reminded(
     await import_and_plan(session, settings, sample("plan.csv"))
     assert await count(session, Notice) == 0
     student = await link(session, IVANOVA, 502)
-    planned = await plan_for_student(session, student, NOW, settings, outbox=Outbox())
+    planned = await plan_for_student(session, student, NOW, settings=settings, outbox=Outbox())
     assert planned.created >= 2  # the deadline's two (and her exams' notices)
     await session.commit()
     keys = await deadline_notices(session)

@@ -20,6 +20,7 @@ from bot.services.roll import (
     MarkAction,
     Outcome,
     RollRules,
+    RollView,
     confirm_roll,
     load_roll,
     set_grade,
@@ -152,6 +153,17 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
             outbox=Outbox(),
         )
 
+    async def confirm(at: datetime) -> tuple[Outcome, RollView | None]:
+        return await confirm_roll(
+            session,
+            teacher,
+            7,
+            exam_id=latin.id,
+            now=at,
+            rules=RollRules.of(SETTINGS),
+            outbox=Outbox(),
+        )
+
     assert await mark(ivanova, MarkAction.PRESENT) is Outcome.OK
     assert await mark(ivanova, MarkAction.PRESENT) is Outcome.ALREADY  # a double tap
     assert await mark(karimov, MarkAction.ABSENT) is Outcome.OK
@@ -191,37 +203,13 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         outbox=Outbox(),
     )
     assert grade is Outcome.OK
-    outcome, _view = await confirm_roll(
-        session,
-        teacher,
-        7,
-        exam_id=latin.id,
-        now=now,
-        rules=RollRules.of(SETTINGS),
-        outbox=Outbox(),
-    )
+    outcome, _view = await confirm(now)
     assert outcome is Outcome.UNMARKED  # Соколова
     assert await mark(sokolova, MarkAction.OUTAGE) is Outcome.OK
-    outcome, _view = await confirm_roll(
-        session,
-        teacher,
-        7,
-        exam_id=latin.id,
-        now=now,
-        rules=RollRules.of(SETTINGS),
-        outbox=Outbox(),
-    )
+    outcome, _view = await confirm(now)
     assert outcome is Outcome.OUTAGE_RUNNING
     later = now + SETTINGS.outage_wait
-    outcome, view = await confirm_roll(
-        session,
-        teacher,
-        7,
-        exam_id=latin.id,
-        now=later,
-        rules=RollRules.of(SETTINGS),
-        outbox=Outbox(),
-    )
+    outcome, view = await confirm(later)
     assert outcome is Outcome.OK and view is not None
     assert {x.student.id: x.mark for x in view.lines}[sokolova.id] is Mark.FAILURE
     assert (await mark_of(session, latin, sokolova)).mark == Mark.FAILURE  # stored for good

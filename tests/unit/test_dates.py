@@ -19,7 +19,7 @@ CATALOGS = Catalogs()
 
 def when(moment: datetime, locale: str, own: tzinfo | None = None) -> str:
     with CATALOGS.use(locale):
-        return dates.when(moment, MOSCOW, locale, own)
+        return dates.when(moment, MOSCOW, locale, own=own)
 
 
 def test_the_issue_examples() -> None:

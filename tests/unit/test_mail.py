@@ -159,7 +159,7 @@ def _text(
     settings = Settings(_env_file=None, institution_name="КГМУ")
     i18n = create_i18n(settings)
     with i18n.context(), i18n.use_locale(LETTER_LOCALE):
-        return letter_text(statement, settings, grade, follow_up)
+        return letter_text(statement, settings, grade, follow_up=follow_up)
 
 
 def test_absence_letter_in_russian() -> None:

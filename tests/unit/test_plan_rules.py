@@ -86,12 +86,12 @@ def test_which_limit_applies() -> None:
 
 def test_share_excess_names_the_student() -> None:
     plan = [hours(100, 60, level="master", limit=0.5)]
-    excess = share_excess("2611002", "Белов Артём Сергеевич", plan, DEFAULT_DISTANCE_LIMIT)
+    excess = share_excess("2611002", "Белов Артём Сергеевич", plan, default=DEFAULT_DISTANCE_LIMIT)
     assert excess is not None
     assert (excess.record_book, excess.distance, excess.total) == ("2611002", 60, 100)
     assert excess.limit == Fraction(1, 2)
-    assert share_excess("1", "A", [hours(100, 60)], DEFAULT_DISTANCE_LIMIT) is None
-    assert share_excess("1", "A", [hours(100, 90, level="specialist")], 0.7) is None
+    assert share_excess("1", "A", [hours(100, 60)], default=DEFAULT_DISTANCE_LIMIT) is None
+    assert share_excess("1", "A", [hours(100, 90, level="specialist")], default=0.7) is None
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_nothing_once_the_start_has_come() -> None:
         == []
     )
     assert link_nags(7, START, START) == []
-    assert link_missing_for_deans(7, -100, START, START) is None
+    assert link_missing_for_deans(7, -100, START, now=START) is None
 
 
 def test_a_moved_exam_gets_new_keys() -> None:
@@ -121,7 +121,7 @@ def test_link_nags_already_past_collapse_into_one_now() -> None:
 
 
 def test_dean_is_told_at_the_regulation_deadline() -> None:
-    told = link_missing_for_deans(7, -100, START, START - DAY * 2)
+    told = link_missing_for_deans(7, -100, START, now=START - DAY * 2)
     assert told is not None and told.due_at == START - DAY and told.expires_at == START
 
 

@@ -45,18 +45,20 @@ WINDOWS_INVALID = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
 def test_outage_becomes_failure_exactly_at_the_end_of_the_wait() -> None:
     deadline = outage_deadline(SINCE, WAIT)
     assert deadline == SINCE + WAIT
-    assert effective_mark(Mark.OUTAGE, SINCE, deadline, WAIT) is Mark.FAILURE
-    assert effective_mark(Mark.OUTAGE, SINCE, deadline + timedelta(hours=1), WAIT) is Mark.FAILURE
+    assert effective_mark(Mark.OUTAGE, SINCE, deadline, wait=WAIT) is Mark.FAILURE
+    assert (
+        effective_mark(Mark.OUTAGE, SINCE, deadline + timedelta(hours=1), wait=WAIT) is Mark.FAILURE
+    )
     before = deadline - timedelta(microseconds=1)
-    assert effective_mark(Mark.OUTAGE, SINCE, before, WAIT) is Mark.OUTAGE
+    assert effective_mark(Mark.OUTAGE, SINCE, before, wait=WAIT) is Mark.OUTAGE
 
 
 def test_outage_without_a_start_and_other_marks_are_unchanged() -> None:
     late = SINCE + timedelta(days=1)
-    assert effective_mark(Mark.OUTAGE, None, late, WAIT) is Mark.OUTAGE
+    assert effective_mark(Mark.OUTAGE, None, late, wait=WAIT) is Mark.OUTAGE
     for mark in Mark:
         if mark is not Mark.OUTAGE:
-            assert effective_mark(mark, SINCE, late, WAIT) is mark
+            assert effective_mark(mark, SINCE, late, wait=WAIT) is mark
 
 
 def test_valid_reasons() -> None:
@@ -123,7 +125,7 @@ def test_closing_text_word_for_word(form: ExamForm, expected: str | None) -> Non
 
 
 def test_opening_text_for_a_subgroup() -> None:
-    text = opening_text(ExamForm.ORAL, "Гистология", LOCAL_START, 2, 23)
+    text = opening_text(ExamForm.ORAL, "Гистология", LOCAL_START, subgroup=2, present=23)
     for part in ("01.12.2026", "09:00", "«Гистология»", "экзамен", "устный опрос"):
         assert part in text
     assert "подгруппа 2" in text
@@ -141,7 +143,7 @@ def test_opening_text_for_a_subgroup() -> None:
     ],
 )
 def test_opening_text_for_the_whole_group(form: ExamForm, wording: str) -> None:
-    text = opening_text(form, "Анатомия", datetime(2026, 1, 9, 14, 5), None, 7)
+    text = opening_text(form, "Анатомия", datetime(2026, 1, 9, 14, 5), subgroup=None, present=7)
     assert "09.01.2026" in text
     assert "14:05" in text
     assert wording in text
@@ -161,7 +163,7 @@ def _assert_windows_safe(name: str) -> None:
 
 
 def test_file_name_in_the_regulation_format() -> None:
-    name = recording_file_name("Гистология", LOCAL_START, "101", "Иванов Иван Иванович")
+    name = recording_file_name("Гистология", LOCAL_START, "101", teacher="Иванов Иван Иванович")
     assert name == "Гистология _ 01.12.2026 _ экзамен _ 09.00 _ 101 _ Иванов Иван Иванович"
 
 
@@ -169,15 +171,17 @@ def test_written_work_file_name_has_no_exam_part() -> None:
     # The table's written-work format: «Дисциплина _ дата промежуточной аттестации _ время
     # промежуточной аттестации _ группа _ ФИО преподавателя».
     name = recording_file_name(
-        "Гистология", LOCAL_START, "101", "Иванов Иван Иванович", form=ExamForm.WRITTEN
+        "Гистология", LOCAL_START, "101", teacher="Иванов Иван Иванович", form=ExamForm.WRITTEN
     )
     assert name == "Гистология _ 01.12.2026 _ 09.00 _ 101 _ Иванов Иван Иванович"
     for form in (ExamForm.ORAL, ExamForm.TEST, ExamForm.COMBINED):
-        assert " _ экзамен _ " in recording_file_name("Х", LOCAL_START, "1", "А", form=form)
+        assert " _ экзамен _ " in recording_file_name("Х", LOCAL_START, "1", teacher="А", form=form)
 
 
 def test_long_written_work_name_cuts_teacher_and_group_not_the_time() -> None:
-    name = recording_file_name("Химия", LOCAL_START, "Г" * 150, "Ф" * 150, form=ExamForm.WRITTEN)
+    name = recording_file_name(
+        "Химия", LOCAL_START, "Г" * 150, teacher="Ф" * 150, form=ExamForm.WRITTEN
+    )
     _assert_windows_safe(name)
     assert len(name) == 200
     parts = name.split(" _ ")
@@ -187,13 +191,13 @@ def test_long_written_work_name_cuts_teacher_and_group_not_the_time() -> None:
 
 
 def test_sheet_file_name_says_vedomost_for_every_form() -> None:
-    name = sheet_file_name("Гистология", LOCAL_START, "101", "Иванов И.И.")
+    name = sheet_file_name("Гистология", LOCAL_START, "101", teacher="Иванов И.И.")
     assert name == "Гистология _ 01.12.2026 _ ведомость _ 09.00 _ 101 _ Иванов И.И"
 
 
 def test_file_name_drops_invalid_characters_and_collapses_spaces() -> None:
     name = recording_file_name(
-        'Право: "теория"/практика\tи <история>?', LOCAL_START, " 101|a ", "Петров  П.П."
+        'Право: "теория"/практика\tи <история>?', LOCAL_START, " 101|a ", teacher="Петров  П.П."
     )
     assert name == (
         "Право теория практика и история _ 01.12.2026 _ экзамен _ 09.00 _ 101 a _ Петров П.П"
@@ -202,28 +206,30 @@ def test_file_name_drops_invalid_characters_and_collapses_spaces() -> None:
 
 
 def test_file_name_with_nothing_left_of_a_part_keeps_the_structure() -> None:
-    name = recording_file_name("???", LOCAL_START, "101", "Иванов И.И.")
+    name = recording_file_name("???", LOCAL_START, "101", teacher="Иванов И.И.")
     assert name == "- _ 01.12.2026 _ экзамен _ 09.00 _ 101 _ Иванов И.И"
 
 
 @pytest.mark.parametrize("discipline", ["aux.", "Con.Law", "LPT1 .x", "com³.x"])
 def test_file_name_that_windows_would_take_for_a_device_is_prefixed(discipline: str) -> None:
     # Windows reads the part before the first dot, trailing spaces dropped, as the name.
-    name = recording_file_name(discipline, LOCAL_START, "101", "Иванов")
+    name = recording_file_name(discipline, LOCAL_START, "101", teacher="Иванов")
     assert name.startswith("_" + discipline.split(".")[0])
     _assert_windows_safe(name)
 
 
 def test_file_name_of_an_ordinary_discipline_is_not_prefixed() -> None:
     # "CON _ 01" is not "CON": the name before the first dot is the whole "CON _ 01".
-    assert recording_file_name("Consulting", LOCAL_START, "1", "A").startswith("Consulting _")
-    assert recording_file_name("CON", LOCAL_START, "1", "A").startswith("CON _")
+    assert recording_file_name("Consulting", LOCAL_START, "1", teacher="A").startswith(
+        "Consulting _"
+    )
+    assert recording_file_name("CON", LOCAL_START, "1", teacher="A").startswith("CON _")
 
 
 def test_long_discipline_is_cut_first_and_the_structure_stays() -> None:
     discipline = "Гистология, эмбриология, цитология " * 9  # well over 300 characters
     assert len(discipline) > 300
-    name = recording_file_name(discipline, LOCAL_START, "101", "Иванов Иван Иванович")
+    name = recording_file_name(discipline, LOCAL_START, "101", teacher="Иванов Иван Иванович")
     _assert_windows_safe(name)
     assert name.endswith(" _ 01.12.2026 _ экзамен _ 09.00 _ 101 _ Иванов Иван Иванович")
     assert name.startswith("Гистология, эмбриология")
@@ -231,7 +237,7 @@ def test_long_discipline_is_cut_first_and_the_structure_stays() -> None:
 
 
 def test_long_teacher_and_group_are_cut_when_the_discipline_is_not_enough() -> None:
-    name = recording_file_name("Химия", LOCAL_START, "Г" * 150, "Ф" * 150)
+    name = recording_file_name("Химия", LOCAL_START, "Г" * 150, teacher="Ф" * 150)
     _assert_windows_safe(name)
     assert len(name) == 200
     parts = name.split(" _ ")
@@ -419,29 +425,29 @@ START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 def test_subgroup_starts_staggered() -> None:
     hours = timedelta(hours=4)
     gap = timedelta(minutes=90)
-    assert subgroup_starts(START, hours, 3, gap) == [
+    assert subgroup_starts(START, hours, 3, gap=gap) == [
         START,
         START + gap,
         START + 2 * gap,
     ]
-    assert subgroup_starts(START, hours, 1, timedelta(0)) == [START]
+    assert subgroup_starts(START, hours, 1, gap=timedelta(0)) == [START]
 
 
 def test_subgroup_starts_must_fall_within_the_slot() -> None:
     with pytest.raises(ValueError, match="the last subgroup would start after the slot ends"):
-        subgroup_starts(START, timedelta(hours=3), 3, timedelta(minutes=90))  # exactly at end
+        subgroup_starts(START, timedelta(hours=3), 3, gap=timedelta(minutes=90))  # exactly at end
     just_inside = subgroup_starts(
-        START, timedelta(hours=3, microseconds=1), 3, timedelta(minutes=90)
+        START, timedelta(hours=3, microseconds=1), 3, gap=timedelta(minutes=90)
     )
     assert just_inside[-1] == START + timedelta(hours=3)
     with pytest.raises(ValueError):
-        subgroup_starts(START, timedelta(hours=3), 2, timedelta(0))
+        subgroup_starts(START, timedelta(hours=3), 2, gap=timedelta(0))
     with pytest.raises(ValueError):
-        subgroup_starts(START, timedelta(hours=3), 2, timedelta(minutes=-5))
+        subgroup_starts(START, timedelta(hours=3), 2, gap=timedelta(minutes=-5))
     with pytest.raises(ValueError):
-        subgroup_starts(START, timedelta(hours=3), 0, timedelta(minutes=5))
+        subgroup_starts(START, timedelta(hours=3), 0, gap=timedelta(minutes=5))
     with pytest.raises(ValueError):
-        subgroup_starts(START, timedelta(0), 1, timedelta(minutes=5))
+        subgroup_starts(START, timedelta(0), 1, gap=timedelta(minutes=5))
 
 
 # --- written work -------------------------------------------------------------------------

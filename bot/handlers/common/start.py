@@ -51,7 +51,7 @@ async def start_with_token(
     actor = await actor_for(session, actor.user, settings.admin_ids)
     for faculty_id in actor.dean_faculty_ids:
         # A new dean without a bound chat is told of missing links privately.
-        await plan_faculty(session, faculty_id, clock.now(), settings, outbox=outbox)
+        await plan_faculty(session, faculty_id, clock.now(), settings=settings, outbox=outbox)
     await message.answer(view.welcome(result, actor))
 
 
@@ -182,7 +182,9 @@ async def join_confirmed(
         actor.student = result.student
         if actor.teacher or actor.is_dean or actor.is_admin:  # their own menu gains a student's
             menus.refresh_after_commit(session, actor.user.id)
-        await plan_for_student(session, result.student, clock.now(), settings, outbox=outbox)
+        await plan_for_student(
+            session, result.student, clock.now(), settings=settings, outbox=outbox
+        )
     await edit_pressed(query, view.link_outcome(result.outcome, result.student))
     linked = result.outcome is LinkOutcome.LINKED and result.student is not None
     if linked and isinstance(query.message, Message):

@@ -74,7 +74,7 @@ async def _bound(
     if faculty is None:
         return
     # Notices for the dean's office now go to this chat.
-    await plan_faculty(session, faculty.id, clock.now(), settings, outbox=outbox)
+    await plan_faculty(session, faculty.id, clock.now(), settings=settings, outbox=outbox)
     await message.answer(view.bound(faculty))
 
 

@@ -74,8 +74,8 @@ async def import_document(
             session,
             kind,
             report.changed_exam_ids,
-            clock.now(),
-            settings,
+            now=clock.now(),
+            settings=settings,
             changed_student_ids=report.changed_student_ids,
             outbox=outbox,
         )

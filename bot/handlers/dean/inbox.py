@@ -250,7 +250,7 @@ async def new_start_written(
         return
     await answered(message, state)
     await state.clear()
-    await message.answer(view.rescheduled(outcome, moment, settings, actor.locale))
+    await message.answer(view.rescheduled(outcome, moment, settings, locale=actor.locale))
 
 
 async def teacher_answered(
@@ -286,7 +286,7 @@ async def teacher_answered(
 
 async def _inbox_page(actor: Actor, session: AsyncSession, settings: Settings, page: int) -> Screen:
     items = await undecided(session, actor.dean_faculty_ids)
-    return view.inbox_page(items, page, settings, actor.locale)
+    return view.inbox_page(items, page, settings, locale=actor.locale)
 
 
 async def inbox(message: Message, actor: Actor, session: AsyncSession, settings: Settings) -> None:
@@ -299,7 +299,7 @@ async def _additional_page(
     items = await additional_session(
         session, actor.dean_faculty_ids, clock.now(), rules=RollRules.of(settings)
     )
-    return view.additional_page(items, page, settings, actor.locale)
+    return view.additional_page(items, page, settings, locale=actor.locale)
 
 
 async def additional(

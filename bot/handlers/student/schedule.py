@@ -34,7 +34,7 @@ async def show_schedule(
         await message.answer(view.nothing_ahead())
         return
     user_tz = resolve_timezone(actor.user.tz) if actor.user.tz else None
-    for text in view.schedule_messages(items, settings, user_tz, actor.locale):
+    for text in view.schedule_messages(items, settings, user_tz, locale=actor.locale):
         await answer_long(message, text)
 
 

@@ -120,7 +120,7 @@ async def chose_exam(
     # the card itself stays as it is, the questions come as a new message.
     from_menu = await state.get_state() == StatementForm.exam.state
     await query.answer()
-    window = view.appeal_window(chosen, clock.now(), settings, actor.locale)
+    window = view.appeal_window(chosen, clock.now(), settings, locale=actor.locale)
     if not chosen.kinds:
         await state.clear()
         await edit_pressed(query, view.window_closed(chosen, window))

@@ -34,7 +34,7 @@ async def ask_zone(
 
 async def _save(actor: Actor, zone: str, settings: Settings, clock: Clock) -> str:
     actor.user.tz = zone
-    return view.zone_set(zone, clock.now(), settings, actor.locale)
+    return view.zone_set(zone, clock.now(), settings, locale=actor.locale)
 
 
 async def zone_button(

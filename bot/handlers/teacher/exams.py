@@ -117,7 +117,7 @@ async def got_link(
         await message.answer(not_your_exam())
         return
     if field is LinkField.CONFERENCE:
-        await announce_link(session, exam, clock.now(), settings, outbox=outbox)
+        await announce_link(session, exam, clock.now(), settings=settings, outbox=outbox)
     saved = view.exam_item(exam, settings, actor.locale, saved=True)
     await answer_long(message, saved.text, reply_markup=saved.markup)
 

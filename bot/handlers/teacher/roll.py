@@ -28,10 +28,11 @@ from bot.domain.roll import Mark, MarkAction, TicketMethod, parse_ticket_list
 from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
 from bot.keyboards.callbacks import (
-    ROLL_BUTTONS,
+    ROLL_PRESSES,
     RollAction,
     RollCB,
     RollGradeCB,
+    RollLegacyCB,
     RollMarkCB,
     RollPartsCB,
     RollSplitCB,
@@ -51,6 +52,7 @@ from bot.views.roll import (
     aloud_text,
     card_screen,
     confirmed_toast,
+    console_updated,
     gaps_screen,
     outcome_text,
     parts_screen,
@@ -166,7 +168,7 @@ async def pressed_on_own_exam(handler: Handler, event: TelegramObject, data: dic
     """The console's one prologue: the exam pressed is the presser's (else refused with an
     alert, and no handler runs), handed on as `press`."""
     cb = data.get("callback_data")
-    if not isinstance(event, CallbackQuery) or not isinstance(cb, ROLL_BUTTONS):
+    if not isinstance(event, CallbackQuery) or not isinstance(cb, ROLL_PRESSES):
         return await handler(event, data)
     actor: Actor = data["actor"]
     settings: Settings = data["settings"]
@@ -361,6 +363,19 @@ async def on_sheet(_query: CallbackQuery, press: RollPress) -> None:
     await press.send_sheet(view)
 
 
+async def on_old_button(
+    _query: CallbackQuery, press: RollPress, callback_data: RollLegacyCB
+) -> None:
+    """A button of the console as it was before the bot was updated (still in the chat): the
+    console is drawn again with today's buttons, the teacher told to press once more."""
+    await press.query.answer(console_updated(), show_alert=True)
+    view = await press.roll()
+    if callback_data.on_card:
+        await press.show_card(view)
+    else:
+        await press.show_roll(view)
+
+
 async def got_ticket_list(
     message: Message,
     actor: Actor,
@@ -433,6 +448,7 @@ def setup() -> Router:
     press(on_parts, RollPartsCB.filter())
     press(on_split, RollSplitCB.filter())
     press(on_written, RollWrittenCB.filter())
+    press(on_old_button, RollLegacyCB.filter())
     text_sent = (TeacherTickets.ticket_list, F.text, ~F.text.startswith("/"))
     router.message.register(got_ticket_list, *text_sent)
     router.message.register(ticket_list_needs_it, TeacherTickets.ticket_list, ~F.text)

@@ -49,7 +49,7 @@ async def additional_session(
         query = query.where(Group.faculty_id.in_(faculty_ids))
     result = []
     for student, faculty, group, discipline, starts_at, entry in await session.execute(query):
-        mark = additional_reason(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
+        mark = additional_reason(Mark(entry.mark), entry.outage_since, now, wait=rules.outage_wait)
         if mark is not None:
             result.append(
                 AdditionalSitting(

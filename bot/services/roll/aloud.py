@@ -29,13 +29,19 @@ def texts_aloud(view: RollView, tz: tzinfo) -> Aloud:
             form,
             exam.discipline.name,
             subgroup.starts_at.astimezone(tz),
-            subgroup.number,
-            sum(1 for x in view.lines if x.subgroup == subgroup.number and x.mark is Mark.PRESENT),
+            subgroup=subgroup.number,
+            present=sum(
+                1 for x in view.lines if x.subgroup == subgroup.number and x.mark is Mark.PRESENT
+            ),
         )
         for subgroup in regular
     ] or [
         opening_text(
-            form, exam.discipline.name, exam.starts_at.astimezone(tz), None, view.counts.present
+            form,
+            exam.discipline.name,
+            exam.starts_at.astimezone(tz),
+            subgroup=None,
+            present=view.counts.present,
         )
     ]
     teacher = exam.teacher.full_name if exam.teacher is not None else ""
@@ -43,6 +49,10 @@ def texts_aloud(view: RollView, tz: tzinfo) -> Aloud:
         openings,
         closing_text(form, count(x.mark for x in view.lines)),
         recording_file_name(
-            exam.discipline.name, exam.starts_at.astimezone(tz), exam.group.name, teacher, form=form
+            exam.discipline.name,
+            exam.starts_at.astimezone(tz),
+            exam.group.name,
+            teacher=teacher,
+            form=form,
         ),
     )

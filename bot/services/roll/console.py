@@ -165,7 +165,7 @@ async def load_roll(
     lines = []
     for entry, student in rows:
         number, starts_at = members.get(student.id, (None, exam.starts_at))
-        mark = effective_mark(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
+        mark = effective_mark(Mark(entry.mark), entry.outage_since, now, wait=rules.outage_wait)
         lines.append(RollLine(student, entry, mark, number, starts_at))
     lines.sort(key=lambda x: (_name_key(x.student.full_name), x.student.id))
     return RollView(exam, lines, count(x.mark for x in lines))

@@ -94,7 +94,7 @@ async def set_mark(
     entry = await _entry(session, exam, student_id)
     if entry is None:
         return Outcome.NOT_YOURS
-    current = effective_mark(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
+    current = effective_mark(Mark(entry.mark), entry.outage_since, now, wait=rules.outage_wait)
     if current is Mark.FAILURE:
         return Outcome.TOO_LATE  # §2.8: no further attestation; the student was told
     if action is MarkAction.RESOLVED:
@@ -180,7 +180,7 @@ async def set_grade(
     entry = await _entry(session, exam, student_id)
     if entry is None:
         return Outcome.NOT_YOURS
-    if effective_mark(Mark(entry.mark), entry.outage_since, now, rules.outage_wait) not in (
+    if effective_mark(Mark(entry.mark), entry.outage_since, now, wait=rules.outage_wait) not in (
         Mark.PRESENT,
     ):
         return Outcome.NOT_PRESENT

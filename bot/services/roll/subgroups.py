@@ -65,7 +65,9 @@ async def split(
         if sid not in on_their_own
     ]
     try:
-        starts = subgroup_starts(exam.starts_at, timedelta(minutes=exam.duration_min), parts, gap)
+        starts = subgroup_starts(
+            exam.starts_at, timedelta(minutes=exam.duration_min), parts, gap=gap
+        )
         if order is not None:
             known = {sid for sid, _ in students}
             ordered = [sid for sid in order if sid in known]
@@ -94,7 +96,7 @@ async def split(
             SubgroupMember(exam_id=exam.id, subgroup_id=subgroup.id, student_id=s) for s in chunk
         )
     await session.flush()
-    await plan_exam(session, exam.id, now, settings, outbox=outbox)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=outbox)
     await _tell_subgroups(session, exam, created, now=now, outbox=outbox)
     await session.refresh(exam, ["subgroups"])
     return Outcome.OK, chunks

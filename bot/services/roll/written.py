@@ -178,7 +178,7 @@ async def accept_work(
             )
         )
         mark = (
-            effective_mark(Mark(entry.mark), entry.outage_since, now, rules.outage_wait)
+            effective_mark(Mark(entry.mark), entry.outage_since, now, wait=rules.outage_wait)
             if entry is not None
             else Mark.UNMARKED
         )
