@@ -414,6 +414,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
 
 async def wait_for_handlers(app: Application) -> None:
     """Polling has stopped: let handlers already running finish before the database closes."""
+    if isinstance(app.dispatcher, ConfirmingDispatcher):
+        # Whole update tasks, cancelled past the grace: none runs on into closed sessions.
+        await app.dispatcher.finish_updates(app.settings.shutdown_grace_seconds)
     if app.in_flight.count:
         log.info("waiting for %d running update(s) to finish", app.in_flight.count)
     try:
