@@ -404,6 +404,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     async def on_shutdown() -> None:
         await app.stop_webapp()  # no new taps; those answered are committed
         await wait_for_handlers(app)
+        await app.edits.close()  # a redraw not out by now: before the Bot's session closes
         await menus.close()
         await app.stop_sender()
 
