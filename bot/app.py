@@ -404,6 +404,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     async def on_shutdown() -> None:
         await app.stop_webapp()  # no new taps; those answered are committed
         await wait_for_handlers(app)
+        await app.edits.close()  # a redraw not out by now: before the Bot's session closes
         await menus.close()
         await app.stop_sender()
 
@@ -414,6 +415,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
 
 async def wait_for_handlers(app: Application) -> None:
     """Polling has stopped: let handlers already running finish before the database closes."""
+    if isinstance(app.dispatcher, ConfirmingDispatcher):
+        # Whole update tasks, cancelled past the grace: none runs on into closed sessions.
+        await app.dispatcher.finish_updates(app.settings.shutdown_grace_seconds)
     if app.in_flight.count:
         log.info("waiting for %d running update(s) to finish", app.in_flight.count)
     try:

@@ -224,6 +224,27 @@ class ConfirmingDispatcher(Dispatcher):
             )
             self.update.outer_middleware(self.fsm)
 
+    async def finish_updates(self, grace: float) -> int:
+        """Polling has stopped: the updates still running get `grace` seconds to finish
+        whole, the user's lock given back and any error answered, not only their handler
+        (the unit of work's count ends inside the lock). Those still running then are
+        cancelled here, while the storage, the database and the Bot are still open: rolled
+        back, not confirmed (they stay in the inbox), handled again after the restart.
+        Returns how many were cut short."""
+        running = set(self._handle_update_tasks)
+        if not running:
+            return 0
+        log.info("waiting for %d running update(s) to finish", len(running))
+        _done, cut = await asyncio.wait(running, timeout=grace)
+        for task in cut:
+            task.cancel()
+        await asyncio.gather(*cut, return_exceptions=True)
+        if cut:
+            log.warning(
+                "%d update(s) cut short at shutdown: handled again at the next start", len(cut)
+            )
+        return len(cut)
+
     async def _polling(  # noqa: PLR0917 (aiogram's Dispatcher._polling, overridden as it is)
         self,
         bot: Bot,

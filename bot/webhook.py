@@ -57,6 +57,7 @@ class WebhookServer:
         self._settings = settings
         self._metrics = metrics
         self._requests = InFlight()
+        self._calls: set[asyncio.Task[object]] = set()  # the requests' tasks, while they run
         handler = SimpleRequestHandler(
             dispatcher, bot, handle_in_background=False, secret_token=secret
         )
@@ -75,8 +76,15 @@ class WebhookServer:
 
     @web.middleware
     async def _watch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        with self._requests:
-            response = await handler(request)
+        task = asyncio.current_task()
+        if task is not None:
+            self._calls.add(task)
+        try:
+            with self._requests:
+                response = await handler(request)
+        finally:
+            if task is not None:
+                self._calls.discard(task)
         if response.status == 401 and request.path == self._settings.webhook_path:
             self._metrics.webhook_refused.inc()
             log.warning("webhook call refused: missing or wrong secret token")
@@ -105,7 +113,14 @@ class WebhookServer:
             async with asyncio.timeout(grace):
                 await self._requests.wait_idle()
         except TimeoutError:
-            log.warning("%d webhook call(s) still running at shutdown", self._requests.count)
+            # Cut short now, while the storage, the database and the Bot are open: rolled
+            # back and not answered, so Telegram sends them again (here or to a replica).
+            # Left running, they went on through the shutdown into closed sessions.
+            cut = set(self._calls)
+            log.warning("%d webhook call(s) cut short at shutdown", len(cut))
+            for task in cut:
+                task.cancel()
+            await asyncio.gather(*cut, return_exceptions=True)
         log.info("Webhook server stopped")
         await self._runner.cleanup()  # the dispatcher's shutdown
 

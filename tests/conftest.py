@@ -27,18 +27,27 @@ POSTGRES_DSN_ENV = "TEST_POSTGRES_DSN"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def one_ca_bundle() -> Iterator[None]:
-    """aiogram's session loads the CA bundle afresh for every Bot (load_verify_locations,
-    ~15 ms of CPU; a bot start makes four): here one context per set of arguments, made
-    once, with the same verification. (Its 250 ms wait after each close stays: without it
-    a stopped bot's late work met closed sessions, seen as a restart test's failure.)"""
+def plain_http_sessions() -> Iterator[None]:
+    """What aiogram's session spends on TLS the fake Bot API does not speak: it loads the
+    CA bundle afresh for every Bot (load_verify_locations, ~15 ms of CPU; a bot start
+    makes four), here one context per set of arguments, made once (the same
+    verification); and it waits 250 ms after each close for TLS connections to shut down
+    (every bot stop), here not: the connections to the fake are plain HTTP, closed with
+    the aiohttp session. (The wait once hid a stop closing Redis and the Bot under an
+    update still running; the stop now waits for whole updates: tests/e2e/test_process.py.)"""
     from aiogram.client.session import aiohttp as aiogram_aiohttp  # not for the unit tests
+
+    async def close_at_once(self: aiogram_aiohttp.AiohttpSession) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+            await asyncio.sleep(0)  # the transports' close callbacks run
 
     make = ssl.create_default_context
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(
             aiogram_aiohttp, "ssl", SimpleNamespace(create_default_context=functools.cache(make))
         )
+        patch.setattr(aiogram_aiohttp.AiohttpSession, "close", close_at_once)
         yield
 
 

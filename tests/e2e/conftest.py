@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import TelegramMethod
+from aiogram.types import Message, TelegramObject, Update
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -62,6 +67,47 @@ class MovableClock:
         self._now += delta
 
 
+# The update the running task handles, with that task: set by the harness's innermost
+# outer middleware and left set, since the replies go out after the commit, further out
+# in the same task. Another task (the roll's redraws) is not the update's.
+HANDLING: ContextVar[tuple[int, asyncio.Task[Any] | None] | None] = ContextVar(
+    "handling", default=None
+)
+
+
+class NoteUpdate(BaseMiddleware):
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        assert isinstance(event, Update)
+        HANDLING.set((event.update_id, asyncio.current_task()))
+        return await handler(event, data)
+
+
+class NoteAnswers(BaseRequestMiddleware):
+    """On the bot's replies' session: tells the fake which update each message sent or
+    edited answered, so press() knows its answer from a notice sent meanwhile."""
+
+    def __init__(self, api: FakeBotAPI) -> None:
+        self._api = api
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        result = await make_request(bot, method)  # the method's result, not a Response
+        handling = HANDLING.get()
+        if handling is not None and handling[1] is asyncio.current_task():
+            for message in result if isinstance(result, list) else [result]:
+                if isinstance(message, Message):
+                    self._api.note_answer(
+                        handling[0], message.chat.id, message.message_id, method.__api_method__
+                    )
+        return result
+
+
 class BotRunner:
     """Runs the bot's polling loop in a task; stop() and start() again to 'restart'."""
 
@@ -77,6 +123,8 @@ class BotRunner:
         # Updates up to here were settled by the previous run (settle() before stop()).
         self._handled_before = self.api.last_update_id
         self.app = build_application(self.settings, clock=self.clock)
+        self.app.dispatcher.update.outer_middleware(NoteUpdate())
+        self.app.bot.session.middleware(NoteAnswers(self.api))
         await self.app.prepare()
         self._task = asyncio.create_task(self.app.run_polling(handle_signals=False))
         await asyncio.sleep(0)
@@ -285,7 +333,9 @@ async def link_student(api: FakeBotAPI, user: FakeUser, record_book: str, surnam
 async def press(
     api: FakeBotAPI, user: FakeUser, message: dict[str, Any], data: str
 ) -> dict[str, Any]:
-    """Presses a button; returns the bot's next message or edit in that chat."""
+    """Presses a button; returns the bot's answer in that chat: the pressed message edited,
+    or the first message sent or edited while handling the press (not an outbox notice
+    that happened to come first; see NoteAnswers)."""
     after = api.mark()
-    user.click(message, data)
-    return await api.next_message(user.id, after=after)
+    update = user.click(message, data)
+    return await api.answer(update, user.id, after=after)

@@ -586,6 +586,9 @@ class FakeBotAPI:
         self._failures: list[_Failure] = []
         self._blocked: set[str] = set()
         self._cursor: dict[str, int] = {}
+        # What the bot said while handling an update, as its side tells (note_answer):
+        # {(chat id, message id, method): update id}, the first call for each.
+        self._answers: dict[tuple[int, int, str], int] = {}
         self.throttled = 0  # 429 answers, whether from enforce_limits() or fail_next()
         self.sent_count = 0  # successful SENDING_METHODS calls
         self._delivered: list[Call] = []
@@ -1639,6 +1642,53 @@ class FakeBotAPI:
             return self._find(MESSAGE_METHODS, chat_id, None, start, ok_only=True)
 
         i: int = await self._wait(find, timeout, f"a message to chat {chat_id}")
+        self._cursor[key] = i + 1
+        return {**copy.deepcopy(self.calls[i].result), "_method": self.calls[i].method}
+
+    def note_answer(self, update_id: int, chat_id: int, message_id: int, method: str) -> None:
+        """The bot's side (tests/e2e/conftest.py): it sent or edited that message with
+        `method` while handling update `update_id` (its reply, not a notice)."""
+        self._answers.setdefault((int(chat_id), message_id, method.lower()), update_id)
+        self._calls_ev, ev = asyncio.Event(), self._calls_ev
+        ev.set()
+
+    def _answers_update(self, call: Call, update: JsonDict) -> bool:
+        result = call.result if isinstance(call.result, dict) else {}
+        message_id = result.get("message_id")
+        if message_id is None or not isinstance(result.get("chat"), dict):
+            return False
+        if call.method.lower() in _EDITING_LOWER:
+            pressed = update.get("callback_query", {}).get("message", {})
+            if pressed.get("message_id") == message_id and _same_chat(
+                pressed.get("chat", {}).get("id"), call.chat_id
+            ):
+                return True  # the pressed message edited: its answer, whoever sent it
+        key = (int(result["chat"]["id"]), message_id, call.method.lower())
+        return bool(self._answers.get(key) == update["update_id"])
+
+    async def answer(
+        self, update: JsonDict, chat_id: int | str, after: int, timeout: float = 5.0
+    ) -> JsonDict:
+        """The bot's answer to `update` in the chat, as next_message returns it: the first
+        edit of the pressed message (a button press) or message sent or edited while
+        handling that update, at or after index `after`. A notice the outbox sends in
+        between is not taken for it."""
+        key = str(chat_id)
+
+        def find() -> int | None:
+            for i in range(after, len(self.calls)):
+                c = self.calls[i]
+                if (
+                    c.method in MESSAGE_METHODS
+                    and c.ok
+                    and _same_chat(c.chat_id, chat_id)
+                    and self._answers_update(c, update)
+                ):
+                    return i
+            return None
+
+        what = f"the answer to update {update['update_id']} in chat {chat_id}"
+        i: int = await self._wait(find, timeout, what)
         self._cursor[key] = i + 1
         return {**copy.deepcopy(self.calls[i].result), "_method": self.calls[i].method}
 

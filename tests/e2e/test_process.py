@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import logging
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
+from aiogram.types import Message, TelegramObject
 from sqlalchemy import select
 
 from bot.db.models import DeaneryChat, InviteRole, User
@@ -42,6 +48,135 @@ async def test_update_sent_again_after_restart_is_handled_once(
     assert fresh["update_id"] > update["update_id"]
 
 
+class SlowRelease(BaseEventIsolation):
+    """The user's lock given back one slow round trip late (a loaded Redis): what an
+    update still does after its unit of work has finished. Notes the moment, and whether
+    the storage was closed by then."""
+
+    def __init__(self, inner: BaseEventIsolation, events: list[str]) -> None:
+        self._inner = inner
+        self._events = events
+
+    @contextlib.asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        async with self._inner.lock(key):
+            try:
+                yield
+            finally:
+                await asyncio.sleep(0.3)
+                self._events.append("lock released")
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class Gate:
+    """An inner middleware holding /help in its handler (inside the update's transaction)
+    until opened: an update mid-handler when the bot is told to stop."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.opened = asyncio.Event()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if isinstance(event, Message) and event.text == "/help":
+            self.entered.set()
+            await self.opened.wait()
+        return await handler(event, data)
+
+
+def watch_stop(runner: BotRunner, events: list[str]) -> Gate:
+    """The gate on /help, the slow lock, and the storage's close noted in `events`."""
+    assert runner.app is not None
+    dispatcher = runner.app.dispatcher
+    gate = Gate()
+    dispatcher.message.middleware(gate)
+    dispatcher.fsm.events_isolation = SlowRelease(dispatcher.fsm.events_isolation, events)
+    storage = dispatcher.fsm.storage
+    close = storage.close
+
+    async def noted_close() -> None:
+        events.append("storage closed")
+        await close()
+
+    storage.close = noted_close  # type: ignore[method-assign]
+    return gate
+
+
+def quiet_stop(caplog: pytest.LogCaptureFixture, api: FakeBotAPI, user_id: int) -> None:
+    """No error logged (a failed update, an unclosed aiohttp session), no "Sorry"."""
+    gc.collect()  # an unclosed session is reported when it is collected
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    said = [m.get("text", "") for m in api.messages(user_id)]
+    assert not [text for text in said if text.startswith("Sorry")], said
+
+
+@pytest.mark.parametrize("redis_url", ["redis", "database"], indirect=True)
+async def test_stop_lets_an_update_mid_handler_finish_before_closing(
+    api: FakeBotAPI, seeded: BotRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopped while /help is in its handler: it finishes whole (its lock given back, one
+    slow round trip after its unit of work) before the storage closes; it is confirmed,
+    so Telegram's sending it again after the restart changes nothing."""
+    caplog.set_level(logging.INFO)
+    events: list[str] = []
+    gate = watch_stop(seeded, events)
+    user = api.user(9011, language_code="en")
+    update = user.send("/help")
+    await gate.entered.wait()
+    stopping = asyncio.create_task(seeded.stop())
+    await asyncio.sleep(0.2)  # polling has stopped; the update is still in its handler
+    assert not stopping.done()
+    gate.opened.set()
+    await stopping
+    assert events == ["lock released", "storage closed"]
+    quiet_stop(caplog, api, user.id)
+    await seeded.start()
+    api.redeliver(update)
+    await seeded.settle()
+    helps = [m for m in api.messages(user.id) if m.get("text", "").startswith("What I can do")]
+    assert len(helps) == 1
+    quiet_stop(caplog, api, user.id)
+
+
+@pytest.mark.parametrize("redis_url", ["redis", "database"], indirect=True)
+async def test_update_cut_short_at_stop_is_handled_once_after_restart(
+    api: FakeBotAPI, seeded: BotRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/help still in its handler past the grace: cancelled before anything closes (no
+    late reply from a stopped bot, no error), not confirmed, and handled once after the
+    restart, even though Telegram also sends it again."""
+    caplog.set_level(logging.INFO)
+    assert seeded.app is not None
+    seeded.app.settings = seeded.settings.model_copy(update={"shutdown_grace_seconds": 0.3})
+    events: list[str] = []
+    gate = watch_stop(seeded, events)
+    user = api.user(9012, language_code="en")
+    update = user.send("/help")
+    await gate.entered.wait()
+    await seeded.stop()
+    assert events == ["lock released", "storage closed"]
+    gate.opened.set()  # too late: a stopped bot says nothing more
+    await asyncio.sleep(0.3)
+    assert api.messages(user.id) == []
+    quiet_stop(caplog, api, user.id)
+    assert "1 update(s) cut short at shutdown" in caplog.text
+    await seeded.start()
+    api.redeliver(update)
+    reply = await api.next_message(user.id)
+    assert reply["text"].startswith("What I can do")
+    await seeded.settle()
+    helps = [m for m in api.messages(user.id) if m.get("text", "").startswith("What I can do")]
+    assert len(helps) == 1
+    quiet_stop(caplog, api, user.id)
+
+
 async def test_dialogue_survives_a_restart(api: FakeBotAPI, seeded: BotRunner) -> None:
     student = api.user(9002, language_code="en")
     await say(api, student, "/start")
@@ -58,7 +193,11 @@ async def test_dialogue_survives_a_restart(api: FakeBotAPI, seeded: BotRunner) -
 
 
 @pytest.fixture
-def redis_url() -> str | None:
+def redis_url(request: pytest.FixtureRequest) -> str | None:
+    """TEST_REDIS_URL (the dialogue state in Redis), or with the indirect parameter
+    "database" the state in the database as without Redis."""
+    if getattr(request, "param", "redis") == "database":
+        return None
     return os.environ.get("TEST_REDIS_URL")
 
 

@@ -268,6 +268,62 @@ async def test_stopping_lets_a_running_update_finish(
     assert api.webhook is not None  # a replica going away leaves the webhook to the others
 
 
+async def test_an_update_past_the_grace_is_cut_short_and_handled_when_sent_again(
+    api: FakeBotAPI,
+    webhook_settings: Settings,
+    clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Still in its handler past SHUTDOWN_GRACE_SECONDS: cancelled before the shutdown
+    closes anything (not answered, nothing kept, no late reply from the stopped bot, no
+    error), and handled once when Telegram sends it again to the next start."""
+    from bot.handlers.common import help as help_module
+
+    original = help_module.show_help
+    started, opened = asyncio.Event(), asyncio.Event()
+
+    @functools.wraps(original)
+    async def held_help(*args: Any, **kwargs: Any) -> None:
+        started.set()
+        await opened.wait()
+        await original(*args, **kwargs)
+
+    monkeypatch.setattr(help_module, "show_help", held_help)
+    settings = webhook_settings.model_copy(update={"shutdown_grace_seconds": 0.3})
+    app = build_application(settings, clock=clock)
+    task = await start_webhook(api, app)
+    bot = WebhookBot(app, task, aiohttp.ClientSession())
+    update = help_update(502, 9306)
+    try:
+        call = asyncio.create_task(bot.post(update))
+        await asyncio.wait_for(started.wait(), 5)
+        app.stop_webhook()
+        await asyncio.wait_for(task, 10)
+        with pytest.raises(aiohttp.ClientError):  # not answered: Telegram sends it again
+            await call
+    finally:
+        await bot.http.close()
+    opened.set()  # too late: the stopped bot says nothing more
+    await asyncio.sleep(0.3)
+    assert not api.delivered(9306)
+    assert "1 webhook call(s) cut short at shutdown" in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    monkeypatch.setattr(help_module, "show_help", original)
+    again = build_application(settings, clock=clock)
+    task = await start_webhook(api, again)
+    bot = WebhookBot(again, task, aiohttp.ClientSession())
+    try:
+        assert not await bot.processed(502)
+        assert await bot.post(update) == 200
+        assert await bot.post(update) == 200  # sent once more: still once
+    finally:
+        await bot.http.close()
+        again.stop_webhook()
+        await asyncio.wait_for(task, 10)
+    assert len(api.delivered(9306)) == 1
+
+
 async def test_health_and_metrics_in_polling_mode_too(
     api: FakeBotAPI, settings: Settings, clock: MovableClock
 ) -> None:
