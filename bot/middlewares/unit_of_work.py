@@ -194,12 +194,11 @@ def claim(session: Session) -> None:
         session.connection().execute(_CLAIM, {"update_id": update_id, "processed_at": utcnow()})
 
 
-async def claim_async(session: AsyncSession) -> None:
-    """`claim` from async code."""
-    update_id = session.info.pop(UNCLAIMED, None)
-    if update_id is not None:
-        connection = await session.connection()
-        await connection.execute(_CLAIM, {"update_id": update_id, "processed_at": utcnow()})
+def claim_and_commit(session: Session) -> None:
+    """The update's row and the commit, in one hand-off from async code (each await of
+    the session is a greenlet switch of its own)."""
+    claim(session)
+    session.commit()
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -386,8 +385,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             if self._outbox is not None and wrote(session.sync_session):
                 # Kept with what it wrote: a kill before they go out loses no answer.
                 await self._keep_replies(session, held)
-            await claim_async(session)
-            await session.commit()
+            await session.run_sync(claim_and_commit)
         # Only now can the sender see the new notices: wake it after the commit.
         if outbox.wakes_sender and self._on_planned is not None:
             self._on_planned()
