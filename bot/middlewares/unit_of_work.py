@@ -184,7 +184,7 @@ WROTE = "wrote"
 
 # A Core INSERT on the session's connection, not an ORM object: the unit of work's flush
 # of one row cost an update more CPU than all its other writes (usually none).
-_CLAIM = insert(ProcessedUpdate.__table__)
+_CLAIM = insert(ProcessedUpdate)
 
 
 def claim(session: Session) -> None:
