@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from babel.core import get_global
+from babel.core import Locale, get_global
 from babel.dates import format_date, format_datetime, format_time, get_timezone_location
 
 from bot.domain.timezones import offset_name, resolve_timezone
@@ -34,6 +34,17 @@ _DAY_YEAR = {"ru": "EEE, d MMMM y", "en": "EEE d MMM y"}
 
 def _language(locale: str) -> str:
     return "ru" if locale.split("_")[0] == "ru" else "en"
+
+
+# Babel's locales, parsed once: given a name, every format call parses it again (a good
+# part of a /schedule's CPU, a few dates on every line).
+_BABEL = {language: Locale.parse(language) for language in ("ru", "en")}
+
+
+@cache
+def _city(key: str, language: str) -> str:
+    """The zone's city in the language (CLDR data: the same for every call)."""
+    return str(get_timezone_location(ZoneInfo(key), locale=_BABEL[language], return_city=True))
 
 
 @cache
@@ -68,7 +79,7 @@ def zone_name(moment: datetime, zone: tzinfo, locale: str) -> str:
             return offset_label(moment, zone)
         return "МСК" if hours == 0 else f"МСК{hours:+d}"
     try:
-        city = get_timezone_location(zone, locale=language, return_city=True)
+        city = _city(key, language)
     except (LookupError, ValueError):  # pragma: no cover - CLDR knows every territory's zones
         return offset_label(moment, zone)
     if language == "ru":
@@ -94,18 +105,18 @@ def day(moment: datetime, zone: tzinfo, locale: str, *, year: bool = False) -> s
     """«пн, 28 декабря» / "Mon 28 Dec" in the zone (with the year for documents)."""
     patterns = _DAY_YEAR if year else _DAY
     language = _language(locale)
-    return format_datetime(moment.astimezone(zone), patterns[language], locale=language)
+    return format_datetime(moment.astimezone(zone), patterns[language], locale=_BABEL[language])
 
 
 def date_of(value: date, locale: str) -> str:
     """A day without a time (a plan's deadline): «пн, 28 декабря 2026» / "Mon 28 Dec 2026"."""
     language = _language(locale)
-    return format_date(value, _DAY_YEAR[language], locale=language)
+    return format_date(value, _DAY_YEAR[language], locale=_BABEL[language])
 
 
 def hhmm(moment: datetime, zone: tzinfo, locale: str) -> str:
     """'10:00' in the zone: for a list of times whose zone is said once."""
-    return format_time(moment.astimezone(zone), "HH:mm", locale=_language(locale))
+    return format_time(moment.astimezone(zone), "HH:mm", locale=_BABEL[_language(locale)])
 
 
 def clock(moment: datetime, zone: tzinfo, locale: str) -> str:
