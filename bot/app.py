@@ -214,7 +214,11 @@ class Application:
     async def run_webhook(self, *, handle_signals: bool = True) -> None:
         """Serves Telegram's webhook calls until SIGTERM (or stop_webhook()); see bot.webhook."""
         server = WebhookServer(
-            self.dispatcher, self.bot, self.settings, self.metrics, webapp=self.webapp
+            self.dispatcher,
+            self.bot,
+            settings=self.settings,
+            metrics=self.metrics,
+            webapp=self.webapp,
         )
         await self.prepare()
         with stop_on_signals(self._stop_webhook, enabled=handle_signals):
@@ -365,7 +369,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
             settings, sessionmaker, bot, the_clock, i18n, edits, wake=planned, fetch_file=fetch_file
         )
     metrics.watch_sender(lambda: sender.stats)
-    app.monitor = Monitor(metrics, sessionmaker, the_clock, lambda: app.sender_alive)
+    app.monitor = Monitor(
+        metrics, sessionmaker, clock=the_clock, sender_alive=lambda: app.sender_alive
+    )
     progress = ProgressReporter(
         create_bot(settings, retry=False, limiter=limiter), sessionmaker, settings, i18n, the_clock
     )

@@ -133,6 +133,7 @@ class Monitor:
         self,
         metrics: Metrics,
         sessionmaker: async_sessionmaker[AsyncSession],
+        *,
         clock: Clock,
         sender_alive: Callable[[], bool],
     ) -> None:

@@ -48,9 +48,9 @@ class WebhookServer:
         self,
         dispatcher: Dispatcher,
         bot: Bot,
+        *,
         settings: Settings,
         metrics: Metrics,
-        *,
         webapp: WebApp | None = None,
     ) -> None:
         _url, secret = webhook_target(settings)

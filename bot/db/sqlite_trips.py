@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 _Result = tuple[Any, list[Any], int, int | None]
 
 
-def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> _Result:
+def _run(
+    connection: aiosqlite.Connection, operation: str, parameters: Any, *, many: bool
+) -> _Result:
     """In the connection's thread: what the plain adapter does in four hand-offs."""
     cursor = connection._conn.cursor()  # the sqlite3 connection, in its own thread
     try:
@@ -108,7 +110,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
             result: _Result = await connection._execute(  # type: ignore[no-untyped-call]
-                _run, connection, operation, parameters, many
+                _run, connection, operation, parameters, many=many
             )
         self._description, rows, self._rowcount, self._lastrowid = result
         self._rows = collections.deque(rows)

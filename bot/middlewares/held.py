@@ -235,7 +235,9 @@ async def release(
         except Exception as exc:
             message = as_message(item.method)
             if message is not None and unavailable(exc) and outbox is not None:
-                await _to_outbox(item, message, items[index + 1 :], exc, outbox=outbox, edits=edits)
+                await _to_outbox(
+                    item, message, items[index + 1 :], error=exc, outbox=outbox, edits=edits
+                )
                 return
             _log_failure(item.method, exc)
 
@@ -273,8 +275,8 @@ async def _to_outbox(
     failed: _Reply,
     message: SendMessage,
     rest: list[_Reply | Step],
-    error: Exception,
     *,
+    error: Exception,
     outbox: Outbox,
     edits: EditSink | None,
 ) -> None:

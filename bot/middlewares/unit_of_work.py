@@ -157,7 +157,7 @@ ROLES_WITH = 5  # the columns of roles_query before ours
 
 
 async def first_read(
-    session: AsyncSession, update_id: int, state_key: str | None, user_id: int | None
+    session: AsyncSession, update_id: int, *, state_key: str | None, user_id: int | None
 ) -> tuple[bool, str | None, Roles | None]:
     """Handled before?, the dialogue state (None unless `state_key`), and the user's roles
     (None for no user, or one not seen yet: the actor middleware makes their row)."""
@@ -286,7 +286,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
         while True:
             try:
-                return await self._handle(handler, event, data, again)
+                return await self._handle(handler, event, data, again=again)
             except Exception as exc:
                 if not again(exc):
                     raise
@@ -297,7 +297,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 failed_at = time.monotonic()
                 if api_deadline is None:
                     api_deadline = failed_at + API_PATIENCE
-                if not await self._wait_for_bot_api(event, exc, data, failed_at, api_deadline):
+                if not await self._wait_for_bot_api(
+                    event, exc, data, since=failed_at, deadline=api_deadline
+                ):
                     await self._remember(event.update_id)
                     raise
 
@@ -312,7 +314,13 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         log.info("update %s: the database answers (waited %.1f s)", event.update_id, waited)
 
     async def _wait_for_bot_api(
-        self, event: Update, error: Exception, data: dict[str, Any], since: float, deadline: float
+        self,
+        event: Update,
+        error: Exception,
+        data: dict[str, Any],
+        *,
+        since: float,
+        deadline: float,
     ) -> bool:
         log.warning(
             "update %s: the Bot API is unavailable (%s); it is handled again once it answers",
@@ -334,6 +342,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         handler: Handler,
         event: Update,
         data: dict[str, Any],
+        *,
         again: Callable[[BaseException], bool],
     ) -> Any:
         """Once; an error that `again` says is retried is neither remembered nor kept.
@@ -344,7 +353,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             key = stored_state_key(data["state"]) if data.get(STATE_UNREAD) else None
             user: User | None = data.get("event_from_user")
             handled, state, data[ROLES_READ] = await first_read(
-                session, event.update_id, key, user.id if user and not user.is_bot else None
+                session,
+                event.update_id,
+                state_key=key,
+                user_id=user.id if user and not user.is_bot else None,
             )
             if handled:
                 log.info("update %s was handled before; skipped", event.update_id)
