@@ -138,7 +138,11 @@ class RateLimiter:
         self.allowance = float(max(rate, 1.0))
         self._floor = max(1.0, rate * FLOOR)
         self._ceiling = max(self.allowance, rate * CEILING)
-        self._last_go = -1e9
+        # When the next request may go: one interval after the previous one was due to
+        # go, not after it went, so that the event loop's lateness (less than an interval)
+        # is made up and a backlog goes at the rate, not below it; after an idle spell,
+        # one interval after the last one went (no burst).
+        self._next_go = -1e9
         self._paused_until = 0.0
         self._answered: deque[tuple[float, int]] = deque()  # (answer time, weight)
         self._answered_weight = 0
@@ -243,7 +247,9 @@ class RateLimiter:
     # -- the inside --------------------------------------------------------------------------
 
     def _take(self, chat_id: int | str, weight: int) -> None:
-        self._last_go = self._now()
+        now = self._now()
+        on_time = now - self._next_go < self._interval  # a backlog, not an idle spell
+        self._next_go = (self._next_go if on_time else now) + self._interval
         self._in_flight += weight
         self._chat_busy.add(chat_id)
         if _is_group(chat_id):
@@ -284,7 +290,7 @@ class RateLimiter:
         # Spread the requests evenly rather than letting them go in bursts.
         wait = max(
             self._paused_until - now,
-            self._last_go + self._interval - now,
+            self._next_go - now,
             self._window_wait(weight, now),
             0.0 if chat_id is None else self._chat_wait(chat_id, now),
         )
