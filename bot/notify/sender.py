@@ -4,9 +4,12 @@
   processes can send together; SQLite has one sender). A claim is a lease: if the process
   dies before sending, the notice is claimed again after `lease` (at once on SQLite,
   where the only sender is the one starting up).
-- Marks each notice sent in its own transaction right after Telegram accepts it, and
-  before that, at the instant of the answer, in the sent journal (`bot.notify.journal`):
-  a process killed between the two does not send the notice again after its restart.
+- Reads and renders a claimed batch in one session (recipients and exams read at once),
+  then holds nothing open while Telegram answers.
+- Writes each notice Telegram accepted, at the instant of the answer, in the sent journal
+  (`bot.notify.journal`), and marks it sent in the database moments later, with the
+  others answered meanwhile, in one transaction (`_mark_all`): a process killed between
+  the two does not send the notice again after its restart.
 - Claims by urgency, not by due time: a timed notice (a join call, a new time, minutes
   left …) must arrive by its due time and goes before anything that can wait; the rest
   go by their expiry, or within ten minutes (`_urgency`). When more join calls fall due
@@ -153,6 +156,9 @@ def _album(kind: str, file_ids: list[str]) -> Send:
 # The look-ahead is planned at this share of SEND_RATE (the rate actually reached, with
 # 429s and round trips, is a little below it), and again every PLAN_EVERY seconds.
 PLAN_SHARE = 0.85
+# Notices Telegram accepted are marked sent together, gathered for this long (at 30/s:
+# one transaction for about six instead of one each; the journal covers the gap).
+MARK_GATHER = 0.2
 PLAN_EVERY = 5.0
 RATE_WINDOW = 10.0
 
@@ -625,10 +631,13 @@ class OutboxSender:
 
     async def _mark_all(self) -> None:
         """Marks what Telegram accepted sent, many notices a transaction: each round takes
-        every notice answered while the previous one committed (the journal has them all
-        from the instant of the answer, so a kill meanwhile does not send them again)."""
+        every notice answered in the last MARK_GATHER seconds and while the previous round
+        committed (the journal has each from the instant of its answer, so a kill meanwhile
+        does not send it again)."""
         try:
             while self._marking:
+                # A moment for the answers coming in meanwhile (30/s: a few a round).
+                await asyncio.sleep(MARK_GATHER)
                 ids, self._marking = self._marking, []
                 try:
                     await self._mark_sent(ids)
