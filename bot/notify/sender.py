@@ -156,9 +156,10 @@ def _album(kind: str, file_ids: list[str]) -> Send:
 # The look-ahead is planned at this share of SEND_RATE (the rate actually reached, with
 # 429s and round trips, is a little below it), and again every PLAN_EVERY seconds.
 PLAN_SHARE = 0.85
-# Notices Telegram accepted are marked sent together, gathered for this long (at 30/s:
-# one transaction for about six instead of one each; the journal covers the gap).
-MARK_GATHER = 0.2
+# Notices Telegram accepted are marked sent together: those answered while the previous
+# mark commits. Not gathered for longer: the planner reads a notice not yet marked as
+# not yet told (a change of the exam right after the card went would tell it again).
+MARK_GATHER = 0.0
 PLAN_EVERY = 5.0
 RATE_WINDOW = 10.0
 
@@ -253,6 +254,7 @@ class OutboxSender:
         self._stranded: set[int] = set()
         # Accepted by Telegram, to be marked sent by the marker task (_mark_all).
         self._marking: list[int] = []
+        self._being_marked: set[int] = set()
         self._marker: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -462,8 +464,11 @@ class OutboxSender:
                 Notice.status == NoticeStatus.PENDING,
                 (Notice.status == NoticeStatus.CLAIMED) & (Notice.claimed_at < now - self._lease),
             )
-            if self._mail_busy:
-                due = due & Notice.id.not_in(self._mail_busy)
+            # Never its own notices being handed to the mailer, or accepted by Telegram and
+            # not marked yet (a lease run out meanwhile: a test's clock, a long commit).
+            busy = self._mail_busy | set(self._marking) | self._being_marked
+            if busy:
+                due = due & Notice.id.not_in(busy)
             await self._plan_ahead(session, now)
             ready: ColumnElement[bool] = Notice.due_at <= now
             if self._early_until is not None:
@@ -631,20 +636,21 @@ class OutboxSender:
 
     async def _mark_all(self) -> None:
         """Marks what Telegram accepted sent, many notices a transaction: each round takes
-        every notice answered in the last MARK_GATHER seconds and while the previous round
-        committed (the journal has each from the instant of its answer, so a kill meanwhile
-        does not send it again)."""
+        every notice answered while the previous round committed (the journal has each
+        from the instant of its answer, so a kill meanwhile does not send it again)."""
         try:
             while self._marking:
-                # A moment for the answers coming in meanwhile (30/s: a few a round).
-                await asyncio.sleep(MARK_GATHER)
+                await asyncio.sleep(MARK_GATHER)  # answers parsed in this turn join in
                 ids, self._marking = self._marking, []
+                self._being_marked = set(ids)
                 try:
                     await self._mark_sent(ids)
                 except Exception as exc:
                     # Telegram has them: never sent again; the next claim marks them.
                     log.warning("%d notice(s) sent, not marked yet: %r", len(ids), exc)
                     self._sent_unmarked.update(ids)
+                finally:
+                    self._being_marked = set()
         finally:
             self._marker = None
 
