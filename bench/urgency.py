@@ -51,7 +51,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from aiogram import Bot  # noqa: E402  (after the path tweak)
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
 
 from bench.outbox import (  # noqa: E402
@@ -213,7 +213,30 @@ def report_kind(
     out(f"{name} duplicated           {sum(n - 1 for n in per_chat.values() if n > 1)}")
 
 
-def report_rate(api: FakeBotAPI, elapsed: float) -> None:
+class Statements:
+    """SQL statements and commits the process sends to the database (bench's own
+    `settled` look-ups included: one a second)."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.statements = self.commits = 0
+        engine = sessionmaker.kw["bind"].sync_engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def _commit(self, *_: Any) -> None:
+        self.commits += 1
+
+
+def report_rate(
+    api: FakeBotAPI,
+    elapsed: float,
+    cpu_before: float = 0.0,
+    counted: Statements | None = None,
+    limiter: Any = None,
+) -> None:
     delivered = api.delivered()
     arrivals = [call.at for call in delivered]
     requests = sum(
@@ -223,11 +246,20 @@ def report_rate(api: FakeBotAPI, elapsed: float) -> None:
     )
     steady = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
     out(f"elapsed_s                  {elapsed:.1f}")
-    # On a shared machine the process may get less CPU than it needs: say how much it had.
-    cpu = time.process_time()
+    # On a shared machine the process may get less CPU than it needs: say how much it had
+    # (while sending: the bot's sender and replies, and the fake Bot API in this process).
+    cpu = time.process_time() - cpu_before
     per_message = 1000 * cpu / max(len(delivered), 1)
-    out(f"process_cpu_s              {cpu:.1f} ({per_message:.1f} ms a message)")
+    out(f"process_cpu_s              {cpu:.1f} ({per_message:.1f} ms a message, fake included)")
     out(f"messages_delivered         {len(delivered)}")
+    if counted is not None:
+        each = max(len(delivered), 1)
+        out(
+            f"sql_per_message            {counted.statements / each:.2f} statements, "
+            f"{counted.commits / each:.2f} commits"
+        )
+    if limiter is not None:
+        out(f"limiter_allowance_end      {limiter.allowance:.2f} (starts at the rate)")
     out(f"sustained_rate_per_s       {steady:.2f}")
     out(f"sustained_fraction_of_30   {steady / TELEGRAM_RATE:.3f}")
     out(f"requests                   {requests}")
@@ -365,6 +397,8 @@ async def rate(
     api.enforce_limits(TELEGRAM_RATE, 1)
     stop = asyncio.Event()
     waits: list[float] = []
+    counted = Statements(sessionmaker)
+    cpu_before = time.process_time()
     replying = asyncio.create_task(replies(reply_bot, args.reply_rate, stop, waits))
     try:
         elapsed = await run_sender(
@@ -382,7 +416,7 @@ async def rate(
     out(f"replies delivered          {len(waits)}")
     if waits:
         print_centiles("replies wait", waits, 2)
-    report_rate(api, elapsed)
+    report_rate(api, elapsed, cpu_before, counted, limiter)
     out(f"sender_stats               {sender.stats}")
 
 

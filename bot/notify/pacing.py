@@ -50,6 +50,11 @@ DECREASE = 1.0
 INCREASE = 0.004
 CEILING = 1.2  # x rate
 FLOOR = 0.5  # x rate
+# How much each answer moves the round trip's running average.
+RTT_WEIGHT = 0.05
+# Lateness of the requests' pace made up by sending sooner (a few close together; the
+# allowance still bounds every second).
+CATCH_UP = 0.25
 # A 429 asking to wait this long, or three within a second: Telegram holds the whole bot
 # back (not one chat, not one window's overshoot), so everything pauses.
 LONG_RETRY = 5.0
@@ -131,6 +136,7 @@ class RateLimiter:
         self._now = now
         self.rate = rate
         self._interval = 1.0 / rate
+        self._round_trip = 0.0  # from a slot's go to its answer, on average (RTT_WEIGHT)
         self._per_chat = per_chat
         self._per_group = per_group
         self._group_window = group_window
@@ -138,7 +144,11 @@ class RateLimiter:
         self.allowance = float(max(rate, 1.0))
         self._floor = max(1.0, rate * FLOOR)
         self._ceiling = max(self.allowance, rate * CEILING)
-        self._last_go = -1e9
+        # When the next request may go: one interval after the previous one was due to
+        # go, not after it went, so that the event loop's lateness (up to CATCH_UP: a
+        # busy machine's stall) is made up and a backlog goes at the rate, not below it;
+        # after an idle spell, one interval after the last one went (no burst).
+        self._next_go = -1e9
         self._paused_until = 0.0
         self._answered: deque[tuple[float, int]] = deque()  # (answer time, weight)
         self._answered_weight = 0
@@ -169,6 +179,7 @@ class RateLimiter:
         is taken into account. Requests of this task to `chat_id` through a Bot with
         `PacingMiddleware` of this limiter pass without taking another slot."""
         await self.acquire(chat_id, weight, urgent=urgent, paced=paced)
+        went = self._now()
         token = _held.set((self, chat_id))
         try:
             yield
@@ -177,7 +188,7 @@ class RateLimiter:
             raise
         finally:
             _held.reset(token)
-            self.release(chat_id, weight)
+            self.release(chat_id, weight, went=went)
 
     def holds(self, chat_id: int | str) -> bool:
         """Whether the running task holds a slot of this limiter for `chat_id`."""
@@ -205,13 +216,21 @@ class RateLimiter:
                     await asyncio.sleep(0 if turns < 8 else self.POLL / 4)
                     continue
                 turns = 0
-                await asyncio.sleep(wait)
+                # Those ahead in the line, free to go, go first, one interval apart: wake
+                # for half that, not with all of them at the same instant only to sleep
+                # again (16 notices waiting: 16 wake-ups a message, now a few).
+                await asyncio.sleep(
+                    wait + self._ready_ahead(ticket, urgent, now=self._now()) * self._pace() / 2
+                )
         finally:
             del waiting[ticket]
 
-    def release(self, chat_id: int | str, weight: int = 1) -> None:
+    def release(self, chat_id: int | str, weight: int = 1, *, went: float | None = None) -> None:
+        """The answer came (`went`: when the request was let go, for the round trip)."""
         weight = max(1, min(weight, int(self._floor)))
         now = self._now()
+        if went is not None:
+            self._round_trip += (now - went - self._round_trip) * RTT_WEIGHT
         self._in_flight -= weight
         self._chat_busy.discard(chat_id)
         self._answered.append((now, weight))
@@ -243,7 +262,9 @@ class RateLimiter:
     # -- the inside --------------------------------------------------------------------------
 
     def _take(self, chat_id: int | str, weight: int) -> None:
-        self._last_go = self._now()
+        now = self._now()
+        on_time = now - self._next_go < CATCH_UP  # a backlog, not an idle spell
+        self._next_go = (self._next_go if on_time else now) + self._pace()
         self._in_flight += weight
         self._chat_busy.add(chat_id)
         if _is_group(chat_id):
@@ -277,6 +298,23 @@ class RateLimiter:
                     return True
         return False
 
+    def _pace(self) -> float:
+        """Seconds between two requests: as many a second as the allowance holds with each
+        counted for its round trip and a second after (so that a backlog goes evenly, not
+        in bursts each time answers leave the window), at most `rate`."""
+        return max(self._interval, (1.0 + self._round_trip) / self.allowance)
+
+    def _ready_ahead(self, ticket: int, urgent: bool, now: float) -> int:
+        """How many waiting longer, or more urgent, may go as soon as the pace allows."""
+        count = 0
+        for queue in self._waiting if not urgent else self._waiting[:1]:
+            for other, chat in queue.items():
+                if other == ticket:
+                    return count
+                if self._chat_wait(chat, now) <= 0:
+                    count += 1
+        return count
+
     def _wait(self, chat_id: int | str | None, weight: int, ticket: int, urgent: bool) -> float:
         """Seconds to wait before this request may go: 0 when it may go now, < 0 when
         it may but one waiting longer (or more urgent) may too and goes first."""
@@ -284,11 +322,13 @@ class RateLimiter:
         # Spread the requests evenly rather than letting them go in bursts.
         wait = max(
             self._paused_until - now,
-            self._last_go + self._interval - now,
+            self._next_go - now,
             self._window_wait(weight, now),
             0.0 if chat_id is None else self._chat_wait(chat_id, now),
         )
         if wait > 0:
+            if self._next_go - now >= wait and self._pace() > self._interval:
+                self._pressed_at = now  # the allowance, through the pace, holds it back
             return wait
         return -1.0 if self._ahead(ticket, urgent, now) else 0.0
 
@@ -296,7 +336,8 @@ class RateLimiter:
         answered = self._answered
         while answered and answered[0][0] <= now - WINDOW:
             self._answered_weight -= answered.popleft()[1]
-        if self._in_flight + self._answered_weight + weight <= self.allowance:
+        counted = self._answered_weight + weight
+        if counted <= self.rate and self._in_flight + counted <= self.allowance:
             return 0.0
         self._pressed_at = now
         return answered[0][0] + WINDOW - now if answered else self.POLL

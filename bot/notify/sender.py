@@ -4,9 +4,12 @@
   processes can send together; SQLite has one sender). A claim is a lease: if the process
   dies before sending, the notice is claimed again after `lease` (at once on SQLite,
   where the only sender is the one starting up).
-- Marks each notice sent in its own transaction right after Telegram accepts it, and
-  before that, at the instant of the answer, in the sent journal (`bot.notify.journal`):
-  a process killed between the two does not send the notice again after its restart.
+- Reads and renders a claimed batch in one session (recipients and exams read at once),
+  then holds nothing open while Telegram answers.
+- Writes each notice Telegram accepted, at the instant of the answer, in the sent journal
+  (`bot.notify.journal`), and marks it sent in the database moments later, with the
+  others answered meanwhile, in one transaction (`_mark_all`): a process killed between
+  the two does not send the notice again after its restart.
 - Claims by urgency, not by due time: a timed notice (a join call, a new time, minutes
   left …) must arrive by its due time and goes before anything that can wait; the rest
   go by their expiry, or within ten minutes (`_urgency`). When more join calls fall due
@@ -82,6 +85,7 @@ from bot.notify.mail import Mailer, MailRefused
 from bot.notify.pacing import RateLimiter as RateLimiter  # tests and benches import it here
 from bot.notify.render import render_letter, render_notice
 from bot.notify.stored_replies import reply_parts
+from bot.services.notice_facts import preload
 from bot.views.rendered import Rendered
 
 log = logging.getLogger(__name__)
@@ -152,6 +156,10 @@ def _album(kind: str, file_ids: list[str]) -> Send:
 # The look-ahead is planned at this share of SEND_RATE (the rate actually reached, with
 # 429s and round trips, is a little below it), and again every PLAN_EVERY seconds.
 PLAN_SHARE = 0.85
+# Notices Telegram accepted are marked sent together: those answered while the previous
+# mark commits. Not gathered for longer: the planner reads a notice not yet marked as
+# not yet told (a change of the exam right after the card went would tell it again).
+MARK_GATHER = 0.0
 PLAN_EVERY = 5.0
 RATE_WINDOW = 10.0
 
@@ -244,6 +252,10 @@ class OutboxSender:
         # second for two minutes.
         self._sent_unmarked: set[int] = set()
         self._stranded: set[int] = set()
+        # Accepted by Telegram, to be marked sent by the marker task (_mark_all).
+        self._marking: list[int] = []
+        self._being_marked: set[int] = set()
+        self._marker: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._planned_at = -1e9  # new notices: plan ahead again
@@ -341,8 +353,8 @@ class OutboxSender:
                 if not claimed and not delivering:
                     break
                 measuring = self._measure(measuring, backlog=len(claimed) == self._batch)
-                for notice_id in claimed:
-                    delivering.add(asyncio.create_task(self._deliver(notice_id)))
+                for notice, parts in await self._prepare(claimed):
+                    delivering.add(asyncio.create_task(self._deliver(notice, parts)))
                 # The next batch is claimed while this one's last notices are on their way:
                 # waiting for all of them would leave the rate unused at every batch's end.
                 while delivering and (
@@ -354,10 +366,13 @@ class OutboxSender:
         except asyncio.CancelledError:  # shutdown, a test's kill: so are its deliveries
             for task in delivering:
                 task.cancel()
+            if self._marker is not None:  # what it was marking, the journal says
+                self._marker.cancel()
             raise
         finally:
             if delivering:
                 await asyncio.gather(*delivering, return_exceptions=True)
+        await self._marks_done()
         return DrainStats(
             sent=self.stats.sent - before.sent,
             dropped=self.stats.dropped - before.dropped,
@@ -449,8 +464,11 @@ class OutboxSender:
                 Notice.status == NoticeStatus.PENDING,
                 (Notice.status == NoticeStatus.CLAIMED) & (Notice.claimed_at < now - self._lease),
             )
-            if self._mail_busy:
-                due = due & Notice.id.not_in(self._mail_busy)
+            # Never its own notices being handed to the mailer, or accepted by Telegram and
+            # not marked yet (a lease run out meanwhile: a test's clock, a long commit).
+            busy = self._mail_busy | set(self._marking) | self._being_marked
+            if busy:
+                due = due & Notice.id.not_in(busy)
             await self._plan_ahead(session, now)
             ready: ColumnElement[bool] = Notice.due_at <= now
             if self._early_until is not None:
@@ -513,75 +531,145 @@ class OutboxSender:
             len(stranded),
         )
 
-    async def _deliver(self, notice_id: int) -> None:
+    async def _prepare(self, ids: list[int]) -> list[tuple[Notice, list[Part]]]:
+        """The claimed notices, read and rendered in one session (their recipients and
+        exams read at once, `preload`), in the order claimed; what is no longer to be sent
+        is settled here, letters go to the mailer. Nothing is held open afterwards: the
+        notices go out detached, their claims checked again when a slot is granted."""
+        prepared: list[tuple[Notice, list[Part]]] = []
+        try:
+            async with self._sessionmaker() as session:
+                found = {
+                    n.id: n for n in await session.scalars(select(Notice).where(Notice.id.in_(ids)))
+                }
+                held = await preload(session, found.values())  # kept alive while rendered
+                now = self._clock.now()
+                for notice_id in ids:
+                    notice = found.get(notice_id)
+                    if notice is None or notice.claimed_by != self.worker_id:
+                        continue
+                    try:
+                        parts = await self._parts_of(session, notice, now)
+                    except Exception as exc:
+                        if database_unavailable(exc) or database_busy(exc):
+                            raise
+                        # A bug in one notice must not hold back the batch, nor strand it.
+                        log.exception("notice %s could not be rendered", notice_id)
+                        await self._failed(session, notice, exc)
+                        continue
+                    if parts is not None:
+                        prepared.append((notice, parts))
+                del held
+                await session.commit()  # nothing held open while waiting for Telegram
+        except Exception as exc:
+            if not (database_unavailable(exc) or database_busy(exc)):
+                raise
+            # Not the notices' fault, and their claims cannot be given back now: the
+            # next claim does, once the database answers.
+            self._stranded.update(ids)
+            return []
+        return prepared
+
+    async def _parts_of(
+        self, session: AsyncSession, notice: Notice, now: datetime
+    ) -> list[Part] | None:
+        """What goes to Telegram for `notice`; None when it is settled otherwise (dropped,
+        or a letter handed to the mailer)."""
+        if notice.expires_at is not None and now >= notice.expires_at:
+            await self._finish(session, notice, NoticeStatus.DROPPED, "expired")
+            return None
+        if notice.kind in MAIL_KINDS:
+            self._mail_busy.add(notice.id)
+            task = asyncio.create_task(self._deliver_mail(notice.id), name="outbox-mail")
+            self._mail_tasks.add(task)
+            task.add_done_callback(self._mail_tasks.discard)
+            return None
+        if notice.user_id is not None:
+            user = await session.get(User, notice.user_id)
+            if user is not None and not user.is_active:
+                await self._finish(session, notice, NoticeStatus.DROPPED, "user inactive")
+                return None
+        if notice.kind == NoticeKind.REPLY:
+            # Stored as it was to be sent; one message each.
+            return [(send, 1) for send in reply_parts(notice.payload)]
+        rendered = await render_notice(session, notice, self._settings, self._i18n, now)
+        if rendered is None:
+            await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
+            return None
+        return _parts(rendered)
+
+    async def _deliver(self, notice: Notice, parts: list[Part]) -> None:
         async with self._slots:
             try:
-                await self._deliver_one(notice_id)
+                await self._deliver_one(notice, parts)
             except Exception as exc:
                 if database_unavailable(exc) or database_busy(exc):
                     # Not the notice's fault, and its claim cannot be given back now: the
                     # next claim does, once the database answers.
-                    self._stranded.add(notice_id)
+                    self._stranded.add(notice.id)
                     return
                 # A bug or a database hiccup must not strand the claim: retry it later.
-                log.exception("notice %s could not be delivered", notice_id)
-                async with self._sessionmaker() as session:
-                    notice = await session.get(Notice, notice_id)
-                    if notice is not None and notice.status == NoticeStatus.CLAIMED:
-                        await self._failed(session, notice, exc)
+                log.exception("notice %s could not be delivered", notice.id)
+                await self._failed_now(notice, exc)
 
-    async def _deliver_one(self, notice_id: int) -> None:
+    async def _deliver_one(self, notice: Notice, parts: list[Part]) -> None:
+        done = int(notice.payload.get(PARTS_SENT, 0))
+        for index in range(done, len(parts)):
+            outcome = await self._send(notice, parts[index])
+            if outcome is _LOST:
+                return  # another sender holds it now, or it expired: not ours to finish
+            if isinstance(outcome, BaseException):
+                await self._failed_now(notice, outcome)
+                return
+            if self._journal is not None:  # nothing awaited since Telegram's answer
+                self._journal.record(notice.id, index + 1, len(parts))
+            if index + 1 < len(parts):
+                # Remember what went out, so a retry does not repeat it.
+                notice.payload = {**notice.payload, PARTS_SENT: index + 1}
+                async with self._sessionmaker.begin() as session:
+                    await session.execute(
+                        update(Notice).where(Notice.id == notice.id).values(payload=notice.payload)
+                    )
+        self._marking.append(notice.id)
+        if self._marker is None:
+            self._marker = asyncio.create_task(self._mark_all(), name="outbox-marks")
+
+    async def _mark_all(self) -> None:
+        """Marks what Telegram accepted sent, many notices a transaction: each round takes
+        every notice answered while the previous round committed (the journal has each
+        from the instant of its answer, so a kill meanwhile does not send it again)."""
+        try:
+            while self._marking:
+                await asyncio.sleep(MARK_GATHER)  # answers parsed in this turn join in
+                ids, self._marking = self._marking, []
+                self._being_marked = set(ids)
+                try:
+                    await self._mark_sent(ids)
+                except Exception as exc:
+                    # Telegram has them: never sent again; the next claim marks them.
+                    log.warning("%d notice(s) sent, not marked yet: %r", len(ids), exc)
+                    self._sent_unmarked.update(ids)
+                finally:
+                    self._being_marked = set()
+        finally:
+            self._marker = None
+
+    async def _marks_done(self) -> None:
+        """Waits until every notice Telegram accepted so far is marked (or left to the
+        next claim, the database being away)."""
+        while self._marker is not None:
+            await asyncio.shield(self._marker)
+
+    async def _failed_now(self, notice: Notice, error: BaseException) -> None:
+        """`_failed` for a notice being delivered (detached): if it is still ours."""
         async with self._sessionmaker() as session:
-            notice = await session.get(Notice, notice_id)
-            if notice is None or notice.claimed_by != self.worker_id:
-                return
-            now = self._clock.now()
-            if notice.expires_at is not None and now >= notice.expires_at:
-                await self._finish(session, notice, NoticeStatus.DROPPED, "expired")
-                return
-            if notice.kind in MAIL_KINDS:
-                self._mail_busy.add(notice.id)
-                task = asyncio.create_task(self._deliver_mail(notice.id), name="outbox-mail")
-                self._mail_tasks.add(task)
-                task.add_done_callback(self._mail_tasks.discard)
-                return
-            if notice.user_id is not None:
-                user = await session.get(User, notice.user_id)
-                if user is not None and not user.is_active:
-                    await self._finish(session, notice, NoticeStatus.DROPPED, "user inactive")
-                    return
-            if notice.kind == NoticeKind.REPLY:
-                # Stored as it was to be sent; one message each.
-                parts = [(send, 1) for send in reply_parts(notice.payload)]
-            else:
-                rendered = await render_notice(
-                    session, notice, self._settings, self._i18n, self._clock.now()
-                )
-                if rendered is None:
-                    await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
-                    return
-                parts = _parts(rendered)
-            await session.commit()  # nothing held open while waiting for Telegram
-            done = int(notice.payload.get(PARTS_SENT, 0))
-            for index in range(done, len(parts)):
-                outcome = await self._send(notice, parts[index])
-                if outcome is _LOST:
-                    return  # another sender holds it now, or it expired: not ours to finish
-                if isinstance(outcome, BaseException):
-                    await self._failed(session, notice, outcome)
-                    return
-                if self._journal is not None:  # nothing awaited since Telegram's answer
-                    self._journal.record(notice.id, index + 1, len(parts))
-                if index + 1 < len(parts):
-                    # Remember what went out, so a retry does not repeat it.
-                    notice.payload = {**notice.payload, PARTS_SENT: index + 1}
-                    await session.commit()
-            try:
-                await self._mark_sent(session, notice)
-            except Exception as exc:
-                # Telegram has it: never sent again; the next claim marks it.
-                log.warning("notice %s sent, not marked yet: %r", notice.id, exc)
-                self._sent_unmarked.add(notice.id)
+            current = await session.get(Notice, notice.id)
+            if (
+                current is not None
+                and current.status == NoticeStatus.CLAIMED
+                and current.claimed_by == self.worker_id
+            ):
+                await self._failed(session, current, error)
 
     @asynccontextmanager
     async def _claim_kept(self, notice: Notice) -> AsyncIterator[None]:
@@ -600,19 +688,19 @@ class OutboxSender:
             renewing.cancel()
             await asyncio.wait([renewing])
 
-    async def _mark_sent(self, session: AsyncSession, notice: Notice) -> None:
-        marked = await session.execute(
-            update(Notice)
-            .where(
-                Notice.id == notice.id,
-                Notice.claimed_by == self.worker_id,
-                Notice.status == NoticeStatus.CLAIMED,
+    async def _mark_sent(self, ids: list[int]) -> None:
+        """Marks the notices sent (if still ours: a lease lost meanwhile leaves them be)."""
+        async with self._sessionmaker.begin() as session:
+            marked = await session.execute(
+                update(Notice)
+                .where(
+                    Notice.id.in_(ids),
+                    Notice.claimed_by == self.worker_id,
+                    Notice.status == NoticeStatus.CLAIMED,
+                )
+                .values(status=NoticeStatus.SENT.value, sent_at=self._clock.now(), last_error=None)
             )
-            .values(status=NoticeStatus.SENT.value, sent_at=self._clock.now(), last_error=None)
-        )
-        await session.commit()
-        if marked.rowcount:  # type: ignore[attr-defined]
-            self.stats.sent += 1
+        self.stats.sent += marked.rowcount  # type: ignore[attr-defined]
 
     async def _deliver_mail(self, notice_id: int) -> None:
         async with self._mail_slots:
@@ -661,7 +749,7 @@ class OutboxSender:
                 log.warning("e-mail of notice %s not sent: %r", notice.id, exc)
                 await self._failed(session, notice, exc)
                 return
-            await self._mark_sent(session, notice)
+            await self._mark_sent([notice.id])
 
     async def _send(self, notice: Notice, part: Part) -> BaseException | object | None:
         """None when sent; the error, or _LOST; 429s and outages are waited out here."""
@@ -678,7 +766,7 @@ class OutboxSender:
                 continue
             except TelegramMigrateToChat as exc:
                 # A group became a supergroup: follow it, and remember the new id.
-                await self._migrate(notice.chat_id, exc.migrate_to_chat_id)
+                await self._migrate(notice.id, notice.chat_id, exc.migrate_to_chat_id)
                 notice.chat_id = exc.migrate_to_chat_id
                 continue
             except (TelegramServerError, TelegramNetworkError, TelegramUnauthorizedError) as exc:
@@ -727,11 +815,12 @@ class OutboxSender:
             notice.claimed_at = now
             return bool(renewed.rowcount)  # type: ignore[attr-defined]
 
-    async def _migrate(self, old: int, new: int) -> None:
+    async def _migrate(self, notice_id: int, old: int, new: int) -> None:
         async with self._sessionmaker.begin() as session:
             await session.execute(
                 update(DeaneryChat).where(DeaneryChat.chat_id == old).values(chat_id=new)
             )
+            await session.execute(update(Notice).where(Notice.id == notice_id).values(chat_id=new))
             await session.execute(
                 update(Notice)
                 .where(Notice.chat_id == old, Notice.status == NoticeStatus.PENDING)

@@ -8,8 +8,10 @@ The reading lives here, the wording in the views: services import no gettext and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,6 +112,32 @@ class ExamNoticeFacts:
 NoticeFacts = DeskFacts | PlanFacts | ExamNoticeFacts
 
 
+def _exam_options() -> list[Any]:
+    return [
+        joinedload(Exam.discipline),
+        joinedload(Exam.teacher),
+        joinedload(Exam.group).joinedload(Group.faculty),
+        selectinload(Exam.subgroups),
+    ]
+
+
+async def preload(session: AsyncSession, notices: Iterable[Notice]) -> list[object]:
+    """Reads the recipients and exams of many notices at once into `session`: their
+    `notice_facts` then find them there (`Session.get` asks the database only for what it
+    does not hold), a few statements for a batch instead of a few for each notice. Hold
+    on to what it returns while they are rendered: the session keeps weak references."""
+    notices = list(notices)
+    users = {n.user_id for n in notices if n.user_id is not None}
+    exams = {n.exam_id for n in notices if n.exam_id is not None and n.kind not in DESK_KINDS}
+    loaded: list[object] = []
+    if users:
+        loaded += await session.scalars(select(User).where(User.id.in_(users)))
+    if exams:
+        query = select(Exam).where(Exam.id.in_(exams)).options(*_exam_options())
+        loaded += (await session.scalars(query)).unique()
+    return loaded
+
+
 async def _recipient(session: AsyncSession, notice: Notice) -> User | None:
     return await session.get(User, notice.user_id) if notice.user_id is not None else None
 
@@ -126,16 +154,7 @@ async def notice_facts(
     if notice.kind in PLAN_KINDS:
         return await _plan_facts(session, notice, settings.default_locale)
     exam = (
-        await session.get(
-            Exam,
-            notice.exam_id,
-            options=[
-                joinedload(Exam.discipline),
-                joinedload(Exam.teacher),
-                joinedload(Exam.group).joinedload(Group.faculty),
-                selectinload(Exam.subgroups),
-            ],
-        )
+        await session.get(Exam, notice.exam_id, options=_exam_options())
         if notice.exam_id is not None
         else None
     )
