@@ -34,6 +34,7 @@ from bot.db.engine import (  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Student  # noqa: E402
 from bot.services.reports import ReportKind, report_data  # noqa: E402
+from bot.services.roll import RollRules  # noqa: E402
 from bot.services.sheets import table_csv, table_xlsx  # noqa: E402
 from bot.views.reports import render_report  # noqa: E402
 
@@ -107,7 +108,11 @@ async def measure(url: str, students: int) -> None:
         started = time.perf_counter()
         async with create_sessionmaker(engine)() as session:
             data = await report_data(
-                session, ReportKind.ADDITIONAL, None, START + timedelta(days=3), settings
+                session,
+                ReportKind.ADDITIONAL,
+                None,
+                now=START + timedelta(days=3),
+                rules=RollRules.of(settings),
             )
         report = render_report(data, settings)
         built = time.perf_counter() - started

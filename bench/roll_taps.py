@@ -36,7 +36,8 @@ from bot.app import build_application  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db.engine import create_engine, create_sessionmaker  # noqa: E402
 from bot.db.models import Exam, RollEntry, Student, Teacher, User  # noqa: E402
-from bot.keyboards.callbacks import RollCB  # noqa: E402
+from bot.domain.roll import MarkAction  # noqa: E402
+from bot.keyboards.callbacks import RollMarkCB  # noqa: E402
 from tests.e2e.fakeapi import Call, FakeBotAPI  # noqa: E402
 from tests.e2e.test_roll import open_roll  # noqa: E402
 
@@ -163,8 +164,8 @@ async def measure(
     before = len(api.calls)
     waiters: list[asyncio.Task[tuple[float | None, float | None]]] = []
     for n, student in enumerate(ids[:students]):
-        data = RollCB(
-            action="mark", exam_id=exam_id, student_id=student, page=0, value="present"
+        data = RollMarkCB(
+            exam_id=exam_id, student_id=student, page=0, mark=MarkAction.PRESENT
         ).pack()
         pressed = time.monotonic()
         update = teacher.click(roll, data)

@@ -301,7 +301,7 @@ def summarise(mode: str, results: dict[str, list[dict[str, Figures]]]) -> None:
         bare = [r[name] for r in results["bare"]]
 
         def median(figures: list[Figures], attribute: str) -> float:
-            return statistics.median(getattr(f, attribute) for f in figures)
+            return float(statistics.median(getattr(f, attribute) for f in figures))
 
         full_rate = median(full, "per_second")
         bare_rate = median(bare, "per_second")
