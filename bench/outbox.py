@@ -237,7 +237,9 @@ async def seed_students(
 
 def new_sender(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> OutboxSender:
     bot = create_bot(settings, retry=False)
-    return OutboxSender(bot, sessionmaker, SystemClock(), settings, create_i18n(settings))
+    return OutboxSender(
+        bot, sessionmaker, clock=SystemClock(), settings=settings, i18n=create_i18n(settings)
+    )
 
 
 async def unfinished(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
@@ -280,9 +282,9 @@ async def burst(
     sender = OutboxSender(
         create_bot(settings, retry=False),
         sessionmaker,
-        SystemClock(),
-        settings,
-        create_i18n(settings),
+        clock=SystemClock(),
+        settings=settings,
+        i18n=create_i18n(settings),
     )
     started = time.monotonic()
     reporter = asyncio.create_task(progress(api, students, started))
@@ -335,9 +337,9 @@ async def lateness(
     sender = OutboxSender(
         create_bot(settings, retry=False),
         sessionmaker,
-        SystemClock(),
-        settings,
-        create_i18n(settings),
+        clock=SystemClock(),
+        settings=settings,
+        i18n=create_i18n(settings),
     )
     running = asyncio.create_task(sender.run(), name="outbox-sender")
     try:

@@ -98,16 +98,16 @@ def make_sender(
         return OutboxSender(
             create_bot(settings, retry=False),
             sessionmaker,
-            SystemClock(),
-            settings,
-            create_i18n(settings),
+            clock=SystemClock(),
+            settings=settings,
+            i18n=create_i18n(settings),
         )
     return OutboxSender(
         create_bot(settings, retry=False, limiter=limiter),
         sessionmaker,
-        SystemClock(),
-        settings,
-        create_i18n(settings),
+        clock=SystemClock(),
+        settings=settings,
+        i18n=create_i18n(settings),
         limiter=limiter,
     )
 

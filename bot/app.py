@@ -297,9 +297,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         Mailer(
             smtp,
             settings.mail_from,
-            create_bot(settings, retry=False, limiter=limiter),
-            settings.files_dir,
-            the_clock,
+            bot=create_bot(settings, retry=False, limiter=limiter),
+            files_dir=settings.files_dir,
+            clock=the_clock,
         )
         if smtp is not None
         else None
@@ -307,9 +307,9 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     sender = OutboxSender(
         create_bot(settings, retry=False, limiter=limiter),
         sessionmaker,
-        the_clock,
-        settings,
-        i18n,
+        clock=the_clock,
+        settings=settings,
+        i18n=i18n,
         mailer=mailer,
         limiter=limiter,
     )
@@ -342,7 +342,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
     bot = create_bot(settings, limiter=limiter)
     # The replies' Bot: its request middleware waits out a 429 (few calls, at start and
     # when a role changes).
-    menus = CommandMenus(bot, sessionmaker, i18n, settings)
+    menus = CommandMenus(bot, sessionmaker, i18n=i18n, settings=settings)
     dispatcher["menus"] = menus
     app = Application(
         settings,
@@ -373,7 +373,11 @@ def build_application(settings: Settings, clock: Clock | None = None) -> Applica
         metrics, sessionmaker, clock=the_clock, sender_alive=lambda: app.sender_alive
     )
     progress = ProgressReporter(
-        create_bot(settings, retry=False, limiter=limiter), sessionmaker, settings, i18n, the_clock
+        create_bot(settings, retry=False, limiter=limiter),
+        sessionmaker,
+        settings=settings,
+        i18n=i18n,
+        clock=the_clock,
     )
 
     async def retention() -> int:

@@ -70,7 +70,7 @@ class EditCoalescer:
                     await asyncio.sleep(delay)  # meanwhile newer states replace the waiting
                 message = next(iter(waiting))
                 bot, method = waiting.pop(message)
-                await self._send(chat, message, bot, method)
+                await self._send(chat, message, bot=bot, method=method)
         finally:
             # Nothing awaited since the loop found no edit waiting: none is lost here.
             self._pending.pop(chat, None)
@@ -79,7 +79,9 @@ class EditCoalescer:
                 now = time.monotonic()
                 self._ready_at = {c: t for c, t in self._ready_at.items() if t > now}
 
-    async def _send(self, chat: Any, message: Any, bot: Bot, method: TelegramMethod[Any]) -> None:
+    async def _send(
+        self, chat: Any, message: Any, *, bot: Bot, method: TelegramMethod[Any]
+    ) -> None:
         try:
             await bot(method)
             self.sent += 1

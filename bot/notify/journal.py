@@ -83,7 +83,9 @@ class SentJournal:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._fd, self._size = fd, 0
 
-    def record(self, notice_id: int, parts_done: int, parts: int, key: str | None = None) -> None:
+    def record(
+        self, notice_id: int, parts_done: int, *, parts: int, key: str | None = None
+    ) -> None:
         """Telegram accepted part `parts_done` of `parts`: one write, nothing awaited."""
         if self._fd is None:
             return

@@ -47,7 +47,7 @@ class MailDeferred(Exception):
 
 
 def build_message(
-    letter: Letter, mail_from: str, contents: Sequence[bytes | None], when: datetime
+    letter: Letter, mail_from: str, contents: Sequence[bytes | None], *, when: datetime
 ) -> EmailMessage:
     """The MIME message: the text, then each document whose bytes are at hand (None: could
     not be had) and really are a photo, scan or PDF (whatever the sender declared; typed
@@ -119,7 +119,7 @@ def _reason(error: BaseException) -> str:
 
 class Mailer:
     def __init__(
-        self, target: SmtpTarget, mail_from: str, bot: Bot, files_dir: Path, clock: Clock
+        self, target: SmtpTarget, mail_from: str, *, bot: Bot, files_dir: Path, clock: Clock
     ) -> None:
         self._target = target
         self._from = mail_from
@@ -133,7 +133,7 @@ class Mailer:
 
     async def send(self, letter: Letter) -> None:
         contents = [await self._fetch(attachment) for attachment in letter.attachments]
-        message = build_message(letter, self._from, contents, self._clock.now())
+        message = build_message(letter, self._from, contents, when=self._clock.now())
         target = self._target
         try:
             await aiosmtplib.send(

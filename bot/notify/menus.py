@@ -189,6 +189,7 @@ class CommandMenus:
         self,
         bot: Bot,
         sessionmaker: async_sessionmaker[AsyncSession],
+        *,
         i18n: I18n,
         settings: Settings,
     ) -> None:

@@ -206,7 +206,7 @@ class RateLimiter:
         turns = 0
         try:
             while True:
-                wait = self._wait(chat_id if paced else None, weight, ticket, urgent)
+                wait = self._wait(chat_id if paced else None, weight, ticket=ticket, urgent=urgent)
                 if wait == 0:
                     # Nothing awaited since the check: taking the slot is atomic.
                     self._take(chat_id, weight)
@@ -315,7 +315,7 @@ class RateLimiter:
                     count += 1
         return count
 
-    def _wait(self, chat_id: int | str | None, weight: int, ticket: int, urgent: bool) -> float:
+    def _wait(self, chat_id: int | str | None, weight: int, *, ticket: int, urgent: bool) -> float:
         """Seconds to wait before this request may go: 0 when it may go now, < 0 when
         it may but one waiting longer (or more urgent) may too and goes first."""
         now = self._now()

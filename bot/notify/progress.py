@@ -43,6 +43,7 @@ class ProgressReporter:
         self,
         bot: Bot,
         sessionmaker: async_sessionmaker[AsyncSession],
+        *,
         settings: Settings,
         i18n: I18n,
         clock: Clock,

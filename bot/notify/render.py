@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 async def render_notice(
     session: AsyncSession,
     notice: Notice,
+    *,
     settings: Settings,
     i18n: I18n,
     now: datetime | None = None,
@@ -33,7 +34,7 @@ async def render_notice(
 
 
 async def render_letter(
-    session: AsyncSession, notice: Notice, settings: Settings, i18n: I18n
+    session: AsyncSession, notice: Notice, *, settings: Settings, i18n: I18n
 ) -> Letter | None:
     """The dean's office letter; None if it is no longer owed."""
     facts = await letter_facts(session, notice)

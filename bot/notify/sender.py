@@ -196,10 +196,10 @@ class OutboxSender:
         self,
         bot: Bot,
         sessionmaker: async_sessionmaker[AsyncSession],
+        *,
         clock: Clock,
         settings: Settings,
         i18n: I18n,
-        *,
         worker_id: str | None = None,
         batch: int = 50,
         concurrency: int = 16,
@@ -261,12 +261,12 @@ class OutboxSender:
         self._planned_at = -1e9  # new notices: plan ahead again
         self._wake.set()
 
-    def record_sent(self, notice_id: int, parts_done: int, parts: int, key: str) -> None:
+    def record_sent(self, notice_id: int, parts_done: int, *, parts: int, key: str) -> None:
         """A reply the unit of work sent itself (bot.notify.stored_replies), in the journal
         as the sender's own: a kill before it is settled does not send it again. With its
         key: it is deleted once settled, and its id may come back for another notice."""
         if self._journal is not None:
-            self._journal.record(notice_id, parts_done, parts, key)
+            self._journal.record(notice_id, parts_done, parts=parts, key=key)
 
     def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
         """Replies Telegram accepted that could not be marked sent: the next claim does."""
@@ -459,7 +459,7 @@ class OutboxSender:
         async with self._sessionmaker.begin() as session:
             sent, stranded = set(self._sent_unmarked), set(self._stranded)
             if sent or stranded:
-                await self._settle(session, sent, stranded, now)
+                await self._settle(session, sent, stranded=stranded, now=now)
             due = or_(
                 Notice.status == NoticeStatus.PENDING,
                 (Notice.status == NoticeStatus.CLAIMED) & (Notice.claimed_at < now - self._lease),
@@ -505,7 +505,7 @@ class OutboxSender:
         return ids
 
     async def _settle(
-        self, session: AsyncSession, sent: set[int], stranded: set[int], now: datetime
+        self, session: AsyncSession, sent: set[int], *, stranded: set[int], now: datetime
     ) -> None:
         """The database is back: what Telegram accepted meanwhile is marked sent, and the
         claims left behind are given back (still ours: the deliveries that left them have
@@ -576,7 +576,7 @@ class OutboxSender:
         """What goes to Telegram for `notice`; None when it is settled otherwise (dropped,
         or a letter handed to the mailer)."""
         if notice.expires_at is not None and now >= notice.expires_at:
-            await self._finish(session, notice, NoticeStatus.DROPPED, "expired")
+            await self._finish(session, notice, status=NoticeStatus.DROPPED, reason="expired")
             return None
         if notice.kind in MAIL_KINDS:
             self._mail_busy.add(notice.id)
@@ -587,14 +587,20 @@ class OutboxSender:
         if notice.user_id is not None:
             user = await session.get(User, notice.user_id)
             if user is not None and not user.is_active:
-                await self._finish(session, notice, NoticeStatus.DROPPED, "user inactive")
+                await self._finish(
+                    session, notice, status=NoticeStatus.DROPPED, reason="user inactive"
+                )
                 return None
         if notice.kind == NoticeKind.REPLY:
             # Stored as it was to be sent; one message each.
             return [(send, 1) for send in reply_parts(notice.payload)]
-        rendered = await render_notice(session, notice, self._settings, self._i18n, now)
+        rendered = await render_notice(
+            session, notice, settings=self._settings, i18n=self._i18n, now=now
+        )
         if rendered is None:
-            await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
+            await self._finish(
+                session, notice, status=NoticeStatus.DROPPED, reason="no longer true"
+            )
             return None
         return _parts(rendered)
 
@@ -622,7 +628,7 @@ class OutboxSender:
                 await self._failed_now(notice, outcome)
                 return
             if self._journal is not None:  # nothing awaited since Telegram's answer
-                self._journal.record(notice.id, index + 1, len(parts))
+                self._journal.record(notice.id, index + 1, parts=len(parts))
             if index + 1 < len(parts):
                 # Remember what went out, so a retry does not repeat it.
                 notice.payload = {**notice.payload, PARTS_SENT: index + 1}
@@ -728,12 +734,17 @@ class OutboxSender:
                 return
             if self._mailer is None:  # queued while SMTP_URL was set, and it is gone now
                 await self._finish(
-                    session, notice, NoticeStatus.FAILED, "e-mail is off: SMTP_URL is not set"
+                    session,
+                    notice,
+                    status=NoticeStatus.FAILED,
+                    reason="e-mail is off: SMTP_URL is not set",
                 )
                 return
-            letter = await render_letter(session, notice, self._settings, self._i18n)
+            letter = await render_letter(session, notice, settings=self._settings, i18n=self._i18n)
             if letter is None:
-                await self._finish(session, notice, NoticeStatus.DROPPED, "no longer true")
+                await self._finish(
+                    session, notice, status=NoticeStatus.DROPPED, reason="no longer true"
+                )
                 return
             await session.commit()  # nothing held open while the server answers
             if not await self._still_ours(notice):
@@ -743,7 +754,9 @@ class OutboxSender:
                     await self._mailer.send(letter)
             except MailRefused as exc:
                 self._count_error(exc)
-                await self._finish(session, notice, NoticeStatus.FAILED, f"refused: {exc}")
+                await self._finish(
+                    session, notice, status=NoticeStatus.FAILED, reason=f"refused: {exc}"
+                )
                 return
             except Exception as exc:  # unreachable, timed out, 4xx: retried with back-off
                 log.warning("e-mail of notice %s not sent: %r", notice.id, exc)
@@ -838,13 +851,15 @@ class OutboxSender:
                 user = await session.get(User, notice.user_id)
                 if user is not None:
                     user.is_active = False
-            await self._finish(session, notice, NoticeStatus.FAILED, f"blocked: {error}")
+            await self._finish(
+                session, notice, status=NoticeStatus.FAILED, reason=f"blocked: {error}"
+            )
             return
         notice.attempts += 1
         # Some errors (a bare timeout) say nothing in str(): keep at least their name.
         reason = str(error) or repr(error)
         if notice.attempts >= self._settings.send_max_attempts:
-            await self._finish(session, notice, NoticeStatus.FAILED, reason)
+            await self._finish(session, notice, status=NoticeStatus.FAILED, reason=reason)
             return
         notice.status = NoticeStatus.PENDING.value
         notice.claimed_by = notice.claimed_at = None
@@ -854,7 +869,7 @@ class OutboxSender:
         self.stats.retried += 1
 
     async def _finish(
-        self, session: AsyncSession, notice: Notice, status: NoticeStatus, reason: str
+        self, session: AsyncSession, notice: Notice, *, status: NoticeStatus, reason: str
     ) -> None:
         notice.status = status.value
         notice.last_error = reason[:1000]

@@ -93,7 +93,7 @@ class Claims(Protocol):
 
     def wake(self) -> None: ...
 
-    def record_sent(self, notice_id: int, parts_done: int, parts: int, key: str) -> None:
+    def record_sent(self, notice_id: int, parts_done: int, *, parts: int, key: str) -> None:
         """Telegram accepted part `parts_done`: into the sent journal, nothing awaited."""
 
     def sent_unmarked(self, notice_ids: Iterable[int]) -> None:
@@ -170,7 +170,7 @@ class ReplyStore:
     def accepted(self, kept: KeptReply) -> None:
         """Telegram accepted (or refused for good) the next of `kept`'s messages."""
         kept.done += 1
-        self._claims.record_sent(kept.notice_id, kept.done, kept.parts, kept.key)
+        self._claims.record_sent(kept.notice_id, kept.done, parts=kept.parts, key=kept.key)
         if kept.done == kept.parts:
             self._delivered.add(kept.notice_id)
             if self._forgetting is None or self._forgetting.done():

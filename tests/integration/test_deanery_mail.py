@@ -112,9 +112,9 @@ class World:
             Mailer(
                 smtp,
                 chosen.mail_from,
-                create_bot(chosen, retry=False),
-                chosen.files_dir,
-                self.clock,
+                bot=create_bot(chosen, retry=False),
+                files_dir=chosen.files_dir,
+                clock=self.clock,
             )
             if mail and smtp is not None
             else None
@@ -122,9 +122,9 @@ class World:
         made = OutboxSender(
             create_bot(chosen, retry=False),
             self.sessionmaker,
-            self.clock,
-            chosen,
-            self.i18n,
+            clock=self.clock,
+            settings=chosen,
+            i18n=self.i18n,
             mailer=mailer,
             **kwargs,
         )

@@ -108,9 +108,9 @@ class Senders:
         sender = OutboxSender(
             create_bot(chosen, retry=False),
             self.sessionmaker,
-            self.clock,
-            chosen,
-            self.i18n,
+            clock=self.clock,
+            settings=chosen,
+            i18n=self.i18n,
             **kwargs,
         )
         self._made.append(sender)
@@ -233,7 +233,7 @@ async def rendered(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, i18n: I18n, found: Notice
 ) -> str:
     async with sessionmaker() as session:
-        result = await render_notice(session, found, settings, i18n)
+        result = await render_notice(session, found, settings=settings, i18n=i18n)
     assert result is not None
     return result.text
 
@@ -848,7 +848,7 @@ async def test_the_journal_of_a_live_process_and_foreign_lines_are_left_alone(
     [ru, en] = await alive._claim()
     assert alive._journal is not None
     # Lines of another database's worker, a torn last line, and one of the live sender.
-    alive._journal.record(ru, 1, 1)
+    alive._journal.record(ru, 1, parts=1)
     folder = settings.journal_dir
     assert folder is not None
     (folder / "sent-elsewhere-0.log").write_text(f"elsewhere {en} 1 1\n{alive.worker_id} {en} 1")
@@ -941,7 +941,7 @@ async def test_notices_telegram_accepted_while_the_database_was_away_are_not_sen
         return response
 
     bot.session.middleware(cut_after_the_third)  # type: ignore[arg-type]
-    sender = OutboxSender(bot, sessionmaker, clock, settings, i18n)
+    sender = OutboxSender(bot, sessionmaker, clock=clock, settings=settings, i18n=i18n)
     try:
         with pytest.raises(ConnectionRefusedError):
             await sender.drain()  # the next claim meets the outage

@@ -271,7 +271,7 @@ async def test_the_reminder_says_what_is_due_and_when(
     )
     assert notice is not None and notice.exam_id is None
     i18n = create_i18n(settings)
-    rendered = await render_notice(session, notice, settings, i18n)
+    rendered = await render_notice(session, notice, settings=settings, i18n=i18n)
     assert rendered is not None
     assert "Анатомия" in rendered.text and "20 декабря 2026" in rendered.text
     assert "Смирнова Елена Викторовна" in rendered.text
@@ -279,7 +279,7 @@ async def test_the_reminder_says_what_is_due_and_when(
     item = await session.scalar(select(PlanItem).where(PlanItem.discipline == "Анатомия"))
     assert item is not None
     item.deadline = date(2026, 12, 27)
-    assert await render_notice(session, notice, settings, i18n) is None
+    assert await render_notice(session, notice, settings=settings, i18n=i18n) is None
 
 
 def test_cli_imports_plans(

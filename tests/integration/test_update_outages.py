@@ -315,7 +315,9 @@ async def test_a_reply_the_bot_api_fails_after_the_commit_goes_through_the_outbo
     api.outage_over()
     settings = Settings(bot_token=TOKEN, telegram_api_url=api.base_url, _env_file=None)
     i18n = I18n(path=LOCALES, default_locale="en", domain="messages")
-    sender = OutboxSender(create_bot(settings, retry=False), sessionmaker, clock, settings, i18n)
+    sender = OutboxSender(
+        create_bot(settings, retry=False), sessionmaker, clock=clock, settings=settings, i18n=i18n
+    )
     try:
         assert (await sender.drain()).sent == 1
     finally:

@@ -82,7 +82,7 @@ def test_a_letter_carries_files_by_what_they_are() -> None:
         ("справка-2.pdf", "application/pdf"),
     )
     contents = [b"MZ\x90\x00program", b"\xff\xd8\xff\xe0photo", b"PK\x03\x04zip", b"%PDF-1.4 ok"]
-    built = build_message(letter, "exam@university.ru", contents, WHEN)
+    built = build_message(letter, "exam@university.ru", contents, when=WHEN)
     message = message_from_bytes(built.as_bytes(policy=policy.SMTP), policy=policy.default)
     assert isinstance(message, EmailMessage)
     parts = [

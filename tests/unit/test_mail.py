@@ -227,7 +227,7 @@ def test_message_carries_the_text_and_every_document() -> None:
     letter = _letter(("statement-7-1.jpg", "image/jpeg"), ("справка.pdf", "application/pdf"))
     message = _round_trip(
         build_message(
-            letter, "Экзаменатор <exam@university.ru>", [b"\xff\xd8\xffp0", b"%PDF-1"], WHEN
+            letter, "Экзаменатор <exam@university.ru>", [b"\xff\xd8\xffp0", b"%PDF-1"], when=WHEN
         )
     )
     assert message["Subject"] == letter.subject
@@ -253,7 +253,7 @@ def test_documents_that_cannot_be_had_or_do_not_fit_are_named_instead(
     monkeypatch.setattr(mail, "MAX_ATTACHED_BYTES", 10)
     letter = _letter(("a.jpg", "image/jpeg"), ("b.jpg", "image/jpeg"), ("c.pdf", "application/pdf"))
     message = _round_trip(
-        build_message(letter, "exam@university.ru", [b"\xff\xd8\xff45", None, b"%PDF-x"], WHEN)
+        build_message(letter, "exam@university.ru", [b"\xff\xd8\xff45", None, b"%PDF-x"], when=WHEN)
     )
     text = message.get_body(preferencelist=("plain",))
     assert text is not None
