@@ -291,7 +291,7 @@ async def _plan_cancellation(
         n.student_id: (n.chat_id, n.user_id)
         for n in existing.values()
         if n.student_id is not None
-        and n.status == NoticeStatus.SENT
+        and n.status in TOLD
         and n.kind in (*STUDENT_KINDS, NoticeKind.TIME_CHANGED, NoticeKind.LINK_CHANGED)
     }
     wanted = [
@@ -328,13 +328,20 @@ async def cancel_exam(
     return await plan_exam(session, exam_id, now, settings=settings, outbox=outbox)
 
 
+# A notice that told its student: sent, or claimed (going out now: it may be on their screen
+# before its sent mark is written, and being told of a change one did not need beats a card
+# left standing for a cancelled or moved exam).
+TOLD = (NoticeStatus.SENT, NoticeStatus.CLAIMED)
+
+
 def _told_start(notices: Iterable[_Existing], student_id: int) -> datetime | None:
-    """The latest start this student was already told (a card or a join call went out)."""
+    """The latest start this student was already told (a card or a join call went out, or
+    is going out: TOLD)."""
     told = [
         datetime.fromisoformat(n.payload["start"])
         for n in notices
         if n.student_id == student_id
-        and n.status == NoticeStatus.SENT
+        and n.status in TOLD
         and n.kind in (*STUDENT_KINDS, NoticeKind.TIME_CHANGED)
         and "start" in n.payload
     ]

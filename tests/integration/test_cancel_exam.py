@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.db.models import Exam, Notice
+from bot.db.models import Exam, Notice, NoticeStatus, Student, User
+from bot.domain.reminders import NoticeKind
 from bot.services.imports import import_roster, import_schedule
 from bot.services.outbox import Outbox
-from bot.services.reminders import cancel_exam
+from bot.services.reminders import cancel_exam, plan_exam
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -48,3 +49,46 @@ async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
     assert report is not None and report.cancelled == 1
     statuses = dict((await session.execute(select(Notice.kind, Notice.status))).all())
     assert statuses == {"day_before": "cancelled", "statement": "pending"}
+
+
+async def test_cancel_tells_a_student_whose_card_is_going_out(session: AsyncSession) -> None:
+    """The card is claimed (on its way, perhaps on screen) and not yet marked sent when the
+    exam is cancelled: the student is told of the cancellation too (a race seen in the
+    end-to-end test when the sender's marks lag behind Telegram's answers)."""
+    settings = Settings(_env_file=None)
+    roster, schedule = (
+        (SAMPLES / "roster.csv").read_bytes(),
+        (SAMPLES / "schedule.csv").read_bytes(),
+    )
+    assert (await import_roster(session, "r.csv", roster)).ok
+    assert (await import_schedule(session, "s.csv", schedule, tz=settings.tz)).ok
+    exam = await session.scalar(select(Exam).where(Exam.starts_at > NOW).order_by(Exam.starts_at))
+    assert exam is not None
+    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
+    assert student is not None
+    session.add(User(id=777_001, first_name="Анна", locale="ru"))
+    await session.flush()
+    student.user_id, student.linked_at = 777_001, NOW
+    await session.flush()
+    day_before = exam.starts_at - timedelta(hours=23)
+    await plan_exam(session, exam.id, day_before, settings=settings, outbox=Outbox())
+    cards = list(
+        await session.scalars(
+            select(Notice).where(
+                Notice.exam_id == exam.id,
+                Notice.kind == NoticeKind.DAY_BEFORE,
+                Notice.student_id == student.id,
+            )
+        )
+    )
+    assert len(cards) == 1
+    cards[0].status = NoticeStatus.CLAIMED
+    await session.flush()
+    report = await cancel_exam(session, exam.id, day_before, settings=settings, outbox=Outbox())
+    assert report is not None and report.created == 1
+    told = await session.scalar(
+        select(func.count())
+        .select_from(Notice)
+        .where(Notice.student_id == student.id, Notice.kind == NoticeKind.CANCELLED)
+    )
+    assert told == 1
