@@ -56,6 +56,27 @@ def telegram_pace(request: pytest.FixtureRequest) -> bool:
     return request.node.get_closest_marker("telegram_pace") is not None
 
 
+class Gate:
+    """An inner middleware holding the updates `holds` picks (every one by default) in their
+    handler, inside the update's transaction, until opened: an update caught mid-handler."""
+
+    def __init__(self, holds: Callable[[TelegramObject], bool] = lambda _event: True) -> None:
+        self.entered = asyncio.Event()
+        self.opened = asyncio.Event()
+        self._holds = holds
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if self._holds(event):
+            self.entered.set()
+            await self.opened.wait()
+        return await handler(event, data)
+
+
 class MovableClock:
     def __init__(self, now: datetime) -> None:
         self._now = now

@@ -4,40 +4,19 @@ the bot sent the chat meanwhile for another reason (an outbox notice)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram.types import TelegramObject
-
 from bot.keyboards.callbacks import LangCB
-from tests.e2e.conftest import BotRunner, press, say
+from tests.e2e.conftest import BotRunner, Gate, press, say
 from tests.e2e.fakeapi import FakeBotAPI
-
-
-class HoldPresses:
-    """An inner middleware holding every press in its handler until opened."""
-
-    def __init__(self) -> None:
-        self.entered = asyncio.Event()
-        self.opened = asyncio.Event()
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        self.entered.set()
-        await self.opened.wait()
-        return await handler(event, data)
 
 
 async def notice_during_press(
     api: FakeBotAPI, seeded: BotRunner, user_id: int
-) -> tuple[HoldPresses, dict[str, Any]]:
+) -> tuple[Gate, dict[str, Any]]:
     """/lang asked; its press will be held. Returns the hold and the language menu."""
     assert seeded.app is not None
-    hold = HoldPresses()
+    hold = Gate()
     seeded.app.dispatcher.callback_query.middleware(hold)
     user = api.user(user_id, language_code="en")
     menu = await say(api, user, "/lang")

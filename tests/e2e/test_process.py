@@ -9,19 +9,19 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiogram.fsm.storage.base import BaseEventIsolation, StorageKey
-from aiogram.types import Message, TelegramObject
+from aiogram.types import Message
 from sqlalchemy import select
 
 from bot.db.models import DeaneryChat, InviteRole, User
 from bot.keyboards.callbacks import JoinCB
 from bot.services.outbox import Outbox
-from tests.e2e.conftest import TOKEN, BotRunner, invite_token, press, say
+from tests.e2e.conftest import TOKEN, BotRunner, Gate, invite_token, press, say
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.test_join import linked_user
 
@@ -70,31 +70,11 @@ class SlowRelease(BaseEventIsolation):
         await self._inner.close()
 
 
-class Gate:
-    """An inner middleware holding /help in its handler (inside the update's transaction)
-    until opened: an update mid-handler when the bot is told to stop."""
-
-    def __init__(self) -> None:
-        self.entered = asyncio.Event()
-        self.opened = asyncio.Event()
-
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        if isinstance(event, Message) and event.text == "/help":
-            self.entered.set()
-            await self.opened.wait()
-        return await handler(event, data)
-
-
 def watch_stop(runner: BotRunner, events: list[str]) -> Gate:
     """The gate on /help, the slow lock, and the storage's close noted in `events`."""
     assert runner.app is not None
     dispatcher = runner.app.dispatcher
-    gate = Gate()
+    gate = Gate(lambda event: isinstance(event, Message) and event.text == "/help")
     dispatcher.message.middleware(gate)
     dispatcher.fsm.events_isolation = SlowRelease(dispatcher.fsm.events_isolation, events)
     storage = dispatcher.fsm.storage
