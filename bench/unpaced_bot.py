@@ -5,10 +5,16 @@ bot.notify.pacing, otherwise keeps it to). Nothing in bot/ knows of this: the li
 application builds is swapped for one that never waits, before the bot starts.
 
     TELEGRAM_API_URL=... BOT_TOKEN=... DATABASE_URL=... python bench/unpaced_bot.py
+
+With BENCH_PROFILE=<file> the bot runs under cProfile from its first update on (start-up
+left out) and writes the statistics there when it stops (read them with
+`python -m pstats <file>`): where an update's CPU goes.
 """
 
 from __future__ import annotations
 
+import cProfile
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from aiogram import Dispatcher  # noqa: E402  (after the path tweak, so `bot` imports)
 
 import bot.app  # noqa: E402  (after the path tweak, so `bot` imports)
 from bot.__main__ import main  # noqa: E402
@@ -33,4 +41,20 @@ class Unpaced(RateLimiter):
 
 if __name__ == "__main__":
     bot.app.RateLimiter = Unpaced  # type: ignore[attr-defined]  # swapped where app uses it
-    sys.exit(main(["run"]))
+    profile_to = os.environ.get("BENCH_PROFILE")
+    if not profile_to:
+        sys.exit(main(["run"]))
+    profiler = cProfile.Profile()
+    feed_update = Dispatcher.feed_update
+
+    async def profiled(self: Dispatcher, *args: Any, **kwargs: Any) -> Any:
+        profiler.enable()  # from the first update on; again is harmless
+        return await feed_update(self, *args, **kwargs)
+
+    Dispatcher.feed_update = profiled  # type: ignore[method-assign]
+    try:
+        code = main(["run"])
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
+    sys.exit(code)

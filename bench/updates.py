@@ -29,7 +29,15 @@ send and nothing was sent for QUIET seconds (those still without a reply are los
 after a deadline: the bench always ends and prints.
 
     .venv/bin/python bench/updates.py [--updates N] [--rounds R] [--mode paced|cost|both]
-        [--postgres DSN]
+        [--postgres DSN] [--command /help|/schedule ...] [--spread SECONDS]
+
+`--spread S` offers the N updates evenly over S seconds instead of at once (500 students
+within a few seconds, not within the same millisecond); each latency is then from its
+own update's offering, and replies/s is the rate they were answered at, not the bot's
+capacity (the full/bare ratio means something only at once).
+
+With BENCH_PROFILE=<file> in the environment, the full bot of the cost mode writes its
+cProfile statistics there (bench/unpaced_bot.py).
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ from bench.outbox import STUDENT_USERS, TOKEN, seed_burst  # noqa: E402
 from bot.db.engine import create_engine, create_sessionmaker  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import Notice  # noqa: E402
-from tests.e2e.fakeapi import FakeBotAPI, Pace  # noqa: E402
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser, Pace  # noqa: E402
 
 STUDENTS = 500
 COMMANDS = ("/help", "/schedule")
@@ -161,17 +169,30 @@ async def wait_for_polling(api: FakeBotAPI, process: asyncio.subprocess.Process,
     await api.next_message(warm.id, after=after, timeout=60)
 
 
-async def feed(api: FakeBotAPI, pid: int, command: str, count: int) -> Figures:
-    """`count` updates from as many students at once; waits until they are settled."""
+async def offer(users: list[FakeUser], command: str, spread: float, sent: dict[int, float]) -> None:
+    """Each user sends `command`: all at once, or evenly over `spread` seconds."""
+    started = time.monotonic()
+    for i, user in enumerate(users):
+        if spread > 0:
+            await asyncio.sleep(max(0.0, started + i * spread / len(users) - time.monotonic()))
+        sent[user.id] = time.monotonic()
+        user.send(command)
+
+
+async def feed(api: FakeBotAPI, pid: int, command: str, count: int, spread: float = 0.0) -> Figures:
+    """`count` updates from as many students, at once or evenly over `spread` seconds;
+    waits until they are settled. Latency: from each update's own offering."""
     users = [api.user(STUDENT_USERS + i % STUDENTS, language_code="en") for i in range(count)]
     ids = {u.id for u in users}
     mark = api.mark()
     replied_before = {u.id: len(api.delivered(u.id)) for u in users}
     cpu0 = cpu_seconds(pid)
     offered = time.monotonic()
-    for user in users:
-        user.send(command)
-    deadline = offered + 60 + count / 5  # 500 at 30/s take 17 s; far beyond it: stuck
+    sent: dict[int, float] = {}
+    offering = asyncio.create_task(offer(users, command, spread, sent))
+    if spread <= 0:
+        await offering
+    deadline = offered + spread + 60 + count / 5  # 500 at 30/s take 17 s; beyond: stuck
     # Seen by polling the fake's record every 10 ms: a reply counts once Telegram has
     # answered it (the fake records a call after its round trip).
     answered: dict[int, float] = {}
@@ -202,8 +223,10 @@ async def feed(api: FakeBotAPI, pid: int, command: str, count: int) -> Figures:
             timed_out = True
             break
         await asyncio.sleep(0.01)
+    await offering
     cpu = cpu_seconds(pid) - cpu0
-    latencies = sorted(at - offered for at in answered.values())
+    latencies = sorted(at - sent[user] for user, at in answered.items())
+    span = max(answered.values()) - offered if answered else 0.0
     fetched = sum(
         len(c.result or []) for c in api.calls[mark:] if c.method == "getUpdates" and c.ok
     )
@@ -211,7 +234,7 @@ async def feed(api: FakeBotAPI, pid: int, command: str, count: int) -> Figures:
     return Figures(
         offered=count,
         delivered=len(latencies),
-        per_second=len(latencies) / last if latencies else 0.0,
+        per_second=len(latencies) / span if span > 0 else 0.0,
         p50=statistics.median(latencies) if latencies else float("nan"),
         p95=centile(latencies, 95),
         worst=last,
@@ -234,13 +257,19 @@ async def stop(process: asyncio.subprocess.Process) -> None:
 
 
 async def one_run(
-    api: FakeBotAPI, command: tuple[str, ...], env: dict[str, str], tmp: str, count: int
+    api: FakeBotAPI,
+    command: tuple[str, ...],
+    env: dict[str, str],
+    tmp: str,
+    count: int,
+    texts: tuple[str, ...] = COMMANDS,
+    spread: float = 0.0,
 ) -> dict[str, Figures]:
     log = Path(tmp) / "bot.log"
     process = await start(command, env, tmp, log)
     try:
         await wait_for_polling(api, process, log)
-        return {c: await feed(api, process.pid, c, count) for c in COMMANDS}
+        return {c: await feed(api, process.pid, c, count, spread) for c in texts}
     finally:
         await stop(process)
 
@@ -266,7 +295,14 @@ def commands(mode: str) -> dict[str, tuple[str, ...]]:
     return {"full": full, "bare": (sys.executable, str(ECHO_BOT))}
 
 
-async def run(count: int, rounds: int, modes: tuple[str, ...], postgres: str | None) -> None:
+async def run(
+    count: int,
+    rounds: int,
+    modes: tuple[str, ...],
+    postgres: str | None,
+    texts: tuple[str, ...] = COMMANDS,
+    spread: float = 0.0,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-updates-") as tmp:
         database_url = (
             await postgres_database(postgres) if postgres else f"sqlite+aiosqlite:///{tmp}/bot.db"
@@ -279,24 +315,31 @@ async def run(count: int, rounds: int, modes: tuple[str, ...], postgres: str | N
                     f"backend {make_url(database_url).get_backend_name()}; {count} updates per "
                     f"command from {STUDENTS} students; round trip {LATENCY * 1000:.0f} ms ±50 %; "
                     f"load average {os.getloadavg()[0]:.2f}"
+                    + (
+                        f"; offered evenly over {spread:g} s ({count / spread:.0f}/s)"
+                        if spread > 0
+                        else "; offered at once"
+                    )
                 )
                 for mode in modes:
                     api.pace = Pace() if mode == "paced" else None
                     results: dict[str, list[dict[str, Figures]]] = {"full": [], "bare": []}
                     for run_number in range(1, rounds + 1):
                         for kind, command in commands(mode).items():
-                            figures = await one_run(api, command, env, tmp, count)
+                            figures = await one_run(api, command, env, tmp, count, texts, spread)
                             results[kind].append(figures)
                             show(mode, kind, run_number, figures)
-                    summarise(mode, results)
+                    summarise(mode, results, texts)
         finally:
             if postgres:
                 await postgres_database(postgres, drop_only=True)
 
 
-def summarise(mode: str, results: dict[str, list[dict[str, Figures]]]) -> None:
+def summarise(
+    mode: str, results: dict[str, list[dict[str, Figures]]], texts: tuple[str, ...] = COMMANDS
+) -> None:
     out(f"{mode}: medians over the runs (load average {os.getloadavg()[0]:.2f}):")
-    for name in COMMANDS:
+    for name in texts:
         full = [r[name] for r in results["full"]]
         bare = [r[name] for r in results["bare"]]
 
@@ -325,9 +368,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="A B pairs per mode")
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both")
     parser.add_argument("--postgres", metavar="DSN", help="postgresql+asyncpg://… to test on")
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=0.0,
+        help="offer the updates evenly over this many seconds (0: all at once)",
+    )
+    parser.add_argument(
+        "--command", choices=COMMANDS, action="append", help="only this one (may be repeated)"
+    )
     args = parser.parse_args()
     modes = MODES if args.mode == "both" else (args.mode,)
-    asyncio.run(run(args.updates, args.rounds, modes, args.postgres))
+    texts = tuple(args.command) if args.command else COMMANDS
+    asyncio.run(run(args.updates, args.rounds, modes, args.postgres, texts, args.spread))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ kill cannot reach them before the offset moves past them:
   path. Whether an update was handled is known by its `processed_updates` row, committed
   with the handler's own changes (bot.middlewares.unit_of_work);
 - at start, the inbox rows with no `processed_updates` row are handled first (those a
-  kill or a stop left running or waiting); the rest are deleted.
+  kill or a stop left running or waiting); the rest are deleted. An update that only
+  read has no such row (the unit of work keeps none), so a clean stop deletes the rows
+  of those finished since the last page (`finish_updates`): only a kill makes one be
+  answered twice.
 
 Why not delete the row in the handler's own commit: that would add a write to every
 update's transaction and tie the unit of work to polling (webhook mode has no inbox);
@@ -214,6 +217,9 @@ class ConfirmingDispatcher(Dispatcher):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # The polling's inbox and runner, while it polls and until finish_updates.
+        self._inbox: Inbox | None = None
+        self._runner: Runner | None = None
         self.shutdown.handlers = [h for h in self.shutdown.handlers if h.callback != self.fsm.close]
         if self.fsm in self.update.outer_middleware:
             self.update.outer_middleware.unregister(self.fsm)
@@ -230,20 +236,35 @@ class ConfirmingDispatcher(Dispatcher):
         (the unit of work's count ends inside the lock). Those still running then are
         cancelled here, while the storage, the database and the Bot are still open: rolled
         back, not confirmed (they stay in the inbox), handled again after the restart.
-        Returns how many were cut short."""
+        Returns how many were cut short.
+
+        Then the finished ones are deleted from the inbox: one that only read has no
+        `processed_updates` row, and the next start would answer it again."""
         running = set(self._handle_update_tasks)
-        if not running:
-            return 0
-        log.info("waiting for %d running update(s) to finish", len(running))
-        _done, cut = await asyncio.wait(running, timeout=grace)
-        for task in cut:
-            task.cancel()
-        await asyncio.gather(*cut, return_exceptions=True)
-        if cut:
-            log.warning(
-                "%d update(s) cut short at shutdown: handled again at the next start", len(cut)
-            )
+        cut: set[asyncio.Task[Any]] = set()
+        if running:
+            log.info("waiting for %d running update(s) to finish", len(running))
+            _done, cut = await asyncio.wait(running, timeout=grace)
+            for task in cut:
+                task.cancel()
+            await asyncio.gather(*cut, return_exceptions=True)
+            if cut:
+                log.warning(
+                    "%d update(s) cut short at shutdown: handled again at the next start",
+                    len(cut),
+                )
+        await self._forget_finished()
         return len(cut)
+
+    async def _forget_finished(self) -> None:
+        inbox, runner = self._inbox, self._runner
+        self._inbox = self._runner = None
+        if inbox is None or runner is None:
+            return
+        try:
+            await inbox.keep([], runner.take_finished())
+        except Exception as exc:  # the database away: those that only read come again
+            log.warning("finished updates not forgotten (%s); some may be answered again", exc)
 
     async def _polling(  # noqa: PLR0917 (aiogram's Dispatcher._polling, overridden as it is)
         self,
@@ -258,6 +279,7 @@ class ConfirmingDispatcher(Dispatcher):
         user = await bot.me()
         inbox = Inbox(self.workflow_data["sessionmaker"])
         runner = Runner(self, bot, tasks_concurrency_limit or MAX_RUNNING, kwargs)
+        self._inbox, self._runner = inbox, runner
         replayed = await inbox.unfinished(bot)
         log.info(
             "polling for @%s (id %d) through the inbox; %d update(s) kept from before",
@@ -308,6 +330,9 @@ class ConfirmingDispatcher(Dispatcher):
                 updates = await bot(method, request_timeout=request_timeout)
                 fresh = runner.new(updates)
                 await inbox.keep(fresh, finished)
+            except asyncio.CancelledError:  # stopped: forgotten at the stop (finish_updates)
+                runner.give_back(finished)
+                raise
             except Exception as exc:  # the Bot API or the database is down: wait, go on
                 runner.give_back(finished)
                 failed = True

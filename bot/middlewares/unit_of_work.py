@@ -9,6 +9,13 @@ until the commit, and most updates only read (a burst of /help or /schedule then
 on that lock). A locking read (`FOR UPDATE`), which SQLite has no row locks for, writes
 the row first and so runs under the write lock, as every update used to.
 
+An update that wrote nothing (/help, /schedule, a page turned) is not remembered at all:
+its transaction is only rolled back. Handling it again is harmless (the same answer), so
+a write and a commit for each of the most common updates bought nothing; and an update
+cut short by a kill after its handler but before its answer went out is answered at the
+next start instead of being skipped as done. The polling inbox forgets it once finished
+(bot.polling), also at a clean stop.
+
 Commit, then speak (bot.middlewares.held): the sends, edits and callback answers a
 handler makes are held while it runs and released in order after the commit, once the
 session is closed. So no transaction (SQLite's write lock, PostgreSQL's row locks) waits
@@ -394,10 +401,12 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 held.open = False
                 held_replies.reset(speaking)
                 update_session.reset(token)
-            if self._outbox is not None and wrote(session.sync_session):
-                # Kept with what it wrote: a kill before they go out loses no answer.
-                await self._keep_replies(session, held)
-            await session.run_sync(claim_and_commit)
+            if wrote(session.sync_session):
+                if self._outbox is not None:
+                    # Kept with what it wrote: a kill before they go out loses no answer.
+                    await self._keep_replies(session, held)
+                await session.run_sync(claim_and_commit)
+            # Else nothing to keep: the session's close rolls its reads back.
         # Only now can the sender see the new notices: wake it after the commit.
         if outbox.wakes_sender and self._on_planned is not None:
             self._on_planned()

@@ -603,6 +603,7 @@ class FakeBotAPI:
         self._updates_ev = asyncio.Event()
         self._calls_ev = asyncio.Event()
         self._inflight = 0
+        self._hung: list[Call] = []  # held by a "timeout" outage
         self._last_activity = time.monotonic()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -671,6 +672,10 @@ class FakeBotAPI:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def hung(self, method: str | None = None) -> list[Call]:
+        """The calls (of ``method``) a "timeout" outage holds now, params parsed."""
+        return [c for c in self._hung if method is None or c.method == method]
 
     @property
     def base_url(self) -> str:
@@ -764,6 +769,7 @@ class FakeBotAPI:
             with contextlib.suppress(Exception):  # recorded for inspection only
                 call.params, call.files = await self._parse(request)
             if outage.mode == "timeout":
+                self._hung.append(call)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(outage.over.wait(), outage.until - time.monotonic())
             elif outage.mode == "refuse":
@@ -779,6 +785,8 @@ class FakeBotAPI:
             raise
         finally:
             self._inflight -= 1
+            if call in self._hung:
+                self._hung.remove(call)
             call.error = error
             self._record(call)
         return web.json_response(error, status=error["error_code"])

@@ -166,7 +166,8 @@ async def test_a_student_who_becomes_a_teacher_and_unlinks_the_student(
 
 async def test_a_double_tap_is_answered_and_committed(api: FakeBotAPI, seeded: BotRunner) -> None:
     """The second identical edit is refused by Telegram ("message is not modified"): the
-    press is answered all the same, nothing is reported as failed, both are committed."""
+    press is answered all the same, nothing is reported as failed, both are settled
+    (neither wrote anything: no row marks them handled, and neither waits in the inbox)."""
     student = api.user(15005, language_code="en")
     await link_student(api, student, "2611021", "Иванова")
     shown = await say(api, student, "/mydata")
@@ -188,7 +189,19 @@ async def test_a_double_tap_is_answered_and_committed(api: FakeBotAPI, seeded: B
     assert apologies == []
     async with seeded.sessionmaker() as session:
         handled = set(await session.scalars(select(ProcessedUpdate.update_id)))
-    assert {first["update_id"], second["update_id"]} <= handled
+    assert {first["update_id"], second["update_id"]}.isdisjoint(handled)
+    for update in (first, second):  # each answered exactly once
+        assert (
+            len(
+                [
+                    c
+                    for c in api.calls
+                    if c.method == "answerCallbackQuery"
+                    and c.params.get("callback_query_id") == update["callback_query"]["id"]
+                ]
+            )
+            == 1
+        )
 
 
 async def test_descriptions_in_both_languages_set_only_when_changed(

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.app import Application, build_application
 from bot.config import Settings
-from bot.db.models import InboxUpdate, ProcessedUpdate
+from bot.db.models import InboxUpdate
 from tests.e2e.conftest import MovableClock
 from tests.e2e.fakeapi import FakeBotAPI, FakeUser
 
@@ -54,12 +54,18 @@ async def start_polling(
     return app, asyncio.create_task(app.run_polling(handle_signals=False))
 
 
-async def unhandled_in_inbox(app: Application) -> list[int]:
-    async with app.sessionmaker() as session:
-        handled = select(ProcessedUpdate.update_id).where(
-            ProcessedUpdate.update_id == InboxUpdate.update_id
-        )
-        return list(await session.scalars(select(InboxUpdate.update_id).where(~handled.exists())))
+def _same(chat: Any, user_id: int) -> bool:
+    return str(chat) == str(user_id)
+
+
+async def left_in_inbox(app: Application) -> list[int]:
+    """The updates still in the inbox (after a clean stop: none, handled or not; an update
+    that only read has no processed_updates row to tell it was handled)."""
+    try:
+        async with app.sessionmaker() as session:
+            return list(await session.scalars(select(InboxUpdate.update_id)))
+    finally:
+        await app.engine.dispose()  # stopped: its connections were closed before this one
 
 
 async def test_an_update_confirmed_to_telegram_while_running_survives_a_kill(
@@ -111,10 +117,10 @@ async def test_an_update_confirmed_to_telegram_while_running_survives_a_kill(
         assert reply["text"].startswith("What I can do")
         await asyncio.sleep(1.5)  # a long poll or so: anything handled twice would show
         assert len(api.messages(anna.id)) == len(api.messages(boris.id)) == 1
-        assert await unhandled_in_inbox(app) == []
     finally:
         await app.dispatcher.stop_polling()
         await polling
+    assert await left_in_inbox(app) == []
 
 
 async def test_each_update_is_fetched_once_while_handlers_take_time(
@@ -166,10 +172,10 @@ async def test_each_update_is_fetched_once_while_handlers_take_time(
         async with asyncio.timeout(60):
             while not all(answered(s) for s in students):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
-        assert await unhandled_in_inbox(app) == []
     finally:
         await app.dispatcher.stop_polling()
         await polling
+    assert await left_in_inbox(app) == []
 
 
 async def test_the_dialogue_storage_closes_after_the_running_updates_finish(
@@ -220,3 +226,66 @@ async def test_the_dialogue_storage_closes_after_the_running_updates_finish(
         if not polling.done():
             await app.dispatcher.stop_polling()
             await polling
+
+
+async def test_an_answer_cut_short_by_a_kill_goes_out_after_the_restart(
+    api: FakeBotAPI, settings: Settings, clock: MovableClock
+) -> None:
+    """/help only reads, so nothing marks it handled: a kill while its answer is on the
+    way to Telegram leaves it in the inbox, and the next start answers it (it used to be
+    remembered as handled at its commit, and the student was never answered)."""
+    app, polling = await start_polling(settings, clock)
+    anna = api.user(7301, language_code="en")
+    try:
+        anna.send("/help")  # her first message writes her user row; the next only reads
+        await api.next_message(anna.id, timeout=10)
+        api.outage("timeout", 30)  # Telegram hangs: the answer stays on its way
+        anna.send("/help")
+        async with asyncio.timeout(10):
+            while not any(_same(c.chat_id, anna.id) for c in api.hung("sendMessage")):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        # The kill: the running update's task is cancelled mid-send, then all stops.
+        for task in list(app.dispatcher._handle_update_tasks):
+            task.cancel()
+        await app.dispatcher.stop_polling()
+        await polling
+    finally:
+        api.outage_over()
+    assert len(api.messages(anna.id)) == 1
+
+    app, polling = await start_polling(settings, clock)
+    try:
+        async with asyncio.timeout(10):
+            while len(api.messages(anna.id)) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        assert api.messages(anna.id)[1]["text"].startswith("What I can do")
+    finally:
+        await app.dispatcher.stop_polling()
+        await polling
+    assert await left_in_inbox(app) == []
+
+
+async def test_an_update_that_only_read_is_not_answered_again_after_a_clean_restart(
+    api: FakeBotAPI, settings: Settings, clock: MovableClock
+) -> None:
+    """Those finished since the last page are forgotten at the stop, though no
+    processed_updates row tells they were handled."""
+    app, polling = await start_polling(settings, clock)
+    students = [api.user(7400 + i, language_code="en") for i in range(40)]
+    try:
+        for student in students:
+            student.send("/help")
+        for student in students:
+            await api.next_message(student.id, timeout=20)
+    finally:
+        await app.dispatcher.stop_polling()
+        await polling
+    assert await left_in_inbox(app) == []
+
+    app, polling = await start_polling(settings, clock)
+    try:
+        await asyncio.sleep(1.5)  # a long poll or so: anything handled twice would show
+    finally:
+        await app.dispatcher.stop_polling()
+        await polling
+    assert [len(api.messages(s.id)) for s in students] == [1] * len(students)

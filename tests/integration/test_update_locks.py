@@ -73,10 +73,15 @@ def message_update(update_id: int) -> Update:
 
 
 def dispatcher_with(
-    sessionmaker: async_sessionmaker[AsyncSession], locking: bool, seen: dict[str, Any]
+    sessionmaker: async_sessionmaker[AsyncSession],
+    locking: bool,
+    seen: dict[str, Any],
+    *,
+    writes: bool = False,
 ) -> tuple[ConfirmingDispatcher, asyncio.Event, asyncio.Event]:
     """As the application wires it; the handler reads (with `FOR UPDATE` if `locking`),
-    says it is inside, and waits to be let go."""
+    says it is inside, and waits to be let go; then, if `writes`, moves the dialogue on
+    (a write in the update's transaction)."""
     dispatcher = ConfirmingDispatcher(storage=SQLAlchemyStorage(sessionmaker))
     dispatcher.update.outer_middleware(UnitOfWorkMiddleware(sessionmaker, InFlight()))
     inside, go = asyncio.Event(), asyncio.Event()
@@ -90,6 +95,8 @@ def dispatcher_with(
         seen.setdefault("ran", []).append(message.message_id)
         inside.set()
         await go.wait()
+        if writes:
+            await state.set_state(f"Step {message.message_id}")
 
     dispatcher.message.register(handler)
     return dispatcher, inside, go
@@ -116,12 +123,36 @@ async def test_only_a_locking_read_holds_the_write_lock_before_the_commit(
             await write_elsewhere(database, 1000)  # the database is not locked
         go.set()
         await asyncio.wait_for(running, 10)
-    # The state was read in the update (as aiogram would have), and the update is kept
-    # as handled, whichever way.
+    # The state was read in the update (as aiogram would have). The update wrote nothing,
+    # so it is not kept as handled: the locking read's early row went with its rollback.
     assert seen["raw_state"] == "Dialogue:O'Нил & <Ко>"
     async with sessionmaker() as session:
         handled = set(await session.scalars(select(ProcessedUpdate.update_id)))
-    assert handled == ({1} if locking else {1, 1000})
+    assert handled == (set() if locking else {1000})
+
+
+@pytest.mark.parametrize("locking", [False, True], ids=["reading", "locking-read"])
+async def test_an_update_is_remembered_as_handled_only_when_it_wrote(
+    engine: AsyncEngine, locking: bool
+) -> None:
+    """One that only read is handled again if Telegram sends it again (the same answer
+    twice, nothing lost); one that wrote is skipped, its row committed with its write."""
+    sessionmaker = create_sessionmaker(engine)
+    seen: dict[str, Any] = {}
+    reader, _inside, go = dispatcher_with(sessionmaker, locking, seen)
+    go.set()
+    writer, _inside, go = dispatcher_with(sessionmaker, locking, seen, writes=True)
+    go.set()
+    async with Bot(TOKEN) as bot:
+        for _ in range(2):
+            await reader.feed_update(bot, message_update(1))
+        for _ in range(2):
+            await writer.feed_update(bot, message_update(2))
+    assert seen["ran"] == [1, 1, 2]
+    async with sessionmaker() as session:
+        assert set(await session.scalars(select(ProcessedUpdate.update_id))) == {2}
+    key = StorageKey(bot_id=BOT_ID, chat_id=USER_ID, user_id=USER_ID)
+    assert await SQLAlchemyStorage(sessionmaker).get_state(key) == "Step 2"
 
 
 async def test_an_update_handled_before_is_skipped(engine: AsyncEngine, database: str) -> None:
@@ -135,4 +166,5 @@ async def test_an_update_handled_before_is_skipped(engine: AsyncEngine, database
         await dispatcher.feed_update(bot, message_update(6))
     assert seen["ran"] == [6]  # only the new one ran
     async with sessionmaker() as session:
-        assert set(await session.scalars(select(ProcessedUpdate.update_id))) == {5, 6}
+        # 6 only read: nothing to remember it by (handled again if sent again).
+        assert set(await session.scalars(select(ProcessedUpdate.update_id))) == {5}
