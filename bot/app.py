@@ -29,7 +29,7 @@ from bot.botapi import BotApiUnavailable, check_bot_api
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db.engine import create_engine, create_sessionmaker
-from bot.db.fsm import SQLAlchemyStorage
+from bot.db.fsm import SQLAlchemyStorage, WritesNoted
 from bot.db.locks import one_replica
 from bot.db.migrate import upgrade
 from bot.db.models import ProcessedUpdate, utcnow
@@ -126,7 +126,7 @@ def create_storage(
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
         storage = RedisStorage.from_url(settings.redis_url)
-        return storage, RedisEventIsolation(storage.redis)
+        return WritesNoted(storage), RedisEventIsolation(storage.redis)
     return SQLAlchemyStorage(sessionmaker), SimpleEventIsolation()
 
 

@@ -35,6 +35,9 @@ T = TypeVar("T")
 OUTAGE_RETRIES = 5
 
 update_session: ContextVar[AsyncSession | None] = ContextVar("update_session", default=None)
+# An update session's info key: whether the update wrote anything (False until it does).
+# The unit of work (bot.middlewares.unit_of_work) marks an update handled only if so.
+WROTE = "wrote"
 # In an update's data: its dialogue state is to be read in the update's transaction
 # (bot.polling.StateLockMiddleware sets it, bot.middlewares.unit_of_work reads the state).
 STATE_UNREAD = "state_unread"
@@ -125,3 +128,36 @@ class SQLAlchemyStorage(BaseStorage):
 
     async def _record(self, session: AsyncSession, key: StorageKey) -> FsmRecord | None:
         return await session.get(FsmRecord, self._keys.build(key))
+
+
+class WritesNoted(BaseStorage):
+    """A storage outside the database (Redis) whose writes count as the update's own: an
+    update that only moved its dialogue on there wrote nothing to the database, yet must
+    be marked handled, so that Telegram sending it again (after a restart, or to the
+    other replica) does not take the step twice (a photo attached twice)."""
+
+    def __init__(self, inner: BaseStorage) -> None:
+        self.inner = inner
+
+    @staticmethod
+    def _note() -> None:
+        session = update_session.get()
+        if session is not None and WROTE in session.info:
+            session.info[WROTE] = True
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        self._note()
+        await self.inner.set_state(key, state)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return await self.inner.get_state(key)
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        self._note()
+        await self.inner.set_data(key, data)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return await self.inner.get_data(key)
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -59,7 +59,7 @@ from sqlalchemy import bindparam, event, exists, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from bot.db.fsm import STATE_UNREAD, stored_state_key, update_session
+from bot.db.fsm import STATE_UNREAD, WROTE, stored_state_key, update_session
 from bot.db.models import FsmRecord, ProcessedUpdate, utcnow
 from bot.db.outage import database_busy, database_unavailable, wait_for_database
 from bot.middlewares.held import (
@@ -184,9 +184,9 @@ async def first_read(
 
 
 # session.info keys: the update id whose ProcessedUpdate row this session adds at its
-# commit; and whether the update wrote anything else (False until it does).
+# commit; and WROTE (bot.db.fsm): whether the update wrote anything else (False until it
+# does; a dialogue kept in Redis says so through bot.db.fsm.WritesNoted).
 UNCLAIMED = "unclaimed_update"
-WROTE = "wrote"
 
 
 # A Core INSERT on the session's connection, not an ORM object: the unit of work's flush

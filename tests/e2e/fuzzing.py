@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from bot.app import Application, build_application
 from bot.config import SUPPORTED_LOCALES, Settings
+from bot.db.fsm import WROTE
 from bot.db.models import (
     DeaneryChat,
     DeanMember,
@@ -55,7 +56,6 @@ from bot.domain.reminders import NoticeKind
 from bot.domain.timezones import parse_timezone
 from bot.handlers import states
 from bot.keyboards import callbacks
-from bot.middlewares.unit_of_work import WROTE
 from bot.services.imports import import_roster, import_schedule
 from bot.services.outbox import Outbox
 from bot.services.roll import RollRules, load_roll, own_exam

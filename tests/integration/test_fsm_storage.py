@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.engine import create_sessionmaker
-from bot.db.fsm import SQLAlchemyStorage, update_session
+from bot.db.fsm import WROTE, SQLAlchemyStorage, WritesNoted, update_session
 from bot.db.models import FsmRecord
 
 KEY = StorageKey(bot_id=1, chat_id=2, user_id=3)
@@ -226,3 +227,32 @@ async def test_update_session_rollback_keeps_committed_state(
 
     assert await storage.get_state(KEY) == "Join:record_book"
     assert await storage.get_data(KEY) == {"step": 1}
+
+
+async def test_a_dialogue_kept_outside_the_database_counts_as_the_updates_write(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Redis in production (MemoryStorage here): reading the state is no write; moving
+    the dialogue on, or its data, is, so the update is marked handled; outside an update
+    (no update session) nothing is marked."""
+    storage = WritesNoted(MemoryStorage())
+    await storage.set_state(KEY, Join.record_book)  # outside an update: nothing to mark
+    for write in ("state", "data", "update"):
+        async with sessionmaker() as session:
+            session.info[WROTE] = False
+            token = update_session.set(session)
+            try:
+                assert await storage.get_state(KEY) == Join.record_book.state
+                assert await storage.get_data(KEY) == ({} if write != "update" else DATA)
+                assert session.info[WROTE] is False
+                if write == "state":
+                    await storage.set_state(KEY, Join.record_book)
+                elif write == "data":
+                    await storage.set_data(KEY, DATA)
+                else:
+                    await storage.update_data(KEY, {"more": 1})
+                assert session.info[WROTE] is True
+            finally:
+                update_session.reset(token)
+    assert await storage.get_data(KEY) == {**DATA, "more": 1}
+    await storage.close()
