@@ -855,26 +855,63 @@ class OutboxSender:
                 session, notice, status=NoticeStatus.FAILED, reason=f"blocked: {error}"
             )
             return
-        notice.attempts += 1
+        attempts = notice.attempts + 1
         # Some errors (a bare timeout) say nothing in str(): keep at least their name.
         reason = str(error) or repr(error)
-        if notice.attempts >= self._settings.send_max_attempts:
-            await self._finish(session, notice, status=NoticeStatus.FAILED, reason=reason)
+        if attempts >= self._settings.send_max_attempts:
+            await self._finish(
+                session, notice, status=NoticeStatus.FAILED, reason=reason, attempts=attempts
+            )
             return
-        notice.status = NoticeStatus.PENDING.value
-        notice.claimed_by = notice.claimed_at = None
-        notice.due_at = self._clock.now() + backoff(notice.attempts)
-        notice.last_error = reason[:1000]
-        await session.commit()
-        self.stats.retried += 1
+        if await self._settle_claimed(
+            session,
+            notice,
+            status=NoticeStatus.PENDING.value,
+            claimed_by=None,
+            claimed_at=None,
+            attempts=attempts,
+            due_at=self._clock.now() + backoff(attempts),
+            last_error=reason[:1000],
+        ):
+            self.stats.retried += 1
 
     async def _finish(
-        self, session: AsyncSession, notice: Notice, *, status: NoticeStatus, reason: str
+        self,
+        session: AsyncSession,
+        notice: Notice,
+        *,
+        status: NoticeStatus,
+        reason: str,
+        attempts: int | None = None,
     ) -> None:
-        notice.status = status.value
-        notice.last_error = reason[:1000]
-        await session.commit()
+        values: dict[str, object] = {"status": status.value, "last_error": reason[:1000]}
+        if attempts is not None:
+            values["attempts"] = attempts
+        if not await self._settle_claimed(session, notice, **values):
+            return
         if status is NoticeStatus.DROPPED:
             self.stats.dropped += 1
         else:
             self.stats.failed += 1
+
+    async def _settle_claimed(
+        self, session: AsyncSession, notice: Notice, **values: object
+    ) -> bool:
+        """Writes `values` to the notice and commits, if it is still this sender's claim.
+        The planner may have replaced it meanwhile (the exam moved, the card deleted and
+        planned anew): then there is nothing to settle, and the batch goes on (an ORM
+        flush of the vanished row failed the whole batch and stopped the sender 5 s)."""
+        settled = await session.execute(
+            update(Notice)
+            .where(
+                Notice.id == notice.id,
+                Notice.claimed_by == self.worker_id,
+                Notice.status == NoticeStatus.CLAIMED,
+            )
+            .values(**values)
+        )
+        await session.commit()
+        if not settled.rowcount:  # type: ignore[attr-defined]
+            log.info("notice %s was replaced or taken meanwhile; left as it is", notice.id)
+            return False
+        return True

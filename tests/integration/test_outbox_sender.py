@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 from aiogram.utils.i18n import I18n
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_i18n
@@ -28,6 +29,7 @@ from bot.config import Settings
 from bot.db.engine import create_sessionmaker
 from bot.db.models import Discipline, Exam, Notice, NoticeStatus, Student, User
 from bot.domain.reminders import NoticeKind, backoff, stamp
+from bot.notify import sender as sender_module
 from bot.notify.journal import PARTS_SENT, replay
 from bot.notify.pacing import RateLimiter as SharedLimiter
 from bot.notify.render import render_notice
@@ -411,6 +413,43 @@ async def test_after_downtime_expired_join_calls_are_dropped_and_cards_sent_late
     [late] = await notices(sessionmaker, status=NoticeStatus.SENT)
     assert late.kind == NoticeKind.DAY_BEFORE and late.due_at == HISTOLOGY - DAY
     assert (await status_counts(sessionmaker)) == {"dropped": 2, "sent": 1, "pending": 1}
+
+
+async def test_a_claimed_notice_replaced_meanwhile_is_left_alone_and_the_batch_goes_on(
+    api: FakeBotAPI,
+    senders: Senders,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The exam moved while the sender held the old join call: the planner deleted it and
+    planned anew. Settling the vanished row (dropped as expired here) used to fail the
+    whole batch and stop the sender for 5 s (seen as a late join call in an end-to-end
+    test); now it is skipped, and the rest of the batch is settled."""
+    await seed(sessionmaker, settings, {"2611021": (RU_USER, "ru")})
+    await plan(sessionmaker, settings, clock.now())
+    clock.move(LATIN + timedelta(minutes=5) - clock.now())  # both of Latin's expired
+    [join_call] = [
+        n for n in await notices(sessionmaker, kind=NoticeKind.JOIN_CALL) if n.due_at < LATIN
+    ]
+    loaded = sender_module.preload
+
+    async def then_replanned(session: AsyncSession, batch: Iterable[Notice]) -> Any:
+        held = await loaded(session, batch)
+        async with sessionmaker.begin() as planner:  # another connection, as the planner's
+            await planner.execute(delete(Notice).where(Notice.id == join_call.id))
+        return held
+
+    monkeypatch.setattr(sender_module, "preload", then_replanned)
+    stats = await senders().drain()
+    assert (stats.sent, stats.dropped, stats.failed) == (0, 1, 0)
+    [card] = await notices(sessionmaker, status=NoticeStatus.DROPPED)
+    assert card.kind == NoticeKind.DAY_BEFORE and card.last_error == "expired"
+    assert join_call.id not in {n.id for n in await notices(sessionmaker)}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert requests_to(api, RU_USER) == []
 
 
 # --- Telegram's answers -----------------------------------------------------------------
