@@ -43,7 +43,7 @@ GROUPS = 300
 FACULTIES = ("Лечебный факультет", "Педиатрический факультет", "Стоматологический факультет")
 SURNAMES = ("Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Фёдоров")
 NAMES = ("Алексей", "Тимур", "Артём", "Булат", "Никита", "Руслан", "Илья", "Айдар")
-PG_DATABASE = "bench_cli"
+PG_DATABASE = f"bench_cli_{os.getpid()}"  # two runs at once keep apart
 USERS = 5_000_000  # Telegram ids of the linked students
 
 

@@ -198,7 +198,11 @@ class WebAppServer:
         self._webapp = webapp
         app = web.Application(client_max_size=webapp.settings.max_upload_bytes + 64 * 1024)
         add_routes(app, webapp)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A stop waits for the calls in progress as long as the updates' grace, not
+        # aiohttp's default minute.
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=webapp.settings.shutdown_grace_seconds
+        )
         self.port: int | None = None
 
     async def start(self) -> None:

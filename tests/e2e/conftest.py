@@ -305,18 +305,21 @@ async def seeded(bot_runner: BotRunner) -> BotRunner:
 
 
 async def say(api: FakeBotAPI, user: FakeUser, text: str) -> dict[str, Any]:
-    """Sends a message as the user; returns the bot's next message in that chat."""
+    """Sends a message as the user; returns the bot's answer to it in that chat: the
+    first message sent or edited while handling it (not an outbox notice that happened
+    to come first; see NoteAnswers)."""
     after = api.mark()
-    user.send(text)
-    return await api.next_message(user.id, after=after)
+    update = user.send(text)
+    return await api.answer(update, user.id, after=after)
 
 
 async def upload(
     api: FakeBotAPI, user: FakeUser, filename: str, content: bytes, **kwargs: Any
 ) -> dict[str, Any]:
+    """Sends a document as the user; returns the bot's answer to it, as `say`."""
     after = api.mark()
-    api.send_document(user, filename, content=content, **kwargs)
-    return await api.next_message(user.id, after=after)
+    update = api.send_document(user, filename, content=content, **kwargs)
+    return await api.answer(update, user.id, after=after)
 
 
 async def invite_token(runner: BotRunner, role: InviteRole, name: str | None = None) -> str:
