@@ -41,7 +41,8 @@ from aiogram.methods import (
 if TYPE_CHECKING:
     from aiogram import Bot
 
-# A request is counted for this long after its answer (Telegram counts by the second).
+# Telegram counts by the second: a request is counted until this long after its answer,
+# less the fastest round trip (see RateLimiter).
 WINDOW = 1.0
 GROUP_WINDOW = 60.0  # and to a group chat, for a minute
 # Adapting the allowance (see RateLimiter): what one 429 takes away, at most once a window;
@@ -52,6 +53,11 @@ CEILING = 1.2  # x rate
 FLOOR = 0.5  # x rate
 # How much each answer moves the round trip's running average.
 RTT_WEIGHT = 0.05
+# The fastest round trip is looked for among the last RTT_SAMPLES answers of the last
+# RTT_MEMORY seconds, and trusted once there are RTT_LEAST of them (until then: none).
+RTT_SAMPLES = 64
+RTT_LEAST = 16
+RTT_MEMORY = 60.0
 # Lateness of the requests' pace made up by sending sooner (a few close together; the
 # allowance still bounds every second).
 CATCH_UP = 0.25
@@ -98,23 +104,33 @@ _held: ContextVar[tuple[RateLimiter, int | str] | None] = ContextVar("_held", de
 class RateLimiter:
     """Send slots shared by everything that sends: at most `rate` messages in any second
     at Telegram's end, `per_chat` seconds apart per chat, `per_group` a minute to a group
-    chat (a negative id), whatever the network does.
+    chat (a negative id), however the requests bunch up on the way (given one assumption
+    about the network, below).
 
     Telegram counts a message when the request reaches it, somewhere between the moment
-    we let it go and the moment its answer comes back. So a request counts from the first
-    moment until one second after the second: then no one-second window at Telegram's end
-    can hold more of ours than are counted at once, however the requests bunch up on the
-    way (a busy event loop, a slow network). The per-chat gap (a margin over Telegram's
-    one second) is likewise measured from the answer of the previous send to that chat,
-    and a group's minute from each answer.
+    we let it go and the moment its answer comes back. A request is counted from the
+    first moment (in flight) until a second after the second, less the fastest round trip
+    seen lately (`fastest_trip`, F): no one-second window at Telegram's end can then hold
+    more of ours than are counted at once, however the requests bunch up on the way (a
+    busy event loop, a slow network), as long as each way takes at least F / 2. Why: a
+    request let go at `go` reaches Telegram after go + F / 2; one answered at `a` reached
+    it before a - F / 2; so if a <= go + F - 1, the two are more than a second apart at
+    Telegram. F / 2 each way is what the distance alone takes when the fastest trip met no
+    queue; F is the least of many recent trips (RTT_LEAST of the last RTT_SAMPLES, within
+    RTT_MEMORY: none, a whole second, until there are that many), so a few slow answers
+    cannot make it too long, a quicker one shortens it at once, and it follows the network
+    when that slows down. The per-chat gap (a margin over Telegram's one second) is
+    measured from the answer of the previous send to that chat, and a group's minute
+    from each answer, as before.
 
-    How many may be counted at once (the allowance) starts at `rate`, the bound that
-    holds whatever the round trip. Counting each request for its whole round trip as well
-    costs rate x RTT / (1 + RTT) of the throughput (9 % at 100 ms), so the allowance
-    adapts: while it is what holds requests back and Telegram answers without 429, it
-    creeps up (by INCREASE an answer, at most to CEILING x rate); a 429 takes DECREASE
-    off (once a window: one overshoot, one step). It settles where a 429 is one answer in
-    DECREASE / INCREASE (~250). Requests still go out no closer than 1/rate apart.
+    How many may be counted at once (the allowance) starts at `rate`. Counting each
+    request in flight as well costs rate x (RTT - F) / (1 + RTT - F) of the throughput
+    (5 % with round trips of 100 ms +- 50 %, 1 % at +- 10 %); the allowance adapts: while
+    it is what holds requests back and Telegram answers without 429, it creeps up (by
+    INCREASE an answer, at most to CEILING x rate); a 429 takes DECREASE off (once a
+    window: one overshoot, one step). It settles where a 429 is one answer in DECREASE /
+    INCREASE (~250), and brings the count back below the rate if the network breaks the
+    rule's assumption. Requests still go out no closer than 1/rate apart.
 
     A 429 holds its chat for `retry_after`; a long one, or a burst of them, pauses all.
     Urgent requests (replies to a person waiting) go before the others when both wait;
@@ -137,6 +153,8 @@ class RateLimiter:
         self.rate = rate
         self._interval = 1.0 / rate
         self._round_trip = 0.0  # from a slot's go to its answer, on average (RTT_WEIGHT)
+        self._trips: deque[tuple[float, float]] = deque(maxlen=RTT_SAMPLES)  # (answer, trip)
+        self.fastest_trip = 0.0  # the least of them (see RTT_LEAST), 0 when not known
         self._per_chat = per_chat
         self._per_group = per_group
         self._group_window = group_window
@@ -230,7 +248,7 @@ class RateLimiter:
         weight = max(1, min(weight, int(self._floor)))
         now = self._now()
         if went is not None:
-            self._round_trip += (now - went - self._round_trip) * RTT_WEIGHT
+            self._note_trip(max(0.0, now - went), now)
         self._in_flight -= weight
         self._chat_busy.discard(chat_id)
         self._answered.append((now, weight))
@@ -259,7 +277,22 @@ class RateLimiter:
             self.allowance = max(self._floor, self.allowance - DECREASE)
             self._last_cut = now
 
+    @property
+    def round_trip(self) -> float:
+        """From a request's go to its answer, on average (recent answers weigh more)."""
+        return self._round_trip
+
     # -- the inside --------------------------------------------------------------------------
+
+    def _note_trip(self, trip: float, now: float) -> None:
+        self._round_trip += (trip - self._round_trip) * RTT_WEIGHT
+        trips = self._trips
+        trips.append((now, trip))
+        while trips and trips[0][0] < now - RTT_MEMORY:
+            trips.popleft()
+        # The least of many, so that one answer (a slow one) cannot make it too long; one
+        # quicker than the others only makes the count stricter. None from a few answers.
+        self.fastest_trip = min(t for _, t in trips) if len(trips) >= RTT_LEAST else 0.0
 
     def _take(self, chat_id: int | str, weight: int) -> None:
         now = self._now()
@@ -300,9 +333,10 @@ class RateLimiter:
 
     def _pace(self) -> float:
         """Seconds between two requests: as many a second as the allowance holds with each
-        counted for its round trip and a second after (so that a backlog goes evenly, not
-        in bursts each time answers leave the window), at most `rate`."""
-        return max(self._interval, (1.0 + self._round_trip) / self.allowance)
+        counted as long as `_window_wait` counts it, on average (so that a backlog goes
+        evenly, not in bursts each time answers leave the window), at most `rate`."""
+        counted_for = WINDOW + max(0.0, self._round_trip - self.fastest_trip)
+        return max(self._interval, counted_for / self.allowance)
 
     def _ready_ahead(self, ticket: int, urgent: bool, now: float) -> int:
         """How many waiting longer, or more urgent, may go as soon as the pace allows."""
@@ -336,11 +370,19 @@ class RateLimiter:
         answered = self._answered
         while answered and answered[0][0] <= now - WINDOW:
             self._answered_weight -= answered.popleft()[1]
+        # Answered up to `horizon`: at Telegram more than a second before this one can be.
+        horizon = now - WINDOW + self.fastest_trip
         counted = self._answered_weight + weight
+        leaves = None  # when the first answer still counted stops counting
+        for at, each in answered:  # the few answered within the fastest trip of leaving
+            if at > horizon:
+                leaves = at + WINDOW - self.fastest_trip
+                break
+            counted -= each
         if counted <= self.rate and self._in_flight + counted <= self.allowance:
             return 0.0
         self._pressed_at = now
-        return answered[0][0] + WINDOW - now if answered else self.POLL
+        return leaves - now if leaves is not None else self.POLL
 
     def _forget(self, now: float) -> None:
         horizon = now - max(self._per_chat, WINDOW)

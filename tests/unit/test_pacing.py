@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import itertools
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -109,6 +111,83 @@ async def test_a_request_counts_from_its_go_until_a_second_after_its_answer(
     answered = fake.now
     await fake.until(waiting)
     assert fake.now - answered == pytest.approx(1.0)
+
+
+async def test_an_answer_counts_until_a_second_after_it_less_the_fastest_round_trip(
+    fake: FakeTime,
+) -> None:
+    pace = limiter(fake, 3, adaptive=False)
+    # Round trips of 0.3 s, one of 0.2 s: the fastest is trusted from RTT_LEAST answers on.
+    trips = [0.3] * (pacing.RTT_LEAST - 1)
+    trips[5] = 0.2
+    for chat, took in enumerate(trips):
+        await run(fake, slot(pace, chat, took=took))
+    assert pace.fastest_trip == 0  # too few answers to go by: a whole second after each
+    await run(fake, slot(pace, 99, took=0.3))
+    assert pace.fastest_trip == pytest.approx(0.2)
+    await fake.advance(2.0)
+    for chat in (101, 102, 103):
+        await run(fake, pace.acquire(chat))
+    waiting = asyncio.ensure_future(pace.acquire(104))
+    await fake.advance(5.0)
+    assert not waiting.done()  # three in flight: the allowance is taken however long
+    pace.release(101)
+    answered = fake.now
+    await fake.until(waiting)
+    assert fake.now - answered == pytest.approx(0.8)
+
+
+async def test_the_fastest_round_trip_follows_the_network(fake: FakeTime) -> None:
+    pace = limiter(fake, 30)
+    for chat in range(pacing.RTT_LEAST):
+        await run(fake, slot(pace, chat, took=0.05))
+    assert pace.fastest_trip == pytest.approx(0.05)
+    # Slower now: once the quick answers are RTT_SAMPLES answers back, they are forgotten.
+    for chat in range(100, 100 + pacing.RTT_SAMPLES):
+        await run(fake, slot(pace, chat, took=0.15))
+    assert pace.fastest_trip == pytest.approx(0.15)
+    # Quicker: at once (counting more is always safe).
+    await run(fake, slot(pace, 500, took=0.08))
+    assert pace.fastest_trip == pytest.approx(0.08)
+    # After a quiet spell, too few recent answers to go by.
+    await fake.advance(pacing.RTT_MEMORY + 1)
+    await run(fake, slot(pace, 501, took=0.08))
+    assert pace.fastest_trip == 0
+
+
+async def test_no_second_at_telegram_holds_more_than_the_rate_and_a_backlog_uses_it(
+    fake: FakeTime,
+) -> None:
+    """Legs of 50 ms, or more (uniformly up to 150 ms a third of the time), each way: the
+    fastest round trip, 100 ms, is twice the least leg, as the rule assumes."""
+    rng = random.Random(7)
+    pace = limiter(fake, 10, adaptive=False)
+    arrivals: list[float] = []
+
+    def leg() -> float:
+        return 0.05 + (rng.uniform(0, 0.1) if rng.random() < 1 / 3 else 0.0)
+
+    async def send(chat: int, gate: asyncio.Semaphore) -> None:
+        async with gate, pace.slot(chat):
+            await asyncio.sleep(leg())
+            arrivals.append(fake.now)  # where Telegram counts it
+            await asyncio.sleep(leg())
+
+    gate = asyncio.Semaphore(16)  # as the outbox sender: a few waiting, always
+    await fake.until(asyncio.gather(*(send(chat, gate) for chat in range(400))))
+    arrivals.sort()
+    # The most in any second (less a nanosecond: the clock's rounding) at Telegram's end.
+    most = max(
+        bisect.bisect_right(arrivals, at) - bisect.bisect_right(arrivals, at - 1 + 1e-9)
+        for at in arrivals
+    )
+    assert most <= 10
+    sent = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    average_trip = 2 * (0.05 + 0.05 / 3)
+    # Counting each request for its round trip and a whole second after could not send
+    # more than 10 / (1 + average trip), 8.8 a second; a second less the fastest trip: 9.7.
+    assert sent > 1.05 * 10 / (1 + average_trip)
+    assert pace.fastest_trip == pytest.approx(0.1)
 
 
 async def test_requests_are_spread_evenly_not_in_a_burst(fake: FakeTime) -> None:
