@@ -29,12 +29,12 @@ from bot.config import Settings
 from bot.db.engine import create_sessionmaker
 from bot.db.models import Discipline, Exam, Notice, NoticeStatus, Student, User
 from bot.domain.reminders import NoticeKind, backoff, stamp
-from bot.notify import sender as sender_module
 from bot.notify.journal import PARTS_SENT, replay
 from bot.notify.pacing import RateLimiter as SharedLimiter
 from bot.notify.render import render_notice
 from bot.notify.sender import OutboxSender, RateLimiter
 from bot.services.imports import import_roster, import_schedule
+from bot.services.notice_facts import preload
 from bot.services.outbox import Outbox
 from bot.services.reminders import outbox_summary, plan_upcoming
 from tests.e2e.conftest import MovableClock
@@ -434,15 +434,14 @@ async def test_a_claimed_notice_replaced_meanwhile_is_left_alone_and_the_batch_g
     [join_call] = [
         n for n in await notices(sessionmaker, kind=NoticeKind.JOIN_CALL) if n.due_at < LATIN
     ]
-    loaded = sender_module.preload
 
     async def then_replanned(session: AsyncSession, batch: Iterable[Notice]) -> Any:
-        held = await loaded(session, batch)
+        held = await preload(session, batch)
         async with sessionmaker.begin() as planner:  # another connection, as the planner's
             await planner.execute(delete(Notice).where(Notice.id == join_call.id))
         return held
 
-    monkeypatch.setattr(sender_module, "preload", then_replanned)
+    monkeypatch.setattr("bot.notify.sender.preload", then_replanned)
     stats = await senders().drain()
     assert (stats.sent, stats.dropped, stats.failed) == (0, 1, 0)
     [card] = await notices(sessionmaker, status=NoticeStatus.DROPPED)
