@@ -504,13 +504,18 @@ class OutboxSender:
         self._stranded -= stranded
         return ids
 
+    def _ours(self) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """A notice still this sender's claim (not taken by another after the lease, nor
+        settled, nor replaced by the planner): every write of a claimed one checks it."""
+        return (Notice.claimed_by == self.worker_id, Notice.status == NoticeStatus.CLAIMED)
+
     async def _settle(
         self, session: AsyncSession, sent: set[int], *, stranded: set[int], now: datetime
     ) -> None:
         """The database is back: what Telegram accepted meanwhile is marked sent, and the
         claims left behind are given back (still ours: the deliveries that left them have
         ended)."""
-        ours = (Notice.claimed_by == self.worker_id, Notice.status == NoticeStatus.CLAIMED)
+        ours = self._ours()
         if sent:
             marked = await session.execute(
                 update(Notice)
@@ -699,11 +704,7 @@ class OutboxSender:
         async with self._sessionmaker.begin() as session:
             marked = await session.execute(
                 update(Notice)
-                .where(
-                    Notice.id.in_(ids),
-                    Notice.claimed_by == self.worker_id,
-                    Notice.status == NoticeStatus.CLAIMED,
-                )
+                .where(Notice.id.in_(ids), *self._ours())
                 .values(status=NoticeStatus.SENT.value, sent_at=self._clock.now(), last_error=None)
             )
         self.stats.sent += marked.rowcount  # type: ignore[attr-defined]
@@ -818,11 +819,7 @@ class OutboxSender:
                 return False
             renewed = await session.execute(
                 update(Notice)
-                .where(
-                    Notice.id == notice.id,
-                    Notice.claimed_by == self.worker_id,
-                    Notice.status == NoticeStatus.CLAIMED,
-                )
+                .where(Notice.id == notice.id, *self._ours())
                 .values(claimed_at=now, chat_id=notice.chat_id)
             )
             notice.claimed_at = now
@@ -902,13 +899,7 @@ class OutboxSender:
         planned anew): then there is nothing to settle, and the batch goes on (an ORM
         flush of the vanished row failed the whole batch and stopped the sender 5 s)."""
         settled = await session.execute(
-            update(Notice)
-            .where(
-                Notice.id == notice.id,
-                Notice.claimed_by == self.worker_id,
-                Notice.status == NoticeStatus.CLAIMED,
-            )
-            .values(**values)
+            update(Notice).where(Notice.id == notice.id, *self._ours()).values(**values)
         )
         await session.commit()
         if not settled.rowcount:  # type: ignore[attr-defined]
