@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -135,6 +136,9 @@ class Outbox(Protocol):
 
     async def keep(self, bot: Bot, messages: list[SendMessage]) -> None:
         """Stores the messages for the outbox sender (in order, one notice)."""
+
+    def holding(self, kept: KeptReply) -> AbstractAsyncContextManager[None]:
+        """Keeps `kept`'s claim while one of its messages is on its way."""
 
     def accepted(self, kept: KeptReply) -> None:
         """The next of the kept messages went out (or was refused for good)."""
@@ -244,7 +248,8 @@ async def release(
 
 async def _say_kept(item: _Reply, kept: KeptReply, outbox: Outbox) -> None:
     try:
-        await item.bot(item.method)
+        async with outbox.holding(kept):
+            await item.bot(item.method)
     except Exception as exc:
         if unavailable(exc):
             await outbox.hand_back(kept, exc)

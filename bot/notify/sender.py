@@ -257,6 +257,11 @@ class OutboxSender:
         self._being_marked: set[int] = set()
         self._marker: asyncio.Task[None] | None = None
 
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds unrenewed before another sender may take the notice."""
+        return self._lease
+
     def wake(self) -> None:
         self._planned_at = -1e9  # new notices: plan ahead again
         self._wake.set()

@@ -10,7 +10,8 @@ each message Telegram accepts goes into the sender's journal at that instant, an
 notice is deleted soon after (`ReplyStore.accepted`: nothing is owed any more; a
 second's notices in one transaction). A notice Telegram failed (5xx, network, 429 beyond
 the retries) is handed back to the sender with what went out already
-(`ReplyStore.hand_back`). After a kill the
+(`ReplyStore.hand_back`); while Telegram keeps one waiting (429s waited out) its claim is
+renewed (`ReplyStore.holding`), so no sender takes it meanwhile. After a kill the
 next start's sender finds it claimed by a dead worker: what the journal says Telegram
 accepted is marked sent, the rest is sent. So the normal path sends each message once, a
 crash at least once (twice only if killed between Telegram's answer and the journal's
@@ -31,14 +32,14 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiogram.client.default import Default
 from aiogram.methods import SendMessage
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -90,6 +91,10 @@ class Claims(Protocol):
     """The outbox sender, as the store sees it (bot.notify.sender.OutboxSender)."""
 
     worker_id: str
+
+    @property
+    def lease(self) -> timedelta:
+        """How long its claim holds unrenewed."""
 
     def wake(self) -> None: ...
 
@@ -166,6 +171,37 @@ class ReplyStore:
             n.chat_id: KeptReply(n.id, n.key, n.chat_id, len(n.payload["messages"]))
             for n in notices
         }
+
+    @contextlib.asynccontextmanager
+    async def holding(self, kept: KeptReply) -> AsyncIterator[None]:
+        """While one of `kept`'s messages is on its way: its claim is renewed every quarter
+        of the sender's lease, so that no sender (this process's, or a replica's) takes
+        the notice as one whose lease ran out and says it again, while Telegram keeps us
+        waiting (429s waited out, a pause of the whole bot: minutes)."""
+        renewing = asyncio.create_task(self._renew(kept), name="reply-claim")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _renew(self, kept: KeptReply) -> None:
+        every = self._claims.lease.total_seconds() / 4
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self._sessionmaker.begin() as session:
+                    await session.execute(
+                        update(Notice)
+                        .where(
+                            Notice.id == kept.notice_id,
+                            Notice.claimed_by == self._claims.worker_id,
+                            Notice.status == NoticeStatus.CLAIMED,
+                        )
+                        .values(claimed_at=self._clock.now())
+                    )
+            except Exception as exc:  # the database away: tried again a quarter later
+                log.warning("reply notice %s: claim not renewed (%r)", kept.notice_id, exc)
 
     def accepted(self, kept: KeptReply) -> None:
         """Telegram accepted (or refused for good) the next of `kept`'s messages."""

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiogram.methods import SendMessage
 from aiogram.utils.i18n import I18n
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.app import create_bot, create_i18n
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.db.engine import create_sessionmaker
 from bot.db.models import Discipline, Exam, Notice, NoticeStatus, Student, User
@@ -33,6 +35,7 @@ from bot.notify.journal import PARTS_SENT, replay
 from bot.notify.pacing import RateLimiter as SharedLimiter
 from bot.notify.render import render_notice
 from bot.notify.sender import OutboxSender, RateLimiter
+from bot.notify.stored_replies import ReplyStore
 from bot.services.imports import import_roster, import_schedule
 from bot.services.notice_facts import preload
 from bot.services.outbox import Outbox
@@ -1135,3 +1138,43 @@ async def test_a_group_chat_is_paced_per_minute_and_edits_per_chat(
     moments = sends + edits
     assert len(edits) == 3
     assert all(b - a >= 1.0 for a, b in itertools.pairwise(moments))
+
+
+async def test_a_kept_reply_held_up_by_telegram_keeps_its_claim(
+    api: FakeBotAPI,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    i18n: I18n,
+) -> None:
+    """An update's answer kept in the outbox is said by the unit of work; while Telegram
+    keeps that waiting (429s waited out: minutes) its claim is renewed, so no sender takes
+    it for one whose lease ran out and says it a second time. Once nobody holds it (a
+    kill), the lease runs out and the sender says it, once."""
+    await seed(sessionmaker, settings, {"2611021": (RU_USER, "ru")})
+    clock = SystemClock()
+    sender = OutboxSender(
+        create_bot(settings, retry=False),
+        sessionmaker,
+        clock=clock,
+        settings=settings,
+        i18n=i18n,
+        lease=timedelta(seconds=0.4),
+    )
+    store = ReplyStore(sessionmaker, clock, sender)
+    bot = create_bot(settings)
+    try:
+        text = "Заявление №7 сохранено: O'Нил & <Ко>"
+        async with sessionmaker.begin() as session:
+            message = SendMessage(chat_id=RU_USER, text=text, parse_mode=None)
+            kept = (await store.keep_in(session, [(bot, message)]))[RU_USER]
+        async with store.holding(kept):  # three leases long
+            for _ in range(6):
+                await asyncio.sleep(0.2)
+                assert (await sender.drain()).sent == 0
+        assert requests_to(api, RU_USER) == []
+        await asyncio.sleep(0.5)
+        assert (await sender.drain()).sent == 1
+        assert texts(api, RU_USER) == [text]
+    finally:
+        await bot.session.close()
+        await sender.close()
