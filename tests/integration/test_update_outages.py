@@ -19,7 +19,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -88,6 +88,7 @@ class Claims:
     """The outbox sender as the reply store sees it: a worker id, and being woken."""
 
     worker_id = "updates"
+    lease = timedelta(minutes=2)  # as the sender's
 
     def __init__(self, woken: list[bool]) -> None:
         self.woken = woken
