@@ -716,8 +716,9 @@ async def plan_faculty(
 async def announce_link(
     session: AsyncSession, exam: Exam, now: datetime, *, settings: Settings, outbox: Outbox
 ) -> PlanReport:
-    """The link was posted or changed: students who already got the card get the link now,
-    and reminders about the missing link are withdrawn."""
+    """The link was posted or changed: students who already got the card (or whose card
+    is going out now, rendered perhaps without it: TOLD) get the link now, and reminders
+    about the missing link are withdrawn."""
     report = await plan_exam(session, exam.id, now, settings=settings, outbox=outbox)
     if not exam.link or _until(exam) <= now:
         return report
@@ -727,7 +728,7 @@ async def announce_link(
         .where(
             Notice.exam_id == exam.id,
             Notice.kind.in_(STUDENT_KINDS),
-            Notice.status == NoticeStatus.SENT,
+            Notice.status.in_(TOLD),
         )
         .distinct()
     )

@@ -13,7 +13,7 @@ from bot.db.models import Exam, Notice, NoticeStatus, Student, User
 from bot.domain.reminders import NoticeKind
 from bot.services.imports import import_roster, import_schedule
 from bot.services.outbox import Outbox
-from bot.services.reminders import cancel_exam, plan_exam
+from bot.services.reminders import announce_link, cancel_exam, plan_exam
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -92,3 +92,53 @@ async def test_cancel_tells_a_student_whose_card_is_going_out(session: AsyncSess
         .where(Notice.student_id == student.id, Notice.kind == NoticeKind.CANCELLED)
     )
     assert told == 1
+
+
+async def test_a_new_link_reaches_a_student_whose_card_is_going_out(
+    session: AsyncSession,
+) -> None:
+    """The card is claimed (rendered already, perhaps with no link or the old one) when
+    the teacher posts the link: the student gets the link too, as one whose card is
+    marked sent does. Told twice, at worst, beats a card without the link."""
+    settings = Settings(_env_file=None)
+    roster, schedule = (
+        (SAMPLES / "roster.csv").read_bytes(),
+        (SAMPLES / "schedule.csv").read_bytes(),
+    )
+    assert (await import_roster(session, "r.csv", roster)).ok
+    assert (await import_schedule(session, "s.csv", schedule, tz=settings.tz)).ok
+    exam = await session.scalar(
+        select(Exam).where(Exam.starts_at > NOW, Exam.link.is_(None)).order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    students = list(
+        await session.scalars(select(Student).where(Student.group_id == exam.group_id).limit(3))
+    )
+    for i, student in enumerate(students):
+        session.add(User(id=777_101 + i, first_name="Анна", locale="ru"))
+        await session.flush()
+        student.user_id, student.linked_at = 777_101 + i, NOW
+    await session.flush()
+    day_before = exam.starts_at - timedelta(hours=23)
+    await plan_exam(session, exam.id, day_before, settings=settings, outbox=Outbox())
+    cards = {
+        card.student_id: card
+        for card in await session.scalars(
+            select(Notice).where(Notice.exam_id == exam.id, Notice.kind == NoticeKind.DAY_BEFORE)
+        )
+    }
+    going, gone, waiting = (cards[s.id] for s in students)
+    going.status = NoticeStatus.CLAIMED
+    gone.status = NoticeStatus.SENT
+    assert waiting.status == NoticeStatus.PENDING  # its card will show the link itself
+    exam.link = "https://meet.example/exam?a=1&b=<2>"
+    await session.flush()
+    await announce_link(session, exam, day_before, settings=settings, outbox=Outbox())
+    told = set(
+        await session.scalars(
+            select(Notice.student_id).where(
+                Notice.exam_id == exam.id, Notice.kind == NoticeKind.LINK_CHANGED
+            )
+        )
+    )
+    assert told == {going.student_id, gone.student_id}
