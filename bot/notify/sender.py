@@ -156,10 +156,12 @@ def _album(kind: str, file_ids: list[str]) -> Send:
 # The look-ahead is planned at this share of SEND_RATE (the rate actually reached, with
 # 429s and round trips, is a little below it), and again every PLAN_EVERY seconds.
 PLAN_SHARE = 0.85
-# Notices Telegram accepted are marked sent together: those answered while the previous
-# mark commits. Not gathered for longer: the planner reads a notice not yet marked as
-# not yet told (a change of the exam right after the card went would tell it again).
-MARK_GATHER = 0.0
+# Notices Telegram accepted are marked sent together: those answered within MARK_GATHER
+# seconds, or while the previous mark commits (a few commits a second, not one a
+# message: SQLite's one writer is the updates' too). Safe to wait: the journal has each
+# from its answer on (a kill sends none twice), and the planner counts a notice still
+# claimed as told (TOLD), so a change of the exam meanwhile is still said.
+MARK_GATHER = 0.2
 PLAN_EVERY = 5.0
 RATE_WINDOW = 10.0
 
