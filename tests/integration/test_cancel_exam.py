@@ -19,7 +19,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
+async def sample_session(session: AsyncSession) -> Settings:
+    """The sample roster and schedule imported; the settings they were read with."""
     settings = Settings(_env_file=None)
     roster, schedule = (
         (SAMPLES / "roster.csv").read_bytes(),
@@ -27,6 +28,19 @@ async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
     )
     assert (await import_roster(session, "r.csv", roster)).ok
     assert (await import_schedule(session, "s.csv", schedule, tz=settings.tz)).ok
+    return settings
+
+
+async def link(session: AsyncSession, student: Student, user_id: int) -> None:
+    """The student's Telegram account, linked now."""
+    session.add(User(id=user_id, first_name="Анна", locale="ru"))
+    await session.flush()
+    student.user_id, student.linked_at = user_id, NOW
+    await session.flush()
+
+
+async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
+    settings = await sample_session(session)
     exam_id = await session.scalar(select(Exam.id).order_by(Exam.id))
     assert exam_id is not None
     due, until = NOW + timedelta(days=1), NOW + timedelta(days=30)
@@ -55,21 +69,12 @@ async def test_cancel_tells_a_student_whose_card_is_going_out(session: AsyncSess
     """The card is claimed (on its way, perhaps on screen) and not yet marked sent when the
     exam is cancelled: the student is told of the cancellation too (a race seen in the
     end-to-end test when the sender's marks lag behind Telegram's answers)."""
-    settings = Settings(_env_file=None)
-    roster, schedule = (
-        (SAMPLES / "roster.csv").read_bytes(),
-        (SAMPLES / "schedule.csv").read_bytes(),
-    )
-    assert (await import_roster(session, "r.csv", roster)).ok
-    assert (await import_schedule(session, "s.csv", schedule, tz=settings.tz)).ok
+    settings = await sample_session(session)
     exam = await session.scalar(select(Exam).where(Exam.starts_at > NOW).order_by(Exam.starts_at))
     assert exam is not None
     student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
     assert student is not None
-    session.add(User(id=777_001, first_name="Анна", locale="ru"))
-    await session.flush()
-    student.user_id, student.linked_at = 777_001, NOW
-    await session.flush()
+    await link(session, student, 777_001)
     day_before = exam.starts_at - timedelta(hours=23)
     await plan_exam(session, exam.id, day_before, settings=settings, outbox=Outbox())
     cards = list(
@@ -100,13 +105,7 @@ async def test_a_new_link_reaches_a_student_whose_card_is_going_out(
     """The card is claimed (rendered already, perhaps with no link or the old one) when
     the teacher posts the link: the student gets the link too, as one whose card is
     marked sent does. Told twice, at worst, beats a card without the link."""
-    settings = Settings(_env_file=None)
-    roster, schedule = (
-        (SAMPLES / "roster.csv").read_bytes(),
-        (SAMPLES / "schedule.csv").read_bytes(),
-    )
-    assert (await import_roster(session, "r.csv", roster)).ok
-    assert (await import_schedule(session, "s.csv", schedule, tz=settings.tz)).ok
+    settings = await sample_session(session)
     exam = await session.scalar(
         select(Exam).where(Exam.starts_at > NOW, Exam.link.is_(None)).order_by(Exam.starts_at)
     )
@@ -115,10 +114,7 @@ async def test_a_new_link_reaches_a_student_whose_card_is_going_out(
         await session.scalars(select(Student).where(Student.group_id == exam.group_id).limit(3))
     )
     for i, student in enumerate(students):
-        session.add(User(id=777_101 + i, first_name="Анна", locale="ru"))
-        await session.flush()
-        student.user_id, student.linked_at = 777_101 + i, NOW
-    await session.flush()
+        await link(session, student, 777_101 + i)
     day_before = exam.starts_at - timedelta(hours=23)
     await plan_exam(session, exam.id, day_before, settings=settings, outbox=Outbox())
     cards = {
