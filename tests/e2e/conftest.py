@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 from aiogram import BaseMiddleware, Bot
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.methods import TelegramMethod
 from aiogram.types import Message, TelegramObject, Update
 from sqlalchemy import text
@@ -75,6 +76,18 @@ class Gate:
             self.entered.set()
             await self.opened.wait()
         return await handler(event, data)
+
+
+def note_storage_close(storage: BaseStorage, events: list[str]) -> None:
+    """Appends "storage closed" to `events` when the dialogue storage is closed (and
+    closes it): where the close comes in a stop's order."""
+    close = storage.close
+
+    async def noted_close() -> None:
+        events.append("storage closed")
+        await close()
+
+    storage.close = noted_close  # type: ignore[method-assign]
 
 
 class MovableClock:

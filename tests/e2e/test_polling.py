@@ -4,8 +4,9 @@ each update once (bot.polling)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiogram.types import TelegramObject, Update
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from bot.app import Application, build_application
 from bot.config import Settings
 from bot.db.models import InboxUpdate
-from tests.e2e.conftest import MovableClock
+from tests.e2e.conftest import MovableClock, note_storage_close
 from tests.e2e.fakeapi import FakeBotAPI, FakeUser
 
 
@@ -40,6 +41,19 @@ Middleware = Callable[
     [Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]], TelegramObject, dict[str, Any]],
     Awaitable[Any],
 ]
+
+
+@contextlib.asynccontextmanager
+async def polling_app(
+    settings: Settings, clock: MovableClock, outermost: Middleware | None = None
+) -> AsyncIterator[Application]:
+    """The application polling, stopped cleanly (its shutdown included) on the way out."""
+    app, polling = await start_polling(settings, clock, outermost)
+    try:
+        yield app
+    finally:
+        await app.dispatcher.stop_polling()
+        await polling
 
 
 async def start_polling(
@@ -111,15 +125,11 @@ async def test_an_update_confirmed_to_telegram_while_running_survives_a_kill(
     assert api.messages(anna.id) == []
 
     # Telegram will not send it again (the offset confirmed it): the inbox has it.
-    app, polling = await start_polling(settings, clock)
-    try:
+    async with polling_app(settings, clock) as app:
         reply = await api.next_message(anna.id, timeout=10)
         assert reply["text"].startswith("What I can do")
         await asyncio.sleep(1.5)  # a long poll or so: anything handled twice would show
         assert len(api.messages(anna.id)) == len(api.messages(boris.id)) == 1
-    finally:
-        await app.dispatcher.stop_polling()
-        await polling
     assert await left_in_inbox(app) == []
 
 
@@ -144,9 +154,8 @@ async def test_each_update_is_fetched_once_while_handlers_take_time(
         handled.append(event.update_id)
         return result
 
-    app, polling = await start_polling(settings, clock, slow)
     students = [api.user(7200 + i, language_code="en") for i in range(150)]
-    try:
+    async with polling_app(settings, clock, slow) as app:
         sent: list[int] = []
         for wave in range(3):
             for student in students if wave != 1 else students[:75]:
@@ -172,9 +181,6 @@ async def test_each_update_is_fetched_once_while_handlers_take_time(
         async with asyncio.timeout(60):
             while not all(answered(s) for s in students):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
-    finally:
-        await app.dispatcher.stop_polling()
-        await polling
     assert await left_in_inbox(app) == []
 
 
@@ -196,14 +202,7 @@ async def test_the_dialogue_storage_closes_after_the_running_updates_finish(
         order.append("handled")
         return result
 
-    storage = app.dispatcher.storage
-    close_storage = storage.close
-
-    async def closing() -> None:
-        order.append("storage closed")
-        await close_storage()
-
-    storage.close = closing  # type: ignore[method-assign]
+    note_storage_close(app.dispatcher.storage, order)
     app.dispatcher.update.outer_middleware(hold)  # inside the unit of work: in flight
     await app.prepare()
     polling = asyncio.create_task(app.run_polling(handle_signals=False))
@@ -253,15 +252,11 @@ async def test_an_answer_cut_short_by_a_kill_goes_out_after_the_restart(
         api.outage_over()
     assert len(api.messages(anna.id)) == 1
 
-    app, polling = await start_polling(settings, clock)
-    try:
+    async with polling_app(settings, clock) as app:
         async with asyncio.timeout(10):
             while len(api.messages(anna.id)) < 2:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         assert api.messages(anna.id)[1]["text"].startswith("What I can do")
-    finally:
-        await app.dispatcher.stop_polling()
-        await polling
     assert await left_in_inbox(app) == []
 
 
@@ -270,22 +265,14 @@ async def test_an_update_that_only_read_is_not_answered_again_after_a_clean_rest
 ) -> None:
     """Those finished since the last page are forgotten at the stop, though no
     processed_updates row tells they were handled."""
-    app, polling = await start_polling(settings, clock)
     students = [api.user(7400 + i, language_code="en") for i in range(40)]
-    try:
+    async with polling_app(settings, clock) as app:
         for student in students:
             student.send("/help")
         for student in students:
             await api.next_message(student.id, timeout=20)
-    finally:
-        await app.dispatcher.stop_polling()
-        await polling
     assert await left_in_inbox(app) == []
 
-    app, polling = await start_polling(settings, clock)
-    try:
+    async with polling_app(settings, clock) as app:
         await asyncio.sleep(1.5)  # a long poll or so: anything handled twice would show
-    finally:
-        await app.dispatcher.stop_polling()
-        await polling
     assert [len(api.messages(s.id)) for s in students] == [1] * len(students)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from bot.db.models import DeaneryChat, InviteRole, User
 from bot.keyboards.callbacks import JoinCB
 from bot.services.outbox import Outbox
-from tests.e2e.conftest import TOKEN, BotRunner, Gate, invite_token, press, say
+from tests.e2e.conftest import TOKEN, BotRunner, Gate, invite_token, note_storage_close, press, say
 from tests.e2e.fakeapi import FakeBotAPI
 from tests.e2e.test_join import linked_user
 
@@ -77,14 +77,7 @@ def watch_stop(runner: BotRunner, events: list[str]) -> Gate:
     gate = Gate(lambda event: isinstance(event, Message) and event.text == "/help")
     dispatcher.message.middleware(gate)
     dispatcher.fsm.events_isolation = SlowRelease(dispatcher.fsm.events_isolation, events)
-    storage = dispatcher.fsm.storage
-    close = storage.close
-
-    async def noted_close() -> None:
-        events.append("storage closed")
-        await close()
-
-    storage.close = noted_close  # type: ignore[method-assign]
+    note_storage_close(dispatcher.fsm.storage, events)
     return gate
 
 
