@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -137,7 +137,7 @@ class Outbox(Protocol):
     async def keep(self, bot: Bot, messages: list[SendMessage]) -> None:
         """Stores the messages for the outbox sender (in order, one notice)."""
 
-    def holding(self, kept: KeptReply) -> AbstractAsyncContextManager[None]:
+    def holding(self, kept: KeptReply) -> AbstractContextManager[None]:
         """Keeps `kept`'s claim while one of its messages is on its way."""
 
     def accepted(self, kept: KeptReply) -> None:
@@ -248,7 +248,7 @@ async def release(
 
 async def _say_kept(item: _Reply, kept: KeptReply, outbox: Outbox) -> None:
     try:
-        async with outbox.holding(kept):
+        with outbox.holding(kept):
             await item.bot(item.method)
     except Exception as exc:
         if unavailable(exc):

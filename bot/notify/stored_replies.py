@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -140,6 +140,9 @@ class ReplyStore:
         self._clock = clock
         self._claims = claims
         self._delivered: set[int] = set()
+        # Kept notices whose messages are on their way now (how many), and their renewer.
+        self._speaking: dict[int, int] = {}
+        self._renewer: asyncio.Task[None] | None = None
         self._forgetting: asyncio.Task[None] | None = None
         self._settle_now = asyncio.Event()
         self.kept = 0  # notices kept with their update so far
@@ -172,36 +175,43 @@ class ReplyStore:
             for n in notices
         }
 
-    @contextlib.asynccontextmanager
-    async def holding(self, kept: KeptReply) -> AsyncIterator[None]:
+    @contextlib.contextmanager
+    def holding(self, kept: KeptReply) -> Iterator[None]:
         """While one of `kept`'s messages is on its way: its claim is renewed every quarter
         of the sender's lease, so that no sender (this process's, or a replica's) takes
         the notice as one whose lease ran out and says it again, while Telegram keeps us
-        waiting (429s waited out, a pause of the whole bot: minutes)."""
-        renewing = asyncio.create_task(self._renew(kept), name="reply-claim")
+        waiting (429s waited out, a pause of the whole bot: minutes). One renewer for all
+        the notices being said, running only while there are any (no task a message)."""
+        self._speaking[kept.notice_id] = self._speaking.get(kept.notice_id, 0) + 1
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name="reply-claims")
         try:
             yield
         finally:
-            renewing.cancel()
-            await asyncio.gather(renewing, return_exceptions=True)
+            left = self._speaking.pop(kept.notice_id) - 1
+            if left:
+                self._speaking[kept.notice_id] = left
 
-    async def _renew(self, kept: KeptReply) -> None:
+    async def _renew(self) -> None:
         every = self._claims.lease.total_seconds() / 4
-        while True:
+        while self._speaking:
             await asyncio.sleep(every)
+            ids = list(self._speaking)
+            if not ids:
+                return
             try:
                 async with self._sessionmaker.begin() as session:
                     await session.execute(
                         update(Notice)
                         .where(
-                            Notice.id == kept.notice_id,
+                            Notice.id.in_(ids),
                             Notice.claimed_by == self._claims.worker_id,
                             Notice.status == NoticeStatus.CLAIMED,
                         )
                         .values(claimed_at=self._clock.now())
                     )
             except Exception as exc:  # the database away: tried again a quarter later
-                log.warning("reply notice %s: claim not renewed (%r)", kept.notice_id, exc)
+                log.warning("%d reply notice(s): claims not renewed (%r)", len(ids), exc)
 
     def accepted(self, kept: KeptReply) -> None:
         """Telegram accepted (or refused for good) the next of `kept`'s messages."""
@@ -237,7 +247,13 @@ class ReplyStore:
                 self._claims.sent_unmarked(ids)  # the sender marks them sent
 
     async def settled(self) -> None:
-        """Settles every reply sent so far, now (shutdown, tests)."""
+        """Settles every reply sent so far, now (shutdown, tests); an idle renewer (it
+        ends by itself within a quarter lease) is stopped."""
+        renewer = self._renewer
+        if renewer is not None and not self._speaking:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            self._renewer = None
         self._settle_now.set()
         try:
             while self._forgetting is not None and not self._forgetting.done():

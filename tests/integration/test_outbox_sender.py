@@ -1171,7 +1171,7 @@ async def test_a_kept_reply_held_up_by_telegram_keeps_its_claim(
         async with sessionmaker.begin() as session:
             message = SendMessage(chat_id=RU_USER, text=text, parse_mode=None)
             kept = (await store.keep_in(session, [(bot, message)]))[RU_USER]
-        async with store.holding(kept):  # three leases long
+        with store.holding(kept):  # three leases long
             for _ in range(6):
                 await asyncio.sleep(0.2)
                 assert (await sender.drain()).sent == 0
