@@ -160,8 +160,19 @@ class BotRunner:
         self.app.dispatcher.update.outer_middleware(NoteUpdate())
         self.app.bot.session.middleware(NoteAnswers(self.api))
         await self.app.prepare()
+        # Registered after the application's own: set once its start-up work (the default
+        # menus, the sender) is done, so no test looks before the bot has started.
+        started = asyncio.Event()
+
+        async def note_started() -> None:
+            started.set()
+
+        self.app.dispatcher.startup.register(note_started)
         self._task = asyncio.create_task(self.app.run_polling(handle_signals=False))
-        await asyncio.sleep(0)
+        waiting = asyncio.create_task(started.wait())
+        async with asyncio.timeout(30):
+            await asyncio.wait({waiting, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
         return self.app
 
     async def stop(self) -> None:
