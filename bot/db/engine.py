@@ -78,8 +78,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL lets readers go on while one update writes; NORMAL is durable enough with WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
+    wal = (cursor.fetchone() or ("",))[0] == "wal"  # an in-memory database stays "memory"
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    if hasattr(dbapi_connection, "reads_here"):  # bot.db.sqlite_trips: reads without a hand-off
+        dbapi_connection.reads_here = wal
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,8 +1,11 @@
-"""SQLite's statements in one hand-off to aiosqlite's thread each (bot.db.sqlite_trips):
-the same rows, counts, ids and errors as the plain adapter, and the one hand-off."""
+"""SQLite's statements in one hand-off to aiosqlite's thread each, and reads in none
+(bot.db.sqlite_trips): the same rows, counts, ids and errors as the plain adapter, the
+one hand-off, and a read that neither waits for a writer nor stays in the loop once
+found slow."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.db import sqlite_trips
 from bot.db.engine import create_engine
 from bot.db.sqlite_trips import OneTripCursor
 
@@ -115,17 +119,76 @@ async def test_the_same_answers_as_the_plain_adapter(
     assert answers["streamed"] == ["m3", "m4", "r"]
 
 
-async def test_one_hand_off_per_statement(
+async def test_one_hand_off_per_write_and_none_per_read(
     engines: tuple[AsyncEngine, AsyncEngine], hand_offs: list[str]
 ) -> None:
     ours, plain = engines
-    for engine, per_select in ((ours, 1), (plain, 4)):
+    for engine, per_read, per_write in ((ours, 0, 1), (plain, 4, 3)):
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))  # the connection is made and checked
             hand_offs.clear()
             for _ in range(10):
                 assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
-            assert len(hand_offs) == 10 * per_select, hand_offs
+            assert len(hand_offs) == 10 * per_read, hand_offs
+            hand_offs.clear()
+            for i in range(10):
+                await conn.execute(text("INSERT INTO t (name, n) VALUES (:n, 1)"), {"n": f"w{i}"})
+            assert len(hand_offs) == 10 * per_write, hand_offs
+            await conn.rollback()
+
+
+async def test_a_read_does_not_wait_for_another_connections_write(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    """WAL: while one transaction holds the write lock, a read in the loop's thread sees
+    what was committed, at once (the loop is never held by a writer)."""
+    ours, _plain = engines
+    async with ours.begin() as conn:
+        await conn.execute(text("INSERT INTO t (name, n) VALUES ('committed', 1)"))
+    async with ours.begin() as writer:
+        await writer.execute(text("INSERT INTO t (name, n) VALUES ('pending', 2)"))
+        async with ours.connect() as reader:
+            read = reader.execute(text("SELECT name FROM t ORDER BY id"))
+            names = (await asyncio.wait_for(read, timeout=1)).scalars().all()
+    assert names == ["committed"]
+    async with ours.connect() as reader:
+        names = (await reader.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+    assert names == ["committed", "pending"]
+
+
+async def test_a_slow_read_goes_to_the_thread_from_then_on(
+    engines: tuple[AsyncEngine, AsyncEngine],
+    hand_offs: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ours, _plain = engines
+    monkeypatch.setattr(sqlite_trips, "SLOW_READ", 0.0)  # every read is "slow"
+    monkeypatch.setattr(sqlite_trips, "_slow_reads", set())
+    slow = "SELECT count(*) FROM t WHERE n > 0"
+    async with ours.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        hand_offs.clear()
+        assert (await conn.execute(text(slow))).scalar() == 0  # found slow, here
+        assert hand_offs == []
+        for _ in range(3):
+            assert (await conn.execute(text(slow))).scalar() == 0
+        assert hand_offs == ["_run"] * 3
+    assert slow in sqlite_trips._slow_reads
+
+
+async def test_without_wal_every_read_goes_to_the_thread(hand_offs: list[str]) -> None:
+    """An in-memory database has no WAL: a read there could wait for a writer, and must
+    not hold the event loop while it does."""
+    engine = await made(create_engine("sqlite+aiosqlite:///:memory:"))
+    try:
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).dbapi_connection
+            assert getattr(raw, "reads_here", None) is False
+            hand_offs.clear()
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+            assert hand_offs == ["_run"]
+    finally:
+        await engine.dispose()
 
 
 async def test_errors_are_the_drivers_and_roll_back(
@@ -188,7 +251,10 @@ async def test_a_rollback_with_nothing_to_roll_back_is_not_handed_off(
         assert hand_offs == ["_run", "rollback"]  # rolled back already
         await conn.run_sync(lambda _: statement("SELECT 1"))
         await conn.run_sync(lambda _: raw.rollback())
-        assert hand_offs == ["_run", "rollback", "_run", "rollback"]  # a read: handed off
+        assert hand_offs == ["_run", "rollback"]  # a read opens no transaction
+        await conn.run_sync(lambda _: statement("UPDATE t SET n = 3 WHERE name = 'nobody'"))
+        await conn.run_sync(lambda _: raw.rollback())
+        assert hand_offs == ["_run", "rollback", "_run", "rollback"]  # a write, even of none
     async with ours.connect() as conn:
         names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
     assert names == ["kept"]
