@@ -13,9 +13,11 @@ kill cannot reach them before the offset moves past them:
   ask with the offset past it; Telegram never hands out the same update twice, and
   nothing is parsed again (the old way held the offset at the oldest update running and
   fetched its page of up to 100 again every 0.2 s: ~75 updates parsed per one handled);
-- the updates then run as tasks, at most `MAX_RUNNING` at once (in the order fetched, so
-  one user's updates start in order), at most `MAX_HELD` fetched and not yet finished
-  (beyond that the loop stops fetching: Telegram keeps the rest);
+- the updates then run as tasks, at most `MAX_RUNNING` at work at once (in the order
+  fetched, so one user's updates start in order; one whose work is done and whose
+  answers are on their way to Telegram gives its slot to the next), at most `MAX_HELD`
+  fetched and not yet finished (beyond that the loop stops fetching: Telegram keeps the
+  rest);
 - an update finished (handled, skipped as a repeat, failed and remembered by the unit of
   work, or dropped by the flood guard) is deleted from the inbox in the next write of
   the loop, together with the next page: no extra write per update on the handler's
@@ -39,6 +41,7 @@ Webhook mode has the same guarantee by answering Telegram only after the commit
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections import deque
@@ -57,12 +60,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.engine import dialect_insert
 from bot.db.fsm import STATE_UNREAD
 from bot.db.models import InboxUpdate, ProcessedUpdate
+from bot.middlewares.held import work_done
 
 log = logging.getLogger(__name__)
 
-# Handlers running at once: enough to overlap their waits on Telegram. More would only
+# Handlers at work at once: enough to overlap their waits on Telegram. More would only
 # queue for the database's connections (the pool holds 15; a wait for one fails after
-# 30 s, and on SQLite a wait for the write lock after its busy timeout).
+# 30 s, and on SQLite a wait for the write lock after its busy timeout). An update whose
+# answers are on their way after its commit no longer counts: a round trip to Telegram
+# is ~100 ms, and 64 slots held through it capped a burst near 640 updates a second.
 MAX_RUNNING = 64
 # Fetched and not finished, in memory: five pages of Telegram's 100.
 MAX_HELD = 500
@@ -125,7 +131,7 @@ class Runner:
         self._data = data  # the workflow data every update is handled with
         self._held: set[int] = set()  # fetched, not finished
         self._waiting: deque[Update] = deque()
-        self._running = 0
+        self._working: set[int] = set()  # holding a running slot: started, work not done
         self._finished: list[int] = []
         self._room = asyncio.Event()
         self._room.set()
@@ -164,19 +170,29 @@ class Runner:
         self._waiting.clear()
 
     def _start_waiting(self) -> None:
-        while self._waiting and self._running < self._limit and not self._stopped:
+        while self._waiting and len(self._working) < self._limit and not self._stopped:
             update = self._waiting.popleft()
-            self._running += 1
+            self._working.add(update.update_id)
+            context = contextvars.copy_context()
+            context.run(work_done.set, functools.partial(self._work_done, update.update_id))
             task = asyncio.create_task(
-                self._dispatcher._process_update(bot=self._bot, update=update, **self._data)
+                self._dispatcher._process_update(bot=self._bot, update=update, **self._data),
+                context=context,
             )
             # aiogram's own set: keeps a reference to the task, like its polling does.
             self._dispatcher._handle_update_tasks.add(task)
             task.add_done_callback(functools.partial(self._done, update.update_id))
 
+    def _work_done(self, update_id: int) -> None:
+        """Its slot is free: what is left is waiting for Telegram to take its answers (it
+        is still held, and finished only once they are answered)."""
+        if update_id in self._working:
+            self._working.discard(update_id)
+            self._start_waiting()
+
     def _done(self, update_id: int, task: asyncio.Task[Any]) -> None:
         self._dispatcher._handle_update_tasks.discard(task)
-        self._running -= 1
+        self._working.discard(update_id)
         self._held.discard(update_id)
         if not task.cancelled():  # cancelled: not handled, it stays in the inbox
             self._finished.append(update_id)

@@ -124,6 +124,10 @@ class HeldReplies:
 
 
 held_replies: ContextVar[HeldReplies | None] = ContextVar("held_replies", default=None)
+# Set by the polling runner for each update it starts (bot.polling.Runner): gives back the
+# update's running slot once its work is done and only its answers are on their way, so
+# Telegram's round trip holds no slot that another update's work could use.
+work_done: ContextVar[Callable[[], None] | None] = ContextVar("work_done", default=None)
 _latest_state: ContextVar[bool] = ContextVar("latest_state", default=False)
 
 
@@ -217,6 +221,9 @@ async def release(
 ) -> None:
     """Says what the update held, in order, after its commit. Never raises."""
     held.open = False
+    done = work_done.get()
+    if done is not None:
+        done()
     items = held.items
     for index, item in enumerate(items):
         if not isinstance(item, _Reply):

@@ -9,9 +9,11 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pytest
 from aiogram.types import TelegramObject, Update
 from sqlalchemy import select
 
+from bot import polling
 from bot.app import Application, build_application
 from bot.config import Settings
 from bot.db.models import InboxUpdate
@@ -276,3 +278,32 @@ async def test_an_update_that_only_read_is_not_answered_again_after_a_clean_rest
     async with polling_app(settings, clock) as app:
         await asyncio.sleep(1.5)  # a long poll or so: anything handled twice would show
     assert [len(api.messages(s.id)) for s in students] == [1] * len(students)
+
+
+async def test_an_update_waiting_for_telegram_to_take_its_answer_holds_no_running_slot(
+    api: FakeBotAPI, settings: Settings, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only an update's work counts against MAX_RUNNING: while Telegram takes its time with
+    the answers (a round trip is ~100 ms, here an outage), the next updates get to work.
+    Two slots, eight students: all eight answers are on their way at once, and each still
+    reaches its student."""
+    monkeypatch.setattr(polling, "MAX_RUNNING", 2)
+    students = [api.user(7500 + i, language_code="en") for i in range(8)]
+    async with polling_app(settings, clock) as app:
+        for student in students:  # the first message writes the user's row; then only reads
+            student.send("/help")
+        for student in students:
+            await api.next_message(student.id, timeout=20)
+        api.outage("timeout", 60)
+        for student in students:
+            student.send("/help")
+        async with asyncio.timeout(10):
+            while len(api.hung("sendMessage")) < len(students):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        assert app.dispatcher._handle_update_tasks  # still running: their answers are not in
+        api.outage_over()
+        for student in students:
+            async with asyncio.timeout(30):
+                while len(api.messages(student.id)) < 2:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+    assert await left_in_inbox(app) == []
