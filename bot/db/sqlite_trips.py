@@ -180,9 +180,10 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """Also skips the hand-off of a rollback with nothing to roll back: the pool rolls
+    """Also skips the hand-off of a rollback with nothing to roll back (the pool rolls
     back every connection given back, even one whose transaction the session has just
-    committed or that only read, and sqlite3 would find no transaction and do nothing.
+    committed or that only read), and of a commit with nothing to commit (a transaction
+    that only read): sqlite3 would find no transaction and do nothing.
     "Nothing": no statement went to the thread since the last commit or rollback that
     returned (a read run here opens no transaction: sqlite3 begins one only before a
     write); one cancelled midway leaves it unknown, and the rollback is handed off."""
@@ -204,6 +205,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return super().cursor(server_side)
 
     def commit(self) -> None:
+        if self._settled:  # a transaction that only read here: nothing to commit
+            return
         super().commit()
         self._settled = True
 

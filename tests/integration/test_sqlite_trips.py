@@ -258,3 +258,21 @@ async def test_a_rollback_with_nothing_to_roll_back_is_not_handed_off(
     async with ours.connect() as conn:
         names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
     assert names == ["kept"]
+
+
+async def test_a_transaction_that_only_read_commits_without_a_hand_off(
+    engines: tuple[AsyncEngine, AsyncEngine], hand_offs: list[str]
+) -> None:
+    ours, _plain = engines
+    async with ours.begin() as conn:
+        await conn.execute(text("SELECT count(*) FROM t"))
+        hand_offs.clear()
+    assert hand_offs == []  # the commit had nothing to do
+    async with ours.begin() as conn:
+        await conn.execute(text("SELECT count(*) FROM t"))
+        await conn.execute(text("INSERT INTO t (name, n) VALUES ('written', 1)"))
+        hand_offs.clear()
+    assert hand_offs == ["commit"]
+    async with ours.connect() as conn:
+        names = (await conn.execute(text("SELECT name FROM t"))).scalars().all()
+    assert names == ["written"]  # committed: the rollback at its return took nothing
