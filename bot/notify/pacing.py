@@ -236,10 +236,12 @@ class RateLimiter:
                 turns = 0
                 # Those ahead in the line, free to go, go first, one interval apart: wake
                 # for half that, not with all of them at the same instant only to sleep
-                # again (16 notices waiting: 16 wake-ups a message, now a few).
-                await asyncio.sleep(
-                    wait + self._ready_ahead(ticket, urgent, now=self._now()) * self._pace() / 2
-                )
+                # again (16 notices waiting: 16 wake-ups a message, now a few). A longer
+                # wait of its own (its chat held after a 429) outlasts them: it wakes when
+                # that ends, not half their turns later, while the others, behind it in
+                # the line, let it go first and stall.
+                ahead = self._ready_ahead(ticket, urgent, now=self._now()) * self._pace()
+                await asyncio.sleep(min(wait + ahead / 2, max(wait, ahead)))
         finally:
             del waiting[ticket]
 

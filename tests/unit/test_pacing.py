@@ -336,6 +336,32 @@ async def test_a_request_waiting_for_its_chat_does_not_hold_back_others(
     await fake.until(first)
 
 
+async def test_a_chat_held_after_a_429_goes_when_it_is_free_and_stalls_no_one(
+    fake: FakeTime,
+) -> None:
+    """A notice whose chat Telegram held (429) waits behind eight others free to go; once
+    its chat is free it goes first, then those behind it, with no gap in the pace."""
+    pace = limiter(fake, 10, adaptive=False)
+    went: dict[int, float] = {}
+
+    async def send(chat: int) -> None:
+        await pace.acquire(chat)
+        went[chat] = fake.now
+        pace.release(chat)
+
+    pace.note_throttled(1, 1)
+    held_from = fake.now
+    tasks = [asyncio.ensure_future(send(chat)) for chat in range(10, 18)]
+    await settle()
+    tasks.append(asyncio.ensure_future(send(1)))
+    await settle()
+    tasks += [asyncio.ensure_future(send(chat)) for chat in range(20, 30)]
+    await fake.until(asyncio.gather(*tasks))
+    assert went[1] - held_from == pytest.approx(1.0, abs=pace.POLL)
+    times = sorted(went.values())
+    assert max(b - a for a, b in itertools.pairwise(times)) < 0.1 + pace.POLL
+
+
 # --- the middleware ---------------------------------------------------------------------
 
 
