@@ -155,6 +155,25 @@ async def test_the_fastest_round_trip_follows_the_network(fake: FakeTime) -> Non
     assert pace.fastest_trip == 0
 
 
+async def test_the_fastest_round_trip_is_the_least_of_the_recent_ones(fake: FakeTime) -> None:
+    rng = random.Random(3)
+    pace = limiter(fake, 30)
+    seen: list[tuple[float, float]] = []  # (answer, trip)
+    for chat in range(3 * pacing.RTT_SAMPLES):
+        took = rng.uniform(0.05, 0.15)
+        await run(fake, slot(pace, chat, took=took))
+        seen.append((fake.now, took))
+        recent = [
+            trip
+            for answer, trip in seen[-pacing.RTT_SAMPLES :]
+            if answer >= fake.now - pacing.RTT_MEMORY
+        ]
+        expected = min(recent) if len(recent) >= pacing.RTT_LEAST else 0
+        assert pace.fastest_trip == pytest.approx(expected)
+        if rng.random() < 0.02:  # now and then a quiet spell, a long one once
+            await fake.advance(pacing.RTT_MEMORY / (1 if chat > 400 else 4))
+
+
 async def test_no_second_at_telegram_holds_more_than_the_rate_and_a_backlog_uses_it(
     fake: FakeTime,
 ) -> None:
