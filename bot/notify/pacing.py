@@ -55,7 +55,9 @@ FLOOR = 0.5  # x rate
 RTT_WEIGHT = 0.05
 # The fastest round trip is looked for among the last RTT_SAMPLES answers of the last
 # RTT_MEMORY seconds, and trusted once there are RTT_LEAST of them (until then: none).
-RTT_SAMPLES = 64
+# The least of n trips is above the least the network can take by about 1 / n of their
+# spread (a request let go that much too soon): 256, some 9 s of answers at 30/s.
+RTT_SAMPLES = 256
 RTT_LEAST = 16
 RTT_MEMORY = 60.0
 # Lateness of the requests' pace made up by sending sooner (a few close together; the
@@ -153,7 +155,11 @@ class RateLimiter:
         self.rate = rate
         self._interval = 1.0 / rate
         self._round_trip = 0.0  # from a slot's go to its answer, on average (RTT_WEIGHT)
-        self._trips: deque[tuple[float, float]] = deque(maxlen=RTT_SAMPLES)  # (answer, trip)
+        self._trips: deque[float] = deque(maxlen=RTT_SAMPLES)  # answer times
+        # The trips that may yet be the least of those: (answer count, answer time, trip),
+        # quicker towards the end (a sliding minimum: O(1) an answer).
+        self._quickest: deque[tuple[int, float, float]] = deque()
+        self._answers = 0
         self.fastest_trip = 0.0  # the least of them (see RTT_LEAST), 0 when not known
         self._per_chat = per_chat
         self._per_group = per_group
@@ -236,10 +242,12 @@ class RateLimiter:
                 turns = 0
                 # Those ahead in the line, free to go, go first, one interval apart: wake
                 # for half that, not with all of them at the same instant only to sleep
-                # again (16 notices waiting: 16 wake-ups a message, now a few).
-                await asyncio.sleep(
-                    wait + self._ready_ahead(ticket, urgent, now=self._now()) * self._pace() / 2
-                )
+                # again (16 notices waiting: 16 wake-ups a message, now a few). A longer
+                # wait of its own (its chat held after a 429) outlasts them: it wakes when
+                # that ends, not half their turns later, while the others, behind it in
+                # the line, let it go first and stall.
+                ahead = self._ready_ahead(ticket, urgent, now=self._now()) * self._pace()
+                await asyncio.sleep(min(wait + ahead / 2, max(wait, ahead)))
         finally:
             del waiting[ticket]
 
@@ -286,13 +294,19 @@ class RateLimiter:
 
     def _note_trip(self, trip: float, now: float) -> None:
         self._round_trip += (trip - self._round_trip) * RTT_WEIGHT
-        trips = self._trips
-        trips.append((now, trip))
-        while trips and trips[0][0] < now - RTT_MEMORY:
+        trips, quickest = self._trips, self._quickest
+        self._answers += 1
+        trips.append(now)
+        while trips and trips[0] < now - RTT_MEMORY:
             trips.popleft()
+        while quickest and quickest[-1][2] >= trip:
+            quickest.pop()
+        quickest.append((self._answers, now, trip))
+        while quickest[0][0] <= self._answers - RTT_SAMPLES or quickest[0][1] < now - RTT_MEMORY:
+            quickest.popleft()
         # The least of many, so that one answer (a slow one) cannot make it too long; one
         # quicker than the others only makes the count stricter. None from a few answers.
-        self.fastest_trip = min(t for _, t in trips) if len(trips) >= RTT_LEAST else 0.0
+        self.fastest_trip = quickest[0][2] if len(trips) >= RTT_LEAST else 0.0
 
     def _take(self, chat_id: int | str, weight: int) -> None:
         now = self._now()

@@ -155,6 +155,25 @@ async def test_the_fastest_round_trip_follows_the_network(fake: FakeTime) -> Non
     assert pace.fastest_trip == 0
 
 
+async def test_the_fastest_round_trip_is_the_least_of_the_recent_ones(fake: FakeTime) -> None:
+    rng = random.Random(3)
+    pace = limiter(fake, 30)
+    seen: list[tuple[float, float]] = []  # (answer, trip)
+    for chat in range(3 * pacing.RTT_SAMPLES):
+        took = rng.uniform(0.05, 0.15)
+        await run(fake, slot(pace, chat, took=took))
+        seen.append((fake.now, took))
+        recent = [
+            trip
+            for answer, trip in seen[-pacing.RTT_SAMPLES :]
+            if answer >= fake.now - pacing.RTT_MEMORY
+        ]
+        expected = min(recent) if len(recent) >= pacing.RTT_LEAST else 0
+        assert pace.fastest_trip == pytest.approx(expected)
+        if rng.random() < 0.02:  # now and then a quiet spell, a long one once
+            await fake.advance(pacing.RTT_MEMORY / (1 if chat > 400 else 4))
+
+
 async def test_no_second_at_telegram_holds_more_than_the_rate_and_a_backlog_uses_it(
     fake: FakeTime,
 ) -> None:
@@ -334,6 +353,32 @@ async def test_a_request_waiting_for_its_chat_does_not_hold_back_others(
     await run(fake, pace.acquire(43))
     assert fake.now - at < 0.1 and not first.done()
     await fake.until(first)
+
+
+async def test_a_chat_held_after_a_429_goes_when_it_is_free_and_stalls_no_one(
+    fake: FakeTime,
+) -> None:
+    """A notice whose chat Telegram held (429) waits behind eight others free to go; once
+    its chat is free it goes first, then those behind it, with no gap in the pace."""
+    pace = limiter(fake, 10, adaptive=False)
+    went: dict[int, float] = {}
+
+    async def send(chat: int) -> None:
+        await pace.acquire(chat)
+        went[chat] = fake.now
+        pace.release(chat)
+
+    pace.note_throttled(1, 1)
+    held_from = fake.now
+    tasks = [asyncio.ensure_future(send(chat)) for chat in range(10, 18)]
+    await settle()
+    tasks.append(asyncio.ensure_future(send(1)))
+    await settle()
+    tasks += [asyncio.ensure_future(send(chat)) for chat in range(20, 30)]
+    await fake.until(asyncio.gather(*tasks))
+    assert went[1] - held_from == pytest.approx(1.0, abs=pace.POLL)
+    times = sorted(went.values())
+    assert max(b - a for a, b in itertools.pairwise(times)) < 0.1 + pace.POLL
 
 
 # --- the middleware ---------------------------------------------------------------------
