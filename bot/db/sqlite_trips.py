@@ -18,8 +18,9 @@ A SELECT does not go to the thread at all: it runs in the caller's (the event lo
 thread, on the same sqlite3 connection. The hand-off costs far more than a read does
 (about 0.15 ms of CPU against a few microseconds for an update's indexed reads), and in
 WAL mode a read takes no lock and never waits for a writer, so it cannot stall the loop
-on another connection's transaction. Statements on one connection never overlap (the
-adapter's mutex, and one session per connection), so the connection is used by one
+on another connection's transaction. A read runs here only while nothing of its
+connection's is in the thread (counted: a statement whose caller was cancelled runs on
+there); otherwise it queues behind in the thread. So the connection is used by one
 thread at a time, as sqlite3 requires; it is opened with `check_same_thread=False` to
 allow the two. A read that costs more than `SLOW_READ` of CPU (a report over the whole
 session) goes to the thread from then on, so long reads keep running beside the loop.
@@ -32,7 +33,8 @@ from __future__ import annotations
 import collections
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     )
 
 _Result = tuple[Any, list[Any], int, int | None]
+_T = TypeVar("_T")
 
 # A read costing more CPU than this (seconds) in the loop's thread is handed off from then
 # on. CPU, not the clock: a busy machine's preemption must not send the hot reads away.
@@ -128,7 +131,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def execute(self, operation: Any, parameters: Any = None) -> Any:
         try:
             adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
-            if adapt.reads_here and _runs_inline(operation) and not adapt._execute_mutex.locked():
+            if adapt.reads_here and adapt.idle and _runs_inline(operation):
                 return await_(self._read_here(operation, parameters))
             return await_(self._one_trip(operation, parameters, many=False))
         except Exception as error:
@@ -155,9 +158,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         # Whatever it is, it may leave a transaction open (or be cancelled midway).
         adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
         adapt._settled = False
-        async with self._adapt_connection._execute_mutex:
+        async with adapt._execute_mutex:
             connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-            result: _Result = await connection._execute(  # type: ignore[no-untyped-call]
+            result: _Result = await adapt.in_thread(
                 _run, connection, operation, parameters, many=many
             )
         self._keep(result)
@@ -188,7 +191,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     returned (a read run here opens no transaction: sqlite3 begins one only before a
     write); one cancelled midway leaves it unknown, and the rollback is handed off."""
 
-    __slots__ = ("_settled", "reads_here")
+    __slots__ = ("_done", "_handed", "_settled", "reads_here")
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: AsyncIODBAPIConnection) -> None:
@@ -198,6 +201,30 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         # mode (bot.db.engine says so after its pragmas): with a rollback journal a read
         # may wait for a writer, and must not hold the loop while it does.
         self.reads_here = False
+        # Calls handed to aiosqlite's thread, and those it has finished: each counter has
+        # one writer (the loop's thread, the worker's), so they never lose a step.
+        self._handed = 0
+        self._done = 0
+
+    @property
+    def idle(self) -> bool:
+        """Nothing of this connection's is in aiosqlite's thread: a statement whose
+        caller was cancelled runs on there, and a read here must not meet it."""
+        return self._handed == self._done and not self._execute_mutex.locked()
+
+    async def in_thread(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """fn(*args, **kwargs) in aiosqlite's thread, counted (see `idle`)."""
+
+        def counted() -> _T:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._done += 1
+
+        counted.__name__ = getattr(fn, "__name__", "counted")
+        self._handed += 1
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        return await connection._execute(counted)  # type: ignore[no-any-return,no-untyped-call]
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_dbapi_cursor:
         if server_side:  # the plain adapter's cursor: every call goes to the thread
@@ -207,13 +234,20 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         if self._settled:  # a transaction that only read here: nothing to commit
             return
-        super().commit()
-        self._settled = True
+        self._settle("commit")
 
     def rollback(self) -> None:
         if self._settled:
             return
-        super().rollback()
+        self._settle("rollback")
+
+    def _settle(self, how: str) -> None:
+        """The plain adapter's commit or rollback, counted as a call in the thread."""
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        try:
+            await_(self.in_thread(getattr(connection._conn, how)))
+        except Exception as error:
+            self._handle_exception(error)
         self._settled = True
 
 

@@ -156,6 +156,45 @@ async def test_a_read_does_not_wait_for_another_connections_write(
     assert names == ["committed", "pending"]
 
 
+async def test_a_read_waits_behind_a_cancelled_statement_still_in_the_thread(
+    engines: tuple[AsyncEngine, AsyncEngine], hand_offs: list[str]
+) -> None:
+    """A cancelled caller leaves its statement running in aiosqlite's thread: a read on
+    that connection then queues behind it there instead of using the connection from
+    the loop's thread at the same time."""
+    ours, _plain = engines
+    slow = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000)"
+        " SELECT count(*) FROM c"
+    )
+    async with ours.connect() as conn:
+        raw = (await conn.get_raw_connection()).dbapi_connection
+        assert raw is not None
+
+        def run(sql: str) -> list[Any]:
+            cursor = raw.cursor()
+            cursor.execute(sql)
+            rows = list(cursor.fetchall())
+            cursor.close()
+            return rows
+
+        assert await conn.run_sync(lambda _: run("SELECT 1")) == [(1,)]
+        hand_offs.clear()
+        cancelled = asyncio.create_task(conn.run_sync(lambda _: run(slow)))
+        await asyncio.sleep(0.05)  # it is in the thread now
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        assert not raw.idle
+        assert await conn.run_sync(lambda _: run("SELECT 2")) == [(2,)]
+        assert hand_offs == ["_run", "_run"]  # the slow one, then the read behind it
+        assert raw.idle
+        hand_offs.clear()
+        assert await conn.run_sync(lambda _: run("SELECT 3")) == [(3,)]
+        assert hand_offs == []  # here again
+        await conn.rollback()
+
+
 async def test_a_slow_read_goes_to_the_thread_from_then_on(
     engines: tuple[AsyncEngine, AsyncEngine],
     hand_offs: list[str],
