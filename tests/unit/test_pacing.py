@@ -98,19 +98,24 @@ async def run(fake: FakeTime, work: Coroutine[Any, Any, Any]) -> Any:
 # --- counting -------------------------------------------------------------------------
 
 
+async def wait_after_an_answer(fake: FakeTime, pace: RateLimiter, first_chat: int) -> float:
+    """A limiter of 3: three requests in flight hold a fourth however long; then the first
+    is answered. Returns how long after that answer the fourth goes."""
+    for chat in range(first_chat, first_chat + 3):
+        await run(fake, pace.acquire(chat))
+    waiting = asyncio.ensure_future(pace.acquire(first_chat + 3))
+    await fake.advance(5.0)
+    assert not waiting.done()  # three in flight: the allowance is taken however long
+    pace.release(first_chat)
+    answered = fake.now
+    await fake.until(waiting)
+    return fake.now - answered
+
+
 async def test_a_request_counts_from_its_go_until_a_second_after_its_answer(
     fake: FakeTime,
 ) -> None:
-    pace = limiter(fake, 3)
-    for chat in (1, 2, 3):
-        await run(fake, pace.acquire(chat))
-    waiting = asyncio.ensure_future(pace.acquire(4))
-    await fake.advance(5.0)
-    assert not waiting.done()  # three in flight: the allowance is taken however long
-    pace.release(1)
-    answered = fake.now
-    await fake.until(waiting)
-    assert fake.now - answered == pytest.approx(1.0)
+    assert await wait_after_an_answer(fake, limiter(fake, 3), first_chat=1) == pytest.approx(1.0)
 
 
 async def test_an_answer_counts_until_a_second_after_it_less_the_fastest_round_trip(
@@ -126,15 +131,7 @@ async def test_an_answer_counts_until_a_second_after_it_less_the_fastest_round_t
     await run(fake, slot(pace, 99, took=0.3))
     assert pace.fastest_trip == pytest.approx(0.2)
     await fake.advance(2.0)
-    for chat in (101, 102, 103):
-        await run(fake, pace.acquire(chat))
-    waiting = asyncio.ensure_future(pace.acquire(104))
-    await fake.advance(5.0)
-    assert not waiting.done()  # three in flight: the allowance is taken however long
-    pace.release(101)
-    answered = fake.now
-    await fake.until(waiting)
-    assert fake.now - answered == pytest.approx(0.8)
+    assert await wait_after_an_answer(fake, pace, first_chat=101) == pytest.approx(0.8)
 
 
 async def test_the_fastest_round_trip_follows_the_network(fake: FakeTime) -> None:
