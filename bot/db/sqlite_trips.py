@@ -209,8 +209,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     @property
     def idle(self) -> bool:
         """Nothing of this connection's is in aiosqlite's thread: a statement whose
-        caller was cancelled runs on there, and a read here must not meet it."""
-        return self._handed == self._done and not self._execute_mutex.locked()
+        caller was cancelled runs on there, and a read here must not meet it. (A trip
+        holds the adapter's mutex only while it is counted handed and not done.)"""
+        return self._handed == self._done
 
     async def in_thread(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         """fn(*args, **kwargs) in aiosqlite's thread, counted (see `idle`)."""
@@ -227,8 +228,11 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         return await connection._execute(counted)  # type: ignore[no-any-return,no-untyped-call]
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_dbapi_cursor:
-        if server_side:  # the plain adapter's cursor: every call goes to the thread
+        if server_side:
+            # The plain adapter's cursor (`stream()`; the bot has none): its calls go to
+            # the thread uncounted, so this connection's reads stay there from now on.
             self._settled = False
+            self.reads_here = False
         return super().cursor(server_side)
 
     def commit(self) -> None:

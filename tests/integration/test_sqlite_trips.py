@@ -195,6 +195,20 @@ async def test_a_read_waits_behind_a_cancelled_statement_still_in_the_thread(
         await conn.rollback()
 
 
+async def test_after_a_stream_the_connections_reads_stay_in_the_thread(
+    engines: tuple[AsyncEngine, AsyncEngine], hand_offs: list[str]
+) -> None:
+    """A server-side cursor's calls go to the thread uncounted: a read could meet one."""
+    ours, _plain = engines
+    async with ours.connect() as conn:
+        streamed = await conn.stream(text("SELECT count(*) FROM t"))
+        assert [r[0] async for r in streamed] == [0]
+        hand_offs.clear()
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+        assert hand_offs == ["_run"]
+        await conn.rollback()
+
+
 async def test_a_slow_read_goes_to_the_thread_from_then_on(
     engines: tuple[AsyncEngine, AsyncEngine],
     hand_offs: list[str],
