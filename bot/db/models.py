@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.domain.exams import EventKind, ExamForm
 from bot.domain.statements import StatementStatus
@@ -367,6 +368,17 @@ class Notice(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @staticmethod
+    def claim_of(worker: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """In a WHERE: still `worker`'s claim (not settled since, nor replaced by the
+        planner, nor taken by another sender after the lease). Every write of a claimed
+        notice checks it."""
+        return (Notice.claimed_by == worker, Notice.status == NoticeStatus.CLAIMED)
+
+    def is_claim_of(self, worker: str) -> bool:
+        """The same, of a row read."""
+        return self.status == NoticeStatus.CLAIMED and self.claimed_by == worker
 
 
 class Statement(Base):

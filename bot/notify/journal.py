@@ -160,8 +160,7 @@ async def replay(text: str, sessionmaker: async_sessionmaker[AsyncSession], cloc
         for entry in latest.values():
             still_claimed = (
                 Notice.id == entry.notice_id,
-                Notice.claimed_by == entry.worker,
-                Notice.status == NoticeStatus.CLAIMED,
+                *Notice.claim_of(entry.worker),
                 *([Notice.key == entry.key] if entry.key is not None else []),
             )
             if entry.parts_done >= entry.parts:
@@ -176,8 +175,7 @@ async def replay(text: str, sessionmaker: async_sessionmaker[AsyncSession], cloc
             if (
                 notice is not None
                 and entry.key in (None, notice.key)
-                and notice.claimed_by == entry.worker
-                and notice.status == NoticeStatus.CLAIMED
+                and notice.is_claim_of(entry.worker)
                 and int(notice.payload.get(PARTS_SENT, 0)) < entry.parts_done
             ):
                 notice.payload = {**notice.payload, PARTS_SENT: entry.parts_done}

@@ -511,18 +511,13 @@ class OutboxSender:
         self._stranded -= stranded
         return ids
 
-    def _ours(self) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-        """A notice still this sender's claim (not taken by another after the lease, nor
-        settled, nor replaced by the planner): every write of a claimed one checks it."""
-        return (Notice.claimed_by == self.worker_id, Notice.status == NoticeStatus.CLAIMED)
-
     async def _settle(
         self, session: AsyncSession, sent: set[int], *, stranded: set[int], now: datetime
     ) -> None:
         """The database is back: what Telegram accepted meanwhile is marked sent, and the
         claims left behind are given back (still ours: the deliveries that left them have
         ended)."""
-        ours = self._ours()
+        ours = Notice.claim_of(self.worker_id)
         if sent:
             marked = await session.execute(
                 update(Notice)
@@ -682,11 +677,7 @@ class OutboxSender:
         """`_failed` for a notice being delivered (detached): if it is still ours."""
         async with self._sessionmaker() as session:
             current = await session.get(Notice, notice.id)
-            if (
-                current is not None
-                and current.status == NoticeStatus.CLAIMED
-                and current.claimed_by == self.worker_id
-            ):
+            if current is not None and current.is_claim_of(self.worker_id):
                 await self._failed(session, current, error)
 
     @asynccontextmanager
@@ -711,7 +702,7 @@ class OutboxSender:
         async with self._sessionmaker.begin() as session:
             marked = await session.execute(
                 update(Notice)
-                .where(Notice.id.in_(ids), *self._ours())
+                .where(Notice.id.in_(ids), *Notice.claim_of(self.worker_id))
                 .values(status=NoticeStatus.SENT.value, sent_at=self._clock.now(), last_error=None)
             )
         self.stats.sent += marked.rowcount  # type: ignore[attr-defined]
@@ -725,11 +716,7 @@ class OutboxSender:
                 log.exception("letter of notice %s could not be sent", notice_id)
                 async with self._sessionmaker() as session:
                     notice = await session.get(Notice, notice_id)
-                    if (
-                        notice is not None
-                        and notice.status == NoticeStatus.CLAIMED
-                        and notice.claimed_by == self.worker_id
-                    ):
+                    if notice is not None and notice.is_claim_of(self.worker_id):
                         await self._failed(session, notice, exc)
             finally:
                 self._mail_busy.discard(notice_id)
@@ -818,7 +805,7 @@ class OutboxSender:
             if expired:
                 dropped = await session.execute(
                     update(Notice)
-                    .where(Notice.id == notice.id, Notice.claimed_by == self.worker_id)
+                    .where(Notice.id == notice.id, *Notice.claim_of(self.worker_id))
                     .values(status=NoticeStatus.DROPPED.value, last_error="expired")
                 )
                 if dropped.rowcount:  # type: ignore[attr-defined]
@@ -826,7 +813,7 @@ class OutboxSender:
                 return False
             renewed = await session.execute(
                 update(Notice)
-                .where(Notice.id == notice.id, *self._ours())
+                .where(Notice.id == notice.id, *Notice.claim_of(self.worker_id))
                 .values(claimed_at=now, chat_id=notice.chat_id)
             )
             notice.claimed_at = now
@@ -906,7 +893,9 @@ class OutboxSender:
         planned anew): then there is nothing to settle, and the batch goes on (an ORM
         flush of the vanished row failed the whole batch and stopped the sender 5 s)."""
         settled = await session.execute(
-            update(Notice).where(Notice.id == notice.id, *self._ours()).values(**values)
+            update(Notice)
+            .where(Notice.id == notice.id, *Notice.claim_of(self.worker_id))
+            .values(**values)
         )
         await session.commit()
         if not settled.rowcount:  # type: ignore[attr-defined]

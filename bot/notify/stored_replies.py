@@ -203,11 +203,7 @@ class ReplyStore:
                 async with self._sessionmaker.begin() as session:
                     await session.execute(
                         update(Notice)
-                        .where(
-                            Notice.id.in_(ids),
-                            Notice.claimed_by == self._claims.worker_id,
-                            Notice.status == NoticeStatus.CLAIMED,
-                        )
+                        .where(Notice.id.in_(ids), *Notice.claim_of(self._claims.worker_id))
                         .values(claimed_at=self._clock.now())
                     )
             except Exception as exc:  # the database away: tried again a quarter later
@@ -237,9 +233,7 @@ class ReplyStore:
                 async with self._sessionmaker.begin() as session:
                     await session.execute(
                         delete(Notice).where(
-                            Notice.id.in_(ids),
-                            Notice.claimed_by == self._claims.worker_id,
-                            Notice.status == NoticeStatus.CLAIMED,
+                            Notice.id.in_(ids), *Notice.claim_of(self._claims.worker_id)
                         )
                     )
             except Exception as exc:
@@ -279,11 +273,7 @@ class ReplyStore:
 
     async def _give_back(self, session: AsyncSession, kept: KeptReply) -> None:
         notice = await session.get(Notice, kept.notice_id)
-        if (
-            notice is None
-            or notice.status != NoticeStatus.CLAIMED
-            or notice.claimed_by != self._claims.worker_id
-        ):
+        if notice is None or not notice.is_claim_of(self._claims.worker_id):
             return
         notice.payload = {**notice.payload, PARTS_SENT: kept.done}
         notice.status = NoticeStatus.PENDING.value
