@@ -182,7 +182,7 @@ async def offer(users: list[FakeUser], command: str, spread: float, sent: dict[i
 async def feed(api: FakeBotAPI, pid: int, command: str, count: int, spread: float = 0.0) -> Figures:
     """`count` updates from as many students, at once or evenly over `spread` seconds;
     waits until they are settled. Latency: from each update's own offering."""
-    users = [api.user(STUDENT_USERS + i % STUDENTS, language_code="en") for i in range(count)]
+    users = [api.user(STUDENT_USERS + i, language_code="en") for i in range(count)]
     ids = {u.id for u in users}
     mark = api.mark()
     replied_before = {u.id: len(api.delivered(u.id)) for u in users}
@@ -370,7 +370,12 @@ def summarise(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--updates", type=int, default=STUDENTS, help="per command and run")
+    parser.add_argument(
+        "--updates",
+        type=int,
+        default=STUDENTS,
+        help=f"per command and run, one a student (at most {STUDENTS})",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="A B pairs per mode")
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both")
     parser.add_argument("--postgres", metavar="DSN", help="postgresql+asyncpg://… to test on")
@@ -384,6 +389,10 @@ def main() -> None:
         "--command", choices=COMMANDS, action="append", help="only this one (may be repeated)"
     )
     args = parser.parse_args()
+    if not 0 < args.updates <= STUDENTS:
+        # Replies are told apart by chat: a second update from one student would be
+        # counted as lost.
+        parser.error(f"--updates must be 1 to {STUDENTS} (one update a student)")
     modes = MODES if args.mode == "both" else (args.mode,)
     texts = tuple(args.command) if args.command else COMMANDS
     asyncio.run(run(args.updates, args.rounds, modes, args.postgres, texts, args.spread))
