@@ -11,6 +11,8 @@ catalogs.
 from __future__ import annotations
 
 import gettext as stdlib_gettext
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -35,8 +37,17 @@ def compile_catalogs(path: Path = LOCALES) -> None:
 
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=po_path.parent.parent.name)
-        with mo_path.open("wb") as mo_file:
-            write_mo(mo_file, catalog)
+        # Written beside and renamed into place: several processes may start at once (the
+        # test workers, a CLI command next to the bot), and one that opened a half-written
+        # .mo failed to parse it. A rename shows a reader no file or a whole one.
+        fd, written = tempfile.mkstemp(prefix=f".{DOMAIN}.", suffix=".mo", dir=mo_path.parent)
+        try:
+            with os.fdopen(fd, "wb") as mo_file:
+                write_mo(mo_file, catalog)
+            Path(written).replace(mo_path)
+        except BaseException:
+            Path(written).unlink(missing_ok=True)
+            raise
 
 
 class Catalogs:

@@ -62,3 +62,30 @@ def _forms(value: str | tuple[str, ...] | list[str] | None) -> list[str]:
     if value is None:
         return [""]
     return [value] if isinstance(value, str) else list(value)
+
+
+def test_a_catalog_being_compiled_is_never_seen_half_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Test workers (and a CLI command beside the bot) compile at once; one that opened a
+    .mo while another was writing it failed to parse it. The .mo appears only whole."""
+    from babel.messages import mofile
+
+    from bot.i18n import Catalogs, compile_catalogs
+
+    po = ROOT / "locales" / "ru" / "LC_MESSAGES" / "messages.po"
+    target = tmp_path / "ru" / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    (target / "messages.po").write_bytes(po.read_bytes())
+    seen_while_writing: list[bool] = []
+    real_write_mo = mofile.write_mo
+
+    def write_mo(fileobj, catalog, *args, **kwargs):  # type: ignore[no-untyped-def]
+        real_write_mo(fileobj, catalog, *args, **kwargs)
+        seen_while_writing.append((target / "messages.mo").exists())
+
+    monkeypatch.setattr(mofile, "write_mo", write_mo)
+    compile_catalogs(tmp_path)
+    assert seen_while_writing == [False]
+    assert sorted(p.name for p in target.iterdir()) == ["messages.mo", "messages.po"]
+    assert Catalogs(tmp_path).gettext("Cancel", locale="ru") != "Cancel"
