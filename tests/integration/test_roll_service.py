@@ -21,12 +21,13 @@ from bot.services.roll import (
     Outcome,
     RollRules,
     RollView,
+    additional_session,
     confirm_roll,
     load_roll,
     set_grade,
     set_mark,
 )
-from bot.services.statements import decide
+from bot.services.statements import DecideOutcome, decide
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
 SETTINGS = Settings(bot_token=None)
@@ -233,3 +234,76 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         )
         is Outcome.NOT_YOURS
     )
+
+
+async def test_an_absence_approved_after_the_roll_is_confirmed_still_excuses(
+    session: AsyncSession, latin: Exam
+) -> None:
+    """Documents may follow the exam by days: the teacher confirms the roll with Каримов
+    absent, the dean approves his absence the next day; he is "absent, valid reason" and
+    on the additional session's list. A rejected one leaves Соколова's "absent" as it is."""
+    teacher = await session.scalar(select(Teacher).where(Teacher.id == latin.teacher_id))
+    ivanova, karimov, sokolova = [
+        await student(session, s) for s in ("Иванова", "Каримов", "Соколова")
+    ]
+    now = LATIN_START + timedelta(minutes=10)
+    rules = RollRules.of(SETTINGS)
+    for who, action in ((ivanova, MarkAction.PRESENT), (karimov, MarkAction.ABSENT)):
+        await set_mark(
+            session,
+            teacher,
+            7,
+            exam_id=latin.id,
+            student_id=who.id,
+            action=action,
+            now=now,
+            rules=rules,
+            outbox=Outbox(),
+        )
+    await set_mark(
+        session,
+        teacher,
+        7,
+        exam_id=latin.id,
+        student_id=sokolova.id,
+        action=MarkAction.ABSENT,
+        now=now,
+        rules=rules,
+        outbox=Outbox(),
+    )
+    outcome, _view = await confirm_roll(
+        session, teacher, 7, exam_id=latin.id, now=now, rules=rules, outbox=Outbox()
+    )
+    assert outcome is Outcome.OK
+    next_day = LATIN_START + timedelta(days=1)
+    statements = [
+        Statement(
+            student_id=who.id,
+            exam_id=latin.id,
+            kind="absence",
+            reason="illness",
+            text="болезнь, справка",
+            submitted_at=next_day,
+        )
+        for who in (karimov, sokolova)
+    ]
+    session.add_all(statements)
+    await session.flush()
+    faculties = frozenset({latin.group.faculty_id})
+    for statement, decision in zip(statements, (Decision.APPROVE, Decision.REJECT), strict=True):
+        result, _decided = await decide(
+            session,
+            faculties,
+            99,
+            statement_id=statement.id,
+            action=decision,
+            comment=None,
+            now=next_day,
+            outbox=Outbox(),
+        )
+        assert result is DecideOutcome.OK
+    assert (await mark_of(session, latin, karimov)).mark == Mark.EXCUSED
+    assert (await mark_of(session, latin, sokolova)).mark == Mark.ABSENT
+    assert (await mark_of(session, latin, ivanova)).mark == Mark.PRESENT
+    listed = await additional_session(session, faculties, next_day, rules=rules)
+    assert [(s.student, s.mark) for s in listed] == [("Каримов Булат Айратович", Mark.EXCUSED)]

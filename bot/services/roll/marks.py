@@ -42,9 +42,27 @@ async def mark_excused_by_statement(
     session: AsyncSession, exam_id: int, student_id: int, *, valid: bool, now: datetime
 ) -> None:
     """The dean decided an absence statement: approved is "absent, valid reason"; rejected
-    is "absent, no valid reason" unless the student was marked present after all."""
+    is "absent, no valid reason" unless the student was marked present after all.
+
+    A confirmed roll is locked for the teacher, not for the dean: documents may follow
+    the exam by days (ABSENCE_DOCS_DAYS), so an approval after the confirmation still
+    turns its "absent" into "absent, valid reason" (the additional session's list)."""
     exam = await session.get(Exam, exam_id)
-    if exam is None or exam.roll_confirmed_at is not None:
+    if exam is None:
+        return
+    if exam.roll_confirmed_at is not None:
+        if valid:
+            await session.execute(
+                update(RollEntry)
+                .where(
+                    RollEntry.exam_id == exam_id,
+                    RollEntry.student_id == student_id,
+                    RollEntry.mark == Mark.ABSENT,
+                    RollEntry.grade.is_(None),
+                )
+                .values(mark=Mark.EXCUSED.value, marked_at=now)
+                .execution_options(synchronize_session="fetch")
+            )
         return
     await _ensure_entries(session, exam)
     entry = await session.scalar(
