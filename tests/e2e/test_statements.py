@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.db.models import Statement, User
+from bot.db.models import Discipline, Exam, RollEntry, Statement, Student, User
 from bot.keyboards.callbacks import StmtAddDocsCB, StmtWithdrawCB, StmtZoneCB
 from tests.e2e.conftest import BotRunner, deanery_chat, join_by_invite, link_student, press, say
 from tests.e2e.fakeapi import MESSAGE_METHODS, FakeBotAPI, FakeUser, button
@@ -459,3 +459,46 @@ async def test_dean_asks_for_more_and_the_student_answers(
     assert "одобрено" in told["text"] or "одобрен" in told["text"]
     [statement] = await stored(seeded)
     assert statement.status == "approved"
+
+
+async def graded(runner: BotRunner, surname: str, discipline: str, posted: datetime) -> None:
+    """The student's grade for the exam, posted at `posted` (as the roll would keep it)."""
+    async with runner.sessionmaker.begin() as session:
+        student_id = await session.scalar(
+            select(Student.id).where(Student.full_name.startswith(surname))
+        )
+        exam_id = await session.scalar(
+            select(Exam.id).join(Discipline).where(Discipline.name == discipline)
+        )
+        assert student_id is not None and exam_id is not None
+        session.add(
+            RollEntry(
+                exam_id=exam_id,
+                student_id=student_id,
+                mark="present",
+                grade="fail",
+                grade_posted_at=posted,
+            )
+        )
+
+
+async def test_an_appeal_sent_after_the_window_closed_is_told_when_it_was_open(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Written before 23:59 of the next day, sent after it: refused, saying until when."""
+    latin = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)  # 08:30 Moscow
+    await graded(seeded, "Иванова", "Латинский язык", latin + timedelta(hours=1))
+    seeded.at(datetime(2026, 12, 24, 20, 50, tzinfo=UTC))  # 23:50 on the 24th, Moscow
+    student = api.user(11201, language_code="en")
+    await link_student(api, student, "2611021", "Иванова")
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "Appeal")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "time to prepare")["callback_data"])
+    reply = await say(api, student, "The teacher gave no time to prepare and asked at once.")
+    preview = await press(api, student, reply, button(reply, "Done")["callback_data"])
+    assert "not sent yet" in preview["text"]
+    seeded.at(datetime(2026, 12, 24, 21, 1, tzinfo=UTC))  # 00:01 on the 25th, Moscow
+    refused = await press(api, student, preview, button(preview, "Send")["callback_data"])
+    assert "closed" in refused["text"] and "Thu 24 Dec, 23:59" in refused["text"]
+    assert await stored(seeded) == []

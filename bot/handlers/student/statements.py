@@ -369,7 +369,9 @@ async def preview_send(
     await query.answer()
     await state.clear()
     if result.outcome is SubmitOutcome.CLOSED:
-        await edit_pressed(query, view.too_late())
+        await edit_pressed(
+            query, await _too_late(session, student, draft, settings, clock, actor.locale)
+        )
         return
     if result.outcome is not SubmitOutcome.OK or result.statement is None:
         await edit_pressed(query, view.something_missing())
@@ -379,6 +381,26 @@ async def preview_send(
     )
     # Told after the commit (bot.middlewares.held): the student hears it only once it is kept.
     await edit_into(query, view.submitted(result.statement, actor.user.tz))
+
+
+async def _too_late(
+    session: AsyncSession,
+    student: Student,
+    draft: StatementDraft,
+    settings: Settings,
+    clock: Clock,
+    locale: str,
+) -> str:
+    """The refusal of a draft whose window closed while it was written; an appeal's says
+    when the window was open (the table: until the end of the day after the grade)."""
+    if draft.kind is StatementKind.APPEAL:
+        now = clock.now()
+        for chosen in await eligible_exams(session, student, now, settings=settings):
+            if chosen.exam.id == draft.exam_id:
+                window = view.appeal_window(chosen, now, settings, locale=locale)
+                if window:
+                    return view.window_closed(chosen, window)
+    return view.too_late()
 
 
 async def zone_taken(
