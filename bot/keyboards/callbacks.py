@@ -81,6 +81,12 @@ class StmtZoneCB(CallbackData, prefix="st-tz"):
     statement_id: Id
 
 
+class StmtZonePickCB(CallbackData, prefix="st-zone"):
+    """A zone chosen from the list while filing a time-zone statement (parsed again)."""
+
+    zone: str
+
+
 class StmtAction(StrEnum):
     DONE = "done"  # no more files
     SEND = "send"

@@ -27,6 +27,7 @@ from bot.keyboards.callbacks import (
     StmtViolationCB,
     StmtWithdrawCB,
     StmtZoneCB,
+    StmtZonePickCB,
     TzCB,
 )
 
@@ -131,6 +132,18 @@ def take_statement_zone(statement_id: int, zone: str) -> InlineKeyboardMarkup:
 def statement_action(action: StmtAction, label: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=label, callback_data=StmtActCB(action=action))
+    return kb.as_markup()
+
+
+def statement_zones(zones: Iterable[tuple[str, str]], keep: str | None) -> InlineKeyboardMarkup:
+    """The time-zone statement's question: the zone already set (kept with one press),
+    then the common zones (zone, label)."""
+    kb = InlineKeyboardBuilder()
+    if keep:
+        kb.button(text=keep, callback_data=StmtActCB(action=StmtAction.ZONE))
+    for zone, label in zones:
+        kb.button(text=label, callback_data=StmtZonePickCB(zone=zone))
+    kb.adjust(*((1, 2) if keep else (2,)))
     return kb.as_markup()
 
 

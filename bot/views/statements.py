@@ -32,6 +32,7 @@ from bot.keyboards.inline import (
     statement_exams,
     statement_kinds,
     statement_preview,
+    statement_zones,
     take_statement_zone,
 )
 from bot.services.statements import Eligible
@@ -126,17 +127,16 @@ def violation_needed() -> Screen:
     return Screen(text, _violations())
 
 
-def zone_question(current: str | None) -> Screen:
+def zone_question(current: str | None, zones: list[tuple[str, str]]) -> Screen:
+    """The zone, from the list of common ones (zone, label) or typed; the one the student
+    set already is offered first."""
     text = _(
-        "Which time zone do you live in? Type its name (e.g. Asia/Novosibirsk) or a UTC "
-        "offset (e.g. UTC+7)."
+        "Which time zone do you live in? Choose it below, or type its name (e.g. "
+        "Asia/Novosibirsk) or a UTC offset (e.g. UTC+7)."
     )
-    if not current:
-        return Screen(text)
-    return Screen(
-        text + "\n" + fmt(_("Or keep the one you set: {zone}."), zone=current),
-        statement_action(StmtAction.ZONE, current),
-    )
+    if current:
+        text += "\n" + fmt(_("Or keep the one you set: {zone}."), zone=current)
+    return Screen(text, statement_zones(zones, current))
 
 
 def reason_question() -> Screen:

@@ -502,3 +502,21 @@ async def test_an_appeal_sent_after_the_window_closed_is_told_when_it_was_open(
     refused = await press(api, student, preview, button(preview, "Send")["callback_data"])
     assert "closed" in refused["text"] and "Thu 24 Dec, 23:59" in refused["text"]
     assert await stored(seeded) == []
+
+
+async def test_time_zone_is_chosen_from_a_list(api: FakeBotAPI, seeded: BotRunner) -> None:
+    """§2.7: the zone from a list (or typed); the chosen one is what the statement keeps."""
+    student = api.user(11211, language_code="en")
+    await link_student(api, student, "2611021", "Иванова")
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
+    question = await press(api, student, reply, button(reply, "time zone")["callback_data"])
+    assert "Choose it below" in question["text"]
+    assert button(question, "Novosibirsk (UTC+07:00)")
+    window = await press(api, student, question, button(question, "Vladivostok")["callback_data"])
+    assert "Asia/Vladivostok" in window["text"] and "window" in window["text"]
+    reply = await say(api, student, "10:00–14:00")
+    preview = await press(api, student, reply, button(reply, "Skip")["callback_data"])
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    [statement] = await stored(seeded)
+    assert (statement.time_zone, statement.window) == ("Asia/Vladivostok", "10:00–14:00")

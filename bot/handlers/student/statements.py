@@ -28,7 +28,7 @@ from bot.domain.statements import (
     documents_problem,
     text_problem,
 )
-from bot.domain.timezones import parse_timezone
+from bot.domain.timezones import COMMON_ZONES, parse_timezone, zone_label
 from bot.handlers.replies import (
     answer_long,
     edit_into,
@@ -52,6 +52,7 @@ from bot.keyboards.callbacks import (
     StmtViolationCB,
     StmtWithdrawCB,
     StmtZoneCB,
+    StmtZonePickCB,
 )
 from bot.services.actors import Actor
 from bot.services.outbox import Outbox
@@ -139,6 +140,7 @@ async def chose_kind(
     callback_data: StmtKindCB,
     actor: Actor,
     state: FSMContext,
+    clock: Clock,
 ) -> None:
     kind = callback_data.kind
     await state.update_data(kind=kind)
@@ -148,7 +150,9 @@ async def chose_kind(
         await edit_into(query, view.violation_choice())
     elif kind is StatementKind.TIMEZONE:
         await state.set_state(StatementForm.zone)
-        await edit_into(query, view.zone_question(actor.user.tz))
+        now = clock.now()
+        zones = [(zone, zone_label(zone, now, actor.locale)) for zone in COMMON_ZONES]
+        await edit_into(query, view.zone_question(actor.user.tz, zones))
     else:
         await state.set_state(StatementForm.reason)
         await edit_into(query, view.reason_question())
@@ -191,6 +195,20 @@ async def zone_kept(query: CallbackQuery, actor: Actor, state: FSMContext) -> No
     await query.answer()
     if actor.user.tz and isinstance(query.message, Message):
         await _ask_window(query.message, state, actor.user.tz)
+
+
+async def zone_picked(
+    query: CallbackQuery, callback_data: StmtZonePickCB, state: FSMContext
+) -> None:
+    """A zone from the list: the question becomes the next one (its buttons go)."""
+    zone = parse_timezone(callback_data.zone)
+    if zone is None:
+        await stale(query)
+        return
+    await query.answer()
+    await state.update_data(time_zone=zone)
+    await state.set_state(StatementForm.window)
+    await edit_pressed(query, view.window_question(zone))
 
 
 async def window_typed(message: Message, state: FSMContext) -> None:
@@ -508,6 +526,7 @@ def setup() -> Router:
     router.callback_query.register(
         zone_kept, StatementForm.zone, StmtActCB.filter(F.action == StmtAction.ZONE)
     )
+    router.callback_query.register(zone_picked, StatementForm.zone, StmtZonePickCB.filter())
     router.message.register(zone_typed, StatementForm.zone, *text)
     router.message.register(window_typed, StatementForm.window, *text)
     router.callback_query.register(chose_reason, StatementForm.reason, StmtReasonCB.filter())
