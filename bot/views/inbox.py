@@ -42,8 +42,12 @@ def decided_line(outcome: DecideOutcome, action: Decision, who: str) -> str:
     if outcome is DecideOutcome.FORBIDDEN:
         return not_your_faculty()
     if outcome is DecideOutcome.ALREADY:
-        return _("This statement is already decided or withdrawn.")
+        return already_decided()
     return decision_line(action, who)
+
+
+def already_decided() -> str:
+    return _("This statement is already decided or withdrawn.")
 
 
 def with_comment(line: str, comment: str) -> Html:

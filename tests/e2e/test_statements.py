@@ -520,3 +520,46 @@ async def test_time_zone_is_chosen_from_a_list(api: FakeBotAPI, seeded: BotRunne
     await press(api, student, preview, button(preview, "Send")["callback_data"])
     [statement] = await stored(seeded)
     assert (statement.time_zone, statement.window) == ("Asia/Vladivostok", "10:00–14:00")
+
+
+async def test_a_second_dean_pressing_reject_after_an_approval_is_not_asked_why(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Two members of the office at one card: one approves; the other's Reject (or Ask
+    for more), pressed on the card as it was, is refused at once, not after a reason."""
+    from bot.db.models import InviteRole
+
+    first = api.user(11221, first_name="Первый", language_code="en")
+    group = await deanery_chat(api, seeded, first, "Лечебный факультет", -100921)
+    second = api.user(11222, first_name="Второй", language_code="en")
+    await join_by_invite(api, seeded, second, InviteRole.DEAN, "Лечебный факультет")
+    student = api.user(11223, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    await start_absence(api, student, "Латинский язык", "Illness", "Грипп")
+    after = api.mark()
+    api.send_photo(student, b"spravka")
+    ack = await api.next_message(student.id, after=after)
+    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
+    after = api.mark()
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    card = await api.next_message(group["id"], after=after)
+
+    approved = first.click(card, button(card, "Одобрить")["callback_data"])
+    await api.callback_answer(approved)
+    await seeded.settle()
+    for label in ("Отклонить", "Запросить"):
+        after = api.mark()
+        late = second.click(card, button(card, label)["callback_data"])
+        answer = await api.callback_answer(late)
+        assert answer.params.get("show_alert") is True
+        assert "already decided" in answer.params["text"]
+        await seeded.settle()
+        await api.idle(quiet=0.2)
+        asked = [
+            c
+            for c in api.calls[after:]
+            if c.method == "sendMessage" and str(c.params.get("chat_id")) == str(group["id"])
+        ]
+        assert asked == []  # no prompt for a reason
+    [statement] = await stored(seeded)
+    assert statement.status == "approved" and statement.decided_by == first.id

@@ -11,7 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Statement
 from bot.db.session import AsyncSession
-from bot.domain.statements import Decision, StatementKind
+from bot.domain.statements import Decision, StatementKind, StatementStatus
 from bot.domain.timezones import parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
 from bot.handlers.replies import show, stale
@@ -156,9 +156,14 @@ async def _ask_comment(
 ) -> None:
     """Rejecting and asking for more take a text: the reason, or what else is needed."""
     message = _card(query)
-    # Checked before asking for a reason, not after the dean has typed one.
-    if await dean_may_decide(session, actor.dean_faculty_ids, statement_id) is None:
+    # Checked before asking for a reason, not after the dean has typed one: whose it is,
+    # and whether another member of the office decided it (or the student withdrew it).
+    statement = await dean_may_decide(session, actor.dean_faculty_ids, statement_id)
+    if statement is None:
         await query.answer(view.not_your_faculty(), show_alert=True)
+        return
+    if statement.status != StatementStatus.SUBMITTED:
+        await query.answer(view.already_decided(), show_alert=True)
         return
     await state.set_state(DeanComment.text)
     await state.update_data(
