@@ -563,3 +563,42 @@ async def test_a_second_dean_pressing_reject_after_an_approval_is_not_asked_why(
         assert asked == []  # no prompt for a reason
     [statement] = await stored(seeded)
     assert statement.status == "approved" and statement.decided_by == first.id
+
+
+async def test_the_card_still_decides_after_asking_for_more(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Asking for more decides nothing: if the student never answers, the office still
+    rejects from the card (its buttons were taken away, and /inbox has none)."""
+    dean = api.user(11231, language_code="en")
+    group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100931)
+    student = api.user(11232, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    await start_absence(api, student, "Латинский язык", "Illness", "Грипп")
+    after = api.mark()
+    api.send_photo(student, b"spravka")
+    ack = await api.next_message(student.id, after=after)
+    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
+    after = api.mark()
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    card = await api.next_message(group["id"], after=after)
+
+    after = api.mark()
+    await api.callback_answer(dean.click(card, button(card, "Запросить")["callback_data"]))
+    prompt = await api.next_message(group["id"], after=after)
+    dean.reply(prompt, "Пришлите справку с печатью")
+    question = await api.next_message(student.id, after=after)
+    assert "печатью" in question["text"]
+    await seeded.settle()
+    await api.idle(quiet=0.2)
+    [card] = [m for m in api.messages(group["id"]) if m["message_id"] == card["message_id"]]
+    reject = button(card, "Отклонить")["callback_data"]
+
+    after = api.mark()
+    await api.callback_answer(dean.click(card, reject))
+    prompt = await api.next_message(group["id"], after=after)
+    dean.reply(prompt, "Справка не пришла")
+    told = await api.next_message(student.id, after=after)
+    assert "is rejected" in told["text"] and "Справка не пришла" in told["text"]
+    [statement] = await stored(seeded)
+    assert statement.status == "rejected"

@@ -219,8 +219,10 @@ async def comment_written(
         await message.answer(line)
         return
     chat, card = data.get("card_chat"), data.get("card_message")
-    if chat is not None and card is not None:
+    if chat is not None and card is not None and decision is not Decision.MORE:
         # The card's buttons go: the decision is made (a second press is refused anyway).
+        # Asking for more decides nothing: the card stays the way to decide, whether the
+        # student answers or not.
         # Held until the commit (bot.middlewares.held): a refused edit is only logged.
         await bot.edit_message_reply_markup(chat_id=chat, message_id=card, reply_markup=None)
     await message.answer(view.with_comment(line, comment))
