@@ -51,6 +51,8 @@ ACCEPTED_DOCUMENT_TYPES = frozenset(
     {"application/pdf", "image/jpeg", "image/png", "image/heic", "image/heif", "image/webp"}
 )
 MAX_TEXT = 2000
+# The dean's office's reason or question, as the student is to read it whole.
+MAX_COMMENT = 1000
 
 
 def timezone_open(start: datetime, now: datetime) -> bool:

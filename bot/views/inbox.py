@@ -9,8 +9,9 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.db.models import Statement
-from bot.domain.statements import Decision
+from bot.domain.statements import MAX_COMMENT, Decision
 from bot.i18n import gettext as _
+from bot.i18n import ngettext
 from bot.keyboards.callbacks import Listing, PageCB
 from bot.services.roll import AdditionalSitting
 from bot.services.statements import DecideOutcome, MoveOutcome
@@ -53,6 +54,17 @@ def already_decided() -> str:
 def with_comment(line: str, comment: str) -> Html:
     """The decision and the dean's comment, as the dean sees them confirmed."""
     return join_lines([line, comment])
+
+
+def comment_too_long() -> Html:
+    return fmt(
+        ngettext(
+            "That is too long: at most {limit} character, please.",
+            "That is too long: at most {limit} characters, please.",
+            MAX_COMMENT,
+        ),
+        limit=MAX_COMMENT,
+    )
 
 
 def comment_prompt(decision: Decision, statement_id: int) -> str:

@@ -602,3 +602,38 @@ async def test_the_card_still_decides_after_asking_for_more(
     assert "is rejected" in told["text"] and "Справка не пришла" in told["text"]
     [statement] = await stored(seeded)
     assert statement.status == "rejected"
+
+
+async def test_an_overlong_reason_is_refused_whole_not_cut(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """A reason past the limit was cut at 1000 characters without a word: the student
+    read half of it. It is refused, and the dean's next answer decides."""
+    from bot.db.models import InviteRole
+
+    dean = api.user(11241, language_code="en")
+    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
+    student = api.user(11242, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    await start_absence(api, student, "Латинский язык", "Illness", "Грипп")
+    after = api.mark()
+    api.send_photo(student, b"spravka")
+    ack = await api.next_message(student.id, after=after)
+    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
+    after = api.mark()
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    card = await api.next_message(dean.id, after=after)
+
+    prompt = await press(api, dean, card, button(card, "Reject")["callback_data"])
+    assert "reason" in prompt["text"]
+    reason = "Справка & <печать> " + "оформлена неверно; " * 60 + "КОНЕЦ"
+    assert len(reason) > 1000
+    refused = await say(api, dean, reason)
+    assert "at most 1000 characters" in refused["text"]
+    assert (await stored(seeded))[0].status == "submitted"
+    after = api.mark()
+    await say(api, dean, reason[:990] + " КОНЕЦ")
+    told = await api.next_message(student.id, after=after)
+    assert "is rejected" in told["text"] and "КОНЕЦ" in told["text"]
+    [statement] = await stored(seeded)
+    assert statement.status == "rejected" and statement.decision_comment == reason[:990] + " КОНЕЦ"

@@ -11,7 +11,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Statement
 from bot.db.session import AsyncSession
-from bot.domain.statements import Decision, StatementKind, StatementStatus
+from bot.domain.statements import MAX_COMMENT, Decision, StatementKind, StatementStatus
 from bot.domain.timezones import parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
 from bot.handlers.replies import show, stale
@@ -203,7 +203,11 @@ async def comment_written(
     outbox: Outbox,
 ) -> None:
     data = await state.get_data()
-    comment = (message.text or "").strip()[:1000]
+    comment = (message.text or "").strip()
+    if len(comment) > MAX_COMMENT:
+        # Refused whole, not cut: the student would read half a reason. Asked again.
+        await message.answer(view.comment_too_long())
+        return
     try:
         decision = Decision(str(data.get("action")))
     except ValueError:  # not ours (a dialogue of an older version): asked anew
