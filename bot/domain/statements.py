@@ -53,6 +53,7 @@ ACCEPTED_DOCUMENT_TYPES = frozenset(
 MAX_TEXT = 2000
 # The dean's office's reason or question, as the student is to read it whole.
 MAX_COMMENT = 1000
+MAX_WINDOW = 255  # a time-zone statement's preferred time (the column's length)
 
 
 def timezone_open(start: datetime, now: datetime) -> bool:

@@ -164,14 +164,14 @@ def anything_to_add() -> Screen:
     )
 
 
-def too_long() -> Html:
+def too_long(limit: int = MAX_TEXT) -> Html:
     return fmt(
         ngettext(
             "That is too long: at most {limit} character, please.",
             "That is too long: at most {limit} characters, please.",
-            MAX_TEXT,
+            limit,
         ),
-        limit=MAX_TEXT,
+        limit=limit,
     )
 
 

@@ -637,3 +637,24 @@ async def test_an_overlong_reason_is_refused_whole_not_cut(
     assert "is rejected" in told["text"] and "КОНЕЦ" in told["text"]
     [statement] = await stored(seeded)
     assert statement.status == "rejected" and statement.decision_comment == reason[:990] + " КОНЕЦ"
+
+
+async def test_an_overlong_preferred_time_is_refused_not_cut(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """The preferred time was cut at 255 characters without a word."""
+    student = api.user(11251, language_code="en")
+    await link_student(api, student, "2611021", "Иванова")
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "time zone")["callback_data"])
+    await say(api, student, "UTC+7")
+    window = "Any weekday: " + "10:00–14:00 or 16:00–18:00, " * 10 + "but not on Friday"
+    assert len(window) > 255
+    refused = await say(api, student, window)
+    assert "at most 255 characters" in refused["text"]
+    reply = await say(api, student, window[:200] + " but not on Friday")
+    preview = await press(api, student, reply, button(reply, "Skip")["callback_data"])
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    [statement] = await stored(seeded)
+    assert statement.window == window[:200] + " but not on Friday"

@@ -20,6 +20,7 @@ from bot.db.models import Student
 from bot.db.session import AsyncSession
 from bot.domain.statements import (
     MAX_FILES,
+    MAX_WINDOW,
     AppealProblem,
     StatementDraft,
     StatementKind,
@@ -212,7 +213,11 @@ async def zone_picked(
 
 
 async def window_typed(message: Message, state: FSMContext) -> None:
-    window = (message.text or "").strip()[:255]
+    window = (message.text or "").strip()
+    if len(window) > MAX_WINDOW:
+        # Refused, not cut: the dean's office would read a window that ends mid-way.
+        await message.answer(view.too_long(MAX_WINDOW))
+        return
     await state.update_data(window=window)
     await state.set_state(StatementForm.text)
     await show(message, view.anything_to_add())
