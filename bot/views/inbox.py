@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
 from bot.config import Settings
 from bot.db.models import Statement
 from bot.domain.statements import MAX_COMMENT, Decision
 from bot.i18n import gettext as _
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import Listing, PageCB
+from bot.keyboards.callbacks import DecideAction, DecideCB, Listing, PageCB
 from bot.services.roll import AdditionalSitting
 from bot.services.statements import DecideOutcome, MoveOutcome
 from bot.views import dates
@@ -32,6 +34,15 @@ def decision_line(action: Decision, who: str) -> Html:
     if action is Decision.REJECT:
         return fmt(_("❌ Rejected by {who}"), who=who)
     return fmt(_("❓ More asked by {who}"), who=who)
+
+
+def retime_markup(statement_id: int) -> InlineKeyboardMarkup:
+    """Under an approved time-zone statement's card: the student's new time, set (or set
+    again) whenever the office has agreed it with the teacher."""
+    data = DecideCB(action=DecideAction.RETIME, statement_id=statement_id).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=_("🕒 Set the new time"), callback_data=data)]]
+    )
 
 
 def not_your_faculty() -> str:

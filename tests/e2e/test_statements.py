@@ -658,3 +658,39 @@ async def test_an_overlong_preferred_time_is_refused_not_cut(
     await press(api, student, preview, button(preview, "Send")["callback_data"])
     [statement] = await stored(seeded)
     assert statement.window == window[:200] + " but not on Friday"
+
+
+async def test_the_new_time_can_be_set_later_from_the_approved_card(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """§2.7: the time is agreed with the teacher first. A dean who approves and puts the
+    question off (/cancel) sets the time later from the card; it kept no button before."""
+    from bot.db.models import InviteRole
+
+    dean = api.user(11261, language_code="en")
+    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
+    student = api.user(11262, language_code="en")
+    await link_student(api, student, "2611021", "Иванова")
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "time zone")["callback_data"])
+    await say(api, student, "Asia/Vladivostok")
+    reply = await say(api, student, "14:00–18:00")
+    preview = await press(api, student, reply, button(reply, "Skip")["callback_data"])
+    after = api.mark()
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    card = await api.next_message(dean.id, after=after)
+
+    approved = await press(api, dean, card, button(card, "Approve")["callback_data"])
+    assert "Approved" in approved["text"]
+    prompt = await api.next_message(dean.id)
+    assert "new date and time" in prompt["text"]
+    await say(api, dean, "/cancel")
+    [card] = [m for m in api.messages(dean.id) if m["message_id"] == card["message_id"]]
+    prompt = await press(api, dean, card, button(card, "new time")["callback_data"])
+    assert "new date and time" in prompt["text"]
+    done = await say(api, dean, "29.12.2026 04:00")
+    assert "Tue 29 Dec, 04:00" in done["text"]
+    [statement] = await stored(seeded)
+    assert statement.status == "approved"
+    assert statement.new_start == datetime(2026, 12, 29, 1, 0, tzinfo=UTC)

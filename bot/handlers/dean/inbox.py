@@ -83,11 +83,19 @@ async def approve_pressed(
         return
     await query.answer()
     if message is not None:
-        await message.edit_text(f"{message.html_text}\n\n{line}", reply_markup=None)
-        if statement is not None and statement.kind == StatementKind.TIMEZONE:
-            await _ask_new_start(
-                bot, message, query.from_user, state=state, statement_id=statement.id
-            )
+        # A time-zone statement keeps a button to set the new time: the office may have
+        # to agree it with the teacher first, and the question below may go unanswered.
+        retime = (
+            statement.id
+            if statement is not None and statement.kind == StatementKind.TIMEZONE
+            else None
+        )
+        await message.edit_text(
+            f"{message.html_text}\n\n{line}",
+            reply_markup=view.retime_markup(retime) if retime is not None else None,
+        )
+        if retime is not None:
+            await _ask_new_start(bot, message, query.from_user, state=state, statement_id=retime)
 
 
 async def retime_pressed(
