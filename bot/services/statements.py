@@ -30,6 +30,7 @@ from bot.db.models import (
     Teacher,
     User,
 )
+from bot.domain.exams import EventKind
 from bot.domain.reminders import NoticeKind, Planned, change_notice, notice_key, stamp
 from bot.domain.statements import (
     MAX_FILES,
@@ -72,13 +73,23 @@ async def eligible_exams(
     for exam in exams:
         graded = posted.get(exam.id)
         kinds = allowed_kinds(exam, now, StatementRules.of(settings), grade_posted_at=graded)
-        if kinds or (graded is not None and now - graded < RECENT_GRADE):
+        if kinds or _explains_appeal(exam, graded, now):
             result.append(Eligible(exam, kinds, graded))
     return result
 
 
-# How long after a grade the exam stays on /statement's list to explain a closed window.
+# How long after a grade (or, while there is none, after the exam) the exam stays on
+# /statement's list to explain when the appeal window is or was open.
 RECENT_GRADE = timedelta(days=14)
+
+
+def _explains_appeal(exam: Exam, graded: datetime | None, now: datetime) -> bool:
+    """A recent exam nothing may be filed about: listed all the same, so that the student
+    is told the appeal window closed, or that it opens with the grade (a written work is
+    graded days later), rather than that there is no exam."""
+    if graded is not None:
+        return now - graded < RECENT_GRADE
+    return exam.kind == EventKind.EXAM and exam.starts_at <= now < exam.starts_at + RECENT_GRADE
 
 
 async def grades_posted(session: AsyncSession, student: Student) -> dict[int, datetime]:
