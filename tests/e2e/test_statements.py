@@ -697,3 +697,31 @@ async def test_the_new_time_can_be_set_later_from_the_approved_card(
     [statement] = await stored(seeded)
     assert statement.status == "approved"
     assert statement.new_start == datetime(2026, 12, 29, 1, 0, tzinfo=UTC)
+
+
+async def test_an_album_with_the_reason_as_its_caption_is_one_statement(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Asked for the reason, the student sends the sick note as an album captioned with it
+    (as Telegram users do): the caption is the reason, all photos join one statement. It
+    was "answer with text", once per photo, and the photos were lost."""
+    student = api.user(11271, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
+    reply = await press(api, student, reply, button(reply, "Absence")["callback_data"])
+    asked = await press(api, student, reply, button(reply, "Illness")["callback_data"])
+    assert "Describe the reason" in asked["text"]
+    api.send_photo(student, b"\xff\xd8\xffpage 1", media_group_id="sick", caption="ОРВИ & <38,5>")
+    api.send_photo(student, b"\xff\xd8\xffpage 2", media_group_id="sick")
+    api.send_photo(student, b"\xff\xd8\xffpage 3", media_group_id="sick")
+    await seeded.settle()
+    await api.idle(quiet=0.3)
+    said = [m for m in api.messages(student.id) if m["message_id"] > asked["message_id"]]
+    assert len(said) == 2, [m["text"] for m in said]  # the documents' question, and one ack
+    assert "documents" in said[0]["text"] and "Attached" in said[1]["text"]
+    preview = await press(api, student, said[1], button(said[1], "Done")["callback_data"])
+    assert "Documents: 3" in preview["text"] and "ОРВИ & <38,5>" in preview["text"]
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    [statement] = await stored(seeded)
+    assert statement.text == "ОРВИ & <38,5>" and len(statement.files) == 3

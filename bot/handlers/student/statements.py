@@ -232,10 +232,26 @@ async def chose_reason(
 
 
 async def text_typed(message: Message, state: FSMContext) -> None:
-    text = (message.text or "").strip()
+    await _described(message, state, (message.text or "").strip())
+
+
+async def described_with_files(message: Message, state: FSMContext) -> None:
+    """A photo or document sent with the description as its caption (an album carries it
+    on its first photo): the caption is the description, the file the first document,
+    and the album's other photos, arriving next, join the same draft."""
+    kind = StatementDraft.from_form(await state.get_data()).kind
+    if kind is not StatementKind.ABSENCE and kind is not StatementKind.APPEAL:
+        await needs_text(message)
+        return
+    if await _described(message, state, (message.caption or "").strip()):
+        await file_sent(message, state)
+
+
+async def _described(message: Message, state: FSMContext, text: str) -> bool:
+    """The description taken (or why not, said); True when documents are asked next."""
     if text_problem(text) is not None:
         await message.answer(view.too_long())
-        return
+        return False
     data = await state.get_data()
     draft = StatementDraft.from_form(data)
     problem = appeal_problem(draft.violation, text) if draft.kind is StatementKind.APPEAL else None
@@ -243,16 +259,17 @@ async def text_typed(message: Message, state: FSMContext) -> None:
         # A draft from before the choice existed (kept in the FSM over an update): ask it.
         await state.set_state(StatementForm.violation)
         await show(message, view.violation_choice())
-        return
+        return False
     if problem is AppealProblem.TOO_SHORT:
         await message.answer(view.appeal_too_short(str(draft.violation)))
-        return
+        return False
     await state.update_data(text=text)
     if draft.kind is StatementKind.APPEAL or draft.kind is StatementKind.ABSENCE:
         await state.set_state(StatementForm.files)
         await show(message, view.files_question(draft.kind))
-        return
+        return True
     await _preview(message, state)
+    return False
 
 
 async def text_skipped(query: CallbackQuery, state: FSMContext) -> None:
@@ -541,6 +558,9 @@ def setup() -> Router:
     router.message.register(violation_needed, StatementForm.violation)
     router.callback_query.register(zone_taken, StmtZoneCB.filter())
     router.message.register(text_typed, StatementForm.text, *text)
+    router.message.register(
+        described_with_files, StatementForm.text, F.caption, F.photo | F.document
+    )
     router.callback_query.register(
         text_skipped, StatementForm.text, StmtActCB.filter(F.action == StmtAction.SKIP)
     )
