@@ -125,6 +125,13 @@ class DecideCB(CallbackData, prefix="st-dec"):
     statement_id: Id
 
 
+class InboxOpenCB(CallbackData, prefix="st-open"):
+    """An undecided statement's card, sent again from /inbox (the service checks the
+    presser's faculty)."""
+
+    statement_id: Id
+
+
 class RollAction(StrEnum):
     """The exam-day console's buttons that carry nothing but where they were pressed (the
     exam, the student, the page). The values are short: callback data has 64 bytes."""

@@ -398,6 +398,35 @@ async def dean_may_decide(
     return statement
 
 
+async def card_again(
+    session: AsyncSession,
+    dean_faculty_ids: frozenset[int],
+    statement_id: int,
+    *,
+    chat_id: int,
+    user_id: int | None,
+    now: datetime,
+    outbox: Outbox,
+) -> DecideOutcome:
+    """An undecided statement's card once more, to the chat /inbox was opened in: a dean
+    who joined (or a chat bound) after it was filed never got it, and the card is where
+    it is decided."""
+    statement = await dean_may_decide(session, dean_faculty_ids, statement_id)
+    if statement is None:
+        return DecideOutcome.FORBIDDEN
+    if statement.status != StatementStatus.SUBMITTED:
+        return DecideOutcome.ALREADY
+    planned = Planned(
+        NoticeKind.STATEMENT,
+        notice_key(NoticeKind.STATEMENT, statement.id, chat_id, now.isoformat()),
+        now,
+        now + timedelta(days=60),
+        {"statement_id": statement.id},
+    )
+    await queue(session, [(planned, chat_id, user_id, None)], statement.exam_id, outbox=outbox)
+    return DecideOutcome.OK
+
+
 async def undecided(session: AsyncSession, faculty_ids: frozenset[int]) -> list[Statement]:
     if not faculty_ids:
         return []

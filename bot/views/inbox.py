@@ -14,18 +14,19 @@ from bot.db.models import Statement
 from bot.domain.statements import MAX_COMMENT, Decision
 from bot.i18n import gettext as _
 from bot.i18n import ngettext
-from bot.keyboards.callbacks import DecideAction, DecideCB, Listing, PageCB
+from bot.keyboards.callbacks import DecideAction, DecideCB, InboxOpenCB, Listing, PageCB
 from bot.services.roll import AdditionalSitting
 from bot.services.statements import DecideOutcome, MoveOutcome
 from bot.views import dates
 from bot.views.html import Html, fmt, join_lines
-from bot.views.paging import paged
+from bot.views.paging import PAGE_BUDGET, paged, pages_of
 from bot.views.screen import Screen
 from bot.views.texts import kind_name, mark_name
 from bot.views.texts import not_your_exam as not_your_exam  # re-exported: a teacher's answer
 
 # Statements a page: the inbox is for finding one, not for reading them all at once.
 INBOX_PAGE = 30
+OPEN_ROW = 5  # the statements' buttons a row
 
 
 def decision_line(action: Decision, who: str) -> Html:
@@ -141,14 +142,28 @@ def inbox_page(items: list[Statement], page: int, settings: Settings, *, locale:
         )
         for statement in items
     ]
-    text, markup, _page = paged(
+    text, markup, shown = paged(
         head,
         lines,
         page,
         data=lambda p: PageCB(listing=Listing.INBOX, page=p),
         max_items=INBOX_PAGE,
     )
-    return Screen(text, markup)
+    # A button a statement of the page: its card (with the decision's buttons) again.
+    on_page = pages_of(lines, PAGE_BUDGET - len(join_lines(head)), max_items=INBOX_PAGE)[shown]
+    opens = [
+        InlineKeyboardButton(
+            text=f"№{items[i].id}", callback_data=InboxOpenCB(statement_id=items[i].id).pack()
+        )
+        for i in on_page
+    ]
+    rows = [opens[i : i + OPEN_ROW] for i in range(0, len(opens), OPEN_ROW)]
+    pager = markup.inline_keyboard if markup is not None else []
+    return Screen(text, InlineKeyboardMarkup(inline_keyboard=[*rows, *pager]))
+
+
+def card_coming() -> str:
+    return _("The statement's card is on its way.")
 
 
 def additional_page(

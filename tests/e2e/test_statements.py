@@ -725,3 +725,39 @@ async def test_an_album_with_the_reason_as_its_caption_is_one_statement(
     await press(api, student, preview, button(preview, "Send")["callback_data"])
     [statement] = await stored(seeded)
     assert statement.text == "ОРВИ & <38,5>" and len(statement.files) == 3
+
+
+async def test_a_dean_who_joined_later_decides_from_the_inbox(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """A statement filed before anyone of the office joined reached no one; /inbox listed
+    it with no way to decide it in chat. Its number there brings the card."""
+    from bot.db.models import InviteRole
+
+    student = api.user(11281, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    await start_absence(api, student, "Латинский язык", "Illness", "Грипп")
+    after = api.mark()
+    api.send_photo(student, b"spravka")
+    ack = await api.next_message(student.id, after=after)
+    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
+    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    [statement] = await stored(seeded)
+
+    dean = api.user(11282, language_code="en")
+    await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
+    stranger = api.user(11283, language_code="en")
+    await join_by_invite(api, seeded, stranger, InviteRole.DEAN, "Педиатрический факультет")
+    inbox = await say(api, dean, "/inbox")
+    opener = button(inbox, f"№{statement.id}")["callback_data"]
+    refused = await api.callback_answer(stranger.click(inbox, opener))
+    assert "dean's office of the student's faculty" in refused.params["text"]
+    after = api.mark()
+    await api.callback_answer(dean.click(inbox, opener))
+    card = await api.next_message(dean.id, after=after)
+    assert "Каримов Булат Айратович" in card["text"] and "Грипп" in card["text"]
+    await press(api, dean, card, button(card, "Approve")["callback_data"])
+    [statement] = await stored(seeded)
+    assert statement.status == "approved" and statement.decided_by == dean.id
+    again = await api.callback_answer(dean.click(inbox, opener))
+    assert "already decided" in again.params["text"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
@@ -16,7 +17,14 @@ from bot.domain.timezones import parse_moment
 from bot.handlers.prompts import answered, answers_prompt, ask, not_yours, someone_elses_prompt
 from bot.handlers.replies import show, stale
 from bot.handlers.states import DeanComment, DeanReschedule
-from bot.keyboards.callbacks import DecideAction, DecideCB, Listing, PageCB, RescheduleCB
+from bot.keyboards.callbacks import (
+    DecideAction,
+    DecideCB,
+    InboxOpenCB,
+    Listing,
+    PageCB,
+    RescheduleCB,
+)
 from bot.services.actors import Actor
 from bot.services.outbox import Outbox
 from bot.services.roll import RollRules, additional_session
@@ -24,6 +32,7 @@ from bot.services.statements import (
     DecideOutcome,
     MoveOutcome,
     answer_new_start,
+    card_again,
     dean_may_decide,
     decide,
     propose_new_start,
@@ -312,6 +321,36 @@ async def inbox(message: Message, actor: Actor, session: AsyncSession, settings:
     await show(message, await _inbox_page(actor, session, settings, 0))
 
 
+async def open_pressed(
+    query: CallbackQuery,
+    callback_data: InboxOpenCB,
+    actor: Actor,
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    outbox: Outbox,
+) -> None:
+    """A statement pressed in /inbox: its card comes again, to decide from."""
+    message = _card(query)
+    if message is None:
+        await stale(query)
+        return
+    private = message.chat.type == ChatType.PRIVATE
+    outcome = await card_again(
+        session,
+        actor.dean_faculty_ids,
+        callback_data.statement_id,
+        chat_id=message.chat.id,
+        user_id=actor.user.id if private else None,
+        now=clock.now(),
+        outbox=outbox,
+    )
+    if outcome is not DecideOutcome.OK:
+        await query.answer(view.decided_line(outcome, Decision.APPROVE, ""), show_alert=True)
+        return
+    await query.answer(view.card_coming())
+
+
 async def _additional_page(
     actor: Actor, session: AsyncSession, settings: Settings, clock: Clock, page: int
 ) -> Screen:
@@ -359,6 +398,7 @@ def setup() -> Router:
     ):
         router.callback_query.register(handler, DecideCB.filter(F.action == action))
     router.message.register(inbox, Command("inbox"))
+    router.callback_query.register(open_pressed, InboxOpenCB.filter())
     router.callback_query.register(
         page_pressed, PageCB.filter(F.listing.in_({Listing.INBOX, Listing.ADDITIONAL}))
     )
