@@ -113,8 +113,12 @@ def rescheduled(outcome: MoveOutcome, moment: datetime, settings: Settings, *, l
         MoveOutcome.ASKED: _("The teacher is asked to confirm {when}; the student will be told."),
         MoveOutcome.MOVED: _("Done: the student now sits the exam on {when} and is told."),
     }
-    text = texts.get(outcome, _("This statement cannot be rescheduled."))
+    text = texts.get(outcome, cannot_reschedule())
     return text.format(when=dates.when(moment, settings.tz, locale))
+
+
+def cannot_reschedule() -> str:
+    return _("This statement cannot be rescheduled.")
 
 
 def teacher_answer_line(outcome: MoveOutcome) -> str:

@@ -590,7 +590,7 @@ async def test_the_card_still_decides_after_asking_for_more(
     await api.callback_answer(dean.click(card, button(card, "Запросить")["callback_data"]))
     prompt = await api.next_message(group["id"], after=after)
     dean.reply(prompt, "Пришлите справку с печатью")
-    question = await api.next_message(student.id, after=after)
+    question = await api.next_message(student.id, after=after, timeout=20)  # the outbox
     assert "печатью" in question["text"]
     await seeded.settle()
     await api.idle(quiet=0.2)
@@ -601,7 +601,7 @@ async def test_the_card_still_decides_after_asking_for_more(
     await api.callback_answer(dean.click(card, reject))
     prompt = await api.next_message(group["id"], after=after)
     dean.reply(prompt, "Справка не пришла")
-    told = await api.next_message(student.id, after=after)
+    told = await api.next_message(student.id, after=after, timeout=20)
     assert "is rejected" in told["text"] and "Справка не пришла" in told["text"]
     [statement] = await stored(seeded)
     assert statement.status == "rejected"
@@ -636,7 +636,7 @@ async def test_an_overlong_reason_is_refused_whole_not_cut(
     assert (await stored(seeded))[0].status == "submitted"
     after = api.mark()
     await say(api, dean, reason[:990] + " КОНЕЦ")
-    told = await api.next_message(student.id, after=after)
+    told = await api.next_message(student.id, after=after, timeout=20)
     assert "is rejected" in told["text"] and "КОНЕЦ" in told["text"]
     [statement] = await stored(seeded)
     assert statement.status == "rejected" and statement.decision_comment == reason[:990] + " КОНЕЦ"
@@ -697,6 +697,9 @@ async def test_the_new_time_can_be_set_later_from_the_approved_card(
     [statement] = await stored(seeded)
     assert statement.status == "approved"
     assert statement.new_start == datetime(2026, 12, 29, 1, 0, tzinfo=UTC)
+    # Set for good (no teacher in the bot to confirm it): the button says so at the press.
+    again = await api.callback_answer(dean.click(card, button(card, "new time")["callback_data"]))
+    assert "cannot be rescheduled" in again.params["text"]
 
 
 async def test_an_album_with_the_reason_as_its_caption_is_one_statement(
@@ -754,7 +757,7 @@ async def test_a_dean_who_joined_later_decides_from_the_inbox(
     assert "dean's office of the student's faculty" in refused.params["text"]
     after = api.mark()
     await api.callback_answer(dean.click(inbox, opener))
-    card = await api.next_message(dean.id, after=after)
+    card = await api.next_message(dean.id, after=after, timeout=20)
     assert "Каримов Булат Айратович" in card["text"] and "Грипп" in card["text"]
     await press(api, dean, card, button(card, "Approve")["callback_data"])
     [statement] = await stored(seeded)

@@ -119,6 +119,14 @@ async def retime_pressed(
     if allowed is None:
         await query.answer(view.not_your_faculty(), show_alert=True)
         return
+    if (
+        allowed.kind != StatementKind.TIMEZONE
+        or allowed.status != StatementStatus.APPROVED
+        or allowed.teacher_confirmed_at is not None
+    ):
+        # Said at the press, not after the dean has typed a time (the service refuses too).
+        await query.answer(view.cannot_reschedule(), show_alert=True)
+        return
     await query.answer()
     await _ask_new_start(bot, _card(query), query.from_user, state=state, statement_id=allowed.id)
 
