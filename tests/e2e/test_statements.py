@@ -490,10 +490,11 @@ async def test_an_appeal_sent_after_the_window_closed_is_told_when_it_was_open(
 ) -> None:
     """Written before 23:59 of the next day, sent after it: refused, saying until when."""
     latin = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)  # 08:30 Moscow
-    await graded(seeded, "Иванова", "Латинский язык", latin + timedelta(hours=1))
-    seeded.at(datetime(2026, 12, 24, 20, 50, tzinfo=UTC))  # 23:50 on the 24th, Moscow
     student = api.user(11201, language_code="en")
     await link_student(api, student, "2611021", "Иванова")
+    await graded(seeded, "Иванова", "Латинский язык", latin + timedelta(hours=1))
+    seeded.at(datetime(2026, 12, 24, 20, 50, tzinfo=UTC))  # 23:50 on the 24th, Moscow
+    await seeded.settle()
     menu = await say(api, student, "/statement")
     reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
     reply = await press(api, student, reply, button(reply, "Appeal")["callback_data"])
@@ -589,6 +590,7 @@ async def test_the_card_still_decides_after_asking_for_more(
     after = api.mark()
     await api.callback_answer(dean.click(card, button(card, "Запросить")["callback_data"]))
     prompt = await api.next_message(group["id"], after=after)
+    await seeded.settle()  # the prompt is known as asked
     dean.reply(prompt, "Пришлите справку с печатью")
     question = await api.next_message(student.id, after=after, timeout=20)  # the outbox
     assert "печатью" in question["text"]
@@ -600,6 +602,7 @@ async def test_the_card_still_decides_after_asking_for_more(
     after = api.mark()
     await api.callback_answer(dean.click(card, reject))
     prompt = await api.next_message(group["id"], after=after)
+    await seeded.settle()  # the prompt is known as asked
     dean.reply(prompt, "Справка не пришла")
     told = await api.next_message(student.id, after=after, timeout=20)
     assert "is rejected" in told["text"] and "Справка не пришла" in told["text"]
