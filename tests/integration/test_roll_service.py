@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.db.models import Discipline, Exam, RollEntry, Statement, Student, Teacher
+from bot.db.models import Discipline, Exam, Group, RollEntry, Statement, Student, Teacher
 from bot.domain.roll import Grade, Mark
 from bot.domain.statements import Decision
 from bot.services.imports import import_roster, import_schedule
@@ -307,3 +307,43 @@ async def test_an_absence_approved_after_the_roll_is_confirmed_still_excuses(
     assert (await mark_of(session, latin, ivanova)).mark == Mark.PRESENT
     listed = await additional_session(session, faculties, next_day, rules=rules)
     assert [(s.student, s.mark) for s in listed] == [("Каримов Булат Айратович", Mark.EXCUSED)]
+
+
+async def test_an_absence_from_a_consultation_is_no_additional_sitting(
+    session: AsyncSession, latin: Exam
+) -> None:
+    """The additional session is for exams: Белов's approved absence from the anatomy
+    consultation put him on its list, beside the exams missed for a valid reason."""
+    belov = await student(session, "Белов")
+    consultation = await session.scalar(
+        select(Exam)
+        .join(Discipline)
+        .where(Discipline.name == "Анатомия", Exam.kind == "consultation")
+    )
+    assert consultation is not None
+    statement = Statement(
+        student_id=belov.id,
+        exam_id=consultation.id,
+        kind="absence",
+        reason="illness",
+        text="болезнь",
+        submitted_at=consultation.starts_at - timedelta(days=1),
+    )
+    session.add(statement)
+    await session.flush()
+    faculty = await session.scalar(select(Group.faculty_id).where(Group.id == belov.group_id))
+    assert faculty is not None
+    faculties = frozenset({faculty})
+    outcome, _decided = await decide(
+        session,
+        faculties,
+        99,
+        statement_id=statement.id,
+        action=Decision.APPROVE,
+        comment=None,
+        now=consultation.starts_at,
+        outbox=Outbox(),
+    )
+    assert outcome is DecideOutcome.OK
+    later = consultation.starts_at + timedelta(days=1)
+    assert await additional_session(session, faculties, later, rules=RollRules.of(SETTINGS)) == []

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Discipline, Exam, Faculty, Group, RollEntry, Student
+from bot.domain.exams import EventKind
 from bot.domain.roll import MAYBE_VALID_REASON, Mark, additional_reason
 from bot.services.roll.console import RollRules
 
@@ -42,7 +43,13 @@ async def additional_session(
         .join(Group, Group.id == Exam.group_id)
         .join(Faculty, Faculty.id == Group.faculty_id)
         .join(Discipline, Discipline.id == Exam.discipline_id)
-        .where(Exam.cancelled_at.is_(None), RollEntry.mark.in_(MAYBE_VALID_REASON))
+        .where(
+            Exam.cancelled_at.is_(None),
+            # A consultation is no attestation: missing it (an approved absence statement,
+            # an outage) is no reason to sit anything again.
+            Exam.kind == EventKind.EXAM,
+            RollEntry.mark.in_(MAYBE_VALID_REASON),
+        )
         .order_by(Group.name, Discipline.name, Student.full_name)
     )
     if faculty_ids is not None:
