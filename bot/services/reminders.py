@@ -161,7 +161,8 @@ async def plan_exam(
         facts.deanery = await _deanery(session, faculty_id or 0)
     wanted, stale = _exam_plan(exam, facts, now, leads=Leads.of(settings), report=report)
     report.cancelled = await _cancel(session, stale)
-    report.created = await _insert(
+    report.created = await _revive(session, wanted, existing, outbox=outbox)
+    report.created += await _insert(
         session, wanted, exam.id, existing=existing.keys(), outbox=outbox
     )
     return report
@@ -256,14 +257,48 @@ def _exam_plan(
                 wanted.append((planned_dean, recipient))
 
     wanted_keys = {p.key for p, _ in wanted}
+    # A time change not yet sent and no longer true (moved again, or back) goes too.
     stale = [
         n.id
         for n in existing.values()
         if n.status == NoticeStatus.PENDING
-        and n.kind in (*STUDENT_KINDS, *LINK_KINDS)
+        and n.kind in (*STUDENT_KINDS, *LINK_KINDS, NoticeKind.TIME_CHANGED)
         and n.key not in wanted_keys
     ]
     return wanted, stale
+
+
+async def _revive(
+    session: AsyncSession,
+    wanted: Iterable[tuple[Planned, _Recipient]],
+    existing: dict[str, _Existing],
+    *,
+    outbox: Outbox,
+) -> int:
+    """Notices withdrawn earlier and owed again (an exam moved back to its old time, a
+    student who unblocked the bot): keys are unique, so the old row comes back."""
+    revived = 0
+    for planned, recipient in wanted:
+        row = existing.get(planned.key)
+        if row is None or row.status != NoticeStatus.CANCELLED:
+            continue
+        done = await session.execute(
+            update(Notice)
+            .where(Notice.id == row.id, Notice.status == NoticeStatus.CANCELLED)
+            .values(
+                status=NoticeStatus.PENDING.value,
+                chat_id=recipient.chat_id,
+                user_id=recipient.user_id,
+                payload=planned.payload,
+                due_at=planned.due_at,
+                expires_at=planned.expires_at,
+                attempts=0,
+                last_error=None,
+            )
+        )
+        revived += done.rowcount  # type: ignore[attr-defined]
+    outbox.planned(revived)
+    return revived
 
 
 async def _plan_cancellation(
@@ -338,14 +373,19 @@ def _told_start(notices: Iterable[_Existing], student_id: int) -> datetime | Non
     """The latest start this student was already told (a card or a join call went out, or
     is going out: TOLD)."""
     told = [
-        datetime.fromisoformat(n.payload["start"])
+        n
         for n in notices
         if n.student_id == student_id
         and n.status in TOLD
         and n.kind in (*STUDENT_KINDS, NoticeKind.TIME_CHANGED)
         and "start" in n.payload
     ]
-    return max(told, key=lambda t: t) if told else None
+    if not told:
+        return None
+    # The one told last (by when it fell due, then planned), not the latest start: an exam
+    # moved earlier and back has told the earlier start last.
+    latest = max(told, key=lambda n: (n.due_at, n.id))
+    return datetime.fromisoformat(latest.payload["start"])
 
 
 def _change_announced(
@@ -513,6 +553,7 @@ async def _plan_bulk(
     wanted: list[tuple[Planned, _Recipient, int]] = []
     stale: list[int] = []
     known: set[str] = set()
+    revive: list[tuple[list[tuple[Planned, _Recipient]], dict[str, _Existing]]] = []
     for exam in exams:
         if exam.cancelled_at is not None:  # rare: the exam-by-exam path
             report.add(await plan_exam(session, exam.id, now, settings=settings, outbox=outbox))
@@ -521,7 +562,10 @@ async def _plan_bulk(
         wanted += [(planned, recipient, exam.id) for planned, recipient in owed]
         stale += old
         known.update(facts[exam.id].existing)
+        revive.append((owed, facts[exam.id].existing))
     report.cancelled += await _cancel(session, stale)
+    for owed, existing in revive:
+        report.created += await _revive(session, owed, existing, outbox=outbox)
     report.created += await _insert_rows(session, _notice_rows(wanted, known), outbox=outbox)
     return report
 

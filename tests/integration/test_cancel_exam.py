@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -138,3 +138,96 @@ async def test_a_new_link_reaches_a_student_whose_card_is_going_out(
         )
     )
     assert told == {going.student_id, gone.student_id}
+
+
+async def _student_notices(session: AsyncSession, exam_id: int, student_id: int) -> dict[str, str]:
+    rows = await session.execute(
+        select(Notice.key, Notice.status).where(
+            Notice.exam_id == exam_id, Notice.student_id == student_id
+        )
+    )
+    return {key: status for key, status in rows}
+
+
+async def test_an_exam_moved_and_moved_back_tells_the_student_and_calls_them(
+    session: AsyncSession,
+) -> None:
+    """The dean moves an exam two hours earlier (the student is told), then back to its
+    old time: the student must hear of the move back, and get the join call for the old
+    time, whose withdrawn notice is owed again."""
+    from bot.services.desk import move_exam
+
+    settings = await sample_session(session)
+    exam = await session.scalar(
+        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
+    assert student is not None
+    await link(session, student, 777_201)
+    start = exam.starts_at
+    now = start - timedelta(hours=23)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    for notice in await session.scalars(
+        select(Notice).where(Notice.exam_id == exam.id, Notice.kind == NoticeKind.DAY_BEFORE)
+    ):
+        notice.status = NoticeStatus.SENT  # the card went out
+    await session.flush()
+
+    now += timedelta(hours=1)
+    await move_exam(
+        session, exam, start - timedelta(hours=2), now=now, settings=settings, outbox=Outbox()
+    )
+    for notice in await session.scalars(
+        select(Notice).where(Notice.exam_id == exam.id, Notice.kind == NoticeKind.TIME_CHANGED)
+    ):
+        notice.status = NoticeStatus.SENT  # "the time has changed" went out
+    await session.flush()
+
+    now += timedelta(hours=1)
+    await move_exam(session, exam, start, now=now, settings=settings, outbox=Outbox())
+    rows = await session.execute(
+        select(Notice.kind, Notice.status, Notice.payload).where(
+            Notice.exam_id == exam.id, Notice.student_id == student.id
+        )
+    )
+    pending = [
+        (kind, payload.get("start")) for kind, status, payload in rows if status == "pending"
+    ]
+    assert sorted(pending) == [
+        (NoticeKind.JOIN_CALL.value, start.isoformat()),
+        (NoticeKind.TIME_CHANGED.value, start.isoformat()),
+    ]
+
+
+async def test_a_time_change_not_yet_sent_is_withdrawn_when_the_exam_moves_back(
+    session: AsyncSession,
+) -> None:
+    """Moved earlier and straight back before "the time has changed" went out: the student
+    must not be sent the earlier time, which no longer holds."""
+    from bot.services.desk import move_exam
+
+    settings = await sample_session(session)
+    exam = await session.scalar(
+        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
+    assert student is not None
+    await link(session, student, 777_301)
+    start = exam.starts_at
+    now = start - timedelta(hours=23)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    await session.execute(
+        update(Notice).where(Notice.kind == NoticeKind.DAY_BEFORE).values(status="sent")
+    )
+    await move_exam(
+        session, exam, start - timedelta(hours=2), now=now, settings=settings, outbox=Outbox()
+    )
+    await move_exam(session, exam, start, now=now, settings=settings, outbox=Outbox())
+    changes = await session.scalars(
+        select(Notice.status).where(
+            Notice.student_id == student.id, Notice.kind == NoticeKind.TIME_CHANGED
+        )
+    )
+    assert list(changes) == ["cancelled"]
