@@ -758,15 +758,23 @@ async def plan_faculty(
 
 
 async def announce_link(
-    session: AsyncSession, exam: Exam, now: datetime, *, settings: Settings, outbox: Outbox
+    session: AsyncSession,
+    exam: Exam,
+    now: datetime,
+    *,
+    settings: Settings,
+    outbox: Outbox,
+    moodle: bool = False,
 ) -> PlanReport:
     """The link was posted or changed: students who already got the card (or whose card
     is going out now, rendered perhaps without it: TOLD) get the link now, and reminders
-    about the missing link are withdrawn."""
+    about the missing link are withdrawn. `moodle`: the Moodle link it is (the card of a
+    test promises it as soon as it is posted)."""
     report = await plan_exam(session, exam.id, now, settings=settings, outbox=outbox)
-    if not exam.link or _until(exam) <= now:
+    link = exam.moodle_url if moodle else exam.link
+    if not link or _until(exam) <= now:
         return report
-    digest = hashlib.sha256(exam.link.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(link.encode()).hexdigest()[:16]
     told = await session.execute(
         select(Notice.student_id, Notice.chat_id, Notice.user_id)
         .where(
@@ -782,10 +790,10 @@ async def announce_link(
                 NoticeKind.LINK_CHANGED,
                 exam.id,
                 student_id,
-                what=digest,
+                what=f"moodle-{digest}" if moodle else digest,
                 now=now,
                 until=_until(exam),
-                payload={"link": exam.link},
+                payload={"moodle": link} if moodle else {"link": link},
             ),
             _Recipient(chat_id, user_id, student_id),
         )

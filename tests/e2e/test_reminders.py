@@ -331,3 +331,36 @@ async def test_ru_card_buttons_are_russian(api: FakeBotAPI, seeded: BotRunner) -
     card = await api.next_message(student.id, after=after)
     labels = [b["text"] for b in buttons(card)]
     assert labels[:2] == ["🎥 Открыть конференцию", "📚 Открыть Moodle"]
+
+
+async def test_moodle_link_posted_after_the_card_reaches_the_student(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """The card of a computer test promises the Moodle link "as soon as the teacher posts
+    it": posting it must send it to the students who already have the card."""
+    async with seeded.sessionmaker.begin() as session:
+        histology = await session.scalar(
+            select(Exam).join(Discipline).where(Discipline.name == "Гистология")
+        )
+        assert histology is not None
+        histology.moodle_url = None
+    teacher = api.user(10014, language_code="en")
+    await join_by_invite(api, seeded, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
+    student = api.user(10015, language_code="en")
+    await link_student(api, student, "2611023", "Соколова")
+    after = api.mark()
+    seeded.at(HISTOLOGY - timedelta(hours=24))
+    card = await api.next_message(student.id, after=after)
+    assert "The Moodle link will be sent as soon as the teacher posts it" in card["text"]
+
+    after = api.mark()
+    teacher.send("/exams")
+    await api.next_message(teacher.id, after=after)
+    exam_card = await api.next_message(teacher.id)
+    await press(api, teacher, exam_card, button(exam_card, "Moodle")["callback_data"])
+    moodle = "https://moodle.example-med.ru/course/view.php?id=214&a=<b>"
+    after = api.mark()
+    await say(api, teacher, moodle)
+    update = await api.next_message(student.id, after=after)
+    assert "Гистология" in update["text"] and moodle in update["text"]
+    assert {"text": "📚 Open Moodle", "url": moodle} in buttons(update)
