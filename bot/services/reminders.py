@@ -143,7 +143,7 @@ async def plan_exam(
     if exam.cancelled_at is not None:
         _note_past(exam, starts, now, report=report)
         return await _plan_cancellation(
-            session, exam, existing, now=now, report=report, outbox=outbox
+            session, exam, existing, starts=starts, now=now, report=report, outbox=outbox
         )
     students = await session.execute(
         select(Student.id, Student.user_id, User.is_active)
@@ -306,11 +306,13 @@ async def _plan_cancellation(
     exam: Exam,
     existing: dict[str, _Existing],
     *,
+    starts: dict[int, datetime],
     now: datetime,
     report: PlanReport,
     outbox: Outbox,
 ) -> PlanReport:
-    """Withdraw what is pending; tell each student who had already been told of the exam."""
+    """Withdraw what is pending; tell each student who had already been told of the exam
+    and whose own sitting (their subgroup's, or the group's) is not over yet."""
     # Only the exam's own reminders: statement cards and decisions still have to go out.
     report.cancelled = await _cancel(
         session,
@@ -320,8 +322,6 @@ async def _plan_cancellation(
             if n.status == NoticeStatus.PENDING and n.kind in EXAM_PLAN_KINDS
         ],
     )
-    if _until(exam) <= now:
-        return report
     told = {
         n.student_id: (n.chat_id, n.user_id)
         for n in existing.values()
@@ -329,6 +329,7 @@ async def _plan_cancellation(
         and n.status in TOLD
         and n.kind in (*STUDENT_KINDS, NoticeKind.TIME_CHANGED, NoticeKind.LINK_CHANGED)
     }
+    duration = timedelta(minutes=exam.duration_min)
     wanted = [
         (
             change_notice(
@@ -337,12 +338,13 @@ async def _plan_cancellation(
                 student_id,
                 what=stamp(exam.starts_at),
                 now=now,
-                until=_until(exam),
-                payload={},
+                until=start + duration,
+                payload={"start": start.isoformat()},
             ),
             _Recipient(chat_id, user_id, student_id),
         )
         for student_id, (chat_id, user_id) in told.items()
+        if (start := starts.get(student_id, exam.starts_at)) + duration > now
     ]
     report.created = await _insert(
         session, wanted, exam.id, existing=existing.keys(), outbox=outbox

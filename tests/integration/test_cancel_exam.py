@@ -231,3 +231,39 @@ async def test_a_time_change_not_yet_sent_is_withdrawn_when_the_exam_moves_back(
         )
     )
     assert list(changes) == ["cancelled"]
+
+
+async def test_a_cancellation_names_the_students_own_sitting(session: AsyncSession) -> None:
+    """A student who sits at their own time (a later subgroup, or an individual sitting
+    on another day) is told that *their* sitting is cancelled, not the group's first."""
+    from bot.app import create_i18n
+    from bot.db.models import Subgroup, SubgroupMember
+    from bot.notify.render import render_notice
+
+    settings = await sample_session(session)
+    exam = await session.scalar(
+        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
+    assert student is not None
+    await link(session, student, 777_401)
+    own = exam.starts_at + timedelta(days=1, hours=3)  # 11:30 Moscow, the next day
+    sitting = Subgroup(exam_id=exam.id, number=9, starts_at=own, individual=True)
+    session.add(sitting)
+    await session.flush()
+    session.add(SubgroupMember(exam_id=exam.id, subgroup_id=sitting.id, student_id=student.id))
+    await session.flush()
+    now = own - timedelta(hours=23)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    await session.execute(
+        update(Notice).where(Notice.kind == NoticeKind.DAY_BEFORE).values(status="sent")
+    )
+    await cancel_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    await session.commit()
+    session.expunge_all()  # read afresh, as the sender does
+    notice = await session.scalar(select(Notice).where(Notice.kind == NoticeKind.CANCELLED))
+    assert notice is not None
+    rendered = await render_notice(session, notice, settings=settings, i18n=create_i18n(settings))
+    assert rendered is not None
+    assert "24 декабря, 11:30 МСК" in rendered.text, rendered.text
