@@ -774,8 +774,11 @@ async def announce_link(
     test promises it as soon as it is posted)."""
     report = await plan_exam(session, exam.id, now, settings=settings, outbox=outbox)
     link = exam.moodle_url if moodle else exam.link
-    if not link or _until(exam) <= now:
+    if not link:
         return report
+    # Each student's own sitting: an individual one may come after the group's is over.
+    starts = await _student_starts(session, exam)
+    duration = timedelta(minutes=exam.duration_min)
     digest = hashlib.sha256(link.encode()).hexdigest()[:16]
     told = await session.execute(
         select(Notice.student_id, Notice.chat_id, Notice.user_id)
@@ -794,13 +797,14 @@ async def announce_link(
                 student_id,
                 what=f"moodle-{digest}" if moodle else digest,
                 now=now,
-                until=_until(exam),
+                until=until,
                 payload={"moodle": link} if moodle else {"link": link},
             ),
             _Recipient(chat_id, user_id, student_id),
         )
         for student_id, chat_id, user_id in told
         if student_id is not None
+        and (until := starts.get(student_id, exam.starts_at) + duration) > now
     ]
     keys = set(await session.scalars(select(Notice.key).where(Notice.exam_id == exam.id)))
     report.created += await _insert(session, wanted, exam.id, existing=keys, outbox=outbox)

@@ -267,3 +267,38 @@ async def test_a_cancellation_names_the_students_own_sitting(session: AsyncSessi
     rendered = await render_notice(session, notice, settings=settings, i18n=create_i18n(settings))
     assert rendered is not None
     assert "24 декабря, 11:30 МСК" in rendered.text, rendered.text
+
+
+async def test_a_new_link_reaches_a_student_sitting_after_the_group(
+    session: AsyncSession,
+) -> None:
+    """The group has sat the exam; one student sits it tomorrow on their own (an approved
+    time-zone statement) and has their card. A link changed now must reach them."""
+    from bot.db.models import Subgroup, SubgroupMember
+
+    settings = await sample_session(session)
+    exam = await session.scalar(
+        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
+    assert student is not None
+    await link(session, student, 777_501)
+    own = exam.starts_at + timedelta(days=1, hours=3)
+    sitting = Subgroup(exam_id=exam.id, number=9, starts_at=own, individual=True)
+    session.add(sitting)
+    await session.flush()
+    session.add(SubgroupMember(exam_id=exam.id, subgroup_id=sitting.id, student_id=student.id))
+    await session.flush()
+    now = own - timedelta(hours=23)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    await session.execute(
+        update(Notice).where(Notice.kind == NoticeKind.DAY_BEFORE).values(status="sent")
+    )
+    exam.link = "https://meet.example/new"
+    await session.flush()
+    await announce_link(session, exam, now, settings=settings, outbox=Outbox())
+    told = await session.scalars(
+        select(Notice.student_id).where(Notice.kind == NoticeKind.LINK_CHANGED)
+    )
+    assert list(told) == [student.id]
