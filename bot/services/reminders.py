@@ -43,6 +43,7 @@ from bot.domain.reminders import (
     deadline_notices,
     link_missing_for_deans,
     link_nags,
+    notice_key,
     stamp,
     student_notices,
 )
@@ -220,7 +221,7 @@ def _exam_plan(
                 NoticeKind.TIME_CHANGED,
                 exam.id,
                 student_id,
-                what=stamp(start),
+                what=_change_what(existing, exam.id, student_id, start=start),
                 now=now,
                 until=start,
                 payload={"start": start.isoformat(), "old_start": told.isoformat()},
@@ -388,6 +389,24 @@ def _told_start(notices: Iterable[_Existing], student_id: int) -> datetime | Non
     # moved earlier and back has told the earlier start last.
     latest = max(told, key=lambda n: (n.due_at, n.id))
     return datetime.fromisoformat(latest.payload["start"])
+
+
+def _change_what(
+    existing: dict[str, _Existing], exam_id: int, student_id: int, *, start: datetime
+) -> str:
+    """What names a move to `start` in its notice's key: the start, and when the student
+    was already told of a move to it once (moved there, away and back again), how many
+    moves they have been told of, so the move back is announced too."""
+    what = stamp(start)
+    earlier = existing.get(notice_key(NoticeKind.TIME_CHANGED, exam_id, student_id, what))
+    if earlier is None or earlier.status not in TOLD:
+        return what
+    moves = sum(
+        1
+        for n in existing.values()
+        if n.student_id == student_id and n.kind == NoticeKind.TIME_CHANGED and n.status in TOLD
+    )
+    return f"{what}~{moves}"
 
 
 def _change_announced(

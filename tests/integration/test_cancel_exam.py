@@ -302,3 +302,43 @@ async def test_a_new_link_reaches_a_student_sitting_after_the_group(
         select(Notice.student_id).where(Notice.kind == NoticeKind.LINK_CHANGED)
     )
     assert list(told) == [student.id]
+
+
+async def test_an_exam_moved_back_and_forth_announces_every_move(session: AsyncSession) -> None:
+    """12:00 → 10:00 → 12:00 → 10:00, each move told: the last one as well, though a move
+    to 10:00 was announced once already (its notice's key was taken)."""
+    from bot.services.desk import move_exam
+
+    settings = await sample_session(session)
+    exam = await session.scalar(
+        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
+    assert student is not None
+    await link(session, student, 777_601)
+    start, earlier = exam.starts_at, exam.starts_at - timedelta(hours=2)
+    now = start - timedelta(hours=23)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    for moved_to in (earlier, start, earlier):
+        await session.execute(
+            update(Notice)
+            .where(
+                Notice.kind.in_([NoticeKind.DAY_BEFORE, NoticeKind.TIME_CHANGED]),
+                Notice.status == NoticeStatus.PENDING,
+            )
+            .values(status="sent")
+        )
+        now += timedelta(minutes=30)
+        await move_exam(session, exam, moved_to, now=now, settings=settings, outbox=Outbox())
+    pending = await session.scalars(
+        select(Notice.payload).where(
+            Notice.student_id == student.id,
+            Notice.kind == NoticeKind.TIME_CHANGED,
+            Notice.status == NoticeStatus.PENDING,
+        )
+    )
+    assert [p["start"] for p in pending] == [earlier.isoformat()]
+    # Planned again, nothing new: the move is announced once.
+    report = await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    assert report.created == 0
