@@ -258,15 +258,24 @@ def _exam_plan(
                 wanted.append((planned_dean, recipient))
 
     wanted_keys = {p.key for p, _ in wanted}
-    # A time change not yet sent and no longer true (moved again, or back) goes too.
     stale = [
         n.id
         for n in existing.values()
         if n.status == NoticeStatus.PENDING
-        and n.kind in (*STUDENT_KINDS, *LINK_KINDS, NoticeKind.TIME_CHANGED)
-        and n.key not in wanted_keys
+        and (
+            (n.kind in (*STUDENT_KINDS, *LINK_KINDS) and n.key not in wanted_keys)
+            or (n.kind == NoticeKind.TIME_CHANGED and _no_longer_true(n, exam, facts.starts))
+        )
     ]
     return wanted, stale
+
+
+def _no_longer_true(change: _Existing, exam: Exam, starts: dict[int, datetime]) -> bool:
+    """A time change not yet sent whose time no longer holds (moved again, or back)."""
+    if change.student_id is None or "start" not in change.payload:
+        return False
+    start = starts.get(change.student_id, exam.starts_at)
+    return bool(datetime.fromisoformat(change.payload["start"]) != start)
 
 
 async def _revive(
