@@ -286,11 +286,22 @@ async def _revive(
     outbox: Outbox,
 ) -> int:
     """Notices withdrawn earlier and owed again (an exam moved back to its old time, a
-    student who unblocked the bot): keys are unique, so the old row comes back."""
+    student who unblocked the bot): keys are unique, so the old row comes back. A pending
+    one owed to someone else now (the exam's new teacher, for a link reminder) is
+    readdressed."""
     revived = 0
     for planned, recipient in wanted:
         row = existing.get(planned.key)
-        if row is None or row.status != NoticeStatus.CANCELLED:
+        if row is None:
+            continue
+        if row.status == NoticeStatus.PENDING and row.chat_id != recipient.chat_id:
+            await session.execute(
+                update(Notice)
+                .where(Notice.id == row.id, Notice.status == NoticeStatus.PENDING)
+                .values(chat_id=recipient.chat_id, user_id=recipient.user_id)
+            )
+            continue
+        if row.status != NoticeStatus.CANCELLED:
             continue
         done = await session.execute(
             update(Notice)

@@ -342,3 +342,41 @@ async def test_an_exam_moved_back_and_forth_announces_every_move(session: AsyncS
     # Planned again, nothing new: the move is announced once.
     report = await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
     assert report.created == 0
+
+
+async def test_link_reminders_follow_the_exam_to_its_new_teacher(session: AsyncSession) -> None:
+    """The schedule gives the exam another teacher while its link is missing: the
+    reminders to post it go to the new teacher, not the one who no longer runs it."""
+    from bot.db.models import Teacher
+
+    settings = await sample_session(session)
+    exam = await session.scalar(
+        select(Exam)
+        .where(Exam.starts_at > NOW, Exam.link.is_(None), Exam.teacher_id.is_not(None))
+        .order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    old = await session.get(Teacher, exam.teacher_id)
+    assert old is not None
+    new = Teacher(full_name="Новиков Павел Андреевич")
+    session.add_all(
+        [
+            new,
+            User(id=777_701, first_name="A", locale="ru"),
+            User(id=777_702, first_name="B", locale="ru"),
+        ]
+    )
+    await session.flush()
+    old.user_id, new.user_id = 777_701, 777_702
+    await session.flush()
+    now = exam.starts_at - timedelta(days=3)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    exam.teacher_id = new.id
+    await session.flush()
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    nags = await session.scalars(
+        select(Notice.chat_id).where(
+            Notice.kind == NoticeKind.LINK_NAG, Notice.status == NoticeStatus.PENDING
+        )
+    )
+    assert set(nags) == {777_702}
