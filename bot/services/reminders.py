@@ -828,13 +828,19 @@ async def announce_link(
         )
         .distinct()
     )
+    field_ = "moodle" if moodle else "link"
+    changes = list(
+        await session.execute(
+            _EXISTING.where(Notice.exam_id == exam.id, Notice.kind == NoticeKind.LINK_CHANGED)
+        )
+    )
     wanted = [
         (
             change_notice(
                 NoticeKind.LINK_CHANGED,
                 exam.id,
                 student_id,
-                what=f"moodle-{digest}" if moodle else digest,
+                what=_link_what(changes, student_id, field_=field_, link=link, digest=digest),
                 now=now,
                 until=until,
                 payload={"moodle": link} if moodle else {"link": link},
@@ -848,6 +854,25 @@ async def announce_link(
     keys = set(await session.scalars(select(Notice.key).where(Notice.exam_id == exam.id)))
     report.created += await _insert(session, wanted, exam.id, existing=keys, outbox=outbox)
     return report
+
+
+def _link_what(
+    changes: list[_Existing], student_id: int, *, field_: str, link: str, digest: str
+) -> str:
+    """What names a link in its notice's key: its digest, and when the student was told of
+    this link once and of another since (changed back), how many they have been told of."""
+    what = f"moodle-{digest}" if field_ == "moodle" else digest
+    told = [
+        n
+        for n in changes
+        if n.student_id == student_id and n.status in TOLD and field_ in n.payload
+    ]
+    if not told:
+        return what
+    latest = max(told, key=lambda n: (n.due_at, n.id))
+    if latest.payload[field_] == link or not any(n.payload[field_] == link for n in told):
+        return what  # told of it last (nothing new), or never (its key is free)
+    return f"{what}~{len(told)}"
 
 
 @dataclass(frozen=True)

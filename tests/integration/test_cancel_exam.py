@@ -380,3 +380,40 @@ async def test_link_reminders_follow_the_exam_to_its_new_teacher(session: AsyncS
         )
     )
     assert set(nags) == {777_702}
+
+
+async def test_a_link_changed_back_is_announced_again(session: AsyncSession) -> None:
+    """The teacher posts a link, replaces it by mistake, then puts the first one back: the
+    students told of the mistaken one hear of the return too (its key was taken)."""
+    settings = await sample_session(session)
+    exam = await session.scalar(
+        select(Exam).where(Exam.starts_at > NOW, Exam.link.is_(None)).order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
+    assert student is not None
+    await link(session, student, 777_801)
+    now = exam.starts_at - timedelta(hours=23)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    right, wrong = "https://meet.example/right", "https://meet.example/wrong"
+    for posted in (right, wrong, right):
+        await session.execute(
+            update(Notice)
+            .where(
+                Notice.kind.in_([NoticeKind.DAY_BEFORE, NoticeKind.LINK_CHANGED]),
+                Notice.status == NoticeStatus.PENDING,
+            )
+            .values(status="sent")
+        )
+        exam.link = posted
+        await session.flush()
+        now += timedelta(minutes=10)
+        await announce_link(session, exam, now, settings=settings, outbox=Outbox())
+    pending = await session.scalars(
+        select(Notice.payload).where(
+            Notice.kind == NoticeKind.LINK_CHANGED, Notice.status == NoticeStatus.PENDING
+        )
+    )
+    assert [p["link"] for p in pending] == [right]
+    report = await announce_link(session, exam, now, settings=settings, outbox=Outbox())
+    assert report.created == 0
