@@ -10,10 +10,12 @@ from aiogram.types import TelegramObject, User
 
 from bot.config import Settings
 from bot.services.actors import ROLES_READ, load_actor
+from bot.services.reminders import plan_for_student
 
 
 class ActorMiddleware(BaseMiddleware):
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._admin_ids = settings.admin_ids
         self._default_locale = settings.default_locale
 
@@ -29,11 +31,20 @@ class ActorMiddleware(BaseMiddleware):
             # can tell apart, so nobody it serves; every handler of a user needs an actor.
             return None
         if tg_user is not None:
-            data["actor"] = await load_actor(
+            actor = data["actor"] = await load_actor(
                 data["session"],
                 tg_user,
                 self._admin_ids,
                 default_locale=self._default_locale,
                 read=data.pop(ROLES_READ, None),  # by the unit of work's first statement
             )
+            if actor.reactivated and actor.student is not None:
+                # Their reminders were withdrawn while they could not receive them.
+                await plan_for_student(
+                    data["session"],
+                    actor.student,
+                    data["clock"].now(),
+                    settings=self._settings,
+                    outbox=data["outbox"],
+                )
         return await handler(event, data)

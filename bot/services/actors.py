@@ -36,6 +36,8 @@ class Actor:
     teacher: Teacher | None = None
     dean_faculty_ids: frozenset[int] = field(default_factory=frozenset)
     is_admin: bool = False
+    # Had blocked the bot (or been marked so by a 403) and is back with this update.
+    reactivated: bool = False
 
     @property
     def is_dean(self) -> bool:
@@ -72,11 +74,14 @@ async def load_actor(
         return await actor_for(session, user, admin_ids)
     user = found.user
     # Writing to the bot unblocks it (Telegram does so too).
-    if not user.is_active:
+    reactivated = not user.is_active
+    if reactivated:
         user.is_active = True
     if user.username != tg_user.username:
         user.username = tg_user.username
-    return await found.actor(session, admin_ids)
+    actor = await found.actor(session, admin_ids)
+    actor.reactivated = reactivated
+    return actor
 
 
 async def find_actor(

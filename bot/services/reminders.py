@@ -43,6 +43,7 @@ from bot.domain.reminders import (
     deadline_notices,
     link_missing_for_deans,
     link_nags,
+    notice_key,
     stamp,
     student_notices,
 )
@@ -143,7 +144,7 @@ async def plan_exam(
     if exam.cancelled_at is not None:
         _note_past(exam, starts, now, report=report)
         return await _plan_cancellation(
-            session, exam, existing, now=now, report=report, outbox=outbox
+            session, exam, existing, starts=starts, now=now, report=report, outbox=outbox
         )
     students = await session.execute(
         select(Student.id, Student.user_id, User.is_active)
@@ -161,7 +162,8 @@ async def plan_exam(
         facts.deanery = await _deanery(session, faculty_id or 0)
     wanted, stale = _exam_plan(exam, facts, now, leads=Leads.of(settings), report=report)
     report.cancelled = await _cancel(session, stale)
-    report.created = await _insert(
+    report.created = await _revive(session, wanted, existing, outbox=outbox)
+    report.created += await _insert(
         session, wanted, exam.id, existing=existing.keys(), outbox=outbox
     )
     return report
@@ -219,7 +221,7 @@ def _exam_plan(
                 NoticeKind.TIME_CHANGED,
                 exam.id,
                 student_id,
-                what=stamp(start),
+                what=_change_what(existing, exam.id, student_id, start=start),
                 now=now,
                 until=start,
                 payload={"start": start.isoformat(), "old_start": told.isoformat()},
@@ -260,10 +262,64 @@ def _exam_plan(
         n.id
         for n in existing.values()
         if n.status == NoticeStatus.PENDING
-        and n.kind in (*STUDENT_KINDS, *LINK_KINDS)
-        and n.key not in wanted_keys
+        and (
+            (n.kind in (*STUDENT_KINDS, *LINK_KINDS) and n.key not in wanted_keys)
+            or (n.kind == NoticeKind.TIME_CHANGED and _no_longer_true(n, exam, facts.starts))
+        )
     ]
     return wanted, stale
+
+
+def _no_longer_true(change: _Existing, exam: Exam, starts: dict[int, datetime]) -> bool:
+    """A time change not yet sent whose time no longer holds (moved again, or back)."""
+    if change.student_id is None or "start" not in change.payload:
+        return False
+    start = starts.get(change.student_id, exam.starts_at)
+    return bool(datetime.fromisoformat(change.payload["start"]) != start)
+
+
+async def _revive(
+    session: AsyncSession,
+    wanted: Iterable[tuple[Planned, _Recipient]],
+    existing: dict[str, _Existing],
+    *,
+    outbox: Outbox,
+) -> int:
+    """Notices withdrawn earlier and owed again (an exam moved back to its old time, a
+    student who unblocked the bot): keys are unique, so the old row comes back. A pending
+    one owed to someone else now (the exam's new teacher, for a link reminder) is
+    readdressed."""
+    revived = 0
+    for planned, recipient in wanted:
+        row = existing.get(planned.key)
+        if row is None:
+            continue
+        if row.status == NoticeStatus.PENDING and row.chat_id != recipient.chat_id:
+            await session.execute(
+                update(Notice)
+                .where(Notice.id == row.id, Notice.status == NoticeStatus.PENDING)
+                .values(chat_id=recipient.chat_id, user_id=recipient.user_id)
+            )
+            continue
+        if row.status != NoticeStatus.CANCELLED:
+            continue
+        done = await session.execute(
+            update(Notice)
+            .where(Notice.id == row.id, Notice.status == NoticeStatus.CANCELLED)
+            .values(
+                status=NoticeStatus.PENDING.value,
+                chat_id=recipient.chat_id,
+                user_id=recipient.user_id,
+                payload=planned.payload,
+                due_at=planned.due_at,
+                expires_at=planned.expires_at,
+                attempts=0,
+                last_error=None,
+            )
+        )
+        revived += done.rowcount  # type: ignore[attr-defined]
+    outbox.planned(revived)
+    return revived
 
 
 async def _plan_cancellation(
@@ -271,11 +327,13 @@ async def _plan_cancellation(
     exam: Exam,
     existing: dict[str, _Existing],
     *,
+    starts: dict[int, datetime],
     now: datetime,
     report: PlanReport,
     outbox: Outbox,
 ) -> PlanReport:
-    """Withdraw what is pending; tell each student who had already been told of the exam."""
+    """Withdraw what is pending; tell each student who had already been told of the exam
+    and whose own sitting (their subgroup's, or the group's) is not over yet."""
     # Only the exam's own reminders: statement cards and decisions still have to go out.
     report.cancelled = await _cancel(
         session,
@@ -285,8 +343,6 @@ async def _plan_cancellation(
             if n.status == NoticeStatus.PENDING and n.kind in EXAM_PLAN_KINDS
         ],
     )
-    if _until(exam) <= now:
-        return report
     told = {
         n.student_id: (n.chat_id, n.user_id)
         for n in existing.values()
@@ -294,6 +350,7 @@ async def _plan_cancellation(
         and n.status in TOLD
         and n.kind in (*STUDENT_KINDS, NoticeKind.TIME_CHANGED, NoticeKind.LINK_CHANGED)
     }
+    duration = timedelta(minutes=exam.duration_min)
     wanted = [
         (
             change_notice(
@@ -302,12 +359,13 @@ async def _plan_cancellation(
                 student_id,
                 what=stamp(exam.starts_at),
                 now=now,
-                until=_until(exam),
-                payload={},
+                until=start + duration,
+                payload={"start": start.isoformat()},
             ),
             _Recipient(chat_id, user_id, student_id),
         )
         for student_id, (chat_id, user_id) in told.items()
+        if (start := starts.get(student_id, exam.starts_at)) + duration > now
     ]
     report.created = await _insert(
         session, wanted, exam.id, existing=existing.keys(), outbox=outbox
@@ -338,14 +396,37 @@ def _told_start(notices: Iterable[_Existing], student_id: int) -> datetime | Non
     """The latest start this student was already told (a card or a join call went out, or
     is going out: TOLD)."""
     told = [
-        datetime.fromisoformat(n.payload["start"])
+        n
         for n in notices
         if n.student_id == student_id
         and n.status in TOLD
         and n.kind in (*STUDENT_KINDS, NoticeKind.TIME_CHANGED)
         and "start" in n.payload
     ]
-    return max(told, key=lambda t: t) if told else None
+    if not told:
+        return None
+    # The one told last (by when it fell due, then planned), not the latest start: an exam
+    # moved earlier and back has told the earlier start last.
+    latest = max(told, key=lambda n: (n.due_at, n.id))
+    return datetime.fromisoformat(latest.payload["start"])
+
+
+def _change_what(
+    existing: dict[str, _Existing], exam_id: int, student_id: int, *, start: datetime
+) -> str:
+    """What names a move to `start` in its notice's key: the start, and when the student
+    was already told of a move to it once (moved there, away and back again), how many
+    moves they have been told of, so the move back is announced too."""
+    what = stamp(start)
+    earlier = existing.get(notice_key(NoticeKind.TIME_CHANGED, exam_id, student_id, what))
+    if earlier is None or earlier.status not in TOLD:
+        return what
+    moves = sum(
+        1
+        for n in existing.values()
+        if n.student_id == student_id and n.kind == NoticeKind.TIME_CHANGED and n.status in TOLD
+    )
+    return f"{what}~{moves}"
 
 
 def _change_announced(
@@ -513,6 +594,7 @@ async def _plan_bulk(
     wanted: list[tuple[Planned, _Recipient, int]] = []
     stale: list[int] = []
     known: set[str] = set()
+    revive: list[tuple[list[tuple[Planned, _Recipient]], dict[str, _Existing]]] = []
     for exam in exams:
         if exam.cancelled_at is not None:  # rare: the exam-by-exam path
             report.add(await plan_exam(session, exam.id, now, settings=settings, outbox=outbox))
@@ -521,7 +603,10 @@ async def _plan_bulk(
         wanted += [(planned, recipient, exam.id) for planned, recipient in owed]
         stale += old
         known.update(facts[exam.id].existing)
+        revive.append((owed, facts[exam.id].existing))
     report.cancelled += await _cancel(session, stale)
+    for owed, existing in revive:
+        report.created += await _revive(session, owed, existing, outbox=outbox)
     report.created += await _insert_rows(session, _notice_rows(wanted, known), outbox=outbox)
     return report
 
@@ -714,15 +799,26 @@ async def plan_faculty(
 
 
 async def announce_link(
-    session: AsyncSession, exam: Exam, now: datetime, *, settings: Settings, outbox: Outbox
+    session: AsyncSession,
+    exam: Exam,
+    now: datetime,
+    *,
+    settings: Settings,
+    outbox: Outbox,
+    moodle: bool = False,
 ) -> PlanReport:
     """The link was posted or changed: students who already got the card (or whose card
     is going out now, rendered perhaps without it: TOLD) get the link now, and reminders
-    about the missing link are withdrawn."""
+    about the missing link are withdrawn. `moodle`: the Moodle link it is (the card of a
+    test promises it as soon as it is posted)."""
     report = await plan_exam(session, exam.id, now, settings=settings, outbox=outbox)
-    if not exam.link or _until(exam) <= now:
+    link = exam.moodle_url if moodle else exam.link
+    if not link:
         return report
-    digest = hashlib.sha256(exam.link.encode()).hexdigest()[:16]
+    # Each student's own sitting: an individual one may come after the group's is over.
+    starts = await _student_starts(session, exam)
+    duration = timedelta(minutes=exam.duration_min)
+    digest = hashlib.sha256(link.encode()).hexdigest()[:16]
     told = await session.execute(
         select(Notice.student_id, Notice.chat_id, Notice.user_id)
         .where(
@@ -732,25 +828,51 @@ async def announce_link(
         )
         .distinct()
     )
+    field_ = "moodle" if moodle else "link"
+    changes = list(
+        await session.execute(
+            _EXISTING.where(Notice.exam_id == exam.id, Notice.kind == NoticeKind.LINK_CHANGED)
+        )
+    )
     wanted = [
         (
             change_notice(
                 NoticeKind.LINK_CHANGED,
                 exam.id,
                 student_id,
-                what=digest,
+                what=_link_what(changes, student_id, field_=field_, link=link, digest=digest),
                 now=now,
-                until=_until(exam),
-                payload={"link": exam.link},
+                until=until,
+                payload={"moodle": link} if moodle else {"link": link},
             ),
             _Recipient(chat_id, user_id, student_id),
         )
         for student_id, chat_id, user_id in told
         if student_id is not None
+        and (until := starts.get(student_id, exam.starts_at) + duration) > now
     ]
     keys = set(await session.scalars(select(Notice.key).where(Notice.exam_id == exam.id)))
     report.created += await _insert(session, wanted, exam.id, existing=keys, outbox=outbox)
     return report
+
+
+def _link_what(
+    changes: list[_Existing], student_id: int, *, field_: str, link: str, digest: str
+) -> str:
+    """What names a link in its notice's key: its digest, and when the student was told of
+    this link once and of another since (changed back), how many they have been told of."""
+    what = f"moodle-{digest}" if field_ == "moodle" else digest
+    told = [
+        n
+        for n in changes
+        if n.student_id == student_id and n.status in TOLD and field_ in n.payload
+    ]
+    if not told:
+        return what
+    latest = max(told, key=lambda n: (n.due_at, n.id))
+    if latest.payload[field_] == link or not any(n.payload[field_] == link for n in told):
+        return what  # told of it last (nothing new), or never (its key is free)
+    return f"{what}~{len(told)}"
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,16 @@ def schedule_ics(
 ) -> bytes:
     """`for_teacher`: the group (and subgroup) in each title, as a teacher has many."""
     # Imported on first use: ~3 MB the running bot would otherwise hold for a rare /calendar.
-    from icalendar import Calendar, Event
+    from icalendar import Calendar, Event, vText
 
     cal = Calendar()
     cal.add("prodid", "-//Examinator//exam session//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", _("Exam session — {institution}").format(institution=institution))
+    # TEXT, escaped as such: icalendar writes an X- property it does not know verbatim.
+    name = _("Exam session — {institution}").format(institution=institution)
+    cal.add("x-wr-calname", vText(name))
     for item in items:
         exam = item.exam
         event = Event()

@@ -425,6 +425,14 @@ def _render(
                 when=dates.when(start, uni_tz, locale, own=user_tz),
             )
         )
+    moodle = notice.payload.get("moodle")
+    if isinstance(moodle, str):
+        if exam.moodle_url != moodle:
+            return None  # changed again since: a newer notice carries the newer link
+        return Rendered(
+            fmt(_("📚 Moodle link for {title}: {url}"), title=exam_title(exam), url=moodle),
+            links=tuple(button for button in exam_links(exam) if button[1] == moodle),
+        )
     link = notice.payload.get("link")
     if not isinstance(link, str) or exam.link != link:
         return None  # changed again since: a newer notice carries the newer link

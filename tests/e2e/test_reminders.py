@@ -331,3 +331,70 @@ async def test_ru_card_buttons_are_russian(api: FakeBotAPI, seeded: BotRunner) -
     card = await api.next_message(student.id, after=after)
     labels = [b["text"] for b in buttons(card)]
     assert labels[:2] == ["🎥 Открыть конференцию", "📚 Открыть Moodle"]
+
+
+async def test_moodle_link_posted_after_the_card_reaches_the_student(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """The card of a computer test promises the Moodle link "as soon as the teacher posts
+    it": posting it must send it to the students who already have the card."""
+    async with seeded.sessionmaker.begin() as session:
+        histology = await session.scalar(
+            select(Exam).join(Discipline).where(Discipline.name == "Гистология")
+        )
+        assert histology is not None
+        histology.moodle_url = None
+    teacher = api.user(10014, language_code="en")
+    await join_by_invite(api, seeded, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
+    student = api.user(10015, language_code="en")
+    await link_student(api, student, "2611023", "Соколова")
+    after = api.mark()
+    seeded.at(HISTOLOGY - timedelta(hours=24))
+    card = await api.next_message(student.id, after=after)
+    assert "The Moodle link will be sent as soon as the teacher posts it" in card["text"]
+
+    after = api.mark()
+    teacher.send("/exams")
+    await api.next_message(teacher.id, after=after)
+    exam_card = await api.next_message(teacher.id)
+    await press(api, teacher, exam_card, button(exam_card, "Moodle")["callback_data"])
+    moodle = "https://moodle.example-med.ru/course/view.php?id=214&a=<b>"
+    after = api.mark()
+    await say(api, teacher, moodle)
+    update = await api.next_message(student.id, after=after)
+    assert "Гистология" in update["text"] and moodle in update["text"]
+    assert {"text": "📚 Open Moodle", "url": moodle} in buttons(update)
+
+
+async def test_a_student_who_unblocks_the_bot_is_reminded_again(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Blocked the bot for a while, and the exam was planned again meanwhile (its
+    reminders for them withdrawn, as nobody could receive them): once they unblock it,
+    the card and the join call are owed again."""
+    from bot.services.reminders import plan_exam
+    from tests.e2e.test_process import member_update
+
+    student = api.user(10016, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    member_update(api, student.id, "member", "kicked")
+    await seeded.settle()
+    async with seeded.sessionmaker.begin() as session:
+        latin = await session.scalar(
+            select(Exam.id).join(Discipline).where(Discipline.name == "Латинский язык")
+        )
+        assert latin is not None
+        await plan_exam(
+            session, latin, seeded.clock.now(), settings=seeded.settings, outbox=Outbox()
+        )
+    member_update(api, student.id, "kicked", "member")
+    await seeded.settle()
+
+    after = api.mark()
+    seeded.at(LATIN - timedelta(hours=24))
+    card = await api.next_message(student.id, after=after)
+    assert "Exam reminder" in card["text"] and "Латинский язык" in card["text"]
+    after = api.mark()
+    seeded.at(LATIN - timedelta(minutes=15))
+    call = await api.next_message(student.id, after=after)
+    assert "Join now" in call["text"] and "Латинский язык" in call["text"]

@@ -63,3 +63,20 @@ async def test_calendar_file_is_valid_icalendar(api: FakeBotAPI, seeded: BotRunn
     )
     assert "Смирнова Елена Викторовна" in str(exam.get("description"))
     assert len({str(e.get("uid")) for e in events}) == 2
+
+
+async def test_calendar_name_escapes_the_institutions_commas_and_semicolons(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """X-WR-CALNAME is TEXT (RFC 5545 3.3.11): a `,` `;` or `\\` of the institution's name
+    goes escaped, or a strict reader splits the name or fails on a trailing backslash."""
+    seeded.settings.institution_name = 'КГМУ, Минздрава России; "Казань" \\'
+    student = api.user(8004, language_code="ru")
+    await link_student(api, student, "2611001", "Абдуллина")
+    after = api.mark()
+    student.send("/calendar")
+    call = await api.wait_for("sendDocument", chat_id=student.id, after=after)
+    _, content = call.files["document"]
+    unfolded = content.replace(b"\r\n ", b"").decode()
+    name = next(line for line in unfolded.split("\r\n") if line.startswith("X-WR-CALNAME"))
+    assert name.endswith('— КГМУ\\, Минздрава России\\; "Казань" \\\\')

@@ -116,8 +116,14 @@ async def got_link(
     if outcome is not LinkOutcome.OK or exam is None:
         await message.answer(not_your_exam())
         return
-    if field is LinkField.CONFERENCE:
-        await announce_link(session, exam, clock.now(), settings=settings, outbox=outbox)
+    await announce_link(
+        session,
+        exam,
+        clock.now(),
+        settings=settings,
+        outbox=outbox,
+        moodle=field is LinkField.MOODLE,
+    )
     saved = view.exam_item(exam, settings, actor.locale, saved=True)
     await answer_long(message, saved.text, reply_markup=saved.markup)
 
