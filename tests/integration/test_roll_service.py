@@ -21,6 +21,7 @@ from bot.services.roll import (
     Outcome,
     RollRules,
     RollView,
+    additional_session,
     confirm_roll,
     load_roll,
     set_grade,
@@ -233,3 +234,64 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
         )
         is Outcome.NOT_YOURS
     )
+
+
+async def test_an_absence_approved_after_the_roll_is_confirmed_still_excuses(
+    session: AsyncSession, latin: Exam
+) -> None:
+    # Documents may come days after the exam, long after the teacher confirmed the roll:
+    # the dean's approval must still make it "absent, valid reason" (the additional session).
+    teacher = await session.scalar(select(Teacher).where(Teacher.id == latin.teacher_id))
+    who = [await student(session, s) for s in ("Иванова", "Каримов", "Соколова")]
+    now = LATIN_START + timedelta(minutes=10)
+    rules = RollRules.of(SETTINGS)
+    for one, action in zip(
+        who, (MarkAction.PRESENT, MarkAction.ABSENT, MarkAction.ABSENT), strict=True
+    ):
+        assert (
+            await set_mark(
+                session,
+                teacher,
+                7,
+                exam_id=latin.id,
+                student_id=one.id,
+                action=action,
+                now=now,
+                rules=rules,
+                outbox=Outbox(),
+            )
+            is Outcome.OK
+        )
+    outcome, _view = await confirm_roll(
+        session, teacher, 7, exam_id=latin.id, now=now, rules=rules, outbox=Outbox()
+    )
+    assert outcome is Outcome.OK
+    statements = [
+        Statement(
+            student_id=one.id,
+            exam_id=latin.id,
+            kind="absence",
+            reason="illness",
+            text="болезнь",
+            submitted_at=now,
+        )
+        for one in who[1:]
+    ]
+    session.add_all(statements)
+    await session.flush()
+    later = now + timedelta(days=2)
+    for statement, decision in zip(statements, (Decision.APPROVE, Decision.REJECT), strict=True):
+        await decide(
+            session,
+            frozenset({latin.group.faculty_id}),
+            99,
+            statement_id=statement.id,
+            action=decision,
+            comment=None,
+            now=later,
+            outbox=Outbox(),
+        )
+    assert (await mark_of(session, latin, who[1])).mark == Mark.EXCUSED
+    assert (await mark_of(session, latin, who[2])).mark == Mark.ABSENT
+    listed = await additional_session(session, None, later, rules=rules)
+    assert [(x.student, x.mark) for x in listed] == [(who[1].full_name, Mark.EXCUSED)]

@@ -42,9 +42,13 @@ async def mark_excused_by_statement(
     session: AsyncSession, exam_id: int, student_id: int, *, valid: bool, now: datetime
 ) -> None:
     """The dean decided an absence statement: approved is "absent, valid reason"; rejected
-    is "absent, no valid reason" unless the student was marked present after all."""
+    is "absent, no valid reason" unless the student was marked present after all.
+
+    A confirmed roll is locked for the teacher, not for the dean: documents come up to days
+    after the exam, when the roll is long confirmed, and the decision must still reach it
+    (the additional session's list reads it)."""
     exam = await session.get(Exam, exam_id)
-    if exam is None or exam.roll_confirmed_at is not None:
+    if exam is None:
         return
     await _ensure_entries(session, exam)
     entry = await session.scalar(
