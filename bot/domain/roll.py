@@ -176,8 +176,10 @@ def closing_text(form: ExamForm, counts: Counts) -> str | None:
     computer test, whose procedure in the table prescribes no closing text (the conference
     ends after the roll call, before the test itself).
 
-    N is everybody on the list; students still unmarked or in a running outage are in N but
-    in none of X, Y, Z, so the caller should settle them first.
+    The regulation's «не явились по уважительной причине (без уважительной причины)» puts
+    the count without a valid reason in the brackets: "(Z — без уважительной причины)", as
+    the product's spec words it. N is everybody on the list; students still unmarked or in
+    a running outage are in N but in none of X, Y, Z, so the caller should settle them first.
     """
     x, y, z, n = counts.present, counts.excused, counts.absent, counts.total
     if form is ExamForm.TEST:
@@ -185,11 +187,11 @@ def closing_text(form: ExamForm, counts: Counts) -> str | None:
     if form is ExamForm.WRITTEN:
         return (
             f"На экзамене письменную работу выполнили {x} чел. из {n} чел., "
-            f"{y} чел. не явились по уважительной причине, {z} чел. — без уважительной причины."
+            f"{y} чел. не явились по уважительной причине ({z} — без уважительной причины)."
         )
     return (
         f"На экзамене устное собеседование прошли {x} чел., {y} чел. не явились по "
-        f"уважительной причине, {z} чел. — без уважительной причины. Всего по списку {n} чел."
+        f"уважительной причине ({z} — без уважительной причины). Всего по списку {n} чел."
     )
 
 

@@ -102,7 +102,7 @@ def test_count_puts_failures_with_excused_and_running_outages_apart() -> None:
 COUNTS = Counts(total=25, present=21, excused=3, absent=1, unmarked=0, outage=0)
 ORAL_CLOSING = (
     "На экзамене устное собеседование прошли 21 чел., 3 чел. не явились по уважительной "
-    "причине, 1 чел. — без уважительной причины. Всего по списку 25 чел."
+    "причине (1 — без уважительной причины). Всего по списку 25 чел."
 )
 
 
@@ -114,7 +114,7 @@ ORAL_CLOSING = (
         (
             ExamForm.WRITTEN,
             "На экзамене письменную работу выполнили 21 чел. из 25 чел., 3 чел. не явились по "
-            "уважительной причине, 1 чел. — без уважительной причины.",
+            "уважительной причине (1 — без уважительной причины).",
         ),
         # The table's computer-test procedure ends with the roll call: no closing text.
         (ExamForm.TEST, None),
