@@ -424,6 +424,41 @@ async def test_written_work_is_taken_until_the_grace_ends(
     ]
 
 
+async def test_a_student_marked_present_after_the_written_work_began_is_told_its_rules(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Late, or back from an outage: the headings, the deadline and the reminders still
+    ahead reach a student marked present once the clock runs, as they reached the others."""
+    runner = seeded
+    teacher = api.user(12211, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
+    fedorov = api.user(12212, language_code="en")
+    await link_student(api, fedorov, "2621001", "Фёдоров")
+    leysan = api.user(12213, language_code="ru")
+    await link_student(api, leysan, "2621002", "Хабибуллина")
+    physiology = await exam_of(runner, "Нормальная физиология")
+    ids = {s: await student_id(runner, s) for s in ("Фёдоров", "Хабибуллина")}
+    runner.at(WRITTEN_START)
+
+    roll = await open_roll(api, teacher, "Нормальная физиология")
+    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, ids["Фёдоров"], "present"))
+    roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
+    await api.next_message(fedorov.id)  # the headings
+
+    runner.tick(timedelta(minutes=12))  # Хабибуллина joins late
+    after = api.mark()
+    roll, _ = await tap(
+        runner, api, teacher, roll, mark(physiology.id, ids["Хабибуллина"], "present")
+    )
+    heading = await api.next_message(leysan.id, after=after)
+    assert "Хабибуллина Лейсан Маратовна" in heading["text"]
+    assert "10:30" in heading["text"] and "10:40" in heading["text"]
+    runner.tick(timedelta(minutes=18))  # 30 minutes left
+    left = await api.next_message(leysan.id)
+    assert "осталось 30 минут" in left["text"]
+
+
 async def test_appeal_opens_with_the_grade_and_closes_next_day(
     api: FakeBotAPI, seeded: BotRunner
 ) -> None:
