@@ -276,6 +276,10 @@ def _file_name(
 # --- tickets ------------------------------------------------------------------------------
 
 
+# The most tickets an exam hands out: a bound on what a teacher's list may number.
+MAX_TICKETS = 500
+
+
 class TicketMethod(StrEnum):
     LAST_DIGIT = "last_digit"
     LIST = "list"

@@ -584,6 +584,11 @@ async def test_tickets_from_a_list_the_teacher_sends(api: FakeBotAPI, seeded: Bo
         exam = await session.get(Exam, histology.id)
         assert exam is not None and exam.tickets_handed_at is None  # nothing handed out
 
+    # A number past any exam's tickets (a typo) is that line's mistake, not the whole
+    # list refused with "does not fit" and thrown away.
+    mistakes = await say(api, teacher, "Соколова 4\nИванова 7000")
+    assert "line 2: the number is out of range" in mistakes["text"]
+
     done = await say(api, teacher, "Соколова — 4\n2611021: 7\nКаримов 9")
     assert (
         "Tickets handed out: 2" in done["text"] and "Not present, so not given: 1" in done["text"]
