@@ -344,19 +344,36 @@ def _is_number(token: str) -> bool:
     return token.isascii() and token.isdigit()
 
 
+# "Иванова М.О." / "Иванова М. О." / "Иванова М.": a surname and dotted initials, as
+# Russian lists write a name.
+_WITH_INITIALS = re.compile(r"^(?P<surname>\S+) (?P<initials>(?:[^\W\d_]\. ?){1,2})$")
+
+
 def _resolve(who: str, students: Mapping[int, tuple[str, str]]) -> list[int]:
     """The students `who` may mean: by record book, else by full name, else by the first
-    words of the name (a surname, or a surname and a first name)."""
+    words of the name (a surname, or a surname and a first name), else by a surname and
+    initials."""
     key = _norm(who)
     for field in (1, 0):
         found = [sid for sid, data in students.items() if _norm(data[field]) == key]
         if found:
             return found
     words = key.split(" ")
-    return [
+    found = [
         sid
         for sid, (name, _book) in students.items()
         if _norm(name).split(" ")[: len(words)] == words
+    ]
+    initials = _WITH_INITIALS.match(key)
+    if found or initials is None:
+        return found
+    letters = initials.group("initials").replace(".", "").replace(" ", "")
+    return [
+        sid
+        for sid, (name, _book) in students.items()
+        if (parts := _norm(name).split(" "))[0] == initials.group("surname")
+        and len(parts) > len(letters)
+        and all(part.startswith(letter) for part, letter in zip(parts[1:], letters, strict=False))
     ]
 
 

@@ -343,6 +343,14 @@ def test_ticket_list_by_record_book_name_and_surname() -> None:
     assert mapping == {1: 5, 2: 2, 3: 7, 4: 1, 6: 3, 7: 4}
 
 
+def test_ticket_list_by_surname_and_initials() -> None:
+    # How Russian lists write a name: "Смирнов А.П." was "nobody of this group".
+    text = "Смирнов А.П. - 1\nСмирнов Б. О. 2\nиванов и. 3\nПетров-Водкин К.С.: 4\nСмирнов В.П. 5"
+    mapping, errors = parse_ticket_list(text, STUDENTS, tickets=10)
+    assert mapping == {4: 1, 5: 2, 1: 3, 7: 4}
+    assert errors == [(5, "unknown")]
+
+
 def test_ticket_list_reports_every_error_with_its_line() -> None:
     text = "\n".join(
         [
