@@ -339,6 +339,11 @@ def _norm(text: str) -> str:
 _LIST_LINE = re.compile(r"^(?P<who>.+?)(?:\s*[-—–:;]\s*|\s+)(?P<number>[^\s\-—–:;]+)$")
 
 
+# "1. " or "12) " before a line: the list was pasted numbered (from a document or a
+# spreadsheet); that number is the line's, not the ticket's.
+_LIST_NUMBER = re.compile(r"^[0-9]{1,3}[.)]\s+")
+
+
 def _is_number(token: str) -> bool:
     # isdigit() alone would take "²" or Arabic-Indic digits, which int() may refuse or misread.
     return token.isascii() and token.isdigit()
@@ -391,7 +396,7 @@ def parse_ticket_list(
     mapping: dict[int, int] = {}
     errors: list[tuple[int, str]] = []
     for line_no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+        line = _LIST_NUMBER.sub("", raw.strip())
         if not line:
             continue
         match = _LIST_LINE.match(line)

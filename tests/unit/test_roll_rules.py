@@ -351,6 +351,13 @@ def test_ticket_list_by_surname_and_initials() -> None:
     assert errors == [(5, "unknown")]
 
 
+def test_ticket_list_pasted_numbered() -> None:
+    # Pasted from a document, every line numbered: "1. Иванов - 5" was "nobody of this group".
+    text = "1. Иванов Иван Иванович - 5\n2) 0013 - 2\n3. Смирнов А.П. – 1"
+    mapping, errors = parse_ticket_list(text, STUDENTS, tickets=10)
+    assert (mapping, errors) == ({1: 5, 2: 2, 4: 1}, [])
+
+
 def test_ticket_list_reports_every_error_with_its_line() -> None:
     text = "\n".join(
         [
