@@ -4,6 +4,7 @@ and the messages every party got, the database and the sheet agree."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.db.models import (
     Discipline,
@@ -20,10 +21,13 @@ from bot.db.models import (
     ExamWork,
     GradeChange,
     InviteRole,
+    Notice,
+    NoticeStatus,
     RollEntry,
     Student,
     Subgroup,
 )
+from bot.domain.reminders import NoticeKind
 from bot.keyboards.callbacks import (
     RollCB,
     RollGradeCB,
@@ -458,6 +462,52 @@ async def test_a_student_marked_present_after_the_written_work_began_is_told_its
     runner.tick(timedelta(minutes=18))  # 30 minutes left
     left = await api.next_message(leysan.id)
     assert "осталось 30 минут" in left["text"]
+
+
+async def test_no_time_left_reminder_after_an_outage_ran_out_during_written_work(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Told they are recorded absent (technical failure) and may sit another day, the
+    student is not then told how many minutes of the written work are left."""
+    runner = seeded
+    teacher = api.user(12221, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
+    fedorov = api.user(12222, language_code="en")
+    await link_student(api, fedorov, "2621001", "Фёдоров")
+    physiology = await exam_of(runner, "Нормальная физиология")
+    fedorov_id = await student_id(runner, "Фёдоров")
+    runner.at(WRITTEN_START)
+
+    roll = await open_roll(api, teacher, "Нормальная физиология")
+    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, fedorov_id, "present"))
+    roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
+    await api.next_message(fedorov.id)  # the headings
+    runner.tick(timedelta(minutes=5))
+    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, fedorov_id, "outage"))
+    runner.tick(timedelta(minutes=15, seconds=1))
+    expired = await api.next_message(fedorov.id)
+    assert "not fixed within 15 minutes" in expired["text"]
+
+    told = len(api.delivered(fedorov.id))
+    runner.at(WRITTEN_START + timedelta(minutes=56))  # past the 30, 10 and 5 minutes left
+    async with asyncio.timeout(10):  # until the sender has dealt with all three
+        while True:
+            async with runner.sessionmaker() as session:
+                waiting = await session.scalar(
+                    select(func.count())
+                    .select_from(Notice)
+                    .where(
+                        Notice.kind == NoticeKind.WRITTEN_LEFT,
+                        Notice.chat_id == fedorov.id,
+                        Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.CLAIMED)),
+                    )
+                )
+            if not waiting:
+                break
+            await asyncio.sleep(0.05)
+    await api.idle(quiet=0.1)
+    assert [c.params.get("text") for c in api.delivered(fedorov.id)[told:]] == []
 
 
 async def test_appeal_opens_with_the_grade_and_closes_next_day(
