@@ -101,7 +101,15 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
             fmt(_("📋 {title}: no written work from {count}:"), title=title, count=len(missing))
             + join("", (fmt("\n• {}", name) for name in missing))
         )
-    # NO_SHOWS
+    return _no_shows(facts, settings)
+
+
+def _no_shows(facts: ExamNoticeFacts, settings: Settings) -> Rendered:
+    exam, locale, user_tz = facts.exam, facts.locale, facts.user_tz
+    assert facts.roll is not None
+    roll = facts.roll
+    uni = settings.tz
+    title = exam_title(exam)
     absent = roll.absent
     text = fmt(
         _("📋 Roll confirmed: {title}, group {group}, {when}."),
@@ -114,6 +122,12 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
         text += join("", (fmt("\n• {} ({})", n, b) for n, b in absent))
     else:
         text += "\n" + _("Nobody was absent without a valid reason.")
+    if roll.undecided:
+        text += "\n" + fmt(
+            _("Absent, with an absence statement not decided yet ({count}):"),
+            count=len(roll.undecided),
+        )
+        text += join("", (fmt("\n• {} ({})", n, b) for n, b in roll.undecided))
     return Rendered(text)
 
 

@@ -24,6 +24,7 @@ from bot.db.models import (
     Notice,
     NoticeStatus,
     RollEntry,
+    Statement,
     Student,
     Subgroup,
 )
@@ -325,6 +326,43 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     listed = await say(api, dean, "/additional")
     assert "Каримов Булат Айратович" in listed["text"] and "технический сбой" in listed["text"]
     assert "Иванова" not in listed["text"]
+
+
+async def test_no_shows_with_an_undecided_absence_statement_are_said_apart(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """The dean's office gets the no-shows *without documents*: one who sent an absence
+    statement with documents, not decided yet, is listed apart, not as a no-show."""
+    runner = seeded
+    dean = api.user(12051, language_code="ru")
+    group = await deanery_chat(api, runner, dean, "Лечебный факультет", -100705)
+    teacher = api.user(12052, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    latin = await exam_of(runner, "Латинский язык")
+    ids = {s: await student_id(runner, s) for s in ("Иванова", "Каримов", "Соколова")}
+    async with runner.sessionmaker() as session:
+        session.add(
+            Statement(
+                student_id=ids["Соколова"],
+                exam_id=latin.id,
+                kind="absence",
+                reason="illness",
+                text="грипп",
+                submitted_at=LATIN_START - timedelta(hours=2),
+            )
+        )
+        await session.commit()
+    runner.at(LATIN_START + timedelta(minutes=5))
+    roll = await open_roll(api, teacher, "Латинский язык")
+    roll, _ = await tap(runner, api, teacher, roll, mark(latin.id, ids["Иванова"], "present"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "rest absent")["callback_data"])
+    after = api.mark()
+    roll, _ = await tap(runner, api, teacher, roll, cb(latin.id, "confirm"))
+    no_shows = (await api.next_message(group["id"], after=after))["text"]
+    without, _sep, undecided = no_shows.partition("заявление об отсутствии ещё не рассмотрено")
+    assert "Не явились без уважительной причины (1):\n• Каримов Булат Айратович" in without
+    assert "Соколова" not in without
+    assert "(1):\n• Соколова Анна Дмитриевна (2611023)" in undecided
 
 
 async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: BotRunner) -> None:
