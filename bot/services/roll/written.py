@@ -33,6 +33,7 @@ from bot.services.roll.console import (
     KEEP,
     Outcome,
     RollRules,
+    _student_chat,
     _to,
     load_roll,
     own_exam,
@@ -147,7 +148,7 @@ async def late_written(
         return
     if now >= exam.written_started_at + timedelta(minutes=exam.written_minutes):
         return  # the time is up: nothing left to write
-    chat = await session.scalar(select(Student.user_id).where(Student.id == entry.student_id))
+    chat = await _student_chat(session, entry.student_id)
     if chat is None:
         return
     notices = _student_notices(exam, entry.student_id, now=now, rules=rules)
