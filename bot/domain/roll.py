@@ -176,8 +176,10 @@ def closing_text(form: ExamForm, counts: Counts) -> str | None:
     computer test, whose procedure in the table prescribes no closing text (the conference
     ends after the roll call, before the test itself).
 
-    N is everybody on the list; students still unmarked or in a running outage are in N but
-    in none of X, Y, Z, so the caller should settle them first.
+    The regulation's «не явились по уважительной причине (без уважительной причины)» puts
+    the count without a valid reason in the brackets: "(Z — без уважительной причины)", as
+    the product's spec words it. N is everybody on the list; students still unmarked or in
+    a running outage are in N but in none of X, Y, Z, so the caller should settle them first.
     """
     x, y, z, n = counts.present, counts.excused, counts.absent, counts.total
     if form is ExamForm.TEST:
@@ -185,11 +187,11 @@ def closing_text(form: ExamForm, counts: Counts) -> str | None:
     if form is ExamForm.WRITTEN:
         return (
             f"На экзамене письменную работу выполнили {x} чел. из {n} чел., "
-            f"{y} чел. не явились по уважительной причине, {z} чел. — без уважительной причины."
+            f"{y} чел. не явились по уважительной причине ({z} — без уважительной причины)."
         )
     return (
         f"На экзамене устное собеседование прошли {x} чел., {y} чел. не явились по "
-        f"уважительной причине, {z} чел. — без уважительной причины. Всего по списку {n} чел."
+        f"уважительной причине ({z} — без уважительной причины). Всего по списку {n} чел."
     )
 
 
@@ -274,6 +276,10 @@ def _file_name(
 # --- tickets ------------------------------------------------------------------------------
 
 
+# The most tickets an exam hands out: a bound on what a teacher's list may number.
+MAX_TICKETS = 500
+
+
 class TicketMethod(StrEnum):
     LAST_DIGIT = "last_digit"
     LIST = "list"
@@ -333,24 +339,46 @@ def _norm(text: str) -> str:
 _LIST_LINE = re.compile(r"^(?P<who>.+?)(?:\s*[-—–:;]\s*|\s+)(?P<number>[^\s\-—–:;]+)$")
 
 
+# "1. " or "12) " before a line: the list was pasted numbered (from a document or a
+# spreadsheet); that number is the line's, not the ticket's.
+_LIST_NUMBER = re.compile(r"^[0-9]{1,3}[.)]\s+")
+
+
 def _is_number(token: str) -> bool:
     # isdigit() alone would take "²" or Arabic-Indic digits, which int() may refuse or misread.
     return token.isascii() and token.isdigit()
 
 
+# "Иванова М.О." / "Иванова М. О." / "Иванова М.": a surname and dotted initials, as
+# Russian lists write a name.
+_WITH_INITIALS = re.compile(r"^(?P<surname>\S+) (?P<initials>(?:[^\W\d_]\. ?){1,2})$")
+
+
 def _resolve(who: str, students: Mapping[int, tuple[str, str]]) -> list[int]:
     """The students `who` may mean: by record book, else by full name, else by the first
-    words of the name (a surname, or a surname and a first name)."""
+    words of the name (a surname, or a surname and a first name), else by a surname and
+    initials."""
     key = _norm(who)
     for field in (1, 0):
         found = [sid for sid, data in students.items() if _norm(data[field]) == key]
         if found:
             return found
     words = key.split(" ")
-    return [
+    found = [
         sid
         for sid, (name, _book) in students.items()
         if _norm(name).split(" ")[: len(words)] == words
+    ]
+    initials = _WITH_INITIALS.match(key)
+    if found or initials is None:
+        return found
+    letters = initials.group("initials").replace(".", "").replace(" ", "")
+    return [
+        sid
+        for sid, (name, _book) in students.items()
+        if (parts := _norm(name).split(" "))[0] == initials.group("surname")
+        and len(parts) > len(letters)
+        and all(part.startswith(letter) for part, letter in zip(parts[1:], letters, strict=False))
     ]
 
 
@@ -368,7 +396,7 @@ def parse_ticket_list(
     mapping: dict[int, int] = {}
     errors: list[tuple[int, str]] = []
     for line_no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+        line = _LIST_NUMBER.sub("", raw.strip())
         if not line:
             continue
         match = _LIST_LINE.match(line)

@@ -32,7 +32,7 @@ from bot.db.models import (
 )
 from bot.domain.reminders import NoticeKind
 from bot.domain.roll import Mark, effective_mark
-from bot.domain.statements import StatementKind
+from bot.domain.statements import StatementKind, StatementStatus
 from bot.domain.timezones import resolve_timezone
 
 # Notices about no exam: the dean's desk (announcements, the retention reminder) and the
@@ -94,6 +94,8 @@ class RollFacts:
     works: tuple[ExamWork, ...] = ()  # WORK_RECEIVED
     missing: tuple[str, ...] = ()  # WRITTEN_MISSING: present students with no written work
     absent: tuple[tuple[str, str], ...] = ()  # NO_SHOWS: (full name, record book)
+    # NO_SHOWS: absent, with an absence statement not decided yet (full name, record book)
+    undecided: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -277,13 +279,27 @@ async def _roll_facts(
         return RollFacts(student, entry, missing=tuple(missing))
     if kind is NoticeKind.NO_SHOWS:
         rows = await session.execute(
-            select(Student.full_name, Student.record_book, RollEntry.mark)
+            select(Student.id, Student.full_name, Student.record_book, RollEntry.mark)
             .join(RollEntry, RollEntry.student_id == Student.id)
             .where(RollEntry.exam_id == exam.id, Student.group_id == exam.group_id)
             .order_by(Student.full_name)
         )
-        absent = tuple((n, b) for n, b, m in rows if m == Mark.ABSENT)
-        return RollFacts(student, entry, absent=absent)
+        # A student who sent an absence statement with documents, not decided yet, is no
+        # "no-show without documents" (§ table): said apart, so the dean's office does not
+        # count them as one while their own statement waits in its inbox.
+        waiting = set(
+            await session.scalars(
+                select(Statement.student_id).where(
+                    Statement.exam_id == exam.id,
+                    Statement.kind == StatementKind.ABSENCE,
+                    Statement.status == StatementStatus.SUBMITTED,
+                )
+            )
+        )
+        no_shows = [(sid, n, b) for sid, n, b, m in rows if m == Mark.ABSENT]
+        absent = tuple((n, b) for sid, n, b in no_shows if sid not in waiting)
+        undecided = tuple((n, b) for sid, n, b in no_shows if sid in waiting)
+        return RollFacts(student, entry, absent=absent, undecided=undecided)
     return RollFacts(student, entry)
 
 

@@ -292,7 +292,7 @@ def aloud_text(view: RollView, settings: Settings) -> Html:
             "so there is nothing to say aloud."
         )
     )
-    blocks.append(_("Recording file name:") + "\n" + code(aloud.file_name))
+    blocks.append(_("Recording file name:") + join("", ("\n" + code(n) for n in aloud.file_names)))
     return join("\n\n", blocks)
 
 

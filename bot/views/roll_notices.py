@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.domain.reminders import NoticeKind
+from bot.domain.roll import Mark, effective_mark
 from bot.domain.statements import appeal_deadline
 from bot.i18n import gettext as _
 from bot.i18n import ngettext
@@ -48,6 +49,10 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
                 when=when_line(start, uni, user_tz, locale=locale),
             )
         )
+    if kind in (NoticeKind.WRITTEN_START, NoticeKind.WRITTEN_LEFT) and not _still_writing(
+        facts, settings
+    ):
+        return None
     if kind is NoticeKind.WRITTEN_START:
         return _written_start(facts, settings)
     if kind is NoticeKind.WRITTEN_LEFT:
@@ -96,7 +101,15 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
             fmt(_("📋 {title}: no written work from {count}:"), title=title, count=len(missing))
             + join("", (fmt("\n• {}", name) for name in missing))
         )
-    # NO_SHOWS
+    return _no_shows(facts, settings)
+
+
+def _no_shows(facts: ExamNoticeFacts, settings: Settings) -> Rendered:
+    exam, locale, user_tz = facts.exam, facts.locale, facts.user_tz
+    assert facts.roll is not None
+    roll = facts.roll
+    uni = settings.tz
+    title = exam_title(exam)
     absent = roll.absent
     text = fmt(
         _("📋 Roll confirmed: {title}, group {group}, {when}."),
@@ -109,7 +122,26 @@ def render_roll_notice(facts: ExamNoticeFacts, settings: Settings) -> Rendered |
         text += join("", (fmt("\n• {} ({})", n, b) for n, b in absent))
     else:
         text += "\n" + _("Nobody was absent without a valid reason.")
+    if roll.undecided:
+        text += "\n" + fmt(
+            _("Absent, with an absence statement not decided yet ({count}):"),
+            count=len(roll.undecided),
+        )
+        text += join("", (fmt("\n• {} ({})", n, b) for n, b in roll.undecided))
     return Rendered(text)
+
+
+def _still_writing(facts: ExamNoticeFacts, settings: Settings) -> bool:
+    """The written work's notices are for a student still at it when they are due: present,
+    or in an outage whose minutes still run; not one recorded absent since (an outage that
+    ran out, who was just told so, or marked absent)."""
+    entry = facts.roll.entry if facts.roll is not None else None
+    if entry is None:
+        return False
+    mark = effective_mark(
+        Mark(entry.mark), entry.outage_since, facts.notice.due_at, wait=settings.outage_wait
+    )
+    return mark in (Mark.PRESENT, Mark.OUTAGE)
 
 
 def _outage(facts: ExamNoticeFacts, settings: Settings) -> Rendered | None:

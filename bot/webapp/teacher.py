@@ -104,7 +104,7 @@ def _aloud(view: RollView, call: Call) -> list[str]:
     """The regulation's wording (Russian, as it is said on the recording)."""
     aloud = service.texts_aloud(view, call.settings.tz)
     closing = [aloud.closing] if aloud.closing is not None else []
-    return [*aloud.openings, *closing, aloud.file_name]
+    return [*aloud.openings, *closing, *aloud.file_names]
 
 
 async def _roll(call: Call, exam: Exam, view: RollView | None = None) -> dict[str, Any]:

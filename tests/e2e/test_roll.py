@@ -4,6 +4,7 @@ and the messages every party got, the database and the sheet agree."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.db.models import (
     Discipline,
@@ -20,10 +21,14 @@ from bot.db.models import (
     ExamWork,
     GradeChange,
     InviteRole,
+    Notice,
+    NoticeStatus,
     RollEntry,
+    Statement,
     Student,
     Subgroup,
 )
+from bot.domain.reminders import NoticeKind
 from bot.keyboards.callbacks import (
     RollCB,
     RollGradeCB,
@@ -254,12 +259,13 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     aloud = await api.next_message(teacher.id, after=after)
     assert (
         "На экзамене устное собеседование прошли 1 чел., 1 чел. не явились по уважительной "
-        "причине, 1 чел. — без уважительной причины. Всего по списку 3 чел."
+        "причине (1 — без уважительной причины). Всего по списку 3 чел."
     ) in aloud["text"]
-    assert (
-        "Латинский язык _ 23.12.2026 _ экзамен _ 08.30 _ 1102 _ Николаева Ольга Петровна"
-        in (aloud["text"])
-    )
+    # A recording a subgroup, each named with its own start: one name for both would have
+    # the second subgroup's recording overwrite the first's.
+    for start in ("08.30", "09.30"):
+        name = f"Латинский язык _ 23.12.2026 _ экзамен _ {start} _ 1102 _ Николаева Ольга Петровна"
+        assert name in aloud["text"]
 
     # Confirm: locked, the sheet as XLSX and CSV, the no-shows to the dean's office.
     after = api.mark()
@@ -320,6 +326,43 @@ async def test_an_oral_exam_run_end_to_end(api: FakeBotAPI, seeded: BotRunner) -
     listed = await say(api, dean, "/additional")
     assert "Каримов Булат Айратович" in listed["text"] and "технический сбой" in listed["text"]
     assert "Иванова" not in listed["text"]
+
+
+async def test_no_shows_with_an_undecided_absence_statement_are_said_apart(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """The dean's office gets the no-shows *without documents*: one who sent an absence
+    statement with documents, not decided yet, is listed apart, not as a no-show."""
+    runner = seeded
+    dean = api.user(12051, language_code="ru")
+    group = await deanery_chat(api, runner, dean, "Лечебный факультет", -100705)
+    teacher = api.user(12052, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Николаева Ольга Петровна")
+    latin = await exam_of(runner, "Латинский язык")
+    ids = {s: await student_id(runner, s) for s in ("Иванова", "Каримов", "Соколова")}
+    async with runner.sessionmaker() as session:
+        session.add(
+            Statement(
+                student_id=ids["Соколова"],
+                exam_id=latin.id,
+                kind="absence",
+                reason="illness",
+                text="грипп",
+                submitted_at=LATIN_START - timedelta(hours=2),
+            )
+        )
+        await session.commit()
+    runner.at(LATIN_START + timedelta(minutes=5))
+    roll = await open_roll(api, teacher, "Латинский язык")
+    roll, _ = await tap(runner, api, teacher, roll, mark(latin.id, ids["Иванова"], "present"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "rest absent")["callback_data"])
+    after = api.mark()
+    roll, _ = await tap(runner, api, teacher, roll, cb(latin.id, "confirm"))
+    no_shows = (await api.next_message(group["id"], after=after))["text"]
+    without, _sep, undecided = no_shows.partition("заявление об отсутствии ещё не рассмотрено")
+    assert "Не явились без уважительной причины (1):\n• Каримов Булат Айратович" in without
+    assert "Соколова" not in without
+    assert "(1):\n• Соколова Анна Дмитриевна (2611023)" in undecided
 
 
 async def test_a_resolved_outage_and_a_forged_press(api: FakeBotAPI, seeded: BotRunner) -> None:
@@ -422,6 +465,87 @@ async def test_written_work_is_taken_until_the_grace_ends(
         (ids["Фёдоров"], "written"),
         (ids["Фёдоров"], "written"),
     ]
+
+
+async def test_a_student_marked_present_after_the_written_work_began_is_told_its_rules(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Late, or back from an outage: the headings, the deadline and the reminders still
+    ahead reach a student marked present once the clock runs, as they reached the others."""
+    runner = seeded
+    teacher = api.user(12211, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
+    fedorov = api.user(12212, language_code="en")
+    await link_student(api, fedorov, "2621001", "Фёдоров")
+    leysan = api.user(12213, language_code="ru")
+    await link_student(api, leysan, "2621002", "Хабибуллина")
+    physiology = await exam_of(runner, "Нормальная физиология")
+    ids = {s: await student_id(runner, s) for s in ("Фёдоров", "Хабибуллина")}
+    runner.at(WRITTEN_START)
+
+    roll = await open_roll(api, teacher, "Нормальная физиология")
+    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, ids["Фёдоров"], "present"))
+    roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
+    await api.next_message(fedorov.id)  # the headings
+
+    runner.tick(timedelta(minutes=12))  # Хабибуллина joins late
+    after = api.mark()
+    roll, _ = await tap(
+        runner, api, teacher, roll, mark(physiology.id, ids["Хабибуллина"], "present")
+    )
+    heading = await api.next_message(leysan.id, after=after)
+    assert "Хабибуллина Лейсан Маратовна" in heading["text"]
+    assert "10:30" in heading["text"] and "10:40" in heading["text"]
+    runner.tick(timedelta(minutes=18))  # 30 minutes left
+    left = await api.next_message(leysan.id)
+    assert "осталось 30 минут" in left["text"]
+
+
+async def test_no_time_left_reminder_after_an_outage_ran_out_during_written_work(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
+    """Told they are recorded absent (technical failure) and may sit another day, the
+    student is not then told how many minutes of the written work are left."""
+    runner = seeded
+    teacher = api.user(12221, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
+    fedorov = api.user(12222, language_code="en")
+    await link_student(api, fedorov, "2621001", "Фёдоров")
+    physiology = await exam_of(runner, "Нормальная физиология")
+    fedorov_id = await student_id(runner, "Фёдоров")
+    runner.at(WRITTEN_START)
+
+    roll = await open_roll(api, teacher, "Нормальная физиология")
+    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, fedorov_id, "present"))
+    roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
+    await api.next_message(fedorov.id)  # the headings
+    runner.tick(timedelta(minutes=5))
+    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, fedorov_id, "outage"))
+    runner.tick(timedelta(minutes=15, seconds=1))
+    expired = await api.next_message(fedorov.id)
+    assert "not fixed within 15 minutes" in expired["text"]
+
+    told = len(api.delivered(fedorov.id))
+    runner.at(WRITTEN_START + timedelta(minutes=56))  # past the 30, 10 and 5 minutes left
+    async with asyncio.timeout(10):  # until the sender has dealt with all three
+        while True:
+            async with runner.sessionmaker() as session:
+                waiting = await session.scalar(
+                    select(func.count())
+                    .select_from(Notice)
+                    .where(
+                        Notice.kind == NoticeKind.WRITTEN_LEFT,
+                        Notice.chat_id == fedorov.id,
+                        Notice.status.in_((NoticeStatus.PENDING, NoticeStatus.CLAIMED)),
+                    )
+                )
+            if not waiting:
+                break
+            await asyncio.sleep(0.05)
+    await api.idle(quiet=0.1)
+    assert [c.params.get("text") for c in api.delivered(fedorov.id)[told:]] == []
 
 
 async def test_appeal_opens_with_the_grade_and_closes_next_day(
@@ -547,6 +671,11 @@ async def test_tickets_from_a_list_the_teacher_sends(api: FakeBotAPI, seeded: Bo
     async with runner.sessionmaker() as session:
         exam = await session.get(Exam, histology.id)
         assert exam is not None and exam.tickets_handed_at is None  # nothing handed out
+
+    # A number past any exam's tickets (a typo) is that line's mistake, not the whole
+    # list refused with "does not fit" and thrown away.
+    mistakes = await say(api, teacher, "Соколова 4\nИванова 7000")
+    assert "line 2: the number is out of range" in mistakes["text"]
 
     done = await say(api, teacher, "Соколова — 4\n2611021: 7\nКаримов 9")
     assert (

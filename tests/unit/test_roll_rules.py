@@ -102,7 +102,7 @@ def test_count_puts_failures_with_excused_and_running_outages_apart() -> None:
 COUNTS = Counts(total=25, present=21, excused=3, absent=1, unmarked=0, outage=0)
 ORAL_CLOSING = (
     "На экзамене устное собеседование прошли 21 чел., 3 чел. не явились по уважительной "
-    "причине, 1 чел. — без уважительной причины. Всего по списку 25 чел."
+    "причине (1 — без уважительной причины). Всего по списку 25 чел."
 )
 
 
@@ -114,7 +114,7 @@ ORAL_CLOSING = (
         (
             ExamForm.WRITTEN,
             "На экзамене письменную работу выполнили 21 чел. из 25 чел., 3 чел. не явились по "
-            "уважительной причине, 1 чел. — без уважительной причины.",
+            "уважительной причине (1 — без уважительной причины).",
         ),
         # The table's computer-test procedure ends with the roll call: no closing text.
         (ExamForm.TEST, None),
@@ -341,6 +341,21 @@ def test_ticket_list_by_record_book_name_and_surname() -> None:
     mapping, errors = parse_ticket_list(text, STUDENTS, tickets=10)
     assert errors == []
     assert mapping == {1: 5, 2: 2, 3: 7, 4: 1, 6: 3, 7: 4}
+
+
+def test_ticket_list_by_surname_and_initials() -> None:
+    # How Russian lists write a name: "Смирнов А.П." was "nobody of this group".
+    text = "Смирнов А.П. - 1\nСмирнов Б. О. 2\nиванов и. 3\nПетров-Водкин К.С.: 4\nСмирнов В.П. 5"
+    mapping, errors = parse_ticket_list(text, STUDENTS, tickets=10)
+    assert mapping == {4: 1, 5: 2, 1: 3, 7: 4}
+    assert errors == [(5, "unknown")]
+
+
+def test_ticket_list_pasted_numbered() -> None:
+    # Pasted from a document, every line numbered: "1. Иванов - 5" was "nobody of this group".
+    text = "1. Иванов Иван Иванович - 5\n2) 0013 - 2\n3. Смирнов А.П. – 1"
+    mapping, errors = parse_ticket_list(text, STUDENTS, tickets=10)
+    assert (mapping, errors) == ({1: 5, 2: 2, 4: 1}, [])
 
 
 def test_ticket_list_reports_every_error_with_its_line() -> None:

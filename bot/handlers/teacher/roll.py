@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.models import Exam, Teacher
 from bot.db.session import AsyncSession
-from bot.domain.roll import Mark, MarkAction, TicketMethod, parse_ticket_list
+from bot.domain.roll import MAX_TICKETS, Mark, MarkAction, TicketMethod, parse_ticket_list
 from bot.handlers.busy import showing
 from bot.handlers.states import TeacherTickets
 from bot.keyboards.callbacks import (
@@ -395,7 +395,8 @@ async def got_ticket_list(
         return
     view = await service.load_roll(session, exam, now, rules=RollRules.of(settings))
     students = {x.student.id: (x.student.full_name, x.student.record_book) for x in view.lines}
-    assigned, errors = parse_ticket_list(message.text or "", students, None)
+    # No ticket count is set for a list; a number past any exam's is a typo on its line.
+    assigned, errors = parse_ticket_list(message.text or "", students, MAX_TICKETS)
     if errors:
         await message.answer(ticket_list_mistakes(errors))
         return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from bot.domain.exams import ExamForm
 from bot.domain.roll import Mark, closing_text, count, opening_text, recording_file_name
@@ -13,46 +13,44 @@ from bot.services.roll.console import RollView
 @dataclass(frozen=True)
 class Aloud:
     """What the teacher says on the recording (the regulation's Russian wording): the
-    opening (one a subgroup), the closing (None for a computer test) and the file name."""
+    opening (one a subgroup), the closing (None for a computer test) and the recording's
+    file name (one a subgroup, each with its own start: a recording each, and two names
+    alike would overwrite one another)."""
 
     openings: list[str]
     closing: str | None
-    file_name: str
+    file_names: list[str]
 
 
 def texts_aloud(view: RollView, tz: tzinfo) -> Aloud:
     exam = view.exam
     form = ExamForm(exam.form)
-    regular = [s for s in exam.subgroups if not s.individual]
+    regular = sorted((s for s in exam.subgroups if not s.individual), key=lambda s: s.number)
+    sittings: list[tuple[int | None, datetime]] = [(s.number, s.starts_at) for s in regular]
+    sittings = sittings or [(None, exam.starts_at)]
+    teacher = exam.teacher.full_name if exam.teacher is not None else ""
     openings = [
         opening_text(
             form,
             exam.discipline.name,
-            subgroup.starts_at.astimezone(tz),
-            subgroup=subgroup.number,
+            starts_at.astimezone(tz),
+            subgroup=number,
             present=sum(
-                1 for x in view.lines if x.subgroup == subgroup.number and x.mark is Mark.PRESENT
+                1
+                for x in view.lines
+                if x.mark is Mark.PRESENT and (number is None or x.subgroup == number)
             ),
         )
-        for subgroup in regular
-    ] or [
-        opening_text(
-            form,
-            exam.discipline.name,
-            exam.starts_at.astimezone(tz),
-            subgroup=None,
-            present=view.counts.present,
-        )
+        for number, starts_at in sittings
     ]
-    teacher = exam.teacher.full_name if exam.teacher is not None else ""
-    return Aloud(
-        openings,
-        closing_text(form, count(x.mark for x in view.lines)),
+    file_names = [
         recording_file_name(
             exam.discipline.name,
-            exam.starts_at.astimezone(tz),
+            starts_at.astimezone(tz),
             exam.group.name,
             teacher=teacher,
             form=form,
-        ),
-    )
+        )
+        for _number, starts_at in sittings
+    ]
+    return Aloud(openings, closing_text(form, count(x.mark for x in view.lines)), file_names)

@@ -36,6 +36,7 @@ from bot.services.roll.console import (
     own_exam,
 )
 from bot.services.roll.tickets import _late_ticket
+from bot.services.roll.written import late_written
 
 
 async def mark_excused_by_statement(
@@ -137,6 +138,8 @@ async def set_mark(
         await _plan_outage(session, exam, entry, now=now, rules=rules, outbox=outbox)
     if target is Mark.PRESENT and exam.tickets_handed_at is not None and entry.ticket is None:
         await _late_ticket(session, exam, entry, now=now, outbox=outbox)
+    if target is Mark.PRESENT:
+        await late_written(session, exam, entry, now=now, rules=rules, outbox=outbox)
     await session.flush()
     return Outcome.OK
 

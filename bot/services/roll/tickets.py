@@ -17,6 +17,7 @@ from bot.db.models import (
 )
 from bot.domain.reminders import NoticeKind, Planned, notice_key
 from bot.domain.roll import (
+    MAX_TICKETS,
     Mark,
     TicketMethod,
     tickets_by_last_digit,
@@ -47,7 +48,7 @@ async def hand_out_tickets(
         return Outcome.LOCKED, {}
     if exam.tickets_handed_at is not None:
         return Outcome.ALREADY, {}
-    if not 1 <= tickets <= 500:
+    if not 1 <= tickets <= MAX_TICKETS:
         return Outcome.INVALID, {}
     view = await load_roll(session, exam, now, rules=rules)
     present = [x for x in view.lines if x.mark is Mark.PRESENT]

@@ -33,6 +33,7 @@ from bot.services.roll.console import (
     KEEP,
     Outcome,
     RollRules,
+    _student_chat,
     _to,
     load_roll,
     own_exam,
@@ -67,38 +68,15 @@ async def start_written(
         return Outcome.NOBODY
     exam.written_started_at = now
     exam.written_minutes = minutes
-    duration = timedelta(minutes=minutes)
-    ends, accepted_until = written_window(now, duration, rules.written_grace)
+    _, accepted_until = written_window(now, timedelta(minutes=minutes), rules.written_grace)
     items: list[tuple[Planned, int, int | None, int | None]] = []
     for line in present:
         if line.student.user_id is None:
             continue
-        base = (exam.id, line.student.id)
-        items.append(
-            (
-                Planned(
-                    NoticeKind.WRITTEN_START,
-                    notice_key(NoticeKind.WRITTEN_START, *base),
-                    now,
-                    ends,
-                    {"ends": ends.isoformat(), "until": accepted_until.isoformat()},
-                ),
-                *_to(line),
-            )
-        )
-        for left, at in time_left_reminders(now, duration, rules.written_reminders):
-            items.append(
-                (
-                    Planned(
-                        NoticeKind.WRITTEN_LEFT,
-                        notice_key(NoticeKind.WRITTEN_LEFT, *base, left),
-                        at,
-                        ends,
-                        {"left": left, "ends": ends.isoformat()},
-                    ),
-                    *_to(line),
-                )
-            )
+        items += [
+            (planned, *_to(line))
+            for planned in _student_notices(exam, line.student.id, now=now, rules=rules)
+        ]
     teacher_chat = teacher.user_id if teacher is not None else None
     if teacher_chat is not None:
         items.append(
@@ -118,6 +96,65 @@ async def start_written(
     await queue(session, items, exam.id, outbox=outbox)
     await session.flush()
     return Outcome.OK
+
+
+def _student_notices(
+    exam: Exam, student_id: int, *, now: datetime, rules: RollRules
+) -> list[Planned]:
+    """A present student's notices of the written work running since
+    `exam.written_started_at`: the headings and deadline (at once), then the reminders of
+    time left still ahead of `now`."""
+    assert exam.written_started_at is not None and exam.written_minutes
+    started = exam.written_started_at
+    duration = timedelta(minutes=exam.written_minutes)
+    ends, accepted_until = written_window(started, duration, rules.written_grace)
+    base = (exam.id, student_id)
+    notices = [
+        Planned(
+            NoticeKind.WRITTEN_START,
+            notice_key(NoticeKind.WRITTEN_START, *base),
+            now,
+            ends,
+            {"ends": ends.isoformat(), "until": accepted_until.isoformat()},
+        )
+    ]
+    for left, at in time_left_reminders(started, duration, rules.written_reminders):
+        if at > now:
+            notices.append(
+                Planned(
+                    NoticeKind.WRITTEN_LEFT,
+                    notice_key(NoticeKind.WRITTEN_LEFT, *base, left),
+                    at,
+                    ends,
+                    {"left": left, "ends": ends.isoformat()},
+                )
+            )
+    return notices
+
+
+async def late_written(
+    session: AsyncSession,
+    exam: Exam,
+    entry: RollEntry,
+    *,
+    now: datetime,
+    rules: RollRules,
+    outbox: Outbox,
+) -> None:
+    """A student marked present once the written work's clock runs (late, or back from an
+    outage) gets the headings, the deadline and the reminders still ahead, as the others
+    did at the start; one already told is not told again (the notices' keys)."""
+    if exam.written_started_at is None or not exam.written_minutes:
+        return
+    if now >= exam.written_started_at + timedelta(minutes=exam.written_minutes):
+        return  # the time is up: nothing left to write
+    chat = await _student_chat(session, entry.student_id)
+    if chat is None:
+        return
+    notices = _student_notices(exam, entry.student_id, now=now, rules=rules)
+    await queue(
+        session, [(p, chat, chat, entry.student_id) for p in notices], exam.id, outbox=outbox
+    )
 
 
 class WorkOutcome(StrEnum):
