@@ -46,7 +46,8 @@ class AbsenceReason(StrEnum):
 
 # Telegram lets a bot download files up to 20 MB; the regulation asks for scans or photos.
 MAX_FILE_BYTES = 20 * 1024 * 1024
-MAX_FILES = 10
+MAX_FILES = 10  # at once: with the statement, or in one follow-up
+MAX_STATEMENT_FILES = 2 * MAX_FILES  # a statement's documents in all, follow-ups included
 ACCEPTED_DOCUMENT_TYPES = frozenset(
     {"application/pdf", "image/jpeg", "image/png", "image/heic", "image/heif", "image/webp"}
 )
@@ -54,6 +55,11 @@ MAX_TEXT = 2000
 # The dean's office's reason or question, as the student is to read it whole.
 MAX_COMMENT = 1000
 MAX_WINDOW = 255  # a time-zone statement's preferred time (the column's length)
+
+
+def room_for_documents(held: int) -> int:
+    """How many documents one follow-up may still add to a statement holding `held`."""
+    return max(0, min(MAX_FILES, MAX_STATEMENT_FILES - held))
 
 
 def timezone_open(start: datetime, now: datetime) -> bool:

@@ -33,7 +33,6 @@ from bot.db.models import (
 from bot.domain.exams import EventKind
 from bot.domain.reminders import NoticeKind, Planned, change_notice, notice_key, stamp
 from bot.domain.statements import (
-    MAX_FILES,
     Decision,
     StatementDraft,
     StatementKind,
@@ -41,6 +40,7 @@ from bot.domain.statements import (
     absence_open,
     appeal_open,
     draft_problem,
+    room_for_documents,
     timezone_open,
 )
 from bot.domain.timezones import parse_timezone
@@ -657,7 +657,9 @@ async def add_documents(
     statement = await open_for_documents(session, student, statement_id, now=now, settings=settings)
     if statement is None:
         return None
-    room = MAX_FILES * 2 - len(statement.files)
+    # The dialogue takes no more than there is room for; two follow-ups at once still
+    # cannot pass the statement's limit.
+    room = room_for_documents(len(statement.files))
     added = [
         StatementFile(
             statement_id=statement.id,
@@ -670,8 +672,10 @@ async def add_documents(
             media_group_id=f.get("media_group_id"),
             added_at=now,
         )
-        for f in files[: max(room, 0)]
+        for f in files[:room]
     ]
+    if not added and not answer:
+        return None  # no follow-up with nothing in it
     session.add_all(added)
     if answer:
         # Kept with the statement, marked as the answer, so the record shows the exchange.

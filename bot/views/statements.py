@@ -14,6 +14,7 @@ from bot.db.models import Statement
 from bot.domain.exams import EventKind
 from bot.domain.statements import (
     MAX_FILES,
+    MAX_STATEMENT_FILES,
     MAX_TEXT,
     MIN_APPEAL_TEXT,
     AppealViolation,
@@ -223,8 +224,19 @@ def files_question(kind: StatementKind) -> Screen:
     return Screen(fmt(template, count=MAX_FILES), _done())
 
 
-def too_many_files() -> Html:
-    return fmt(_("That is the most I can attach ({count}). Press Done."), count=MAX_FILES)
+def too_many_files(count: int = MAX_FILES) -> Html:
+    return fmt(_("That is the most I can attach ({count}). Press Done."), count=count)
+
+
+def statement_full() -> Html:
+    """A follow-up to a statement that holds as many documents as it can."""
+    return fmt(
+        _(
+            "This statement already holds {count} documents, the most it can take; this "
+            "one is not added. Write your answer if there is one, and press Done."
+        ),
+        count=MAX_STATEMENT_FILES,
+    )
 
 
 def attached() -> Screen:

@@ -10,6 +10,7 @@ import pytest
 from bot.domain.statements import (
     MAX_FILE_BYTES,
     MAX_FILES,
+    MAX_STATEMENT_FILES,
     MAX_TEXT,
     MIN_APPEAL_TEXT,
     AppealProblem,
@@ -25,6 +26,7 @@ from bot.domain.statements import (
     document_accepted,
     documents_problem,
     draft_problem,
+    room_for_documents,
     timezone_open,
 )
 
@@ -152,3 +154,18 @@ def test_a_draft_is_read_from_the_dialogue_and_judged_once() -> None:
     # An appeal needs no documents; a violation on another kind is not kept.
     assert documents_problem(StatementKind.APPEAL, 0) is None
     assert StatementDraft.from_form({**absence, "violation": "ticket"}).violation is None
+
+
+@pytest.mark.parametrize(
+    ("held", "room"),
+    [
+        (0, MAX_FILES),
+        (MAX_FILES, MAX_FILES),
+        (15, 5),
+        (MAX_STATEMENT_FILES - 1, 1),
+        (MAX_STATEMENT_FILES, 0),
+        (MAX_STATEMENT_FILES + 3, 0),
+    ],
+)
+def test_a_follow_up_adds_at_most_what_the_statement_has_room_for(held: int, room: int) -> None:
+    assert room_for_documents(held) == room

@@ -27,6 +27,7 @@ from bot.domain.statements import (
     StatementStatus,
     appeal_problem,
     documents_problem,
+    room_for_documents,
     text_problem,
 )
 from bot.domain.timezones import COMMON_ZONES, parse_timezone, zone_label
@@ -285,8 +286,10 @@ async def file_sent(message: Message, state: FSMContext) -> None:
     entry = await incoming_file(message)
     if entry is None:
         return
-    if len(files) >= MAX_FILES:
-        await message.answer(view.too_many_files())
+    # A follow-up takes what the statement still has room for (MAX_STATEMENT_FILES).
+    room = int(data.get("room", MAX_FILES))
+    if len(files) >= room:
+        await message.answer(view.too_many_files(room) if room else view.statement_full())
         return
     files.append(entry)
     acked: list[str] = list(data.get("acked_groups", []))
@@ -316,7 +319,14 @@ async def add_documents_pressed(
         await query.answer(view.documents_closed(), show_alert=True)
         return
     await state.set_state(StatementForm.more_files)
-    await state.set_data({"statement_id": statement.id, "files": [], "acked_groups": []})
+    await state.set_data(
+        {
+            "statement_id": statement.id,
+            "files": [],
+            "acked_groups": [],
+            "room": room_for_documents(len(statement.files)),
+        }
+    )
     await query.answer()
     if isinstance(query.message, Message):
         await show(query.message, view.more_documents(statement))
