@@ -214,8 +214,15 @@ async def withdraw(
     """Withdraws the student's own undecided statement; None if it is not theirs or decided."""
     if student is None:
         return None
+    # Locked as `decide` locks it: a withdrawal at the moment of a decision waits for it
+    # and then finds the statement decided, instead of overwriting a decision whose effects
+    # (the roll, the student and teacher told) have happened.
     statement = await session.get(
-        Statement, statement_id, options=[joinedload(Statement.exam).joinedload(Exam.discipline)]
+        Statement,
+        statement_id,
+        options=[joinedload(Statement.exam).joinedload(Exam.discipline)],
+        with_for_update={"of": Statement},
+        populate_existing=True,
     )
     if (
         statement is None
