@@ -442,9 +442,15 @@ def _render(
     )
 
 
-def prepare_text(*, join_early: bool = True) -> str:
+def prepare_text(form: str | None, *, join_early: bool = True) -> str:
     """The seed's checklist for the student (table, "Проведение промежуточной аттестации");
-    the join call itself says how long is left instead of "join 15 minutes before"."""
+    the join call itself says how long is left instead of "join 15 minutes before". For a
+    computer test the table asks only for the camera and the microphone: no record book,
+    no sheets (the test is taken in Moodle)."""
+    if form == ExamForm.TEST:
+        if not join_early:
+            return _("Be ready: camera and microphone on.")
+        return _("Be ready: camera and microphone on. Join 15 minutes before the start.")
     if not join_early:
         return _(
             "Be ready: camera and microphone on; your record book or passport; blank sheets "
@@ -469,7 +475,7 @@ def _day_before(
         parts.append(_("The Moodle link will be sent as soon as the teacher posts it."))
     if not exam.link:
         parts.append(_("The conference link will be sent as soon as the teacher posts it."))
-    parts.append(prepare_text())
+    parts.append(prepare_text(exam.form))
     parts.append(
         _(
             "Live in another time zone, or cannot attend for a valid reason (illness "
@@ -507,7 +513,7 @@ def _join_call(
         lines.append(_("The conference link has not been posted yet: watch this chat."))
     if exam.moodle_url:
         lines.append(fmt(_("Moodle: {url}"), url=exam.moodle_url))
-    lines.append(prepare_text(join_early=False))
+    lines.append(prepare_text(exam.form, join_early=False))
     return Rendered(join("\n\n", lines), links=exam_links(exam))
 
 

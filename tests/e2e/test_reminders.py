@@ -323,7 +323,9 @@ async def test_card_and_join_call_carry_url_buttons_and_no_link_preview(
     assert sent and all(c.params.get("link_preview_options") == {"is_disabled": True} for c in sent)
 
 
-async def test_ru_card_buttons_are_russian(api: FakeBotAPI, seeded: BotRunner) -> None:
+async def test_ru_card_buttons_are_russian_and_a_test_asks_for_camera_and_microphone_only(
+    api: FakeBotAPI, seeded: BotRunner
+) -> None:
     student = api.user(10013, language_code="ru")
     await link_student(api, student, "2611022", "Каримов")
     after = api.mark()
@@ -331,6 +333,14 @@ async def test_ru_card_buttons_are_russian(api: FakeBotAPI, seeded: BotRunner) -
     card = await api.next_message(student.id, after=after)
     labels = [b["text"] for b in buttons(card)]
     assert labels[:2] == ["🎥 Открыть конференцию", "📚 Открыть Moodle"]
+    # A computer test (the table): camera and microphone, no record book, no sheets.
+    assert "Подготовьтесь: включённые веб-камера и микрофон. Подключитесь за 15" in card["text"]
+    assert "зачётная книжка" not in card["text"] and "листы" not in card["text"]
+    after = api.mark()
+    seeded.at(HISTOLOGY - timedelta(minutes=15))
+    call = await api.next_message(student.id, after=after)
+    assert "Подготовьтесь: включённые веб-камера и микрофон." in call["text"]
+    assert "зачётная книжка" not in call["text"] and "листы" not in call["text"]
 
 
 async def test_moodle_link_posted_after_the_card_reaches_the_student(
