@@ -164,10 +164,17 @@ PLAN_ALIASES: Mapping[str, tuple[str, ...]] = {
 _KIND_VALUES = {
     "exam": "exam",
     "экзамен": "exam",
+    # A credit (зачёт) is sat as an exam is and graded зачтено / не зачтено; a graded
+    # credit (дифференцированный зачёт) takes the four grades, as an exam.
+    "credit": "exam",
+    "зачет": "exam",
+    "дифференцированный зачет": "exam",
+    "дифзачет": "exam",
     "consultation": "consultation",
     "консультация": "consultation",
     "предэкзаменационная консультация": "consultation",
 }
+_PASS_FAIL_KINDS = frozenset({"credit", "зачет"})
 _FORM_VALUES = {
     "oral": "oral",
     "устно": "oral",
@@ -241,6 +248,7 @@ class ScheduleRow:
     teacher: str | None
     link: str | None
     moodle_url: str | None
+    pass_fail: bool = False  # a credit (kind "credit" / "зачёт"): зачтено / не зачтено
 
 
 @dataclass(frozen=True, slots=True)
@@ -676,6 +684,7 @@ def parse_schedule(table: Sequence[Sequence[str]], tz: ZoneInfo) -> ParseResult[
                 teacher,
                 link,
                 moodle_url,
+                pass_fail=name_key(cells.raw("kind") or "") in _PASS_FAIL_KINDS,
             )
         )
     return ParseResult(rows=rows, errors=errors)

@@ -481,6 +481,7 @@ async def _write_schedule(session: AsyncSession, rows: Sequence[ScheduleRow]) ->
                     "teacher_id": teacher_id,
                     "link": row.link,
                     "moodle_url": row.moodle_url,
+                    "pass_fail": row.pass_fail,
                 }
             )
             changed.append((group_id, discipline_id, row.kind))
@@ -494,6 +495,7 @@ async def _write_schedule(session: AsyncSession, rows: Sequence[ScheduleRow]) ->
             "teacher_id": teacher_id or exam.teacher_id,
             "link": row.link or exam.link,
             "moodle_url": row.moodle_url or exam.moodle_url,
+            "pass_fail": row.pass_fail,
         }
         diff = {k: v for k, v in wanted.items() if getattr(exam, k) != v}
         if not diff:

@@ -52,6 +52,8 @@ def schedule_rows(faculty: str, today: date) -> list[list[str]]:
          link, ""],
         [faculty, GROUP, "Анатомия", "экзамен", "комбинированная", _d(week + timedelta(days=1)),
          "09:00", "240", TEACHER, link, moodle],
+        [faculty, GROUP, "Биохимия", "зачёт", "тестирование", _d(week + timedelta(days=2)),
+         "12:00", "60", TEACHER, link, moodle],
         [faculty, GROUP, "Латинский язык", "экзамен", "письменная работа",
          _d(week + timedelta(days=4)), "10:00", "90", TEACHER, "", ""],
     ]  # fmt: skip

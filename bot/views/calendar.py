@@ -33,7 +33,7 @@ def schedule_ics(
         event.add("dtstamp", now)
         event.add("dtstart", item.starts_at)
         event.add("dtend", item.starts_at + timedelta(minutes=exam.duration_min))
-        summary = f"{exam.discipline.name} — {kind_label(exam.kind)}"
+        summary = f"{exam.discipline.name} — {kind_label(exam.kind, exam.pass_fail)}"
         details = [_("Form: {form}").format(form=form_label(exam.form))]
         if for_teacher:
             summary += ", " + _("group {group}").format(group=exam.group.name)

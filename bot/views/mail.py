@@ -54,7 +54,7 @@ def letter_text(
         f"Студент: {student.full_name}",
         f"Группа: {student.group.name} ({student.group.faculty.name})",
         f"Номер зачётной книжки: {student.record_book}",
-        f"Экзамен: {exam.discipline.name} — {kind_label(exam.kind)}, {when}",
+        f"Экзамен: {exam.discipline.name} — {kind_label(exam.kind, exam.pass_fail)}, {when}",
         f"Вид заявления: {kind}",
     ]
     if statement.reason:

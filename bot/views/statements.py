@@ -62,7 +62,7 @@ def exam_choice(
     items = [
         (
             e.exam.id,
-            f"{e.exam.discipline.name} — {kind_label(e.exam.kind)}, "
+            f"{e.exam.discipline.name} — {kind_label(e.exam.kind, e.exam.pass_fail)}, "
             + dates.when(e.exam.starts_at, settings.tz, locale, own=dates.zone_of(zone)),
         )
         for e in eligible

@@ -45,10 +45,10 @@ def not_your_exam() -> str:
     return _("This is not one of your exams.")
 
 
-def kind_label(kind: str) -> str:
+def kind_label(kind: str, pass_fail: bool = False) -> str:
     if kind == EventKind.CONSULTATION:
         return _("consultation")
-    return _("exam")
+    return _("credit") if pass_fail else _("exam")
 
 
 def form_label(form: str) -> str:
@@ -62,7 +62,7 @@ def form_label(form: str) -> str:
 
 
 def exam_title(exam: Exam) -> Html:
-    return fmt("{} — {}", exam.discipline.name, kind_label(exam.kind))
+    return fmt("{} — {}", exam.discipline.name, kind_label(exam.kind, exam.pass_fail))
 
 
 def when_line(
@@ -181,7 +181,7 @@ def row_error_text(err: RowError) -> Html:
         "bad_date": _("column{column}: “{value}” is not a date (YYYY-MM-DD or DD.MM.YYYY)"),
         "bad_time": _("column{column}: “{value}” is not a time (HH:MM)"),
         "nonexistent_time": _("column{column}: this local time does not exist (clock change)"),
-        "unknown_kind": _("column{column}: unknown kind “{value}” (exam or consultation)"),
+        "unknown_kind": _("column{column}: unknown kind “{value}” (exam, credit or consultation)"),
         "unknown_form": _(
             "column{column}: unknown form “{value}” (oral, test, written or combined)"
         ),

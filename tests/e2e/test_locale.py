@@ -49,7 +49,7 @@ async def test_templates_import_as_they_are(api: FakeBotAPI, bot_runner: BotRunn
     assert "Расписание" in str(sent[1].params.get("caption"))
     replies = [await upload(api, dean, name, content) for name, content in files]
     assert "Список студентов: импорт выполнен. Добавлено: 4" in replies[0]["text"]
-    assert "Расписание: импорт выполнен. Добавлено: 3" in replies[1]["text"]
+    assert "Расписание: импорт выполнен. Добавлено: 4" in replies[1]["text"]
     assert "Добавлено: 2" in replies[2]["text"]
     await bot_runner.settle()
     async with bot_runner.sessionmaker() as session:
@@ -57,4 +57,6 @@ async def test_templates_import_as_they_are(api: FakeBotAPI, bot_runner: BotRunn
             await session.scalar(select(func.count()).select_from(model))
             for model in (Student, Exam, PlanItem)
         ]
-    assert counts == [4, 3, 2]
+        credits = await session.scalar(select(func.count()).where(Exam.pass_fail.is_(True)))
+    assert counts == [4, 4, 2]
+    assert credits == 1  # the template shows a credit (зачёт) too

@@ -426,8 +426,8 @@ def test_too_long_url() -> None:
 
 
 def test_unknown_kind_and_form() -> None:
-    assert schedule_errors(exam(kind="зачёт", form="устно-письменно")) == [
-        RowError(2, "kind", "unknown_kind", "зачёт"),
+    assert schedule_errors(exam(kind="практика", form="устно-письменно")) == [
+        RowError(2, "kind", "unknown_kind", "практика"),
         RowError(2, "form", "unknown_form", "устно-письменно"),
     ]
 
@@ -541,3 +541,22 @@ def test_foreign_faculty_errors_ignore_case_and_spacing() -> None:
             (4, "ЛЕЧЕБНЫЙ факультет"),
         ]
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "pass_fail"),
+    [
+        ("exam", False),
+        ("Экзамен", False),
+        ("credit", True),
+        ("Зачёт", True),
+        ("зачет", True),
+        ("Дифференцированный  зачёт", False),  # a graded credit: the four grades
+        ("дифзачёт", False),
+    ],
+)
+def test_a_credit_is_an_exam_graded_pass_or_fail(kind: str, pass_fail: bool) -> None:
+    result = parse_schedule([SCHEDULE_HEADER, exam(kind=kind)], MOSCOW)
+    assert result.errors == []
+    [row] = result.rows
+    assert (row.kind, row.pass_fail) == ("exam", pass_fail)
