@@ -71,3 +71,44 @@ async def test_a_statement_full_of_documents_refuses_more_and_tells_the_student(
         if c.method == "sendMessage" and "more documents" in str(c.params.get("text"))
     ]
     assert len(follow_ups) == 1
+
+
+def count_said(api: FakeBotAPI, after: int, user: FakeUser, words: str) -> int:
+    return sum(
+        1
+        for c in api.calls[after:]
+        if c.method == "sendMessage"
+        and str(c.chat_id) == str(user.id)
+        and words in str(c.params.get("text"))
+    )
+
+
+async def test_an_album_gets_one_answer_not_one_a_photo(api: FakeBotAPI, seeded: BotRunner) -> None:
+    """Ten answers to one album would take ten seconds at Telegram's pace for a chat."""
+    student = api.user(11042, language_code="ru")
+    await link_student(api, student, "2611023", "Соколова")
+    # Asked for a time zone, the student sends an album: one request for text.
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
+    await press(api, student, reply, button(reply, "Другое время")["callback_data"])
+    after = api.mark()
+    await send_album(api, student, "zone", 4)
+    await api.idle(quiet=0.5)
+    assert count_said(api, after, student, "ответьте текстом") == 1
+    await say(api, student, "/cancel")
+
+    # An absence with an album of 12: one "attached", one "that is the most", 10 kept.
+    menu = await say(api, student, "/statement")
+    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
+    reply = await press(
+        api, student, reply, button(reply, "Отсутствие по уважительной")["callback_data"]
+    )
+    reply = await press(api, student, reply, button(reply, "Болезнь")["callback_data"])
+    ask = await say(api, student, "Больна")
+    after = api.mark()
+    await send_album(api, student, "twelve", MAX_FILES + 2)
+    await api.idle(quiet=0.5)
+    assert count_said(api, after, student, "Приложено") == 1
+    assert count_said(api, after, student, f"Больше приложить нельзя ({MAX_FILES})") == 1
+    preview = await press(api, student, ask, button(ask, "Готово")["callback_data"])
+    assert f"Документов: {MAX_FILES}" in preview["text"]

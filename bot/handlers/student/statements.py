@@ -242,7 +242,7 @@ async def described_with_files(message: Message, state: FSMContext) -> None:
     and the album's other photos, arriving next, join the same draft."""
     kind = StatementDraft.from_form(await state.get_data()).kind
     if kind is not StatementKind.ABSENCE and kind is not StatementKind.APPEAL:
-        await needs_text(message)
+        await needs_text(message, state)
         return
     if await _described(message, state, (message.caption or "").strip()):
         await file_sent(message, state)
@@ -289,18 +289,27 @@ async def file_sent(message: Message, state: FSMContext) -> None:
     # A follow-up takes what the statement still has room for (MAX_STATEMENT_FILES).
     room = int(data.get("room", MAX_FILES))
     if len(files) >= room:
-        await message.answer(view.too_many_files(room) if room else view.statement_full())
+        if await _first_of_album(message, state, "full_groups"):
+            await message.answer(view.too_many_files(room) if room else view.statement_full())
         return
     files.append(entry)
-    acked: list[str] = list(data.get("acked_groups", []))
     await state.update_data(files=files)
-    # An album arrives as one update per photo: answer it once, not once per photo.
-    if message.media_group_id:
-        if message.media_group_id in acked:
-            return
-        acked.append(message.media_group_id)
-        await state.update_data(acked_groups=acked)
-    await show(message, view.attached())
+    if await _first_of_album(message, state, "acked_groups"):
+        await show(message, view.attached())
+
+
+async def _first_of_album(message: Message, state: FSMContext, said: str) -> bool:
+    """Whether to answer this message: an album arrives as one update per photo, and is
+    answered once, not once per photo (ten answers at Telegram's one a second to a chat).
+    `said`: the dialogue's list of the albums that got this answer."""
+    group = message.media_group_id
+    if not group:
+        return True
+    answered: list[str] = list((await state.get_data()).get(said, []))
+    if group in answered:
+        return False
+    await state.update_data({said: [*answered[-19:], group]})
+    return True
 
 
 async def add_documents_pressed(
@@ -544,8 +553,9 @@ async def withdraw_pressed(
     await edit_pressed(query, view.withdrawn(statement))
 
 
-async def needs_text(message: Message) -> None:
-    await message.answer(view.needs_text())
+async def needs_text(message: Message, state: FSMContext) -> None:
+    if await _first_of_album(message, state, "hinted_groups"):
+        await message.answer(view.needs_text())
 
 
 def setup() -> Router:
