@@ -25,15 +25,82 @@ async def stored(runner: BotRunner) -> list[Statement]:
         )
 
 
-async def start_absence(
-    api: FakeBotAPI, student: FakeUser, exam: str, reason: str, text: str
+async def open_statement(
+    api: FakeBotAPI, student: FakeUser, exam: str, *choices: str
 ) -> dict[str, Any]:
-    """/statement → exam → absence → reason → text; returns the request for documents."""
+    """/statement → exam → each of `choices` pressed in turn; returns the last answer."""
     menu = await say(api, student, "/statement")
     reply = await press(api, student, menu, button(menu, exam)["callback_data"])
-    reply = await press(api, student, reply, button(reply, "Absence")["callback_data"])
-    reply = await press(api, student, reply, button(reply, reason)["callback_data"])
+    for choice in choices:
+        reply = await press(api, student, reply, button(reply, choice)["callback_data"])
+    return reply
+
+
+async def start_absence(
+    api: FakeBotAPI,
+    student: FakeUser,
+    exam: str,
+    reason: str,
+    text: str,
+    *,
+    absence: str = "Absence",
+) -> dict[str, Any]:
+    """/statement → exam → absence → reason → text; returns the request for documents."""
+    await open_statement(api, student, exam, absence, reason)
     return await say(api, student, text)
+
+
+async def attach_photo(api: FakeBotAPI, student: FakeUser, photo: bytes) -> dict[str, Any]:
+    """Sends a photo to the draft; returns the bot's acknowledgement."""
+    after = api.mark()
+    api.send_photo(student, photo)
+    return await api.next_message(student.id, after=after)
+
+
+async def send_draft(
+    api: FakeBotAPI,
+    student: FakeUser,
+    reply: dict[str, Any],
+    finish: str = "Done",
+    send: str = "Send",
+) -> int:
+    """Finishes the draft (`finish` pressed on `reply`) and sends it from the preview;
+    returns the mark taken just before Send, to wait for what the sending brought."""
+    preview = await press(api, student, reply, button(reply, finish)["callback_data"])
+    after = api.mark()
+    await press(api, student, preview, button(preview, send)["callback_data"])
+    return after
+
+
+async def file_absence(
+    api: FakeBotAPI,
+    student: FakeUser,
+    text: str = "Грипп",
+    photo: bytes = b"spravka",
+    exam: str = "Латинский язык",
+) -> int:
+    """An absence for illness with one photo, sent; returns the mark before Send."""
+    await start_absence(api, student, exam, "Illness", text)
+    ack = await attach_photo(api, student, photo)
+    return await send_draft(api, student, ack)
+
+
+async def start_time_zone(
+    api: FakeBotAPI, student: FakeUser, exam: str, zone: str, *, label: str = "time zone"
+) -> dict[str, Any]:
+    """/statement → exam → time zone → the zone typed; returns the question for the window."""
+    await open_statement(api, student, exam, label)
+    return await say(api, student, zone)
+
+
+async def file_time_zone(
+    api: FakeBotAPI, student: FakeUser, exam: str, zone: str, window: str
+) -> int:
+    """A time-zone statement (zone typed, a preferred window, no comment), sent; returns
+    the mark before Send."""
+    await start_time_zone(api, student, exam, zone)
+    reply = await say(api, student, window)
+    return await send_draft(api, student, reply, "Skip")
 
 
 async def test_absence_with_an_album_is_one_statement(api: FakeBotAPI, seeded: BotRunner) -> None:
@@ -98,10 +165,7 @@ async def test_time_zone_statement_survives_a_restart_and_can_be_withdrawn(
 ) -> None:
     student = api.user(11002, language_code="ru")
     await link_student(api, student, "2611021", "Иванова")
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "часов")["callback_data"])
-    await say(api, student, "Asia/Vladivostok")
+    await start_time_zone(api, student, "Гистология", "Asia/Vladivostok", label="часов")
     await seeded.settle()
     await seeded.stop()
     await seeded.start()
@@ -150,15 +214,13 @@ async def test_time_zone_closes_at_the_start_absence_stays_open_three_days(
     await link_student(api, student, "2611022", "Каримов")
     latin = datetime(2026, 12, 23, 5, 30, tzinfo=UTC)
     seeded.clock.move(latin + timedelta(hours=1) - seeded.clock.now())
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
+    reply = await open_statement(api, student, "Латинский язык")
     labels = [b["text"] for b in reply["reply_markup"]["inline_keyboard"][0]]
     assert len(reply["reply_markup"]["inline_keyboard"]) == 1 and "Absence" in labels[0]
     seeded.clock.move(timedelta(days=3))
-    menu = await say(api, student, "/statement")
     # Nothing may be filed now; the exam is listed to say the appeal waits for the grade
     # (it said there was no exam at all).
-    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
+    reply = await open_statement(api, student, "Латинский язык")
     assert "once your grade is posted" in reply["text"] and not api.buttons(reply)
 
 
@@ -180,9 +242,7 @@ async def test_dean_gets_the_card_with_documents_and_decides(
     for n in range(2):
         api.send_photo(student, f"p{n}".encode(), media_group_id="a2")
     ack = await api.next_message(student.id, after=after)
-    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
-    after = api.mark()
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    after = await send_draft(api, student, ack)
 
     # The card reaches the deanery chat at once, then the photos as one album.
     card = await api.next_message(group["id"], after=after)
@@ -235,14 +295,9 @@ async def _time_zone_statement_at_teacher(
     student = api.user(11022, language_code="en")
     await link_student(api, student, "2611021", "Иванова")
 
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "time zone")["callback_data"])
-    await say(api, student, "Asia/Vladivostok")
-    reply = await say(api, student, "14:00–18:00 my time")
-    preview = await press(api, student, reply, button(reply, "Skip")["callback_data"])
-    after = api.mark()
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    after = await file_time_zone(
+        api, student, "Гистология", "Asia/Vladivostok", "14:00–18:00 my time"
+    )
     card = await api.next_message(dean.id, after=after)  # no chat bound: privately
     assert "Asia/Vladivostok" in card["text"]
 
@@ -328,12 +383,7 @@ async def test_documents_follow_an_absence_statement_until_the_deadline(
     await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
     student = api.user(11031, language_code="en")
     await link_student(api, student, "2611023", "Соколова")
-    await start_absence(api, student, "Гистология", "Illness", "Больна")
-    after = api.mark()
-    api.send_photo(student, b"first")
-    ack = await api.next_message(student.id, after=after)
-    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    await file_absence(api, student, "Больна", b"first", exam="Гистология")
 
     listing = await say(api, student, "/statements")
     prompt = await press(api, student, listing, button(listing, "Add documents")["callback_data"])
@@ -399,17 +449,9 @@ async def test_dean_asks_for_more_and_the_student_answers(
     group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100911)
     student = api.user(11102, language_code="ru")
     await link_student(api, student, "2611021", "Иванова")
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "Отсутствие")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "олезн")["callback_data"])
-    reply = await say(api, student, "Грипп")
-    after = api.mark()
-    api.send_photo(student, b"spravka-1")
-    ack = await api.next_message(student.id, after=after)
-    preview = await press(api, student, ack, button(ack, "Готово")["callback_data"])
-    after = api.mark()
-    await press(api, student, preview, button(preview, "Отправить")["callback_data"])
+    await start_absence(api, student, "Латинский язык", "олезн", "Грипп", absence="Отсутствие")
+    ack = await attach_photo(api, student, b"spravka-1")
+    after = await send_draft(api, student, ack, "Готово", "Отправить")
     card = await api.next_message(group["id"], after=after)
 
     # The dean asks for more, with a question; the student gets it with an Answer button.
@@ -495,10 +537,7 @@ async def test_an_appeal_sent_after_the_window_closed_is_told_when_it_was_open(
     await graded(seeded, "Иванова", "Латинский язык", latin + timedelta(hours=1))
     seeded.at(datetime(2026, 12, 24, 20, 50, tzinfo=UTC))  # 23:50 on the 24th, Moscow
     await seeded.settle()
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "Appeal")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "time to prepare")["callback_data"])
+    reply = await open_statement(api, student, "Латинский язык", "Appeal", "time to prepare")
     reply = await say(api, student, "The teacher gave no time to prepare and asked at once.")
     preview = await press(api, student, reply, button(reply, "Done")["callback_data"])
     assert "not sent yet" in preview["text"]
@@ -512,16 +551,13 @@ async def test_time_zone_is_chosen_from_a_list(api: FakeBotAPI, seeded: BotRunne
     """§2.7: the zone from a list (or typed); the chosen one is what the statement keeps."""
     student = api.user(11211, language_code="en")
     await link_student(api, student, "2611021", "Иванова")
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
-    question = await press(api, student, reply, button(reply, "time zone")["callback_data"])
+    question = await open_statement(api, student, "Гистология", "time zone")
     assert "Choose it below" in question["text"]
     assert button(question, "Novosibirsk (UTC+07:00)")
     window = await press(api, student, question, button(question, "Vladivostok")["callback_data"])
     assert "Asia/Vladivostok" in window["text"] and "window" in window["text"]
     reply = await say(api, student, "10:00–14:00")
-    preview = await press(api, student, reply, button(reply, "Skip")["callback_data"])
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    await send_draft(api, student, reply, "Skip")
     [statement] = await stored(seeded)
     assert (statement.time_zone, statement.window) == ("Asia/Vladivostok", "10:00–14:00")
 
@@ -539,13 +575,7 @@ async def test_a_second_dean_pressing_reject_after_an_approval_is_not_asked_why(
     await join_by_invite(api, seeded, second, InviteRole.DEAN, "Лечебный факультет")
     student = api.user(11223, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
-    await start_absence(api, student, "Латинский язык", "Illness", "Грипп")
-    after = api.mark()
-    api.send_photo(student, b"spravka")
-    ack = await api.next_message(student.id, after=after)
-    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
-    after = api.mark()
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    after = await file_absence(api, student)
     card = await api.next_message(group["id"], after=after)
 
     approved = first.click(card, button(card, "Одобрить")["callback_data"])
@@ -578,14 +608,11 @@ async def test_the_card_still_decides_after_asking_for_more(
     group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100931)
     student = api.user(11232, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
-    await start_absence(api, student, "Латинский язык", "Illness", "Грипп")
-    after = api.mark()
-    api.send_photo(student, b"spravka")
-    ack = await api.next_message(student.id, after=after)
-    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
-    after = api.mark()
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    after = await file_absence(api, student)
     card = await api.next_message(group["id"], after=after)
+    # The scan follows the card, paced in the chat: let it come, or under load it comes
+    # after the mark below and is taken for the prompt (a reply to it answers nothing).
+    await api.wait_for("sendPhoto", group["id"], lambda c: c.ok, after)
 
     after = api.mark()
     await api.callback_answer(dean.click(card, button(card, "Запросить")["callback_data"]))
@@ -621,13 +648,7 @@ async def test_an_overlong_reason_is_refused_whole_not_cut(
     await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
     student = api.user(11242, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
-    await start_absence(api, student, "Латинский язык", "Illness", "Грипп")
-    after = api.mark()
-    api.send_photo(student, b"spravka")
-    ack = await api.next_message(student.id, after=after)
-    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
-    after = api.mark()
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    after = await file_absence(api, student)
     card = await api.next_message(dean.id, after=after)
 
     prompt = await press(api, dean, card, button(card, "Reject")["callback_data"])
@@ -651,17 +672,13 @@ async def test_an_overlong_preferred_time_is_refused_not_cut(
     """The preferred time was cut at 255 characters without a word."""
     student = api.user(11251, language_code="en")
     await link_student(api, student, "2611021", "Иванова")
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "time zone")["callback_data"])
-    await say(api, student, "UTC+7")
+    await start_time_zone(api, student, "Гистология", "UTC+7")
     window = "Any weekday: " + "10:00–14:00 or 16:00–18:00, " * 10 + "but not on Friday"
     assert len(window) > 255
     refused = await say(api, student, window)
     assert "at most 255 characters" in refused["text"]
     reply = await say(api, student, window[:200] + " but not on Friday")
-    preview = await press(api, student, reply, button(reply, "Skip")["callback_data"])
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    await send_draft(api, student, reply, "Skip")
     [statement] = await stored(seeded)
     assert statement.window == window[:200] + " but not on Friday"
 
@@ -677,14 +694,7 @@ async def test_the_new_time_can_be_set_later_from_the_approved_card(
     await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
     student = api.user(11262, language_code="en")
     await link_student(api, student, "2611021", "Иванова")
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "time zone")["callback_data"])
-    await say(api, student, "Asia/Vladivostok")
-    reply = await say(api, student, "14:00–18:00")
-    preview = await press(api, student, reply, button(reply, "Skip")["callback_data"])
-    after = api.mark()
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    after = await file_time_zone(api, student, "Гистология", "Asia/Vladivostok", "14:00–18:00")
     card = await api.next_message(dean.id, after=after)
 
     approved = await press(api, dean, card, button(card, "Approve")["callback_data"])
@@ -713,10 +723,7 @@ async def test_an_album_with_the_reason_as_its_caption_is_one_statement(
     was "answer with text", once per photo, and the photos were lost."""
     student = api.user(11271, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Латинский язык")["callback_data"])
-    reply = await press(api, student, reply, button(reply, "Absence")["callback_data"])
-    asked = await press(api, student, reply, button(reply, "Illness")["callback_data"])
+    asked = await open_statement(api, student, "Латинский язык", "Absence", "Illness")
     assert "Describe the reason" in asked["text"]
     api.send_photo(student, b"\xff\xd8\xffpage 1", media_group_id="sick", caption="ОРВИ & <38,5>")
     api.send_photo(student, b"\xff\xd8\xffpage 2", media_group_id="sick")
@@ -742,12 +749,7 @@ async def test_a_dean_who_joined_later_decides_from_the_inbox(
 
     student = api.user(11281, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
-    await start_absence(api, student, "Латинский язык", "Illness", "Грипп")
-    after = api.mark()
-    api.send_photo(student, b"spravka")
-    ack = await api.next_message(student.id, after=after)
-    preview = await press(api, student, ack, button(ack, "Done")["callback_data"])
-    await press(api, student, preview, button(preview, "Send")["callback_data"])
+    await file_absence(api, student)
     [statement] = await stored(seeded)
 
     dean = api.user(11282, language_code="en")

@@ -19,6 +19,17 @@ async def stored_user(runner: BotRunner, user_id: int) -> User:
         return user
 
 
+async def calendar_file(api: FakeBotAPI, user_id: int) -> tuple[str, bytes]:
+    """A student (Абдуллина) links and asks for /calendar; returns the file
+    sent, its name and content."""
+    student = api.user(user_id, language_code="ru")
+    await link_student(api, student, "2611001", "Абдуллина")
+    after = api.mark()
+    student.send("/calendar")
+    call = await api.wait_for("sendDocument", chat_id=student.id, after=after)
+    return call.files["document"]
+
+
 async def test_schedule_in_university_and_own_time(api: FakeBotAPI, seeded: BotRunner) -> None:
     student = api.user(8001, language_code="en")
     await link_student(api, student, "2611021", "Иванова")
@@ -40,12 +51,7 @@ async def test_schedule_in_university_and_own_time(api: FakeBotAPI, seeded: BotR
 
 
 async def test_calendar_file_is_valid_icalendar(api: FakeBotAPI, seeded: BotRunner) -> None:
-    student = api.user(8003, language_code="ru")
-    await link_student(api, student, "2611001", "Абдуллина")
-    after = api.mark()
-    student.send("/calendar")
-    call = await api.wait_for("sendDocument", chat_id=student.id, after=after)
-    filename, content = call.files["document"]
+    filename, content = await calendar_file(api, 8003)
     assert filename == "exams.ics"
     assert b"\r\n" in content  # RFC 5545 line endings
     calendar = Calendar.from_ical(content)
@@ -71,12 +77,7 @@ async def test_calendar_name_escapes_the_institutions_commas_and_semicolons(
     """X-WR-CALNAME is TEXT (RFC 5545 3.3.11): a `,` `;` or `\\` of the institution's name
     goes escaped, or a strict reader splits the name or fails on a trailing backslash."""
     seeded.settings.institution_name = 'КГМУ, Минздрава России; "Казань" \\'
-    student = api.user(8004, language_code="ru")
-    await link_student(api, student, "2611001", "Абдуллина")
-    after = api.mark()
-    student.send("/calendar")
-    call = await api.wait_for("sendDocument", chat_id=student.id, after=after)
-    _, content = call.files["document"]
+    _, content = await calendar_file(api, 8004)
     unfolded = content.replace(b"\r\n ", b"").decode()
     name = next(line for line in unfolded.split("\r\n") if line.startswith("X-WR-CALNAME"))
     assert name.endswith('— КГМУ\\, Минздрава России\\; "Казань" \\\\')
