@@ -54,17 +54,6 @@ async def exam_and_student(
     return exam, student
 
 
-async def sitting_alone(session: AsyncSession, exam: Exam, student: Student) -> datetime:
-    """The student sits the exam on their own the next day (11:30 Moscow); its start."""
-    own = exam.starts_at + timedelta(days=1, hours=3)
-    sitting = Subgroup(exam_id=exam.id, number=9, starts_at=own, individual=True)
-    session.add(sitting)
-    await session.flush()
-    session.add(SubgroupMember(exam_id=exam.id, subgroup_id=sitting.id, student_id=student.id))
-    await session.flush()
-    return own
-
-
 async def went_out(session: AsyncSession, *kinds: NoticeKind) -> None:
     """The notices of these kinds still waiting are sent (as the sender would mark them)."""
     await session.execute(
@@ -72,6 +61,23 @@ async def went_out(session: AsyncSession, *kinds: NoticeKind) -> None:
         .where(Notice.kind.in_(kinds), Notice.status == NoticeStatus.PENDING)
         .values(status="sent")
     )
+
+
+async def carded_for_own_sitting(
+    session: AsyncSession, settings: Settings, exam: Exam, student: Student
+) -> datetime:
+    """The student sits the exam on their own the next day (11:30 Moscow), and their card
+    for it has gone out, 23 hours before; that moment is returned."""
+    own = exam.starts_at + timedelta(days=1, hours=3)
+    sitting = Subgroup(exam_id=exam.id, number=9, starts_at=own, individual=True)
+    session.add(sitting)
+    await session.flush()
+    session.add(SubgroupMember(exam_id=exam.id, subgroup_id=sitting.id, student_id=student.id))
+    await session.flush()
+    now = own - timedelta(hours=23)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    await went_out(session, NoticeKind.DAY_BEFORE)
+    return now
 
 
 async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
@@ -241,10 +247,7 @@ async def test_a_cancellation_names_the_students_own_sitting(session: AsyncSessi
 
     settings = await sample_session(session)
     exam, student = await exam_and_student(session, 777_401, Exam.kind == "exam")
-    own = await sitting_alone(session, exam, student)
-    now = own - timedelta(hours=23)
-    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
-    await went_out(session, NoticeKind.DAY_BEFORE)
+    now = await carded_for_own_sitting(session, settings, exam, student)
     await cancel_exam(session, exam.id, now, settings=settings, outbox=Outbox())
     await session.commit()
     session.expunge_all()  # read afresh, as the sender does
@@ -262,10 +265,7 @@ async def test_a_new_link_reaches_a_student_sitting_after_the_group(
     time-zone statement) and has their card. A link changed now must reach them."""
     settings = await sample_session(session)
     exam, student = await exam_and_student(session, 777_501, Exam.kind == "exam")
-    own = await sitting_alone(session, exam, student)
-    now = own - timedelta(hours=23)
-    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
-    await went_out(session, NoticeKind.DAY_BEFORE)
+    now = await carded_for_own_sitting(session, settings, exam, student)
     exam.link = "https://meet.example/new"
     await session.flush()
     await announce_link(session, exam, now, settings=settings, outbox=Outbox())
