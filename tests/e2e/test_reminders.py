@@ -20,7 +20,7 @@ from tests.e2e.conftest import (
     say,
     upload,
 )
-from tests.e2e.fakeapi import FakeBotAPI, button, buttons
+from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button, buttons
 
 # Group 1102, from data/samples: Latin (oral, no link) 23 Dec 08:30 Moscow = 05:30 UTC,
 # Histology (test, with links) 28 Dec 10:00 Moscow = 07:00 UTC.
@@ -41,6 +41,30 @@ async def statuses(runner: BotRunner, discipline: str) -> dict[str, str]:
         return {key: status for key, status in rows}
 
 
+async def next_at(
+    api: FakeBotAPI, runner: BotRunner, moment: datetime, chat_id: int
+) -> dict[str, Any]:
+    """The clock moves on to `moment`; the next message the chat gets from then."""
+    after = api.mark()
+    runner.at(moment)
+    return await api.next_message(chat_id, after=after)
+
+
+async def teacher_posts(
+    api: FakeBotAPI, teacher: FakeUser, which: str, link: str, student: FakeUser
+) -> dict[str, Any]:
+    """The teacher posts a link (the button `which` on their first exam's card, under
+    /exams); the message the student gets next."""
+    after = api.mark()
+    teacher.send("/exams")
+    await api.next_message(teacher.id, after=after)
+    exam_card = await api.next_message(teacher.id)
+    await press(api, teacher, exam_card, button(exam_card, which)["callback_data"])
+    after = api.mark()
+    await say(api, teacher, link)
+    return await api.next_message(student.id, after=after)
+
+
 async def test_card_a_day_before_and_join_call_15_minutes_before(
     api: FakeBotAPI, seeded: BotRunner
 ) -> None:
@@ -50,18 +74,14 @@ async def test_card_a_day_before_and_join_call_15_minutes_before(
     await api.idle()
     assert api.messages(student.id)[-1]["text"].startswith("Что я умею")  # nothing early
 
-    after = api.mark()
-    seeded.at(LATIN - timedelta(hours=24))
-    card = await api.next_message(student.id, after=after)
+    card = await next_at(api, seeded, LATIN - timedelta(hours=24), student.id)
     assert "Напоминание об экзамене" in card["text"]
     assert "Латинский язык" in card["text"] and "устное собеседование" in card["text"]
     assert "🗓 ср, 23 декабря, 08:30 МСК" in card["text"]
     assert "как только преподаватель её опубликует" in card["text"]
     assert "зачётная книжка или паспорт" in card["text"]
 
-    after = api.mark()
-    seeded.at(LATIN - timedelta(minutes=15))
-    call = await api.next_message(student.id, after=after)
+    call = await next_at(api, seeded, LATIN - timedelta(minutes=15), student.id)
     assert "Подключайтесь" in call["text"] and "Латинский язык" in call["text"]
     # How long until the start, counted when it goes out; no "join 15 minutes before".
     assert "начнётся в 08:30 МСК, через 15 минут." in call["text"]
@@ -81,9 +101,7 @@ async def test_teacher_is_nagged_and_students_get_the_link_when_posted(
     student = api.user(10003, language_code="en")
     await link_student(api, student, "2611021", "Иванова")
 
-    after = api.mark()
-    seeded.at(LATIN - timedelta(hours=48))
-    nag = await api.next_message(teacher.id, after=after)
+    nag = await next_at(api, seeded, LATIN - timedelta(hours=48), teacher.id)
     assert "not posted yet" in nag["text"] and "/exams" in nag["text"]
 
     after = api.mark()
@@ -96,14 +114,9 @@ async def test_teacher_is_nagged_and_students_get_the_link_when_posted(
     assert all("not posted yet" in nag["text"] for nag in early)
 
     # The teacher posts the link after the card went out: the student gets it at once.
-    after = api.mark()
-    teacher.send("/exams")
-    await api.next_message(teacher.id, after=after)
-    exam_card = await api.next_message(teacher.id)
-    await press(api, teacher, exam_card, button(exam_card, "Conference")["callback_data"])
-    after = api.mark()
-    await say(api, teacher, "https://my.mts-link.ru/j/1/latin")
-    update = await api.next_message(student.id, after=after)
+    update = await teacher_posts(
+        api, teacher, "Conference", "https://my.mts-link.ru/j/1/latin", student
+    )
     assert "https://my.mts-link.ru/j/1/latin" in update["text"]
     # T-48h, T-36h and T-24h went out; the T-12h one is withdrawn now the link is there.
     latin = await statuses(seeded, "Латинский язык")
@@ -118,9 +131,7 @@ async def test_deans_chat_is_told_when_the_link_is_still_missing(
     group = await deanery_chat(api, seeded, dean, "Лечебный факультет", -100777)
     await seeded.settle()
 
-    after = api.mark()
-    seeded.at(LATIN - timedelta(hours=24))
-    told = await api.next_message(group["id"], after=after)
+    told = await next_at(api, seeded, LATIN - timedelta(hours=24), group["id"])
     assert "Латинский язык" in told["text"] and "Николаева Ольга Петровна" in told["text"]
     # Гистология has its link: the dean's chat hears nothing about it.
     seeded.at(HISTOLOGY - timedelta(hours=24))
@@ -131,9 +142,7 @@ async def test_deans_chat_is_told_when_the_link_is_still_missing(
 async def test_moved_exam_sends_an_update_and_replans(api: FakeBotAPI, seeded: BotRunner) -> None:
     student = api.user(10005, language_code="en")
     await link_student(api, student, "2611023", "Соколова")
-    after = api.mark()
-    seeded.at(HISTOLOGY - timedelta(hours=24))
-    await api.next_message(student.id, after=after)  # the card
+    await next_at(api, seeded, HISTOLOGY - timedelta(hours=24), student.id)  # the card
 
     admin = api.user(ADMIN_ID, language_code="en")
     moved = (
@@ -219,9 +228,7 @@ async def test_cancelled_exam_tells_those_told_and_withdraws_the_rest(
 
     student = api.user(10009, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
-    after = api.mark()
-    seeded.at(LATIN - timedelta(hours=24))
-    await api.next_message(student.id, after=after)  # the card
+    await next_at(api, seeded, LATIN - timedelta(hours=24), student.id)  # the card
     async with seeded.sessionmaker.begin() as session:
         latin = await session.scalar(
             select(Exam.id).join(Discipline).where(Discipline.name == "Латинский язык")
@@ -281,9 +288,7 @@ async def test_the_card_has_a_button_to_file_a_statement(
 ) -> None:
     student = api.user(10011, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
-    after = api.mark()
-    seeded.at(LATIN - timedelta(hours=24))
-    card = await api.next_message(student.id, after=after)
+    card = await next_at(api, seeded, LATIN - timedelta(hours=24), student.id)
     question = await press(api, student, card, button(card, "File a statement")["callback_data"])
     assert "Латинский язык: what would you like to ask?" in question["text"]
     assert button(question, "time zone") and button(question, "Absence")
@@ -302,18 +307,14 @@ async def test_card_and_join_call_carry_url_buttons_and_no_link_preview(
     conference = "https://my.mts-link.ru/j/71234/1102-histology"
     moodle = "https://moodle.example-med.ru/course/view.php?id=214"
 
-    after = api.mark()
-    seeded.at(HISTOLOGY - timedelta(hours=24))
-    card = await api.next_message(student.id, after=after)
+    card = await next_at(api, seeded, HISTOLOGY - timedelta(hours=24), student.id)
     assert "Exam reminder" in card["text"] and "Гистология" in card["text"]
     rows = card["reply_markup"]["inline_keyboard"]
     assert rows[0] == [{"text": "🎥 Open the conference", "url": conference}]
     assert rows[1] == [{"text": "📚 Open Moodle", "url": moodle}]
     assert "callback_data" in rows[2][0]  # the statement button stays, below the links
 
-    after = api.mark()
-    seeded.at(HISTOLOGY - timedelta(minutes=15))
-    call = await api.next_message(student.id, after=after)
+    call = await next_at(api, seeded, HISTOLOGY - timedelta(minutes=15), student.id)
     assert "Join now" in call["text"] and conference in call["text"]
     assert call["reply_markup"]["inline_keyboard"] == [
         [{"text": "🎥 Open the conference", "url": conference}],
@@ -328,9 +329,7 @@ async def test_ru_card_buttons_are_russian_and_a_test_asks_for_camera_and_microp
 ) -> None:
     student = api.user(10013, language_code="ru")
     await link_student(api, student, "2611022", "Каримов")
-    after = api.mark()
-    seeded.at(HISTOLOGY - timedelta(hours=24))
-    card = await api.next_message(student.id, after=after)
+    card = await next_at(api, seeded, HISTOLOGY - timedelta(hours=24), student.id)
     labels = [b["text"] for b in buttons(card)]
     assert labels[:2] == ["🎥 Открыть конференцию", "📚 Открыть Moodle"]
     # A computer test (the table): camera and microphone, no record book, no sheets.
@@ -358,20 +357,11 @@ async def test_moodle_link_posted_after_the_card_reaches_the_student(
     await join_by_invite(api, seeded, teacher, InviteRole.TEACHER, "Закиров Ильдар Рустемович")
     student = api.user(10015, language_code="en")
     await link_student(api, student, "2611023", "Соколова")
-    after = api.mark()
-    seeded.at(HISTOLOGY - timedelta(hours=24))
-    card = await api.next_message(student.id, after=after)
+    card = await next_at(api, seeded, HISTOLOGY - timedelta(hours=24), student.id)
     assert "The Moodle link will be sent as soon as the teacher posts it" in card["text"]
 
-    after = api.mark()
-    teacher.send("/exams")
-    await api.next_message(teacher.id, after=after)
-    exam_card = await api.next_message(teacher.id)
-    await press(api, teacher, exam_card, button(exam_card, "Moodle")["callback_data"])
     moodle = "https://moodle.example-med.ru/course/view.php?id=214&a=<b>"
-    after = api.mark()
-    await say(api, teacher, moodle)
-    update = await api.next_message(student.id, after=after)
+    update = await teacher_posts(api, teacher, "Moodle", moodle, student)
     assert "Гистология" in update["text"] and moodle in update["text"]
     assert {"text": "📚 Open Moodle", "url": moodle} in buttons(update)
 
@@ -400,11 +390,7 @@ async def test_a_student_who_unblocks_the_bot_is_reminded_again(
     member_update(api, student.id, "kicked", "member")
     await seeded.settle()
 
-    after = api.mark()
-    seeded.at(LATIN - timedelta(hours=24))
-    card = await api.next_message(student.id, after=after)
+    card = await next_at(api, seeded, LATIN - timedelta(hours=24), student.id)
     assert "Exam reminder" in card["text"] and "Латинский язык" in card["text"]
-    after = api.mark()
-    seeded.at(LATIN - timedelta(minutes=15))
-    call = await api.next_message(student.id, after=after)
+    call = await next_at(api, seeded, LATIN - timedelta(minutes=15), student.id)
     assert "Join now" in call["text"] and "Латинский язык" in call["text"]

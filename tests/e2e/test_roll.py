@@ -131,6 +131,33 @@ async def histology_begins(
     return teacher, stranger, student, histology, sokolova
 
 
+async def physiology_and_fedorov(
+    api: FakeBotAPI, runner: BotRunner, first_id: int
+) -> tuple[FakeUser, FakeUser, Exam]:
+    """Physiology's teacher and Фёдоров (both en), users `first_id` and `first_id + 1`,
+    joined: (teacher, Фёдоров's user, the exam)."""
+    teacher = api.user(first_id, language_code="en")
+    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
+    fedorov = api.user(first_id + 1, language_code="en")
+    await link_student(api, fedorov, "2621001", "Фёдоров")
+    return teacher, fedorov, await exam_of(runner, "Нормальная физиология")
+
+
+async def written_begins(
+    api: FakeBotAPI, runner: BotRunner, teacher: FakeUser, physiology: Exam, fedorov: FakeUser
+) -> dict[str, Any]:
+    """At the written work's start the teacher marks Фёдоров present and gives 60 minutes;
+    he gets the headings. The roll as it then stands."""
+    fedorov_id = await student_id(runner, "Фёдоров")
+    runner.at(WRITTEN_START)
+    roll = await open_roll(api, teacher, "Нормальная физиология")
+    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, fedorov_id, "present"))
+    roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
+    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
+    await api.next_message(fedorov.id)  # the headings
+    return roll
+
+
 def cb(exam: int, action: str, student: int = 0) -> str:
     return RollCB(action=action, exam_id=exam, student_id=student).pack()
 
@@ -395,13 +422,9 @@ async def test_written_work_is_taken_until_the_grace_ends(
     api: FakeBotAPI, seeded: BotRunner
 ) -> None:
     runner = seeded
-    teacher = api.user(12201, language_code="en")
-    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
-    fedorov = api.user(12202, language_code="en")
-    await link_student(api, fedorov, "2621001", "Фёдоров")
+    teacher, fedorov, physiology = await physiology_and_fedorov(api, runner, 12201)
     leysan = api.user(12203, language_code="ru")
     await link_student(api, leysan, "2621002", "Хабибуллина")
-    physiology = await exam_of(runner, "Нормальная физиология")
     ids = {s: await student_id(runner, s) for s in ("Фёдоров", "Хабибуллина", "Шайхутдинов")}
     runner.at(WRITTEN_START)
 
@@ -473,27 +496,15 @@ async def test_a_student_marked_present_after_the_written_work_began_is_told_its
     """Late, or back from an outage: the headings, the deadline and the reminders still
     ahead reach a student marked present once the clock runs, as they reached the others."""
     runner = seeded
-    teacher = api.user(12211, language_code="en")
-    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
-    fedorov = api.user(12212, language_code="en")
-    await link_student(api, fedorov, "2621001", "Фёдоров")
+    teacher, fedorov, physiology = await physiology_and_fedorov(api, runner, 12211)
     leysan = api.user(12213, language_code="ru")
     await link_student(api, leysan, "2621002", "Хабибуллина")
-    physiology = await exam_of(runner, "Нормальная физиология")
-    ids = {s: await student_id(runner, s) for s in ("Фёдоров", "Хабибуллина")}
-    runner.at(WRITTEN_START)
-
-    roll = await open_roll(api, teacher, "Нормальная физиология")
-    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, ids["Фёдоров"], "present"))
-    roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
-    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
-    await api.next_message(fedorov.id)  # the headings
+    leysan_id = await student_id(runner, "Хабибуллина")
+    roll = await written_begins(api, runner, teacher, physiology, fedorov)
 
     runner.tick(timedelta(minutes=12))  # Хабибуллина joins late
     after = api.mark()
-    roll, _ = await tap(
-        runner, api, teacher, roll, mark(physiology.id, ids["Хабибуллина"], "present")
-    )
+    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, leysan_id, "present"))
     heading = await api.next_message(leysan.id, after=after)
     assert "Хабибуллина Лейсан Маратовна" in heading["text"]
     assert "10:30" in heading["text"] and "10:40" in heading["text"]
@@ -508,19 +519,9 @@ async def test_no_time_left_reminder_after_an_outage_ran_out_during_written_work
     """Told they are recorded absent (technical failure) and may sit another day, the
     student is not then told how many minutes of the written work are left."""
     runner = seeded
-    teacher = api.user(12221, language_code="en")
-    await join_by_invite(api, runner, teacher, InviteRole.TEACHER, "Галимов Рамиль Фаридович")
-    fedorov = api.user(12222, language_code="en")
-    await link_student(api, fedorov, "2621001", "Фёдоров")
-    physiology = await exam_of(runner, "Нормальная физиология")
+    teacher, fedorov, physiology = await physiology_and_fedorov(api, runner, 12221)
     fedorov_id = await student_id(runner, "Фёдоров")
-    runner.at(WRITTEN_START)
-
-    roll = await open_roll(api, teacher, "Нормальная физиология")
-    roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, fedorov_id, "present"))
-    roll, _ = await tap(runner, api, teacher, roll, cb(physiology.id, "written"))
-    roll, _ = await tap(runner, api, teacher, roll, button(roll, "60 min")["callback_data"])
-    await api.next_message(fedorov.id)  # the headings
+    roll = await written_begins(api, runner, teacher, physiology, fedorov)
     runner.tick(timedelta(minutes=5))
     roll, _ = await tap(runner, api, teacher, roll, mark(physiology.id, fedorov_id, "outage"))
     runner.tick(timedelta(minutes=15, seconds=1))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.db.models import Exam, Notice, NoticeStatus, Student, User
+from bot.db.models import Exam, Notice, NoticeStatus, Student, Subgroup, SubgroupMember, User
 from bot.domain.reminders import NoticeKind
 from bot.services.imports import import_roster, import_schedule
 from bot.services.outbox import Outbox
@@ -37,6 +37,47 @@ async def link(session: AsyncSession, student: Student, user_id: int) -> None:
     await session.flush()
     student.user_id, student.linked_at = user_id, NOW
     await session.flush()
+
+
+async def exam_and_student(
+    session: AsyncSession, user_id: int, *where: ColumnElement[bool]
+) -> tuple[Exam, Student]:
+    """The first exam still ahead (of those `where` lets through) and a student of its
+    group, whose Telegram account `user_id` is linked now."""
+    exam = await session.scalar(
+        select(Exam).where(Exam.starts_at > NOW, *where).order_by(Exam.starts_at)
+    )
+    assert exam is not None
+    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
+    assert student is not None
+    await link(session, student, user_id)
+    return exam, student
+
+
+async def went_out(session: AsyncSession, *kinds: NoticeKind) -> None:
+    """The notices of these kinds still waiting are sent (as the sender would mark them)."""
+    await session.execute(
+        update(Notice)
+        .where(Notice.kind.in_(kinds), Notice.status == NoticeStatus.PENDING)
+        .values(status="sent")
+    )
+
+
+async def carded_for_own_sitting(
+    session: AsyncSession, settings: Settings, exam: Exam, student: Student
+) -> datetime:
+    """The student sits the exam on their own the next day (11:30 Moscow), and their card
+    for it has gone out, 23 hours before; that moment is returned."""
+    own = exam.starts_at + timedelta(days=1, hours=3)
+    sitting = Subgroup(exam_id=exam.id, number=9, starts_at=own, individual=True)
+    session.add(sitting)
+    await session.flush()
+    session.add(SubgroupMember(exam_id=exam.id, subgroup_id=sitting.id, student_id=student.id))
+    await session.flush()
+    now = own - timedelta(hours=23)
+    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
+    await went_out(session, NoticeKind.DAY_BEFORE)
+    return now
 
 
 async def test_cancel_keeps_statement_notices(session: AsyncSession) -> None:
@@ -70,11 +111,7 @@ async def test_cancel_tells_a_student_whose_card_is_going_out(session: AsyncSess
     exam is cancelled: the student is told of the cancellation too (a race seen in the
     end-to-end test when the sender's marks lag behind Telegram's answers)."""
     settings = await sample_session(session)
-    exam = await session.scalar(select(Exam).where(Exam.starts_at > NOW).order_by(Exam.starts_at))
-    assert exam is not None
-    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
-    assert student is not None
-    await link(session, student, 777_001)
+    exam, student = await exam_and_student(session, 777_001)
     day_before = exam.starts_at - timedelta(hours=23)
     await plan_exam(session, exam.id, day_before, settings=settings, outbox=Outbox())
     cards = list(
@@ -140,15 +177,6 @@ async def test_a_new_link_reaches_a_student_whose_card_is_going_out(
     assert told == {going.student_id, gone.student_id}
 
 
-async def _student_notices(session: AsyncSession, exam_id: int, student_id: int) -> dict[str, str]:
-    rows = await session.execute(
-        select(Notice.key, Notice.status).where(
-            Notice.exam_id == exam_id, Notice.student_id == student_id
-        )
-    )
-    return {key: status for key, status in rows}
-
-
 async def test_an_exam_moved_and_moved_back_tells_the_student_and_calls_them(
     session: AsyncSession,
 ) -> None:
@@ -158,31 +186,17 @@ async def test_an_exam_moved_and_moved_back_tells_the_student_and_calls_them(
     from bot.services.desk import move_exam
 
     settings = await sample_session(session)
-    exam = await session.scalar(
-        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
-    )
-    assert exam is not None
-    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
-    assert student is not None
-    await link(session, student, 777_201)
+    exam, student = await exam_and_student(session, 777_201, Exam.kind == "exam")
     start = exam.starts_at
     now = start - timedelta(hours=23)
     await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
-    for notice in await session.scalars(
-        select(Notice).where(Notice.exam_id == exam.id, Notice.kind == NoticeKind.DAY_BEFORE)
-    ):
-        notice.status = NoticeStatus.SENT  # the card went out
-    await session.flush()
+    await went_out(session, NoticeKind.DAY_BEFORE)  # the card
 
     now += timedelta(hours=1)
     await move_exam(
         session, exam, start - timedelta(hours=2), now=now, settings=settings, outbox=Outbox()
     )
-    for notice in await session.scalars(
-        select(Notice).where(Notice.exam_id == exam.id, Notice.kind == NoticeKind.TIME_CHANGED)
-    ):
-        notice.status = NoticeStatus.SENT  # "the time has changed" went out
-    await session.flush()
+    await went_out(session, NoticeKind.TIME_CHANGED)  # "the time has changed"
 
     now += timedelta(hours=1)
     await move_exam(session, exam, start, now=now, settings=settings, outbox=Outbox())
@@ -208,19 +222,11 @@ async def test_a_time_change_not_yet_sent_is_withdrawn_when_the_exam_moves_back(
     from bot.services.desk import move_exam
 
     settings = await sample_session(session)
-    exam = await session.scalar(
-        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
-    )
-    assert exam is not None
-    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
-    assert student is not None
-    await link(session, student, 777_301)
+    exam, student = await exam_and_student(session, 777_301, Exam.kind == "exam")
     start = exam.starts_at
     now = start - timedelta(hours=23)
     await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
-    await session.execute(
-        update(Notice).where(Notice.kind == NoticeKind.DAY_BEFORE).values(status="sent")
-    )
+    await went_out(session, NoticeKind.DAY_BEFORE)
     await move_exam(
         session, exam, start - timedelta(hours=2), now=now, settings=settings, outbox=Outbox()
     )
@@ -237,28 +243,11 @@ async def test_a_cancellation_names_the_students_own_sitting(session: AsyncSessi
     """A student who sits at their own time (a later subgroup, or an individual sitting
     on another day) is told that *their* sitting is cancelled, not the group's first."""
     from bot.app import create_i18n
-    from bot.db.models import Subgroup, SubgroupMember
     from bot.notify.render import render_notice
 
     settings = await sample_session(session)
-    exam = await session.scalar(
-        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
-    )
-    assert exam is not None
-    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
-    assert student is not None
-    await link(session, student, 777_401)
-    own = exam.starts_at + timedelta(days=1, hours=3)  # 11:30 Moscow, the next day
-    sitting = Subgroup(exam_id=exam.id, number=9, starts_at=own, individual=True)
-    session.add(sitting)
-    await session.flush()
-    session.add(SubgroupMember(exam_id=exam.id, subgroup_id=sitting.id, student_id=student.id))
-    await session.flush()
-    now = own - timedelta(hours=23)
-    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
-    await session.execute(
-        update(Notice).where(Notice.kind == NoticeKind.DAY_BEFORE).values(status="sent")
-    )
+    exam, student = await exam_and_student(session, 777_401, Exam.kind == "exam")
+    now = await carded_for_own_sitting(session, settings, exam, student)
     await cancel_exam(session, exam.id, now, settings=settings, outbox=Outbox())
     await session.commit()
     session.expunge_all()  # read afresh, as the sender does
@@ -274,27 +263,9 @@ async def test_a_new_link_reaches_a_student_sitting_after_the_group(
 ) -> None:
     """The group has sat the exam; one student sits it tomorrow on their own (an approved
     time-zone statement) and has their card. A link changed now must reach them."""
-    from bot.db.models import Subgroup, SubgroupMember
-
     settings = await sample_session(session)
-    exam = await session.scalar(
-        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
-    )
-    assert exam is not None
-    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
-    assert student is not None
-    await link(session, student, 777_501)
-    own = exam.starts_at + timedelta(days=1, hours=3)
-    sitting = Subgroup(exam_id=exam.id, number=9, starts_at=own, individual=True)
-    session.add(sitting)
-    await session.flush()
-    session.add(SubgroupMember(exam_id=exam.id, subgroup_id=sitting.id, student_id=student.id))
-    await session.flush()
-    now = own - timedelta(hours=23)
-    await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
-    await session.execute(
-        update(Notice).where(Notice.kind == NoticeKind.DAY_BEFORE).values(status="sent")
-    )
+    exam, student = await exam_and_student(session, 777_501, Exam.kind == "exam")
+    now = await carded_for_own_sitting(session, settings, exam, student)
     exam.link = "https://meet.example/new"
     await session.flush()
     await announce_link(session, exam, now, settings=settings, outbox=Outbox())
@@ -310,25 +281,12 @@ async def test_an_exam_moved_back_and_forth_announces_every_move(session: AsyncS
     from bot.services.desk import move_exam
 
     settings = await sample_session(session)
-    exam = await session.scalar(
-        select(Exam).where(Exam.starts_at > NOW, Exam.kind == "exam").order_by(Exam.starts_at)
-    )
-    assert exam is not None
-    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
-    assert student is not None
-    await link(session, student, 777_601)
+    exam, student = await exam_and_student(session, 777_601, Exam.kind == "exam")
     start, earlier = exam.starts_at, exam.starts_at - timedelta(hours=2)
     now = start - timedelta(hours=23)
     await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
     for moved_to in (earlier, start, earlier):
-        await session.execute(
-            update(Notice)
-            .where(
-                Notice.kind.in_([NoticeKind.DAY_BEFORE, NoticeKind.TIME_CHANGED]),
-                Notice.status == NoticeStatus.PENDING,
-            )
-            .values(status="sent")
-        )
+        await went_out(session, NoticeKind.DAY_BEFORE, NoticeKind.TIME_CHANGED)
         now += timedelta(minutes=30)
         await move_exam(session, exam, moved_to, now=now, settings=settings, outbox=Outbox())
     pending = await session.scalars(
@@ -386,25 +344,12 @@ async def test_a_link_changed_back_is_announced_again(session: AsyncSession) -> 
     """The teacher posts a link, replaces it by mistake, then puts the first one back: the
     students told of the mistaken one hear of the return too (its key was taken)."""
     settings = await sample_session(session)
-    exam = await session.scalar(
-        select(Exam).where(Exam.starts_at > NOW, Exam.link.is_(None)).order_by(Exam.starts_at)
-    )
-    assert exam is not None
-    student = await session.scalar(select(Student).where(Student.group_id == exam.group_id))
-    assert student is not None
-    await link(session, student, 777_801)
+    exam, _ = await exam_and_student(session, 777_801, Exam.link.is_(None))
     now = exam.starts_at - timedelta(hours=23)
     await plan_exam(session, exam.id, now, settings=settings, outbox=Outbox())
     right, wrong = "https://meet.example/right", "https://meet.example/wrong"
     for posted in (right, wrong, right):
-        await session.execute(
-            update(Notice)
-            .where(
-                Notice.kind.in_([NoticeKind.DAY_BEFORE, NoticeKind.LINK_CHANGED]),
-                Notice.status == NoticeStatus.PENDING,
-            )
-            .values(status="sent")
-        )
+        await went_out(session, NoticeKind.DAY_BEFORE, NoticeKind.LINK_CHANGED)
         exam.link = posted
         await session.flush()
         now += timedelta(minutes=10)

@@ -62,71 +62,93 @@ async def mark_of(session: AsyncSession, exam: Exam, who: Student) -> RollEntry:
     return entry
 
 
+async def tap_mark(
+    session: AsyncSession,
+    teacher: Teacher | None,
+    exam: Exam,
+    who: Student,
+    action: MarkAction,
+    *,
+    now: datetime,
+    by: int = 7,
+) -> Outcome:
+    """The teacher (Telegram user `by`) taps a mark on the exam's roll."""
+    return await set_mark(
+        session,
+        teacher,
+        by,
+        exam_id=exam.id,
+        student_id=who.id,
+        action=action,
+        now=now,
+        rules=RollRules.of(SETTINGS),
+        outbox=Outbox(),
+    )
+
+
+async def absences(
+    session: AsyncSession, exam: Exam, *whos: Student, at: datetime, text: str = "болезнь"
+) -> list[Statement]:
+    """Each one's statement of absence from the exam (illness), submitted at `at`."""
+    statements = [
+        Statement(
+            student_id=who.id,
+            exam_id=exam.id,
+            kind="absence",
+            reason="illness",
+            text=text,
+            submitted_at=at,
+        )
+        for who in whos
+    ]
+    session.add_all(statements)
+    await session.flush()
+    return statements
+
+
+async def dean_decides(
+    session: AsyncSession,
+    faculties: frozenset[int],
+    statement: Statement,
+    action: Decision,
+    *,
+    now: datetime,
+    comment: str | None = None,
+) -> DecideOutcome:
+    """A dean of these faculties decides on the statement."""
+    outcome, _decided = await decide(
+        session,
+        faculties,
+        99,
+        statement_id=statement.id,
+        action=action,
+        comment=comment,
+        now=now,
+        outbox=Outbox(),
+    )
+    return outcome
+
+
 async def test_absence_decisions_mark_the_roll(session: AsyncSession, latin: Exam) -> None:
     teacher = await session.scalar(select(Teacher).where(Teacher.id == latin.teacher_id))
     ivanova, karimov, sokolova = [
         await student(session, s) for s in ("Иванова", "Каримов", "Соколова")
     ]
-    statements = [
-        Statement(
-            student_id=who.id,
-            exam_id=latin.id,
-            kind="absence",
-            reason="illness",
-            text="болезнь",
-            submitted_at=LATIN_START - timedelta(days=1),
-        )
-        for who in (ivanova, karimov, sokolova)
-    ]
-    session.add_all(statements)
-    await session.flush()
+    statements = await absences(
+        session, latin, ivanova, karimov, sokolova, at=LATIN_START - timedelta(days=1)
+    )
     now = LATIN_START + timedelta(hours=1)
     # Соколова attended after all: a rejected statement must not undo that.
     assert (
-        await set_mark(
-            session,
-            teacher,
-            1,
-            exam_id=latin.id,
-            student_id=sokolova.id,
-            action=MarkAction.PRESENT,
-            now=now,
-            rules=RollRules.of(SETTINGS),
-            outbox=Outbox(),
-        )
+        await tap_mark(session, teacher, latin, sokolova, MarkAction.PRESENT, now=now, by=1)
         is Outcome.OK
     )
     faculties = frozenset({latin.group.faculty_id})
-    await decide(
-        session,
-        faculties,
-        99,
-        statement_id=statements[0].id,
-        action=Decision.APPROVE,
-        comment=None,
-        now=now,
-        outbox=Outbox(),
+    await dean_decides(session, faculties, statements[0], Decision.APPROVE, now=now)
+    await dean_decides(
+        session, faculties, statements[1], Decision.REJECT, now=now, comment="нет справки"
     )
-    await decide(
-        session,
-        faculties,
-        99,
-        statement_id=statements[1].id,
-        action=Decision.REJECT,
-        comment="нет справки",
-        now=now,
-        outbox=Outbox(),
-    )
-    await decide(
-        session,
-        faculties,
-        99,
-        statement_id=statements[2].id,
-        action=Decision.REJECT,
-        comment=None,
-        now=now,
-        outbox=Outbox(),
-    )
+    await dean_decides(session, faculties, statements[2], Decision.REJECT, now=now)
     assert (await mark_of(session, latin, ivanova)).mark == Mark.EXCUSED
     assert (await mark_of(session, latin, karimov)).mark == Mark.ABSENT
     assert (await mark_of(session, latin, sokolova)).mark == Mark.PRESENT
@@ -142,17 +164,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
     now = LATIN_START + timedelta(minutes=10)
 
     async def mark(who: Student, action: MarkAction) -> Outcome:
-        return await set_mark(
-            session,
-            teacher,
-            7,
-            exam_id=latin.id,
-            student_id=who.id,
-            action=action,
-            now=now,
-            rules=RollRules.of(SETTINGS),
-            outbox=Outbox(),
-        )
+        return await tap_mark(session, teacher, latin, who, action, now=now)
 
     async def confirm(at: datetime) -> tuple[Outcome, RollView | None]:
         return await confirm_roll(
@@ -221,17 +233,7 @@ async def test_grades_only_for_the_present_and_a_confirmed_roll_is_locked(
     view = await load_roll(session, latin, later, rules=RollRules.of(SETTINGS))
     assert view.counts.present == 1 and view.counts.absent == 1 and view.counts.excused == 1
     assert (
-        await set_mark(
-            session,
-            other,
-            8,
-            exam_id=latin.id,
-            student_id=karimov.id,
-            action=MarkAction.PRESENT,
-            now=later,
-            rules=RollRules.of(SETTINGS),
-            outbox=Outbox(),
-        )
+        await tap_mark(session, other, latin, karimov, MarkAction.PRESENT, now=later, by=8)
         is Outcome.NOT_YOURS
     )
 
@@ -248,59 +250,23 @@ async def test_an_absence_approved_after_the_roll_is_confirmed_still_excuses(
     ]
     now = LATIN_START + timedelta(minutes=10)
     rules = RollRules.of(SETTINGS)
-    for who, action in ((ivanova, MarkAction.PRESENT), (karimov, MarkAction.ABSENT)):
-        await set_mark(
-            session,
-            teacher,
-            7,
-            exam_id=latin.id,
-            student_id=who.id,
-            action=action,
-            now=now,
-            rules=rules,
-            outbox=Outbox(),
-        )
-    await set_mark(
-        session,
-        teacher,
-        7,
-        exam_id=latin.id,
-        student_id=sokolova.id,
-        action=MarkAction.ABSENT,
-        now=now,
-        rules=rules,
-        outbox=Outbox(),
-    )
+    for who, action in (
+        (ivanova, MarkAction.PRESENT),
+        (karimov, MarkAction.ABSENT),
+        (sokolova, MarkAction.ABSENT),
+    ):
+        await tap_mark(session, teacher, latin, who, action, now=now)
     outcome, _view = await confirm_roll(
         session, teacher, 7, exam_id=latin.id, now=now, rules=rules, outbox=Outbox()
     )
     assert outcome is Outcome.OK
     next_day = LATIN_START + timedelta(days=1)
-    statements = [
-        Statement(
-            student_id=who.id,
-            exam_id=latin.id,
-            kind="absence",
-            reason="illness",
-            text="болезнь, справка",
-            submitted_at=next_day,
-        )
-        for who in (karimov, sokolova)
-    ]
-    session.add_all(statements)
-    await session.flush()
+    statements = await absences(
+        session, latin, karimov, sokolova, at=next_day, text="болезнь, справка"
+    )
     faculties = frozenset({latin.group.faculty_id})
     for statement, decision in zip(statements, (Decision.APPROVE, Decision.REJECT), strict=True):
-        result, _decided = await decide(
-            session,
-            faculties,
-            99,
-            statement_id=statement.id,
-            action=decision,
-            comment=None,
-            now=next_day,
-            outbox=Outbox(),
-        )
+        result = await dean_decides(session, faculties, statement, decision, now=next_day)
         assert result is DecideOutcome.OK
     assert (await mark_of(session, latin, karimov)).mark == Mark.EXCUSED
     assert (await mark_of(session, latin, sokolova)).mark == Mark.ABSENT
@@ -321,28 +287,14 @@ async def test_an_absence_from_a_consultation_is_no_additional_sitting(
         .where(Discipline.name == "Анатомия", Exam.kind == "consultation")
     )
     assert consultation is not None
-    statement = Statement(
-        student_id=belov.id,
-        exam_id=consultation.id,
-        kind="absence",
-        reason="illness",
-        text="болезнь",
-        submitted_at=consultation.starts_at - timedelta(days=1),
+    [statement] = await absences(
+        session, consultation, belov, at=consultation.starts_at - timedelta(days=1)
     )
-    session.add(statement)
-    await session.flush()
     faculty = await session.scalar(select(Group.faculty_id).where(Group.id == belov.group_id))
     assert faculty is not None
     faculties = frozenset({faculty})
-    outcome, _decided = await decide(
-        session,
-        faculties,
-        99,
-        statement_id=statement.id,
-        action=Decision.APPROVE,
-        comment=None,
-        now=consultation.starts_at,
-        outbox=Outbox(),
+    outcome = await dean_decides(
+        session, faculties, statement, Decision.APPROVE, now=consultation.starts_at
     )
     assert outcome is DecideOutcome.OK
     later = consultation.starts_at + timedelta(days=1)
