@@ -9,6 +9,9 @@ from bot.db.models import InviteRole, StatementFile
 from bot.domain.statements import MAX_FILES, MAX_STATEMENT_FILES
 from tests.e2e.conftest import BotRunner, join_by_invite, link_student, press, say
 from tests.e2e.fakeapi import FakeBotAPI, FakeUser, button
+from tests.e2e.test_statements import open_statement, start_absence
+
+ABSENCE_TEXT = "Больна, справка & <выписка> «из поликлиники»"
 
 
 async def files_held(runner: BotRunner) -> int:
@@ -31,13 +34,9 @@ async def test_a_statement_full_of_documents_refuses_more_and_tells_the_student(
     await join_by_invite(api, seeded, dean, InviteRole.DEAN, "Лечебный факультет")
     student = api.user(11041, language_code="ru")
     await link_student(api, student, "2611023", "Соколова")
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
-    reply = await press(
-        api, student, reply, button(reply, "Отсутствие по уважительной")["callback_data"]
+    ask = await start_absence(
+        api, student, "Гистология", "Болезнь", ABSENCE_TEXT, absence="Отсутствие"
     )
-    reply = await press(api, student, reply, button(reply, "Болезнь")["callback_data"])
-    ask = await say(api, student, "Больна, справка & <выписка> «из поликлиники»")
     await send_album(api, student, "first", MAX_FILES)
     preview = await press(api, student, ask, button(ask, "Готово")["callback_data"])
     await press(api, student, preview, button(preview, "Отправить")["callback_data"])
@@ -88,9 +87,7 @@ async def test_an_album_gets_one_answer_not_one_a_photo(api: FakeBotAPI, seeded:
     student = api.user(11042, language_code="ru")
     await link_student(api, student, "2611023", "Соколова")
     # Asked for a time zone, the student sends an album: one request for text.
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
-    await press(api, student, reply, button(reply, "Другое время")["callback_data"])
+    await open_statement(api, student, "Гистология", "Другое время")
     after = api.mark()
     await send_album(api, student, "zone", 4)
     await api.idle(quiet=0.5)
@@ -98,13 +95,7 @@ async def test_an_album_gets_one_answer_not_one_a_photo(api: FakeBotAPI, seeded:
     await say(api, student, "/cancel")
 
     # An absence with an album of 12: one "attached", one "that is the most", 10 kept.
-    menu = await say(api, student, "/statement")
-    reply = await press(api, student, menu, button(menu, "Гистология")["callback_data"])
-    reply = await press(
-        api, student, reply, button(reply, "Отсутствие по уважительной")["callback_data"]
-    )
-    reply = await press(api, student, reply, button(reply, "Болезнь")["callback_data"])
-    ask = await say(api, student, "Больна")
+    ask = await start_absence(api, student, "Гистология", "Болезнь", "Больна", absence="Отсутствие")
     after = api.mark()
     await send_album(api, student, "twelve", MAX_FILES + 2)
     await api.idle(quiet=0.5)
