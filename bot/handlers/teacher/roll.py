@@ -243,9 +243,11 @@ async def on_grade(_query: CallbackQuery, press: RollPress, callback_data: RollG
 
 
 async def on_rest_absent(_query: CallbackQuery, press: RollPress) -> None:
-    """Every student not marked yet is marked absent, until one mark is refused."""
+    """Every student not marked yet whose own start has come is marked absent, until one
+    mark is refused: a later subgroup's students are not due yet."""
     view = await press.roll()
-    unmarked = [x.student.id for x in view.lines if x.mark is Mark.UNMARKED]
+    now = press.clock.now()
+    unmarked = [x.student.id for x in view.lines if x.mark is Mark.UNMARKED and x.starts_at <= now]
     outcome = Outcome.ALREADY if not unmarked else Outcome.OK
     for student_id in unmarked:
         outcome = await service.set_mark(
@@ -255,7 +257,7 @@ async def on_rest_absent(_query: CallbackQuery, press: RollPress) -> None:
             exam_id=press.exam.id,
             student_id=student_id,
             action=MarkAction.ABSENT,
-            now=press.clock.now(),
+            now=now,
             rules=press.rules,
             outbox=press.outbox,
         )
