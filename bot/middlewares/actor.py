@@ -38,8 +38,11 @@ class ActorMiddleware(BaseMiddleware):
                 default_locale=self._default_locale,
                 read=data.pop(ROLES_READ, None),  # by the unit of work's first statement
             )
-            if actor.reactivated and actor.student is not None:
-                # Their reminders were withdrawn while they could not receive them.
+            result = await handler(event, data)
+            # Back after a block: their reminders were withdrawn while they could receive
+            # nothing. Asked after the handler, which has the last word: Telegram's notice
+            # of a block reaches a user already marked blocked (a 403 came first) too.
+            if actor.reactivated and actor.user.is_active and actor.student is not None:
                 await plan_for_student(
                     data["session"],
                     actor.student,
@@ -47,4 +50,5 @@ class ActorMiddleware(BaseMiddleware):
                     settings=self._settings,
                     outbox=data["outbox"],
                 )
+            return result
         return await handler(event, data)

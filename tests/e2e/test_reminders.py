@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from bot.db.models import Discipline, Exam, InviteRole, Notice, NoticeStatus
+from bot.db.models import Discipline, Exam, InviteRole, Notice, NoticeStatus, User
 from bot.services.outbox import Outbox
 from tests.e2e.conftest import (
     ADMIN_ID,
@@ -394,3 +394,39 @@ async def test_a_student_who_unblocks_the_bot_is_reminded_again(
     assert "Exam reminder" in card["text"] and "Латинский язык" in card["text"]
     call = await next_at(api, seeded, LATIN - timedelta(minutes=15), student.id)
     assert "Join now" in call["text"] and "Латинский язык" in call["text"]
+
+
+async def test_blocking_the_bot_again_owes_no_reminders(api: FakeBotAPI, seeded: BotRunner) -> None:
+    """Telegram tells of a block also when the bot already knew (a 403 came first): that
+    update must not count as the user coming back and plan their reminders again."""
+    from bot.services.reminders import plan_exam
+    from tests.e2e.test_process import member_update
+
+    student = api.user(10017, language_code="en")
+    await link_student(api, student, "2611022", "Каримов")
+    async with seeded.sessionmaker.begin() as session:
+        user = await session.get(User, student.id)
+        assert user is not None
+        user.is_active = False  # as the sender marks a 403
+        latin = await session.scalar(
+            select(Exam.id).join(Discipline).where(Discipline.name == "Латинский язык")
+        )
+        assert latin is not None
+        await plan_exam(
+            session, latin, seeded.clock.now(), settings=seeded.settings, outbox=Outbox()
+        )
+    member_update(api, student.id, "member", "kicked")
+    await seeded.settle()
+    async with seeded.sessionmaker() as session:
+        user = await session.get(User, student.id)
+        assert user is not None and not user.is_active
+        owed = await session.scalar(
+            select(func.count())
+            .select_from(Notice)
+            .where(
+                Notice.user_id == student.id,
+                Notice.exam_id == latin,  # the exam planned while they were blocked
+                Notice.status == NoticeStatus.PENDING,
+            )
+        )
+    assert owed == 0
