@@ -279,16 +279,7 @@ async def announce_statement(
     when the faculty has an address); returns how many."""
     faculty_id = await faculty_of(session, statement)
     recipients = await deanery_recipients(session, faculty_id or 0)
-    rows = [
-        Planned(
-            NoticeKind.STATEMENT,
-            notice_key(NoticeKind.STATEMENT, statement.id, chat_id),
-            now,
-            now + timedelta(days=60),
-            {"statement_id": statement.id},
-        )
-        for chat_id, _user in recipients
-    ]
+    rows = [_card_notice(statement.id, now, chat_id) for chat_id, _user in recipients]
     items: list[tuple[Planned, int, int | None, int | None]] = [
         (p, chat, user, None) for p, (chat, user) in zip(rows, recipients, strict=True)
     ]
@@ -296,13 +287,7 @@ async def announce_statement(
         # The table: the appeal goes to the dean's office, and the teacher is told of it.
         teacher_user = await _teacher_user(session, statement.exam_id)
         if teacher_user is not None:
-            planned = Planned(
-                NoticeKind.STATEMENT,
-                notice_key(NoticeKind.STATEMENT, statement.id, "teacher"),
-                now,
-                now + timedelta(days=60),
-                {"statement_id": statement.id, "for": "teacher"},
-            )
+            planned = _card_notice(statement.id, now, "teacher", to="teacher")
             items.append((planned, teacher_user, teacher_user, None))
     mailed = await queue_statement_mail(
         session, statement, now, mail_on=settings.smtp is not None, outbox=outbox
@@ -423,15 +408,24 @@ async def card_again(
         return DecideOutcome.FORBIDDEN
     if statement.status != StatementStatus.SUBMITTED:
         return DecideOutcome.ALREADY
-    planned = Planned(
-        NoticeKind.STATEMENT,
-        notice_key(NoticeKind.STATEMENT, statement.id, chat_id, now.isoformat()),
-        now,
-        now + timedelta(days=60),
-        {"statement_id": statement.id},
-    )
+    planned = _card_notice(statement.id, now, chat_id, now.isoformat())
     await queue(session, [(planned, chat_id, user_id, None)], statement.exam_id, outbox=outbox)
     return DecideOutcome.OK
+
+
+def _card_notice(statement_id: int, now: datetime, *key: object, to: str = "") -> Planned:
+    """A statement's card: the dean's office's (`key`: the chat, and a moment for a card
+    sent again from /inbox), or the teacher's (`to="teacher"`)."""
+    payload: dict[str, object] = {"statement_id": statement_id}
+    if to:
+        payload["for"] = to
+    return Planned(
+        NoticeKind.STATEMENT,
+        notice_key(NoticeKind.STATEMENT, statement_id, *key),
+        now,
+        now + timedelta(days=60),
+        payload,
+    )
 
 
 async def undecided(session: AsyncSession, faculty_ids: frozenset[int]) -> list[Statement]:

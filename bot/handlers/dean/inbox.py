@@ -354,7 +354,12 @@ async def open_pressed(
         outbox=outbox,
     )
     if outcome is not DecideOutcome.OK:
-        await query.answer(view.decided_line(outcome, Decision.APPROVE, ""), show_alert=True)
+        refusal = (
+            view.not_your_faculty()
+            if outcome is DecideOutcome.FORBIDDEN
+            else view.already_decided()
+        )
+        await query.answer(refusal, show_alert=True)
         return
     await query.answer(view.card_coming())
 
