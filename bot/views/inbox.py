@@ -19,7 +19,7 @@ from bot.services.roll import AdditionalSitting
 from bot.services.statements import DecideOutcome, MoveOutcome
 from bot.views import dates
 from bot.views.html import Html, fmt, join_lines
-from bot.views.paging import PAGE_BUDGET, paged, pages_of
+from bot.views.paging import paged
 from bot.views.screen import Screen
 from bot.views.texts import kind_name, mark_name
 from bot.views.texts import not_your_exam as not_your_exam  # re-exported: a teacher's answer
@@ -146,7 +146,7 @@ def inbox_page(items: list[Statement], page: int, settings: Settings, *, locale:
         )
         for statement in items
     ]
-    text, markup, shown = paged(
+    text, markup, on_page = paged(
         head,
         lines,
         page,
@@ -154,7 +154,6 @@ def inbox_page(items: list[Statement], page: int, settings: Settings, *, locale:
         max_items=INBOX_PAGE,
     )
     # A button a statement of the page: its card (with the decision's buttons) again.
-    on_page = pages_of(lines, PAGE_BUDGET - len(join_lines(head)), max_items=INBOX_PAGE)[shown]
     opens = [
         InlineKeyboardButton(
             text=f"№{items[i].id}", callback_data=InboxOpenCB(statement_id=items[i].id).pack()
@@ -188,7 +187,7 @@ def additional_page(
         for item in items
     ]
     head = [fmt(_("<b>Additional session: {count}</b>"), count=len(items))]
-    text, markup, _page = paged(
+    text, markup, _shown = paged(
         head, lines, page, data=lambda p: PageCB(listing=Listing.ADDITIONAL, page=p)
     )
     return Screen(text, markup)

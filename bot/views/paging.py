@@ -70,15 +70,16 @@ def paged(
     *,
     data: Callable[[int], CallbackData],
     max_items: int | None = None,
-) -> tuple[Html, InlineKeyboardMarkup | None, int]:
-    """One page of a list under its heading, the ◀ n/N ▶ row, and the page shown (a page
-    past the end shows the last one: the list may have shrunk since the button was sent)."""
+) -> tuple[Html, InlineKeyboardMarkup | None, range]:
+    """One page of a list under its heading, the ◀ n/N ▶ row, and which items the page
+    shows (a page past the end shows the last one: the list may have shrunk since the
+    button was sent)."""
     top = join_lines(head)
     ranges = pages_of(items, PAGE_BUDGET - len(top), max_items=max_items)
     page = clamp(page, len(ranges))
     text = join_lines([top, *(items[i] for i in ranges[page])])
     row = pager_row(page, len(ranges), data)
-    return text, InlineKeyboardMarkup(inline_keyboard=[row]) if row else None, page
+    return text, InlineKeyboardMarkup(inline_keyboard=[row]) if row else None, ranges[page]
 
 
 # Telegram's limit is 4096 characters a message; cards are split between messages below it.
