@@ -366,27 +366,35 @@ async def test_moodle_link_posted_after_the_card_reaches_the_student(
     assert {"text": "📚 Open Moodle", "url": moodle} in buttons(update)
 
 
+async def plan_latin_again(runner: BotRunner) -> int:
+    """Latin is planned again (as any change to it does: an inactive user's reminders are
+    withdrawn); its id."""
+    from bot.services.reminders import plan_exam
+
+    async with runner.sessionmaker.begin() as session:
+        latin = await session.scalar(
+            select(Exam.id).join(Discipline).where(Discipline.name == "Латинский язык")
+        )
+        assert latin is not None
+        await plan_exam(
+            session, latin, runner.clock.now(), settings=runner.settings, outbox=Outbox()
+        )
+    return latin
+
+
 async def test_a_student_who_unblocks_the_bot_is_reminded_again(
     api: FakeBotAPI, seeded: BotRunner
 ) -> None:
     """Blocked the bot for a while, and the exam was planned again meanwhile (its
     reminders for them withdrawn, as nobody could receive them): once they unblock it,
     the card and the join call are owed again."""
-    from bot.services.reminders import plan_exam
     from tests.e2e.test_process import member_update
 
     student = api.user(10016, language_code="en")
     await link_student(api, student, "2611022", "Каримов")
     member_update(api, student.id, "member", "kicked")
     await seeded.settle()
-    async with seeded.sessionmaker.begin() as session:
-        latin = await session.scalar(
-            select(Exam.id).join(Discipline).where(Discipline.name == "Латинский язык")
-        )
-        assert latin is not None
-        await plan_exam(
-            session, latin, seeded.clock.now(), settings=seeded.settings, outbox=Outbox()
-        )
+    await plan_latin_again(seeded)
     member_update(api, student.id, "kicked", "member")
     await seeded.settle()
 
@@ -399,7 +407,6 @@ async def test_a_student_who_unblocks_the_bot_is_reminded_again(
 async def test_blocking_the_bot_again_owes_no_reminders(api: FakeBotAPI, seeded: BotRunner) -> None:
     """Telegram tells of a block also when the bot already knew (a 403 came first): that
     update must not count as the user coming back and plan their reminders again."""
-    from bot.services.reminders import plan_exam
     from tests.e2e.test_process import member_update
 
     student = api.user(10017, language_code="en")
@@ -408,13 +415,7 @@ async def test_blocking_the_bot_again_owes_no_reminders(api: FakeBotAPI, seeded:
         user = await session.get(User, student.id)
         assert user is not None
         user.is_active = False  # as the sender marks a 403
-        latin = await session.scalar(
-            select(Exam.id).join(Discipline).where(Discipline.name == "Латинский язык")
-        )
-        assert latin is not None
-        await plan_exam(
-            session, latin, seeded.clock.now(), settings=seeded.settings, outbox=Outbox()
-        )
+    latin = await plan_latin_again(seeded)
     member_update(api, student.id, "member", "kicked")
     await seeded.settle()
     async with seeded.sessionmaker() as session:
